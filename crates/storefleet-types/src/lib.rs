@@ -1,0 +1,24 @@
+//! The `Store` custom resource of Storefleet, as Rust types.
+//!
+//! ```text
+//!   Store (cluster-scoped, storefleet.io/v1alpha1)
+//!    ├── spec: StoreSpec      what is asked for      (spec.rs: schema + CEL rules)
+//!    ├── status: StoreStatus  what was observed      (status.rs: phase + conditions)
+//!    └── names                every shared name      (names.rs: group, finalizer, labels, children)
+//! ```
+//!
+//! This crate has no client and no I/O: the operator, the API and the tests all depend on it, and
+//! `Store::crd()` is the CRD that `crd/` holds.
+
+pub mod names;
+pub mod spec;
+pub mod status;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod fixtures;
+
+pub use spec::{
+    DeletionPolicy, Engine, IngressSpec, PaymentMethod, Plan, SetupSpec, StorageSpec, Store,
+    StoreSpec, TlsSpec, VersionsSpec,
+};
+pub use status::{Phase, StoreStatus, condition};

@@ -1,0 +1,228 @@
+//! Every name Storefleet puts on the cluster, defined once.
+//!
+//! Group, finalizer, field manager, label keys, child object names, ports and limits on
+//! user-chosen names all live here so that the CRD, the operator, the API and the tests can
+//! never disagree about them.
+
+/// API group of the Store resource.
+pub const GROUP: &str = "storefleet.io";
+/// The one served and stored version.
+pub const VERSION: &str = "v1alpha1";
+/// Kind of the custom resource.
+pub const KIND: &str = "Store";
+/// `apiVersion` string of the Store resource.
+pub const API_VERSION: &str = "storefleet.io/v1alpha1";
+
+/// Finalizer that guards cleanup of a Store's children.
+pub const FINALIZER: &str = "storefleet.io/cleanup";
+/// Server-side-apply field manager of the operator.
+pub const FIELD_MANAGER: &str = "storefleet-operator";
+/// Annotation whose change asks the operator to run a failed setup again.
+pub const RETRY_ANNOTATION: &str = "storefleet.io/retry";
+
+/// Label keys and fixed values carried by every object Storefleet creates.
+pub mod labels {
+    /// `app.kubernetes.io/managed-by`
+    pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+    /// Value of [`MANAGED_BY`].
+    pub const MANAGED_BY_VALUE: &str = "storefleet";
+    /// `app.kubernetes.io/part-of`
+    pub const PART_OF: &str = "app.kubernetes.io/part-of";
+    /// Value of [`PART_OF`].
+    pub const PART_OF_VALUE: &str = "storefleet";
+    /// `app.kubernetes.io/instance`: the Store's name.
+    pub const INSTANCE: &str = "app.kubernetes.io/instance";
+    /// `app.kubernetes.io/component`: see [`super::Component`].
+    pub const COMPONENT: &str = "app.kubernetes.io/component";
+    /// `storefleet.io/store`: the Store's name; what the operator's watches select on.
+    pub const STORE: &str = "storefleet.io/store";
+}
+
+/// The part of a store an object belongs to (value of `app.kubernetes.io/component`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    /// Namespace, quota, limit range, network policies.
+    Isolation,
+    /// Generated credentials.
+    Credentials,
+    /// MariaDB (or PostgreSQL for Medusa).
+    Database,
+    /// The web shop itself (WordPress, Medusa).
+    Storefront,
+    /// The one-off setup Job and its script.
+    Setup,
+}
+
+impl Component {
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Isolation => "isolation",
+            Self::Credentials => "credentials",
+            Self::Database => "database",
+            Self::Storefront => "storefront",
+            Self::Setup => "setup",
+        }
+    }
+}
+
+impl std::fmt::Display for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Limits on the Store's own name, shared by the CRD's CEL rules, the operator's validation and
+/// the API.
+pub mod store_name {
+    /// Longest Store name. With a namespace prefix of at most
+    /// [`NAMESPACE_PREFIX_MAX_LEN`] characters, `<prefix><name>` stays a valid DNS label (63).
+    pub const MAX_LEN: usize = 40;
+    /// Longest namespace prefix the operator config accepts.
+    pub const NAMESPACE_PREFIX_MAX_LEN: usize = 63 - MAX_LEN;
+    /// RFC 1123 label that starts with a letter (so `<name>` is also a valid Service-style name).
+    pub const PATTERN: &str = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+
+    /// Checks a Store name against [`MAX_LEN`] and [`PATTERN`]; returns the reason when invalid.
+    pub fn check(name: &str) -> Result<(), String> {
+        if name.is_empty() {
+            return Err("name must not be empty".into());
+        }
+        if name.len() > MAX_LEN {
+            return Err(format!(
+                "name must be at most {MAX_LEN} characters (it becomes part of the namespace name), got {}",
+                name.len()
+            ));
+        }
+        let bytes = name.as_bytes();
+        let first_ok = bytes[0].is_ascii_lowercase();
+        let last_ok =
+            bytes[bytes.len() - 1].is_ascii_lowercase() || bytes[bytes.len() - 1].is_ascii_digit();
+        let body_ok = bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+        if first_ok && last_ok && body_ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "name {name:?} must consist of lower case letters, digits and '-', start with a letter and end with a letter or digit"
+            ))
+        }
+    }
+}
+
+/// Names of the objects inside a store's namespace. Fixed, so that the namespace is the only
+/// name that depends on the Store.
+pub mod child {
+    /// Headless Service and StatefulSet of the database.
+    pub const DATABASE: &str = "database";
+    /// volumeClaimTemplate name of the database StatefulSet.
+    pub const DATABASE_DATA: &str = "data";
+    /// Service, Deployment and Ingress of the storefront.
+    pub const STOREFRONT: &str = "storefront";
+    /// PVC holding the storefront's files (WordPress core, plugins, uploads).
+    pub const STOREFRONT_DATA: &str = "storefront-data";
+    /// ConfigMap holding the setup script.
+    pub const SETUP_SCRIPT: &str = "setup-script";
+    /// Prefix of the setup Job's name; a hash of its inputs follows.
+    pub const SETUP_JOB_PREFIX: &str = "setup-";
+    /// ResourceQuota.
+    pub const QUOTA: &str = "store-quota";
+    /// LimitRange.
+    pub const LIMITS: &str = "store-limits";
+    /// Secret with the database passwords.
+    pub const DATABASE_SECRET: &str = "database-credentials";
+    /// Secret with the shop's admin login: the one the API may read.
+    pub const ADMIN_SECRET: &str = "admin-credentials";
+    /// Secret with WordPress's authentication keys and salts.
+    pub const SALTS_SECRET: &str = "wordpress-salts";
+    /// Default-deny NetworkPolicy.
+    pub const NETPOL_DEFAULT_DENY: &str = "default-deny";
+    /// DNS egress NetworkPolicy.
+    pub const NETPOL_DNS: &str = "allow-dns";
+    /// Ingress controller to storefront NetworkPolicy.
+    pub const NETPOL_INGRESS: &str = "allow-ingress-controller";
+    /// Storefront and setup to database NetworkPolicy (both directions).
+    pub const NETPOL_DATABASE: &str = "allow-database";
+    /// Storefront and setup to the internet on 80/443 NetworkPolicy.
+    pub const NETPOL_INTERNET: &str = "allow-internet-egress";
+}
+
+/// Ports.
+pub mod ports {
+    /// MariaDB.
+    pub const DATABASE: i32 = 3306;
+    /// The storefront container's HTTP port.
+    pub const STOREFRONT_HTTP: i32 = 80;
+    /// Name of the HTTP port on containers and Services.
+    pub const HTTP_NAME: &str = "http";
+    /// Name of the database port.
+    pub const DATABASE_NAME: &str = "mysql";
+}
+
+/// Keys inside the generated Secrets.
+pub mod secret_keys {
+    /// Database root password.
+    pub const DB_ROOT_PASSWORD: &str = "root-password";
+    /// Database application user.
+    pub const DB_USER: &str = "username";
+    /// Database application password.
+    pub const DB_PASSWORD: &str = "password";
+    /// Database name.
+    pub const DB_NAME: &str = "database";
+    /// Admin user name (credentials Secret).
+    pub const ADMIN_USER: &str = "username";
+    /// Admin password (credentials Secret).
+    pub const ADMIN_PASSWORD: &str = "password";
+    /// Admin e-mail (credentials Secret).
+    pub const ADMIN_EMAIL: &str = "email";
+    /// WordPress keys and salts, one Secret key each, as the official image's env names expect.
+    pub const WORDPRESS_SALTS: [&str; 8] = [
+        "AUTH_KEY",
+        "SECURE_AUTH_KEY",
+        "LOGGED_IN_KEY",
+        "NONCE_KEY",
+        "AUTH_SALT",
+        "SECURE_AUTH_SALT",
+        "LOGGED_IN_SALT",
+        "NONCE_SALT",
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_names() {
+        for good in [
+            "a",
+            "alice",
+            "shop-1",
+            "a1",
+            &"a".repeat(store_name::MAX_LEN),
+        ] {
+            assert_eq!(store_name::check(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "1shop",
+            "-a",
+            "a-",
+            "Alice",
+            "a_b",
+            "a.b",
+            &"a".repeat(store_name::MAX_LEN + 1),
+        ] {
+            assert!(store_name::check(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prefix_and_name_fit_a_dns_label() {
+        assert_eq!(
+            store_name::NAMESPACE_PREFIX_MAX_LEN + store_name::MAX_LEN,
+            63
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! `Store.spec`: what a platform team or a tenant asks for.
+//!
+//! Every constraint that can be checked at admission lives in the schema (patterns, lengths,
+//! closed enums) or in a CEL rule (`x-kubernetes-validations`), so a bad Store is rejected by the
+//! apiserver with a clear message and never half-applied. The operator re-checks the same rules
+//! (and the ones that need its configuration) in its validate step.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::status::StoreStatus;
+
+/// A fully isolated online shop: one namespace with its database, storefront, ingress and a
+/// setup Job that leaves a working store behind.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "storefleet.io",
+    version = "v1alpha1",
+    kind = "Store",
+    plural = "stores",
+    singular = "store",
+    shortname = "sto",
+    category = "storefleet",
+    status = "StoreStatus",
+    derive = "PartialEq",
+    doc = "A Store is one isolated online shop: a namespace with its database, storefront, ingress and setup, driven to Ready by storefleet-operator.",
+    selectable = ".spec.owner",
+    selectable = ".spec.engine",
+    printcolumn(name = "Engine", type_ = "string", json_path = ".spec.engine"),
+    printcolumn(name = "Plan", type_ = "string", json_path = ".spec.plan"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].message"),
+    printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new("self.metadata.name.size() <= 40").message("metadata.name must be at most 40 characters: it becomes part of the store's namespace name").field_path(".metadata.name"),
+    validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label that starts with a letter: lower case letters, digits and '-'").field_path(".metadata.name")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreSpec {
+    /// The shop software. Immutable: a store cannot change engine, create a new store instead.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("engine is immutable: create a new store to change it"))]
+    pub engine: Engine,
+
+    /// The tenant that owns this store (user name or e-mail); the API shows a tenant only its own
+    /// stores. Selectable: `kubectl get stores --field-selector spec.owner=alice@example.com`.
+    #[schemars(length(min = 1, max = 254), regex(pattern = r"^[^\s]+$"))]
+    pub owner: String,
+
+    /// Size of the store: quota, limit range, container resources and volume sizes.
+    #[serde(default)]
+    pub plan: Plan,
+
+    /// Shop title shown to customers. Defaults to the store's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub display_name: Option<String>,
+
+    /// Host name of the shop. Defaults to `<name>.<baseDomain>` of the operator configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 253),
+        regex(
+            pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+        )
+    )]
+    pub domain: Option<String>,
+
+    /// Ingress settings; the operator's configured ingress class is used when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
+
+    /// Serve the shop over HTTPS. `{}` uses the operator's default cert-manager ClusterIssuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSpec>,
+
+    /// Storage class and volume sizes; the plan's sizes and the operator's class when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSpec>,
+
+    /// Image tags; the operator's pinned defaults when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<VersionsSpec>,
+
+    /// What the setup Job configures in the shop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<SetupSpec>,
+
+    /// What deleting the Store does to its namespace and data.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// The shop software.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// WordPress + WooCommerce on MariaDB.
+    Woocommerce,
+    /// MedusaJS on PostgreSQL.
+    Medusa,
+}
+
+impl Engine {
+    /// The value as written in the spec.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Woocommerce => "woocommerce",
+            Self::Medusa => "medusa",
+        }
+    }
+}
+
+/// Size of a store. What each plan means is set in the operator configuration.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    /// The default.
+    #[default]
+    Small,
+    /// More CPU, memory and storage.
+    Medium,
+    /// The most CPU, memory and storage.
+    Large,
+}
+
+impl Plan {
+    /// The value as written in the spec.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Small => "small",
+            Self::Medium => "medium",
+            Self::Large => "large",
+        }
+    }
+}
+
+/// What happens to the namespace and its data when the Store is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the namespace and everything in it, volumes included (the default).
+    #[default]
+    Delete,
+    /// Keep the namespace and its data; only the Store object goes away.
+    Retain,
+}
+
+/// Ingress settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressSpec {
+    /// IngressClass name; the operator's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub class_name: Option<String>,
+
+    /// Extra annotations for the Ingress (for example rate limits of the ingress controller).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32))]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// HTTPS for the shop: a cert-manager ClusterIssuer, or a Secret that already holds the
+/// certificate. `{}` means the operator's default ClusterIssuer.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!(has(self.clusterIssuer) && has(self.secretName))").message("tls: set clusterIssuer or secretName, not both"))]
+pub struct TlsSpec {
+    /// cert-manager ClusterIssuer that issues the certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub cluster_issuer: Option<String>,
+
+    /// Existing `kubernetes.io/tls` Secret in the store's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub secret_name: Option<String>,
+}
+
+/// Pattern of a volume size: a positive quantity in bytes without exponent notation.
+pub const SIZE_PATTERN: &str = r"^([1-9][0-9]*|[0-9]+\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$";
+
+fn size_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "maxLength": 32,
+        "pattern": SIZE_PATTERN,
+        "description": "A volume size such as 5Gi.",
+    })
+}
+
+/// Storage settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    /// StorageClass of both volumes; the operator's default (or the cluster's) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub storage_class_name: Option<String>,
+
+    /// Size of the database volume; the plan's when absent. Must fit the plan's storage quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "size_schema")]
+    pub database_size: Option<Quantity>,
+
+    /// Size of the storefront's files volume; the plan's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "size_schema")]
+    pub storefront_size: Option<Quantity>,
+}
+
+/// Pattern of an image tag (the OCI reference grammar's tag).
+pub const TAG_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";
+
+/// Image tags. The repositories come from the operator configuration.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionsSpec {
+    /// Tag of the official `wordpress` (apache) image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))]
+    pub wordpress: Option<String>,
+
+    /// Tag of the official `mariadb` image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))]
+    pub mariadb: Option<String>,
+
+    /// Tag of the `wordpress` WP-CLI image used by the setup Job (e.g. `cli-2.12.0-php8.3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))]
+    pub wp_cli: Option<String>,
+
+    /// WooCommerce plugin version; the newest stable release when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"))]
+    pub woocommerce: Option<String>,
+}
+
+/// What the setup Job configures in the shop.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupSpec {
+    /// E-mail of the shop's admin user. Defaults to `owner` when that is an e-mail address,
+    /// else `admin@<domain>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 254), regex(pattern = r"^[^@\s]+@[^@\s]+$"))]
+    pub admin_email: Option<String>,
+
+    /// wordpress.org theme slug to install and activate. Default `storefront`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub theme: Option<String>,
+
+    /// ISO 4217 currency code. Default `USD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
+    pub currency: Option<String>,
+
+    /// How many sample products to create when the shop has none. Default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 50))]
+    pub sample_products: Option<u32>,
+
+    /// Payment methods to enable, in order. Default `[cod]` (Cash on Delivery); the test order
+    /// is placed with the first one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 3))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub payment_methods: Option<Vec<PaymentMethod>>,
+}
+
+/// Offline WooCommerce payment gateways that need no third-party account.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentMethod {
+    /// Cash on Delivery.
+    Cod,
+    /// Direct bank transfer.
+    Bacs,
+    /// Check payments.
+    Cheque,
+}
+
+impl PaymentMethod {
+    /// WooCommerce gateway id.
+    pub const fn gateway_id(self) -> &'static str {
+        match self {
+            Self::Cod => "cod",
+            Self::Bacs => "bacs",
+            Self::Cheque => "cheque",
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `Store.status`: what the operator observed, in the shape kubectl, Argo CD and Flux read.
+//!
+//! | state | conditions | phase |
+//! |---|---|---|
+//! | working on it | `Ready=Unknown/False`, `Reconciling=True` | Provisioning |
+//! | cannot proceed without a change | `Ready=False`, `Stalled=True` | Failed |
+//! | done | `Ready=True` | Ready |
+//! | being deleted | `Ready=False`, `Reconciling=True` | Deleting |
+//!
+//! Secrets never appear here: [`StoreStatus::credentials_secret`] names the Secret instead.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of a Store.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreStatus {
+    /// The `metadata.generation` this status describes; written on every reconcile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Coarse summary of the conditions, for humans and dashboards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+
+    /// `Ready`, `Reconciling`, `Stalled` and one condition per provisioning step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+
+    /// The store's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+
+    /// Where customers reach the shop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+
+    /// Where the shop's admin logs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_url: Option<String>,
+
+    /// Name of the Secret (in [`Self::namespace`]) holding the admin login. Never the values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret: Option<String>,
+
+    /// Human-readable summary of the current state (the Ready condition's message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+
+    /// When the operator first started provisioning this store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_started_at: Option<Time>,
+
+    /// When the store first became Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at: Option<Time>,
+}
+
+/// Coarse lifecycle phase.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum Phase {
+    /// Accepted, nothing done yet.
+    Pending,
+    /// Children are being created or are not ready yet.
+    Provisioning,
+    /// The shop is serving and set up.
+    Ready,
+    /// Cannot proceed without a change (bad spec, timeout, setup failed).
+    Failed,
+    /// Being deleted.
+    Deleting,
+}
+
+impl Phase {
+    /// The value as written in the status.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Provisioning => "Provisioning",
+            Self::Ready => "Ready",
+            Self::Failed => "Failed",
+            Self::Deleting => "Deleting",
+        }
+    }
+}
+
+/// Condition types.
+pub mod condition {
+    /// The store is serving and set up.
+    pub const READY: &str = "Ready";
+    /// The operator is working towards the desired state (kstatus).
+    pub const RECONCILING: &str = "Reconciling";
+    /// The operator cannot proceed without a change (kstatus).
+    pub const STALLED: &str = "Stalled";
+    /// Namespace, quota, limit range and network policies exist.
+    pub const NAMESPACE_READY: &str = "NamespaceReady";
+    /// The database is ready.
+    pub const DATABASE_READY: &str = "DatabaseReady";
+    /// The storefront is available.
+    pub const STOREFRONT_READY: &str = "StorefrontReady";
+    /// The setup Job succeeded.
+    pub const SETUP_COMPLETE: &str = "SetupComplete";
+}

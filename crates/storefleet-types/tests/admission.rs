@@ -1,0 +1,321 @@
+//! The CRD's admission rules, exercised the way the apiserver applies them: the OpenAPI schema
+//! (patterns, lengths, enums, required fields) through a JSON-schema validator, then the CEL
+//! rules (`x-kubernetes-validations`) through kube's client-side CEL evaluator.
+
+use kube::CustomResourceExt;
+use serde_json::{Value, json};
+use storefleet_types::{Store, names};
+
+fn schema() -> Value {
+    let crd = Store::crd();
+    let version = &crd.spec.versions[0];
+    serde_json::to_value(
+        version
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .expect("the derived CRD has a schema"),
+    )
+    .expect("schema serializes")
+}
+
+/// Admission as the apiserver does it: schema first, then CEL. Returns every message.
+fn admit(object: &Value, old: Option<&Value>) -> Result<(), Vec<String>> {
+    let schema = schema();
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .build(&schema)
+        .expect("the CRD schema compiles as JSON schema");
+    let mut errors: Vec<String> = validator
+        .iter_errors(object)
+        .map(|e| format!("{}: {}", e.instance_path(), e))
+        .collect();
+    if errors.is_empty()
+        && let Err(cel) = kube::core::cel::Validator::new().validate(&schema, object, old)
+    {
+        errors.extend(cel.into_vec().into_iter().map(|e| e.to_string()));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+fn store(name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "storefleet.io/v1alpha1",
+        "kind": "Store",
+        "metadata": {"name": name},
+        "spec": spec,
+    })
+}
+
+fn minimal() -> Value {
+    json!({"engine": "woocommerce", "owner": "alice@example.com"})
+}
+
+fn with(mut base: Value, key: &str, value: Value) -> Value {
+    base[key] = value;
+    base
+}
+
+#[track_caller]
+fn rejected(object: Value, needle: &str) {
+    match admit(&object, None) {
+        Ok(()) => panic!("expected rejection mentioning {needle:?} for {object}"),
+        Err(errors) => assert!(
+            errors.iter().any(|e| e.contains(needle)),
+            "expected an error mentioning {needle:?}, got {errors:#?}"
+        ),
+    }
+}
+
+#[track_caller]
+fn accepted(object: Value) {
+    if let Err(errors) = admit(&object, None) {
+        panic!("expected {object} to be accepted, got {errors:#?}");
+    }
+}
+
+#[test]
+fn good_stores_are_accepted() {
+    accepted(store("alice", minimal()));
+    accepted(store(
+        "a",
+        json!({"engine": "medusa", "owner": "bob", "plan": "large"}),
+    ));
+    accepted(store(&"a".repeat(names::store_name::MAX_LEN), minimal()));
+    accepted(store(
+        "prod-shop",
+        json!({
+            "engine": "woocommerce",
+            "owner": "team-shop@example.com",
+            "plan": "medium",
+            "displayName": "The Prod Shop",
+            "domain": "shop.example.com",
+            "ingress": {"className": "nginx", "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "16m"}},
+            "tls": {"clusterIssuer": "letsencrypt-prod"},
+            "storage": {"storageClassName": "fast-ssd", "databaseSize": "5Gi", "storefrontSize": "2.5Gi"},
+            "versions": {"wordpress": "6.8.3-php8.3-apache", "mariadb": "11.4.8", "wpCli": "cli-2.12.0-php8.3", "woocommerce": "10.3.5"},
+            "setup": {"adminEmail": "ops@example.com", "theme": "storefront", "currency": "EUR", "sampleProducts": 0, "paymentMethods": ["cod", "bacs"]},
+            "deletionPolicy": "Retain",
+        }),
+    ));
+    accepted(store("tls-default", with(minimal(), "tls", json!({}))));
+    accepted(store(
+        "tls-secret",
+        with(minimal(), "tls", json!({"secretName": "shop-cert"})),
+    ));
+}
+
+#[test]
+fn names_that_cannot_become_a_namespace_are_rejected() {
+    rejected(
+        store(&"a".repeat(names::store_name::MAX_LEN + 1), minimal()),
+        "at most 40 characters",
+    );
+    for bad in ["Alice", "1shop", "shop-", "a.b", "a_b"] {
+        rejected(store(bad, minimal()), "DNS label");
+    }
+}
+
+#[test]
+fn cel_name_rules_match_the_shared_constants() {
+    let crd = serde_json::to_string(&Store::crd()).expect("crd serializes");
+    assert!(crd.contains(&format!(
+        "self.metadata.name.size() <= {}",
+        names::store_name::MAX_LEN
+    )));
+    assert!(crd.contains(&format!("matches('{}')", names::store_name::PATTERN)));
+}
+
+#[test]
+fn required_fields_and_closed_enums() {
+    rejected(store("a", json!({"owner": "alice"})), "engine");
+    rejected(store("a", json!({"engine": "woocommerce"})), "owner");
+    rejected(
+        store("a", with(minimal(), "engine", json!("shopify"))),
+        "shopify",
+    );
+    rejected(store("a", with(minimal(), "plan", json!("huge"))), "huge");
+    rejected(
+        store("a", with(minimal(), "deletionPolicy", json!("Orphan"))),
+        "Orphan",
+    );
+    rejected(
+        store(
+            "a",
+            with(minimal(), "setup", json!({"paymentMethods": ["paypal"]})),
+        ),
+        "paypal",
+    );
+}
+
+#[test]
+fn owner_is_non_empty_and_bounded() {
+    rejected(store("a", with(minimal(), "owner", json!(""))), "owner");
+    rejected(
+        store("a", with(minimal(), "owner", json!("x".repeat(255)))),
+        "owner",
+    );
+    rejected(
+        store("a", with(minimal(), "owner", json!("two words"))),
+        "owner",
+    );
+}
+
+#[test]
+fn domain_must_be_a_hostname() {
+    for bad in [
+        "Shop.Example.com",
+        "shop..example.com",
+        "-shop.example.com",
+        "shop_1.example.com",
+        "https://shop.example.com",
+    ] {
+        rejected(store("a", with(minimal(), "domain", json!(bad))), "domain");
+    }
+    rejected(
+        store(
+            "a",
+            with(
+                minimal(),
+                "domain",
+                json!(format!("{}.com", "a".repeat(64))),
+            ),
+        ),
+        "domain",
+    );
+}
+
+#[test]
+fn sizes_must_be_quantities() {
+    for bad in ["5GB", "-1Gi", "0", "1e3", "lots", "5 Gi"] {
+        rejected(
+            store(
+                "a",
+                with(minimal(), "storage", json!({"databaseSize": bad})),
+            ),
+            "databaseSize",
+        );
+    }
+    for good in ["5Gi", "500Mi", "1.5Gi", "1000000000", "10G"] {
+        accepted(store(
+            "a",
+            with(minimal(), "storage", json!({"databaseSize": good})),
+        ));
+    }
+}
+
+#[test]
+fn tls_takes_issuer_or_secret_not_both() {
+    rejected(
+        store(
+            "a",
+            with(
+                minimal(),
+                "tls",
+                json!({"clusterIssuer": "le", "secretName": "cert"}),
+            ),
+        ),
+        "not both",
+    );
+}
+
+#[test]
+fn setup_values_are_checked() {
+    rejected(
+        store("a", with(minimal(), "setup", json!({"currency": "usd"}))),
+        "currency",
+    );
+    rejected(
+        store("a", with(minimal(), "setup", json!({"sampleProducts": 51}))),
+        "sampleProducts",
+    );
+    rejected(
+        store(
+            "a",
+            with(minimal(), "setup", json!({"adminEmail": "nobody"})),
+        ),
+        "adminEmail",
+    );
+    rejected(
+        store("a", with(minimal(), "setup", json!({"paymentMethods": []}))),
+        "paymentMethods",
+    );
+    rejected(
+        store(
+            "a",
+            with(
+                minimal(),
+                "versions",
+                json!({"wordpress": "latest; rm -rf /"}),
+            ),
+        ),
+        "wordpress",
+    );
+}
+
+#[test]
+fn engine_is_immutable() {
+    let old = store("alice", minimal());
+    let same = store("alice", with(minimal(), "plan", json!("medium")));
+    assert_eq!(admit(&same, Some(&old)), Ok(()));
+    let changed = store("alice", with(minimal(), "engine", json!("medusa")));
+    let errors = admit(&changed, Some(&old)).expect_err("engine change must be rejected");
+    assert!(
+        errors.iter().any(|e| e.contains("engine is immutable")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn conditions_are_a_map_keyed_on_type() {
+    let schema = schema();
+    let conditions = &schema["properties"]["status"]["properties"]["conditions"];
+    assert_eq!(conditions["x-kubernetes-list-type"], "map");
+    assert_eq!(conditions["x-kubernetes-list-map-keys"], json!(["type"]));
+}
+
+#[test]
+fn crd_names_columns_and_subresources() {
+    let crd = Store::crd();
+    assert_eq!(crd.spec.group, names::GROUP);
+    assert_eq!(crd.spec.scope, "Cluster");
+    assert_eq!(crd.spec.names.kind, names::KIND);
+    assert_eq!(
+        crd.spec.names.short_names.as_deref(),
+        Some(&["sto".to_string()][..])
+    );
+    assert_eq!(
+        crd.spec.names.categories.as_deref(),
+        Some(&["storefleet".to_string()][..])
+    );
+    let version = &crd.spec.versions[0];
+    assert_eq!(version.name, names::VERSION);
+    assert!(
+        version
+            .subresources
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .is_some()
+    );
+    let columns: Vec<_> = version
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| (c.name.as_str(), c.json_path.as_str()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("Engine", ".spec.engine"),
+            ("Plan", ".spec.plan"),
+            ("Ready", ".status.conditions[?(@.type==\"Ready\")].status"),
+            ("Status", ".status.conditions[?(@.type==\"Ready\")].message"),
+            ("URL", ".status.url"),
+            ("Age", ".metadata.creationTimestamp"),
+        ]
+    );
+}
