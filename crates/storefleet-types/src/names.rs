@@ -142,8 +142,10 @@ pub mod child {
     pub const NETPOL_DNS: &str = "allow-dns";
     /// Ingress controller to storefront NetworkPolicy.
     pub const NETPOL_INGRESS: &str = "allow-ingress-controller";
-    /// Storefront and setup to database NetworkPolicy (both directions).
-    pub const NETPOL_DATABASE: &str = "allow-database";
+    /// NetworkPolicy on the database: storefront and setup may connect.
+    pub const NETPOL_DATABASE_INGRESS: &str = "allow-database-ingress";
+    /// NetworkPolicy on storefront and setup: they may connect to the database.
+    pub const NETPOL_DATABASE_EGRESS: &str = "allow-database-egress";
     /// Storefront and setup to the internet on 80/443 NetworkPolicy.
     pub const NETPOL_INTERNET: &str = "allow-internet-egress";
 }

@@ -1,0 +1,133 @@
+#!/bin/sh
+# Storefleet WooCommerce setup, run by the store's setup Job with the WP-CLI image.
+#
+# Idempotent: every step checks before it changes anything, so a retry (or a re-run after a
+# spec change) converges instead of duplicating. Any failure exits non-zero with one line that
+# says what failed; the operator copies the Job's failure into the Store's SetupComplete condition.
+#
+# Inputs (env): STORE_URL STORE_TITLE ADMIN_USER ADMIN_PASSWORD ADMIN_EMAIL THEME CURRENCY
+# SAMPLE_PRODUCTS PAYMENT_METHODS (space separated, first one takes the test order)
+# WOOCOMMERCE_VERSION (optional) and the WORDPRESS_DB_* / salt variables of the storefront.
+set -eu
+
+log() { printf 'storefleet-setup: %s\n' "$*"; }
+fail() { printf 'storefleet-setup: FAILED: %s\n' "$*" >&2; exit 1; }
+
+for var in STORE_URL STORE_TITLE ADMIN_USER ADMIN_PASSWORD ADMIN_EMAIL THEME CURRENCY SAMPLE_PRODUCTS PAYMENT_METHODS WORDPRESS_DB_HOST; do
+  eval "value=\${$var:-}"
+  [ -n "$value" ] || fail "environment variable $var is not set"
+done
+
+DOCROOT=/var/www/html
+export HOME=/tmp WP_CLI_CACHE_DIR=/tmp/wp-cli-cache
+cd "$DOCROOT" || fail "cannot enter $DOCROOT"
+
+# wp with the admin user (needed by the `wp wc` REST commands).
+wpa() { wp --user="$ADMIN_USER" "$@"; }
+
+wait_for() {
+  what=$1; attempts=$2; shift 2
+  i=0
+  until "$@" >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ "$i" -lt "$attempts" ] || fail "timed out waiting for $what"
+    sleep 5
+  done
+}
+
+log "waiting for the WordPress files the storefront writes to the shared volume"
+wait_for "wp-config.php in $DOCROOT" 60 test -f "$DOCROOT/wp-config.php"
+log "waiting for the database at $WORDPRESS_DB_HOST"
+wait_for "the database at $WORDPRESS_DB_HOST" 60 wp db query "SELECT 1"
+
+if wp core is-installed >/dev/null 2>&1; then
+  log "WordPress is already installed"
+else
+  log "installing WordPress at $STORE_URL"
+  wp core install --url="$STORE_URL" --title="$STORE_TITLE" --admin_user="$ADMIN_USER" \
+    --admin_password="$ADMIN_PASSWORD" --admin_email="$ADMIN_EMAIL" --skip-email \
+    || fail "wp core install failed"
+fi
+wp core is-installed || fail "WordPress reports it is not installed"
+wp option update blogname "$STORE_TITLE" >/dev/null || fail "could not set the shop title"
+wp rewrite structure '/%postname%/' >/dev/null || fail "could not enable pretty permalinks"
+
+if wp plugin is-installed woocommerce; then
+  log "WooCommerce is already installed"
+elif [ -n "${WOOCOMMERCE_VERSION:-}" ]; then
+  log "installing WooCommerce $WOOCOMMERCE_VERSION"
+  wp plugin install woocommerce --version="$WOOCOMMERCE_VERSION" || fail "could not install WooCommerce $WOOCOMMERCE_VERSION"
+else
+  log "installing the newest WooCommerce"
+  wp plugin install woocommerce || fail "could not install WooCommerce"
+fi
+wp plugin is-active woocommerce || wp plugin activate woocommerce || fail "could not activate WooCommerce"
+wp plugin is-active woocommerce || fail "WooCommerce is installed but not active"
+log "WooCommerce is active"
+
+wp theme is-installed "$THEME" || wp theme install "$THEME" || fail "could not install theme $THEME"
+[ "$(wp theme list --status=active --field=name)" = "$THEME" ] || wp theme activate "$THEME" >/dev/null \
+  || fail "could not activate theme $THEME"
+[ "$(wp theme list --status=active --field=name)" = "$THEME" ] || fail "theme $THEME is not active"
+log "theme $THEME is active"
+
+wp option update woocommerce_currency "$CURRENCY" >/dev/null || fail "could not set the currency $CURRENCY"
+# New WooCommerce shops start in "coming soon" mode, which hides the shop from customers.
+wp option update woocommerce_coming_soon no >/dev/null || fail "could not open the shop to customers"
+[ "$(wp option get woocommerce_currency)" = "$CURRENCY" ] || fail "currency is not $CURRENCY"
+
+for method in $PAYMENT_METHODS; do
+  wpa wc payment_gateway update "$method" --enabled=true >/dev/null || fail "could not enable payment method $method"
+  enabled=$(wpa wc payment_gateway get "$method" --field=enabled) || fail "could not read payment method $method"
+  [ "$enabled" = "true" ] || fail "payment method $method is not enabled (enabled=$enabled)"
+  log "payment method $method is enabled"
+done
+
+products=$(wpa wc product list --status=publish --format=ids) || fail "could not list products"
+if [ -n "$products" ]; then
+  log "the shop has products already; no sample products created"
+else
+  i=1
+  while [ "$i" -le "$SAMPLE_PRODUCTS" ]; do
+    wpa wc product create --name="Sample product $i" --type=simple --regular_price="$((i * 10 + 9)).99" \
+      --status=publish --description="A sample product created by Storefleet." --porcelain >/dev/null \
+      || fail "could not create sample product $i"
+    i=$((i + 1))
+  done
+  log "created $SAMPLE_PRODUCTS sample products"
+fi
+
+# The test order: placed once, remembered in an option, verified on every run.
+set -- $PAYMENT_METHODS
+first_method=$1
+case "$first_method" in
+  cod) method_title="Cash on delivery" ;;
+  bacs) method_title="Direct bank transfer" ;;
+  cheque) method_title="Check payments" ;;
+  *) method_title=$first_method ;;
+esac
+order_id=$(wp option get storefleet_test_order_id 2>/dev/null || true)
+if [ -n "$order_id" ] && wpa wc shop_order get "$order_id" --field=id >/dev/null 2>&1; then
+  log "test order #$order_id exists"
+else
+  product_id=$(wpa wc product list --status=publish --format=ids --per_page=1 | awk '{print $1}')
+  if [ -z "$product_id" ]; then
+    product_id=$(wpa wc product create --name="Storefleet test product" --type=simple --regular_price=1.00 \
+      --status=private --porcelain) || fail "could not create a product for the test order"
+  fi
+  order_id=$(wpa wc shop_order create --status=processing --payment_method="$first_method" \
+    --payment_method_title="$method_title" --set_paid=false --customer_note="Storefleet setup test order" \
+    --billing="{\"first_name\":\"Test\",\"last_name\":\"Customer\",\"email\":\"$ADMIN_EMAIL\"}" \
+    --line_items="[{\"product_id\":$product_id,\"quantity\":1}]" --porcelain) \
+    || fail "could not place the test order"
+  wp option update storefleet_test_order_id "$order_id" >/dev/null || fail "could not remember the test order"
+  log "placed test order #$order_id"
+fi
+order_method=$(wpa wc shop_order get "$order_id" --field=payment_method) || fail "could not read test order #$order_id"
+[ "$order_method" = "$first_method" ] || fail "test order #$order_id uses $order_method, expected $first_method"
+order_total=$(wpa wc shop_order get "$order_id" --field=total) || fail "could not read the total of test order #$order_id"
+case "$order_total" in
+  "" | 0 | 0.0 | 0.00) fail "test order #$order_id has no total" ;;
+esac
+log "verified test order #$order_id ($order_method, total $order_total)"
+log "done: $STORE_URL is set up"

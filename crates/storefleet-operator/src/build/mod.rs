@@ -1,0 +1,258 @@
+//! Build: one pure function per child object, from a [`ValidatedStore`] to typed k8s-openapi
+//! structs. No client, no randomness (generated secret values come from a [`SecretValues`]
+//! source the caller picks), no `json!`.
+//!
+//! ```text
+//!  ValidatedStore ─► namespace ─► limits (quota, limit range) ─► network (policies)
+//!                 ─► secrets (templates: created once, never overwritten)
+//!                 ─► database (Service, StatefulSet) ─► storefront (PVC, Service, Deployment, Ingress)
+//!                 ─► setup (ConfigMap script, Job)        = StoreObjects, in apply order
+//! ```
+//!
+//! Every object carries [`labels`]; every object, the Namespace included, has an
+//! ownerReference to the Store so that it can be found again and garbage-collected.
+
+pub mod database;
+pub mod limits;
+pub mod namespace;
+pub mod network;
+pub mod secrets;
+pub mod setup;
+pub mod storefront;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, Container, EnvVar, EnvVarSource, LimitRange, Namespace,
+    PersistentVolumeClaim, PodSecurityContext, ResourceQuota, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecurityContext, Service,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use storefleet_types::names::{self, Component, labels as keys};
+
+pub use secrets::{SecretTemplate, SecretValues};
+
+use crate::config::ContainerResources;
+use crate::validate::ValidatedStore;
+
+/// Every object one Store consists of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreObjects {
+    /// The store's namespace.
+    pub namespace: Namespace,
+    /// Its ResourceQuota.
+    pub quota: ResourceQuota,
+    /// Its LimitRange.
+    pub limit_range: LimitRange,
+    /// Default deny plus the allowed flows.
+    pub network_policies: Vec<NetworkPolicy>,
+    /// Generated credentials: created once when absent, never overwritten.
+    pub secrets: Vec<SecretTemplate>,
+    /// MariaDB.
+    pub database: database::DatabaseObjects,
+    /// WordPress.
+    pub storefront: storefront::StorefrontObjects,
+    /// The WP-CLI setup.
+    pub setup: setup::SetupObjects,
+}
+
+/// One child, borrowed, in apply order. Secrets appear as templates: the apply step creates
+/// them only when absent.
+#[derive(Debug, Clone, Copy)]
+pub enum Child<'a> {
+    /// Namespace.
+    Namespace(&'a Namespace),
+    /// ResourceQuota.
+    ResourceQuota(&'a ResourceQuota),
+    /// LimitRange.
+    LimitRange(&'a LimitRange),
+    /// NetworkPolicy.
+    NetworkPolicy(&'a NetworkPolicy),
+    /// Secret with generated values: create-only.
+    GeneratedSecret(&'a SecretTemplate),
+    /// Service.
+    Service(&'a Service),
+    /// StatefulSet.
+    StatefulSet(&'a StatefulSet),
+    /// PersistentVolumeClaim.
+    PersistentVolumeClaim(&'a PersistentVolumeClaim),
+    /// Deployment.
+    Deployment(&'a Deployment),
+    /// Ingress.
+    Ingress(&'a Ingress),
+    /// ConfigMap.
+    ConfigMap(&'a ConfigMap),
+    /// Job.
+    Job(&'a Job),
+}
+
+impl StoreObjects {
+    /// Every child in the documented apply order: isolation first (namespace, quota, limit
+    /// range, network policies), then credentials, database, storefront, setup.
+    pub fn children(&self) -> Vec<Child<'_>> {
+        let mut out = vec![
+            Child::Namespace(&self.namespace),
+            Child::ResourceQuota(&self.quota),
+            Child::LimitRange(&self.limit_range),
+        ];
+        out.extend(self.network_policies.iter().map(Child::NetworkPolicy));
+        out.extend(self.secrets.iter().map(Child::GeneratedSecret));
+        out.extend([
+            Child::Service(&self.database.service),
+            Child::StatefulSet(&self.database.stateful_set),
+            Child::PersistentVolumeClaim(&self.storefront.volume),
+            Child::Service(&self.storefront.service),
+            Child::Deployment(&self.storefront.deployment),
+            Child::Ingress(&self.storefront.ingress),
+            Child::ConfigMap(&self.setup.script),
+            Child::Job(&self.setup.job),
+        ]);
+        out
+    }
+}
+
+/// Builds every object of a store.
+pub fn build(store: &ValidatedStore) -> StoreObjects {
+    StoreObjects {
+        namespace: namespace::build_namespace(store),
+        quota: limits::build_resource_quota(store),
+        limit_range: limits::build_limit_range(store),
+        network_policies: network::build_network_policies(store),
+        secrets: secrets::build_secret_templates(store),
+        database: database::build_database(store),
+        storefront: storefront::build_storefront(store),
+        setup: setup::build_setup(store),
+    }
+}
+
+/// The labels every object of `store` carries, for `component`.
+pub fn labels(store: &ValidatedStore, component: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            keys::MANAGED_BY.to_string(),
+            keys::MANAGED_BY_VALUE.to_string(),
+        ),
+        (keys::PART_OF.to_string(), keys::PART_OF_VALUE.to_string()),
+        (keys::INSTANCE.to_string(), store.name.clone()),
+        (keys::COMPONENT.to_string(), component.as_str().to_string()),
+        (keys::STORE.to_string(), store.name.clone()),
+    ])
+}
+
+/// The selector of a component's pods: stable (never changes for a store), a subset of
+/// [`labels`].
+pub fn selector_labels(store: &ValidatedStore, component: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (keys::STORE.to_string(), store.name.clone()),
+        (keys::COMPONENT.to_string(), component.as_str().to_string()),
+    ])
+}
+
+/// [`selector_labels`] as a LabelSelector.
+pub fn selector(store: &ValidatedStore, component: Component) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(selector_labels(store, component)),
+        match_expressions: None,
+    }
+}
+
+/// The ownerReference to the Store.
+pub fn owner_reference(store: &ValidatedStore) -> OwnerReference {
+    OwnerReference {
+        api_version: names::API_VERSION.into(),
+        kind: names::KIND.into(),
+        name: store.name.clone(),
+        uid: store.uid.clone(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// Metadata of a namespaced child: name, the store's namespace, labels, ownerReference.
+pub fn child_meta(store: &ValidatedStore, name: &str, component: Component) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(store.namespace.clone()),
+        labels: Some(labels(store, component)),
+        owner_references: Some(vec![owner_reference(store)]),
+        ..ObjectMeta::default()
+    }
+}
+
+/// Requests and limits from the plan.
+pub fn resources(r: &ContainerResources) -> ResourceRequirements {
+    let pair = |cpu: &Quantity, memory: &Quantity| {
+        BTreeMap::from([
+            ("cpu".to_string(), cpu.clone()),
+            ("memory".to_string(), memory.clone()),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(pair(&r.requests.cpu, &r.requests.memory)),
+        limits: Some(pair(&r.limits.cpu, &r.limits.memory)),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// Pod security context that meets the `restricted` Pod Security Standard.
+pub fn pod_security(uid: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(uid),
+        run_as_group: Some(uid),
+        fs_group: Some(uid),
+        fs_group_change_policy: Some("OnRootMismatch".into()),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// Container security context: no privilege escalation, no capabilities.
+pub fn container_security(read_only_root: bool) -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(read_only_root),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: None,
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+/// An env var with a literal value.
+pub fn env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        value_from: None,
+    }
+}
+
+/// An env var read from a Secret key.
+pub fn env_from_secret(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.into(),
+                key: key.into(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+/// The containers of a pod template, for tests and observers.
+pub fn containers_of(spec: Option<&k8s_openapi::api::core::v1::PodSpec>) -> &[Container] {
+    spec.map(|s| s.containers.as_slice()).unwrap_or_default()
+}

@@ -1,0 +1,36 @@
+//! The store's Namespace, with Pod Security Admission labels.
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use storefleet_types::names::Component;
+
+use super::{labels, owner_reference};
+use crate::validate::ValidatedStore;
+
+/// Pod Security Admission labels: enforce `baseline`, warn and audit `restricted` (our own pods
+/// meet `restricted`; the warning catches anything added by hand).
+pub const POD_SECURITY: [(&str, &str); 4] = [
+    ("pod-security.kubernetes.io/enforce", "baseline"),
+    ("pod-security.kubernetes.io/enforce-version", "latest"),
+    ("pod-security.kubernetes.io/warn", "restricted"),
+    ("pod-security.kubernetes.io/audit", "restricted"),
+];
+
+/// Builds the Namespace.
+pub fn build_namespace(store: &ValidatedStore) -> Namespace {
+    let mut labels = labels(store, Component::Isolation);
+    labels.extend(
+        POD_SECURITY
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(store.namespace.clone()),
+            labels: Some(labels),
+            owner_references: Some(vec![owner_reference(store)]),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
+}

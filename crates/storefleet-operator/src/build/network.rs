@@ -1,0 +1,201 @@
+//! NetworkPolicies: deny everything, then allow exactly the flows a shop needs.
+//!
+//! ```text
+//!  ingress controller ns ──80──► storefront ──3306──► database
+//!                                setup ───────3306──┘
+//!  every pod ──53──► DNS (any namespace)
+//!  storefront, setup ──80/443──► internet, except private, link-local and cluster ranges
+//! ```
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use storefleet_types::names::{Component, child, labels as keys, ports};
+
+use super::{child_meta, selector};
+use crate::config::parse_cidr;
+use crate::validate::ValidatedStore;
+
+/// Label every namespace carries with its own name (set by the apiserver).
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        protocol: Some(protocol.into()),
+        port: Some(IntOrString::Int(number)),
+        end_port: None,
+    }
+}
+
+/// Pods of the storefront and of the setup Job: the ones that talk to the database and the
+/// internet.
+fn web_pods(store: &ValidatedStore) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(BTreeMap::from([(
+            keys::STORE.to_string(),
+            store.name.clone(),
+        )])),
+        match_expressions: Some(vec![LabelSelectorRequirement {
+            key: keys::COMPONENT.into(),
+            operator: "In".into(),
+            values: Some(vec![
+                Component::Storefront.as_str().into(),
+                Component::Setup.as_str().into(),
+            ]),
+        }]),
+    }
+}
+
+fn policy(store: &ValidatedStore, name: &str, spec: NetworkPolicySpec) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: child_meta(store, name, Component::Isolation),
+        spec: Some(spec),
+    }
+}
+
+/// Builds every NetworkPolicy of the store, default deny first.
+pub fn build_network_policies(store: &ValidatedStore) -> Vec<NetworkPolicy> {
+    vec![
+        build_default_deny(store),
+        build_dns_egress(store),
+        build_ingress_controller_access(store),
+        build_database_ingress(store),
+        build_database_egress(store),
+        build_internet_egress(store),
+    ]
+}
+
+/// Denies all ingress and egress of every pod in the namespace.
+pub fn build_default_deny(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_DEFAULT_DENY,
+        NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+/// Lets every pod resolve names (port 53 in any namespace: CoreDNS lives in different places).
+pub fn build_dns_egress(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_DNS,
+        NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Egress".into()]),
+            egress: Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(LabelSelector::default()),
+                    ..NetworkPolicyPeer::default()
+                }]),
+                ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+/// Lets the ingress controller's namespace reach the storefront's HTTP port.
+pub fn build_ingress_controller_access(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_INGRESS,
+        NetworkPolicySpec {
+            pod_selector: Some(selector(store, Component::Storefront)),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(LabelSelector {
+                        match_labels: Some(BTreeMap::from([(
+                            NAMESPACE_NAME_LABEL.to_string(),
+                            store.ingress_controller_namespace.clone(),
+                        )])),
+                        match_expressions: None,
+                    }),
+                    ..NetworkPolicyPeer::default()
+                }]),
+                ports: Some(vec![port("TCP", ports::STOREFRONT_HTTP)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+/// Lets the storefront and setup pods into the database on 3306 (the database's side).
+pub fn build_database_ingress(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_DATABASE_INGRESS,
+        NetworkPolicySpec {
+            pod_selector: Some(selector(store, Component::Database)),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(web_pods(store)),
+                    ..NetworkPolicyPeer::default()
+                }]),
+                ports: Some(vec![port("TCP", ports::DATABASE)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+/// Lets the storefront and setup pods out to the database on 3306 (their side).
+pub fn build_database_egress(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_DATABASE_EGRESS,
+        NetworkPolicySpec {
+            pod_selector: Some(web_pods(store)),
+            policy_types: Some(vec!["Egress".into()]),
+            egress: Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(store, Component::Database)),
+                    ..NetworkPolicyPeer::default()
+                }]),
+                ports: Some(vec![port("TCP", ports::DATABASE)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+/// Lets the storefront and setup pods download plugins and themes: HTTP(S) to the internet,
+/// never to private, link-local or cluster ranges.
+pub fn build_internet_egress(store: &ValidatedStore) -> NetworkPolicy {
+    let (v4, v6): (Vec<_>, Vec<_>) = store
+        .blocked_egress_cidrs
+        .iter()
+        .filter_map(|c| parse_cidr(c).ok().map(|(addr, _)| (addr, c.clone())))
+        .partition(|(addr, _)| addr.is_ipv4());
+    let block = |cidr: &str, except: Vec<(std::net::IpAddr, String)>| NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: cidr.into(),
+            except: Some(except.into_iter().map(|(_, c)| c).collect())
+                .filter(|e: &Vec<String>| !e.is_empty()),
+        }),
+        ..NetworkPolicyPeer::default()
+    };
+    policy(
+        store,
+        child::NETPOL_INTERNET,
+        NetworkPolicySpec {
+            pod_selector: Some(web_pods(store)),
+            policy_types: Some(vec!["Egress".into()]),
+            egress: Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![block("0.0.0.0/0", v4), block("::/0", v6)]),
+                ports: Some(vec![port("TCP", 80), port("TCP", 443)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}

@@ -1,0 +1,208 @@
+//! Setup: a ConfigMap with the idempotent WP-CLI script, and the Job that runs it.
+//!
+//! The Job's pod template is immutable, so the Job's name carries a hash of everything the run
+//! depends on (script, parameters, image): a change of any of them is a new Job, and an
+//! unchanged store keeps its finished Job (the setup is not re-run on every reconcile).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Affinity, ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar,
+    PodAffinity, PodAffinityTerm, PodSpec, PodTemplateSpec, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use storefleet_types::names::{Component, child, secret_keys as keys};
+
+use super::storefront::{WWW_DATA_UID, files_mount, files_volume, wordpress_env};
+use super::{
+    child_meta, container_security, env, env_from_secret, labels, pod_security, resources, selector,
+};
+use crate::validate::ValidatedStore;
+
+/// The WP-CLI script, shipped in the ConfigMap.
+pub const SCRIPT: &str = include_str!("../../scripts/woocommerce-setup.sh");
+/// Key of the script in the ConfigMap.
+pub const SCRIPT_KEY: &str = "setup.sh";
+/// Where the script is mounted in the Job's pod.
+pub const SCRIPT_DIR: &str = "/opt/storefleet";
+/// Node topology key the Job shares with the storefront pod (ReadWriteOnce volume).
+pub const HOSTNAME_TOPOLOGY: &str = "kubernetes.io/hostname";
+
+/// The setup objects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetupObjects {
+    /// The script.
+    pub script: ConfigMap,
+    /// The Job.
+    pub job: Job,
+}
+
+/// Builds the ConfigMap and the Job.
+pub fn build_setup(store: &ValidatedStore) -> SetupObjects {
+    SetupObjects {
+        script: build_setup_script(store),
+        job: build_setup_job(store),
+    }
+}
+
+/// The ConfigMap with the script.
+pub fn build_setup_script(store: &ValidatedStore) -> ConfigMap {
+    ConfigMap {
+        metadata: child_meta(store, child::SETUP_SCRIPT, Component::Setup),
+        data: Some(BTreeMap::from([(
+            SCRIPT_KEY.to_string(),
+            SCRIPT.to_string(),
+        )])),
+        ..ConfigMap::default()
+    }
+}
+
+/// The script's parameters (no secrets: those come from Secret references).
+pub fn setup_parameters(store: &ValidatedStore) -> Vec<EnvVar> {
+    let s = &store.setup;
+    let methods: Vec<&str> = s.payment_methods.iter().map(|m| m.gateway_id()).collect();
+    let mut out = vec![
+        env("STORE_URL", store.url()),
+        env("STORE_TITLE", s.title.clone()),
+        env("THEME", s.theme.clone()),
+        env("CURRENCY", s.currency.clone()),
+        env("SAMPLE_PRODUCTS", s.sample_products.to_string()),
+        env("PAYMENT_METHODS", methods.join(" ")),
+    ];
+    if let Some(version) = &s.woocommerce_version {
+        out.push(env("WOOCOMMERCE_VERSION", version.clone()));
+    }
+    out
+}
+
+/// The name of the setup Job: [`child::SETUP_JOB_PREFIX`] + a hash of its inputs.
+pub fn setup_job_name(store: &ValidatedStore) -> String {
+    let mut hasher = Fnv1a::default();
+    hasher.write(SCRIPT.as_bytes());
+    hasher.write(store.images.wp_cli.as_bytes());
+    for var in setup_parameters(store) {
+        hasher.write(var.name.as_bytes());
+        hasher.write(var.value.as_deref().unwrap_or_default().as_bytes());
+    }
+    let h = hasher.finish();
+    format!(
+        "{}{:08x}",
+        child::SETUP_JOB_PREFIX,
+        (h ^ (h >> 32)) & 0xffff_ffff
+    )
+}
+
+/// The Job: runs the script once with a deadline and a bounded backoff, on the storefront's
+/// node (it mounts the storefront's ReadWriteOnce volume).
+pub fn build_setup_job(store: &ValidatedStore) -> Job {
+    let mut env_vars = wordpress_env(store);
+    env_vars.extend([
+        env_from_secret("ADMIN_USER", child::ADMIN_SECRET, keys::ADMIN_USER),
+        env_from_secret("ADMIN_PASSWORD", child::ADMIN_SECRET, keys::ADMIN_PASSWORD),
+        env_from_secret("ADMIN_EMAIL", child::ADMIN_SECRET, keys::ADMIN_EMAIL),
+    ]);
+    env_vars.extend(setup_parameters(store));
+    let container = Container {
+        name: "setup".into(),
+        image: Some(store.images.wp_cli.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec!["sh".into(), format!("{SCRIPT_DIR}/{SCRIPT_KEY}")]),
+        env: Some(env_vars),
+        resources: Some(resources(&store.plan.resources.setup)),
+        security_context: Some(container_security(true)),
+        volume_mounts: Some(vec![
+            files_mount(),
+            VolumeMount {
+                name: "script".into(),
+                mount_path: SCRIPT_DIR.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+            VolumeMount {
+                name: "tmp".into(),
+                mount_path: "/tmp".into(),
+                ..VolumeMount::default()
+            },
+        ]),
+        ..Container::default()
+    };
+    let affinity = Affinity {
+        pod_affinity: Some(PodAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                label_selector: Some(selector(store, Component::Storefront)),
+                topology_key: HOSTNAME_TOPOLOGY.into(),
+                ..PodAffinityTerm::default()
+            }]),
+            preferred_during_scheduling_ignored_during_execution: None,
+        }),
+        ..Affinity::default()
+    };
+    Job {
+        metadata: child_meta(store, &setup_job_name(store), Component::Setup),
+        spec: Some(JobSpec {
+            backoff_limit: Some(store.setup.backoff_limit),
+            active_deadline_seconds: Some(store.setup.active_deadline_seconds),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(store, Component::Setup)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".into()),
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    security_context: Some(pod_security(WWW_DATA_UID)),
+                    affinity: Some(affinity),
+                    containers: vec![container],
+                    volumes: Some(vec![
+                        files_volume(),
+                        Volume {
+                            name: "script".into(),
+                            config_map: Some(ConfigMapVolumeSource {
+                                name: child::SETUP_SCRIPT.into(),
+                                default_mode: Some(0o555),
+                                ..ConfigMapVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        },
+                        Volume {
+                            name: "tmp".into(),
+                            empty_dir: Some(EmptyDirVolumeSource::default()),
+                            ..Volume::default()
+                        },
+                    ]),
+                    ..PodSpec::default()
+                }),
+            },
+            ..JobSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// FNV-1a, 64 bit: a stable hash for names (not for security).
+#[derive(Debug)]
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        // Separator, so that ("ab","c") and ("a","bc") differ.
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}

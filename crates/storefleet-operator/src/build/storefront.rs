@@ -1,0 +1,286 @@
+//! WordPress: the files volume, a Service, a one-replica Deployment and the Ingress.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
+    Service, ServicePort, ServiceSpec, Sysctl, TCPSocketAction, Volume, VolumeMount,
+    VolumeResourceRequirements,
+};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use storefleet_types::names::{Component, child, ports, secret_keys as keys};
+
+use super::{
+    child_meta, container_security, env, env_from_secret, labels, pod_security, resources,
+    selector, selector_labels,
+};
+use crate::validate::{Tls, ValidatedStore};
+
+/// uid and gid of `www-data` in the official WordPress images (apache and cli).
+pub const WWW_DATA_UID: i64 = 33;
+/// Where WordPress lives in the official image.
+pub const DOCROOT: &str = "/var/www/html";
+/// Secret cert-manager writes the certificate to when TLS comes from a ClusterIssuer.
+pub const TLS_SECRET: &str = "storefront-tls";
+/// Annotation cert-manager's ingress-shim reads.
+pub const CERT_MANAGER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
+/// Name of the files volume inside pods.
+pub const FILES_VOLUME: &str = "files";
+
+/// The storefront's objects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorefrontObjects {
+    /// WordPress files: core, plugins, themes, uploads.
+    pub volume: PersistentVolumeClaim,
+    /// ClusterIP Service.
+    pub service: Service,
+    /// The Deployment.
+    pub deployment: Deployment,
+    /// The Ingress.
+    pub ingress: Ingress,
+}
+
+/// Builds the storefront's objects.
+pub fn build_storefront(store: &ValidatedStore) -> StorefrontObjects {
+    StorefrontObjects {
+        volume: build_storefront_volume(store),
+        service: build_storefront_service(store),
+        deployment: build_storefront_deployment(store),
+        ingress: build_storefront_ingress(store),
+    }
+}
+
+/// The env the official WordPress image turns into `wp-config.php`: database connection and
+/// salts, all from Secrets. The setup Job uses the same env so WP-CLI sees the same config.
+pub fn wordpress_env(store: &ValidatedStore) -> Vec<EnvVar> {
+    let db = child::DATABASE_SECRET;
+    let mut out = vec![
+        env(
+            "WORDPRESS_DB_HOST",
+            format!("{}:{}", child::DATABASE, ports::DATABASE),
+        ),
+        env_from_secret("WORDPRESS_DB_NAME", db, keys::DB_NAME),
+        env_from_secret("WORDPRESS_DB_USER", db, keys::DB_USER),
+        env_from_secret("WORDPRESS_DB_PASSWORD", db, keys::DB_PASSWORD),
+    ];
+    out.extend(
+        keys::WORDPRESS_SALTS
+            .iter()
+            .map(|k| env_from_secret(&format!("WORDPRESS_{k}"), child::SALTS_SECRET, k)),
+    );
+    // The image's wp-config honours X-Forwarded-Proto; pin the site URL so that WordPress never
+    // redirects to the pod's address.
+    let url = store.url();
+    out.push(env(
+        "WORDPRESS_CONFIG_EXTRA",
+        format!("define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\n"),
+    ));
+    out
+}
+
+/// The files volume (ReadWriteOnce: the setup Job runs on the same node as the storefront).
+pub fn build_storefront_volume(store: &ValidatedStore) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: child_meta(store, child::STOREFRONT_DATA, Component::Storefront),
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: store.storage_class.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_string(),
+                    store.storefront_size.clone(),
+                )])),
+                limits: None,
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// ClusterIP Service on port 80.
+pub fn build_storefront_service(store: &ValidatedStore) -> Service {
+    Service {
+        metadata: child_meta(store, child::STOREFRONT, Component::Storefront),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(selector_labels(store, Component::Storefront)),
+            ports: Some(vec![ServicePort {
+                name: Some(ports::HTTP_NAME.into()),
+                port: 80,
+                target_port: Some(IntOrString::String(ports::HTTP_NAME.into())),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// A volume backed by the files PVC.
+pub fn files_volume() -> Volume {
+    Volume {
+        name: FILES_VOLUME.into(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: child::STOREFRONT_DATA.into(),
+            read_only: Some(false),
+        }),
+        ..Volume::default()
+    }
+}
+
+/// Mount of [`files_volume`] at the docroot.
+pub fn files_mount() -> VolumeMount {
+    VolumeMount {
+        name: FILES_VOLUME.into(),
+        mount_path: DOCROOT.into(),
+        ..VolumeMount::default()
+    }
+}
+
+fn http_get(path: &str) -> Option<HTTPGetAction> {
+    Some(HTTPGetAction {
+        path: Some(path.into()),
+        port: IntOrString::String(ports::HTTP_NAME.into()),
+        ..HTTPGetAction::default()
+    })
+}
+
+/// The Deployment: one WordPress replica as `www-data`, recreated (never two pods on the
+/// ReadWriteOnce volume). Ready means PHP answers with the database reachable
+/// (`/wp-login.php` fails with 500 when WordPress cannot connect); alive means Apache answers.
+pub fn build_storefront_deployment(store: &ValidatedStore) -> Deployment {
+    let container = Container {
+        name: "wordpress".into(),
+        image: Some(store.images.wordpress.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        env: Some(wordpress_env(store)),
+        ports: Some(vec![ContainerPort {
+            name: Some(ports::HTTP_NAME.into()),
+            container_port: ports::STOREFRONT_HTTP,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        startup_probe: Some(Probe {
+            tcp_socket: Some(TCPSocketAction {
+                port: IntOrString::String(ports::HTTP_NAME.into()),
+                host: None,
+            }),
+            period_seconds: Some(5),
+            failure_threshold: Some(60),
+            ..Probe::default()
+        }),
+        readiness_probe: Some(Probe {
+            http_get: http_get("/wp-login.php"),
+            period_seconds: Some(10),
+            timeout_seconds: Some(5),
+            failure_threshold: Some(3),
+            ..Probe::default()
+        }),
+        liveness_probe: Some(Probe {
+            http_get: http_get("/wp-includes/images/blank.gif"),
+            period_seconds: Some(20),
+            timeout_seconds: Some(5),
+            failure_threshold: Some(3),
+            ..Probe::default()
+        }),
+        resources: Some(resources(&store.plan.resources.storefront)),
+        // Apache writes its pid and lock files under /var/run and /var/lock of the image.
+        security_context: Some(container_security(false)),
+        volume_mounts: Some(vec![files_mount()]),
+        ..Container::default()
+    };
+    let mut security = pod_security(WWW_DATA_UID);
+    // Lets Apache, running as www-data, bind port 80: a "safe" sysctl, allowed by `restricted`.
+    security.sysctls = Some(vec![Sysctl {
+        name: "net.ipv4.ip_unprivileged_port_start".into(),
+        value: "0".into(),
+    }]);
+    Deployment {
+        metadata: child_meta(store, child::STOREFRONT, Component::Storefront),
+        spec: DeploymentSpec {
+            replicas: Some(1),
+            selector: selector(store, Component::Storefront),
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                rolling_update: None,
+            }),
+            revision_history_limit: Some(3),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(store, Component::Storefront)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    security_context: Some(security),
+                    containers: vec![container],
+                    volumes: Some(vec![files_volume()]),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        },
+        status: None,
+    }
+}
+
+/// The Ingress: the store's host to the storefront Service, with TLS from cert-manager or an
+/// existing Secret.
+pub fn build_storefront_ingress(store: &ValidatedStore) -> Ingress {
+    let mut metadata = child_meta(store, child::STOREFRONT, Component::Storefront);
+    let mut annotations = store.ingress_annotations.clone();
+    let tls_secret = match &store.tls {
+        None => None,
+        Some(Tls::ClusterIssuer(issuer)) => {
+            annotations.insert(CERT_MANAGER_ISSUER_ANNOTATION.into(), issuer.clone());
+            Some(TLS_SECRET.to_string())
+        }
+        Some(Tls::Secret(secret)) => Some(secret.clone()),
+    };
+    if !annotations.is_empty() {
+        metadata.annotations = Some(annotations);
+    }
+    Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: Some(store.ingress_class.clone()),
+            rules: Some(vec![IngressRule {
+                host: Some(store.host.clone()),
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some("/".into()),
+                        path_type: "Prefix".into(),
+                        backend: IngressBackend {
+                            service: Some(IngressServiceBackend {
+                                name: child::STOREFRONT.into(),
+                                port: Some(ServiceBackendPort {
+                                    name: Some(ports::HTTP_NAME.into()),
+                                    number: None,
+                                }),
+                            }),
+                            resource: None,
+                        },
+                    }],
+                }),
+            }]),
+            tls: tls_secret.map(|secret| {
+                vec![IngressTLS {
+                    hosts: Some(vec![store.host.clone()]),
+                    secret_name: Some(secret),
+                }]
+            }),
+            default_backend: None,
+        }),
+        status: None,
+    }
+}

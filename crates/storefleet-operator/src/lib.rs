@@ -1,0 +1,23 @@
+//! storefleet-operator: turns each `Store` into an isolated online shop.
+//!
+//! One reconcile of one Store is a straight line; only the steps marked (client) talk to the
+//! apiserver, and `render` runs the pure ones to show what a Store produces:
+//!
+//! ```text
+//!  Store ──► validate ──► build ──► apply ──► observe ──► status
+//!            (pure)       (pure)    (client)  (client)    (client)
+//!            validate.rs  build/    ...
+//!               │           │
+//!               └───────────┴──► render.rs: multi-document YAML, no cluster needed
+//! ```
+//!
+//! - [`config`]: the operator's configuration (plans, images, domains), loaded and checked.
+//! - [`validate`]: `&Store` + config → [`validate::ValidatedStore`] or a user error.
+//! - [`build`]: one pure function per child object, typed k8s-openapi structs.
+//! - [`render`]: validate + build + serialize, for `storefleet-operator render`.
+
+pub mod build;
+pub mod config;
+pub mod quantity;
+pub mod render;
+pub mod validate;

@@ -1,0 +1,112 @@
+//! Render: validate + build + serialize, with no cluster. The same code path the controller
+//! runs, so what a reviewer sees in a pull request is what the cluster gets.
+//!
+//! Output is multi-document YAML in apply order, deterministic: generated secret values are shown
+//! as [`crate::build::secrets::PLACEHOLDER`], never random, never real.
+
+use serde::Serialize;
+use storefleet_types::{Store, names};
+
+use crate::build::secrets::Placeholder;
+use crate::build::{self, Child};
+use crate::config::OperatorConfig;
+use crate::validate::{self, ValidationError};
+
+/// UID used for ownerReferences when the rendered Store has none (it never met an apiserver).
+pub const PLACEHOLDER_UID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Why a Store cannot be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The input is not a Store manifest.
+    #[error("not a Store manifest: {0}")]
+    NotAStore(String),
+    /// The Store is invalid.
+    #[error("invalid store: {0}")]
+    Invalid(#[from] ValidationError),
+    /// Serialization failed (a bug).
+    #[error("cannot serialize {kind} {name}: {message}")]
+    Serialize {
+        /// Kind of the object.
+        kind: &'static str,
+        /// Name of the object.
+        name: String,
+        /// The serializer's message.
+        message: String,
+    },
+}
+
+/// Parses one Store manifest from YAML.
+pub fn parse_store(yaml: &str) -> Result<Store, RenderError> {
+    let value: serde_json::Value =
+        serde_saphyr::from_str(yaml).map_err(|e| RenderError::NotAStore(e.to_string()))?;
+    let api_version = value.get("apiVersion").and_then(|v| v.as_str());
+    let kind = value.get("kind").and_then(|v| v.as_str());
+    if api_version != Some(names::API_VERSION) || kind != Some(names::KIND) {
+        return Err(RenderError::NotAStore(format!(
+            "expected apiVersion {} and kind {}, found {} and {}",
+            names::API_VERSION,
+            names::KIND,
+            api_version.unwrap_or("none"),
+            kind.unwrap_or("none"),
+        )));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        RenderError::NotAStore(format!("{path}: {}", e.into_inner()))
+    })
+}
+
+fn to_yaml<T: Serialize>(
+    kind: &'static str,
+    name: Option<&str>,
+    object: &T,
+) -> Result<String, RenderError> {
+    serde_saphyr::to_string(object).map_err(|e| RenderError::Serialize {
+        kind,
+        name: name.unwrap_or_default().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Every object of `store`, as multi-document YAML in apply order.
+pub fn render(store: &Store, config: &OperatorConfig) -> Result<String, RenderError> {
+    let mut store = store.clone();
+    if store.metadata.uid.is_none() {
+        store.metadata.uid = Some(PLACEHOLDER_UID.into());
+    }
+    let validated = validate::validate(&store, config)?;
+    let objects = build::build(&validated);
+    let mut docs = Vec::new();
+    for child in objects.children() {
+        let doc = match child {
+            Child::Namespace(o) => to_yaml("Namespace", o.metadata.name.as_deref(), o),
+            Child::ResourceQuota(o) => to_yaml("ResourceQuota", o.metadata.name.as_deref(), o),
+            Child::LimitRange(o) => to_yaml("LimitRange", o.metadata.name.as_deref(), o),
+            Child::NetworkPolicy(o) => to_yaml("NetworkPolicy", o.metadata.name.as_deref(), o),
+            Child::GeneratedSecret(t) => {
+                let secret = t.materialize(&mut Placeholder);
+                to_yaml("Secret", Some(t.name()), &secret)
+            }
+            Child::Service(o) => to_yaml("Service", o.metadata.name.as_deref(), o),
+            Child::StatefulSet(o) => to_yaml("StatefulSet", o.metadata.name.as_deref(), o),
+            Child::PersistentVolumeClaim(o) => {
+                to_yaml("PersistentVolumeClaim", o.metadata.name.as_deref(), o)
+            }
+            Child::Deployment(o) => to_yaml("Deployment", o.metadata.name.as_deref(), o),
+            Child::Ingress(o) => to_yaml("Ingress", o.metadata.name.as_deref(), o),
+            Child::ConfigMap(o) => to_yaml("ConfigMap", o.metadata.name.as_deref(), o),
+            Child::Job(o) => to_yaml("Job", o.metadata.name.as_deref(), o),
+        }?;
+        docs.push(doc);
+    }
+    let mut out = String::new();
+    for doc in docs {
+        out.push_str("---\n");
+        out.push_str(&doc);
+        if !doc.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
