@@ -1,0 +1,193 @@
+//! Generated files must match the code: the CRD in `crd/` and the rendered examples in
+//! `examples/rendered/`. Run `make crd render` (or set `UPDATE_GOLDEN=1`) to regenerate.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kube::CustomResourceExt;
+use storefleet_operator::config::OperatorConfig;
+use storefleet_operator::render;
+use storefleet_types::Store;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Compares `actual` with the committed file; rewrites it when `UPDATE_GOLDEN=1`.
+fn check_golden(path: &Path, actual: &str) {
+    if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::write(path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e} (run `make render crd`)",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let first_diff = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(
+                || "length differs".to_string(),
+                |i| format!("first difference at line {}", i + 1),
+            );
+        panic!(
+            "{} is out of date ({first_diff}); run `make crd render` and commit the result",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn crd_file_matches_the_types() {
+    let yaml = serde_saphyr::to_string(&Store::crd()).expect("crd serializes");
+    check_golden(&repo_root().join("crd/storefleet.io_stores.yaml"), &yaml);
+}
+
+#[test]
+fn rendered_examples_match() {
+    for example in ["minimal", "production"] {
+        let root = repo_root();
+        let source = std::fs::read_to_string(root.join(format!("examples/{example}.yaml")))
+            .expect("example exists");
+        let store = render::parse_store(&source).expect("example is a Store");
+        let output = render::render(&store, &OperatorConfig::default()).expect("example renders");
+        check_golden(
+            &root.join(format!("examples/rendered/{example}.yaml")),
+            &output,
+        );
+    }
+}
+
+#[test]
+fn every_example_renders() {
+    // Examples without a golden file (e.g. engines that are not available yet) must at least
+    // parse as Stores.
+    for entry in std::fs::read_dir(repo_root().join("examples")).expect("examples dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path).expect("readable");
+            render::parse_store(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}
+
+#[test]
+fn render_is_deterministic_and_shows_no_secret() {
+    let store = Store::test();
+    let config = OperatorConfig::default();
+    let a = render::render(&store, &config).expect("renders");
+    let b = render::render(&store, &config).expect("renders");
+    assert_eq!(a, b);
+    let secrets: Vec<&str> = a
+        .split("---\n")
+        .filter(|d| d.contains("kind: Secret"))
+        .collect();
+    assert_eq!(secrets.len(), 3);
+    for doc in secrets {
+        for line in doc
+            .lines()
+            .filter(|l| l.contains("password") || l.contains("_KEY") || l.contains("_SALT"))
+        {
+            let value = line.split_once(": ").map(|(_, v)| v).unwrap_or_default();
+            assert_eq!(
+                value,
+                storefleet_operator::build::secrets::PLACEHOLDER,
+                "{line}"
+            );
+        }
+    }
+}
+
+fn cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_storefleet-operator"))
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("STOREFLEET_CONFIG")
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn cli_render_prints_the_golden_output() {
+    let out = cli(&["render", "-f", "examples/minimal.yaml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let golden = std::fs::read_to_string(repo_root().join("examples/rendered/minimal.yaml"))
+        .expect("golden");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), golden);
+}
+
+#[test]
+fn cli_render_rejects_bad_input_with_the_reason() {
+    let dir = std::env::temp_dir().join(format!("storefleet-render-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let cases = [
+        (
+            "medusa.yaml",
+            "apiVersion: storefleet.io/v1alpha1\nkind: Store\nmetadata: {name: m}\nspec: {engine: medusa, owner: bob}\n",
+            "engine medusa is not available yet",
+        ),
+        (
+            "badname.yaml",
+            "apiVersion: storefleet.io/v1alpha1\nkind: Store\nmetadata: {name: Bad_Name}\nspec: {engine: woocommerce, owner: bob}\n",
+            "invalid store name",
+        ),
+        (
+            "pod.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+            "expected apiVersion storefleet.io/v1alpha1",
+        ),
+        (
+            "typo.yaml",
+            "apiVersion: storefleet.io/v1alpha1\nkind: Store\nmetadata: {name: a}\nspec: {engine: woocommerce, owner: bob, plan: huge}\n",
+            "spec.plan",
+        ),
+    ];
+    for (file, content, needle) in cases {
+        let path = dir.join(file);
+        std::fs::write(&path, content).expect("write");
+        let out = cli(&["render", "-f", path.to_str().expect("utf-8 path")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{file} must fail");
+        assert!(
+            out.stdout.is_empty(),
+            "{file}: nothing may be printed on failure"
+        );
+        assert!(
+            stderr.contains(needle),
+            "{file}: expected {needle:?} in {stderr}"
+        );
+    }
+    let bad_config = dir.join("config.yaml");
+    std::fs::write(&bad_config, "ingress:\n  clasName: x\n").expect("write");
+    let out = cli(&[
+        "render",
+        "-f",
+        "examples/minimal.yaml",
+        "--config",
+        bad_config.to_str().expect("utf-8"),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ingress"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn cli_crd_matches_the_committed_file() {
+    let out = cli(&["crd"]);
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(repo_root().join("crd/storefleet.io_stores.yaml"))
+        .expect("crd file");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+}
