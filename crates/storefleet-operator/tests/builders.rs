@@ -1,0 +1,895 @@
+//! What each builder promises, checked on the typed objects: labels and owners, selectors that
+//! select their pods, references that resolve, resources that fit the plan, policies that allow
+//! exactly the flows they name.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use storefleet_operator::build::secrets::{Csprng, PASSWORD_LEN, Placeholder, Value};
+use storefleet_operator::build::{self, Child, StoreObjects};
+use storefleet_operator::config::OperatorConfig;
+use storefleet_operator::quantity::{self, Millis};
+use storefleet_operator::validate::{ValidatedStore, validate};
+use storefleet_types::fixtures::TEST_UID;
+use storefleet_types::names::{self, Component, child, labels as keys};
+use storefleet_types::{IngressSpec, Plan, SetupSpec, Store};
+
+fn validated(store: &Store) -> ValidatedStore {
+    validate(store, &OperatorConfig::default()).expect("valid store")
+}
+
+fn objects(store: &Store) -> StoreObjects {
+    build::build(&validated(store))
+}
+
+/// `LabelSelector` semantics (matchLabels and the In/NotIn/Exists/DoesNotExist operators).
+fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    let labels_ok = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let exprs_ok = selector.match_expressions.iter().flatten().all(|e| {
+        let values = e.values.clone().unwrap_or_default();
+        match e.operator.as_str() {
+            "In" => labels.get(&e.key).is_some_and(|v| values.contains(v)),
+            "NotIn" => labels.get(&e.key).is_none_or(|v| !values.contains(v)),
+            "Exists" => labels.contains_key(&e.key),
+            "DoesNotExist" => !labels.contains_key(&e.key),
+            other => panic!("unknown operator {other}"),
+        }
+    });
+    labels_ok && exprs_ok
+}
+
+fn meta_of(child: &Child<'_>) -> ObjectMeta {
+    match child {
+        Child::Namespace(o) => o.metadata.clone(),
+        Child::ResourceQuota(o) => o.metadata.clone(),
+        Child::LimitRange(o) => o.metadata.clone(),
+        Child::NetworkPolicy(o) => o.metadata.clone(),
+        Child::GeneratedSecret(o) => o.metadata.clone(),
+        Child::Service(o) => o.metadata.clone(),
+        Child::StatefulSet(o) => o.metadata.clone(),
+        Child::PersistentVolumeClaim(o) => o.metadata.clone(),
+        Child::Deployment(o) => o.metadata.clone(),
+        Child::Ingress(o) => o.metadata.clone(),
+        Child::ConfigMap(o) => o.metadata.clone(),
+        Child::Job(o) => o.metadata.clone(),
+    }
+}
+
+/// The pod templates of a store, by component.
+fn pods(o: &StoreObjects) -> Vec<(Component, PodTemplateSpec)> {
+    vec![
+        (
+            Component::Database,
+            o.database.stateful_set.spec.template.clone(),
+        ),
+        (
+            Component::Storefront,
+            o.storefront.deployment.spec.template.clone(),
+        ),
+        (
+            Component::Setup,
+            o.setup
+                .job
+                .spec
+                .as_ref()
+                .expect("job spec")
+                .template
+                .clone(),
+        ),
+    ]
+}
+
+fn pod_labels(t: &PodTemplateSpec) -> BTreeMap<String, String> {
+    t.metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default()
+}
+
+fn spec(t: &PodTemplateSpec) -> &PodSpec {
+    t.spec.as_ref().expect("pod spec")
+}
+
+fn container(t: &PodTemplateSpec) -> &Container {
+    &spec(t).containers[0]
+}
+
+#[test]
+fn every_object_is_labelled_owned_and_placed() {
+    let o = objects(&Store::test());
+    let children = o.children();
+    assert_eq!(
+        children.len(),
+        20,
+        "namespace, quota, limits, 6 policies, 3 secrets, 8 workload objects"
+    );
+    for child in &children {
+        let meta = meta_of(child);
+        let name = meta.name.clone().expect("named");
+        let labels = meta.labels.clone().expect("labelled");
+        assert_eq!(
+            labels.get(keys::MANAGED_BY).map(String::as_str),
+            Some(keys::MANAGED_BY_VALUE),
+            "{name}"
+        );
+        assert_eq!(
+            labels.get(keys::PART_OF).map(String::as_str),
+            Some(keys::PART_OF_VALUE),
+            "{name}"
+        );
+        assert_eq!(
+            labels.get(keys::INSTANCE).map(String::as_str),
+            Some("alice"),
+            "{name}"
+        );
+        assert_eq!(
+            labels.get(keys::STORE).map(String::as_str),
+            Some("alice"),
+            "{name}"
+        );
+        assert!(labels.contains_key(keys::COMPONENT), "{name}");
+        let owners = meta.owner_references.clone().expect("owned");
+        assert_eq!(owners.len(), 1, "{name}");
+        assert_eq!(owners[0].uid, TEST_UID);
+        assert_eq!(owners[0].kind, names::KIND);
+        assert_eq!(owners[0].api_version, names::API_VERSION);
+        assert_eq!(owners[0].controller, Some(true));
+        match child {
+            Child::Namespace(_) => assert_eq!(meta.namespace, None),
+            _ => assert_eq!(meta.namespace.as_deref(), Some("store-alice"), "{name}"),
+        }
+    }
+    // Pods carry the same labels as their owners.
+    for (component, template) in pods(&o) {
+        let labels = pod_labels(&template);
+        assert_eq!(
+            labels.get(keys::COMPONENT).map(String::as_str),
+            Some(component.as_str())
+        );
+        assert_eq!(
+            labels.get(keys::MANAGED_BY).map(String::as_str),
+            Some(keys::MANAGED_BY_VALUE)
+        );
+    }
+}
+
+#[test]
+fn apply_order_puts_isolation_first_and_setup_last() {
+    let o = objects(&Store::test());
+    let kinds: Vec<&str> = o
+        .children()
+        .iter()
+        .map(|c| match c {
+            Child::Namespace(_) => "Namespace",
+            Child::ResourceQuota(_) => "ResourceQuota",
+            Child::LimitRange(_) => "LimitRange",
+            Child::NetworkPolicy(_) => "NetworkPolicy",
+            Child::GeneratedSecret(_) => "Secret",
+            Child::Service(_) => "Service",
+            Child::StatefulSet(_) => "StatefulSet",
+            Child::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
+            Child::Deployment(_) => "Deployment",
+            Child::Ingress(_) => "Ingress",
+            Child::ConfigMap(_) => "ConfigMap",
+            Child::Job(_) => "Job",
+        })
+        .collect();
+    assert_eq!(&kinds[..3], ["Namespace", "ResourceQuota", "LimitRange"]);
+    assert_eq!(kinds.last(), Some(&"Job"));
+    let first_secret = kinds.iter().position(|k| *k == "Secret").expect("secrets");
+    let first_workload = kinds
+        .iter()
+        .position(|k| *k == "StatefulSet")
+        .expect("statefulset");
+    let last_policy = kinds
+        .iter()
+        .rposition(|k| *k == "NetworkPolicy")
+        .expect("policies");
+    assert!(last_policy < first_secret && first_secret < first_workload);
+}
+
+#[test]
+fn namespace_enforces_pod_security() {
+    let ns = objects(&Store::test()).namespace;
+    let labels = ns.metadata.labels.expect("labels");
+    assert_eq!(ns.metadata.name.as_deref(), Some("store-alice"));
+    assert_eq!(labels["pod-security.kubernetes.io/enforce"], "baseline");
+    assert_eq!(labels["pod-security.kubernetes.io/warn"], "restricted");
+    assert_eq!(labels["pod-security.kubernetes.io/audit"], "restricted");
+}
+
+#[test]
+fn workload_selectors_select_their_own_pods_only() {
+    let o = objects(&Store::test());
+    let all = pods(&o);
+    let check = |selector: &LabelSelector, component: Component, what: &str| {
+        for (c, t) in &all {
+            assert_eq!(
+                selects(selector, &pod_labels(t)),
+                *c == component,
+                "{what} vs {c} pod"
+            );
+        }
+    };
+    check(
+        &o.database.stateful_set.spec.selector,
+        Component::Database,
+        "statefulset selector",
+    );
+    check(
+        &o.storefront.deployment.spec.selector,
+        Component::Storefront,
+        "deployment selector",
+    );
+    let svc_selector = |s: &k8s_openapi::api::core::v1::Service| LabelSelector {
+        match_labels: s.spec.as_ref().and_then(|s| s.selector.clone()),
+        match_expressions: None,
+    };
+    check(
+        &svc_selector(&o.database.service),
+        Component::Database,
+        "database service",
+    );
+    check(
+        &svc_selector(&o.storefront.service),
+        Component::Storefront,
+        "storefront service",
+    );
+    // The setup Job runs next to the storefront pod (ReadWriteOnce volume).
+    let affinity = spec(&o.setup.job.spec.as_ref().expect("job").template)
+        .affinity
+        .as_ref()
+        .and_then(|a| a.pod_affinity.as_ref())
+        .and_then(|p| {
+            p.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .expect("required pod affinity");
+    assert_eq!(affinity[0].topology_key, "kubernetes.io/hostname");
+    check(
+        affinity[0].label_selector.as_ref().expect("selector"),
+        Component::Storefront,
+        "job affinity",
+    );
+}
+
+#[test]
+fn services_and_ingress_point_at_named_ports_that_exist() {
+    let o = objects(&Store::test());
+    let port_names = |t: &PodTemplateSpec| -> Vec<String> {
+        container(t)
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| p.name.clone())
+            .collect()
+    };
+    let db_ports = port_names(&o.database.stateful_set.spec.template);
+    let sf_ports = port_names(&o.storefront.deployment.spec.template);
+    for (svc, ports) in [
+        (&o.database.service, &db_ports),
+        (&o.storefront.service, &sf_ports),
+    ] {
+        for p in svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.clone())
+            .expect("ports")
+        {
+            let target = match p.target_port.expect("target") {
+                k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s,
+                other => panic!("numeric target port {other:?}"),
+            };
+            assert!(ports.contains(&target), "{target} not in {ports:?}");
+        }
+    }
+    assert_eq!(
+        o.database
+            .service
+            .spec
+            .as_ref()
+            .and_then(|s| s.cluster_ip.clone())
+            .as_deref(),
+        Some("None")
+    );
+    assert_eq!(
+        o.database.stateful_set.spec.service_name.as_deref(),
+        Some(child::DATABASE)
+    );
+    let rules = o
+        .storefront
+        .ingress
+        .spec
+        .as_ref()
+        .and_then(|s| s.rules.clone())
+        .expect("rules");
+    let backend = rules[0].http.as_ref().expect("http").paths[0]
+        .backend
+        .service
+        .clone()
+        .expect("service backend");
+    assert_eq!(backend.name, child::STOREFRONT);
+    let svc_port_names: Vec<String> = o
+        .storefront
+        .service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.clone())
+        .expect("ports")
+        .into_iter()
+        .filter_map(|p| p.name)
+        .collect();
+    assert!(svc_port_names.contains(&backend.port.and_then(|p| p.name).expect("named port")));
+}
+
+#[test]
+fn every_secret_and_config_reference_resolves() {
+    let o = objects(&Store::test());
+    let secrets: BTreeMap<String, Vec<String>> = o
+        .secrets
+        .iter()
+        .map(|t| (t.name().to_string(), t.values.keys().cloned().collect()))
+        .collect();
+    let mut refs = 0;
+    for (component, template) in pods(&o) {
+        for var in container(&template).env.iter().flatten() {
+            if let Some(r) = var
+                .value_from
+                .as_ref()
+                .and_then(|v| v.secret_key_ref.as_ref())
+            {
+                refs += 1;
+                let keys = secrets.get(&r.name).unwrap_or_else(|| {
+                    panic!("{component}: {} names missing Secret {}", var.name, r.name)
+                });
+                assert!(
+                    keys.contains(&r.key),
+                    "{component}: {} names missing key {}/{}",
+                    var.name,
+                    r.name,
+                    r.key
+                );
+            }
+        }
+        for volume in spec(&template).volumes.iter().flatten() {
+            if let Some(cm) = &volume.config_map {
+                assert_eq!(cm.name, o.setup.script.metadata.name.clone().expect("name"));
+            }
+            if let Some(pvc) = &volume.persistent_volume_claim {
+                assert_eq!(
+                    Some(&pvc.claim_name),
+                    o.storefront.volume.metadata.name.as_ref()
+                );
+            }
+        }
+        let volumes: Vec<String> = spec(&template)
+            .volumes
+            .iter()
+            .flatten()
+            .map(|v| v.name.clone())
+            .collect();
+        let claims: Vec<String> = o
+            .database
+            .stateful_set
+            .spec
+            .volume_claim_templates
+            .iter()
+            .flatten()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
+        for m in container(&template).volume_mounts.iter().flatten() {
+            assert!(
+                volumes.contains(&m.name) || claims.contains(&m.name),
+                "{component}: mount {} has no volume",
+                m.name
+            );
+        }
+    }
+    assert!(
+        refs >= 20,
+        "database, storefront and setup read their credentials from Secrets ({refs})"
+    );
+}
+
+#[test]
+fn pods_meet_the_restricted_pod_security_standard_and_have_probes() {
+    let o = objects(&Store::test());
+    for (component, template) in pods(&o) {
+        let pod = spec(&template);
+        let psc = pod.security_context.as_ref().expect("pod security context");
+        assert_eq!(psc.run_as_non_root, Some(true), "{component}");
+        assert!(psc.run_as_user.is_some_and(|u| u > 0), "{component}");
+        assert_eq!(
+            psc.seccomp_profile.as_ref().map(|s| s.type_.as_str()),
+            Some("RuntimeDefault"),
+            "{component}"
+        );
+        for sysctl in psc.sysctls.iter().flatten() {
+            assert_eq!(
+                sysctl.name, "net.ipv4.ip_unprivileged_port_start",
+                "only safe sysctls"
+            );
+        }
+        assert_eq!(
+            pod.automount_service_account_token,
+            Some(false),
+            "{component}"
+        );
+        let c = container(&template);
+        let sc = c
+            .security_context
+            .as_ref()
+            .expect("container security context");
+        assert_eq!(sc.allow_privilege_escalation, Some(false), "{component}");
+        assert_eq!(
+            sc.capabilities.as_ref().and_then(|c| c.drop.clone()),
+            Some(vec!["ALL".to_string()]),
+            "{component}"
+        );
+        assert!(
+            sc.capabilities.as_ref().is_some_and(|c| c.add.is_none()),
+            "{component}"
+        );
+        assert!(sc.privileged.is_none_or(|p| !p), "{component}");
+        if component != Component::Setup {
+            assert!(c.readiness_probe.is_some(), "{component} readiness");
+            assert!(c.liveness_probe.is_some(), "{component} liveness");
+            assert!(c.startup_probe.is_some(), "{component} startup");
+        }
+    }
+    let sf = container(&o.storefront.deployment.spec.template);
+    let readiness = sf
+        .readiness_probe
+        .as_ref()
+        .and_then(|p| p.http_get.as_ref())
+        .expect("http readiness");
+    assert_eq!(
+        readiness.path.as_deref(),
+        Some("/wp-login.php"),
+        "ready means PHP + database answer"
+    );
+    let db = container(&o.database.stateful_set.spec.template);
+    let cmd = db
+        .readiness_probe
+        .as_ref()
+        .and_then(|p| p.exec.as_ref())
+        .and_then(|e| e.command.clone())
+        .expect("exec");
+    assert!(cmd.contains(&"--innodb_initialized".to_string()));
+}
+
+fn q(s: &str) -> Millis {
+    quantity::parse(s).expect("valid quantity")
+}
+
+#[test]
+fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
+    for plan in [Plan::Small, Plan::Medium, Plan::Large] {
+        let o = objects(&Store::test().with_plan(plan));
+        let hard = o
+            .quota
+            .spec
+            .as_ref()
+            .and_then(|s| s.hard.clone())
+            .expect("hard");
+        let max = o.limit_range.spec.as_ref().expect("spec").limits[0]
+            .max
+            .clone()
+            .expect("max");
+        let mut sums: BTreeMap<String, Millis> = BTreeMap::new();
+        for (component, template) in pods(&o) {
+            let r = container(&template).resources.clone().expect("resources");
+            let (req, lim) = (r.requests.expect("requests"), r.limits.expect("limits"));
+            for res in ["cpu", "memory"] {
+                assert!(
+                    q(&req[res].0) <= q(&lim[res].0),
+                    "{plan:?} {component} {res}: request above limit"
+                );
+                assert!(
+                    q(&lim[res].0) <= q(&max[res].0),
+                    "{plan:?} {component} {res}: limit above LimitRange max"
+                );
+                *sums
+                    .entry(format!("requests.{res}"))
+                    .or_insert(Millis::ZERO) = sums
+                    .get(&format!("requests.{res}"))
+                    .copied()
+                    .unwrap_or(Millis::ZERO)
+                    .plus(q(&req[res].0));
+                *sums.entry(format!("limits.{res}")).or_insert(Millis::ZERO) = sums
+                    .get(&format!("limits.{res}"))
+                    .copied()
+                    .unwrap_or(Millis::ZERO)
+                    .plus(q(&lim[res].0));
+            }
+        }
+        for (key, sum) in sums {
+            assert!(
+                sum <= q(&hard[&key].0),
+                "{plan:?}: pods need {sum} of {key}, quota is {}",
+                hard[&key].0
+            );
+        }
+        // Volumes: each under the PVC max, together under the storage quota.
+        let pvc_max = o.limit_range.spec.as_ref().expect("spec").limits[1]
+            .max
+            .clone()
+            .expect("max")["storage"]
+            .clone();
+        let db = o
+            .database
+            .stateful_set
+            .spec
+            .volume_claim_templates
+            .clone()
+            .expect("claims")[0]
+            .spec
+            .clone()
+            .and_then(|s| s.resources)
+            .and_then(|r| r.requests)
+            .expect("requests")["storage"]
+            .clone();
+        let sf = o
+            .storefront
+            .volume
+            .spec
+            .clone()
+            .and_then(|s| s.resources)
+            .and_then(|r| r.requests)
+            .expect("requests")["storage"]
+            .clone();
+        assert!(
+            q(&db.0) <= q(&pvc_max.0) && q(&sf.0) <= q(&pvc_max.0),
+            "{plan:?}"
+        );
+        assert!(
+            q(&db.0).plus(q(&sf.0)) <= q(&hard["requests.storage"].0),
+            "{plan:?}"
+        );
+        assert_eq!(hard["services.loadbalancers"].0, "0");
+        assert_eq!(hard["services.nodeports"].0, "0");
+    }
+}
+
+#[test]
+fn network_policies_allow_exactly_the_named_flows() {
+    let o = objects(&Store::test());
+    let by_name = |n: &str| {
+        o.network_policies
+            .iter()
+            .find(|p| p.metadata.name.as_deref() == Some(n))
+            .expect(n)
+            .clone()
+    };
+    let all = pods(&o);
+    let labels_of = |c: Component| pod_labels(&all.iter().find(|(x, _)| *x == c).expect("pod").1);
+    let (db, sf, setup) = (
+        labels_of(Component::Database),
+        labels_of(Component::Storefront),
+        labels_of(Component::Setup),
+    );
+
+    let deny = by_name(child::NETPOL_DEFAULT_DENY).spec.expect("spec");
+    for l in [&db, &sf, &setup] {
+        assert!(selects(deny.pod_selector.as_ref().expect("selector"), l));
+    }
+    assert_eq!(
+        deny.policy_types,
+        Some(vec!["Ingress".into(), "Egress".into()])
+    );
+    assert!(deny.ingress.is_none() && deny.egress.is_none());
+
+    let ingress = by_name(child::NETPOL_INGRESS).spec.expect("spec");
+    let sel = ingress.pod_selector.as_ref().expect("selector");
+    assert!(selects(sel, &sf) && !selects(sel, &db) && !selects(sel, &setup));
+    let from = &ingress.ingress.as_ref().expect("rules")[0];
+    let ns_sel = from.from.as_ref().expect("from")[0]
+        .namespace_selector
+        .clone()
+        .expect("namespace selector");
+    assert_eq!(
+        ns_sel.match_labels.expect("labels")["kubernetes.io/metadata.name"],
+        "ingress-nginx"
+    );
+    assert_eq!(
+        from.ports.as_ref().expect("ports")[0].port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80))
+    );
+
+    let db_in = by_name(child::NETPOL_DATABASE_INGRESS).spec.expect("spec");
+    assert!(selects(db_in.pod_selector.as_ref().expect("selector"), &db));
+    assert!(!selects(
+        db_in.pod_selector.as_ref().expect("selector"),
+        &sf
+    ));
+    let peer = db_in.ingress.as_ref().expect("rules")[0]
+        .from
+        .as_ref()
+        .expect("from")[0]
+        .pod_selector
+        .clone()
+        .expect("pods");
+    assert!(selects(&peer, &sf) && selects(&peer, &setup) && !selects(&peer, &db));
+
+    let db_out = by_name(child::NETPOL_DATABASE_EGRESS).spec.expect("spec");
+    let sel = db_out.pod_selector.as_ref().expect("selector");
+    assert!(selects(sel, &sf) && selects(sel, &setup) && !selects(sel, &db));
+    let peer = db_out.egress.as_ref().expect("rules")[0]
+        .to
+        .as_ref()
+        .expect("to")[0]
+        .pod_selector
+        .clone()
+        .expect("pods");
+    assert!(selects(&peer, &db) && !selects(&peer, &sf));
+
+    let net = by_name(child::NETPOL_INTERNET).spec.expect("spec");
+    let sel = net.pod_selector.as_ref().expect("selector");
+    assert!(
+        selects(sel, &sf) && selects(sel, &setup) && !selects(sel, &db),
+        "the database never reaches the internet"
+    );
+    let rule = &net.egress.as_ref().expect("rules")[0];
+    let blocks: Vec<_> = rule
+        .to
+        .as_ref()
+        .expect("to")
+        .iter()
+        .filter_map(|p| p.ip_block.clone())
+        .collect();
+    let v4 = blocks
+        .iter()
+        .find(|b| b.cidr == "0.0.0.0/0")
+        .expect("ipv4 block");
+    for private in [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+    ] {
+        assert!(
+            v4.except.iter().flatten().any(|e| e == private),
+            "{private} excluded"
+        );
+    }
+    let v6 = blocks
+        .iter()
+        .find(|b| b.cidr == "::/0")
+        .expect("ipv6 block");
+    assert!(
+        v6.except.iter().flatten().all(|e| e.contains(':')),
+        "only IPv6 ranges in the IPv6 block"
+    );
+    let ports: Vec<_> = rule
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| p.port.clone())
+        .collect();
+    assert_eq!(ports.len(), 2);
+
+    let dns = by_name(child::NETPOL_DNS).spec.expect("spec");
+    assert!(selects(dns.pod_selector.as_ref().expect("selector"), &db));
+    assert!(
+        dns.egress.as_ref().expect("rules")[0]
+            .ports
+            .iter()
+            .flatten()
+            .all(|p| p.port
+                == Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(53)))
+    );
+}
+
+#[test]
+fn secrets_are_templates_materialized_once() {
+    let o = objects(&Store::test());
+    let names: Vec<&str> = o.secrets.iter().map(|t| t.name()).collect();
+    assert_eq!(
+        names,
+        [
+            child::DATABASE_SECRET,
+            child::ADMIN_SECRET,
+            child::SALTS_SECRET
+        ]
+    );
+    let admin = &o.secrets[1];
+    assert_eq!(
+        admin.values["email"],
+        Value::Fixed("alice@example.com".into())
+    );
+    assert_eq!(admin.values["password"], Value::Generated(PASSWORD_LEN));
+
+    let a = admin.materialize(&mut Csprng);
+    let b = admin.materialize(&mut Csprng);
+    let pw = |s: &k8s_openapi::api::core::v1::Secret| {
+        s.string_data.as_ref().expect("data")["password"].clone()
+    };
+    assert_eq!(pw(&a).len(), PASSWORD_LEN);
+    assert!(pw(&a).chars().all(|c| c.is_ascii_alphanumeric()));
+    assert_ne!(
+        pw(&a),
+        pw(&b),
+        "fresh randomness each time a Secret is created"
+    );
+    let p = admin.materialize(&mut Placeholder);
+    assert_eq!(pw(&p), storefleet_operator::build::secrets::PLACEHOLDER);
+    // Building again yields equal templates: nothing random is ever part of the desired state.
+    assert_eq!(objects(&Store::test()).secrets, o.secrets);
+}
+
+#[test]
+fn setup_job_is_bounded_and_named_after_its_inputs() {
+    let o = objects(&Store::test());
+    let job = o.setup.job.clone();
+    let spec = job.spec.as_ref().expect("spec");
+    assert_eq!(spec.backoff_limit, Some(3));
+    assert_eq!(spec.active_deadline_seconds, Some(1200));
+    assert_eq!(
+        spec.template
+            .spec
+            .as_ref()
+            .expect("pod")
+            .restart_policy
+            .as_deref(),
+        Some("Never")
+    );
+    let name = job.metadata.name.clone().expect("name");
+    assert!(
+        name.starts_with(child::SETUP_JOB_PREFIX)
+            && name.len() == child::SETUP_JOB_PREFIX.len() + 8,
+        "{name}"
+    );
+
+    let same = objects(&Store::test().with_plan(Plan::Medium))
+        .setup
+        .job
+        .metadata
+        .name;
+    assert_eq!(
+        same.as_deref(),
+        Some(name.as_str()),
+        "a plan change does not re-run the setup"
+    );
+    let changed_setup = SetupSpec {
+        currency: Some("EUR".into()),
+        ..SetupSpec::default()
+    };
+    let other = objects(&Store::test().with_setup(changed_setup))
+        .setup
+        .job
+        .metadata
+        .name;
+    assert_ne!(
+        other.as_deref(),
+        Some(name.as_str()),
+        "a setup change is a new Job"
+    );
+    let renamed = objects(&Store::test().with_display_name("Alice's Shop"))
+        .setup
+        .job
+        .metadata
+        .name;
+    assert_ne!(renamed.as_deref(), Some(name.as_str()));
+
+    let env: BTreeMap<String, String> = container(&spec.template)
+        .env
+        .iter()
+        .flatten()
+        .filter_map(|e| e.value.clone().map(|v| (e.name.clone(), v)))
+        .collect();
+    assert_eq!(env["STORE_URL"], "http://alice.shop.local");
+    assert_eq!(env["PAYMENT_METHODS"], "cod");
+    assert_eq!(env["CURRENCY"], "USD");
+    assert_eq!(env["SAMPLE_PRODUCTS"], "3");
+    assert!(
+        !env.contains_key("ADMIN_PASSWORD"),
+        "passwords only by Secret reference"
+    );
+    let script = &o.setup.script.data.as_ref().expect("data")["setup.sh"];
+    assert!(script.contains("wp plugin is-active woocommerce"));
+}
+
+#[test]
+fn ingress_host_class_and_tls() {
+    let plain = objects(&Store::test()).storefront.ingress;
+    let spec = plain.spec.clone().expect("spec");
+    assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
+    assert_eq!(
+        spec.rules.expect("rules")[0].host.as_deref(),
+        Some("alice.shop.local")
+    );
+    assert!(spec.tls.is_none());
+    assert!(plain.metadata.annotations.is_none());
+
+    let issued = objects(
+        &Store::test()
+            .with_domain("shop.example.com")
+            .with_cluster_issuer("letsencrypt"),
+    )
+    .storefront
+    .ingress;
+    let tls = issued.spec.clone().and_then(|s| s.tls).expect("tls");
+    assert_eq!(tls[0].hosts, Some(vec!["shop.example.com".to_string()]));
+    assert_eq!(tls[0].secret_name.as_deref(), Some("storefront-tls"));
+    assert_eq!(
+        issued.metadata.annotations.expect("annotations")["cert-manager.io/cluster-issuer"],
+        "letsencrypt"
+    );
+
+    let own = objects(
+        &Store::test()
+            .with_tls_secret("my-cert")
+            .with_ingress(IngressSpec {
+                class_name: Some("traefik".into()),
+                annotations: BTreeMap::from([("a/b".to_string(), "c".to_string())]),
+            }),
+    )
+    .storefront
+    .ingress;
+    let spec = own.spec.clone().expect("spec");
+    assert_eq!(spec.ingress_class_name.as_deref(), Some("traefik"));
+    assert_eq!(
+        spec.tls.expect("tls")[0].secret_name.as_deref(),
+        Some("my-cert")
+    );
+    let annotations = own.metadata.annotations.expect("annotations");
+    assert_eq!(annotations["a/b"], "c");
+    assert!(!annotations.contains_key("cert-manager.io/cluster-issuer"));
+}
+
+#[test]
+fn storefront_and_database_volumes() {
+    let o = objects(&Store::test().with_sizes("1Gi", "1500Mi"));
+    let sf = o.storefront.volume.spec.clone().expect("spec");
+    assert_eq!(sf.access_modes, Some(vec!["ReadWriteOnce".to_string()]));
+    assert_eq!(
+        sf.resources.and_then(|r| r.requests).expect("requests")["storage"].0,
+        "1500Mi"
+    );
+    let claim = o
+        .database
+        .stateful_set
+        .spec
+        .volume_claim_templates
+        .clone()
+        .expect("claims")[0]
+        .clone();
+    assert_eq!(
+        claim
+            .spec
+            .and_then(|s| s.resources)
+            .and_then(|r| r.requests)
+            .expect("requests")["storage"]
+            .0,
+        "1Gi"
+    );
+    let strategy = o
+        .storefront
+        .deployment
+        .spec
+        .strategy
+        .clone()
+        .and_then(|s| s.type_);
+    assert_eq!(
+        strategy.as_deref(),
+        Some("Recreate"),
+        "never two pods on a ReadWriteOnce volume"
+    );
+    let mut config = OperatorConfig::default();
+    config.storage_class_name = Some("fast".into());
+    let v = validate(&Store::test(), &config).expect("valid");
+    assert_eq!(
+        build::build(&v)
+            .storefront
+            .volume
+            .spec
+            .and_then(|s| s.storage_class_name)
+            .as_deref(),
+        Some("fast")
+    );
+}
