@@ -18,7 +18,7 @@ for var in STORE_URL STORE_TITLE ADMIN_USER ADMIN_PASSWORD ADMIN_EMAIL THEME CUR
   [ -n "$value" ] || fail "environment variable $var is not set"
 done
 
-DOCROOT=/var/www/html
+DOCROOT=${DOCROOT:-/var/www/html}
 export HOME=/tmp WP_CLI_CACHE_DIR=/tmp/wp-cli-cache
 cd "$DOCROOT" || fail "cannot enter $DOCROOT"
 

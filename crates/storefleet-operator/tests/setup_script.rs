@@ -1,0 +1,225 @@
+//! The WP-CLI setup script, run for real by `sh` against a stateful fake `wp`
+//! (`tests/fixtures/fake-wp`): it sets a shop up, is idempotent when run again, and fails with
+//! a clear message. The real WordPress run is the e2e suite's (workloads tier).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/woocommerce-setup.sh");
+const FAKE_WP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake-wp");
+
+struct Shop {
+    dir: PathBuf,
+}
+
+impl Shop {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("storefleet-setup-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["bin", "docroot", "state"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+        }
+        std::fs::copy(FAKE_WP, dir.join("bin/wp")).expect("install fake wp");
+        std::fs::write(dir.join("docroot/wp-config.php"), "<?php\n").expect("wp-config");
+        Self { dir }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    fn run(&self, extra: &[(&str, &str)]) -> Output {
+        let path = format!(
+            "{}:{}",
+            self.dir.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = Command::new("sh");
+        cmd.arg(SCRIPT)
+            .env_clear()
+            .env("PATH", path)
+            .env("DOCROOT", self.dir.join("docroot"))
+            .env("FAKE_WP_STATE", self.state())
+            .env("STORE_URL", "http://alice.shop.local")
+            .env("STORE_TITLE", "Alice's Shop")
+            .env("ADMIN_USER", "storeadmin")
+            .env("ADMIN_PASSWORD", "not-a-real-password")
+            .env("ADMIN_EMAIL", "alice@example.com")
+            .env("THEME", "storefront")
+            .env("CURRENCY", "EUR")
+            .env("SAMPLE_PRODUCTS", "3")
+            .env("PAYMENT_METHODS", "cod bacs")
+            .env("WORDPRESS_DB_HOST", "database:3306");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("sh runs")
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.state().join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.state().join(rel))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    fn count(&self, prefix: &str) -> usize {
+        std::fs::read_dir(self.state())
+            .expect("state")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            })
+            .count()
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn sets_up_a_selling_shop() {
+    let shop = Shop::new("fresh");
+    let out = shop.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(Path::new(&shop.state().join("installed")).exists());
+    assert!(
+        shop.state().join("active_woocommerce").exists(),
+        "WooCommerce active"
+    );
+    assert_eq!(shop.read("active_theme"), "storefront");
+    assert_eq!(shop.read("options/woocommerce_currency"), "EUR");
+    assert_eq!(shop.read("options/woocommerce_coming_soon"), "no");
+    assert_eq!(shop.read("gateways/cod"), "true");
+    assert_eq!(shop.read("gateways/bacs"), "true");
+    assert_eq!(shop.count("product_"), 3);
+    let order = shop.read("options/storefleet_test_order_id");
+    assert_eq!(
+        shop.read(&format!("orders/{order}/payment_method")),
+        "cod",
+        "first method takes the test order"
+    );
+    let log = text(&out);
+    assert!(log.contains("verified test order"), "{log}");
+    assert!(
+        !log.contains("not-a-real-password"),
+        "the password is never printed"
+    );
+}
+
+#[test]
+fn second_run_changes_nothing() {
+    let shop = Shop::new("rerun");
+    assert!(shop.run(&[]).status.success());
+    let first = shop.calls().len();
+    let out = shop.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let second: Vec<String> = shop.calls().split_off(first);
+    for creating in [
+        "core install",
+        "plugin install",
+        "theme install",
+        "wc product create",
+        "wc shop_order create",
+    ] {
+        assert!(
+            !second.iter().any(|c| c.starts_with(creating)),
+            "re-run called {creating}: {second:#?}"
+        );
+    }
+    assert_eq!(shop.count("product_"), 3);
+    assert!(text(&out).contains("exists"), "{}", text(&out));
+}
+
+#[test]
+fn existing_products_are_kept_and_zero_samples_still_verifies_an_order() {
+    let shop = Shop::new("zero");
+    let out = shop.run(&[("SAMPLE_PRODUCTS", "0"), ("PAYMENT_METHODS", "cod")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        shop.count("product_"),
+        1,
+        "one private product for the test order"
+    );
+    assert_eq!(shop.read("product_100"), "private");
+}
+
+#[test]
+fn failures_exit_non_zero_with_the_step() {
+    let cases = [
+        ("plugin activate", "FAILED: could not activate WooCommerce"),
+        ("plugin install", "FAILED: could not install WooCommerce"),
+        (
+            "theme install",
+            "FAILED: could not install theme storefront",
+        ),
+        (
+            "wc payment_gateway update cod",
+            "FAILED: could not enable payment method cod",
+        ),
+        (
+            "wc shop_order create",
+            "FAILED: could not place the test order",
+        ),
+        ("core install", "FAILED: wp core install failed"),
+    ];
+    for (inject, message) in cases {
+        let shop = Shop::new("fail");
+        let out = shop.run(&[("FAKE_WP_FAIL", inject)]);
+        assert!(!out.status.success(), "{inject} must fail the setup");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{inject}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn pinned_woocommerce_version_is_installed() {
+    let shop = Shop::new("pinned");
+    assert!(
+        shop.run(&[("WOOCOMMERCE_VERSION", "9.9.5")])
+            .status
+            .success()
+    );
+    assert!(
+        shop.calls()
+            .iter()
+            .any(|c| c == "plugin install woocommerce --version=9.9.5"),
+        "{:#?}",
+        shop.calls()
+    );
+}
+
+#[test]
+fn missing_input_is_named() {
+    let shop = Shop::new("noenv");
+    let out = shop.run(&[("CURRENCY", "")]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("environment variable CURRENCY is not set"),
+        "{}",
+        text(&out)
+    );
+}
