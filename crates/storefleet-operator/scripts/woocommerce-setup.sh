@@ -98,8 +98,7 @@ else
 fi
 
 # The test order: placed once, remembered in an option, verified on every run.
-set -- $PAYMENT_METHODS
-first_method=$1
+first_method=${PAYMENT_METHODS%% *}
 case "$first_method" in
   cod) method_title="Cash on delivery" ;;
   bacs) method_title="Direct bank transfer" ;;

@@ -382,7 +382,7 @@ impl PlanConfig {
         };
         let cpu = |millicores: u32| {
             let v = millicores * m;
-            if v % 1000 == 0 {
+            if v.is_multiple_of(1000) {
                 (v / 1000).to_string()
             } else {
                 format!("{v}m")

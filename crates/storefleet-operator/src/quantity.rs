@@ -121,7 +121,7 @@ pub fn parse(input: &str) -> Result<Millis, QuantityError> {
 
 impl fmt::Display for Millis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
+        if self.0.rem_euclid(1000) == 0 {
             write!(f, "{}", self.0 / 1000)
         } else {
             write!(f, "{}m", self.0)

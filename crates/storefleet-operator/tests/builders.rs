@@ -880,8 +880,10 @@ fn storefront_and_database_volumes() {
         Some("Recreate"),
         "never two pods on a ReadWriteOnce volume"
     );
-    let mut config = OperatorConfig::default();
-    config.storage_class_name = Some("fast".into());
+    let config = OperatorConfig {
+        storage_class_name: Some("fast".into()),
+        ..OperatorConfig::default()
+    };
     let v = validate(&Store::test(), &config).expect("valid");
     assert_eq!(
         build::build(&v)
