@@ -36,8 +36,8 @@ use crate::status::StoreStatus;
     printcolumn(name = "Status", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].message"),
     printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    validation = Rule::new("self.metadata.name.size() <= 40").message("metadata.name must be at most 40 characters: it becomes part of the store's namespace name").field_path(".metadata.name"),
-    validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label that starts with a letter: lower case letters, digits and '-'").field_path(".metadata.name")
+    validation = Rule::new("self.metadata.name.size() <= 40").message("metadata.name must be at most 40 characters: it becomes part of the store's namespace name"),
+    validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label that starts with a letter: lower case letters, digits and '-'")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct StoreSpec {
