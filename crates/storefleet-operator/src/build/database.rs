@@ -1,20 +1,17 @@
 //! MariaDB: a headless Service and a one-replica StatefulSet with its own volume.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec,
-    Volume, VolumeMount, VolumeResourceRequirements,
+    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, PersistentVolumeClaim, PodSpec,
+    PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
 use super::{
-    child_meta, container_security, env_from_secret, labels, pod_security, resources, selector,
-    selector_labels,
+    child_meta, container_security, env_from_secret, labels, pod_security, resources,
+    rwo_claim_spec, selector, selector_labels,
 };
 use crate::validate::ValidatedStore;
 
@@ -144,18 +141,7 @@ pub fn build_database_stateful_set(store: &ValidatedStore) -> StatefulSet {
             labels: Some(labels(store, Component::Database)),
             ..ObjectMeta::default()
         },
-        spec: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec!["ReadWriteOnce".into()]),
-            storage_class_name: store.storage_class.clone(),
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([(
-                    "storage".to_string(),
-                    store.database_size.clone(),
-                )])),
-                limits: None,
-            }),
-            ..PersistentVolumeClaimSpec::default()
-        }),
+        spec: Some(rwo_claim_spec(store, &store.database_size)),
         status: None,
     };
     StatefulSet {

@@ -26,8 +26,9 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, Container, EnvVar, EnvVarSource, LimitRange, Namespace,
-    PersistentVolumeClaim, PodSecurityContext, ResourceQuota, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecurityContext, Service,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, ResourceQuota,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -180,6 +181,19 @@ pub fn child_meta(store: &ValidatedStore, name: &str, component: Component) -> O
         labels: Some(labels(store, component)),
         owner_references: Some(vec![owner_reference(store)]),
         ..ObjectMeta::default()
+    }
+}
+
+/// A ReadWriteOnce claim of `size` in the store's StorageClass.
+pub fn rwo_claim_spec(store: &ValidatedStore, size: &Quantity) -> PersistentVolumeClaimSpec {
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".into()]),
+        storage_class_name: store.storage_class.clone(),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some(BTreeMap::from([("storage".to_string(), size.clone())])),
+            limits: None,
+        }),
+        ..PersistentVolumeClaimSpec::default()
     }
 }
 

@@ -1,13 +1,10 @@
 //! WordPress: the files volume, a Service, a one-replica Deployment and the Ingress.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
-    Service, ServicePort, ServiceSpec, Sysctl, TCPSocketAction, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, Service, ServicePort,
+    ServiceSpec, Sysctl, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -19,7 +16,7 @@ use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
 use super::{
     child_meta, container_security, env, env_from_secret, labels, pod_security, resources,
-    selector, selector_labels,
+    rwo_claim_spec, selector, selector_labels,
 };
 use crate::validate::{Tls, ValidatedStore};
 
@@ -89,18 +86,7 @@ pub fn wordpress_env(store: &ValidatedStore) -> Vec<EnvVar> {
 pub fn build_storefront_volume(store: &ValidatedStore) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: child_meta(store, child::STOREFRONT_DATA, Component::Storefront),
-        spec: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec!["ReadWriteOnce".into()]),
-            storage_class_name: store.storage_class.clone(),
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([(
-                    "storage".to_string(),
-                    store.storefront_size.clone(),
-                )])),
-                limits: None,
-            }),
-            ..PersistentVolumeClaimSpec::default()
-        }),
+        spec: Some(rwo_claim_spec(store, &store.storefront_size)),
         status: None,
     }
 }
