@@ -15,9 +15,14 @@
 //! - [`validate`]: `&Store` + config → [`validate::ValidatedStore`] or a user error.
 //! - [`build`]: one pure function per child object, typed k8s-openapi structs.
 //! - [`render`]: validate + build + serialize, for `storefleet-operator render`.
+//! - [`controller`]: the reconcile loop (apply, observe, status, cleanup) and `run`.
+//! - [`metrics`], [`http`]: Prometheus metrics and the health endpoints.
 
 pub mod build;
 pub mod config;
+pub mod controller;
+pub mod http;
+pub mod metrics;
 pub mod quantity;
 pub mod render;
 pub mod validate;

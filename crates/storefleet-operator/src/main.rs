@@ -1,12 +1,14 @@
-//! `storefleet-operator`: `crd` prints the CRD, `render` prints every object a Store manifest
-//! produces (no cluster needed).
+//! `storefleet-operator`: `run` is the controller, `crd` prints the CRD, `render` prints every
+//! object a Store manifest produces (no cluster needed).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kube::CustomResourceExt;
 use storefleet_operator::config::{ConfigOverrides, OperatorConfig};
+use storefleet_operator::controller::runtime::{self, RunOptions};
 use storefleet_operator::render;
 use storefleet_types::Store;
 
@@ -20,6 +22,30 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the controller against the current kube context (KUBECONFIG, ~/.kube/config, or
+    /// in-cluster), with /healthz, /readyz and /metrics on --listen.
+    Run {
+        /// Operator configuration file (YAML); built-in defaults when absent.
+        #[arg(long, env = "STOREFLEET_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address of the health and metrics server.
+        #[arg(long, env = "STOREFLEET_LISTEN", default_value = "0.0.0.0:8080")]
+        listen: SocketAddr,
+        /// Take the leader-election Lease before reconciling (set false for a single local run).
+        #[arg(long, env = "STOREFLEET_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+        leader_election: bool,
+        /// Namespace of the leader-election Lease.
+        #[arg(long, env = "POD_NAMESPACE", default_value = "storefleet-system")]
+        lease_namespace: String,
+        /// This replica's identity in the Lease.
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+        /// Log format.
+        #[arg(long, env = "STOREFLEET_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
+        log_format: String,
+        #[command(flatten)]
+        overrides: ConfigOverrides,
+    },
     /// Print the Store CustomResourceDefinition as YAML.
     Crd,
     /// Print every object a Store manifest produces, in apply order, without a cluster.
@@ -37,6 +63,32 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Run {
+        config,
+        listen,
+        leader_election,
+        lease_namespace,
+        identity,
+        log_format,
+        overrides,
+    } = cli.command
+    {
+        init_logging(&log_format);
+        return match run_controller(
+            config,
+            listen,
+            leader_election,
+            lease_namespace,
+            identity,
+            &overrides,
+        ) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                tracing::error!("{message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(cli) {
         Ok(output) => {
             print!("{output}");
@@ -49,8 +101,55 @@ fn main() -> ExitCode {
     }
 }
 
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,kube=warn,tower=warn,hyper=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder
+            .json()
+            .with_current_span(true)
+            .flatten_event(true)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run_controller(
+    config: Option<PathBuf>,
+    listen: SocketAddr,
+    leader_election: bool,
+    lease_namespace: String,
+    identity: Option<String>,
+    overrides: &ConfigOverrides,
+) -> Result<(), String> {
+    let config = OperatorConfig::load(config.as_deref(), overrides).map_err(|e| e.to_string())?;
+    let identity = identity
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("storefleet-operator-{}", std::process::id()));
+    let options = RunOptions {
+        config,
+        listen,
+        leader_election,
+        lease_namespace,
+        identity,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime
+        .block_on(runtime::run(options))
+        .map_err(|e| e.to_string())
+}
+
 fn run(cli: Cli) -> Result<String, String> {
     match cli.command {
+        Command::Run { .. } => Err("run is handled in main".into()),
         Command::Crd => crd_yaml(),
         Command::Render {
             file,

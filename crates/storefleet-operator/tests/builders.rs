@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use storefleet_operator::build::secrets::{Csprng, PASSWORD_LEN, Placeholder, Value};
 use storefleet_operator::build::{self, Child, StoreObjects};
 use storefleet_operator::config::OperatorConfig;
@@ -41,23 +41,6 @@ fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool 
         }
     });
     labels_ok && exprs_ok
-}
-
-fn meta_of(child: &Child<'_>) -> ObjectMeta {
-    match child {
-        Child::Namespace(o) => o.metadata.clone(),
-        Child::ResourceQuota(o) => o.metadata.clone(),
-        Child::LimitRange(o) => o.metadata.clone(),
-        Child::NetworkPolicy(o) => o.metadata.clone(),
-        Child::GeneratedSecret(o) => o.metadata.clone(),
-        Child::Service(o) => o.metadata.clone(),
-        Child::StatefulSet(o) => o.metadata.clone(),
-        Child::PersistentVolumeClaim(o) => o.metadata.clone(),
-        Child::Deployment(o) => o.metadata.clone(),
-        Child::Ingress(o) => o.metadata.clone(),
-        Child::ConfigMap(o) => o.metadata.clone(),
-        Child::Job(o) => o.metadata.clone(),
-    }
 }
 
 /// The pod templates of a store, by component.
@@ -109,7 +92,7 @@ fn every_object_is_labelled_owned_and_placed() {
         "namespace, quota, limits, 6 policies, 3 secrets, 8 workload objects"
     );
     for child in &children {
-        let meta = meta_of(child);
+        let meta = child.metadata().clone();
         let name = meta.name.clone().expect("named");
         let labels = meta.labels.clone().expect("labelled");
         assert_eq!(

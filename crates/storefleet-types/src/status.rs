@@ -51,6 +51,16 @@ pub struct StoreStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 
+    /// Name of the setup Job that last succeeded. While it matches the setup the spec asks for,
+    /// the setup is not run again (even if that finished Job is deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_setup: Option<String>,
+
+    /// The value of the `storefleet.io/retry` annotation the operator last saw; changing the
+    /// annotation on a Failed store asks for a retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_retry: Option<String>,
+
     /// When the operator first started provisioning this store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning_started_at: Option<Time>,

@@ -91,6 +91,26 @@ pub enum Child<'a> {
     Job(&'a Job),
 }
 
+impl Child<'_> {
+    /// The child's metadata.
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Child::Namespace(o) => &o.metadata,
+            Child::ResourceQuota(o) => &o.metadata,
+            Child::LimitRange(o) => &o.metadata,
+            Child::NetworkPolicy(o) => &o.metadata,
+            Child::GeneratedSecret(t) => &t.metadata,
+            Child::Service(o) => &o.metadata,
+            Child::StatefulSet(o) => &o.metadata,
+            Child::PersistentVolumeClaim(o) => &o.metadata,
+            Child::Deployment(o) => &o.metadata,
+            Child::Ingress(o) => &o.metadata,
+            Child::ConfigMap(o) => &o.metadata,
+            Child::Job(o) => &o.metadata,
+        }
+    }
+}
+
 impl StoreObjects {
     /// Every child in the documented apply order: isolation first (namespace, quota, limit
     /// range, network policies), then credentials, database, storefront, setup.

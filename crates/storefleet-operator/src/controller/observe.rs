@@ -1,0 +1,161 @@
+//! Observe: what the live children say about the store's progress (pure).
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use serde_json::Value;
+
+/// State of one provisioning step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Done.
+    Ready,
+    /// Not yet; the message says what it waits for.
+    Waiting(String),
+}
+
+impl Step {
+    /// True when done.
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Step::Ready)
+    }
+}
+
+/// State of the setup Job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    /// Running or waiting to be scheduled.
+    Running(String),
+    /// Succeeded.
+    Succeeded,
+    /// Failed for good (backoff limit or deadline); reason and message of the Job's condition.
+    Failed {
+        /// `BackoffLimitExceeded`, `DeadlineExceeded`, ...
+        reason: String,
+        /// The Job controller's message.
+        message: String,
+    },
+}
+
+fn typed<T: serde::de::DeserializeOwned>(live: &Value) -> Option<T> {
+    serde_json::from_value(live.clone()).ok()
+}
+
+/// The database is ready when its one replica is ready.
+pub fn database(live: Option<&Value>) -> Step {
+    let Some(sts) = live.and_then(typed::<StatefulSet>) else {
+        return Step::Waiting("Waiting for database (not created yet)".into());
+    };
+    let want = sts.spec.replicas.unwrap_or(1);
+    let ready = sts
+        .status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
+    if ready >= want {
+        Step::Ready
+    } else {
+        Step::Waiting(format!("Waiting for database ({ready}/{want} ready)"))
+    }
+}
+
+/// The storefront is ready when its Deployment reports `Available=True` for the current spec.
+pub fn storefront(live: Option<&Value>) -> Step {
+    let Some(deploy) = live.and_then(typed::<Deployment>) else {
+        return Step::Waiting("Waiting for storefront (not created yet)".into());
+    };
+    let status = deploy.status.unwrap_or_default();
+    let current =
+        status.observed_generation.unwrap_or(0) >= deploy.metadata.generation.unwrap_or(0);
+    let available =
+        status.conditions.iter().flatten().any(|c| {
+            c.type_.as_deref() == Some("Available") && c.status.as_deref() == Some("True")
+        });
+    let want = deploy.spec.replicas.unwrap_or(1);
+    let ready = status.available_replicas.unwrap_or(0);
+    if current && available && ready >= want {
+        Step::Ready
+    } else {
+        Step::Waiting(format!("Waiting for storefront ({ready}/{want} available)"))
+    }
+}
+
+/// The setup Job's state from its conditions.
+pub fn job(live: &Value) -> JobState {
+    let Some(job) = typed::<Job>(live) else {
+        return JobState::Running("Setup job status unreadable".into());
+    };
+    let status = job.status.unwrap_or_default();
+    for c in status.conditions.iter().flatten() {
+        if c.status != "True" {
+            continue;
+        }
+        match c.type_.as_str() {
+            "Complete" => return JobState::Succeeded,
+            "Failed" => {
+                return JobState::Failed {
+                    reason: c.reason.clone().unwrap_or_else(|| "Failed".into()),
+                    message: c
+                        .message
+                        .clone()
+                        .unwrap_or_else(|| "the setup job failed".into()),
+                };
+            }
+            _ => {}
+        }
+    }
+    let failed = status.failed.unwrap_or(0);
+    let note = if failed > 0 {
+        format!(", {failed} failed attempt(s)")
+    } else {
+        String::new()
+    };
+    JobState::Running(format!("Running setup{note}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn database_readiness() {
+        assert!(!database(None).is_ready());
+        let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "database"},
+            "spec": {"replicas": 1, "selector": {}, "serviceName": "database", "template": {}}});
+        assert_eq!(
+            database(Some(&sts)),
+            Step::Waiting("Waiting for database (0/1 ready)".into())
+        );
+        let mut ready = sts.clone();
+        ready["status"] = json!({"replicas": 1, "readyReplicas": 1});
+        assert!(database(Some(&ready)).is_ready());
+    }
+
+    #[test]
+    fn storefront_needs_available_for_the_current_generation() {
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "storefront", "generation": 2},
+            "spec": {"replicas": 1, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 1, "availableReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}});
+        assert!(!storefront(Some(&d)).is_ready(), "old generation");
+        d["status"]["observedGeneration"] = json!(2);
+        assert!(storefront(Some(&d)).is_ready());
+    }
+
+    #[test]
+    fn job_states() {
+        let base = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "setup-1"}, "spec": {"template": {}}});
+        assert!(matches!(job(&base), JobState::Running(_)));
+        let mut done = base.clone();
+        done["status"] = json!({"conditions": [{"type": "Complete", "status": "True"}]});
+        assert_eq!(job(&done), JobState::Succeeded);
+        let mut failed = base.clone();
+        failed["status"] = json!({"failed": 4, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+        assert_eq!(
+            job(&failed),
+            JobState::Failed {
+                reason: "BackoffLimitExceeded".into(),
+                message: "Job has reached the specified backoff limit".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! `storefleet-operator run`: health and metrics server, leader election, and the kube-runtime
+//! Controller on Store that also watches every child kind (selected by our labels, mapped back
+//! to the Store by the `storefleet.io/store` label), so a child's change or deletion triggers a
+//! reconcile. Stops gracefully on SIGTERM/SIGINT; exits when leadership is lost so that the
+//! standby (which holds no state) takes over.
+
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use kube::api::Api;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use kube_lease_manager::LeaseManagerBuilder;
+use serde::de::DeserializeOwned;
+use storefleet_types::Store;
+use storefleet_types::names::{self, labels as keys};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use super::kube_cluster::KubeCluster;
+use super::reconcile::reconcile;
+use super::{Context, Error, SystemClock, error_policy};
+use crate::config::OperatorConfig;
+use crate::http;
+use crate::metrics::Metrics;
+
+/// Name of the leader-election Lease.
+pub const LEASE_NAME: &str = "storefleet-operator";
+
+/// How `run` is set up.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Operator configuration.
+    pub config: OperatorConfig,
+    /// Address of /healthz, /readyz, /metrics.
+    pub listen: SocketAddr,
+    /// Whether to take a Lease before reconciling.
+    pub leader_election: bool,
+    /// Namespace of the Lease.
+    pub lease_namespace: String,
+    /// This replica's identity in the Lease.
+    pub identity: String,
+}
+
+/// Why `run` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No kubeconfig and not in a cluster, or the apiserver is unreachable.
+    #[error("cannot connect to Kubernetes: {0}")]
+    Connect(#[source] kube::Error),
+    /// The health server could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Leader election failed.
+    #[error("leader election: {0}")]
+    LeaderElection(String),
+    /// Another replica took the Lease; this one stops and restarts as standby.
+    #[error("lost leadership of Lease {0}")]
+    LostLeadership(String),
+}
+
+/// Runs the operator until SIGTERM/SIGINT.
+pub async fn run(options: RunOptions) -> Result<(), RunError> {
+    let client = Client::try_default().await.map_err(RunError::Connect)?;
+    let version = client
+        .apiserver_version()
+        .await
+        .map_err(RunError::Connect)?;
+    info!(kubernetes = %version.git_version, "connected");
+
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    info!(addr = %options.listen, "serving /healthz, /readyz, /metrics");
+    let server = tokio::spawn(http::serve(listener, metrics.clone(), ready.clone()));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("shutdown requested");
+        let _ = stop_tx.send(true);
+    });
+
+    let result = if options.leader_election {
+        run_as_leader(client, options, metrics, ready, stop_rx).await
+    } else {
+        ready.store(true, Ordering::SeqCst);
+        run_controller(client, &options, metrics, wait_for(stop_rx)).await;
+        Ok(())
+    };
+    server.abort();
+    result
+}
+
+async fn run_as_leader(
+    client: Client,
+    options: RunOptions,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    let manager = LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
+        .with_namespace(&options.lease_namespace)
+        .with_identity(&options.identity)
+        .with_duration(15)
+        .with_grace(5)
+        .with_field_manager(names::FIELD_MANAGER)
+        .build()
+        .await
+        .map_err(|e| RunError::LeaderElection(e.to_string()))?;
+    let (mut leader, task) = manager.watch().await;
+    // A standby is healthy and ready: it only waits.
+    ready.store(true, Ordering::SeqCst);
+    info!(lease = LEASE_NAME, namespace = %options.lease_namespace, identity = %options.identity, "waiting for leadership");
+    let mut stop_wait = stop.clone();
+    loop {
+        if *leader.borrow_and_update() {
+            break;
+        }
+        tokio::select! {
+            changed = leader.changed() => if changed.is_err() {
+                return Err(RunError::LeaderElection("lease manager stopped".into()));
+            },
+            _ = stop_wait.changed() => return Ok(()),
+        }
+    }
+    info!("became leader");
+    let mut lost = leader.clone();
+    let lost_leadership = Arc::new(AtomicBool::new(false));
+    let flag = lost_leadership.clone();
+    let trigger = async move {
+        let mut stop = stop;
+        tokio::select! {
+            _ = async { while lost.changed().await.is_ok() { if !*lost.borrow() { break; } } } => {
+                flag.store(true, Ordering::SeqCst);
+            }
+            _ = stop.changed() => {}
+        }
+    };
+    run_controller(client, &options, metrics, trigger).await;
+    drop(leader);
+    if let Ok(Ok(manager)) = task.await
+        && let Err(e) = manager.release().await
+    {
+        warn!(error = %e, "cannot release the lease");
+    }
+    if lost_leadership.load(Ordering::SeqCst) {
+        return Err(RunError::LostLeadership(LEASE_NAME.into()));
+    }
+    Ok(())
+}
+
+async fn wait_for(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Builds the Controller and drives it until `shutdown` completes.
+async fn run_controller(
+    client: Client,
+    options: &RunOptions,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let stores: Api<Store> = Api::all(client.clone());
+    let controller = Controller::new(stores, watcher::Config::default());
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: names::FIELD_MANAGER.into(),
+            instance: Some(options.identity.clone()),
+        },
+    );
+    let cluster = KubeCluster::new(client.clone(), recorder, controller.store());
+    let concurrency = options.config.controller.concurrency;
+    let ctx = Arc::new(Context::new(
+        cluster,
+        options.config.clone(),
+        Arc::new(SystemClock),
+        metrics,
+    ));
+
+    let controller = watch_children::<Namespace>(controller, &client);
+    let controller = watch_children::<ResourceQuota>(controller, &client);
+    let controller = watch_children::<LimitRange>(controller, &client);
+    let controller = watch_children::<NetworkPolicy>(controller, &client);
+    let controller = watch_children::<Secret>(controller, &client);
+    let controller = watch_children::<Service>(controller, &client);
+    let controller = watch_children::<StatefulSet>(controller, &client);
+    let controller = watch_children::<PersistentVolumeClaim>(controller, &client);
+    let controller = watch_children::<Deployment>(controller, &client);
+    let controller = watch_children::<Ingress>(controller, &client);
+    let controller = watch_children::<ConfigMap>(controller, &client);
+    let controller = watch_children::<Job>(controller, &client);
+
+    info!(concurrency, "controller starting");
+    controller
+        .with_config(
+            controller::Config::default()
+                .concurrency(concurrency)
+                .debounce(Duration::from_millis(500)),
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => tracing::trace!(store = %object.name, "reconcile done"),
+                Err(controller::Error::ReconcilerFailed(e, object)) => {
+                    tracing::debug!(store = %object.name, error = %e, "reconcile failed")
+                }
+                Err(e) => error!(error = %e, "controller error"),
+            }
+        })
+        .await;
+    info!("controller stopped");
+}
+
+fn policy(store: Arc<Store>, error: &Error, ctx: Arc<Context<KubeCluster>>) -> Action {
+    Action::requeue(error_policy(&store, error, &ctx))
+}
+
+/// Watches `K` objects carrying our labels and maps each to its Store.
+fn watch_children<K>(controller: Controller<Store>, client: &Client) -> Controller<Store>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
+    controller.watches(
+        Api::<K>::all(client.clone()),
+        watcher::Config::default().labels(&selector),
+        |object: K| {
+            object
+                .labels()
+                .get(keys::STORE)
+                .map(|name| ObjectRef::<Store>::new(name))
+        },
+    )
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

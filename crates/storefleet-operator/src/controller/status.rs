@@ -1,0 +1,429 @@
+//! Status: from what a reconcile concluded to the Store's status (pure).
+//!
+//! Implements the status contract of DESIGN.md: `Ready`, `Reconciling` and `Stalled` (kstatus),
+//! one condition per step, `phase`, and `lastTransitionTime` that moves only when a condition's
+//! status does.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use storefleet_types::{Phase, StoreStatus, condition};
+
+use super::observe::Step;
+
+/// The setup step as the reconciler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setup {
+    /// Gated: waiting for the database and the storefront.
+    Gated(String),
+    /// The Job is running.
+    Running(String),
+    /// The setup succeeded (now or earlier).
+    Succeeded,
+    /// The Job failed.
+    Failed(String),
+}
+
+/// Why a store cannot proceed without a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    /// CamelCase reason (`SetupFailed`, `ProvisioningTimeout`, validation reasons, ...).
+    pub reason: String,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// Progress of a store being provisioned (or kept Ready).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Namespace, quota, limit range, network policies.
+    pub namespace: Step,
+    /// Database.
+    pub database: Step,
+    /// Storefront.
+    pub storefront: Step,
+    /// Setup.
+    pub setup: Setup,
+    /// Set when the store is Failed.
+    pub blocked: Option<Blocked>,
+    /// The apiserver refused a child (quota, admission); retried with backoff.
+    pub rejected: Option<String>,
+}
+
+/// What one reconcile concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The spec cannot be provisioned as written.
+    Invalid(Blocked),
+    /// Too many stores: waits for capacity.
+    LimitReached(String),
+    /// Provisioning or Ready.
+    Progress(Progress),
+    /// Being deleted.
+    Deleting(String),
+}
+
+impl Outcome {
+    /// The phase this outcome shows.
+    pub fn phase(&self) -> Phase {
+        match self {
+            Outcome::Invalid(_) => Phase::Failed,
+            Outcome::LimitReached(_) => Phase::Pending,
+            Outcome::Deleting(_) => Phase::Deleting,
+            Outcome::Progress(p) if p.blocked.is_some() => Phase::Failed,
+            Outcome::Progress(p) if p.is_ready() => Phase::Ready,
+            Outcome::Progress(_) => Phase::Provisioning,
+        }
+    }
+}
+
+impl Progress {
+    /// Every step done and nothing blocked.
+    pub fn is_ready(&self) -> bool {
+        self.blocked.is_none()
+            && self.namespace.is_ready()
+            && self.database.is_ready()
+            && self.storefront.is_ready()
+            && self.setup == Setup::Succeeded
+    }
+
+    /// The first thing the store waits for, as (reason, message).
+    fn waiting_for(&self) -> (&'static str, String) {
+        if let Some(rejected) = &self.rejected {
+            return ("ApplyRejected", rejected.clone());
+        }
+        for (reason, step) in [
+            ("NamespaceNotReady", &self.namespace),
+            ("DatabaseNotReady", &self.database),
+            ("StorefrontNotReady", &self.storefront),
+        ] {
+            if let Step::Waiting(message) = step {
+                return (reason, message.clone());
+            }
+        }
+        match &self.setup {
+            Setup::Gated(m) | Setup::Running(m) | Setup::Failed(m) => {
+                ("SetupNotComplete", m.clone())
+            }
+            Setup::Succeeded => ("Provisioning", "Provisioning".into()),
+        }
+    }
+}
+
+/// Facts the reconciler decided that go into the status as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// `metadata.generation`.
+    pub generation: i64,
+    /// The store's namespace.
+    pub namespace: Option<String>,
+    /// Shop URL.
+    pub url: Option<String>,
+    /// Admin URL.
+    pub admin_url: Option<String>,
+    /// Credentials Secret name.
+    pub credentials_secret: Option<String>,
+    /// Last succeeded setup Job.
+    pub completed_setup: Option<String>,
+    /// Retry annotation acted on.
+    pub observed_retry: Option<String>,
+    /// When provisioning started.
+    pub provisioning_started_at: Option<Time>,
+    /// When the store first became Ready.
+    pub ready_at: Option<Time>,
+}
+
+/// The status to write after a reconcile.
+pub fn next_status(
+    prev: &StoreStatus,
+    facts: Facts,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> StoreStatus {
+    let mut c = Conditions {
+        prev: &prev.conditions,
+        out: Vec::new(),
+        generation: facts.generation,
+        now,
+    };
+    let message = match outcome {
+        Outcome::Invalid(b) => {
+            c.set(condition::READY, false, &b.reason, &b.message);
+            c.set(condition::STALLED, true, &b.reason, &b.message);
+            c.keep_steps();
+            b.message.clone()
+        }
+        Outcome::LimitReached(message) => {
+            c.set(condition::READY, false, "StoreLimitReached", message);
+            c.set(condition::STALLED, true, "StoreLimitReached", message);
+            message.clone()
+        }
+        Outcome::Deleting(message) => {
+            c.set(condition::READY, false, "Deleting", message);
+            c.set(condition::RECONCILING, true, "Deleting", message);
+            c.keep_steps();
+            message.clone()
+        }
+        Outcome::Progress(p) => {
+            let message = if let Some(b) = &p.blocked {
+                c.set(condition::READY, false, &b.reason, &b.message);
+                c.set(condition::STALLED, true, &b.reason, &b.message);
+                b.message.clone()
+            } else if p.is_ready() {
+                c.set(condition::READY, true, "StoreReady", "Store is ready");
+                "Store is ready".to_string()
+            } else {
+                let (reason, message) = p.waiting_for();
+                c.set(condition::READY, false, reason, &message);
+                c.set(condition::RECONCILING, true, "Provisioning", &message);
+                message
+            };
+            c.step(
+                condition::NAMESPACE_READY,
+                &p.namespace,
+                "NamespaceReady",
+                "NamespaceNotReady",
+            );
+            c.step(
+                condition::DATABASE_READY,
+                &p.database,
+                "DatabaseReady",
+                "DatabaseNotReady",
+            );
+            c.step(
+                condition::STOREFRONT_READY,
+                &p.storefront,
+                "StorefrontAvailable",
+                "StorefrontNotAvailable",
+            );
+            match &p.setup {
+                Setup::Succeeded => c.set(
+                    condition::SETUP_COMPLETE,
+                    true,
+                    "SetupSucceeded",
+                    "Setup succeeded",
+                ),
+                Setup::Gated(m) => c.set(condition::SETUP_COMPLETE, false, "SetupPending", m),
+                Setup::Running(m) => c.set(condition::SETUP_COMPLETE, false, "SetupRunning", m),
+                Setup::Failed(m) => c.set(condition::SETUP_COMPLETE, false, "SetupFailed", m),
+            }
+            message
+        }
+    };
+    StoreStatus {
+        observed_generation: Some(facts.generation),
+        phase: Some(outcome.phase()),
+        conditions: c.out,
+        namespace: facts.namespace,
+        url: facts.url,
+        admin_url: facts.admin_url,
+        credentials_secret: facts.credentials_secret,
+        message: Some(message),
+        completed_setup: facts.completed_setup,
+        observed_retry: facts.observed_retry,
+        provisioning_started_at: facts.provisioning_started_at,
+        ready_at: facts.ready_at,
+    }
+}
+
+struct Conditions<'a> {
+    prev: &'a [Condition],
+    out: Vec<Condition>,
+    generation: i64,
+    now: Timestamp,
+}
+
+impl Conditions<'_> {
+    fn set(&mut self, type_: &str, status: bool, reason: &str, message: &str) {
+        let status = if status { "True" } else { "False" };
+        let last_transition_time = self
+            .prev
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or_else(|| Time(self.now));
+        self.out.push(Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: truncate(message),
+            observed_generation: Some(self.generation),
+            last_transition_time,
+        });
+    }
+
+    fn step(&mut self, type_: &str, step: &Step, ready: &str, waiting: &str) {
+        match step {
+            Step::Ready => self.set(type_, true, ready, "Ready"),
+            Step::Waiting(m) => self.set(type_, false, waiting, m),
+        }
+    }
+
+    /// Carries the step conditions over unchanged (the children did not change).
+    fn keep_steps(&mut self) {
+        let steps = [
+            condition::NAMESPACE_READY,
+            condition::DATABASE_READY,
+            condition::STOREFRONT_READY,
+            condition::SETUP_COMPLETE,
+        ];
+        self.out.extend(
+            self.prev
+                .iter()
+                .filter(|c| steps.contains(&c.type_.as_str()))
+                .cloned(),
+        );
+    }
+}
+
+/// Condition messages are bounded (32 KiB in the API; we keep them short for kubectl).
+fn truncate(message: &str) -> String {
+    const MAX: usize = 1024;
+    if message.len() <= MAX {
+        return message.to_string();
+    }
+    let mut end = MAX;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(secs).expect("valid")
+    }
+
+    fn progress(db: bool, setup: Setup) -> Outcome {
+        Outcome::Progress(Progress {
+            namespace: Step::Ready,
+            database: if db {
+                Step::Ready
+            } else {
+                Step::Waiting("Waiting for database (0/1 ready)".into())
+            },
+            storefront: Step::Ready,
+            setup,
+            blocked: None,
+            rejected: None,
+        })
+    }
+
+    fn cond<'a>(s: &'a StoreStatus, t: &str) -> Option<&'a Condition> {
+        s.conditions.iter().find(|c| c.type_ == t)
+    }
+
+    #[test]
+    fn provisioning_then_ready_follows_the_contract() {
+        let facts = Facts {
+            generation: 1,
+            ..Facts::default()
+        };
+        let s1 = next_status(
+            &StoreStatus::default(),
+            facts.clone(),
+            &progress(false, Setup::Gated("waiting".into())),
+            t(100),
+        );
+        assert_eq!(s1.phase, Some(Phase::Provisioning));
+        assert_eq!(cond(&s1, "Ready").map(|c| c.status.as_str()), Some("False"));
+        assert_eq!(
+            cond(&s1, "Reconciling").map(|c| c.status.as_str()),
+            Some("True")
+        );
+        assert!(cond(&s1, "Stalled").is_none());
+        assert_eq!(
+            s1.message.as_deref(),
+            Some("Waiting for database (0/1 ready)")
+        );
+        assert_eq!(s1.observed_generation, Some(1));
+
+        let s2 = next_status(
+            &s1,
+            facts.clone(),
+            &progress(true, Setup::Succeeded),
+            t(200),
+        );
+        assert_eq!(s2.phase, Some(Phase::Ready));
+        let ready = cond(&s2, "Ready").expect("ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("True", "StoreReady")
+        );
+        assert_eq!(ready.last_transition_time, Time(t(200)));
+        assert!(cond(&s2, "Reconciling").is_none() && cond(&s2, "Stalled").is_none());
+        // NamespaceReady was True at t=100 and still is: its transition time stays.
+        assert_eq!(
+            cond(&s2, "NamespaceReady")
+                .expect("ns")
+                .last_transition_time,
+            Time(t(100))
+        );
+
+        // Same input later: identical status, so nothing to write.
+        assert_eq!(
+            next_status(&s2, facts, &progress(true, Setup::Succeeded), t(300)),
+            s2
+        );
+    }
+
+    #[test]
+    fn blocked_and_invalid_are_stalled_failed() {
+        let mut p = match progress(true, Setup::Failed("boom".into())) {
+            Outcome::Progress(p) => p,
+            _ => unreachable!(),
+        };
+        p.blocked = Some(Blocked {
+            reason: "SetupFailed".into(),
+            message: "Setup failed: boom".into(),
+        });
+        let s = next_status(
+            &StoreStatus::default(),
+            Facts::default(),
+            &Outcome::Progress(p),
+            t(1),
+        );
+        assert_eq!(s.phase, Some(Phase::Failed));
+        assert_eq!(
+            cond(&s, "Stalled").map(|c| c.reason.as_str()),
+            Some("SetupFailed")
+        );
+        assert_eq!(
+            cond(&s, "SetupComplete").map(|c| c.reason.as_str()),
+            Some("SetupFailed")
+        );
+
+        let invalid = Outcome::Invalid(Blocked {
+            reason: "InvalidField".into(),
+            message: "spec.x: bad".into(),
+        });
+        let s = next_status(&s, Facts::default(), &invalid, t(2));
+        assert_eq!(s.phase, Some(Phase::Failed));
+        assert_eq!(
+            cond(&s, "Ready").map(|c| c.message.as_str()),
+            Some("spec.x: bad")
+        );
+        assert!(
+            cond(&s, "SetupComplete").is_some(),
+            "step conditions are kept"
+        );
+
+        let limit = Outcome::LimitReached("full".into());
+        let s = next_status(&StoreStatus::default(), Facts::default(), &limit, t(3));
+        assert_eq!(s.phase, Some(Phase::Pending));
+        assert_eq!(
+            cond(&s, "Stalled").map(|c| c.reason.as_str()),
+            Some("StoreLimitReached")
+        );
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_char_boundary() {
+        let long = "é".repeat(2000);
+        let cut = truncate(&long);
+        assert!(cut.len() <= 1024 + "…".len());
+        assert!(cut.ends_with('…'));
+    }
+}

@@ -1,0 +1,196 @@
+//! Prometheus metrics of the operator, served at `/metrics`.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `storefleet_reconciles_total` | counter | `result` = success, error |
+//! | `storefleet_reconcile_duration_seconds` | histogram | |
+//! | `storefleet_reconcile_errors_total` | counter | `kind` = Conflict, Rejected, Transient |
+//! | `storefleet_stores` | gauge | `phase` |
+//! | `storefleet_time_to_ready_seconds` | histogram | (creation to first Ready) |
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use storefleet_types::Phase;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabel {
+    phase: &'static str,
+}
+
+/// The operator's metrics and their registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ResultLabel, Counter>,
+    duration: Histogram,
+    errors: Family<KindLabel, Counter>,
+    stores: Family<PhaseLabel, Gauge>,
+    time_to_ready: Histogram,
+    phases: Mutex<HashMap<String, Phase>>,
+}
+
+const PHASES: [Phase; 5] = [
+    Phase::Pending,
+    Phase::Provisioning,
+    Phase::Ready,
+    Phase::Failed,
+    Phase::Deleting,
+];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("storefleet");
+        let reconciles = Family::<ResultLabel, Counter>::default();
+        let duration = Histogram::new(exponential_buckets(0.005, 2.0, 12));
+        let errors = Family::<KindLabel, Counter>::default();
+        let stores = Family::<PhaseLabel, Gauge>::default();
+        let time_to_ready = Histogram::new(exponential_buckets(15.0, 2.0, 10));
+        registry.register("reconciles", "Reconciles by result", reconciles.clone());
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one reconcile",
+            duration.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles by error kind",
+            errors.clone(),
+        );
+        registry.register("stores", "Stores by phase", stores.clone());
+        registry.register(
+            "time_to_ready_seconds",
+            "Time from a Store's creation to its first Ready",
+            time_to_ready.clone(),
+        );
+        for phase in PHASES {
+            stores
+                .get_or_create(&PhaseLabel {
+                    phase: phase.as_str(),
+                })
+                .set(0);
+        }
+        Self {
+            registry,
+            reconciles,
+            duration,
+            errors,
+            stores,
+            time_to_ready,
+            phases: Mutex::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a reconcile and its duration.
+    pub fn reconciled(&self, result: &'static str, took: Duration) {
+        self.reconciles.get_or_create(&ResultLabel { result }).inc();
+        self.duration.observe(took.as_secs_f64());
+    }
+
+    /// Counts a failed reconcile by error kind.
+    pub fn reconcile_error(&self, kind: &'static str) {
+        self.errors.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    /// Records a store's phase.
+    pub fn set_phase(&self, store: &str, phase: Option<Phase>) {
+        let mut phases = self.phases.lock().unwrap_or_else(PoisonError::into_inner);
+        match phase {
+            Some(p) => phases.insert(store.to_string(), p),
+            None => phases.remove(store),
+        };
+        self.refresh(&phases);
+    }
+
+    /// Forgets a deleted store.
+    pub fn remove_store(&self, store: &str) {
+        self.set_phase(store, None);
+    }
+
+    fn refresh(&self, phases: &HashMap<String, Phase>) {
+        for phase in PHASES {
+            let n = phases.values().filter(|p| **p == phase).count();
+            self.stores
+                .get_or_create(&PhaseLabel {
+                    phase: phase.as_str(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Observes the time a store took to become Ready.
+    pub fn time_to_ready(&self, took: Duration) {
+        self.time_to_ready.observe(took.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposes_every_metric() {
+        let m = Metrics::default();
+        m.reconciled("success", Duration::from_millis(3));
+        m.reconcile_error("Transient");
+        m.set_phase("a", Some(Phase::Ready));
+        m.set_phase("b", Some(Phase::Provisioning));
+        m.set_phase("b", Some(Phase::Ready));
+        m.time_to_ready(Duration::from_secs(90));
+        let text = m.encode();
+        assert!(
+            text.contains("storefleet_reconciles_total{result=\"success\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("storefleet_reconcile_errors_total{kind=\"Transient\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("storefleet_stores{phase=\"Ready\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("storefleet_stores{phase=\"Provisioning\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("storefleet_reconcile_duration_seconds_count 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("storefleet_time_to_ready_seconds_count 1"),
+            "{text}"
+        );
+        m.remove_store("a");
+        assert!(m.encode().contains("storefleet_stores{phase=\"Ready\"} 1"));
+    }
+}
