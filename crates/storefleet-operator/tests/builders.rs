@@ -142,6 +142,15 @@ fn every_object_is_labelled_owned_and_placed() {
 }
 
 #[test]
+fn retain_leaves_every_object_unowned() {
+    let o = objects(&Store::test().with_deletion_policy(storefleet_types::DeletionPolicy::Retain));
+    for child in o.children() {
+        assert_eq!(child.metadata().owner_references, None, "{:?}", child.metadata().name);
+        assert!(child.metadata().labels.as_ref().is_some_and(|l| l.contains_key(keys::STORE)));
+    }
+}
+
+#[test]
 fn apply_order_puts_isolation_first_and_setup_last() {
     let o = objects(&Store::test());
     let kinds: Vec<&str> = o

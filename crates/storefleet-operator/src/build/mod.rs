@@ -9,8 +9,9 @@
 //!                 ─► setup (ConfigMap script, Job)        = StoreObjects, in apply order
 //! ```
 //!
-//! Every object carries [`labels`]; every object, the Namespace included, has an
-//! ownerReference to the Store so that it can be found again and garbage-collected.
+//! Every object carries [`labels`] so that it can be found again; every object, the Namespace
+//! included, has an ownerReference to the Store, except under `deletionPolicy: Retain`
+//! (see [`owner_references`]).
 
 pub mod database;
 pub mod limits;
@@ -33,6 +34,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use storefleet_types::DeletionPolicy;
 use storefleet_types::names::{self, Component, labels as keys};
 
 pub use secrets::{SecretTemplate, SecretValues};
@@ -193,13 +195,25 @@ pub fn owner_reference(store: &ValidatedStore) -> OwnerReference {
     }
 }
 
+/// The ownerReferences of every child: the Store, unless `deletionPolicy: Retain`.
+///
+/// Under Retain no child is owned, so neither garbage collection nor a foreground deletion of
+/// the Store (as Argo CD does) can take the kept data; switching a store to Retain drops the
+/// references on the next reconcile, and cleanup drops any left.
+pub fn owner_references(store: &ValidatedStore) -> Option<Vec<OwnerReference>> {
+    match store.deletion_policy {
+        DeletionPolicy::Delete => Some(vec![owner_reference(store)]),
+        DeletionPolicy::Retain => None,
+    }
+}
+
 /// Metadata of a namespaced child: name, the store's namespace, labels, ownerReference.
 pub fn child_meta(store: &ValidatedStore, name: &str, component: Component) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.into()),
         namespace: Some(store.namespace.clone()),
         labels: Some(labels(store, component)),
-        owner_references: Some(vec![owner_reference(store)]),
+        owner_references: owner_references(store),
         ..ObjectMeta::default()
     }
 }

@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use storefleet_types::names::Component;
 
-use super::{labels, owner_reference};
+use super::{labels, owner_references};
 use crate::validate::ValidatedStore;
 
 /// Pod Security Admission labels: enforce `baseline`, warn and audit `restricted` (our own pods
@@ -28,7 +28,7 @@ pub fn build_namespace(store: &ValidatedStore) -> Namespace {
         metadata: ObjectMeta {
             name: Some(store.namespace.clone()),
             labels: Some(labels),
-            owner_references: Some(vec![owner_reference(store)]),
+            owner_references: owner_references(store),
             ..ObjectMeta::default()
         },
         ..Namespace::default()
