@@ -145,8 +145,19 @@ fn every_object_is_labelled_owned_and_placed() {
 fn retain_leaves_every_object_unowned() {
     let o = objects(&Store::test().with_deletion_policy(storefleet_types::DeletionPolicy::Retain));
     for child in o.children() {
-        assert_eq!(child.metadata().owner_references, None, "{:?}", child.metadata().name);
-        assert!(child.metadata().labels.as_ref().is_some_and(|l| l.contains_key(keys::STORE)));
+        assert_eq!(
+            child.metadata().owner_references,
+            None,
+            "{:?}",
+            child.metadata().name
+        );
+        assert!(
+            child
+                .metadata()
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(keys::STORE))
+        );
     }
 }
 

@@ -447,3 +447,27 @@ impl Cluster for FakeCluster {
         self.lock().stores.values().cloned().map(Arc::new).collect()
     }
 }
+
+/// A clock that moves only when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<Timestamp>);
+
+impl ManualClock {
+    /// A clock at `start`.
+    pub fn new(start: Timestamp) -> Self {
+        Self(Mutex::new(start))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: std::time::Duration) {
+        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        *now = Timestamp::from_second(now.as_second().saturating_add(secs)).unwrap_or(*now);
+    }
+}
+
+impl super::Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
