@@ -8,7 +8,7 @@ OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
 
-.PHONY: help test lint unit crd render bench fmt
+.PHONY: help test lint unit crd render bench fmt run install-crd
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -34,8 +34,15 @@ crd: ## regenerate crd/ from the Store types
 render: ## regenerate examples/rendered/ (the golden renders)
 	@for e in $(EXAMPLES); do $(OPERATOR) render -f examples/$$e.yaml > examples/rendered/$$e.yaml; echo "examples/rendered/$$e.yaml"; done
 
-bench: ## time validate + build + serialize of one store
+bench: ## time validate + build + serialize of one store; API writes of one store to Ready
 	$(CARGO) bench -p storefleet-operator --bench build_store
+	$(CARGO) bench -p storefleet-operator --bench controller_writes
+
+install-crd: ## kubectl apply the Store CRD to the current kube context
+	kubectl apply --server-side -f crd/storefleet.io_stores.yaml
+
+run: install-crd ## run the operator locally against the current kube context
+	$(CARGO) run -p storefleet-operator -- run --leader-election=false --log-format=text --listen 127.0.0.1:8080
 
 fmt: ## format the code
 	$(CARGO) fmt --all

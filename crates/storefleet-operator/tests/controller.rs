@@ -371,7 +371,7 @@ async fn setup_failure_then_retry_by_annotation() {
     h.ok("alice").await;
     assert_eq!(
         h.job_names(),
-        [first.clone()],
+        [first],
         "same inputs, same job name, fresh run"
     );
     assert_eq!(
