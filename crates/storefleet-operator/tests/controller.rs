@@ -758,3 +758,26 @@ async fn metrics_follow_the_stores() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn foreground_deletion_does_not_deadlock() {
+    let h = Harness::new();
+    h.to_ready(Store::test()).await;
+    // kubectl delete --cascade=foreground (Argo CD's default): the GC's finalizer joins ours.
+    h.fake.add_store_finalizer("alice", "foregroundDeletion");
+    h.fake.delete_store("alice");
+    h.fake.foreground_gc("alice", "foregroundDeletion", false);
+    h.ok("alice").await;
+    assert_eq!(h.phase("alice"), Some(Phase::Deleting));
+    h.fake.finish_terminating_namespaces();
+    h.ok("alice").await;
+    let store = h.fake.store("alice").expect("the GC still holds it");
+    assert_eq!(
+        store.metadata.finalizers,
+        Some(vec!["foregroundDeletion".to_string()]),
+        "ours released, theirs left"
+    );
+    h.fake.foreground_gc("alice", "foregroundDeletion", true);
+    assert!(h.fake.store("alice").is_none());
+    assert_eq!(h.fake.object_count(), 0);
+}

@@ -47,13 +47,15 @@ pub fn contains(live: &Value, desired: &Value) -> bool {
     }
 }
 
-/// Values the apiserver drops when empty.
+/// Values the apiserver drops when empty (Go's `omitempty`: null, {}, [], false, 0, "").
 fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::Object(m) => m.is_empty(),
         Value::Array(a) => a.is_empty(),
-        _ => false,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
     }
 }
 

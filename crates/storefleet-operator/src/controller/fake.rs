@@ -115,6 +115,53 @@ impl FakeCluster {
         }
     }
 
+    /// Adds a finalizer of someone else to a Store (e.g. `foregroundDeletion`).
+    pub fn add_store_finalizer(&self, name: &str, finalizer: &str) {
+        if let Some(store) = self.lock().stores.get_mut(name) {
+            store
+                .metadata
+                .finalizers
+                .get_or_insert_with(Vec::new)
+                .push(finalizer.into());
+        }
+    }
+
+    /// Plays the garbage collector of a foreground deletion: deletes the Store's dependents
+    /// (a Namespace starts terminating), then, once `release` is true, drops `finalizer`.
+    pub fn foreground_gc(&self, name: &str, finalizer: &str, release: bool) {
+        let mut s = self.lock();
+        let Some(uid) = s.stores.get(name).and_then(|st| st.metadata.uid.clone()) else {
+            return;
+        };
+        let owned: Vec<ObjRef> = s
+            .objects
+            .iter()
+            .filter(|(_, o)| {
+                o["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|r| r["uid"] == uid.as_str()))
+            })
+            .map(|(r, _)| r.clone())
+            .collect();
+        for r in owned {
+            if r.kind == Kind::Namespace {
+                if let Some(ns) = s.objects.get_mut(&r) {
+                    ns["metadata"]["deletionTimestamp"] = json!("1970-01-01T00:00:00Z");
+                }
+            } else {
+                s.objects.remove(&r);
+            }
+        }
+        if release && let Some(store) = s.stores.get_mut(name) {
+            if let Some(f) = store.metadata.finalizers.as_mut() {
+                f.retain(|f| f != finalizer);
+            }
+            if store.metadata.finalizers.iter().flatten().next().is_none() {
+                s.stores.remove(name);
+            }
+        }
+    }
+
     /// An object, as stored.
     pub fn object(&self, target: &ObjRef) -> Option<Value> {
         self.lock().objects.get(target).cloned()
