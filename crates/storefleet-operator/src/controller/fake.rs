@@ -133,16 +133,7 @@ impl FakeCluster {
         let Some(uid) = s.stores.get(name).and_then(|st| st.metadata.uid.clone()) else {
             return;
         };
-        let owned: Vec<ObjRef> = s
-            .objects
-            .iter()
-            .filter(|(_, o)| {
-                o["metadata"]["ownerReferences"]
-                    .as_array()
-                    .is_some_and(|r| r.iter().any(|r| r["uid"] == uid.as_str()))
-            })
-            .map(|(r, _)| r.clone())
-            .collect();
+        let owned = owned_by(&s, &uid);
         for r in owned {
             if r.kind == Kind::Namespace {
                 if let Some(ns) = s.objects.get_mut(&r) {
@@ -296,10 +287,9 @@ impl FakeCluster {
     }
 }
 
-/// Garbage collection: objects whose ownerReferences name a deleted owner go too.
-fn collect_garbage(s: &mut State, owner_uid: &str) {
-    let owned: Vec<ObjRef> = s
-        .objects
+/// Objects whose ownerReferences name `owner_uid`.
+fn owned_by(s: &State, owner_uid: &str) -> Vec<ObjRef> {
+    s.objects
         .iter()
         .filter(|(_, o)| {
             o["metadata"]["ownerReferences"]
@@ -307,7 +297,12 @@ fn collect_garbage(s: &mut State, owner_uid: &str) {
                 .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid))
         })
         .map(|(r, _)| r.clone())
-        .collect();
+        .collect()
+}
+
+/// Garbage collection: objects whose ownerReferences name a deleted owner go too.
+fn collect_garbage(s: &mut State, owner_uid: &str) {
+    let owned = owned_by(s, owner_uid);
     for r in owned {
         s.objects.remove(&r);
         if r.kind == Kind::Namespace {
