@@ -7,6 +7,8 @@
 //! | `storefleet_reconcile_errors_total` | counter | `kind` = Conflict, Rejected, Transient |
 //! | `storefleet_stores` | gauge | `phase` |
 //! | `storefleet_time_to_ready_seconds` | histogram | (creation to first Ready) |
+//! | `storefleet_api_requests_total` | counter | `verb` = get, apply, create, delete, list, patch, patch_status |
+//! | `storefleet_process_resident_memory_bytes` | gauge | (Linux; read at scrape) |
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -31,6 +33,11 @@ struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerbLabel {
+    verb: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabel {
     phase: &'static str,
 }
@@ -44,6 +51,8 @@ pub struct Metrics {
     errors: Family<KindLabel, Counter>,
     stores: Family<PhaseLabel, Gauge>,
     time_to_ready: Histogram,
+    api_requests: Family<VerbLabel, Counter>,
+    resident_memory: Gauge,
     phases: Mutex<HashMap<String, Phase>>,
 }
 
@@ -80,6 +89,18 @@ impl Default for Metrics {
             "Time from a Store's creation to its first Ready",
             time_to_ready.clone(),
         );
+        let api_requests = Family::<VerbLabel, Counter>::default();
+        registry.register(
+            "api_requests",
+            "Kubernetes API requests made by reconciles, by verb",
+            api_requests.clone(),
+        );
+        let resident_memory = Gauge::default();
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the operator process",
+            resident_memory.clone(),
+        );
         for phase in PHASES {
             stores
                 .get_or_create(&PhaseLabel {
@@ -94,6 +115,8 @@ impl Default for Metrics {
             errors,
             stores,
             time_to_ready,
+            api_requests,
+            resident_memory,
             phases: Mutex::default(),
         }
     }
@@ -142,14 +165,29 @@ impl Metrics {
         self.time_to_ready.observe(took.as_secs_f64());
     }
 
+    /// Counts one Kubernetes API request.
+    pub fn api_request(&self, verb: &'static str) {
+        self.api_requests.get_or_create(&VerbLabel { verb }).inc();
+    }
+
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
+        if let Some(bytes) = resident_memory_bytes() {
+            self.resident_memory.set(bytes);
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
         }
         out
     }
+}
+
+/// Resident set size from `/proc/self/statm` (pages × 4 KiB); None where there is no procfs.
+fn resident_memory_bytes() -> Option<i64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }
 
 #[cfg(test)]
@@ -190,6 +228,18 @@ mod tests {
             text.contains("storefleet_time_to_ready_seconds_count 1"),
             "{text}"
         );
+        m.api_request("apply");
+        let text = m.encode();
+        assert!(
+            text.contains("storefleet_api_requests_total{verb=\"apply\"} 1"),
+            "{text}"
+        );
+        if cfg!(target_os = "linux") {
+            assert!(
+                !text.contains("storefleet_process_resident_memory_bytes 0\n"),
+                "{text}"
+            );
+        }
         m.remove_store("a");
         assert!(m.encode().contains("storefleet_stores{phase=\"Ready\"} 1"));
     }

@@ -14,6 +14,7 @@ use storefleet_operator::controller::cluster::{
     Cluster, ClusterError, Created, Deleted, Kind, ObjRef,
 };
 use storefleet_operator::controller::kube_cluster::KubeCluster;
+use storefleet_operator::metrics::Metrics;
 use storefleet_types::{Phase, Store, StoreStatus};
 
 #[derive(Debug, Clone)]
@@ -68,7 +69,10 @@ fn cluster(
         },
     );
     let (reader, _writer) = reflector::store::<Store>();
-    (KubeCluster::new(client, recorder, reader), seen)
+    (
+        KubeCluster::new(client, recorder, reader, Arc::new(Metrics::default())),
+        seen,
+    )
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Value {

@@ -23,6 +23,8 @@ use storefleet_types::names::{self, labels as keys};
 use storefleet_types::{Store, StoreStatus};
 use tracing::warn;
 
+use crate::metrics::Metrics;
+
 use super::cluster::{
     Cluster, ClusterError, Created, Deleted, EventKind, Kind, ObjRef, StoreEvent,
 };
@@ -33,6 +35,7 @@ pub struct KubeCluster {
     client: Client,
     recorder: Recorder,
     stores: reflector::Store<Store>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for KubeCluster {
@@ -43,11 +46,18 @@ impl std::fmt::Debug for KubeCluster {
 
 impl KubeCluster {
     /// A cluster over `client`, reading Stores from `stores` (the controller's cache).
-    pub fn new(client: Client, recorder: Recorder, stores: reflector::Store<Store>) -> Self {
+    /// Requests are counted in `metrics`.
+    pub fn new(
+        client: Client,
+        recorder: Recorder,
+        stores: reflector::Store<Store>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             client,
             recorder,
             stores,
+            metrics,
         }
     }
 }
@@ -133,6 +143,7 @@ impl KubeCluster {
 
 impl Cluster for KubeCluster {
     async fn get(&self, target: &ObjRef) -> Result<Option<Value>, ClusterError> {
+        self.metrics.api_request("get");
         let object = self
             .api(target)
             .get_opt(&target.name)
@@ -149,6 +160,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn apply(&self, target: &ObjRef, object: &Value) -> Result<(), ClusterError> {
+        self.metrics.api_request("apply");
         let params = PatchParams::apply(names::FIELD_MANAGER).force();
         self.api(target)
             .patch(&target.name, &params, &Patch::Apply(object))
@@ -158,6 +170,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn create(&self, target: &ObjRef, object: &Value) -> Result<Created, ClusterError> {
+        self.metrics.api_request("create");
         let body: DynamicObject =
             serde_json::from_value(object.clone()).map_err(|e| ClusterError::Transient {
                 target: target.to_string(),
@@ -175,6 +188,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn delete(&self, target: &ObjRef) -> Result<Deleted, ClusterError> {
+        self.metrics.api_request("delete");
         match self
             .api(target)
             .delete(&target.name, &DeleteParams::background())
@@ -187,6 +201,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn list_labelled(&self, kind: Kind, store: &str) -> Result<Vec<Value>, ClusterError> {
+        self.metrics.api_request("list");
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &api_resource(kind));
         let params = ListParams::default().labels(&format!("{}={store}", keys::STORE));
         // Metadata only: ownerReferences is all cleanup needs, and Secrets' data stays unread.
@@ -207,6 +222,7 @@ impl Cluster for KubeCluster {
         current: &Value,
         owners: &Value,
     ) -> Result<(), ClusterError> {
+        self.metrics.api_request("patch");
         let patch = json!({"metadata": {
             "resourceVersion": current["metadata"]["resourceVersion"],
             "ownerReferences": owners,
@@ -244,6 +260,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn patch_status(&self, store: &Store, status: &StoreStatus) -> Result<(), ClusterError> {
+        self.metrics.api_request("patch_status");
         let name = store.metadata.name.clone().unwrap_or_default();
         let body = json!({"apiVersion": names::API_VERSION, "kind": names::KIND, "status": status});
         let params = PatchParams::apply(names::FIELD_MANAGER).force();

@@ -198,7 +198,12 @@ async fn run_controller(
             instance: Some(options.identity.clone()),
         },
     );
-    let cluster = KubeCluster::new(client.clone(), recorder, controller.store());
+    let cluster = KubeCluster::new(
+        client.clone(),
+        recorder,
+        controller.store(),
+        metrics.clone(),
+    );
     let concurrency = options.config.controller.concurrency;
     let ctx = Arc::new(Context::new(
         cluster,
