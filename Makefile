@@ -8,7 +8,7 @@ OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
 
-.PHONY: help test lint unit crd render bench fmt run install-crd
+.PHONY: help test lint unit crd render bench fmt run install-crd e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -43,6 +43,10 @@ install-crd: ## kubectl apply the Store CRD to the current kube context
 
 run: install-crd ## run the operator locally against the current kube context
 	$(CARGO) run -p storefleet-operator -- run --leader-election=false --log-format=text --listen 127.0.0.1:8080
+
+e2e: ## end-to-end suite against the KUBECONFIG cluster (tiers: STOREFLEET_E2E_WORKLOADS=1, STOREFLEET_E2E_SCALE=N)
+	$(CARGO) build -p storefleet-operator
+	$(CARGO) run -q -p storefleet-e2e
 
 fmt: ## format the code
 	$(CARGO) fmt --all
