@@ -875,24 +875,11 @@ fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
     }
 }
 
-/// A DNS label: lower case letters, digits, '-', at most 63.
-pub fn is_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
+pub use storefleet_types::names::{is_dns_label as is_label, is_hostname};
 
-/// A DNS subdomain: dot-separated labels, at most 253.
+/// A DNS subdomain (IngressClass, StorageClass, ClusterIssuer names): same rules as a host name.
 pub fn is_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_label)
-}
-
-/// A host name as the Store's `spec.domain` accepts it.
-pub fn is_hostname(s: &str) -> bool {
-    is_subdomain(s)
+    is_hostname(s)
 }
 
 fn is_tag(s: &str) -> bool {

@@ -182,7 +182,7 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         Engine::Woocommerce => {}
         Engine::Medusa => return Err(ValidationError::EngineNotAvailable(Engine::Medusa.as_str())),
     }
-    if spec.owner.is_empty() || spec.owner.len() > 254 || spec.owner.contains(char::is_whitespace) {
+    if storefleet_types::names::owner::check(&spec.owner).is_err() {
         return Err(ValidationError::InvalidOwner);
     }
 

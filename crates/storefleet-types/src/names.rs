@@ -111,6 +111,38 @@ pub mod store_name {
     }
 }
 
+/// A DNS label: lower case letters, digits and '-', not at the ends, at most 63 characters.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A host name as `spec.domain` accepts it: dot-separated DNS labels, at most 253 characters.
+pub fn is_hostname(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+/// Limits on `spec.owner` (the CRD's schema says the same).
+pub mod owner {
+    /// Longest owner.
+    pub const MAX_LEN: usize = 254;
+
+    /// Checks an owner; returns the reason when invalid.
+    pub fn check(owner: &str) -> Result<(), String> {
+        if owner.is_empty() || owner.len() > MAX_LEN || owner.contains(char::is_whitespace) {
+            Err(format!(
+                "owner must be 1 to {MAX_LEN} characters without spaces"
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// Names of the objects inside a store's namespace. Fixed, so that the namespace is the only
 /// name that depends on the Store.
 pub mod child {
@@ -218,6 +250,27 @@ mod tests {
         ] {
             assert!(store_name::check(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn hostnames_and_owners() {
+        assert!(is_hostname("shop.example.com") && is_hostname("a"));
+        for bad in [
+            "",
+            "Shop.com",
+            "a..b",
+            "-a.com",
+            "a_b.com",
+            &format!("{}.com", "a".repeat(64)),
+        ] {
+            assert!(!is_hostname(bad), "{bad}");
+        }
+        assert!(owner::check("alice@example.com").is_ok());
+        assert!(
+            owner::check("").is_err()
+                && owner::check("a b").is_err()
+                && owner::check(&"a".repeat(255)).is_err()
+        );
     }
 
     #[test]
