@@ -1,0 +1,218 @@
+//! The real backend: a watch of Stores (lists and gets are served from its cache and every
+//! change is broadcast to the SSE clients), writes to the Store API, Events and the one
+//! credentials Secret per store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Event, Secret};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::{self, Store as Cache};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use storefleet_types::Store;
+use storefleet_types::names::{self, child, secret_keys};
+use tokio::sync::broadcast;
+
+use super::{Backend, BackendError, Change, Credentials, EventView};
+
+/// Field manager of the API's writes.
+pub const FIELD_MANAGER: &str = "storefleet-api";
+
+/// The Kubernetes backend.
+#[derive(Clone)]
+pub struct KubeBackend {
+    client: Client,
+    cache: Cache<Store>,
+    changes: broadcast::Sender<Change>,
+}
+
+impl std::fmt::Debug for KubeBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeBackend").finish_non_exhaustive()
+    }
+}
+
+fn classify(error: kube::Error, name: &str) -> BackendError {
+    match error {
+        kube::Error::Api(s) if s.code == 409 => BackendError::AlreadyExists(name.into()),
+        kube::Error::Api(s) if s.code == 404 => BackendError::NotFound(name.into()),
+        kube::Error::Api(s) if s.code == 422 || s.code == 400 => BackendError::Invalid(s.message),
+        other => BackendError::Unavailable(other.to_string()),
+    }
+}
+
+impl KubeBackend {
+    /// Starts the Store watch; the cache fills in the background.
+    pub fn start(client: Client) -> Self {
+        let (cache, writer) = reflector::store();
+        let (changes, _) = broadcast::channel(1024);
+        let api: Api<Store> = Api::all(client.clone());
+        let tx = changes.clone();
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer);
+        tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
+                        let _ = tx.send(Change::Upsert(Arc::new(s)));
+                    }
+                    Ok(watcher::Event::Delete(s)) => {
+                        let _ = tx.send(Change::Deleted(Arc::new(s)));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "store watch error; retrying"),
+                }
+            }
+        });
+        Self {
+            client,
+            cache,
+            changes,
+        }
+    }
+
+    fn stores(&self) -> Api<Store> {
+        Api::all(self.client.clone())
+    }
+
+    async fn cache_ready(&self) -> Result<(), BackendError> {
+        tokio::time::timeout(Duration::from_secs(10), self.cache.wait_until_ready())
+            .await
+            .map_err(|_| BackendError::Unavailable("the store watch has not synced yet".into()))?
+            .map_err(|e| BackendError::Unavailable(e.to_string()))
+    }
+}
+
+impl Backend for KubeBackend {
+    async fn list(&self) -> Result<Vec<Arc<Store>>, BackendError> {
+        self.cache_ready().await?;
+        Ok(self.cache.state())
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Arc<Store>>, BackendError> {
+        self.cache_ready().await?;
+        Ok(self.cache.get(&reflector::ObjectRef::new(name)))
+    }
+
+    async fn create(&self, store: Store) -> Result<Arc<Store>, BackendError> {
+        let name = store.name_any();
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PostParams::default()
+        };
+        self.stores()
+            .create(&params, &store)
+            .await
+            .map(Arc::new)
+            .map_err(|e| classify(e, &name))
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), BackendError> {
+        match self.stores().delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(classify(e, name)),
+        }
+    }
+
+    async fn request_retry(&self, name: &str, token: &str) -> Result<Arc<Store>, BackendError> {
+        let patch =
+            serde_json::json!({"metadata": {"annotations": {names::RETRY_ANNOTATION: token}}});
+        self.stores()
+            .patch(
+                name,
+                &PatchParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..PatchParams::default()
+                },
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map(Arc::new)
+            .map_err(|e| classify(e, name))
+    }
+
+    async fn events(&self, store: &Store) -> Result<Vec<EventView>, BackendError> {
+        let name = store.name_any();
+        let api: Api<Event> = Api::all(self.client.clone());
+        let selector = format!(
+            "involvedObject.kind={},involvedObject.name={name}",
+            names::KIND
+        );
+        let list = api
+            .list(&ListParams::default().fields(&selector))
+            .await
+            .map_err(|e| classify(e, &name))?;
+        let mut events: Vec<(String, EventView)> = list
+            .items
+            .into_iter()
+            .filter(|e| e.involved_object.api_version.as_deref() == Some(names::API_VERSION))
+            .map(|e| {
+                let time = e
+                    .event_time
+                    .map(|t| t.0.to_string())
+                    .or_else(|| e.last_timestamp.map(|t| t.0.to_string()))
+                    .or_else(|| e.metadata.creation_timestamp.map(|t| t.0.to_string()));
+                let view = EventView {
+                    type_: e.type_.unwrap_or_default(),
+                    reason: e.reason.unwrap_or_default(),
+                    message: e.message.unwrap_or_default(),
+                    time: time.clone(),
+                };
+                (time.unwrap_or_default(), view)
+            })
+            .collect();
+        events.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(events.into_iter().map(|(_, v)| v).collect())
+    }
+
+    async fn credentials(&self, store: &Store) -> Result<Option<Credentials>, BackendError> {
+        let Some(namespace) = store.status.as_ref().and_then(|s| s.namespace.clone()) else {
+            return Ok(None);
+        };
+        let secret_name = store
+            .status
+            .as_ref()
+            .and_then(|s| s.credentials_secret.clone());
+        // Only the fixed name is ever read (RBAC allows nothing else).
+        if secret_name.as_deref() != Some(child::ADMIN_SECRET) {
+            return Ok(None);
+        }
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
+        let secret = api
+            .get_opt(child::ADMIN_SECRET)
+            .await
+            .map_err(|e| classify(e, &store.name_any()))?;
+        let Some(data) = secret.and_then(|s| s.data) else {
+            return Ok(None);
+        };
+        let read = |k: &str| {
+            data.get(k)
+                .map(|v| String::from_utf8_lossy(&v.0).to_string())
+        };
+        Ok(
+            match (
+                read(secret_keys::ADMIN_USER),
+                read(secret_keys::ADMIN_PASSWORD),
+            ) {
+                (Some(username), Some(password)) => Some(Credentials { username, password }),
+                _ => None,
+            },
+        )
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    async fn ready(&self) -> bool {
+        matches!(
+            tokio::time::timeout(Duration::from_secs(3), self.client.apiserver_version()).await,
+            Ok(Ok(_))
+        )
+    }
+}

@@ -1,0 +1,491 @@
+//! storefleet-api: the thin API pod and the dashboard. Tenants create, watch, retry and delete
+//! their own stores; the Store CRs are the only state.
+//!
+//! ```text
+//!  browser ──► /  (embedded dashboard: index.html, app.js, style.css)
+//!          ──► /api/v1/...  ── auth (tokens.rs) ── isolation (owner) ── rate limit (limit.rs)
+//!                                     │
+//!                                     ▼
+//!                              Backend trait (backend/)
+//!                  KubeBackend: Store watch cache + writes │ MemoryBackend: tests, bench
+//! ```
+
+pub mod backend;
+pub mod error;
+pub mod limit;
+pub mod metrics;
+pub mod tokens;
+pub mod view;
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Request, State,
+};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::Stream;
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use storefleet_types::{Phase, Store};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use backend::{Backend, Change};
+use error::ApiError;
+use limit::{RateLimiter, retry_after_secs};
+use metrics::ApiMetrics;
+use tokens::{Caller, Role, Tokens};
+use view::{CreateStore, StoreView};
+
+/// The OpenAPI description, served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const STYLE_CSS: &str = include_str!("../assets/style.css");
+
+/// Tunables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Store creations per minute, per token and per client IP.
+    pub creations_per_minute: u32,
+    /// Stores one tenant may own.
+    pub max_stores_per_owner: usize,
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            creations_per_minute: 5,
+            max_stores_per_owner: 5,
+            body_limit: 16 * 1024,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+pub struct AppState<B> {
+    /// Kubernetes.
+    pub backend: Arc<B>,
+    /// Bearer tokens.
+    pub tokens: Tokens,
+    /// Creation rate limits.
+    pub limiter: Arc<RateLimiter>,
+    /// Metrics.
+    pub metrics: Arc<ApiMetrics>,
+    /// Tunables.
+    pub settings: Arc<Settings>,
+}
+
+impl<B> Clone for AppState<B> {
+    fn clone(&self) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            tokens: self.tokens.clone(),
+            limiter: self.limiter.clone(),
+            metrics: self.metrics.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for AppState<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> AppState<B> {
+    /// State over `backend` with `tokens` and `settings`.
+    pub fn new(backend: B, tokens: Tokens, settings: Settings) -> Self {
+        Self {
+            backend: Arc::new(backend),
+            tokens,
+            limiter: Arc::new(RateLimiter::new(settings.creations_per_minute)),
+            metrics: Arc::new(ApiMetrics::default()),
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+/// Every route the API serves (the OpenAPI document lists the same).
+pub const ROUTES: [&str; 9] = [
+    "/api/v1/stores",
+    "/api/v1/stores/{name}",
+    "/api/v1/stores/{name}/retry",
+    "/api/v1/stores/{name}/events",
+    "/api/v1/watch",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+];
+
+/// The whole HTTP application.
+pub fn app<B: Backend>(state: AppState<B>) -> Router {
+    let body_limit = state.settings.body_limit;
+    Router::new()
+        .route(ROUTES[0], get(list_stores::<B>).post(create_store::<B>))
+        .route(ROUTES[1], get(get_store::<B>).delete(delete_store::<B>))
+        .route(ROUTES[2], post(retry_store::<B>))
+        .route(ROUTES[3], get(store_events::<B>))
+        .route(ROUTES[4], get(watch::<B>))
+        .route(ROUTES[5], get(|| async { "ok\n" }))
+        .route(ROUTES[6], get(readyz::<B>))
+        .route(ROUTES[7], get(metrics_text::<B>))
+        .route(
+            ROUTES[8],
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
+        .route(
+            "/",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    INDEX_HTML,
+                )
+            }),
+        )
+        .route(
+            "/app.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    APP_JS,
+                )
+            }),
+        )
+        .route(
+            "/style.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    STYLE_CSS,
+                )
+            }),
+        )
+        .fallback(|| async {
+            ApiError {
+                status: StatusCode::NOT_FOUND,
+                code: "not_found",
+                message: "no such route".into(),
+                field: None,
+                retry_after: None,
+            }
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::<B>))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Metrics and one log line per request, with its request id.
+async fn observe<B: Backend>(
+    State(state): State<AppState<B>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let response = next.run(request).await;
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    state.metrics.request(&route, &method, status, took);
+    tracing::info!(request_id = %request_id, method = %method, route = %route, status, latency_ms = took.as_secs_f64() * 1000.0, "request");
+    response
+}
+
+impl<B: Backend> FromRequestParts<AppState<B>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState<B>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthorized)?;
+        state
+            .tokens
+            .authenticate(token)
+            .ok_or_else(ApiError::unauthorized)
+    }
+}
+
+/// JSON body extractor whose rejections are API errors (413 for size, 422 otherwise).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::too_large(0).with_limit_message();
+    }
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::invalid_body("expected Content-Type: application/json")
+        }
+        JsonRejection::JsonDataError(e) => ApiError::invalid_body(e.body_text()),
+        other => ApiError::invalid_body(other.body_text()),
+    }
+}
+
+impl ApiError {
+    fn with_limit_message(mut self) -> Self {
+        self.message = "request body too large".into();
+        self
+    }
+}
+
+fn client_ip(
+    parts_headers: &HeaderMap,
+    connect: Option<&ConnectInfo<SocketAddr>>,
+    trust_forwarded: bool,
+) -> String {
+    if trust_forwarded
+        && let Some(ip) = parts_headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+    {
+        return ip.to_string();
+    }
+    connect.map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
+}
+
+/// The store if the caller may see it; 404 otherwise (other tenants' stores are not revealed).
+async fn visible<B: Backend>(
+    state: &AppState<B>,
+    caller: &Caller,
+    name: &str,
+) -> Result<Arc<Store>, ApiError> {
+    match state.backend.get(name).await? {
+        Some(store) if caller.may_see(&store.spec.owner) => Ok(store),
+        _ => Err(ApiError::not_found(name)),
+    }
+}
+
+async fn list_stores<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let mut stores: Vec<StoreView> = state
+        .backend
+        .list()
+        .await?
+        .iter()
+        .filter(|s| caller.may_see(&s.spec.owner))
+        .map(|s| StoreView::of(s))
+        .collect();
+    stores.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(axum::Json(serde_json::json!({ "stores": stores })).into_response())
+}
+
+async fn create_store<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: Caller,
+    headers: HeaderMap,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    ApiJson(request): ApiJson<CreateStore>,
+) -> Result<Response, ApiError> {
+    let store = request.into_store(&caller.user)?;
+    if caller.role == Role::Tenant {
+        let owned = state
+            .backend
+            .list()
+            .await?
+            .iter()
+            .filter(|s| s.spec.owner == caller.user)
+            .count();
+        if owned >= state.settings.max_stores_per_owner {
+            return Err(ApiError::store_limit(state.settings.max_stores_per_owner));
+        }
+    }
+    let ip = client_ip(
+        &headers,
+        connect.as_ref().map(|e| &e.0),
+        state.settings.trust_forwarded_for,
+    );
+    let keys = [format!("token:{}", caller.token_index), format!("ip:{ip}")];
+    if let Err(wait) = state.limiter.check(&keys, Instant::now()) {
+        state.metrics.rate_limited();
+        return Err(ApiError::rate_limited(retry_after_secs(wait)));
+    }
+    let created = state.backend.create(store).await?;
+    tracing::info!(store = created.metadata.name.as_deref().unwrap_or_default(), owner = %caller.user, "store created");
+    Ok((StatusCode::CREATED, axum::Json(StoreView::of(&created))).into_response())
+}
+
+async fn get_store<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = visible(&state, &caller, &name).await?;
+    let mut view = StoreView::of(&store);
+    if view.phase == Phase::Ready {
+        view.credentials = state.backend.credentials(&store).await?;
+    }
+    Ok(axum::Json(view).into_response())
+}
+
+async fn delete_store<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    visible(&state, &caller, &name).await?;
+    state.backend.delete(&name).await?;
+    tracing::info!(store = %name, by = %caller.user, "store deletion requested");
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({"name": name, "deleting": true})),
+    )
+        .into_response())
+}
+
+async fn retry_store<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = visible(&state, &caller, &name).await?;
+    let phase = StoreView::of(&store).phase;
+    if phase != Phase::Failed {
+        return Err(ApiError::conflict(format!(
+            "store {name} is {}, only a Failed store can be retried",
+            phase.as_str()
+        )));
+    }
+    let token = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis().to_string())
+        .unwrap_or_default();
+    let updated = state.backend.request_retry(&name, &token).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(StoreView::of(&updated))).into_response())
+}
+
+async fn store_events<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = visible(&state, &caller, &name).await?;
+    let events = state.backend.events(&store).await?;
+    Ok(axum::Json(serde_json::json!({ "events": events })).into_response())
+}
+
+fn sse_store(kind: &'static str, view: &StoreView) -> Event {
+    Event::default()
+        .event(kind)
+        .data(serde_json::to_string(view).unwrap_or_default())
+}
+
+/// Server-Sent Events: a snapshot of the caller's stores, then every change, pushed from the
+/// backend's watch.
+async fn watch<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: Caller,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let rx = state.backend.subscribe();
+    let snapshot: Vec<Event> = state
+        .backend
+        .list()
+        .await?
+        .iter()
+        .filter(|s| caller.may_see(&s.spec.owner))
+        .map(|s| sse_store("store", &StoreView::of(s)))
+        .collect();
+    let caller = Arc::new(caller);
+    let changes = futures::stream::unfold(rx, move |mut rx| {
+        let caller = caller.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(Change::Upsert(s)) if caller.may_see(&s.spec.owner) => {
+                        return Some((sse_store("store", &StoreView::of(&s)), rx));
+                    }
+                    Ok(Change::Deleted(s)) if caller.may_see(&s.spec.owner) => {
+                        return Some((sse_store("deleted", &StoreView::of(&s)), rx));
+                    }
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        return Some((Event::default().event("resync").data("{}"), rx));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    let stream = futures::stream::iter(snapshot)
+        .chain(futures::stream::once(async {
+            Event::default().event("synced").data("{}")
+        }))
+        .chain(changes)
+        .map(Ok);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+async fn readyz<B: Backend>(State(state): State<AppState<B>>) -> Response {
+    if state.backend.ready().await {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Kubernetes is not reachable\n",
+        )
+            .into_response()
+    }
+}
+
+async fn metrics_text<B: Backend>(State(state): State<AppState<B>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
