@@ -8,20 +8,31 @@ OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
 
-.PHONY: help test lint unit crd render bench fmt run install-crd e2e
+.PHONY: help test test-deps lint unit crd render bench fmt run install-crd e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
-test: lint unit ## everything CI runs: format, clippy, shellcheck, all tests (no cluster needed)
+test: test-deps lint unit ## everything CI runs: format, clippy, shellcheck, all tests (no cluster needed)
+
+test-deps: ## install what the tests need where it is missing (Debian: shellcheck, chromium, chromium-driver)
+	@missing=""; \
+	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 lint: ## cargo fmt --check, clippy with warnings denied, shellcheck of the setup script
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck" >&2; exit 1; }
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: make test-deps" >&2; exit 1; }
 	shellcheck -s sh $(SCRIPTS)
 
-unit: ## unit, admission, builder, golden, CLI and setup-script tests
+unit: ## unit, admission, builder, golden, CLI, setup-script, controller, API and browser tests
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --locked --no-fail-fast; \
 	else \

@@ -135,6 +135,7 @@ async function watch() {
             const s = JSON.parse(data);
             (synced ? stores : fresh).set(s.name, s);
             if (synced) render();
+            if (synced && s.name === selected) select(s.name);
           } else if (type === "deleted") {
             stores.delete(JSON.parse(data).name);
             render();
