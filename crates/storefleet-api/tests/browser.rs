@@ -28,7 +28,10 @@ impl Drop for Driver {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 async fn start_driver() -> (Driver, Client) {
@@ -64,7 +67,12 @@ async fn start_driver() -> (Driver, Client) {
     let url = format!("http://127.0.0.1:{port}");
     let mut last = String::new();
     for _ in 0..50 {
-        match ClientBuilder::rustls().expect("tls").capabilities(caps.clone()).connect(&url).await {
+        match ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
             Ok(client) => return (driver, client),
             Err(e) => last = e.to_string(),
         }
@@ -102,52 +110,116 @@ async fn wait_gone(c: &Client, css: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_create_watch_and_delete() {
     let backend = MemoryBackend::new();
-    let tokens = Tokens::from_entries(vec![TokenEntry { token: TOKEN.into(), user: "carol@example.com".into(), role: Role::Tenant }]);
+    let tokens = Tokens::from_entries(vec![TokenEntry {
+        token: TOKEN.into(),
+        user: "carol@example.com".into(),
+        role: Role::Tenant,
+    }]);
     let router = app(AppState::new(backend.clone(), tokens, Settings::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.ok();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .ok();
     });
 
     let (_driver, c) = start_driver().await;
-    c.goto(&format!("http://{addr}/")).await.expect("open dashboard");
+    c.goto(&format!("http://{addr}/"))
+        .await
+        .expect("open dashboard");
 
     // A wrong token is refused with a message.
-    c.find(Locator::Id("token")).await.expect("token field").send_keys("wrong-token-0000000000").await.expect("type");
-    c.find(Locator::Id("login")).await.expect("login").click().await.expect("click");
+    c.find(Locator::Id("token"))
+        .await
+        .expect("token field")
+        .send_keys("wrong-token-0000000000")
+        .await
+        .expect("type");
+    c.find(Locator::Id("login"))
+        .await
+        .expect("login")
+        .click()
+        .await
+        .expect("click");
     wait_text(&c, "#login-error", "not valid").await;
 
     // Log in.
     let field = c.find(Locator::Id("token")).await.expect("token field");
     field.clear().await.expect("clear");
     field.send_keys(TOKEN).await.expect("type");
-    c.find(Locator::Id("login")).await.expect("login").click().await.expect("click");
+    c.find(Locator::Id("login"))
+        .await
+        .expect("login")
+        .click()
+        .await
+        .expect("click");
     wait_text(&c, "#stores-view h2", "New store").await;
 
     // Create a store: it appears, Pending, pushed by the watch.
-    c.find(Locator::Id("new-name")).await.expect("name").send_keys("browser-shop").await.expect("type");
-    c.find(Locator::Css("#new-plan option[value='medium']")).await.expect("plan").click().await.expect("select");
-    c.find(Locator::Id("create")).await.expect("create").click().await.expect("click");
+    c.find(Locator::Id("new-name"))
+        .await
+        .expect("name")
+        .send_keys("browser-shop")
+        .await
+        .expect("type");
+    c.find(Locator::Css("#new-plan option[value='medium']"))
+        .await
+        .expect("plan")
+        .click()
+        .await
+        .expect("select");
+    c.find(Locator::Id("create"))
+        .await
+        .expect("create")
+        .click()
+        .await
+        .expect("click");
     let phase = "tr[data-store='browser-shop'] td.phase";
     wait_text(&c, phase, "Pending").await;
     wait_text(&c, "tr[data-store='browser-shop']", "medium").await;
 
     // The operator moves it along: the page follows without a reload.
-    backend.set_phase("browser-shop", Phase::Provisioning, "Waiting for database (0/1 ready)");
+    backend.set_phase(
+        "browser-shop",
+        Phase::Provisioning,
+        "Waiting for database (0/1 ready)",
+    );
     wait_text(&c, phase, "Provisioning").await;
     wait_text(&c, "tr[data-store='browser-shop']", "Waiting for database").await;
     backend.set_phase("browser-shop", Phase::Ready, "Store is ready");
     wait_text(&c, phase, "Ready").await;
 
     // Details: URL and credentials when Ready, and the events.
-    c.find(Locator::Css("tr[data-store='browser-shop'] button[data-action='details']")).await.expect("details").click().await.expect("click");
+    c.find(Locator::Css(
+        "tr[data-store='browser-shop'] button[data-action='details']",
+    ))
+    .await
+    .expect("details")
+    .click()
+    .await
+    .expect("click");
     wait_text(&c, "#admin-password", TEST_PASSWORD).await;
     wait_text(&c, "#events", "Ready").await;
 
     // An API error is shown as the API's message.
-    c.find(Locator::Id("new-name")).await.expect("name").send_keys("browser-shop").await.expect("type");
-    c.find(Locator::Id("create")).await.expect("create").click().await.expect("click");
+    c.find(Locator::Id("new-name"))
+        .await
+        .expect("name")
+        .send_keys("browser-shop")
+        .await
+        .expect("type");
+    c.find(Locator::Id("create"))
+        .await
+        .expect("create")
+        .click()
+        .await
+        .expect("click");
     wait_text(&c, "#error", "a store named browser-shop already exists").await;
 
     let png = c.screenshot().await.expect("screenshot");
@@ -155,9 +227,21 @@ async fn dashboard_create_watch_and_delete() {
     std::fs::write(&shot, png).expect("write screenshot");
 
     // Delete, with the confirmation.
-    c.find(Locator::Css("tr[data-store='browser-shop'] button[data-action='delete']")).await.expect("delete").click().await.expect("click");
+    c.find(Locator::Css(
+        "tr[data-store='browser-shop'] button[data-action='delete']",
+    ))
+    .await
+    .expect("delete")
+    .click()
+    .await
+    .expect("click");
     wait_text(&c, "#confirm-text", "Delete store browser-shop?").await;
-    c.find(Locator::Id("confirm-ok")).await.expect("confirm").click().await.expect("click");
+    c.find(Locator::Id("confirm-ok"))
+        .await
+        .expect("confirm")
+        .click()
+        .await
+        .expect("click");
     wait_text(&c, phase, "Deleting").await;
     backend.finish_deletion("browser-shop");
     wait_gone(&c, "tr[data-store='browser-shop']").await;
