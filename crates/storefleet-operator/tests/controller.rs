@@ -594,10 +594,18 @@ async fn retain_policy_unowns_children_while_running() {
     h.fake
         .put_store(Store::test().with_deletion_policy(DeletionPolicy::Retain));
     h.ok("alice").await;
-    for kind in [Kind::Namespace, Kind::Deployment, Kind::ConfigMap] {
+    for kind in [
+        Kind::Namespace,
+        Kind::Deployment,
+        Kind::ConfigMap,
+        Kind::Secret,
+        Kind::Job,
+    ] {
         for o in h.fake.objects_of(kind) {
             assert!(
-                o["metadata"]["ownerReferences"].is_null(),
+                o["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_none_or(Vec::is_empty),
                 "{kind:?} still owned"
             );
         }

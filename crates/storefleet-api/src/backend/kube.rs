@@ -17,6 +17,22 @@ use tokio::sync::broadcast;
 
 use super::{Backend, BackendError, Change, Credentials, EventView};
 
+/// Every permission [`KubeBackend`] uses: (API group, resource, verb, resource name). The
+/// chart's ClusterRole for the API is tested against exactly this list.
+pub const RBAC: &[(&str, &str, &str, Option<&str>)] = &[
+    // watch cache (list + watch), create, delete, retry annotation (patch)
+    ("storefleet.io", "stores", "get", None),
+    ("storefleet.io", "stores", "list", None),
+    ("storefleet.io", "stores", "watch", None),
+    ("storefleet.io", "stores", "create", None),
+    ("storefleet.io", "stores", "delete", None),
+    ("storefleet.io", "stores", "patch", None),
+    // GET /api/v1/stores/{name}/events
+    ("", "events", "list", None),
+    // the admin login of a Ready store, and nothing else
+    ("", "secrets", "get", Some(child::ADMIN_SECRET)),
+];
+
 /// Field manager of the API's writes.
 pub const FIELD_MANAGER: &str = "storefleet-api";
 

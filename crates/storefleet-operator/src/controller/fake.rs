@@ -30,6 +30,7 @@ struct State {
     stores: BTreeMap<String, Store>,
     writes: Vec<Write>,
     reads: usize,
+    calls: Vec<(&'static str, Kind)>,
     events: Vec<(String, StoreEvent)>,
     failures: Vec<(&'static str, ClusterError)>,
     uid: u64,
@@ -190,6 +191,11 @@ impl FakeCluster {
         self.lock().writes.clone()
     }
 
+    /// Every call on a child kind so far, as (Cluster method, kind): what RBAC must allow.
+    pub fn calls(&self) -> Vec<(&'static str, Kind)> {
+        self.lock().calls.clone()
+    }
+
     /// How many reads so far.
     pub fn reads(&self) -> usize {
         self.lock().reads
@@ -285,6 +291,10 @@ impl FakeCluster {
             target: target.to_string(),
         });
     }
+
+    fn record_call(&self, op: &'static str, kind: Kind) {
+        self.lock().calls.push((op, kind));
+    }
 }
 
 /// Objects whose ownerReferences name `owner_uid`.
@@ -333,12 +343,14 @@ impl Cluster for FakeCluster {
         self.take_failure("get")?;
         let mut s = self.lock();
         s.reads += 1;
+        s.calls.push(("get", target.kind));
         Ok(s.objects.get(target).cloned())
     }
 
     async fn apply(&self, target: &ObjRef, object: &Value) -> Result<(), ClusterError> {
         self.take_failure("apply")?;
         self.record("apply", target);
+        self.record_call("apply", target.kind);
         let mut s = self.lock();
         namespace_exists(&s, target)?;
         let mut next = object.clone();
@@ -372,6 +384,7 @@ impl Cluster for FakeCluster {
     async fn create(&self, target: &ObjRef, object: &Value) -> Result<Created, ClusterError> {
         self.take_failure("create")?;
         self.record("create", target);
+        self.record_call("create", target.kind);
         let mut s = self.lock();
         namespace_exists(&s, target)?;
         if s.objects.contains_key(target) {
@@ -387,6 +400,7 @@ impl Cluster for FakeCluster {
     async fn delete(&self, target: &ObjRef) -> Result<Deleted, ClusterError> {
         self.take_failure("delete")?;
         self.record("delete", target);
+        self.record_call("delete", target.kind);
         let mut s = self.lock();
         if target.kind == Kind::Namespace {
             // Namespaces terminate until `finish_terminating_namespaces`.
@@ -409,6 +423,7 @@ impl Cluster for FakeCluster {
         self.take_failure("list")?;
         let mut s = self.lock();
         s.reads += 1;
+        s.calls.push(("list", kind));
         Ok(s.objects
             .iter()
             .filter(|(r, o)| r.kind == kind && o["metadata"]["labels"][keys::STORE] == store)
@@ -424,6 +439,7 @@ impl Cluster for FakeCluster {
     ) -> Result<(), ClusterError> {
         self.take_failure("patch-owners")?;
         self.record("patch-owners", target);
+        self.record_call("patch-owners", target.kind);
         let mut s = self.lock();
         let Some(live) = s.objects.get_mut(target) else {
             return Ok(());

@@ -19,6 +19,7 @@ pub mod diff;
 pub mod fake;
 pub mod kube_cluster;
 pub mod observe;
+pub mod rbac;
 pub mod reconcile;
 pub mod runtime;
 pub mod status;

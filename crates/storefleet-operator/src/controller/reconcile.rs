@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::runtime::controller::Action;
 use serde::Serialize;
 use serde_json::Value;
@@ -402,7 +402,9 @@ async fn apply_children<C: Cluster>(
             }
         }
         let write = match (&child, &live) {
-            (Child::GeneratedSecret(_), Some(_)) => Ok(()),
+            (Child::GeneratedSecret(t), Some(l)) => {
+                align_owners(ctx, &target, l, &t.metadata).await
+            }
             (Child::GeneratedSecret(t), None) => {
                 // Fresh values from the CSPRNG; never logged, never overwritten.
                 let secret = to_json(&t.materialize(&mut Csprng), "Secret")?;
@@ -449,15 +451,20 @@ async fn run_setup<C: Cluster>(
 ) -> Result<(Setup, Option<Blocked>, bool), Error> {
     let job = &objects.setup.job;
     let job_name = job.metadata.name.clone().unwrap_or_default();
+    let target = ObjRef::namespaced(Kind::Job, &validated.namespace, &job_name);
+    let live_job = ctx.cluster.get(&target).await?;
     if facts.completed_setup.as_deref() == Some(job_name.as_str()) {
+        // Done before; the finished Job may have been cleaned up, which is fine.
+        if let Some(live) = &live_job {
+            align_owners(ctx, &target, live, &job.metadata).await?;
+        }
         return Ok((Setup::Succeeded, None, false));
     }
-    let target = ObjRef::namespaced(Kind::Job, &validated.namespace, &job_name);
-    match ctx.cluster.get(&target).await? {
+    match live_job {
         Some(live) if is_terminating(&live) => {
             Ok((Setup::Gated("Restarting setup".into()), None, true))
         }
-        Some(live) => match observe::job(&live) {
+        Some(live) => match observed_job(ctx, &target, &live, job).await? {
             JobState::Succeeded => {
                 facts.completed_setup = Some(job_name);
                 Ok((Setup::Succeeded, None, false))
@@ -503,6 +510,54 @@ async fn run_setup<C: Cluster>(
             false,
         )),
     }
+}
+
+/// The Job's state, after aligning its ownership with the deletion policy.
+async fn observed_job<C: Cluster>(
+    ctx: &Context<C>,
+    target: &ObjRef,
+    live: &Value,
+    job: &k8s_openapi::api::batch::v1::Job,
+) -> Result<JobState, ClusterError> {
+    align_owners(ctx, target, live, &job.metadata).await?;
+    Ok(observe::job(live))
+}
+
+/// Create-only children (Secrets, the Job) are never re-applied, so their ownerReferences
+/// follow the deletion policy here: switching a store to Retain un-owns them too. Only
+/// references to a Store are touched; others are kept.
+async fn align_owners<C: Cluster>(
+    ctx: &Context<C>,
+    target: &ObjRef,
+    live: &Value,
+    desired: &ObjectMeta,
+) -> Result<(), ClusterError> {
+    let wanted: Vec<Value> = match &desired.owner_references {
+        Some(refs) => refs
+            .iter()
+            .map(|r| to_json(r, "ownerReference"))
+            .collect::<Result<_, _>>()?,
+        None => vec![],
+    };
+    let is_store = |r: &Value| r["kind"] == names::KIND && r["apiVersion"] == names::API_VERSION;
+    let live_refs: Vec<Value> = live["metadata"]["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let uids = |refs: &[Value]| -> Vec<Value> {
+        refs.iter()
+            .filter(|r| is_store(r))
+            .map(|r| r["uid"].clone())
+            .collect()
+    };
+    if uids(&live_refs) == uids(&wanted) {
+        return Ok(());
+    }
+    let mut owners: Vec<Value> = live_refs.into_iter().filter(|r| !is_store(r)).collect();
+    owners.extend(wanted);
+    ctx.cluster
+        .set_owner_references(target, live, &Value::Array(owners))
+        .await
 }
 
 fn event(kind: EventKind, reason: &str, action: &str, note: &str) -> StoreEvent {

@@ -1,0 +1,489 @@
+//! The Helm chart (`charts/storefleet`): lint and template with default, local and prod values,
+//! every rendered object checked against its Kubernetes type (no unknown field), restricted
+//! pod security, the operator config it renders accepted by the operator, the CRD in step with
+//! `crd/`, and RBAC that grants exactly what the code calls.
+//!
+//! helm comes from `make test-deps` (`.tools/bin/helm`), or `$HELM`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use k8s_openapi::jiff::Timestamp;
+use serde_json::Value;
+use storefleet_operator::config::OperatorConfig;
+use storefleet_operator::controller::Context;
+use storefleet_operator::controller::fake::{FakeCluster, ManualClock};
+use storefleet_operator::controller::rbac::{self, Permission};
+use storefleet_operator::controller::reconcile::reconcile;
+use storefleet_operator::metrics::Metrics;
+use storefleet_types::names;
+use storefleet_types::{DeletionPolicy, Store};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn helm() -> PathBuf {
+    let path = std::env::var("HELM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".tools/bin/helm"));
+    assert!(
+        path.exists(),
+        "helm not found at {}: run `make test-deps` (or set HELM)",
+        path.display()
+    );
+    path
+}
+
+const VALUES: [&str; 3] = ["", "values-local.yaml", "values-prod.yaml"];
+
+fn helm_run(args: &[&str]) -> String {
+    let out = Command::new(helm())
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("helm runs");
+    assert!(
+        out.status.success(),
+        "helm {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// `helm template` with a values file, as JSON documents.
+fn render(values: &str) -> Vec<Value> {
+    let mut args = vec![
+        "template",
+        "storefleet",
+        "charts/storefleet",
+        "--namespace",
+        "storefleet-system",
+    ];
+    let file = format!("charts/storefleet/{values}");
+    if !values.is_empty() {
+        args.extend(["-f", &file]);
+    }
+    let text = helm_run(&args);
+    text.split("\n---")
+        .filter(|d| {
+            d.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        })
+        .map(|d| {
+            serde_saphyr::from_str::<Value>(d)
+                .unwrap_or_else(|e| panic!("rendered YAML does not parse ({e}):\n{d}"))
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn kind(v: &Value) -> &str {
+    v["kind"].as_str().unwrap_or_default()
+}
+
+fn find<'a>(docs: &'a [Value], k: &str, name_suffix: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| {
+            kind(d) == k
+                && d["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with(name_suffix))
+        })
+        .unwrap_or_else(|| panic!("no {k} named *{name_suffix}"))
+}
+
+/// Paths present in `original` but lost by a typed round trip: fields the type does not know.
+fn unknown_fields(original: &Value, roundtrip: &Value, path: &str, out: &mut Vec<String>) {
+    match (original, roundtrip) {
+        (Value::Object(o), Value::Object(r)) => {
+            for (k, v) in o {
+                match r.get(k) {
+                    Some(rv) => unknown_fields(v, rv, &format!("{path}.{k}"), out),
+                    None if v.is_null() => {}
+                    None => out.push(format!("{path}.{k}")),
+                }
+            }
+        }
+        (Value::Array(o), Value::Array(r)) => {
+            for (i, (a, b)) in o.iter().zip(r).enumerate() {
+                unknown_fields(a, b, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_typed<T: serde::de::DeserializeOwned + serde::Serialize>(
+    doc: &Value,
+) -> Result<(), String> {
+    let typed: T = serde_json::from_value(doc.clone()).map_err(|e| format!("{e}"))?;
+    let back = serde_json::to_value(&typed).map_err(|e| e.to_string())?;
+    let mut unknown = vec![];
+    unknown_fields(doc, &back, "", &mut unknown);
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("unknown fields {unknown:?}"))
+    }
+}
+
+#[test]
+fn chart_lints_with_every_values_file() {
+    for values in VALUES {
+        let mut args = vec!["lint", "charts/storefleet", "--strict"];
+        let file = format!("charts/storefleet/{values}");
+        if !values.is_empty() {
+            args.extend(["-f", &file]);
+        }
+        helm_run(&args);
+    }
+}
+
+#[test]
+fn every_rendered_object_matches_its_kubernetes_type() {
+    use k8s_openapi::api::{
+        apps::v1 as apps, core::v1 as core, networking::v1 as net, policy::v1 as policy,
+        rbac::v1 as rbac,
+    };
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    for values in VALUES {
+        for doc in render(values) {
+            let name = format!("{values}: {} {}", kind(&doc), doc["metadata"]["name"]);
+            let result = match kind(&doc) {
+                "ServiceAccount" => check_typed::<core::ServiceAccount>(&doc),
+                "ConfigMap" => check_typed::<core::ConfigMap>(&doc),
+                "Secret" => check_typed::<core::Secret>(&doc),
+                "Service" => check_typed::<core::Service>(&doc),
+                "Deployment" => check_typed::<apps::Deployment>(&doc),
+                "ClusterRole" => check_typed::<rbac::ClusterRole>(&doc),
+                "ClusterRoleBinding" => check_typed::<rbac::ClusterRoleBinding>(&doc),
+                "Role" => check_typed::<rbac::Role>(&doc),
+                "RoleBinding" => check_typed::<rbac::RoleBinding>(&doc),
+                "NetworkPolicy" => check_typed::<net::NetworkPolicy>(&doc),
+                "Ingress" => check_typed::<net::Ingress>(&doc),
+                "PodDisruptionBudget" => check_typed::<policy::PodDisruptionBudget>(&doc),
+                "CustomResourceDefinition" => check_typed::<CustomResourceDefinition>(&doc),
+                "ServiceMonitor" => {
+                    // Not a core type: the fields Prometheus Operator requires.
+                    let ok = doc["apiVersion"] == "monitoring.coreos.com/v1"
+                        && doc["spec"]["selector"]["matchLabels"].is_object()
+                        && doc["spec"]["endpoints"][0]["port"] == "http";
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err("incomplete ServiceMonitor".into())
+                    }
+                }
+                other => Err(format!("unexpected kind {other}")),
+            };
+            if let Err(e) = result {
+                panic!("{name}: {e}");
+            }
+            let labels = &doc["metadata"]["labels"];
+            assert_eq!(labels["app.kubernetes.io/part-of"], "storefleet", "{name}");
+        }
+    }
+}
+
+#[test]
+fn pods_are_restricted_with_resources_and_probes() {
+    for values in VALUES {
+        let docs = render(values);
+        for d in docs.iter().filter(|d| kind(d) == "Deployment") {
+            let name = d["metadata"]["name"].as_str().unwrap_or_default();
+            let pod = &d["spec"]["template"]["spec"];
+            assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
+            assert_eq!(
+                pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+                "{name}"
+            );
+            for c in pod["containers"].as_array().expect("containers") {
+                let sc = &c["securityContext"];
+                assert_eq!(sc["readOnlyRootFilesystem"], true, "{name}");
+                assert_eq!(sc["allowPrivilegeEscalation"], false, "{name}");
+                assert_eq!(
+                    sc["capabilities"]["drop"],
+                    serde_json::json!(["ALL"]),
+                    "{name}"
+                );
+                assert!(
+                    c["resources"]["limits"]["memory"].is_string()
+                        && c["resources"]["requests"]["cpu"].is_string(),
+                    "{name}"
+                );
+                assert!(
+                    c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+                        && c["livenessProbe"]["httpGet"]["path"] == "/healthz",
+                    "{name}"
+                );
+            }
+        }
+    }
+    let prod = render("values-prod.yaml");
+    let operator = find(&prod, "Deployment", "-operator");
+    assert_eq!(operator["spec"]["replicas"], 2);
+    assert!(
+        operator["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .any(|a| a == "--leader-election=true")
+    );
+    assert!(prod.iter().any(|d| kind(d) == "ServiceMonitor"));
+    assert!(prod.iter().any(|d| kind(d) == "PodDisruptionBudget"));
+    assert!(
+        !prod.iter().any(|d| kind(d) == "Secret"),
+        "prod uses an existing tokens Secret"
+    );
+    let local = render("values-local.yaml");
+    assert_eq!(
+        find(&local, "Deployment", "-operator")["spec"]["replicas"],
+        1
+    );
+    assert!(local.iter().any(|d| kind(d) == "Ingress"));
+}
+
+#[test]
+fn the_rendered_operator_config_is_accepted_by_the_operator() {
+    for values in VALUES {
+        let docs = render(values);
+        let cm = find(&docs, "ConfigMap", "-operator-config");
+        let text = cm["data"]["config.yaml"].as_str().expect("config.yaml");
+        let config = OperatorConfig::from_yaml(text).unwrap_or_else(|e| panic!("{values}: {e}"));
+        config.check().unwrap_or_else(|e| panic!("{values}: {e}"));
+    }
+    let prod = render("values-prod.yaml");
+    let cm = find(&prod, "ConfigMap", "-operator-config");
+    let config = OperatorConfig::from_yaml(cm["data"]["config.yaml"].as_str().expect("text"))
+        .expect("valid");
+    assert_eq!(
+        config.ingress.default_cluster_issuer.as_deref(),
+        Some("letsencrypt-prod")
+    );
+    assert_eq!(config.storage_class_name.as_deref(), Some("fast-ssd"));
+}
+
+#[test]
+fn the_chart_crd_is_the_committed_crd_and_is_kept() {
+    let committed =
+        std::fs::read_to_string(root().join("crd/storefleet.io_stores.yaml")).expect("crd");
+    let copy =
+        std::fs::read_to_string(root().join("charts/storefleet/files/storefleet.io_stores.yaml"))
+            .expect("chart copy");
+    assert_eq!(
+        committed, copy,
+        "charts/storefleet/files/ is out of date: run `make crd`"
+    );
+    let docs = render("");
+    let rendered = find(&docs, "CustomResourceDefinition", "stores.storefleet.io");
+    let committed: Value = serde_saphyr::from_str(&committed).expect("crd parses");
+    assert_eq!(
+        numbers_as_f64(&rendered["spec"]),
+        numbers_as_f64(&committed["spec"]),
+        "helm changed the CRD while templating it"
+    );
+    assert_eq!(
+        rendered["metadata"]["annotations"]["helm.sh/resource-policy"],
+        "keep"
+    );
+    let no_keep = helm_run(&[
+        "template",
+        "storefleet",
+        "charts/storefleet",
+        "--set",
+        "crds.keep=false",
+    ]);
+    assert!(!no_keep.contains("helm.sh/resource-policy"));
+    let no_crd = helm_run(&[
+        "template",
+        "storefleet",
+        "charts/storefleet",
+        "--set",
+        "crds.install=false",
+    ]);
+    assert!(!no_crd.contains("kind: CustomResourceDefinition"));
+}
+
+/// YAML tools disagree on `50` vs `50.0`; compare numbers by value.
+fn numbers_as_f64(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => serde_json::json!(n.as_f64()),
+        Value::Array(a) => Value::Array(a.iter().map(numbers_as_f64).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), numbers_as_f64(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The chart's grants for a ServiceAccount, as permissions (ClusterRoles and Roles it is bound to).
+fn granted(
+    docs: &[Value],
+    role_suffix: &str,
+) -> BTreeSet<(String, String, String, Option<String>, bool)> {
+    let mut out = BTreeSet::new();
+    for d in docs
+        .iter()
+        .filter(|d| matches!(kind(d), "ClusterRole" | "Role"))
+    {
+        let name = d["metadata"]["name"].as_str().unwrap_or_default();
+        if !(name.ends_with(role_suffix)
+            || name.ends_with(&format!("{role_suffix}-leader-election")))
+        {
+            continue;
+        }
+        let namespaced = kind(d) == "Role";
+        for rule in d["rules"].as_array().expect("rules") {
+            let list = |k: &str| -> Vec<String> {
+                rule[k]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            };
+            let names = list("resourceNames");
+            for g in list("apiGroups") {
+                for r in list("resources") {
+                    for v in list("verbs") {
+                        assert!(g != "*" && r != "*" && v != "*", "wildcard in {name}");
+                        if names.is_empty() {
+                            out.insert((g.clone(), r.clone(), v.clone(), None, namespaced));
+                        }
+                        for n in &names {
+                            out.insert((
+                                g.clone(),
+                                r.clone(),
+                                v.clone(),
+                                Some(n.clone()),
+                                namespaced,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every child call the reconciler makes across full lifecycles (Delete and Retain, retry,
+/// drift), recorded by the in-memory cluster.
+fn operator_calls() -> Vec<(&'static str, storefleet_operator::controller::cluster::Kind)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let fake = FakeCluster::new();
+        let clock = Arc::new(ManualClock::new(
+            Timestamp::from_second(1_800_000_000).expect("valid"),
+        ));
+        let ctx = Arc::new(Context::new(
+            fake.clone(),
+            OperatorConfig::default(),
+            clock,
+            Arc::new(Metrics::default()),
+        ));
+        let pass = |name: &'static str| {
+            let fake = fake.clone();
+            let ctx = ctx.clone();
+            async move {
+                if let Some(s) = fake.store(name) {
+                    let _ = reconcile(Arc::new(s), ctx).await;
+                }
+            }
+        };
+        // alice: Delete throughout. bob: created with Delete, switched to Retain while running
+        // (create-only children get un-owned), carol: switched to Retain and deleted at once
+        // (cleanup un-owns everything).
+        for (name, policy) in [
+            ("alice", DeletionPolicy::Delete),
+            ("bob", DeletionPolicy::Retain),
+            ("carol", DeletionPolicy::Retain),
+        ] {
+            fake.put_store(Store::test().with_name(name));
+            let ns = format!("store-{name}");
+            pass(name).await;
+            fake.mark_database_ready(&ns);
+            fake.mark_storefront_available(&ns);
+            pass(name).await;
+            fake.fail_job(&ns, "BackoffLimitExceeded", "failed");
+            pass(name).await;
+            fake.annotate_store(name, names::RETRY_ANNOTATION, "1");
+            pass(name).await;
+            pass(name).await;
+            fake.complete_job(&ns);
+            pass(name).await;
+            fake.put_store(Store::test().with_name(name).with_deletion_policy(policy));
+            if name != "carol" {
+                pass(name).await;
+            }
+            fake.delete_store(name);
+            pass(name).await;
+            fake.finish_terminating_namespaces();
+            pass(name).await;
+        }
+        fake.calls()
+    })
+}
+
+#[test]
+fn operator_rbac_is_exactly_what_the_code_calls() {
+    let calls = operator_calls();
+    let mut required: BTreeSet<Permission> = rbac::for_calls(&calls);
+    required.extend(rbac::runtime());
+    let required: BTreeSet<_> = required
+        .into_iter()
+        .map(|p| (p.group, p.resource, p.verb, None, p.release_namespace_only))
+        .collect();
+    let granted = granted(&render(""), "-operator");
+    let missing: Vec<_> = required.difference(&granted).collect();
+    let extra: Vec<_> = granted.difference(&required).collect();
+    assert!(
+        missing.is_empty(),
+        "the chart does not grant what the operator calls: {missing:#?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "the chart grants what the operator never calls: {extra:#?}"
+    );
+    // Sanity: the recording saw deletes of namespaces and jobs, and secret creation.
+    for (call, kind) in [
+        ("delete", "Namespace"),
+        ("delete", "Job"),
+        ("create", "Secret"),
+        ("patch-owners", "Namespace"),
+        ("patch-owners", "Secret"),
+        ("patch-owners", "Job"),
+    ] {
+        assert!(
+            calls.iter().any(|(c, k)| *c == call && k.as_str() == kind),
+            "{call} {kind} not exercised"
+        );
+    }
+}
+
+#[test]
+fn api_rbac_is_exactly_what_the_code_calls() {
+    let required: BTreeSet<_> = storefleet_api::backend::kube::RBAC
+        .iter()
+        .map(|(g, r, v, n)| {
+            (
+                g.to_string(),
+                r.to_string(),
+                v.to_string(),
+                n.map(String::from),
+                false,
+            )
+        })
+        .collect();
+    let granted = granted(&render(""), "-api");
+    assert_eq!(granted, required);
+}
