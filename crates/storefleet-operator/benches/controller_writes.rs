@@ -6,13 +6,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::jiff::Timestamp;
 use storefleet_operator::build;
 use storefleet_operator::config::OperatorConfig;
 use storefleet_operator::controller::Context;
-use storefleet_operator::controller::fake::{FakeCluster, ManualClock};
+use storefleet_operator::controller::fake::{self, FakeCluster};
 use storefleet_operator::controller::reconcile::reconcile;
-use storefleet_operator::metrics::Metrics;
 use storefleet_operator::validate::validate;
 use storefleet_types::{Phase, Store};
 
@@ -32,8 +30,7 @@ fn main() {
         let config = OperatorConfig::default();
         let children = build::build(&validate(&Store::test(), &config).expect("valid")).children().len();
         let fake = FakeCluster::new();
-        let clock = Arc::new(ManualClock::new(Timestamp::from_second(1_800_000_000).expect("valid")));
-        let ctx = Arc::new(Context::new(fake.clone(), config, clock, Arc::new(Metrics::default())));
+        let (ctx, _clock) = fake::context(&fake, config);
         fake.put_store(Store::test());
         let mut passes = 1;
         pass(&fake, &ctx).await;

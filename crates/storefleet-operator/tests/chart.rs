@@ -10,14 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 use storefleet_operator::config::OperatorConfig;
-use storefleet_operator::controller::Context;
-use storefleet_operator::controller::fake::{FakeCluster, ManualClock};
+use storefleet_operator::controller::fake::{self, FakeCluster};
 use storefleet_operator::controller::rbac::{self, Permission};
 use storefleet_operator::controller::reconcile::reconcile;
-use storefleet_operator::metrics::Metrics;
 use storefleet_types::names;
 use storefleet_types::{DeletionPolicy, Store};
 
@@ -382,15 +379,7 @@ fn operator_calls() -> Vec<(&'static str, storefleet_operator::controller::clust
         .expect("runtime");
     runtime.block_on(async {
         let fake = FakeCluster::new();
-        let clock = Arc::new(ManualClock::new(
-            Timestamp::from_second(1_800_000_000).expect("valid"),
-        ));
-        let ctx = Arc::new(Context::new(
-            fake.clone(),
-            OperatorConfig::default(),
-            clock,
-            Arc::new(Metrics::default()),
-        ));
+        let (ctx, _clock) = fake::context(&fake, OperatorConfig::default());
         let pass = |name: &'static str| {
             let fake = fake.clone();
             let ctx = ctx.clone();

@@ -6,14 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use storefleet_operator::config::OperatorConfig;
 use storefleet_operator::controller::cluster::{ClusterError, EventKind, Kind, ObjRef};
-use storefleet_operator::controller::fake::{FakeCluster, ManualClock, Write};
+use storefleet_operator::controller::fake::{self, FakeCluster, ManualClock, Write};
 use storefleet_operator::controller::reconcile::reconcile;
 use storefleet_operator::controller::{Context, Error, error_policy};
-use storefleet_operator::metrics::Metrics;
 use storefleet_types::names::{self, child};
 use storefleet_types::{DeletionPolicy, Engine, Phase, SetupSpec, Store, StoreStatus};
 
@@ -32,15 +30,7 @@ impl Harness {
 
     fn with_config(config: OperatorConfig) -> Self {
         let fake = FakeCluster::new();
-        let clock = Arc::new(ManualClock::new(
-            Timestamp::from_second(1_800_000_000).expect("valid"),
-        ));
-        let ctx = Arc::new(Context::new(
-            fake.clone(),
-            config,
-            clock.clone(),
-            Arc::new(Metrics::default()),
-        ));
+        let (ctx, clock) = fake::context(&fake, config);
         Self { fake, clock, ctx }
     }
 

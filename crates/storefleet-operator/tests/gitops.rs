@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 use storefleet_operator::config::OperatorConfig;
-use storefleet_operator::controller::Context;
-use storefleet_operator::controller::fake::{FakeCluster, ManualClock};
+use storefleet_operator::controller::fake::{self, FakeCluster};
 use storefleet_operator::controller::reconcile::reconcile;
 use storefleet_operator::metrics::Metrics;
 use storefleet_types::{Engine, Phase, Store};
@@ -133,15 +131,7 @@ fn argocd_health_check_reads_real_statuses() {
         .expect("runtime");
     runtime.block_on(async {
         let fake = FakeCluster::new();
-        let clock = Arc::new(ManualClock::new(
-            Timestamp::from_second(1_800_000_000).expect("valid"),
-        ));
-        let ctx = Arc::new(Context::new(
-            fake.clone(),
-            OperatorConfig::default(),
-            clock,
-            Arc::new(Metrics::default()),
-        ));
+        let (ctx, _clock) = fake::context(&fake, OperatorConfig::default());
         let step = |name: &str| {
             let store = fake.store(name).expect("store");
             let ctx = ctx.clone();

@@ -529,3 +529,21 @@ impl super::Clock for ManualClock {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// A reconcile context over `fake` with `config`, a manual clock at a fixed start and fresh
+/// metrics: what tests and the write-count bench drive the real reconciler with.
+pub fn context(
+    fake: &FakeCluster,
+    config: crate::config::OperatorConfig,
+) -> (Arc<super::Context<FakeCluster>>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH),
+    ));
+    let ctx = super::Context::new(
+        fake.clone(),
+        config,
+        clock.clone(),
+        Arc::new(crate::metrics::Metrics::default()),
+    );
+    (Arc::new(ctx), clock)
+}
