@@ -689,6 +689,58 @@ fn network_policies_allow_exactly_the_named_flows() {
 }
 
 #[test]
+fn a_cluster_issuer_lets_the_acme_solver_be_reached() {
+    let plain = objects(&Store::test());
+    assert!(
+        plain
+            .network_policies
+            .iter()
+            .all(|p| p.metadata.name.as_deref() != Some(child::NETPOL_ACME_SOLVER))
+    );
+    let issued = objects(&Store::test().with_cluster_issuer("letsencrypt"));
+    let solver = issued
+        .network_policies
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some(child::NETPOL_ACME_SOLVER))
+        .expect("solver policy")
+        .spec
+        .clone()
+        .expect("spec");
+    let solver_pod = BTreeMap::from([(
+        "acme.cert-manager.io/http01-solver".to_string(),
+        "true".to_string(),
+    )]);
+    assert!(selects(
+        solver.pod_selector.as_ref().expect("selector"),
+        &solver_pod
+    ));
+    for (_, t) in pods(&issued) {
+        assert!(
+            !selects(
+                solver.pod_selector.as_ref().expect("selector"),
+                &pod_labels(&t)
+            ),
+            "only the solver"
+        );
+    }
+    let rule = &solver.ingress.expect("rules")[0];
+    assert_eq!(
+        rule.ports.as_ref().expect("ports")[0].port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8089))
+    );
+    let from = rule.from.as_ref().expect("from")[0]
+        .namespace_selector
+        .clone()
+        .expect("namespaces");
+    assert_eq!(
+        from.match_labels.expect("labels")["kubernetes.io/metadata.name"],
+        "ingress-nginx"
+    );
+    let tls_secret = objects(&Store::test().with_tls_secret("cert")).network_policies;
+    assert_eq!(tls_secret.len(), 6, "no solver without cert-manager");
+}
+
+#[test]
 fn secrets_are_templates_materialized_once() {
     let o = objects(&Store::test());
     let names: Vec<&str> = o.secrets.iter().map(|t| t.name()).collect();

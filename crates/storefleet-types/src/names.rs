@@ -178,6 +178,8 @@ pub mod child {
     pub const NETPOL_DATABASE_INGRESS: &str = "allow-database-ingress";
     /// NetworkPolicy on storefront and setup: they may connect to the database.
     pub const NETPOL_DATABASE_EGRESS: &str = "allow-database-egress";
+    /// Ingress controller to cert-manager's HTTP-01 solver pod (stores with a ClusterIssuer).
+    pub const NETPOL_ACME_SOLVER: &str = "allow-acme-http01-solver";
     /// Storefront and setup to the internet on 80/443 NetworkPolicy.
     pub const NETPOL_INTERNET: &str = "allow-internet-egress";
 }

@@ -5,6 +5,7 @@
 //!                                setup ───────3306──┘
 //!  every pod ──53──► DNS (any namespace)
 //!  storefront, setup ──80/443──► internet, except private, link-local and cluster ranges
+//!  ingress controller ns ──8089──► cert-manager's HTTP-01 solver (stores with a ClusterIssuer)
 //! ```
 
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use storefleet_types::names::{Component, child, labels as keys, ports};
 
 use super::{child_meta, selector};
 use crate::config::parse_cidr;
-use crate::validate::ValidatedStore;
+use crate::validate::{Tls, ValidatedStore};
 
 /// Label every namespace carries with its own name (set by the apiserver).
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -58,16 +59,62 @@ fn policy(store: &ValidatedStore, name: &str, spec: NetworkPolicySpec) -> Networ
     }
 }
 
+/// Label cert-manager puts on its HTTP-01 solver pods, and the port they listen on.
+pub const ACME_SOLVER_LABEL: &str = "acme.cert-manager.io/http01-solver";
+/// Port of cert-manager's HTTP-01 solver.
+pub const ACME_SOLVER_PORT: i32 = 8089;
+
 /// Builds every NetworkPolicy of the store, default deny first.
 pub fn build_network_policies(store: &ValidatedStore) -> Vec<NetworkPolicy> {
-    vec![
+    let mut out = vec![
         build_default_deny(store),
         build_dns_egress(store),
         build_ingress_controller_access(store),
         build_database_ingress(store),
         build_database_egress(store),
         build_internet_egress(store),
-    ]
+    ];
+    if matches!(store.tls, Some(Tls::ClusterIssuer(_))) {
+        out.push(build_acme_solver_access(store));
+    }
+    out
+}
+
+/// With a cert-manager ClusterIssuer, the HTTP-01 solver pod runs in the store's namespace and
+/// the ingress controller must reach it, or the certificate is never issued.
+pub fn build_acme_solver_access(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_ACME_SOLVER,
+        NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    ACME_SOLVER_LABEL.to_string(),
+                    "true".to_string(),
+                )])),
+                match_expressions: None,
+            }),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![ingress_controller_peer(store)]),
+                ports: Some(vec![port("TCP", ACME_SOLVER_PORT)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+fn ingress_controller_peer(store: &ValidatedStore) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                NAMESPACE_NAME_LABEL.to_string(),
+                store.ingress_controller_namespace.clone(),
+            )])),
+            match_expressions: None,
+        }),
+        ..NetworkPolicyPeer::default()
+    }
 }
 
 /// Denies all ingress and egress of every pod in the namespace.
@@ -112,16 +159,7 @@ pub fn build_ingress_controller_access(store: &ValidatedStore) -> NetworkPolicy 
             pod_selector: Some(selector(store, Component::Storefront)),
             policy_types: Some(vec!["Ingress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![NetworkPolicyPeer {
-                    namespace_selector: Some(LabelSelector {
-                        match_labels: Some(BTreeMap::from([(
-                            NAMESPACE_NAME_LABEL.to_string(),
-                            store.ingress_controller_namespace.clone(),
-                        )])),
-                        match_expressions: None,
-                    }),
-                    ..NetworkPolicyPeer::default()
-                }]),
+                from: Some(vec![ingress_controller_peer(store)]),
                 ports: Some(vec![port("TCP", ports::STOREFRONT_HTTP)]),
             }]),
             ..NetworkPolicySpec::default()
