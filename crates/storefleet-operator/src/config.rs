@@ -10,8 +10,9 @@ use std::path::Path;
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::{Deserialize, Serialize};
+use storefleet_types::Plan;
 use storefleet_types::names::store_name;
-use storefleet_types::{Plan, spec::TAG_PATTERN};
+use storefleet_types::spec::is_image_tag;
 
 use crate::quantity::{self, Millis};
 
@@ -604,7 +605,7 @@ impl OperatorConfig {
                     format!("{:?} is not an image repository", image.repository),
                 );
             }
-            if !is_tag(&image.tag) {
+            if !is_image_tag(&image.tag) {
                 c.issue(
                     &format!("images.{key}.tag"),
                     format!("{:?} is not an image tag", image.tag),
@@ -880,17 +881,6 @@ pub use storefleet_types::names::{is_dns_label as is_label, is_hostname};
 /// A DNS subdomain (IngressClass, StorageClass, ClusterIssuer names): same rules as a host name.
 pub fn is_subdomain(s: &str) -> bool {
     is_hostname(s)
-}
-
-fn is_tag(s: &str) -> bool {
-    debug_assert!(TAG_PATTERN.starts_with("^[A-Za-z0-9_]"));
-    let mut bytes = s.bytes();
-    let first_ok = bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
-    first_ok
-        && s.len() <= 128
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// Parses `addr/prefix`, checking the prefix fits the address family.

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use storefleet_types::names::store_name;
+use storefleet_types::spec::is_image_tag;
 use storefleet_types::{DeletionPolicy, Engine, PaymentMethod, Plan, Store};
 
 use crate::config::{self, OperatorConfig, PlanConfig};
@@ -242,7 +243,7 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         ("spec.versions.wpCli", &versions.wp_cli),
     ] {
         if let Some(tag) = tag
-            && !is_tag(tag)
+            && !is_image_tag(tag)
         {
             return Err(invalid(field, format!("{tag:?} is not an image tag")));
         }
@@ -353,15 +354,6 @@ fn looks_like_email(s: &str) -> bool {
         }
         None => false,
     }
-}
-
-fn is_tag(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && s.len() <= 128
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 fn size(field: &'static str, q: &Quantity) -> Result<Millis, ValidationError> {

@@ -227,6 +227,17 @@ pub struct StorageSpec {
 /// Pattern of an image tag (the OCI reference grammar's tag).
 pub const TAG_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";
 
+/// Whether `s` matches [`TAG_PATTERN`] (checked in code where the schema does not apply:
+/// operator configuration, Stores from files).
+pub fn is_image_tag(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && s.len() <= 128
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 /// Image tags. The repositories come from the operator configuration.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]

@@ -26,10 +26,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, Container, EnvVar, EnvVarSource, LimitRange, Namespace,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, ResourceQuota,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
-    VolumeResourceRequirements,
+    Capabilities, ConfigMap, EnvVar, EnvVarSource, LimitRange, Namespace, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSecurityContext, ResourceQuota, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecurityContext, Service, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -298,9 +297,4 @@ pub fn env_from_secret(name: &str, secret: &str, key: &str) -> EnvVar {
             ..EnvVarSource::default()
         }),
     }
-}
-
-/// The containers of a pod template, for tests and observers.
-pub fn containers_of(spec: Option<&k8s_openapi::api::core::v1::PodSpec>) -> &[Container] {
-    spec.map(|s| s.containers.as_slice()).unwrap_or_default()
 }

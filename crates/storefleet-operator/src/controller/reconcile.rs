@@ -274,7 +274,7 @@ async fn apply<C: Cluster>(store: &Store, ctx: &Context<C>) -> Result<Action, Er
         .map(|t| Duration::from_secs(u64::try_from(now.as_second() - t.0.as_second()).unwrap_or(0)))
         .unwrap_or_default();
     if blocked.is_none() && facts.ready_at.is_none() && !progress.is_ready() && elapsed >= timeout {
-        let waiting = progress_message(&progress);
+        let waiting = progress.waiting_for().1;
         blocked = Some(Blocked {
             reason: "ProvisioningTimeout".into(),
             message: format!(
@@ -318,18 +318,6 @@ async fn apply<C: Cluster>(store: &Store, ctx: &Context<C>) -> Result<Action, Er
                 .max(Duration::from_secs(1)),
         ),
     })
-}
-
-fn progress_message(p: &Progress) -> String {
-    for step in [&p.namespace, &p.database, &p.storefront] {
-        if let Step::Waiting(m) = step {
-            return m.clone();
-        }
-    }
-    match &p.setup {
-        Setup::Gated(m) | Setup::Running(m) | Setup::Failed(m) => m.clone(),
-        Setup::Succeeded => "ready".into(),
-    }
 }
 
 fn waiting_progress(message: &str) -> Progress {

@@ -87,7 +87,7 @@ impl Progress {
     }
 
     /// The first thing the store waits for, as (reason, message).
-    fn waiting_for(&self) -> (&'static str, String) {
+    pub fn waiting_for(&self) -> (&'static str, String) {
         if let Some(rejected) = &self.rejected {
             return ("ApplyRejected", rejected.clone());
         }
