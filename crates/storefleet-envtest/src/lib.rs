@@ -1,0 +1,488 @@
+//! A real Kubernetes control plane for tests: etcd, kube-apiserver and kube-controller-manager
+//! from `KUBEBUILDER_ASSETS` (the envtest convention), on free loopback ports, in a temporary
+//! folder, with keys and certificates made per run.
+//!
+//! ```text
+//!   test ──admin token──► kube-apiserver ◄── kube-controller-manager (GC, namespaces, Deployments,
+//!    │                      │   ▲  audit log        StatefulSets, Jobs, quotas, ServiceAccounts)
+//!    │                      ▼   │
+//!    │                     etcd └── Kubelet stand-in (kubelet.rs): binds pods to one Node and
+//!    │                                reports them Ready / Job pods Succeeded or Failed
+//!    └─ chart.rs: render the Helm chart, apply its RBAC, act as its ServiceAccount
+//! ```
+//!
+//! [`ControlPlane::start`] returns `None` and prints one `skipped:` line when the assets are not
+//! there (a user's machine); when they are there, any failure to start is a test failure. Every
+//! process is stopped when the [`ControlPlane`] is dropped, on panic too, and even when the test
+//! process is killed (see `process.rs`).
+
+pub mod audit;
+pub mod chart;
+pub mod kubelet;
+pub mod pki;
+pub mod process;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+pub use kubelet::{JobPods, Kubelet};
+use process::Supervised;
+
+/// The variable that names the folder with `etcd`, `kube-apiserver`, `kube-controller-manager`.
+pub const ASSETS_VAR: &str = "KUBEBUILDER_ASSETS";
+
+/// Why the control plane could not be started or used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or process operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was done.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Key or certificate generation failed.
+    #[error("certificates: {0}")]
+    Pki(String),
+    /// A component did not become ready.
+    #[error("{component} did not become ready: {detail}")]
+    NotReady {
+        /// etcd, kube-apiserver, kube-controller-manager.
+        component: String,
+        /// The last lines of its log, or what was seen.
+        detail: String,
+    },
+    /// A Kubernetes call failed.
+    #[error("{what}: {source}")]
+    Kube {
+        /// What was done.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: kube::Error,
+    },
+    /// Rendering or reading a manifest failed.
+    #[error("{0}")]
+    Manifest(String),
+}
+
+/// Installs rustls' ring provider for this process (the workspace links two providers).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The folder with the binaries, if the tier can run here.
+pub fn assets() -> Result<PathBuf, String> {
+    let dir = std::env::var_os(ASSETS_VAR)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("{ASSETS_VAR} is not set"))?;
+    let dir = PathBuf::from(dir);
+    for bin in ["etcd", "kube-apiserver", "kube-controller-manager"] {
+        if !dir.join(bin).is_file() {
+            return Err(format!("{ASSETS_VAR}={} has no {bin}", dir.display()));
+        }
+    }
+    Ok(dir)
+}
+
+/// A temporary folder, removed on drop.
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(prefix: &str) -> Result<Self, Error> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!(
+            "storefleet-{prefix}-{}-{n}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&path).map_err(|source| Error::Io {
+            what: format!("create {}", path.display()),
+            source,
+        })?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("STOREFLEET_ENVTEST_KEEP").is_some() {
+            eprintln!("envtest: kept {}", self.0.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A free loopback port (bound, then released for the component to take).
+fn free_port() -> Result<u16, Error> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| Error::Io {
+        what: "bind a free port".into(),
+        source,
+    })?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|source| Error::Io {
+            what: "read a free port".into(),
+            source,
+        })
+}
+
+fn random_token() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+        .collect()
+}
+
+/// A kubeconfig for `url` trusting `ca`, authenticating with `token`.
+pub fn kubeconfig_yaml(url: &str, ca: &Path, token: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: envtest\n  cluster:\n    server: {url}\n    certificate-authority: {}\nusers:\n- name: user\n  user:\n    token: {token}\ncontexts:\n- name: envtest\n  context:\n    cluster: envtest\n    user: user\ncurrent-context: envtest\n",
+        ca.display()
+    )
+}
+
+/// A client from a kubeconfig file.
+pub async fn client_from(kubeconfig: &Path) -> Result<Client, Error> {
+    install_crypto_provider();
+    let kc = Kubeconfig::read_from(kubeconfig).map_err(|e| {
+        Error::Manifest(format!("cannot read kubeconfig {}: {e}", kubeconfig.display()))
+    })?;
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| Error::Manifest(format!("bad kubeconfig {}: {e}", kubeconfig.display())))?;
+    Client::try_from(config).map_err(|source| Error::Kube {
+        what: "client".into(),
+        source,
+    })
+}
+
+/// etcd + kube-apiserver + kube-controller-manager, and a Kubelet stand-in.
+pub struct ControlPlane {
+    // Field order is drop order: the stand-in, then the controller-manager, the apiserver,
+    // etcd, and last the folder.
+    kubelet: Kubelet,
+    controller_manager: Supervised,
+    apiserver: Supervised,
+    etcd: Supervised,
+    admin: Client,
+    url: String,
+    ca: PathBuf,
+    admin_kubeconfig: PathBuf,
+    audit_log: PathBuf,
+    dir: TempDir,
+}
+
+impl ControlPlane {
+    /// Starts a control plane for `test`, or prints one `skipped:` line and returns None when
+    /// the assets are absent. Panics when the assets are there but it cannot start.
+    pub async fn start(test: &str) -> Option<Self> {
+        match assets() {
+            Err(why) => {
+                println!(
+                    "skipped: {test}: real control-plane tier not available ({why}; see README, \"Test tiers\")"
+                );
+                None
+            }
+            Ok(dir) => match Self::start_with(&dir).await {
+                Ok(cp) => Some(cp),
+                Err(e) => panic!("{test}: cannot start the control plane from {}: {e}", dir.display()),
+            },
+        }
+    }
+
+    /// Starts everything from the binaries in `assets`.
+    pub async fn start_with(assets: &Path) -> Result<Self, Error> {
+        install_crypto_provider();
+        let dir = TempDir::new("envtest")?;
+        let root = dir.0.clone();
+        let pki = pki::generate(&root)?;
+
+        let etcd_port = free_port()?;
+        let peer_port = free_port()?;
+        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        let mut etcd = Supervised::start(
+            "etcd",
+            &assets.join("etcd"),
+            &[
+                format!("--data-dir={}", root.join("etcd").display()),
+                format!("--listen-client-urls={etcd_url}"),
+                format!("--advertise-client-urls={etcd_url}"),
+                format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"),
+                "--unsafe-no-fsync=true".into(),
+                "--name=envtest".into(),
+                "--log-level=warn".into(),
+                "--quota-backend-bytes=2147483648".into(),
+            ],
+            &root.join("etcd.log"),
+        )?;
+        wait_for_port("etcd", &mut etcd, etcd_port, Duration::from_secs(30)).await?;
+
+        let token = random_token();
+        let tokens = root.join("tokens.csv");
+        std::fs::write(&tokens, format!("{token},envtest-admin,envtest-admin,\"system:masters\"\n"))
+            .map_err(|source| Error::Io {
+                what: "write tokens.csv".into(),
+                source,
+            })?;
+        let audit_policy = root.join("audit-policy.yaml");
+        std::fs::write(
+            &audit_policy,
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
+        )
+        .map_err(|source| Error::Io {
+            what: "write audit policy".into(),
+            source,
+        })?;
+        let audit_log = root.join("audit.log");
+        let api_port = free_port()?;
+        let url = format!("https://127.0.0.1:{api_port}");
+        let mut apiserver = Supervised::start(
+            "kube-apiserver",
+            &assets.join("kube-apiserver"),
+            &[
+                format!("--etcd-servers={etcd_url}"),
+                "--bind-address=127.0.0.1".into(),
+                "--advertise-address=127.0.0.1".into(),
+                format!("--secure-port={api_port}"),
+                format!("--tls-cert-file={}", pki.serving_cert.display()),
+                format!("--tls-private-key-file={}", pki.serving_key.display()),
+                format!("--client-ca-file={}", pki.ca_cert.display()),
+                format!("--token-auth-file={}", tokens.display()),
+                format!(
+                    "--service-account-key-file={}",
+                    pki.service_account_public_key.display()
+                ),
+                format!(
+                    "--service-account-signing-key-file={}",
+                    pki.service_account_key.display()
+                ),
+                "--service-account-issuer=https://kubernetes.default.svc".into(),
+                "--authorization-mode=RBAC".into(),
+                "--service-cluster-ip-range=10.96.0.0/16".into(),
+                "--allow-privileged=true".into(),
+                format!("--audit-policy-file={}", audit_policy.display()),
+                format!("--audit-log-path={}", audit_log.display()),
+                "--audit-log-mode=blocking".into(),
+                "--v=0".into(),
+            ],
+            &root.join("kube-apiserver.log"),
+        )?;
+        let admin_kubeconfig = root.join("admin.kubeconfig");
+        std::fs::write(
+            &admin_kubeconfig,
+            kubeconfig_yaml(&url, &pki.ca_cert, &token),
+        )
+        .map_err(|source| Error::Io {
+            what: "write admin kubeconfig".into(),
+            source,
+        })?;
+        let admin = client_from(&admin_kubeconfig).await?;
+        wait_for_readyz(&admin, &mut apiserver, Duration::from_secs(90)).await?;
+
+        let controller_manager = Supervised::start(
+            "kube-controller-manager",
+            &assets.join("kube-controller-manager"),
+            &[
+                format!("--kubeconfig={}", admin_kubeconfig.display()),
+                format!(
+                    "--service-account-private-key-file={}",
+                    pki.service_account_key.display()
+                ),
+                format!("--root-ca-file={}", pki.ca_cert.display()),
+                "--leader-elect=false".into(),
+                "--secure-port=0".into(),
+                "--use-service-account-credentials=false".into(),
+                // No kubelet heartbeats here: the node lifecycle controller would mark the
+                // stand-in's Node NotReady and evict its pods.
+                "--controllers=*,-node-lifecycle-controller,-node-ipam-controller".into(),
+                "--concurrent-gc-syncs=10".into(),
+                "--v=0".into(),
+            ],
+            &root.join("kube-controller-manager.log"),
+        )?;
+        let kubelet = Kubelet::start(admin.clone()).await?;
+        let mut cp = Self {
+            kubelet,
+            controller_manager,
+            apiserver,
+            etcd,
+            admin,
+            url,
+            ca: pki.ca_cert.clone(),
+            admin_kubeconfig,
+            audit_log,
+            dir,
+        };
+        cp.wait_for_controller_manager(Duration::from_secs(60))
+            .await?;
+        Ok(cp)
+    }
+
+    /// The ServiceAccount controller makes `default` in every namespace: a sign of life.
+    async fn wait_for_controller_manager(&mut self, timeout: Duration) -> Result<(), Error> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.admin.clone(), "default");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(_)) = api.get_opt("default").await {
+                return Ok(());
+            }
+            if self.controller_manager.exited() || Instant::now() > deadline {
+                return Err(Error::NotReady {
+                    component: "kube-controller-manager".into(),
+                    detail: self.controller_manager.log_tail(20),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A client with cluster-admin rights (system:masters).
+    pub fn admin(&self) -> Client {
+        self.admin.clone()
+    }
+
+    /// The kubeconfig file of the admin client (for kubectl or a child process).
+    pub fn admin_kubeconfig(&self) -> &Path {
+        &self.admin_kubeconfig
+    }
+
+    /// The apiserver URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The Kubelet stand-in.
+    pub fn kubelet(&self) -> &Kubelet {
+        &self.kubelet
+    }
+
+    /// A folder for the test's own files, removed with the control plane.
+    pub fn dir(&self) -> &Path {
+        &self.dir.0
+    }
+
+    /// The audit log written so far.
+    pub fn audit_log(&self) -> &Path {
+        &self.audit_log
+    }
+
+    /// A kubeconfig (written under [`Self::dir`]) and a client acting as the ServiceAccount
+    /// `namespace/name`, with a token from the TokenRequest API.
+    pub async fn service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(PathBuf, Client), Error> {
+        use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+        let api: Api<ServiceAccount> = Api::namespaced(self.admin.clone(), namespace);
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                audiences: Some(vec!["https://kubernetes.default.svc".into()]),
+                expiration_seconds: Some(3600),
+                ..TokenRequestSpec::default()
+            }),
+            ..TokenRequest::default()
+        };
+        let issued = api
+            .create_token_request(name, &Default::default(), &request)
+            .await
+            .map_err(|source| Error::Kube {
+                what: format!("token for ServiceAccount {namespace}/{name}"),
+                source,
+            })?;
+        let token = issued.status.and_then(|s| s.token).unwrap_or_default();
+        let path = self.dir().join(format!("{namespace}-{name}.kubeconfig"));
+        std::fs::write(&path, kubeconfig_yaml(&self.url, &self.ca, &token)).map_err(
+            |source| Error::Io {
+                what: format!("write {}", path.display()),
+                source,
+            },
+        )?;
+        let client = client_from(&path).await?;
+        Ok((path, client))
+    }
+
+    /// Last lines of a component's log (etcd, kube-apiserver, kube-controller-manager).
+    pub fn log_tail(&self, component: &str, lines: usize) -> String {
+        match component {
+            "etcd" => self.etcd.log_tail(lines),
+            "kube-apiserver" => self.apiserver.log_tail(lines),
+            _ => self.controller_manager.log_tail(lines),
+        }
+    }
+}
+
+impl std::fmt::Debug for ControlPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlPlane")
+            .field("url", &self.url)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn wait_for_port(
+    component: &str,
+    process: &mut Supervised,
+    port: u16,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if process.exited() || Instant::now() > deadline {
+            return Err(Error::NotReady {
+                component: component.into(),
+                detail: process.log_tail(20),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_readyz(
+    client: &Client,
+    process: &mut Supervised,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let request = http::Request::get("/readyz").body(Vec::new());
+        if let Ok(request) = request
+            && let Ok(body) = client.request_text(request).await
+            && body.trim() == "ok"
+        {
+            return Ok(());
+        }
+        if process.exited() || Instant::now() > deadline {
+            return Err(Error::NotReady {
+                component: "kube-apiserver".into(),
+                detail: process.log_tail(20),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
