@@ -42,6 +42,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // kube uses ring; a build with every target also links aws-lc-rs, and rustls then cannot
+    // pick a provider by itself (it panics at the first HTTPS request). Choose one here.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,kube=warn,tower=warn,hyper=warn")

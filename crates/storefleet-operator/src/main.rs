@@ -62,6 +62,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // kube uses ring; a build with every target also links aws-lc-rs, and rustls then cannot
+    // pick a provider by itself (it panics at the first HTTPS request). Choose one here.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     if let Command::Run {
         config,

@@ -1,89 +1,13 @@
 //! What users plug into their own tools (`config/`): the Argo CD health check (run through Lua
-//! 5.4 against its upstream-format test cases, and against statuses the real reconciler
-//! writes), the Flux example, and the Prometheus alert rules (every metric they use exists).
+//! 5.4 against its upstream-format test cases; `control_plane.rs` runs it on statuses the
+//! operator writes on a real apiserver), the Flux example, and the Prometheus alert rules (every metric they use exists).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
+#[path = "common/argocd.rs"]
+mod argocd;
 
+use argocd::{health, health_dir, lua_literal, root};
 use serde_json::Value;
-use storefleet_operator::config::OperatorConfig;
-use storefleet_operator::controller::fake::{self, FakeCluster};
-use storefleet_operator::controller::reconcile::reconcile;
 use storefleet_operator::metrics::Metrics;
-use storefleet_types::{Engine, Phase, Store};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn health_dir() -> PathBuf {
-    root().join("config/argocd/storefleet.io/Store")
-}
-
-/// A JSON value as a Lua table constructor.
-fn lua_literal(v: &Value) -> String {
-    match v {
-        Value::Null => "nil".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => {
-            let mut out = String::from("\"");
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '"' => out.push_str("\\\""),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-            out
-        }
-        Value::Array(a) => format!(
-            "{{{}}}",
-            a.iter().map(lua_literal).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(o) => format!(
-            "{{{}}}",
-            o.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| format!(
-                    "[{}] = {}",
-                    lua_literal(&Value::String(k.clone())),
-                    lua_literal(v)
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// Runs health.lua on an object; returns (status, message).
-fn health(object: &Value) -> (String, String) {
-    let script = format!(
-        "obj = {}\nlocal hs = dofile({})\nio.write(hs.status, \"\\n\", hs.message or \"\")\n",
-        lua_literal(object),
-        lua_literal(&Value::String(
-            health_dir().join("health.lua").display().to_string()
-        ))
-    );
-    let out = Command::new("lua5.4")
-        .args(["-e", &script])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("lua5.4 is needed for this test (make test-deps installs it): {e}")
-        });
-    assert!(
-        out.status.success(),
-        "lua failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (status, message) = text.split_once('\n').unwrap_or((&text, ""));
-    (status.to_string(), message.to_string())
-}
 
 #[test]
 fn lua_literals() {
@@ -120,53 +44,6 @@ fn argocd_health_check_passes_its_upstream_test_cases() {
             "{input}"
         );
     }
-}
-
-/// The health check reads the statuses the reconciler really writes.
-#[test]
-fn argocd_health_check_reads_real_statuses() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let fake = FakeCluster::new();
-        let (ctx, _clock) = fake::context(&fake, OperatorConfig::default());
-        let step = |name: &str| {
-            let store = fake.store(name).expect("store");
-            let ctx = ctx.clone();
-            async move { reconcile(Arc::new(store), ctx).await.expect("reconcile") }
-        };
-        let as_json =
-            |name: &str| serde_json::to_value(fake.store(name).expect("store")).expect("json");
-
-        fake.put_store(Store::test());
-        step("alice").await;
-        assert_eq!(health(&as_json("alice")).0, "Progressing");
-        fake.mark_database_ready("store-alice");
-        fake.mark_storefront_available("store-alice");
-        step("alice").await;
-        fake.complete_job("store-alice").expect("job");
-        step("alice").await;
-        assert_eq!(
-            fake.store("alice")
-                .and_then(|s| s.status)
-                .and_then(|s| s.phase),
-            Some(Phase::Ready)
-        );
-        assert_eq!(
-            health(&as_json("alice")),
-            ("Healthy".into(), "Store is ready".into())
-        );
-
-        fake.put_store(Store::test().with_name("bob").with_engine(Engine::Medusa));
-        step("bob").await;
-        let (status, message) = health(&as_json("bob"));
-        assert_eq!(
-            (status.as_str(), message.as_str()),
-            ("Degraded", "engine medusa is not available yet")
-        );
-    });
 }
 
 #[test]

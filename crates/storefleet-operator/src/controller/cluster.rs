@@ -2,7 +2,8 @@
 //!
 //! Objects cross this boundary as JSON (`serde_json::Value` serialized from the typed
 //! k8s-openapi structs the builders made), addressed by an [`ObjRef`]. [`KubeCluster`]
-//! (in `kube_cluster.rs`) is the real implementation; `fake.rs` holds an in-memory one for tests.
+//! (in `kube_cluster.rs`) is the implementation; it is tested against a real kube-apiserver
+//! (`tests/control_plane.rs`).
 
 use std::fmt;
 use std::future::Future;
@@ -198,12 +199,13 @@ pub trait Cluster: Send + Sync + 'static {
         target: &ObjRef,
     ) -> impl Future<Output = Result<Option<Value>, ClusterError>> + Send;
 
-    /// Server-side apply under the operator's field manager, with force.
+    /// Server-side apply under the operator's field manager, with force; returns the object as
+    /// stored. An apply that changes nothing writes nothing (the resourceVersion stays).
     fn apply(
         &self,
         target: &ObjRef,
         object: &Value,
-    ) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    ) -> impl Future<Output = Result<Value, ClusterError>> + Send;
 
     /// Creates the object unless it exists; never modifies an existing one.
     fn create(

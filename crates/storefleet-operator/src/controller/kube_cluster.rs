@@ -159,14 +159,18 @@ impl Cluster for KubeCluster {
             .transpose()
     }
 
-    async fn apply(&self, target: &ObjRef, object: &Value) -> Result<(), ClusterError> {
+    async fn apply(&self, target: &ObjRef, object: &Value) -> Result<Value, ClusterError> {
         self.metrics.api_request("apply");
         let params = PatchParams::apply(names::FIELD_MANAGER).force();
-        self.api(target)
+        let applied = self
+            .api(target)
             .patch(&target.name, &params, &Patch::Apply(object))
             .await
-            .map(|_| ())
-            .map_err(|e| classify(&target.to_string(), e))
+            .map_err(|e| classify(&target.to_string(), e))?;
+        serde_json::to_value(applied).map_err(|e| ClusterError::Transient {
+            target: target.to_string(),
+            message: e.to_string(),
+        })
     }
 
     async fn create(&self, target: &ObjRef, object: &Value) -> Result<Created, ClusterError> {

@@ -6,20 +6,18 @@
 //!   │                                    Retain → drop our ownerReferences
 //!   │                           then release the finalizer
 //!   └─ otherwise ─► validate ─► admit (store cap) ─► finalizer ─► build
-//!                   ─► apply each child unless converged (diff.rs)   [secrets: create-only]
+//!                   ─► server-side apply each child              [secrets: create-only]
 //!                   ─► observe (observe.rs) ─► gate + run the setup Job
 //!                   ─► status (status.rs), written only when it changed; events on transitions
 //! ```
 //!
-//! All apiserver I/O goes through [`cluster::Cluster`]: [`kube_cluster::KubeCluster`] in
-//! production, [`fake::FakeCluster`] in tests and in the write-count bench.
+//! All apiserver I/O goes through [`cluster::Cluster`], implemented by
+//! [`kube_cluster::KubeCluster`]; the I/O shell is tested against a real kube-apiserver,
+//! kube-controller-manager and etcd (`tests/control_plane.rs`, crate `storefleet-envtest`).
 
 pub mod cluster;
-pub mod diff;
-pub mod fake;
 pub mod kube_cluster;
 pub mod observe;
-pub mod rbac;
 pub mod reconcile;
 pub mod runtime;
 pub mod status;

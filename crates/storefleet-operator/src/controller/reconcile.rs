@@ -1,9 +1,10 @@
 //! One reconcile of one Store: the finalizer is the single top-level switch between
 //! [`apply`] (converge the children) and [`cleanup`] (delete or release them).
 //!
-//! Writes happen only when something differs: a child is applied only when it is not converged,
-//! a Secret is created only when absent, the status is patched only when it changed. A Ready
-//! store's reconcile is therefore reads only.
+//! Children are server-side applied on every pass (an apply that changes nothing writes nothing
+//! to etcd, and one that finds drift repairs it); a Secret is created only when absent; the
+//! status is patched only when it changed. A Ready store's reconcile therefore changes no
+//! resourceVersion.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use tracing::{Instrument, debug, info, warn};
 use super::cluster::{Cluster, ClusterError, EventKind, Kind, ObjRef, StoreEvent};
 use super::observe::{self, JobState, Step};
 use super::status::{Blocked, Facts, Outcome, Progress, Setup, next_status};
-use super::{Context, Error, diff};
+use super::{Context, Error};
 use crate::build::secrets::Csprng;
 use crate::build::{self, Child, StoreObjects};
 use crate::validate::{self, ValidatedStore};
@@ -333,7 +334,7 @@ fn waiting_progress(message: &str) -> Progress {
 
 /// What applying the children found.
 struct AppliedChildren {
-    /// Live objects as read before applying (None when they did not exist).
+    /// Live objects as the apiserver returned them from the apply (None when not applied).
     live: BTreeMap<ObjRef, Option<Value>>,
     /// The first apiserver rejection, if any.
     rejected: Option<String>,
@@ -354,7 +355,10 @@ enum Applied {
     NamespaceTerminating,
 }
 
-/// Applies every child except the Job, in order; Secrets only when absent.
+/// Applies every child except the Job, in order, with server-side apply: an apply that changes
+/// nothing writes nothing, and a field someone removed or changed is put back. Secrets are
+/// created only when absent. Only the Namespace (ownership) and the Secrets (create-only) are
+/// read first.
 async fn apply_children<C: Cluster>(
     ctx: &Context<C>,
     name: &str,
@@ -375,51 +379,51 @@ async fn apply_children<C: Cluster>(
             namespace: meta.namespace.clone(),
             name: meta.name.clone().unwrap_or_default(),
         };
-        let live = ctx.cluster.get(&target).await?;
         if kind == Kind::Namespace
-            && let Some(ns) = &live
+            && let Some(ns) = ctx.cluster.get(&target).await?
         {
-            if store_label(ns) != Some(name) {
+            if store_label(&ns) != Some(name) {
                 return Ok(Applied::NamespaceTaken(format!(
                     "Namespace {} exists and does not belong to this store; delete it or rename the store",
                     target.name
                 )));
             }
-            if is_terminating(ns) {
+            if is_terminating(&ns) {
                 return Ok(Applied::NamespaceTerminating);
             }
         }
-        let write = match (&child, &live) {
-            (Child::GeneratedSecret(t), Some(l)) => {
-                align_owners(ctx, &target, l, &t.metadata).await
-            }
-            (Child::GeneratedSecret(t), None) => {
-                // Fresh values from the CSPRNG; never logged, never overwritten.
-                let secret = to_json(&t.materialize(&mut Csprng), "Secret")?;
-                ctx.cluster.create(&target, &secret).await.map(|_| ())
-            }
-            (_, Some(l)) if diff::converged(l, &child_json(&child)?) => Ok(()),
+        let write = match &child {
+            Child::GeneratedSecret(t) => match ctx.cluster.get(&target).await? {
+                // Secrets' contents are not kept.
+                Some(live) => align_owners(ctx, &target, &live, &t.metadata)
+                    .await
+                    .map(|()| Some(Value::Null)),
+                None => {
+                    // Fresh values from the CSPRNG; never logged, never overwritten.
+                    let secret = to_json(&t.materialize(&mut Csprng), "Secret")?;
+                    ctx.cluster.create(&target, &secret).await.map(|_| None)
+                }
+            },
             _ => {
                 debug!(store = %name, object = %target, "applying");
-                ctx.cluster.apply(&target, &child_json(&child)?).await
+                ctx.cluster
+                    .apply(&target, &child_json(&child)?)
+                    .await
+                    .map(Some)
             }
         };
         match write {
-            Ok(()) => {}
+            Ok(live) => {
+                out.live.insert(target, live);
+            }
             Err(ClusterError::Rejected { target: t, message }) => {
                 if out.rejected.is_none() {
                     out.rejected = Some(format!("Kubernetes rejected {t}: {message}"));
                 }
+                out.live.insert(target, None);
             }
             Err(other) => return Err(other.into()),
         }
-        // Secrets' contents are not kept.
-        let keep = if kind == Kind::Secret {
-            live.map(|_| Value::Null)
-        } else {
-            live
-        };
-        out.live.insert(target, keep);
     }
     Ok(Applied::Done(out))
 }

@@ -32,7 +32,7 @@ use tracing::{error, info, warn};
 
 use super::kube_cluster::KubeCluster;
 use super::reconcile::reconcile;
-use super::{Context, Error, SystemClock, error_policy};
+use super::{Clock, Context, Error, SystemClock, error_policy};
 use crate::config::OperatorConfig;
 use crate::http;
 use crate::metrics::Metrics;
@@ -109,7 +109,15 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         run_as_leader(client, options, metrics, ready, stop_rx).await
     } else {
         ready.store(true, Ordering::SeqCst);
-        run_controller(client, &options, metrics, wait_for(stop_rx)).await;
+        run_controller(
+            client,
+            &options.config,
+            &options.identity,
+            metrics,
+            Arc::new(SystemClock),
+            wait_for(stop_rx),
+        )
+        .await;
         Ok(())
     };
     server.abort();
@@ -161,7 +169,15 @@ async fn run_as_leader(
             _ = stop.changed() => {}
         }
     };
-    run_controller(client, &options, metrics, trigger).await;
+    run_controller(
+        client,
+        &options.config,
+        &options.identity,
+        metrics,
+        Arc::new(SystemClock),
+        trigger,
+    )
+    .await;
     drop(leader);
     if let Ok(Ok(manager)) = task.await
         && let Err(e) = manager.release().await
@@ -182,11 +198,14 @@ async fn wait_for(mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Builds the Controller and drives it until `shutdown` completes.
-async fn run_controller(
+/// Builds the Controller and drives it until `shutdown` completes: what `run` does once it
+/// leads, and what the control-plane tests run in-process (as the chart's ServiceAccount).
+pub async fn run_controller(
     client: Client,
-    options: &RunOptions,
+    config: &OperatorConfig,
+    identity: &str,
     metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let stores: Api<Store> = Api::all(client.clone());
@@ -195,7 +214,7 @@ async fn run_controller(
         client.clone(),
         Reporter {
             controller: names::FIELD_MANAGER.into(),
-            instance: Some(options.identity.clone()),
+            instance: Some(identity.to_string()),
         },
     );
     let cluster = KubeCluster::new(
@@ -204,13 +223,8 @@ async fn run_controller(
         controller.store(),
         metrics.clone(),
     );
-    let concurrency = options.config.controller.concurrency;
-    let ctx = Arc::new(Context::new(
-        cluster,
-        options.config.clone(),
-        Arc::new(SystemClock),
-        metrics,
-    ));
+    let concurrency = config.controller.concurrency;
+    let ctx = Arc::new(Context::new(cluster, config.clone(), clock, metrics));
 
     let controller = watch_children::<Namespace>(controller, &client);
     let controller = watch_children::<ResourceQuota>(controller, &client);
@@ -239,6 +253,10 @@ async fn run_controller(
                 Ok((object, _)) => tracing::trace!(store = %object.name, "reconcile done"),
                 Err(controller::Error::ReconcilerFailed(e, object)) => {
                     tracing::debug!(store = %object.name, error = %e, "reconcile failed")
+                }
+                // A labelled child whose Store is gone (a retained store's objects): nothing to do.
+                Err(controller::Error::ObjectNotFound(object)) => {
+                    tracing::trace!(store = %object.name, "event for a store that does not exist")
                 }
                 Err(e) => error!(error = %e, "controller error"),
             }

@@ -1,0 +1,81 @@
+//! The Argo CD health check (`config/argocd/.../health.lua`) run through Lua 5.4.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn health_dir() -> PathBuf {
+    root().join("config/argocd/storefleet.io/Store")
+}
+
+/// A JSON value as a Lua table constructor.
+pub fn lua_literal(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => {
+            let mut out = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '"' => out.push_str("\\\""),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        Value::Array(a) => format!(
+            "{{{}}}",
+            a.iter().map(lua_literal).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(o) => format!(
+            "{{{}}}",
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| format!(
+                    "[{}] = {}",
+                    lua_literal(&Value::String(k.clone())),
+                    lua_literal(v)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Runs health.lua on an object; returns (status, message).
+pub fn health(object: &Value) -> (String, String) {
+    let script = format!(
+        "obj = {}\nlocal hs = dofile({})\nio.write(hs.status, \"\\n\", hs.message or \"\")\n",
+        lua_literal(object),
+        lua_literal(&Value::String(
+            health_dir().join("health.lua").display().to_string()
+        ))
+    );
+    let out = Command::new("lua5.4")
+        .args(["-e", &script])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("lua5.4 is needed for this test (make test-deps installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "lua failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (status, message) = text.split_once('\n').unwrap_or((&text, ""));
+    (status.to_string(), message.to_string())
+}
+

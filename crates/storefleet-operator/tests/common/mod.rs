@@ -1,0 +1,388 @@
+//! The operator on a real control plane (crate `storefleet-envtest`): the CRD and the chart's
+//! operator RBAC are applied as admin, and the controller runs in-process as the chart's
+//! ServiceAccount, so a missing permission fails the test. Tests play the user through the
+//! admin client and the kubelet through the stand-in.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+pub mod argocd;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, CustomResourceExt, ResourceExt};
+use serde_json::{Value, json};
+use storefleet_envtest::{ControlPlane, chart};
+use storefleet_operator::config::OperatorConfig;
+use storefleet_operator::controller::SystemClock;
+use storefleet_operator::controller::runtime::run_controller;
+use storefleet_operator::metrics::Metrics;
+use storefleet_types::names::{self, labels as keys};
+use storefleet_types::{Phase, Store, StoreStatus};
+use tokio::sync::oneshot;
+
+/// Where the chart is installed in these tests.
+pub const RELEASE_NAMESPACE: &str = "storefleet-system";
+/// The chart's operator ServiceAccount (release `storefleet`).
+pub const OPERATOR_SA: &str = "storefleet-operator";
+/// How long any one wait may take.
+pub const WAIT: Duration = Duration::from_secs(90);
+
+/// The audit user of the operator's ServiceAccount.
+pub fn operator_user() -> String {
+    format!("system:serviceaccount:{RELEASE_NAMESPACE}:{OPERATOR_SA}")
+}
+
+/// The chart's objects for the operator: its ServiceAccount and RBAC.
+pub fn operator_rbac() -> Vec<Value> {
+    chart::render("storefleet", RELEASE_NAMESPACE, &[])
+        .expect("helm template")
+        .into_iter()
+        .filter(|d| {
+            matches!(
+                chart::kind(d),
+                "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding"
+            ) && chart::name(d).starts_with(OPERATOR_SA)
+        })
+        .collect()
+}
+
+/// A running in-process operator.
+pub struct Operator {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    /// Its metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// A control plane with the CRD and the chart's RBAC, and (usually) the operator running.
+pub struct Env {
+    /// The control plane.
+    pub cp: ControlPlane,
+    /// Admin client (the user).
+    pub admin: Client,
+    /// The operator's client (the chart's ServiceAccount).
+    pub operator_client: Client,
+    /// The kubeconfig of the operator's ServiceAccount.
+    pub operator_kubeconfig: std::path::PathBuf,
+    /// Configuration the operator runs with.
+    pub config: OperatorConfig,
+    operator: Option<Operator>,
+}
+
+impl Env {
+    /// Control plane + CRD + RBAC, operator not started. None (one skip line) without assets.
+    pub async fn prepare(test: &str, config: OperatorConfig) -> Option<Self> {
+        let cp = ControlPlane::start(test).await?;
+        let admin = cp.admin();
+        let crd = serde_json::to_value(Store::crd()).unwrap();
+        cp.apply(&[crd]).await.expect("CRD");
+        wait_for_crd(&admin).await;
+        cp.ensure_namespace(RELEASE_NAMESPACE).await.expect("release namespace");
+        cp.apply(&operator_rbac()).await.expect("chart RBAC");
+        let (operator_kubeconfig, operator_client) = cp
+            .service_account(RELEASE_NAMESPACE, OPERATOR_SA)
+            .await
+            .expect("operator token");
+        Some(Self {
+            cp,
+            admin,
+            operator_client,
+            operator_kubeconfig,
+            config,
+            operator: None,
+        })
+    }
+
+    /// [`Env::prepare`] and start the operator.
+    pub async fn start(test: &str, config: OperatorConfig) -> Option<Self> {
+        let mut env = Self::prepare(test, config).await?;
+        env.start_operator();
+        Some(env)
+    }
+
+    /// Starts the in-process operator (as the chart's ServiceAccount).
+    pub fn start_operator(&mut self) {
+        assert!(self.operator.is_none(), "operator already running");
+        let (tx, rx) = oneshot::channel::<()>();
+        let metrics = Arc::new(Metrics::default());
+        let client = self.operator_client.clone();
+        let config = self.config.clone();
+        let m = metrics.clone();
+        let task = tokio::spawn(async move {
+            run_controller(client, &config, "test", m, Arc::new(SystemClock), async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        self.operator = Some(Operator {
+            stop: Some(tx),
+            task,
+            metrics,
+        });
+    }
+
+    /// Stops the operator and waits until it has stopped.
+    pub async fn stop_operator(&mut self) {
+        if let Some(mut op) = self.operator.take() {
+            if let Some(tx) = op.stop.take() {
+                let _ = tx.send(());
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(30), &mut op.task).await;
+            op.task.abort();
+        }
+    }
+
+    /// The running operator's metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.operator.as_ref().expect("operator running").metrics.clone()
+    }
+
+    /// The Store API as the user.
+    pub fn stores(&self) -> Api<Store> {
+        Api::all(self.admin.clone())
+    }
+
+    /// Creates a Store as the user.
+    pub async fn create(&self, store: Store) -> Store {
+        let mut store = store;
+        store.metadata.uid = None;
+        store.metadata.generation = None;
+        self.stores()
+            .create(&PostParams::default(), &store)
+            .await
+            .unwrap_or_else(|e| panic!("create store: {e}"))
+    }
+
+    /// The Store as stored now.
+    pub async fn get(&self, name: &str) -> Option<Store> {
+        self.stores().get_opt(name).await.expect("get store")
+    }
+
+    /// The status now.
+    pub async fn status(&self, name: &str) -> StoreStatus {
+        self.get(name)
+            .await
+            .and_then(|s| s.status)
+            .unwrap_or_default()
+    }
+
+    /// Waits until `check` holds for the Store (`None`: it does not exist).
+    pub async fn wait_store(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(Option<&Store>) -> bool,
+    ) -> Option<Store> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let store = self.get(name).await;
+            if check(store.as_ref()) {
+                return store;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for store {name}: {what}; last seen status: {:#?}",
+                store.and_then(|s| s.status)
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits for a phase.
+    pub async fn wait_phase(&self, name: &str, phase: Phase) -> Store {
+        self.wait_store(name, &format!("phase {phase:?}"), |s| {
+            s.and_then(|s| s.status.as_ref()).and_then(|s| s.phase) == Some(phase)
+        })
+        .await
+        .expect("store exists")
+    }
+
+    /// Waits until the Store is gone.
+    pub async fn wait_gone(&self, name: &str) {
+        self.wait_store(name, "deleted", |s| s.is_none()).await;
+    }
+
+    /// Deletes the Store as the user.
+    pub async fn delete(&self, name: &str) {
+        self.stores()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete store");
+    }
+
+    /// Merge-patches the Store (as the user).
+    pub async fn patch(&self, name: &str, patch: Value) {
+        self.stores()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("patch store");
+    }
+
+    /// Sets the retry annotation.
+    pub async fn retry(&self, name: &str, value: &str) {
+        self.patch(
+            name,
+            json!({"metadata": {"annotations": {names::RETRY_ANNOTATION: value}}}),
+        )
+        .await;
+    }
+
+    /// Whether a namespace exists.
+    pub async fn namespace(&self, name: &str) -> Option<Namespace> {
+        Api::<Namespace>::all(self.admin.clone())
+            .get_opt(name)
+            .await
+            .expect("get namespace")
+    }
+
+    /// Waits until a namespace is gone.
+    pub async fn wait_namespace_gone(&self, name: &str) {
+        eventually(&format!("namespace {name} gone"), || async {
+            self.namespace(name).await.is_none().then_some(())
+        })
+        .await;
+    }
+
+    /// Every object of type `K` labelled for `store`, in its namespace.
+    pub async fn children<K>(&self, namespace: &str, store: &str) -> Vec<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::<K>::namespaced(self.admin.clone(), namespace)
+            .list(&ListParams::default().labels(&format!("{}={store}", keys::STORE)))
+            .await
+            .expect("list children")
+            .items
+    }
+
+    /// Events about the Store: (reason, note).
+    pub async fn events(&self, store: &str) -> Vec<(String, String)> {
+        let mut events: Vec<Event> = Api::<Event>::all(self.admin.clone())
+            .list(&ListParams::default())
+            .await
+            .expect("events")
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.regarding
+                    .as_ref()
+                    .is_some_and(|r| r.kind.as_deref() == Some(names::KIND) && r.name.as_deref() == Some(store))
+            })
+            .collect();
+        events.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
+        events
+            .into_iter()
+            .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .collect()
+    }
+
+    /// resourceVersion of every object labelled for `store` (and of the Store), by kind/ns/name.
+    pub async fn versions(&self, store: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if let Some(s) = self.get(store).await {
+            out.insert(format!("Store/{store}"), s.resource_version().unwrap_or_default());
+        }
+        let selector = format!("{}={store}", keys::STORE);
+        let discovery = kube::Discovery::new(self.admin.clone())
+            .run()
+            .await
+            .expect("discovery");
+        for group in discovery.groups() {
+            for (ar, caps) in group.recommended_resources() {
+                if !caps.supports_operation(kube::discovery::verbs::LIST) {
+                    continue;
+                }
+                let api: Api<kube::api::DynamicObject> = Api::all_with(self.admin.clone(), &ar);
+                let Ok(list) = api.list_metadata(&ListParams::default().labels(&selector)).await
+                else {
+                    continue;
+                };
+                for o in list.items {
+                    // Pods, ReplicaSets, PVCs of a StatefulSet, Events: written by others.
+                    if !o.metadata.managed_fields.iter().flatten().any(|m| {
+                        m.manager.as_deref() == Some(names::FIELD_MANAGER)
+                    }) {
+                        continue;
+                    }
+                    out.insert(
+                        format!(
+                            "{}/{}/{}",
+                            ar.kind,
+                            o.metadata.namespace.clone().unwrap_or_default(),
+                            o.metadata.name.clone().unwrap_or_default()
+                        ),
+                        o.metadata.resource_version.clone().unwrap_or_default(),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// The operator's completed requests in the audit log.
+    pub fn operator_requests(&self) -> Vec<storefleet_envtest::audit::Request> {
+        let user = operator_user();
+        self.cp
+            .audited()
+            .expect("audit log")
+            .into_iter()
+            .filter(|r| r.user == user)
+            .collect()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(op) = self.operator.take() {
+            op.task.abort();
+        }
+    }
+}
+
+async fn wait_for_crd(client: &Client) {
+    let api: Api<Store> = Api::all(client.clone());
+    eventually("the Store CRD is served", || async {
+        api.list(&ListParams::default().limit(1)).await.ok().map(|_| ())
+    })
+    .await;
+}
+
+/// Polls `f` until it returns Some, at most [`WAIT`].
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The condition of a type, if any.
+pub fn condition(status: &StoreStatus, type_: &str) -> Option<Condition> {
+    status.conditions.iter().find(|c| c.type_ == type_).cloned()
+}
+
+/// Whether a condition is True.
+pub fn is_true(status: &StoreStatus, type_: &str) -> bool {
+    condition(status, type_).is_some_and(|c| c.status == "True")
+}
+
+/// A store's phase.
+pub fn phase(store: Option<&Store>) -> Option<Phase> {
+    store.and_then(|s| s.status.as_ref()).and_then(|s| s.phase)
+}

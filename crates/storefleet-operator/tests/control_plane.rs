@@ -1,0 +1,554 @@
+//! The operator against a real kube-apiserver, kube-controller-manager and etcd
+//! (`KUBEBUILDER_ASSETS`), running as the chart's ServiceAccount with the chart's RBAC. Pods are
+//! made ready (or Jobs failed) by the kubelet stand-in; everything else is the real thing:
+//! admission (CEL rules, PodSecurity, quotas, limit ranges), server-side apply, watches, the
+//! garbage collector and namespace deletion.
+//!
+//! Without the assets every test prints one `skipped:` line and returns.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Env, condition, is_true, phase};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use storefleet_envtest::JobPods;
+use storefleet_operator::config::OperatorConfig;
+use storefleet_types::names::{self, Component, child, labels as keys};
+use storefleet_types::{DeletionPolicy, Engine, Phase, Store};
+
+const NS: &str = "store-alice";
+
+fn config() -> OperatorConfig {
+    let mut config = OperatorConfig::default();
+    // One failed setup pod fails the Job (the real Job controller's backoff is 10 s, 20 s, ...).
+    config.setup.backoff_limit = 0;
+    config
+}
+
+#[tokio::test]
+async fn a_store_becomes_ready_with_every_child_admitted() {
+    let Some(env) = Env::start("a_store_becomes_ready_with_every_child_admitted", config()).await
+    else {
+        return;
+    };
+    env.create(Store::test()).await;
+    let store = env.wait_phase("alice", Phase::Ready).await;
+    assert!(
+        store.finalizers().iter().any(|f| f == names::FINALIZER),
+        "finalizer set"
+    );
+    let status = store.status.clone().unwrap_or_default();
+    assert_eq!(status.url.as_deref(), Some("http://alice.shop.local"));
+    assert_eq!(status.namespace.as_deref(), Some(NS));
+    assert_eq!(
+        status.credentials_secret.as_deref(),
+        Some(child::ADMIN_SECRET)
+    );
+    assert_eq!(status.observed_generation, store.metadata.generation);
+    assert!(is_true(&status, "Ready"));
+    for step in ["NamespaceReady", "DatabaseReady", "StorefrontReady", "SetupComplete"] {
+        assert!(is_true(&status, step), "{step}: {:?}", condition(&status, step));
+    }
+    assert!(condition(&status, "Reconciling").is_none());
+    assert!(condition(&status, "Stalled").is_none());
+    // Argo CD's health check (config/argocd) reads the status the operator really wrote.
+    let object = serde_json::to_value(&store).unwrap_or_default();
+    assert_eq!(
+        common::argocd::health(&object),
+        ("Healthy".to_string(), "Store is ready".to_string())
+    );
+
+    // Every child exists, carries our labels and (Delete policy) an ownerReference to the Store.
+    let uid = store.uid().unwrap_or_default();
+    let ns = env.namespace(NS).await.expect("namespace");
+    assert_eq!(ns.labels().get(keys::STORE).map(String::as_str), Some("alice"));
+    assert_eq!(
+        ns.labels().get("pod-security.kubernetes.io/enforce").map(String::as_str),
+        Some("baseline")
+    );
+    // Our pods meet `restricted` (the namespace only warns on it): the real PodSecurity
+    // admission accepts each of them in a namespace that enforces it.
+    pods_pass_restricted(&env).await;
+    let secrets: Vec<Secret> = env.children(NS, "alice").await;
+    let policies: Vec<NetworkPolicy> = env.children(NS, "alice").await;
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    assert_eq!(secrets.len(), 3);
+    assert!(policies.len() >= 5);
+    assert_eq!(jobs.len(), 1);
+    for owned in secrets.iter().map(|s| s.owner_references().to_vec()) {
+        assert!(owned.iter().any(|o| o.uid == uid), "owned by the Store");
+    }
+    let reasons: Vec<String> = env.events("alice").await.into_iter().map(|e| e.0).collect();
+    assert!(reasons.contains(&"Provisioning".to_string()), "{reasons:?}");
+    assert!(reasons.contains(&"Ready".to_string()), "{reasons:?}");
+    // No secret value anywhere in status or events.
+    let text = format!("{status:?} {:?}", env.events("alice").await);
+    for secret in &secrets {
+        for value in secret.data.iter().flat_map(|d| d.values()) {
+            let value = String::from_utf8_lossy(&value.0);
+            if value.len() >= 8 {
+                assert!(!text.contains(value.as_ref()), "a secret value leaked");
+            }
+        }
+    }
+}
+
+async fn pods_pass_restricted(env: &Env) {
+    use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+    let check_ns = "psa-restricted";
+    let ns = Namespace {
+        metadata: kube::api::ObjectMeta {
+            name: Some(check_ns.into()),
+            labels: Some(
+                [("pod-security.kubernetes.io/enforce".to_string(), "restricted".to_string())].into(),
+            ),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(env.admin.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+    let accounts: Api<ServiceAccount> = Api::namespaced(env.admin.clone(), check_ns);
+    common::eventually("default ServiceAccount", || async {
+        accounts.get_opt("default").await.ok()?.map(|_| ())
+    })
+    .await;
+    let pods: Vec<Pod> = Api::<Pod>::namespaced(env.admin.clone(), NS)
+        .list(&Default::default())
+        .await
+        .expect("pods")
+        .items;
+    assert!(pods.len() >= 3, "database, storefront and setup pods");
+    let target: Api<Pod> = Api::namespaced(env.admin.clone(), check_ns);
+    for pod in pods {
+        let mut spec = pod.spec.clone().unwrap_or_default();
+        spec.node_name = None;
+        let copy = Pod {
+            metadata: kube::api::ObjectMeta {
+                name: pod.metadata.name.clone(),
+                ..Default::default()
+            },
+            spec: Some(spec),
+            status: None,
+        };
+        let dry_run = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        if let Err(e) = target.create(&dry_run, &copy).await {
+            panic!("pod {} violates restricted: {e}", pod.name_any());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_ready_store_reconciles_without_changing_anything() {
+    let Some(mut env) = Env::start("a_ready_store_reconciles_without_changing_anything", config()).await
+    else {
+        return;
+    };
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = env.versions("alice").await;
+    assert!(before.len() > 15, "{before:#?}");
+
+    // A restarted operator reconciles every store once: nothing may change.
+    env.stop_operator().await;
+    let requests_before = env.operator_requests().len();
+    env.start_operator();
+    common::eventually("a full reconcile after the restart", || async {
+        env.operator_requests()[requests_before..]
+            .iter()
+            .any(|r| r.resource == "configmaps" && r.verb == "patch")
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = env.versions("alice").await;
+    assert_eq!(before, after, "a no-op reconcile changed a resourceVersion");
+}
+
+#[tokio::test]
+async fn drift_is_repaired_without_rerunning_setup() {
+    let Some(env) = Env::start("drift_is_repaired_without_rerunning_setup", config()).await else {
+        return;
+    };
+    env.create(Store::test()).await;
+    let ready = env.wait_phase("alice", Phase::Ready).await;
+    let job = ready.status.and_then(|s| s.completed_setup).expect("setup done");
+
+    // Someone else removes security fields that are `false` (what the old diff missed), a label,
+    // and deletes a NetworkPolicy.
+    let deployments: Api<Deployment> = Api::namespaced(env.admin.clone(), NS);
+    let patch = json!([
+        {"op": "remove", "path": "/spec/template/spec/automountServiceAccountToken"},
+        {"op": "remove", "path": "/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation"},
+    ]);
+    deployments
+        .patch(child::STOREFRONT, &PatchParams::default(), &Patch::Json::<()>(serde_json::from_value(patch).unwrap()))
+        .await
+        .expect("remove fields");
+    let services: Api<Service> = Api::namespaced(env.admin.clone(), NS);
+    let label_path = format!("/metadata/labels/{}", keys::PART_OF.replace('/', "~1"));
+    services
+        .patch(
+            child::DATABASE,
+            &PatchParams::default(),
+            &Patch::Json::<()>(serde_json::from_value(json!([{"op": "remove", "path": label_path}])).unwrap()),
+        )
+        .await
+        .expect("remove label");
+    let policies: Api<NetworkPolicy> = Api::namespaced(env.admin.clone(), NS);
+    policies
+        .delete(child::NETPOL_DEFAULT_DENY, &DeleteParams::default())
+        .await
+        .expect("delete policy");
+
+    common::eventually("the storefront's security fields restored", || async {
+        let d = deployments.get(child::STOREFRONT).await.ok()?;
+        let spec = d.spec.template.spec?;
+        let sc = spec.containers.first()?.security_context.clone()?;
+        (spec.automount_service_account_token == Some(false)
+            && sc.allow_privilege_escalation == Some(false))
+        .then_some(())
+    })
+    .await;
+    common::eventually("the database Service's label restored", || async {
+        let s = services.get(child::DATABASE).await.ok()?;
+        s.labels().contains_key(keys::PART_OF).then_some(())
+    })
+    .await;
+    common::eventually("default-deny recreated", || async {
+        policies.get_opt(child::NETPOL_DEFAULT_DENY).await.ok()?.map(|_| ())
+    })
+    .await;
+    // The storefront rolls out twice (the change, then the repair): Ready again afterwards.
+    let store = env.wait_phase("alice", Phase::Ready).await;
+    let status = store.status.unwrap_or_default();
+    assert_eq!(status.completed_setup.as_deref(), Some(job.as_str()));
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    assert_eq!(jobs.len(), 1, "setup was not re-run");
+}
+
+#[tokio::test]
+async fn generated_secrets_survive_restarts_and_are_never_overwritten() {
+    let Some(mut env) = Env::start(
+        "generated_secrets_survive_restarts_and_are_never_overwritten",
+        config(),
+    )
+    .await
+    else {
+        return;
+    };
+    // Stop half-way: database ready, storefront not.
+    env.cp.kubelet().hold(NS, Component::Storefront.as_str());
+    env.create(Store::test()).await;
+    env.wait_store("alice", "database ready", |s| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| is_true(s, "DatabaseReady"))
+    })
+    .await;
+    let secrets = |env: &Env| {
+        let api: Api<Secret> = Api::namespaced(env.admin.clone(), NS);
+        async move {
+            let mut out = Vec::new();
+            for name in [child::DATABASE_SECRET, child::ADMIN_SECRET, child::SALTS_SECRET] {
+                let s = api.get(name).await.expect("secret");
+                out.push((s.uid(), s.data.clone()));
+            }
+            out
+        }
+    };
+    let first = secrets(&env).await;
+    env.stop_operator().await;
+    // Someone edits a generated value while the operator is down: it is not "repaired".
+    let api: Api<Secret> = Api::namespaced(env.admin.clone(), NS);
+    api.patch(
+        child::ADMIN_SECRET,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"stringData": {"email": "owner@example.com"}})),
+    )
+    .await
+    .expect("edit secret");
+    let edited = secrets(&env).await;
+    env.start_operator();
+    env.cp.kubelet().release(NS, Component::Storefront.as_str());
+    env.wait_phase("alice", Phase::Ready).await;
+    assert_eq!(secrets(&env).await, edited, "secrets are create-only");
+    assert_eq!(first[0], edited[0], "the database credentials were never regenerated");
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    assert_eq!(jobs.len(), 1, "one setup Job after the restart");
+}
+
+#[tokio::test]
+async fn a_failed_setup_is_retried_by_annotation_and_by_spec_change() {
+    let Some(env) = Env::start(
+        "a_failed_setup_is_retried_by_annotation_and_by_spec_change",
+        config(),
+    )
+    .await
+    else {
+        return;
+    };
+    env.cp.kubelet().jobs(NS, JobPods::Fail);
+    env.create(Store::test()).await;
+    let failed = env.wait_phase("alice", Phase::Failed).await;
+    let status = failed.status.unwrap_or_default();
+    assert_eq!(
+        condition(&status, "Stalled").map(|c| c.reason),
+        Some("SetupFailed".into())
+    );
+    assert!(status.message.unwrap_or_default().contains("kubectl logs"));
+    let reasons: Vec<String> = env.events("alice").await.into_iter().map(|e| e.0).collect();
+    assert!(reasons.contains(&"SetupFailed".to_string()), "{reasons:?}");
+
+    // Retry by annotation: the failed Job is deleted and run again.
+    env.cp.kubelet().jobs(NS, JobPods::Succeed);
+    env.retry("alice", "1").await;
+    env.wait_phase("alice", Phase::Ready).await;
+
+    // A spec change that changes the setup is a new Job; failing again, then a spec change.
+    env.cp.kubelet().jobs(NS, JobPods::Fail);
+    env.patch("alice", json!({"spec": {"setup": {"sampleProducts": 2}}})).await;
+    env.wait_phase("alice", Phase::Failed).await;
+    env.cp.kubelet().jobs(NS, JobPods::Succeed);
+    env.patch("alice", json!({"spec": {"setup": {"sampleProducts": 4}}})).await;
+    let store = env.wait_phase("alice", Phase::Ready).await;
+    assert_eq!(
+        store.status.and_then(|s| s.observed_generation),
+        store.metadata.generation
+    );
+}
+
+#[tokio::test]
+async fn provisioning_times_out_and_a_retry_restarts_the_clock() {
+    let mut config = config();
+    config.provisioning_timeout_seconds = 8;
+    let Some(env) = Env::start("provisioning_times_out_and_a_retry_restarts_the_clock", config).await
+    else {
+        return;
+    };
+    env.cp.kubelet().hold(NS, Component::Database.as_str());
+    env.create(Store::test()).await;
+    let failed = env.wait_phase("alice", Phase::Failed).await;
+    let status = failed.status.unwrap_or_default();
+    let stalled = condition(&status, "Stalled").expect("stalled");
+    assert_eq!(stalled.reason, "ProvisioningTimeout");
+    assert!(stalled.message.contains("database"), "{}", stalled.message);
+
+    env.cp.kubelet().release(NS, Component::Database.as_str());
+    env.retry("alice", "after-fix").await;
+    let ready = env.wait_phase("alice", Phase::Ready).await;
+    assert_eq!(
+        ready.status.and_then(|s| s.observed_retry).as_deref(),
+        Some("after-fix")
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_spec_is_stalled_with_no_children() {
+    let Some(env) = Env::start("an_invalid_spec_is_stalled_with_no_children", config()).await else {
+        return;
+    };
+    env.create(Store::test().with_name("bob").with_engine(Engine::Medusa)).await;
+    let store = env.wait_phase("bob", Phase::Failed).await;
+    let status = store.status.clone().unwrap_or_default();
+    assert!(is_true(&status, "Stalled"));
+    let object = serde_json::to_value(&store).unwrap_or_default();
+    assert_eq!(
+        common::argocd::health(&object),
+        ("Degraded".to_string(), "engine medusa is not available yet".to_string())
+    );
+    assert!(!store.finalizers().iter().any(|f| f == names::FINALIZER));
+    assert!(env.namespace("store-bob").await.is_none());
+    // Deleting it is immediate (no finalizer).
+    env.delete("bob").await;
+    env.wait_gone("bob").await;
+}
+
+#[tokio::test]
+async fn the_crd_rejects_bad_stores_at_admission() {
+    let Some(env) = Env::prepare("the_crd_rejects_bad_stores_at_admission", config()).await else {
+        return;
+    };
+    let create = |value: serde_json::Value| {
+        let api = env.stores();
+        async move {
+            let store: Store = serde_json::from_value(value).expect("store json");
+            api.create(&PostParams::default(), &store).await
+        }
+    };
+    let base = json!({"apiVersion": names::API_VERSION, "kind": "Store", "metadata": {"name": "ok"},
+                      "spec": {"engine": "woocommerce", "owner": "a@example.com"}});
+    let mut too_long = base.clone();
+    too_long["metadata"]["name"] = json!("a".repeat(41));
+    let mut both_tls = base.clone();
+    both_tls["spec"]["tls"] = json!({"clusterIssuer": "x", "secretName": "y"});
+    let mut bad_domain = base.clone();
+    bad_domain["spec"]["domain"] = json!("not a host");
+    for (what, bad) in [("name over 40", too_long), ("two TLS sources", both_tls), ("bad domain", bad_domain)] {
+        let err = create(bad).await.expect_err(what);
+        assert!(matches!(err, kube::Error::Api(ref s) if s.code == 422), "{what}: {err}");
+    }
+    create(base).await.expect("a good store is accepted");
+    // engine is immutable (CEL transition rule)
+    let err = env
+        .stores()
+        .patch("ok", &PatchParams::default(), &Patch::Merge(json!({"spec": {"engine": "medusa"}})))
+        .await
+        .expect_err("engine change");
+    assert!(err.to_string().contains("immutable"), "{err}");
+}
+
+#[tokio::test]
+async fn the_store_cap_holds_new_stores_until_capacity_frees() {
+    let mut config = config();
+    config.max_stores = 1;
+    let Some(env) = Env::start("the_store_cap_holds_new_stores_until_capacity_frees", config).await
+    else {
+        return;
+    };
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+    env.create(Store::test().with_name("bob")).await;
+    let bob = env
+        .wait_store("bob", "held by the cap", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, "Stalled"))
+                .is_some_and(|c| c.reason == "StoreLimitReached")
+        })
+        .await
+        .expect("bob");
+    assert_eq!(phase(Some(&bob)), Some(Phase::Pending));
+    assert!(env.namespace("store-bob").await.is_none());
+    env.delete("alice").await;
+    env.wait_gone("alice").await;
+    env.wait_phase("bob", Phase::Ready).await;
+}
+
+#[tokio::test]
+async fn deleting_a_store_removes_its_namespace_then_the_store() {
+    let Some(env) = Env::start("deleting_a_store_removes_its_namespace_then_the_store", config()).await
+    else {
+        return;
+    };
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+    env.delete("alice").await;
+    env.wait_gone("alice").await;
+    assert!(
+        env.namespace(NS).await.is_none(),
+        "the Store disappears only after its namespace"
+    );
+    // A store that never got past validation deletes at once; one deleted while provisioning too.
+    env.cp.kubelet().hold("store-carol", Component::Database.as_str());
+    env.create(Store::test().with_name("carol")).await;
+    env.wait_phase("carol", Phase::Provisioning).await;
+    env.delete("carol").await;
+    env.wait_gone("carol").await;
+    assert!(env.namespace("store-carol").await.is_none());
+}
+
+#[tokio::test]
+async fn retain_keeps_the_namespace_without_ownership() {
+    let Some(env) = Env::start("retain_keeps_the_namespace_without_ownership", config()).await else {
+        return;
+    };
+    env.create(Store::test().with_deletion_policy(DeletionPolicy::Retain)).await;
+    let store = env.wait_phase("alice", Phase::Ready).await;
+    let uid = store.uid().unwrap_or_default();
+    env.delete("alice").await;
+    env.wait_gone("alice").await;
+    // Give the garbage collector time to act on any reference we left.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ns = env.namespace(NS).await.expect("namespace kept");
+    assert!(ns.metadata.deletion_timestamp.is_none());
+    assert!(ns.owner_references().iter().all(|o| o.uid != uid));
+    let secrets: Vec<Secret> = env.children(NS, "alice").await;
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    let sets: Vec<StatefulSet> = env.children(NS, "alice").await;
+    assert_eq!(secrets.len(), 3, "credentials kept");
+    assert_eq!(sets.len(), 1, "database kept");
+    for refs in secrets
+        .iter()
+        .map(|o| o.owner_references().to_vec())
+        .chain(jobs.iter().map(|o| o.owner_references().to_vec()))
+        .chain(sets.iter().map(|o| o.owner_references().to_vec()))
+    {
+        assert!(refs.iter().all(|o| o.uid != uid), "no reference to the deleted Store");
+    }
+}
+
+#[tokio::test]
+async fn owner_references_let_the_garbage_collector_remove_children() {
+    let Some(mut env) = Env::start(
+        "owner_references_let_the_garbage_collector_remove_children",
+        config(),
+    )
+    .await
+    else {
+        return;
+    };
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Provisioning).await;
+    env.wait_store("alice", "namespace ready", |s| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| is_true(s, "NamespaceReady"))
+    })
+    .await;
+    // The operator is gone and someone force-removes the finalizer: the garbage collector alone
+    // must remove the namespace (and with it everything) through the ownerReferences.
+    env.stop_operator().await;
+    env.patch("alice", json!({"metadata": {"finalizers": null}})).await;
+    env.delete("alice").await;
+    env.wait_gone("alice").await;
+    env.wait_namespace_gone(NS).await;
+}
+
+#[tokio::test]
+async fn a_foreign_namespace_is_never_adopted_nor_deleted() {
+    let Some(env) = Env::start("a_foreign_namespace_is_never_adopted_nor_deleted", config()).await
+    else {
+        return;
+    };
+    env.cp.ensure_namespace(NS).await.expect("foreign namespace");
+    env.create(Store::test()).await;
+    let store = env
+        .wait_store("alice", "namespace taken", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, "Stalled"))
+                .is_some_and(|c| c.reason == "NamespaceTaken")
+        })
+        .await
+        .expect("store");
+    assert_eq!(phase(Some(&store)), Some(Phase::Failed));
+    let configmaps: Vec<ConfigMap> = env.children(NS, "alice").await;
+    assert!(configmaps.is_empty(), "nothing applied into a foreign namespace");
+    env.delete("alice").await;
+    env.wait_gone("alice").await;
+    let ns: Namespace = env.namespace(NS).await.expect("still there");
+    assert!(ns.metadata.deletion_timestamp.is_none(), "never deleted");
+}
+
+#[tokio::test]
+async fn metrics_follow_the_stores() {
+    let Some(env) = Env::start("metrics_follow_the_stores", config()).await else {
+        return;
+    };
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+    let text = env.metrics().encode();
+    assert!(text.contains("storefleet_stores{phase=\"Ready\"} 1"), "{text}");
+    env.delete("alice").await;
+    env.wait_gone("alice").await;
+    let text = env.metrics().encode();
+    assert!(text.contains("storefleet_stores{phase=\"Ready\"} 0"), "{text}");
+}
