@@ -30,6 +30,8 @@ pub struct Request {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Line {
+    #[serde(rename = "auditID")]
+    audit_id: String,
     stage: String,
     verb: String,
     user: User,
@@ -58,16 +60,21 @@ struct Status {
 }
 
 impl ControlPlane {
-    /// Every completed resource request in the audit log so far.
+    /// Every resource request in the audit log so far, once each, in order: completed requests,
+    /// and watches that are still open (logged at `ResponseStarted`).
     pub fn audited(&self) -> Result<Vec<Request>, Error> {
         let text = std::fs::read_to_string(self.audit_log()).map_err(|source| Error::Io {
             what: "read the audit log".into(),
             source,
         })?;
+        let mut seen = std::collections::HashSet::new();
         Ok(text
             .lines()
             .filter_map(|l| serde_json::from_str::<Line>(l).ok())
-            .filter(|l| l.stage == "ResponseComplete")
+            .filter(|l| {
+                l.stage == "ResponseComplete" || (l.stage == "ResponseStarted" && l.verb == "watch")
+            })
+            .filter(|l| seen.insert(l.audit_id.clone()))
             .filter_map(|l| {
                 let o = l.object_ref?;
                 let resource = o.resource?;
@@ -87,13 +94,22 @@ impl ControlPlane {
             .collect())
     }
 
-    /// The (group, resource, verb) triples `user` used.
+    /// The (group, resource, verb) triples `user` needed: the verbs of its requests, plus
+    /// `create` for a server-side apply that created its object (answered 201), which RBAC
+    /// checks although the request is a patch.
     pub fn permissions_used(&self, user: &str) -> Result<BTreeSet<(String, String, String)>, Error> {
         Ok(self
             .audited()?
             .into_iter()
             .filter(|r| r.user == user)
-            .map(|r| (r.group, r.resource, r.verb))
+            .flat_map(|r| {
+                let created = r.verb == "patch" && r.code == 201;
+                let mut out = vec![(r.group.clone(), r.resource.clone(), r.verb)];
+                if created {
+                    out.push((r.group, r.resource, "create".to_string()));
+                }
+                out
+            })
             .collect())
     }
 }

@@ -278,6 +278,9 @@ impl ControlPlane {
                 "--authorization-mode=RBAC".into(),
                 "--service-cluster-ip-range=10.96.0.0/16".into(),
                 "--allow-privileged=true".into(),
+                // What OpenShift and hardened clusters enable: setting an ownerReference with
+                // blockOwnerDeletion needs `update` on the owner's finalizers.
+                "--enable-admission-plugins=OwnerReferencesPermissionEnforcement".into(),
                 format!("--audit-policy-file={}", audit_policy.display()),
                 format!("--audit-log-path={}", audit_log.display()),
                 "--audit-log-mode=blocking".into(),

@@ -369,9 +369,28 @@ fn granted(
     out
 }
 
-/// Lease verbs the operator needs on paths this test does not reach: `update` is how
-/// kube-lease-manager takes over an expired Lease held by another replica.
-const UNEXERCISED: &[(&str, &str, &str)] = &[("coordination.k8s.io", "leases", "update")];
+/// Permissions the operator needs that an audit log cannot show: `update` on Leases is how
+/// kube-lease-manager takes over an expired Lease held by another replica (a path this test
+/// does not reach); `update` on stores/finalizers is an authorization check made inside the
+/// OwnerReferencesPermissionEnforcement admission plugin (enabled in the test apiserver, so a
+/// chart without it fails every apply of an owned child), not a request of its own. The same
+/// plugin checks `delete` on every object whose ownerReferences change (a Retain store's
+/// children): see [`owner_reference_changes`].
+const UNEXERCISED: &[(&str, &str, &str, bool)] = &[
+    ("coordination.k8s.io", "leases", "update", true),
+    ("storefleet.io", "stores/finalizers", "update", false),
+];
+
+type Grant = (String, String, String, Option<String>, bool);
+
+/// `delete` on every namespaced child kind the operator patched (it changes their
+/// ownerReferences under Retain; OwnerReferencesPermissionEnforcement checks `delete`).
+fn owner_reference_changes(used: &BTreeSet<Grant>) -> Vec<Grant> {
+    used.iter()
+        .filter(|(g, r, v, _, _)| v == "patch" && !r.contains('/') && g != "storefleet.io" && r != "leases" && r != "events")
+        .map(|(g, r, _, n, ns)| (g.clone(), r.clone(), "delete".to_string(), n.clone(), *ns))
+        .collect()
+}
 
 /// The operator binary (built with every target, so two rustls providers are linked) runs
 /// against a real apiserver as the chart's ServiceAccount, with leader election, through full
@@ -460,13 +479,23 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
     let requests = env.operator_requests();
     let forbidden: Vec<_> = requests.iter().filter(|r| r.code == 403).collect();
     assert!(forbidden.is_empty(), "forbidden requests: {forbidden:#?}");
-    let used: BTreeSet<(String, String, String, Option<String>, bool)> = requests
-        .iter()
-        .map(|r| {
-            let leases = r.resource == "leases";
-            (r.group.clone(), r.resource.clone(), r.verb.clone(), None, leases)
+    let used: BTreeSet<(String, String, String, Option<String>, bool)> = env
+        .cp
+        .permissions_used(&common::operator_user())
+        .expect("audit log")
+        .into_iter()
+        .map(|(g, r, v)| {
+            let leases = r == "leases";
+            (g, r, v, None, leases)
         })
-        .chain(UNEXERCISED.iter().map(|(g, r, v)| (g.to_string(), r.to_string(), v.to_string(), None, true)))
+        .chain(UNEXERCISED.iter().map(|(g, r, v, namespaced)| {
+            (g.to_string(), r.to_string(), v.to_string(), None, *namespaced)
+        }))
+        .collect();
+    let used: BTreeSet<_> = used
+        .iter()
+        .cloned()
+        .chain(owner_reference_changes(&used))
         .collect();
     let granted = granted(&render(""), "-operator");
     let missing: Vec<_> = used.difference(&granted).collect();
