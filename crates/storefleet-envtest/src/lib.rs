@@ -94,12 +94,18 @@ pub fn assets() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// A temporary folder, removed on drop.
+/// A temporary folder, removed on drop (kept when `STOREFLEET_ENVTEST_KEEP` is set).
 #[derive(Debug)]
-struct TempDir(PathBuf);
+pub struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(prefix: &str) -> Result<Self, Error> {
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// A new folder under the system's temporary folder.
+    pub fn new(prefix: &str) -> Result<Self, Error> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let path = std::env::temp_dir().join(format!(

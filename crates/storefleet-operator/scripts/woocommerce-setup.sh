@@ -78,7 +78,8 @@ wp option update woocommerce_coming_soon no >/dev/null || fail "could not open t
 
 for method in $PAYMENT_METHODS; do
   wpa wc payment_gateway update "$method" --enabled=true >/dev/null || fail "could not enable payment method $method"
-  enabled=$(wpa wc payment_gateway get "$method" --field=enabled) || fail "could not read payment method $method"
+  # A plain boolean field prints as 1 or an empty line; JSON prints true or false.
+  enabled=$(wpa wc payment_gateway get "$method" --field=enabled --format=json) || fail "could not read payment method $method"
   [ "$enabled" = "true" ] || fail "payment method $method is not enabled (enabled=$enabled)"
   log "payment method $method is enabled"
 done
