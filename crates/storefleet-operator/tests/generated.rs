@@ -47,6 +47,31 @@ fn crd_file_matches_the_types() {
     check_golden(&repo_root().join("crd/storefleet.io_stores.yaml"), &yaml);
 }
 
+/// Formats the apiserver knows; any other one draws a warning on every apply of the CRD.
+const KUBERNETES_FORMATS: &[&str] = &["int32", "int64", "float", "double", "byte", "date", "date-time", "password", "int-or-string", "uri", "email", "hostname", "ipv4", "ipv6", "cidr", "mac", "uuid", "duration"];
+
+fn formats(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(o) => {
+            if let Some(f) = o.get("format").and_then(|f| f.as_str()) {
+                out.push(f.to_string());
+            }
+            o.values().for_each(|v| formats(v, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| formats(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_crd_uses_only_formats_kubernetes_knows() {
+    let crd = serde_json::to_value(Store::crd()).expect("crd");
+    let mut found = Vec::new();
+    formats(&crd["spec"]["versions"], &mut found);
+    let unknown: Vec<_> = found.iter().filter(|f| !KUBERNETES_FORMATS.contains(&f.as_str())).collect();
+    assert!(unknown.is_empty(), "formats the apiserver warns about: {unknown:?}");
+}
+
 #[test]
 fn rendered_examples_match() {
     for example in ["minimal", "production"] {

@@ -288,7 +288,8 @@ pub struct SetupSpec {
 
     /// How many sample products to create when the shop has none. Default 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 50))]
+    // Kubernetes knows int32, not schemars' uint32 (the apiserver warns on unknown formats).
+    #[schemars(range(min = 0, max = 50), extend("format" = "int32"))]
     pub sample_products: Option<u32>,
 
     /// Payment methods to enable, in order. Default `[cod]` (Cash on Delivery); the test order
