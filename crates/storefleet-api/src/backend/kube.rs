@@ -18,10 +18,10 @@ use tokio::sync::broadcast;
 use super::{Backend, BackendError, Change, Credentials, EventView};
 
 /// Every permission [`KubeBackend`] uses: (API group, resource, verb, resource name). The
-/// chart's ClusterRole for the API is tested against exactly this list.
+/// chart's ClusterRole for the API is tested against exactly this list, and this list against
+/// what the backend used on a real apiserver (`tests/kube_backend.rs`).
 pub const RBAC: &[(&str, &str, &str, Option<&str>)] = &[
-    // watch cache (list + watch), create, delete, retry annotation (patch)
-    ("storefleet.io", "stores", "get", None),
+    // watch cache (list + watch; reads are served from it), create, delete, retry (patch)
     ("storefleet.io", "stores", "list", None),
     ("storefleet.io", "stores", "watch", None),
     ("storefleet.io", "stores", "create", None),
