@@ -552,3 +552,83 @@ async fn metrics_follow_the_stores() {
     let text = env.metrics().encode();
     assert!(text.contains("storefleet_stores{phase=\"Ready\"} 0"), "{text}");
 }
+
+/// The I/O shell's calls, each against the real apiserver: what used to be checked against a
+/// recording HTTP stand-in.
+#[tokio::test]
+async fn kube_cluster_calls_behave_on_a_real_apiserver() {
+    use kube::runtime::events::{Recorder, Reporter};
+    use storefleet_operator::controller::cluster::{
+        Cluster, ClusterError, Created, Deleted, Kind, ObjRef,
+    };
+    use storefleet_operator::controller::kube_cluster::KubeCluster;
+    let Some(env) = Env::prepare("kube_cluster_calls_behave_on_a_real_apiserver", config()).await
+    else {
+        return;
+    };
+    let client = env.operator_client.clone();
+    let (reader, _writer) = kube::runtime::reflector::store();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: names::FIELD_MANAGER.into(),
+            instance: None,
+        },
+    );
+    let cluster = KubeCluster::new(client, recorder, reader, Default::default());
+    let ns = "store-calls";
+    let labels = json!({keys::MANAGED_BY: keys::MANAGED_BY_VALUE, keys::STORE: "calls"});
+    let ns_ref = ObjRef::cluster(Kind::Namespace, ns);
+    assert_eq!(cluster.get(&ns_ref).await, Ok(None), "absent is None");
+    let applied = cluster
+        .apply(&ns_ref, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}))
+        .await
+        .expect("apply creates");
+    let rv = applied["metadata"]["resourceVersion"].clone();
+    assert!(applied["metadata"]["managedFields"].to_string().contains(names::FIELD_MANAGER));
+    let again = cluster
+        .apply(&ns_ref, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}))
+        .await
+        .expect("apply again");
+    assert_eq!(again["metadata"]["resourceVersion"], rv, "a no-op apply writes nothing");
+
+    // Secrets are what the operator creates without applying (and may read).
+    let cm_ref = ObjRef::namespaced(Kind::Secret, ns, "c");
+    let cm = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c", "namespace": ns, "labels": labels}, "stringData": {"k": "1"}});
+    assert_eq!(cluster.create(&cm_ref, &cm).await, Ok(Created::New));
+    let mut changed = cm.clone();
+    changed["stringData"]["k"] = json!("2");
+    assert_eq!(cluster.create(&cm_ref, &changed).await, Ok(Created::AlreadyExists));
+    let live = cluster.get(&cm_ref).await.expect("get").expect("exists");
+    assert_eq!(live["data"]["k"], "MQ==", "create never overwrites");
+
+    // ownerReferences are guarded by resourceVersion: a stale read is a conflict.
+    let mut stale = live.clone();
+    stale["metadata"]["resourceVersion"] = json!("1");
+    let err = cluster
+        .set_owner_references(&cm_ref, &stale, &json!([]))
+        .await
+        .expect_err("stale");
+    assert!(matches!(err, ClusterError::Conflict(_)), "{err:?}");
+    cluster
+        .set_owner_references(&cm_ref, &live, &json!([]))
+        .await
+        .expect("fresh");
+    let listed = cluster.list_labelled(Kind::Secret, "calls").await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].get("data").is_none(), "metadata only: no secret value is read");
+
+    // A rejection by validation is Rejected, with the apiserver's reason.
+    let bad_ref = ObjRef::namespaced(Kind::Service, ns, "bad");
+    let bad = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad", "namespace": ns},
+                     "spec": {"ports": [{"port": 70000}]}});
+    let err = cluster.apply(&bad_ref, &bad).await.expect_err("invalid");
+    assert!(matches!(&err, ClusterError::Rejected { message, .. } if message.contains("port")), "{err:?}");
+
+    assert_eq!(cluster.delete(&cm_ref).await, Ok(Deleted::Deleting));
+    common::eventually("configmap gone", || async {
+        cluster.get(&cm_ref).await.ok()?.is_none().then_some(())
+    })
+    .await;
+    assert_eq!(cluster.delete(&cm_ref).await, Ok(Deleted::NotFound));
+}

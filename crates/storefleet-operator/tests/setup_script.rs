@@ -4,7 +4,7 @@
 //! zero-sample-products path. Setting a shop up, the idempotent second run and a customer's
 //! order run on real WordPress + WooCommerce + WP-CLI + MariaDB in `wordpress.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/woocommerce-setup.sh");
