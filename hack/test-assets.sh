@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Unpacks the real components the test tiers use, from a `shared/` folder beside the repository,
+# into a cache folder outside it, and prints the variables that point the tests at them:
+#
+#   eval "$(hack/test-assets.sh ../shared)"   # then: make test
+#
+# KUBEBUILDER_ASSETS            etcd, kube-apiserver, kube-controller-manager (control-plane tier)
+# STOREFLEET_WORDPRESS_FIXTURES WordPress, WooCommerce, Storefront, WP-CLI (real WordPress tier)
+#
+# Each folder is unpacked once (a marker names the source files' sizes). Missing sources print
+# nothing for that tier; its tests then skip with one line.
+set -euo pipefail
+
+shared=${1:-../shared}
+cache=${2:-${XDG_CACHE_HOME:-$HOME/.cache}/storefleet}
+mkdir -p "$cache"
+
+stamp() { stat -c '%s %n' "$@" 2>/dev/null | md5sum | cut -d' ' -f1; }
+
+envtest_src="$shared/envtest"
+if [ -f "$envtest_src/kube-apiserver.xz" ]; then
+  dir="$cache/envtest"
+  want=$(stamp "$envtest_src"/*.xz)
+  if [ "$(cat "$dir/.stamp" 2>/dev/null || true)" != "$want" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    for f in "$envtest_src"/*.xz; do
+      xz -dc "$f" > "$dir/$(basename "$f" .xz)"
+    done
+    chmod +x "$dir"/*
+    echo "$want" > "$dir/.stamp"
+    echo "test-assets: unpacked the control plane into $dir" >&2
+  fi
+  echo "export KUBEBUILDER_ASSETS=$dir"
+else
+  echo "test-assets: no $envtest_src: the control-plane tier will skip" >&2
+fi
+
+wp_src="$shared/fixtures/wordpress"
+if [ -f "$wp_src/wp-cli-2.10.0.phar" ]; then
+  dir="$cache/wordpress"
+  want=$(stamp "$wp_src"/*)
+  if [ "$(cat "$dir/.stamp" 2>/dev/null || true)" != "$want" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"/{wordpress,woocommerce,storefront}
+    tar -xJf "$wp_src"/wordpress-*.tar.xz -C "$dir/wordpress"
+    tar -xJf "$wp_src"/woocommerce-*.tar.xz -C "$dir/woocommerce"
+    tar -xJf "$wp_src"/storefront-*.tar.xz -C "$dir/storefront"
+    cp "$wp_src"/wp-cli-*.phar "$dir/wp-cli.phar"
+    cp "$wp_src/wp-config-docker.php" "$dir/wp-config-docker.php"
+    echo "$want" > "$dir/.stamp"
+    echo "test-assets: unpacked WordPress, WooCommerce, Storefront and WP-CLI into $dir" >&2
+  fi
+  echo "export STOREFLEET_WORDPRESS_FIXTURES=$dir"
+else
+  echo "test-assets: no $wp_src: the real WordPress tier will skip" >&2
+fi
