@@ -43,7 +43,13 @@ fn tokens() -> Tokens {
     ])
 }
 
-async fn call(router: &axum::Router, method: &str, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn call(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut req = Request::builder()
         .method(method)
         .uri(path)
@@ -59,7 +65,10 @@ async fn call(router: &axum::Router, method: &str, path: &str, token: &str, body
     let res = router.clone().oneshot(req).await.expect("response");
     let status = res.status();
     let bytes = res.into_body().collect().await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 async fn eventually<F, Fut>(what: &str, mut f: F)
@@ -85,74 +94,151 @@ fn names_in(body: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
-    let Some(cp) = ControlPlane::start("the_kube_backend_serves_the_api_on_a_real_apiserver").await else {
+    let Some(cp) = ControlPlane::start("the_kube_backend_serves_the_api_on_a_real_apiserver").await
+    else {
         return;
     };
     let admin = cp.admin();
-    cp.apply(&[serde_json::to_value(Store::crd()).expect("crd")]).await.expect("CRD");
+    cp.apply(&[serde_json::to_value(Store::crd()).expect("crd")])
+        .await
+        .expect("CRD");
     cp.ensure_namespace(NAMESPACE).await.expect("namespace");
     let rbac: Vec<Value> = chart::render("storefleet", NAMESPACE, &[])
         .expect("helm template")
         .into_iter()
         .filter(|d| {
-            matches!(chart::kind(d), "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding")
-                && chart::name(d).starts_with(API_SA)
+            matches!(
+                chart::kind(d),
+                "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding"
+            ) && chart::name(d).starts_with(API_SA)
         })
         .collect();
-    assert!(rbac.len() >= 3, "the chart has the API's ServiceAccount and RBAC");
+    assert!(
+        rbac.len() >= 3,
+        "the chart has the API's ServiceAccount and RBAC"
+    );
     cp.apply(&rbac).await.expect("RBAC");
     let stores: Api<Store> = Api::all(admin.clone());
-    eventually("the Store CRD is served", || async { stores.list(&Default::default()).await.is_ok() }).await;
+    eventually("the Store CRD is served", || async {
+        stores.list(&Default::default()).await.is_ok()
+    })
+    .await;
     let (_, client) = cp.service_account(NAMESPACE, API_SA).await.expect("token");
     let backend = KubeBackend::start(client);
     let mut changes = backend.subscribe();
     eventually("the backend is ready", || async { backend.ready().await }).await;
-    let router = app(AppState::new(backend.clone(), tokens(), Settings { creations_per_minute: 100, ..Settings::default() }));
+    let router = app(AppState::new(
+        backend.clone(),
+        tokens(),
+        Settings {
+            creations_per_minute: 100,
+            ..Settings::default()
+        },
+    ));
 
     // Create through the API: the CR is real, owned by the caller.
-    let (status, body) = call(&router, "POST", "/api/v1/stores", ALICE, Some(json!({"name": "shop-a", "displayName": "Alice's"}))).await;
+    let (status, body) = call(
+        &router,
+        "POST",
+        "/api/v1/stores",
+        ALICE,
+        Some(json!({"name": "shop-a", "displayName": "Alice's"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = call(&router, "POST", "/api/v1/stores", BOB, Some(json!({"name": "shop-b"}))).await;
+    let (status, body) = call(
+        &router,
+        "POST",
+        "/api/v1/stores",
+        BOB,
+        Some(json!({"name": "shop-b"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let created = stores.get("shop-a").await.expect("CR exists");
     assert_eq!(created.spec.owner, "alice@example.com");
-    let (status, body) = call(&router, "POST", "/api/v1/stores", BOB, Some(json!({"name": "shop-a"}))).await;
+    let (status, body) = call(
+        &router,
+        "POST",
+        "/api/v1/stores",
+        BOB,
+        Some(json!({"name": "shop-a"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
     // The watch sees it; lists come from the watch cache and are per owner.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let change = tokio::time::timeout(Duration::from_secs(30), changes.recv()).await.expect("a change").expect("open");
+        let change = tokio::time::timeout(Duration::from_secs(30), changes.recv())
+            .await
+            .expect("a change")
+            .expect("open");
         if matches!(&change, Change::Upsert(s) if s.name_any() == "shop-a") {
             break;
         }
         assert!(Instant::now() < deadline, "no change for shop-a");
     }
-    eventually("both stores in the cache", || async { backend.list().await.map(|l| l.len() == 2).unwrap_or(false) }).await;
+    eventually("both stores in the cache", || async {
+        backend.list().await.map(|l| l.len() == 2).unwrap_or(false)
+    })
+    .await;
     let (_, body) = call(&router, "GET", "/api/v1/stores", ALICE, None).await;
     assert_eq!(names_in(&body), ["shop-a"]);
     let (_, body) = call(&router, "GET", "/api/v1/stores", BOB, None).await;
     assert_eq!(names_in(&body), ["shop-b"]);
-    for (method, path) in [("GET", "/api/v1/stores/shop-a"), ("DELETE", "/api/v1/stores/shop-a"), ("GET", "/api/v1/stores/shop-a/events"), ("POST", "/api/v1/stores/shop-a/retry")] {
+    for (method, path) in [
+        ("GET", "/api/v1/stores/shop-a"),
+        ("DELETE", "/api/v1/stores/shop-a"),
+        ("GET", "/api/v1/stores/shop-a/events"),
+        ("POST", "/api/v1/stores/shop-a/retry"),
+    ] {
         let (status, _) = call(&router, method, path, BOB, None).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} as another tenant");
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{method} {path} as another tenant"
+        );
     }
 
     // Play the operator: Ready status, the credentials Secret, an Event.
     let ns = "store-shop-a";
     cp.ensure_namespace(ns).await.expect("store namespace");
     let secret = Secret {
-        metadata: ObjectMeta { name: Some(child::ADMIN_SECRET.into()), ..ObjectMeta::default() },
-        string_data: Some([("username".to_string(), "storeadmin".to_string()), ("password".to_string(), "s3cret-value-xyz".to_string())].into()),
+        metadata: ObjectMeta {
+            name: Some(child::ADMIN_SECRET.into()),
+            ..ObjectMeta::default()
+        },
+        string_data: Some(
+            [
+                ("username".to_string(), "storeadmin".to_string()),
+                ("password".to_string(), "s3cret-value-xyz".to_string()),
+            ]
+            .into(),
+        ),
         ..Secret::default()
     };
-    Api::<Secret>::namespaced(admin.clone(), ns).create(&PostParams::default(), &secret).await.expect("secret");
+    Api::<Secret>::namespaced(admin.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("secret");
     let status = json!({"apiVersion": names::API_VERSION, "kind": "Store", "status": {
         "phase": "Ready", "namespace": ns, "credentialsSecret": child::ADMIN_SECRET, "url": "http://shop-a.shop.local",
         "observedGeneration": created.metadata.generation, "message": "Store is ready"}});
-    stores.patch_status("shop-a", &PatchParams::apply("test-operator").force(), &Patch::Apply(&status)).await.expect("status");
+    stores
+        .patch_status(
+            "shop-a",
+            &PatchParams::apply("test-operator").force(),
+            &Patch::Apply(&status),
+        )
+        .await
+        .expect("status");
     let event = Event {
-        metadata: ObjectMeta { generate_name: Some("shop-a.".into()), namespace: Some("default".into()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            generate_name: Some("shop-a.".into()),
+            namespace: Some("default".into()),
+            ..ObjectMeta::default()
+        },
         involved_object: ObjectReference {
             api_version: Some(names::API_VERSION.into()),
             kind: Some("Store".into()),
@@ -165,7 +251,10 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
         type_: Some("Normal".into()),
         ..Event::default()
     };
-    Api::<Event>::namespaced(admin.clone(), "default").create(&PostParams::default(), &event).await.expect("event");
+    Api::<Event>::namespaced(admin.clone(), "default")
+        .create(&PostParams::default(), &event)
+        .await
+        .expect("event");
 
     eventually("Ready in the cache", || async {
         let (_, body) = call(&router, "GET", "/api/v1/stores/shop-a", ALICE, None).await;
@@ -180,7 +269,14 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
 
     // Retry of a Failed store: the annotation lands on the CR.
     let failed = json!({"apiVersion": names::API_VERSION, "kind": "Store", "status": {"phase": "Failed", "message": "Setup failed"}});
-    stores.patch_status("shop-b", &PatchParams::apply("test-operator").force(), &Patch::Apply(&failed)).await.expect("status");
+    stores
+        .patch_status(
+            "shop-b",
+            &PatchParams::apply("test-operator").force(),
+            &Patch::Apply(&failed),
+        )
+        .await
+        .expect("status");
     eventually("Failed in the cache", || async {
         let (_, body) = call(&router, "GET", "/api/v1/stores/shop-b", BOB, None).await;
         body["phase"] == "Failed"
@@ -189,16 +285,34 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
     let (status, body) = call(&router, "POST", "/api/v1/stores/shop-b/retry", BOB, None).await;
     assert!(status.is_success(), "{status} {body}");
     let annotated = stores.get("shop-b").await.expect("store");
-    assert!(annotated.annotations().contains_key(names::RETRY_ANNOTATION));
+    assert!(
+        annotated
+            .annotations()
+            .contains_key(names::RETRY_ANNOTATION)
+    );
 
     // The real CRD's admission errors reach the caller as 422.
-    let (status, body) = call(&router, "POST", "/api/v1/stores", ALICE, Some(json!({"name": "x".repeat(41)}))).await;
+    let (status, body) = call(
+        &router,
+        "POST",
+        "/api/v1/stores",
+        ALICE,
+        Some(json!({"name": "x".repeat(41)})),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
     // Delete: the CR goes (no operator here, so no finalizer holds it).
     let (status, body) = call(&router, "DELETE", "/api/v1/stores/shop-a", ALICE, None).await;
     assert!(status.is_success(), "{status} {body}");
-    eventually("shop-a gone", || async { stores.get_opt("shop-a").await.map(|s| s.is_none()).unwrap_or(false) }).await;
+    eventually("shop-a gone", || async {
+        stores
+            .get_opt("shop-a")
+            .await
+            .map(|s| s.is_none())
+            .unwrap_or(false)
+    })
+    .await;
     eventually("shop-a gone from the list", || async {
         let (_, body) = call(&router, "GET", "/api/v1/stores", ALICE, None).await;
         names_in(&body).is_empty()
@@ -207,16 +321,34 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
 
     // What it used is what the chart grants (its RBAC table), and nothing was forbidden.
     let user = format!("system:serviceaccount:{NAMESPACE}:{API_SA}");
-    let requests: Vec<_> = cp.audited().expect("audit").into_iter().filter(|r| r.user == user).collect();
+    let requests: Vec<_> = cp
+        .audited()
+        .expect("audit")
+        .into_iter()
+        .filter(|r| r.user == user)
+        .collect();
     let forbidden: Vec<_> = requests.iter().filter(|r| r.code == 403).collect();
     assert!(forbidden.is_empty(), "{forbidden:#?}");
     for r in requests.iter().filter(|r| r.resource == "secrets") {
-        assert_eq!(r.name.as_deref(), Some(child::ADMIN_SECRET), "only the admin Secret is read");
+        assert_eq!(
+            r.name.as_deref(),
+            Some(child::ADMIN_SECRET),
+            "only the admin Secret is read"
+        );
     }
     let used: BTreeSet<(String, String, String)> = cp.permissions_used(&user).expect("audit");
-    let table: BTreeSet<(String, String, String)> = RBAC.iter().map(|(g, r, v, _)| (g.to_string(), r.to_string(), v.to_string())).collect();
+    let table: BTreeSet<(String, String, String)> = RBAC
+        .iter()
+        .map(|(g, r, v, _)| (g.to_string(), r.to_string(), v.to_string()))
+        .collect();
     let unused: Vec<_> = table.difference(&used).collect();
     let ungranted: Vec<_> = used.difference(&table).collect();
-    assert!(ungranted.is_empty(), "used but not in the RBAC table: {ungranted:?}");
-    assert!(unused.is_empty(), "in the RBAC table but never used: {unused:?}");
+    assert!(
+        ungranted.is_empty(),
+        "used but not in the RBAC table: {ungranted:?}"
+    );
+    assert!(
+        unused.is_empty(),
+        "in the RBAC table but never used: {unused:?}"
+    );
 }

@@ -97,7 +97,10 @@ impl ControlPlane {
     /// The (group, resource, verb) triples `user` needed: the verbs of its requests, plus
     /// `create` for a server-side apply that created its object (answered 201), which RBAC
     /// checks although the request is a patch.
-    pub fn permissions_used(&self, user: &str) -> Result<BTreeSet<(String, String, String)>, Error> {
+    pub fn permissions_used(
+        &self,
+        user: &str,
+    ) -> Result<BTreeSet<(String, String, String)>, Error> {
         Ok(self
             .audited()?
             .into_iter()

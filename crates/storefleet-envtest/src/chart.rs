@@ -107,13 +107,15 @@ impl ControlPlane {
             let api_version = doc["apiVersion"].as_str().unwrap_or_default();
             let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
             let gvk = GroupVersionKind::gvk(group, version, kind(doc));
-            let (resource, caps) = discovery::pinned_kind(&client, &gvk)
-                .await
-                .map_err(|source| Error::Kube {
-                    what: format!("discover {api_version} {}", kind(doc)),
-                    source,
-                })?;
-            let api: Api<DynamicObject> = match (caps.scope, doc["metadata"]["namespace"].as_str()) {
+            let (resource, caps) =
+                discovery::pinned_kind(&client, &gvk)
+                    .await
+                    .map_err(|source| Error::Kube {
+                        what: format!("discover {api_version} {}", kind(doc)),
+                        source,
+                    })?;
+            let api: Api<DynamicObject> = match (caps.scope, doc["metadata"]["namespace"].as_str())
+            {
                 (discovery::Scope::Namespaced, Some(ns)) => {
                     Api::namespaced_with(client.clone(), ns, &resource)
                 }
@@ -122,12 +124,16 @@ impl ControlPlane {
                 }
                 (discovery::Scope::Cluster, _) => Api::all_with(client.clone(), &resource),
             };
-            api.patch(name(doc), &PatchParams::apply(MANAGER).force(), &Patch::Apply(doc))
-                .await
-                .map_err(|source| Error::Kube {
-                    what: format!("apply {} {}", kind(doc), name(doc)),
-                    source,
-                })?;
+            api.patch(
+                name(doc),
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(doc),
+            )
+            .await
+            .map_err(|source| Error::Kube {
+                what: format!("apply {} {}", kind(doc), name(doc)),
+                source,
+            })?;
         }
         Ok(())
     }

@@ -186,14 +186,18 @@ async fn run(client: Client, policies: Policies, mut resync: mpsc::UnboundedRece
 
 /// One step of a pod's life; every call is idempotent.
 async fn handle(client: &Client, policies: &Policies, pod: &Pod) {
-    let (Some(namespace), Some(name)) = (pod.metadata.namespace.as_deref(), pod.metadata.name.as_deref())
-    else {
+    let (Some(namespace), Some(name)) = (
+        pod.metadata.namespace.as_deref(),
+        pod.metadata.name.as_deref(),
+    ) else {
         return;
     };
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     if pod.metadata.deletion_timestamp.is_some() {
         // What a kubelet does once the containers are gone.
-        let _ = api.delete(name, &DeleteParams::default().grace_period(0)).await;
+        let _ = api
+            .delete(name, &DeleteParams::default().grace_period(0))
+            .await;
         return;
     }
     let spec = pod.spec.clone().unwrap_or_default();
@@ -212,12 +216,21 @@ async fn handle(client: &Client, policies: &Policies, pod: &Pod) {
             },
         };
         let _ = api
-            .create_subresource::<Binding, Binding>("binding", name, &PostParams::default(), &binding)
+            .create_subresource::<Binding, Binding>(
+                "binding",
+                name,
+                &PostParams::default(),
+                &binding,
+            )
             .await;
         return;
     }
     let policy = policy_for(policies, namespace);
-    let component = pod.labels().get(COMPONENT_LABEL).cloned().unwrap_or_default();
+    let component = pod
+        .labels()
+        .get(COMPONENT_LABEL)
+        .cloned()
+        .unwrap_or_default();
     let phase = pod
         .status
         .as_ref()
@@ -254,8 +267,12 @@ async fn handle(client: &Client, policies: &Policies, pod: &Pod) {
         .collect();
     let state = match target {
         "Running" => json!({"running": {"startedAt": now}}),
-        "Succeeded" => json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}),
-        "Failed" => json!({"terminated": {"exitCode": 1, "reason": "Error", "message": "failed on request of the test", "startedAt": now, "finishedAt": now}}),
+        "Succeeded" => {
+            json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}})
+        }
+        "Failed" => {
+            json!({"terminated": {"exitCode": 1, "reason": "Error", "message": "failed on request of the test", "startedAt": now, "finishedAt": now}})
+        }
         _ => json!({"waiting": {"reason": "ContainerCreating"}}),
     };
     let statuses: Vec<_> = containers

@@ -169,7 +169,10 @@ pub fn kubeconfig_yaml(url: &str, ca: &Path, token: &str) -> String {
 pub async fn client_from(kubeconfig: &Path) -> Result<Client, Error> {
     install_crypto_provider();
     let kc = Kubeconfig::read_from(kubeconfig).map_err(|e| {
-        Error::Manifest(format!("cannot read kubeconfig {}: {e}", kubeconfig.display()))
+        Error::Manifest(format!(
+            "cannot read kubeconfig {}: {e}",
+            kubeconfig.display()
+        ))
     })?;
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
@@ -209,7 +212,10 @@ impl ControlPlane {
             }
             Ok(dir) => match Self::start_with(&dir).await {
                 Ok(cp) => Some(cp),
-                Err(e) => panic!("{test}: cannot start the control plane from {}: {e}", dir.display()),
+                Err(e) => panic!(
+                    "{test}: cannot start the control plane from {}: {e}",
+                    dir.display()
+                ),
             },
         }
     }
@@ -243,11 +249,14 @@ impl ControlPlane {
 
         let token = random_token();
         let tokens = root.join("tokens.csv");
-        std::fs::write(&tokens, format!("{token},envtest-admin,envtest-admin,\"system:masters\"\n"))
-            .map_err(|source| Error::Io {
-                what: "write tokens.csv".into(),
-                source,
-            })?;
+        std::fs::write(
+            &tokens,
+            format!("{token},envtest-admin,envtest-admin,\"system:masters\"\n"),
+        )
+        .map_err(|source| Error::Io {
+            what: "write tokens.csv".into(),
+            source,
+        })?;
         let audit_policy = root.join("audit-policy.yaml");
         std::fs::write(
             &audit_policy,
@@ -419,12 +428,12 @@ impl ControlPlane {
             })?;
         let token = issued.status.and_then(|s| s.token).unwrap_or_default();
         let path = self.dir().join(format!("{namespace}-{name}.kubeconfig"));
-        std::fs::write(&path, kubeconfig_yaml(&self.url, &self.ca, &token)).map_err(
-            |source| Error::Io {
+        std::fs::write(&path, kubeconfig_yaml(&self.url, &self.ca, &token)).map_err(|source| {
+            Error::Io {
                 what: format!("write {}", path.display()),
                 source,
-            },
-        )?;
+            }
+        })?;
         let client = client_from(&path).await?;
         Ok((path, client))
     }

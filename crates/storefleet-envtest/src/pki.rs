@@ -41,8 +41,8 @@ fn write(path: &Path, text: &str) -> Result<(), Error> {
 /// Generates everything into `dir`.
 pub fn generate(dir: &Path) -> Result<Pki, Error> {
     let ca_key = KeyPair::generate().map_err(|e| pki_error("CA key", e))?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())
-        .map_err(|e| pki_error("CA params", e))?;
+    let mut ca_params =
+        CertificateParams::new(Vec::<String>::new()).map_err(|e| pki_error("CA params", e))?;
     let mut ca_name = DistinguishedName::new();
     ca_name.push(DnType::CommonName, "storefleet-envtest-ca");
     ca_params.distinguished_name = ca_name;

@@ -71,8 +71,14 @@ async fn workloads_become_ready_through_the_real_controllers() {
     let jobs: Api<Job> = Api::namespaced(client.clone(), "t");
     cp.kubelet().hold("t", "held");
     let pp = PostParams::default();
-    deployments.create(&pp, &deployment("web", "web")).await.expect("web");
-    deployments.create(&pp, &deployment("slow", "held")).await.expect("slow");
+    deployments
+        .create(&pp, &deployment("web", "web"))
+        .await
+        .expect("web");
+    deployments
+        .create(&pp, &deployment("slow", "held"))
+        .await
+        .expect("slow");
     jobs.create(&pp, &job("ok")).await.expect("job ok");
 
     let available = |name: &'static str| {
@@ -91,10 +97,19 @@ async fn workloads_become_ready_through_the_real_controllers() {
     })
     .await;
     let slow = deployments.get("slow").await.expect("slow");
-    assert_eq!(slow.status.and_then(|s| s.available_replicas), None, "held pods are not ready");
+    assert_eq!(
+        slow.status.and_then(|s| s.available_replicas),
+        None,
+        "held pods are not ready"
+    );
 
     cp.kubelet().release("t", "held");
-    eventually("slow available after release", Duration::from_secs(60), available("slow")).await;
+    eventually(
+        "slow available after release",
+        Duration::from_secs(60),
+        available("slow"),
+    )
+    .await;
 
     cp.kubelet().jobs("t", JobPods::Fail);
     jobs.create(&pp, &job("bad")).await.expect("job bad");
@@ -105,7 +120,10 @@ async fn workloads_become_ready_through_the_real_controllers() {
 
     // A namespace whose pods are bound to the node still goes away.
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces.delete("t", &DeleteParams::default()).await.expect("delete");
+    namespaces
+        .delete("t", &DeleteParams::default())
+        .await
+        .expect("delete");
     eventually("namespace t gone", Duration::from_secs(90), || async {
         namespaces.get_opt("t").await.ok()?.is_none().then_some(())
     })

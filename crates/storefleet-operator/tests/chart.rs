@@ -387,7 +387,13 @@ type Grant = (String, String, String, Option<String>, bool);
 /// ownerReferences under Retain; OwnerReferencesPermissionEnforcement checks `delete`).
 fn owner_reference_changes(used: &BTreeSet<Grant>) -> Vec<Grant> {
     used.iter()
-        .filter(|(g, r, v, _, _)| v == "patch" && !r.contains('/') && g != "storefleet.io" && r != "leases" && r != "events")
+        .filter(|(g, r, v, _, _)| {
+            v == "patch"
+                && !r.contains('/')
+                && g != "storefleet.io"
+                && r != "leases"
+                && r != "events"
+        })
         .map(|(g, r, _, n, ns)| (g.clone(), r.clone(), "delete".to_string(), n.clone(), *ns))
         .collect()
 }
@@ -433,7 +439,8 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
         }
     }
     let mut child = Kill(child);
-    let operator_log = || std::fs::read_to_string(env.cp.dir().join("operator.log")).unwrap_or_default();
+    let operator_log =
+        || std::fs::read_to_string(env.cp.dir().join("operator.log")).unwrap_or_default();
 
     let kubelet = env.cp.kubelet();
     let run = async {
@@ -447,16 +454,27 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
         // bob: switched to Retain while Ready (create-only children are un-owned), deleted.
         env.create(Store::test().with_name("bob")).await;
         env.wait_phase("bob", Phase::Ready).await;
-        env.patch("bob", serde_json::json!({"spec": {"deletionPolicy": "Retain"}})).await;
+        env.patch(
+            "bob",
+            serde_json::json!({"spec": {"deletionPolicy": "Retain"}}),
+        )
+        .await;
         env.wait_store("bob", "Retain observed", |s| {
-            s.and_then(|s| s.status.as_ref()).and_then(|s| s.observed_generation) == Some(2)
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| s.observed_generation)
+                == Some(2)
         })
         .await;
         env.delete("bob").await;
         env.wait_gone("bob").await;
         // carol: Retain, deleted while provisioning.
         kubelet.hold("store-carol", "database");
-        env.create(Store::test().with_name("carol").with_deletion_policy(DeletionPolicy::Retain)).await;
+        env.create(
+            Store::test()
+                .with_name("carol")
+                .with_deletion_policy(DeletionPolicy::Retain),
+        )
+        .await;
         env.wait_phase("carol", Phase::Provisioning).await;
         env.delete("carol").await;
         env.wait_gone("carol").await;
@@ -474,7 +492,11 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
     }
     let readyz = tokio::net::TcpStream::connect(addr).await;
     assert!(readyz.is_ok(), "the health server listens");
-    assert!(!operator_log().contains("CryptoProvider"), "{}", operator_log());
+    assert!(
+        !operator_log().contains("CryptoProvider"),
+        "{}",
+        operator_log()
+    );
 
     let requests = env.operator_requests();
     let forbidden: Vec<_> = requests.iter().filter(|r| r.code == 403).collect();
@@ -489,7 +511,13 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
             (g, r, v, None, leases)
         })
         .chain(UNEXERCISED.iter().map(|(g, r, v, namespaced)| {
-            (g.to_string(), r.to_string(), v.to_string(), None, *namespaced)
+            (
+                g.to_string(),
+                r.to_string(),
+                v.to_string(),
+                None,
+                *namespaced,
+            )
         }))
         .collect();
     let used: BTreeSet<_> = used
@@ -500,8 +528,14 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
     let granted = granted(&render(""), "-operator");
     let missing: Vec<_> = used.difference(&granted).collect();
     let extra: Vec<_> = granted.difference(&used).collect();
-    assert!(missing.is_empty(), "the chart does not grant what the operator used: {missing:#?}");
-    assert!(extra.is_empty(), "the chart grants what the operator never used: {extra:#?}");
+    assert!(
+        missing.is_empty(),
+        "the chart does not grant what the operator used: {missing:#?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "the chart grants what the operator never used: {extra:#?}"
+    );
     drop(child);
 }
 

@@ -53,8 +53,17 @@ async fn a_store_becomes_ready_with_every_child_admitted() {
     );
     assert_eq!(status.observed_generation, store.metadata.generation);
     assert!(is_true(&status, "Ready"));
-    for step in ["NamespaceReady", "DatabaseReady", "StorefrontReady", "SetupComplete"] {
-        assert!(is_true(&status, step), "{step}: {:?}", condition(&status, step));
+    for step in [
+        "NamespaceReady",
+        "DatabaseReady",
+        "StorefrontReady",
+        "SetupComplete",
+    ] {
+        assert!(
+            is_true(&status, step),
+            "{step}: {:?}",
+            condition(&status, step)
+        );
     }
     assert!(condition(&status, "Reconciling").is_none());
     assert!(condition(&status, "Stalled").is_none());
@@ -68,9 +77,14 @@ async fn a_store_becomes_ready_with_every_child_admitted() {
     // Every child exists, carries our labels and (Delete policy) an ownerReference to the Store.
     let uid = store.uid().unwrap_or_default();
     let ns = env.namespace(NS).await.expect("namespace");
-    assert_eq!(ns.labels().get(keys::STORE).map(String::as_str), Some("alice"));
     assert_eq!(
-        ns.labels().get("pod-security.kubernetes.io/enforce").map(String::as_str),
+        ns.labels().get(keys::STORE).map(String::as_str),
+        Some("alice")
+    );
+    assert_eq!(
+        ns.labels()
+            .get("pod-security.kubernetes.io/enforce")
+            .map(String::as_str),
         Some("baseline")
     );
     // Our pods meet `restricted` (the namespace only warns on it): the real PodSecurity
@@ -107,7 +121,11 @@ async fn pods_pass_restricted(env: &Env) {
         metadata: kube::api::ObjectMeta {
             name: Some(check_ns.into()),
             labels: Some(
-                [("pod-security.kubernetes.io/enforce".to_string(), "restricted".to_string())].into(),
+                [(
+                    "pod-security.kubernetes.io/enforce".to_string(),
+                    "restricted".to_string(),
+                )]
+                .into(),
             ),
             ..Default::default()
         },
@@ -152,7 +170,11 @@ async fn pods_pass_restricted(env: &Env) {
 
 #[tokio::test]
 async fn a_ready_store_reconciles_without_changing_anything() {
-    let Some(mut env) = Env::start("a_ready_store_reconciles_without_changing_anything", config()).await
+    let Some(mut env) = Env::start(
+        "a_ready_store_reconciles_without_changing_anything",
+        config(),
+    )
+    .await
     else {
         return;
     };
@@ -185,7 +207,10 @@ async fn drift_is_repaired_without_rerunning_setup() {
     };
     env.create(Store::test()).await;
     let ready = env.wait_phase("alice", Phase::Ready).await;
-    let job = ready.status.and_then(|s| s.completed_setup).expect("setup done");
+    let job = ready
+        .status
+        .and_then(|s| s.completed_setup)
+        .expect("setup done");
 
     // Someone else removes security fields that are `false` (what the old diff missed), a label,
     // and deletes a NetworkPolicy.
@@ -195,7 +220,11 @@ async fn drift_is_repaired_without_rerunning_setup() {
         {"op": "remove", "path": "/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation"},
     ]);
     deployments
-        .patch(child::STOREFRONT, &PatchParams::default(), &Patch::Json::<()>(serde_json::from_value(patch).unwrap()))
+        .patch(
+            child::STOREFRONT,
+            &PatchParams::default(),
+            &Patch::Json::<()>(serde_json::from_value(patch).expect("json patch")),
+        )
         .await
         .expect("remove fields");
     let services: Api<Service> = Api::namespaced(env.admin.clone(), NS);
@@ -204,7 +233,10 @@ async fn drift_is_repaired_without_rerunning_setup() {
         .patch(
             child::DATABASE,
             &PatchParams::default(),
-            &Patch::Json::<()>(serde_json::from_value(json!([{"op": "remove", "path": label_path}])).unwrap()),
+            &Patch::Json::<()>(
+                serde_json::from_value(json!([{"op": "remove", "path": label_path}]))
+                    .expect("json patch"),
+            ),
         )
         .await
         .expect("remove label");
@@ -229,7 +261,11 @@ async fn drift_is_repaired_without_rerunning_setup() {
     })
     .await;
     common::eventually("default-deny recreated", || async {
-        policies.get_opt(child::NETPOL_DEFAULT_DENY).await.ok()?.map(|_| ())
+        policies
+            .get_opt(child::NETPOL_DEFAULT_DENY)
+            .await
+            .ok()?
+            .map(|_| ())
     })
     .await;
     // The storefront rolls out twice (the change, then the repair): Ready again afterwards.
@@ -254,14 +290,19 @@ async fn generated_secrets_survive_restarts_and_are_never_overwritten() {
     env.cp.kubelet().hold(NS, Component::Storefront.as_str());
     env.create(Store::test()).await;
     env.wait_store("alice", "database ready", |s| {
-        s.and_then(|s| s.status.as_ref()).is_some_and(|s| is_true(s, "DatabaseReady"))
+        s.and_then(|s| s.status.as_ref())
+            .is_some_and(|s| is_true(s, "DatabaseReady"))
     })
     .await;
     let secrets = |env: &Env| {
         let api: Api<Secret> = Api::namespaced(env.admin.clone(), NS);
         async move {
             let mut out = Vec::new();
-            for name in [child::DATABASE_SECRET, child::ADMIN_SECRET, child::SALTS_SECRET] {
+            for name in [
+                child::DATABASE_SECRET,
+                child::ADMIN_SECRET,
+                child::SALTS_SECRET,
+            ] {
                 let s = api.get(name).await.expect("secret");
                 out.push((s.uid(), s.data.clone()));
             }
@@ -284,7 +325,10 @@ async fn generated_secrets_survive_restarts_and_are_never_overwritten() {
     env.cp.kubelet().release(NS, Component::Storefront.as_str());
     env.wait_phase("alice", Phase::Ready).await;
     assert_eq!(secrets(&env).await, edited, "secrets are create-only");
-    assert_eq!(first[0], edited[0], "the database credentials were never regenerated");
+    assert_eq!(
+        first[0], edited[0],
+        "the database credentials were never regenerated"
+    );
     let jobs: Vec<Job> = env.children(NS, "alice").await;
     assert_eq!(jobs.len(), 1, "one setup Job after the restart");
 }
@@ -318,10 +362,12 @@ async fn a_failed_setup_is_retried_by_annotation_and_by_spec_change() {
 
     // A spec change that changes the setup is a new Job; failing again, then a spec change.
     env.cp.kubelet().jobs(NS, JobPods::Fail);
-    env.patch("alice", json!({"spec": {"setup": {"sampleProducts": 2}}})).await;
+    env.patch("alice", json!({"spec": {"setup": {"sampleProducts": 2}}}))
+        .await;
     env.wait_phase("alice", Phase::Failed).await;
     env.cp.kubelet().jobs(NS, JobPods::Succeed);
-    env.patch("alice", json!({"spec": {"setup": {"sampleProducts": 4}}})).await;
+    env.patch("alice", json!({"spec": {"setup": {"sampleProducts": 4}}}))
+        .await;
     let store = env.wait_phase("alice", Phase::Ready).await;
     assert_eq!(
         store.status.and_then(|s| s.observed_generation),
@@ -333,7 +379,11 @@ async fn a_failed_setup_is_retried_by_annotation_and_by_spec_change() {
 async fn provisioning_times_out_and_a_retry_restarts_the_clock() {
     let mut config = config();
     config.provisioning_timeout_seconds = 8;
-    let Some(env) = Env::start("provisioning_times_out_and_a_retry_restarts_the_clock", config).await
+    let Some(env) = Env::start(
+        "provisioning_times_out_and_a_retry_restarts_the_clock",
+        config,
+    )
+    .await
     else {
         return;
     };
@@ -356,17 +406,22 @@ async fn provisioning_times_out_and_a_retry_restarts_the_clock() {
 
 #[tokio::test]
 async fn an_invalid_spec_is_stalled_with_no_children() {
-    let Some(env) = Env::start("an_invalid_spec_is_stalled_with_no_children", config()).await else {
+    let Some(env) = Env::start("an_invalid_spec_is_stalled_with_no_children", config()).await
+    else {
         return;
     };
-    env.create(Store::test().with_name("bob").with_engine(Engine::Medusa)).await;
+    env.create(Store::test().with_name("bob").with_engine(Engine::Medusa))
+        .await;
     let store = env.wait_phase("bob", Phase::Failed).await;
     let status = store.status.clone().unwrap_or_default();
     assert!(is_true(&status, "Stalled"));
     let object = serde_json::to_value(&store).unwrap_or_default();
     assert_eq!(
         common::argocd::health(&object),
-        ("Degraded".to_string(), "engine medusa is not available yet".to_string())
+        (
+            "Degraded".to_string(),
+            "engine medusa is not available yet".to_string()
+        )
     );
     assert!(!store.finalizers().iter().any(|f| f == names::FINALIZER));
     assert!(env.namespace("store-bob").await.is_none());
@@ -395,15 +450,26 @@ async fn the_crd_rejects_bad_stores_at_admission() {
     both_tls["spec"]["tls"] = json!({"clusterIssuer": "x", "secretName": "y"});
     let mut bad_domain = base.clone();
     bad_domain["spec"]["domain"] = json!("not a host");
-    for (what, bad) in [("name over 40", too_long), ("two TLS sources", both_tls), ("bad domain", bad_domain)] {
+    for (what, bad) in [
+        ("name over 40", too_long),
+        ("two TLS sources", both_tls),
+        ("bad domain", bad_domain),
+    ] {
         let err = create(bad).await.expect_err(what);
-        assert!(matches!(err, kube::Error::Api(ref s) if s.code == 422), "{what}: {err}");
+        assert!(
+            matches!(err, kube::Error::Api(ref s) if s.code == 422),
+            "{what}: {err}"
+        );
     }
     create(base).await.expect("a good store is accepted");
     // engine is immutable (CEL transition rule)
     let err = env
         .stores()
-        .patch("ok", &PatchParams::default(), &Patch::Merge(json!({"spec": {"engine": "medusa"}})))
+        .patch(
+            "ok",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"engine": "medusa"}})),
+        )
         .await
         .expect_err("engine change");
     assert!(err.to_string().contains("immutable"), "{err}");
@@ -413,7 +479,11 @@ async fn the_crd_rejects_bad_stores_at_admission() {
 async fn the_store_cap_holds_new_stores_until_capacity_frees() {
     let mut config = config();
     config.max_stores = 1;
-    let Some(env) = Env::start("the_store_cap_holds_new_stores_until_capacity_frees", config).await
+    let Some(env) = Env::start(
+        "the_store_cap_holds_new_stores_until_capacity_frees",
+        config,
+    )
+    .await
     else {
         return;
     };
@@ -437,7 +507,11 @@ async fn the_store_cap_holds_new_stores_until_capacity_frees() {
 
 #[tokio::test]
 async fn deleting_a_store_removes_its_namespace_then_the_store() {
-    let Some(env) = Env::start("deleting_a_store_removes_its_namespace_then_the_store", config()).await
+    let Some(env) = Env::start(
+        "deleting_a_store_removes_its_namespace_then_the_store",
+        config(),
+    )
+    .await
     else {
         return;
     };
@@ -450,7 +524,9 @@ async fn deleting_a_store_removes_its_namespace_then_the_store() {
         "the Store disappears only after its namespace"
     );
     // A store that never got past validation deletes at once; one deleted while provisioning too.
-    env.cp.kubelet().hold("store-carol", Component::Database.as_str());
+    env.cp
+        .kubelet()
+        .hold("store-carol", Component::Database.as_str());
     env.create(Store::test().with_name("carol")).await;
     env.wait_phase("carol", Phase::Provisioning).await;
     env.delete("carol").await;
@@ -460,10 +536,12 @@ async fn deleting_a_store_removes_its_namespace_then_the_store() {
 
 #[tokio::test]
 async fn retain_keeps_the_namespace_without_ownership() {
-    let Some(env) = Env::start("retain_keeps_the_namespace_without_ownership", config()).await else {
+    let Some(env) = Env::start("retain_keeps_the_namespace_without_ownership", config()).await
+    else {
         return;
     };
-    env.create(Store::test().with_deletion_policy(DeletionPolicy::Retain)).await;
+    env.create(Store::test().with_deletion_policy(DeletionPolicy::Retain))
+        .await;
     let store = env.wait_phase("alice", Phase::Ready).await;
     let uid = store.uid().unwrap_or_default();
     env.delete("alice").await;
@@ -484,7 +562,10 @@ async fn retain_keeps_the_namespace_without_ownership() {
         .chain(jobs.iter().map(|o| o.owner_references().to_vec()))
         .chain(sets.iter().map(|o| o.owner_references().to_vec()))
     {
-        assert!(refs.iter().all(|o| o.uid != uid), "no reference to the deleted Store");
+        assert!(
+            refs.iter().all(|o| o.uid != uid),
+            "no reference to the deleted Store"
+        );
     }
 }
 
@@ -501,13 +582,15 @@ async fn owner_references_let_the_garbage_collector_remove_children() {
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Provisioning).await;
     env.wait_store("alice", "namespace ready", |s| {
-        s.and_then(|s| s.status.as_ref()).is_some_and(|s| is_true(s, "NamespaceReady"))
+        s.and_then(|s| s.status.as_ref())
+            .is_some_and(|s| is_true(s, "NamespaceReady"))
     })
     .await;
     // The operator is gone and someone force-removes the finalizer: the garbage collector alone
     // must remove the namespace (and with it everything) through the ownerReferences.
     env.stop_operator().await;
-    env.patch("alice", json!({"metadata": {"finalizers": null}})).await;
+    env.patch("alice", json!({"metadata": {"finalizers": null}}))
+        .await;
     env.delete("alice").await;
     env.wait_gone("alice").await;
     env.wait_namespace_gone(NS).await;
@@ -519,7 +602,10 @@ async fn a_foreign_namespace_is_never_adopted_nor_deleted() {
     else {
         return;
     };
-    env.cp.ensure_namespace(NS).await.expect("foreign namespace");
+    env.cp
+        .ensure_namespace(NS)
+        .await
+        .expect("foreign namespace");
     env.create(Store::test()).await;
     let store = env
         .wait_store("alice", "namespace taken", |s| {
@@ -531,7 +617,10 @@ async fn a_foreign_namespace_is_never_adopted_nor_deleted() {
         .expect("store");
     assert_eq!(phase(Some(&store)), Some(Phase::Failed));
     let configmaps: Vec<ConfigMap> = env.children(NS, "alice").await;
-    assert!(configmaps.is_empty(), "nothing applied into a foreign namespace");
+    assert!(
+        configmaps.is_empty(),
+        "nothing applied into a foreign namespace"
+    );
     env.delete("alice").await;
     env.wait_gone("alice").await;
     let ns: Namespace = env.namespace(NS).await.expect("still there");
@@ -546,11 +635,17 @@ async fn metrics_follow_the_stores() {
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Ready).await;
     let text = env.metrics().encode();
-    assert!(text.contains("storefleet_stores{phase=\"Ready\"} 1"), "{text}");
+    assert!(
+        text.contains("storefleet_stores{phase=\"Ready\"} 1"),
+        "{text}"
+    );
     env.delete("alice").await;
     env.wait_gone("alice").await;
     let text = env.metrics().encode();
-    assert!(text.contains("storefleet_stores{phase=\"Ready\"} 0"), "{text}");
+    assert!(
+        text.contains("storefleet_stores{phase=\"Ready\"} 0"),
+        "{text}"
+    );
 }
 
 /// The I/O shell's calls, each against the real apiserver: what used to be checked against a
@@ -585,12 +680,19 @@ async fn kube_cluster_calls_behave_on_a_real_apiserver() {
         .await
         .expect("apply creates");
     let rv = applied["metadata"]["resourceVersion"].clone();
-    assert!(applied["metadata"]["managedFields"].to_string().contains(names::FIELD_MANAGER));
+    assert!(
+        applied["metadata"]["managedFields"]
+            .to_string()
+            .contains(names::FIELD_MANAGER)
+    );
     let again = cluster
         .apply(&ns_ref, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}))
         .await
         .expect("apply again");
-    assert_eq!(again["metadata"]["resourceVersion"], rv, "a no-op apply writes nothing");
+    assert_eq!(
+        again["metadata"]["resourceVersion"], rv,
+        "a no-op apply writes nothing"
+    );
 
     // Secrets are what the operator creates without applying (and may read).
     let cm_ref = ObjRef::namespaced(Kind::Secret, ns, "c");
@@ -598,7 +700,10 @@ async fn kube_cluster_calls_behave_on_a_real_apiserver() {
     assert_eq!(cluster.create(&cm_ref, &cm).await, Ok(Created::New));
     let mut changed = cm.clone();
     changed["stringData"]["k"] = json!("2");
-    assert_eq!(cluster.create(&cm_ref, &changed).await, Ok(Created::AlreadyExists));
+    assert_eq!(
+        cluster.create(&cm_ref, &changed).await,
+        Ok(Created::AlreadyExists)
+    );
     let live = cluster.get(&cm_ref).await.expect("get").expect("exists");
     assert_eq!(live["data"]["k"], "MQ==", "create never overwrites");
 
@@ -614,16 +719,25 @@ async fn kube_cluster_calls_behave_on_a_real_apiserver() {
         .set_owner_references(&cm_ref, &live, &json!([]))
         .await
         .expect("fresh");
-    let listed = cluster.list_labelled(Kind::Secret, "calls").await.expect("list");
+    let listed = cluster
+        .list_labelled(Kind::Secret, "calls")
+        .await
+        .expect("list");
     assert_eq!(listed.len(), 1);
-    assert!(listed[0].get("data").is_none(), "metadata only: no secret value is read");
+    assert!(
+        listed[0].get("data").is_none(),
+        "metadata only: no secret value is read"
+    );
 
     // A rejection by validation is Rejected, with the apiserver's reason.
     let bad_ref = ObjRef::namespaced(Kind::Service, ns, "bad");
     let bad = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad", "namespace": ns},
                      "spec": {"ports": [{"port": 70000}]}});
     let err = cluster.apply(&bad_ref, &bad).await.expect_err("invalid");
-    assert!(matches!(&err, ClusterError::Rejected { message, .. } if message.contains("port")), "{err:?}");
+    assert!(
+        matches!(&err, ClusterError::Rejected { message, .. } if message.contains("port")),
+        "{err:?}"
+    );
 
     assert_eq!(cluster.delete(&cm_ref).await, Ok(Deleted::Deleting));
     common::eventually("configmap gone", || async {

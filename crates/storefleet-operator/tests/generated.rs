@@ -48,7 +48,26 @@ fn crd_file_matches_the_types() {
 }
 
 /// Formats the apiserver knows; any other one draws a warning on every apply of the CRD.
-const KUBERNETES_FORMATS: &[&str] = &["int32", "int64", "float", "double", "byte", "date", "date-time", "password", "int-or-string", "uri", "email", "hostname", "ipv4", "ipv6", "cidr", "mac", "uuid", "duration"];
+const KUBERNETES_FORMATS: &[&str] = &[
+    "int32",
+    "int64",
+    "float",
+    "double",
+    "byte",
+    "date",
+    "date-time",
+    "password",
+    "int-or-string",
+    "uri",
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "cidr",
+    "mac",
+    "uuid",
+    "duration",
+];
 
 fn formats(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
@@ -68,8 +87,14 @@ fn the_crd_uses_only_formats_kubernetes_knows() {
     let crd = serde_json::to_value(Store::crd()).expect("crd");
     let mut found = Vec::new();
     formats(&crd["spec"]["versions"], &mut found);
-    let unknown: Vec<_> = found.iter().filter(|f| !KUBERNETES_FORMATS.contains(&f.as_str())).collect();
-    assert!(unknown.is_empty(), "formats the apiserver warns about: {unknown:?}");
+    let unknown: Vec<_> = found
+        .iter()
+        .filter(|f| !KUBERNETES_FORMATS.contains(&f.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "formats the apiserver warns about: {unknown:?}"
+    );
 }
 
 #[test]

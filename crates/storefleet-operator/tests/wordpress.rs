@@ -48,17 +48,34 @@ fn fixtures() -> Result<PathBuf, String> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .ok_or_else(|| format!("{FIXTURES_VAR} is not set"))?;
-    for entry in ["wordpress/wp-login.php", "woocommerce/woocommerce.php", "storefront/style.css", "wp-cli.phar", "wp-config-docker.php"] {
+    for entry in [
+        "wordpress/wp-login.php",
+        "woocommerce/woocommerce.php",
+        "storefront/style.css",
+        "wp-cli.phar",
+        "wp-config-docker.php",
+    ] {
         if !dir.join(entry).exists() {
             return Err(format!("{FIXTURES_VAR}={} has no {entry}", dir.display()));
         }
     }
-    for bin in ["mariadbd", "mariadb-install-db", "mariadb", "php", "busybox", "setpriv", "curl"] {
+    for bin in [
+        "mariadbd",
+        "mariadb-install-db",
+        "mariadb",
+        "php",
+        "busybox",
+        "setpriv",
+        "curl",
+    ] {
         if which(bin).is_none() {
             return Err(format!("{bin} is not installed (make test-deps)"));
         }
     }
-    let uid = Command::new("id").arg("-u").output().map_err(|e| e.to_string())?;
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| e.to_string())?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Err("running as uid 33 needs root".into());
     }
@@ -93,11 +110,16 @@ fn resolve_env(container: &Container, secrets: &[Secret]) -> BTreeMap<String, St
             let value = match (&var.value, &var.value_from) {
                 (Some(v), _) => v.clone(),
                 (None, Some(from)) => {
-                    let key = from.secret_key_ref.as_ref().expect("only secret refs are used");
+                    let key = from
+                        .secret_key_ref
+                        .as_ref()
+                        .expect("only secret refs are used");
                     let secret = secrets
                         .iter()
                         .find(|s| s.metadata.name.as_deref() == Some(key.name.as_str()))
-                        .unwrap_or_else(|| panic!("{} refers to missing Secret {}", var.name, key.name));
+                        .unwrap_or_else(|| {
+                            panic!("{} refers to missing Secret {}", var.name, key.name)
+                        });
                     secret
                         .string_data
                         .as_ref()
@@ -130,12 +152,25 @@ impl Shop {
     /// The Job's environment, with the two documented changes.
     fn job_env(&self) -> BTreeMap<String, String> {
         let job = &self.objects.setup.job;
-        let pod = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod");
+        let pod = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("pod");
         let mut env = resolve_env(&pod.containers[0], &self.secrets);
-        assert_eq!(env["WORDPRESS_DB_HOST"], "database:3306", "the Job talks to the Service");
-        env.insert("WORDPRESS_DB_HOST".into(), format!("127.0.0.1:{}", self.db_port));
+        assert_eq!(
+            env["WORDPRESS_DB_HOST"], "database:3306",
+            "the Job talks to the Service"
+        );
+        env.insert(
+            "WORDPRESS_DB_HOST".into(),
+            format!("127.0.0.1:{}", self.db_port),
+        );
         env.insert("DOCROOT".into(), self.docroot.display().to_string());
-        env.insert("PATH".into(), format!("{}:/usr/bin:/bin", self.bin.display()));
+        env.insert(
+            "PATH".into(),
+            format!("{}:/usr/bin:/bin", self.bin.display()),
+        );
         env
     }
 
@@ -144,25 +179,45 @@ impl Shop {
         let deployment = &self.objects.storefront.deployment;
         let pod = deployment.spec.template.spec.as_ref().expect("pod");
         let mut env = resolve_env(&pod.containers[0], &self.secrets);
-        env.insert("WORDPRESS_DB_HOST".into(), format!("127.0.0.1:{}", self.db_port));
-        env.insert("PATH".into(), format!("{}:/usr/bin:/bin", self.bin.display()));
+        env.insert(
+            "WORDPRESS_DB_HOST".into(),
+            format!("127.0.0.1:{}", self.db_port),
+        );
+        env.insert(
+            "PATH".into(),
+            format!("{}:/usr/bin:/bin", self.bin.display()),
+        );
         env
     }
 
     fn as_www_data(&self, env: &BTreeMap<String, String>, args: &[&str]) -> Command {
         let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid", WWW_DATA, "--regid", WWW_DATA, "--clear-groups", "--"])
-            .args(args)
-            .env_clear()
-            .envs(env)
-            .current_dir(&self.docroot);
+        cmd.args([
+            "--reuid",
+            WWW_DATA,
+            "--regid",
+            WWW_DATA,
+            "--clear-groups",
+            "--",
+        ])
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .current_dir(&self.docroot);
         cmd
     }
 
     /// Runs the setup script from the ConfigMap as the Job would.
     fn setup(&self) -> Output {
         let script = self.path().join("setup.sh");
-        let text = self.objects.setup.script.data.as_ref().and_then(|d| d.get(SCRIPT_KEY)).expect("script");
+        let text = self
+            .objects
+            .setup
+            .script
+            .data
+            .as_ref()
+            .and_then(|d| d.get(SCRIPT_KEY))
+            .expect("script");
         std::fs::write(&script, text).expect("write script");
         let script = script.display().to_string();
         self.as_www_data(&self.job_env(), &["busybox", "sh", &script])
@@ -185,18 +240,33 @@ impl Shop {
 fn start_shop(fixtures: &Path, store: Store) -> Shop {
     let validated = validate(&store, &OperatorConfig::default()).expect("valid store");
     let objects = build::build(&validated);
-    let secrets: Vec<Secret> = objects.secrets.iter().map(|t| t.materialize(&mut Csprng)).collect();
+    let secrets: Vec<Secret> = objects
+        .secrets
+        .iter()
+        .map(|t| t.materialize(&mut Csprng))
+        .collect();
     let dir = TempDir::new("wordpress").expect("temp dir");
     let root = dir.path().to_path_buf();
 
     // The database.
-    let sts = objects.database.stateful_set.spec.template.spec.as_ref().expect("pod");
+    let sts = objects
+        .database
+        .stateful_set
+        .spec
+        .template
+        .spec
+        .as_ref()
+        .expect("pod");
     let db_env = resolve_env(&sts.containers[0], &secrets);
     let data = root.join("mysql");
     run(Command::new("mariadb-install-db")
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
-        .args(["--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"]));
+        .args([
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ]));
     let db_port = free_port();
     let socket = root.join("mysql.sock");
     let mariadbd = which("mariadbd").expect("mariadbd");
@@ -217,7 +287,11 @@ fn start_shop(fixtures: &Path, store: Store) -> Shop {
     .expect("start mariadbd");
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", db_port)).is_err() {
-        assert!(Instant::now() < deadline, "mariadbd did not start: {}", mariadb.log_tail(20));
+        assert!(
+            Instant::now() < deadline,
+            "mariadbd did not start: {}",
+            mariadb.log_tail(20)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let quote = |s: &str| s.replace('\\', "\\\\").replace('\'', "\\'");
@@ -234,20 +308,49 @@ fn start_shop(fixtures: &Path, store: Store) -> Shop {
 
     // The files: WordPress, plus what the image's entrypoint writes (wp-config.php).
     let docroot = root.join("html");
-    run(Command::new("cp").arg("-r").arg(fixtures.join("wordpress")).arg(&docroot));
-    run(Command::new("cp").arg("-r").arg(fixtures.join("woocommerce")).arg(docroot.join("wp-content/plugins/woocommerce")));
-    run(Command::new("cp").arg("-r").arg(fixtures.join("storefront")).arg(docroot.join("wp-content/themes/storefront")));
-    std::fs::copy(fixtures.join("wp-config-docker.php"), docroot.join("wp-config.php")).expect("wp-config");
+    run(Command::new("cp")
+        .arg("-r")
+        .arg(fixtures.join("wordpress"))
+        .arg(&docroot));
+    run(Command::new("cp")
+        .arg("-r")
+        .arg(fixtures.join("woocommerce"))
+        .arg(docroot.join("wp-content/plugins/woocommerce")));
+    run(Command::new("cp")
+        .arg("-r")
+        .arg(fixtures.join("storefront"))
+        .arg(docroot.join("wp-content/themes/storefront")));
+    std::fs::copy(
+        fixtures.join("wp-config-docker.php"),
+        docroot.join("wp-config.php"),
+    )
+    .expect("wp-config");
     // The CLI image's `wp`.
     let bin = root.join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
     std::fs::copy(fixtures.join("wp-cli.phar"), root.join("wp-cli.phar")).expect("phar");
-    std::fs::write(bin.join("wp"), format!("#!/bin/sh\nexec php {} \"$@\"\n", root.join("wp-cli.phar").display()))
-        .expect("wp");
+    std::fs::write(
+        bin.join("wp"),
+        format!(
+            "#!/bin/sh\nexec php {} \"$@\"\n",
+            root.join("wp-cli.phar").display()
+        ),
+    )
+    .expect("wp");
     run(Command::new("chmod").arg("0755").arg(bin.join("wp")));
-    run(Command::new("chown").args(["-R", &format!("{WWW_DATA}:{WWW_DATA}")]).arg(&docroot));
+    run(Command::new("chown")
+        .args(["-R", &format!("{WWW_DATA}:{WWW_DATA}")])
+        .arg(&docroot));
 
-    Shop { dir, docroot, bin, db_port, objects, secrets, _mariadb: mariadb }
+    Shop {
+        dir,
+        docroot,
+        bin,
+        db_port,
+        objects,
+        secrets,
+        _mariadb: mariadb,
+    }
 }
 
 /// `php -S` with a router standing in for Apache's rewrite rules, as www-data, with the
@@ -270,13 +373,39 @@ require $_SERVER['DOCUMENT_ROOT'] . '/index.php';
     .expect("router");
     let port = free_port();
     let env = shop.storefront_env();
-    let mut args: Vec<String> = vec!["--reuid".into(), WWW_DATA.into(), "--regid".into(), WWW_DATA.into(), "--clear-groups".into(), "--".into(), "env".into(), "-i".into()];
+    let mut args: Vec<String> = vec![
+        "--reuid".into(),
+        WWW_DATA.into(),
+        "--regid".into(),
+        WWW_DATA.into(),
+        "--clear-groups".into(),
+        "--".into(),
+        "env".into(),
+        "-i".into(),
+    ];
     args.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
-    args.extend(["php".into(), "-S".into(), format!("127.0.0.1:{port}"), "-t".into(), shop.docroot.display().to_string(), router.display().to_string()]);
-    let php = Supervised::start("php -S", &which("setpriv").expect("setpriv"), &args, &shop.path().join("php.log")).expect("php -S");
+    args.extend([
+        "php".into(),
+        "-S".into(),
+        format!("127.0.0.1:{port}"),
+        "-t".into(),
+        shop.docroot.display().to_string(),
+        router.display().to_string(),
+    ]);
+    let php = Supervised::start(
+        "php -S",
+        &which("setpriv").expect("setpriv"),
+        &args,
+        &shop.path().join("php.log"),
+    )
+    .expect("php -S");
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "php -S did not start: {}", php.log_tail(20));
+        assert!(
+            Instant::now() < deadline,
+            "php -S did not start: {}",
+            php.log_tail(20)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     (php, port)
@@ -290,7 +419,13 @@ struct Browser {
 }
 
 impl Browser {
-    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, BTreeMap<String, String>, String) {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> (u16, BTreeMap<String, String>, String) {
         let mut cmd = Command::new("curl");
         cmd.args(["-s", "-S", "-X", method, "-D", "-", "--max-time", "60"])
             .arg("--connect-to")
@@ -303,7 +438,12 @@ impl Browser {
             cmd.arg("-H").arg(format!("{k}: {v}"));
         }
         if let Some(body) = body {
-            cmd.args(["-H", "Content-Type: application/json", "--data-binary", &body.to_string()]);
+            cmd.args([
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                &body.to_string(),
+            ]);
         }
         cmd.arg(format!("http://{}{path}", self.host));
         let out = run(&mut cmd);
@@ -322,10 +462,22 @@ impl Browser {
         (code, headers, body.to_string())
     }
 
-    fn json(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (BTreeMap<String, String>, Value) {
+    fn json(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> (BTreeMap<String, String>, Value) {
         let (code, headers, text) = self.request(method, path, headers, body);
-        assert!((200..300).contains(&code), "{method} {path}: {code}\n{text}");
-        (headers, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}\n{text}")))
+        assert!(
+            (200..300).contains(&code),
+            "{method} {path}: {code}\n{text}"
+        );
+        (
+            headers,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}\n{text}")),
+        )
     }
 }
 
@@ -334,7 +486,9 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
     let fixtures = match fixtures() {
         Ok(f) => f,
         Err(why) => {
-            println!("skipped: real WordPress tier not available ({why}; see README, \"Test tiers\")");
+            println!(
+                "skipped: real WordPress tier not available ({why}; see README, \"Test tiers\")"
+            );
             return;
         }
     };
@@ -347,41 +501,97 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
 
     // First run: installs, configures, creates the products and the verified test order.
     let first = shop.setup();
-    let log = String::from_utf8_lossy(&first.stdout).to_string() + &String::from_utf8_lossy(&first.stderr);
+    let log = String::from_utf8_lossy(&first.stdout).to_string()
+        + &String::from_utf8_lossy(&first.stderr);
     assert!(first.status.success(), "setup failed:\n{log}");
-    for expected in ["installing WordPress", "payment method cod is enabled", "payment method bacs is enabled", "created 3 sample products", "placed test order", "verified test order"] {
+    for expected in [
+        "installing WordPress",
+        "payment method cod is enabled",
+        "payment method bacs is enabled",
+        "created 3 sample products",
+        "placed test order",
+        "verified test order",
+    ] {
         assert!(log.contains(expected), "{expected:?} missing from:\n{log}");
     }
     let admin = shop.job_env()["ADMIN_PASSWORD"].clone();
     assert!(!log.contains(&admin), "the admin password was printed");
-    let products = shop.wp(&["post", "list", "--post_type=product", "--post_status=any", "--format=ids"]);
-    let orders = shop.wp(&["--user=storeadmin", "wc", "shop_order", "list", "--status=any", "--field=id"]);
+    let products = shop.wp(&[
+        "post",
+        "list",
+        "--post_type=product",
+        "--post_status=any",
+        "--format=ids",
+    ]);
+    let orders = shop.wp(&[
+        "--user=storeadmin",
+        "wc",
+        "shop_order",
+        "list",
+        "--status=any",
+        "--field=id",
+    ]);
     assert_eq!(products.split_whitespace().count(), 3, "{products}");
     assert_eq!(orders.lines().count(), 1, "{orders}");
     assert_eq!(shop.wp(&["option", "get", "woocommerce_currency"]), "USD");
-    assert_eq!(shop.wp(&["theme", "list", "--status=active", "--field=name"]), "storefront");
+    assert_eq!(
+        shop.wp(&["theme", "list", "--status=active", "--field=name"]),
+        "storefront"
+    );
 
     // Second run: converges without creating anything.
     let second = shop.setup();
-    let log2 = String::from_utf8_lossy(&second.stdout).to_string() + &String::from_utf8_lossy(&second.stderr);
+    let log2 = String::from_utf8_lossy(&second.stdout).to_string()
+        + &String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success(), "second setup failed:\n{log2}");
     assert!(log2.contains("WordPress is already installed"), "{log2}");
     assert!(log2.contains("no sample products created"), "{log2}");
     assert!(log2.contains("exists"), "{log2}");
-    assert_eq!(shop.wp(&["post", "list", "--post_type=product", "--post_status=any", "--format=ids"]), products);
-    assert_eq!(shop.wp(&["--user=storeadmin", "wc", "shop_order", "list", "--status=any", "--field=id"]), orders);
+    assert_eq!(
+        shop.wp(&[
+            "post",
+            "list",
+            "--post_type=product",
+            "--post_status=any",
+            "--format=ids"
+        ]),
+        products
+    );
+    assert_eq!(
+        shop.wp(&[
+            "--user=storeadmin",
+            "wc",
+            "shop_order",
+            "list",
+            "--status=any",
+            "--field=id"
+        ]),
+        orders
+    );
 
     // The storefront, served with the Deployment's environment.
     let (_php, port) = serve(&shop);
-    let browser = Browser { jar: shop.path().join("cookies"), port, host: "alice.shop.local".into() };
+    let browser = Browser {
+        jar: shop.path().join("cookies"),
+        port,
+        host: "alice.shop.local".into(),
+    };
     let (code, _, page) = browser.request("GET", "/shop/", &[], None);
     assert_eq!(code, 200, "{page}");
     for i in 1..=3 {
-        assert!(page.contains(&format!("Sample product {i}")), "the shop lists sample product {i}");
+        assert!(
+            page.contains(&format!("Sample product {i}")),
+            "the shop lists sample product {i}"
+        );
     }
     // Checkout offers the configured payment methods.
     let (headers, cart) = browser.json("GET", "/wp-json/wc/store/v1/cart", &[], None);
-    let mut methods: Vec<String> = cart["payment_methods"].as_array().expect("payment_methods").iter().filter_map(|m| m.as_str().map(String::from)).collect();
+    let mut methods: Vec<String> = cart["payment_methods"]
+        .as_array()
+        .expect("payment_methods")
+        .iter()
+        .filter_map(|m| m.as_str().map(String::from))
+        .collect();
     methods.sort();
     assert_eq!(methods, ["bacs", "cod"]);
     let nonce = headers.get("nonce").cloned().expect("Store API nonce");
@@ -389,7 +599,12 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
     // A customer orders: cart → checkout with cash on delivery.
     let (_, products) = browser.json("GET", "/wp-json/wc/store/v1/products", &[], None);
     let product = products[0]["id"].as_i64().expect("product id");
-    let (_, cart) = browser.json("POST", "/wp-json/wc/store/v1/cart/add-item", &[("Nonce", &nonce)], Some(&serde_json::json!({"id": product, "quantity": 2})));
+    let (_, cart) = browser.json(
+        "POST",
+        "/wp-json/wc/store/v1/cart/add-item",
+        &[("Nonce", &nonce)],
+        Some(&serde_json::json!({"id": product, "quantity": 2})),
+    );
     assert_eq!(cart["items_count"], 2);
     let address = serde_json::json!({"first_name": "Ada", "last_name": "Lovelace", "address_1": "1 Main St", "city": "Springfield", "state": "CA", "postcode": "90001", "country": "US"});
     let mut billing = address.clone();
@@ -401,8 +616,30 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
         Some(&serde_json::json!({"billing_address": billing, "shipping_address": address, "payment_method": "cod"})),
     );
     assert_eq!(order["status"], "processing", "{order}");
-    assert_eq!(order["payment_result"]["payment_status"], "success", "{order}");
+    assert_eq!(
+        order["payment_result"]["payment_status"], "success",
+        "{order}"
+    );
     let id = order["order_id"].as_i64().expect("order id").to_string();
-    assert_eq!(shop.wp(&["--user=storeadmin", "wc", "shop_order", "get", &id, "--field=payment_method"]), "cod");
-    assert_eq!(shop.wp(&["--user=storeadmin", "wc", "shop_order", "get", &id, "--field=billing", "--format=json"]).contains("ada@example.com"), true);
+    assert_eq!(
+        shop.wp(&[
+            "--user=storeadmin",
+            "wc",
+            "shop_order",
+            "get",
+            &id,
+            "--field=payment_method"
+        ]),
+        "cod"
+    );
+    let billing = shop.wp(&[
+        "--user=storeadmin",
+        "wc",
+        "shop_order",
+        "get",
+        &id,
+        "--field=billing",
+        "--format=json",
+    ]);
+    assert!(billing.contains("ada@example.com"), "{billing}");
 }

@@ -78,4 +78,3 @@ pub fn health(object: &Value) -> (String, String) {
     let (status, message) = text.split_once('\n').unwrap_or((&text, ""));
     (status.to_string(), message.to_string())
 }
-

@@ -83,7 +83,9 @@ impl Env {
         let crd = serde_json::to_value(Store::crd()).unwrap();
         cp.apply(&[crd]).await.expect("CRD");
         wait_for_crd(&admin).await;
-        cp.ensure_namespace(RELEASE_NAMESPACE).await.expect("release namespace");
+        cp.ensure_namespace(RELEASE_NAMESPACE)
+            .await
+            .expect("release namespace");
         cp.apply(&operator_rbac()).await.expect("chart RBAC");
         let (operator_kubeconfig, operator_client) = cp
             .service_account(RELEASE_NAMESPACE, OPERATOR_SA)
@@ -140,7 +142,11 @@ impl Env {
 
     /// The running operator's metrics.
     pub fn metrics(&self) -> Arc<Metrics> {
-        self.operator.as_ref().expect("operator running").metrics.clone()
+        self.operator
+            .as_ref()
+            .expect("operator running")
+            .metrics
+            .clone()
     }
 
     /// The Store API as the user.
@@ -273,9 +279,9 @@ impl Env {
             .items
             .into_iter()
             .filter(|e| {
-                e.regarding
-                    .as_ref()
-                    .is_some_and(|r| r.kind.as_deref() == Some(names::KIND) && r.name.as_deref() == Some(store))
+                e.regarding.as_ref().is_some_and(|r| {
+                    r.kind.as_deref() == Some(names::KIND) && r.name.as_deref() == Some(store)
+                })
             })
             .collect();
         events.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
@@ -289,7 +295,10 @@ impl Env {
     pub async fn versions(&self, store: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         if let Some(s) = self.get(store).await {
-            out.insert(format!("Store/{store}"), s.resource_version().unwrap_or_default());
+            out.insert(
+                format!("Store/{store}"),
+                s.resource_version().unwrap_or_default(),
+            );
         }
         let selector = format!("{}={store}", keys::STORE);
         let discovery = kube::Discovery::new(self.admin.clone())
@@ -302,15 +311,21 @@ impl Env {
                     continue;
                 }
                 let api: Api<kube::api::DynamicObject> = Api::all_with(self.admin.clone(), &ar);
-                let Ok(list) = api.list_metadata(&ListParams::default().labels(&selector)).await
+                let Ok(list) = api
+                    .list_metadata(&ListParams::default().labels(&selector))
+                    .await
                 else {
                     continue;
                 };
                 for o in list.items {
                     // Pods, ReplicaSets, PVCs of a StatefulSet, Events: written by others.
-                    if !o.metadata.managed_fields.iter().flatten().any(|m| {
-                        m.manager.as_deref() == Some(names::FIELD_MANAGER)
-                    }) {
+                    if !o
+                        .metadata
+                        .managed_fields
+                        .iter()
+                        .flatten()
+                        .any(|m| m.manager.as_deref() == Some(names::FIELD_MANAGER))
+                    {
                         continue;
                     }
                     out.insert(
@@ -351,7 +366,10 @@ impl Drop for Env {
 async fn wait_for_crd(client: &Client) {
     let api: Api<Store> = Api::all(client.clone());
     eventually("the Store CRD is served", || async {
-        api.list(&ListParams::default().limit(1)).await.ok().map(|_| ())
+        api.list(&ListParams::default().limit(1))
+            .await
+            .ok()
+            .map(|_| ())
     })
     .await;
 }
