@@ -746,3 +746,89 @@ async fn kube_cluster_calls_behave_on_a_real_apiserver() {
     .await;
     assert_eq!(cluster.delete(&cm_ref).await, Ok(Deleted::NotFound));
 }
+
+/// Ownership is by identity, not by name: a retained namespace is not adopted by a new Store
+/// with the same name (another tenant's, here), whose deletion then leaves it alone; an admin
+/// hands it over explicitly by setting the uid annotation.
+#[tokio::test]
+async fn a_retained_namespace_is_not_adopted_by_a_new_store_of_the_same_name() {
+    let Some(env) = Env::start(
+        "a_retained_namespace_is_not_adopted_by_a_new_store_of_the_same_name",
+        config(),
+    )
+    .await
+    else {
+        return;
+    };
+    env.create(Store::test().with_deletion_policy(DeletionPolicy::Retain))
+        .await;
+    env.wait_phase("alice", Phase::Ready).await;
+    let secrets: Api<Secret> = Api::namespaced(env.admin.clone(), NS);
+    let before = secrets.get(child::ADMIN_SECRET).await.expect("secret");
+    env.delete("alice").await;
+    env.wait_gone("alice").await;
+
+    // Mallory creates a store with the same name.
+    let mallory = env
+        .create(
+            Store::test()
+                .with_owner("mallory@example.com")
+                .with_deletion_policy(DeletionPolicy::Delete),
+        )
+        .await;
+    let store = env
+        .wait_store("alice", "namespace taken", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, "Stalled"))
+                .is_some_and(|c| c.reason == "NamespaceTaken")
+        })
+        .await
+        .expect("store");
+    let status = store.status.unwrap_or_default();
+    assert_eq!(status.phase, Some(Phase::Failed));
+    assert!(
+        status
+            .message
+            .unwrap_or_default()
+            .contains(names::STORE_UID_ANNOTATION),
+        "the message says how an admin hands it over"
+    );
+    let after = secrets.get(child::ADMIN_SECRET).await.expect("secret kept");
+    assert_eq!(
+        after.resource_version(),
+        before.resource_version(),
+        "untouched"
+    );
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    assert!(jobs.iter().all(|j| {
+        j.owner_references()
+            .iter()
+            .all(|o| Some(&o.uid) != mallory.metadata.uid.as_ref())
+    }));
+
+    // Deleting Mallory's store does not delete the retained data.
+    env.delete("alice").await;
+    env.wait_gone("alice").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ns = env.namespace(NS).await.expect("still there");
+    assert!(ns.metadata.deletion_timestamp.is_none());
+
+    // An admin hands the namespace to a new Store on purpose.
+    let heir = env.create(Store::test()).await;
+    let namespaces: Api<Namespace> = Api::all(env.admin.clone());
+    namespaces
+        .patch(
+            NS,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {names::STORE_UID_ANNOTATION: heir.metadata.uid}}})),
+        )
+        .await
+        .expect("hand over");
+    env.retry("alice", "adopted").await;
+    env.wait_phase("alice", Phase::Ready).await;
+    let kept = secrets.get(child::ADMIN_SECRET).await.expect("secret");
+    assert_eq!(
+        kept.data, before.data,
+        "the retained credentials are the shop's"
+    );
+}

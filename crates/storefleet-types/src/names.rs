@@ -19,6 +19,10 @@ pub const FINALIZER: &str = "storefleet.io/cleanup";
 pub const FIELD_MANAGER: &str = "storefleet-operator";
 /// Annotation whose change asks the operator to run a failed setup again.
 pub const RETRY_ANNOTATION: &str = "storefleet.io/retry";
+/// Annotation on a store's Namespace naming the uid of the Store it belongs to. Ownership is by
+/// identity: a new Store with the name of a deleted (retained) one does not get its namespace.
+/// An admin hands a retained namespace to a new Store by setting this to the new Store's uid.
+pub const STORE_UID_ANNOTATION: &str = "storefleet.io/store-uid";
 
 /// Label keys and fixed values carried by every object Storefleet creates.
 pub mod labels {

@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use storefleet_types::names::Component;
+use storefleet_types::names::{self, Component};
 
 use super::{labels, owner_references};
 use crate::validate::ValidatedStore;
@@ -28,6 +28,10 @@ pub fn build_namespace(store: &ValidatedStore) -> Namespace {
         metadata: ObjectMeta {
             name: Some(store.namespace.clone()),
             labels: Some(labels),
+            annotations: Some(std::collections::BTreeMap::from([(
+                names::STORE_UID_ANNOTATION.to_string(),
+                store.uid.clone(),
+            )])),
             owner_references: owner_references(store),
             ..ObjectMeta::default()
         },

@@ -219,7 +219,7 @@ async fn apply<C: Cluster>(store: &Store, ctx: &Context<C>) -> Result<Action, Er
 
     // 3. build (pure), 4. apply, 5. observe.
     let objects = build::build(&validated);
-    let applied = match apply_children(ctx, &name, &objects).await? {
+    let applied = match apply_children(ctx, &name, &validated.uid, &objects).await? {
         Applied::Done(applied) => applied,
         Applied::NamespaceTaken(message) => {
             let blocked = Blocked {
@@ -355,6 +355,18 @@ enum Applied {
     NamespaceTerminating,
 }
 
+/// Whether a live Namespace belongs to the Store `name` with `uid`: our label, and the Store's
+/// uid in its annotation or in an ownerReference (namespaces made before the annotation existed).
+/// A name alone is not ownership: a retained namespace outlives its Store.
+fn belongs_to(ns: &Value, name: &str, uid: &str) -> bool {
+    let meta = &ns["metadata"];
+    let by_annotation = meta["annotations"][names::STORE_UID_ANNOTATION].as_str() == Some(uid);
+    let by_owner = meta["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| refs.iter().any(|r| r["uid"].as_str() == Some(uid)));
+    store_label(ns) == Some(name) && !uid.is_empty() && (by_annotation || by_owner)
+}
+
 /// Applies every child except the Job, in order, with server-side apply: an apply that changes
 /// nothing writes nothing, and a field someone removed or changed is put back. Secrets are
 /// created only when absent. Only the Namespace (ownership) and the Secrets (create-only) are
@@ -362,6 +374,7 @@ enum Applied {
 async fn apply_children<C: Cluster>(
     ctx: &Context<C>,
     name: &str,
+    uid: &str,
     objects: &StoreObjects,
 ) -> Result<Applied, Error> {
     let mut out = AppliedChildren {
@@ -382,10 +395,11 @@ async fn apply_children<C: Cluster>(
         if kind == Kind::Namespace
             && let Some(ns) = ctx.cluster.get(&target).await?
         {
-            if store_label(&ns) != Some(name) {
+            if !belongs_to(&ns, name, uid) {
                 return Ok(Applied::NamespaceTaken(format!(
-                    "Namespace {} exists and does not belong to this store; delete it or rename the store",
-                    target.name
+                    "Namespace {} exists and does not belong to this store (it may be kept from a deleted store with the same name); delete it, rename the store, or have an admin hand it over by setting its {} annotation to this store's uid",
+                    target.name,
+                    names::STORE_UID_ANNOTATION
                 )));
             }
             if is_terminating(&ns) {
@@ -640,8 +654,9 @@ async fn cleanup<C: Cluster>(store: &Store, ctx: &Context<C>) -> Result<Action, 
                 )),
             )
             .await?;
+            let uid = store.metadata.uid.as_deref().unwrap_or_default();
             match ctx.cluster.get(&ns_ref).await? {
-                Some(ns) if store_label(&ns) != Some(name.as_str()) => {
+                Some(ns) if !belongs_to(&ns, &name, uid) => {
                     warn!(store = %name, %namespace, "namespace does not belong to this store; leaving it");
                 }
                 Some(ns) if is_terminating(&ns) => return Ok(Action::requeue(DELETION_RECHECK)),
