@@ -832,3 +832,59 @@ async fn a_retained_namespace_is_not_adopted_by_a_new_store_of_the_same_name() {
         "the retained credentials are the shop's"
     );
 }
+
+/// A generated Secret deleted after it was issued is reported, never regenerated (the database
+/// and the shop still use its values); restoring it lets the store continue.
+#[tokio::test]
+async fn a_deleted_credentials_secret_is_reported_not_regenerated() {
+    let Some(env) = Env::start(
+        "a_deleted_credentials_secret_is_reported_not_regenerated",
+        config(),
+    )
+    .await
+    else {
+        return;
+    };
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+    let secrets: Api<Secret> = Api::namespaced(env.admin.clone(), NS);
+    let backup = secrets.get(child::DATABASE_SECRET).await.expect("secret");
+    secrets
+        .delete(child::DATABASE_SECRET, &DeleteParams::default())
+        .await
+        .expect("delete");
+    let store = env
+        .wait_store("alice", "credentials lost", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, "Stalled"))
+                .is_some_and(|c| c.reason == "CredentialsLost")
+        })
+        .await
+        .expect("store");
+    let message = store.status.and_then(|s| s.message).unwrap_or_default();
+    assert!(message.contains(child::DATABASE_SECRET), "{message}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        secrets
+            .get_opt(child::DATABASE_SECRET)
+            .await
+            .expect("get")
+            .is_none(),
+        "not regenerated"
+    );
+    // Restore from the backup: the store continues by itself.
+    let mut restored = backup.clone();
+    restored.metadata = kube::api::ObjectMeta {
+        name: backup.metadata.name.clone(),
+        labels: backup.metadata.labels.clone(),
+        owner_references: backup.metadata.owner_references.clone(),
+        ..Default::default()
+    };
+    secrets
+        .create(&PostParams::default(), &restored)
+        .await
+        .expect("restore");
+    env.wait_phase("alice", Phase::Ready).await;
+    let now = secrets.get(child::DATABASE_SECRET).await.expect("secret");
+    assert_eq!(now.data, backup.data);
+}

@@ -23,6 +23,9 @@ pub const RETRY_ANNOTATION: &str = "storefleet.io/retry";
 /// identity: a new Store with the name of a deleted (retained) one does not get its namespace.
 /// An admin hands a retained namespace to a new Store by setting this to the new Store's uid.
 pub const STORE_UID_ANNOTATION: &str = "storefleet.io/store-uid";
+/// Annotation on a store's Namespace set once its generated Secrets exist: from then on a missing
+/// one is reported as lost (`CredentialsLost`), never silently regenerated.
+pub const CREDENTIALS_ISSUED_ANNOTATION: &str = "storefleet.io/credentials-issued";
 
 /// Label keys and fixed values carried by every object Storefleet creates.
 pub mod labels {

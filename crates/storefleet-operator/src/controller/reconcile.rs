@@ -229,6 +229,18 @@ async fn apply<C: Cluster>(store: &Store, ctx: &Context<C>) -> Result<Action, Er
             finish(store, ctx, facts, Outcome::Invalid(blocked)).await?;
             return Ok(Action::await_change());
         }
+        Applied::CredentialsLost(secrets) => {
+            let blocked = Blocked {
+                reason: "CredentialsLost".into(),
+                message: format!(
+                    "Secret(s) {} in namespace {} were deleted after the store was set up; the database and the shop still use their values, so new ones would lock the store out. Restore them from a backup (the store continues by itself), or delete the store",
+                    secrets.join(", "),
+                    validated.namespace
+                ),
+            };
+            finish(store, ctx, facts, Outcome::Invalid(blocked)).await?;
+            return Ok(Action::requeue(LIMIT_RECHECK));
+        }
         Applied::NamespaceTerminating => {
             let mut progress =
                 waiting_progress("Waiting for the old namespace to finish terminating");
@@ -353,6 +365,8 @@ enum Applied {
     Done(AppliedChildren),
     NamespaceTaken(String),
     NamespaceTerminating,
+    /// Generated Secrets that were issued and are gone (names).
+    CredentialsLost(Vec<String>),
 }
 
 /// Whether a live Namespace belongs to the Store `name` with `uid`: our label, and the Store's
@@ -381,6 +395,11 @@ async fn apply_children<C: Cluster>(
         live: BTreeMap::new(),
         rejected: None,
     };
+    // Whether the generated Secrets were issued before (marked on the Namespace): from then on
+    // the database and the shop hold their values, and a missing one is lost, not regenerated.
+    let mut issued = false;
+    let mut lost = Vec::new();
+    let mut namespace_json = None;
     for child in objects.children() {
         let kind = kind_of(&child);
         if kind == Kind::Job {
@@ -405,6 +424,8 @@ async fn apply_children<C: Cluster>(
             if is_terminating(&ns) {
                 return Ok(Applied::NamespaceTerminating);
             }
+            issued =
+                ns["metadata"]["annotations"][names::CREDENTIALS_ISSUED_ANNOTATION].is_string();
         }
         let write = match &child {
             Child::GeneratedSecret(t) => match ctx.cluster.get(&target).await? {
@@ -412,12 +433,25 @@ async fn apply_children<C: Cluster>(
                 Some(live) => align_owners(ctx, &target, &live, &t.metadata)
                     .await
                     .map(|()| Some(Value::Null)),
+                None if issued => {
+                    lost.push(target.name.clone());
+                    continue;
+                }
                 None => {
                     // Fresh values from the CSPRNG; never logged, never overwritten.
                     let secret = to_json(&t.materialize(&mut Csprng), "Secret")?;
                     ctx.cluster.create(&target, &secret).await.map(|_| None)
                 }
             },
+            Child::Namespace(_) => {
+                let mut json = child_json(&child)?;
+                if issued {
+                    json["metadata"]["annotations"][names::CREDENTIALS_ISSUED_ANNOTATION] =
+                        Value::from("true");
+                }
+                namespace_json = Some((target.clone(), json.clone()));
+                ctx.cluster.apply(&target, &json).await.map(Some)
+            }
             _ => {
                 debug!(store = %name, object = %target, "applying");
                 ctx.cluster
@@ -438,6 +472,17 @@ async fn apply_children<C: Cluster>(
             }
             Err(other) => return Err(other.into()),
         }
+    }
+    if !lost.is_empty() {
+        return Ok(Applied::CredentialsLost(lost));
+    }
+    // Every generated Secret exists now: mark them issued (once in a store's life).
+    if !issued
+        && out.rejected.is_none()
+        && let Some((target, mut json)) = namespace_json
+    {
+        json["metadata"]["annotations"][names::CREDENTIALS_ISSUED_ANNOTATION] = Value::from("true");
+        ctx.cluster.apply(&target, &json).await?;
     }
     Ok(Applied::Done(out))
 }
