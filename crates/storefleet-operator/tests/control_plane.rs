@@ -461,7 +461,9 @@ async fn the_crd_rejects_bad_stores_at_admission() {
             "{what}: {err}"
         );
     }
-    create(base).await.expect("a good store is accepted");
+    create(base.clone())
+        .await
+        .expect("a good store is accepted");
     // engine is immutable (CEL transition rule)
     let err = env
         .stores()
@@ -473,6 +475,49 @@ async fn the_crd_rejects_bad_stores_at_admission() {
         .await
         .expect_err("engine change");
     assert!(err.to_string().contains("immutable"), "{err}");
+    // storage is immutable too: set, changed or removed after creation.
+    for patch in [
+        json!({"spec": {"storage": {"databaseSize": "2Gi"}}}),
+        json!({"spec": {"storage": {"storageClassName": "fast"}}}),
+    ] {
+        let err = env
+            .stores()
+            .patch("ok", &PatchParams::default(), &Patch::Merge(patch.clone()))
+            .await
+            .expect_err("storage change");
+        assert!(
+            err.to_string().contains("spec.storage is immutable"),
+            "{patch}: {err}"
+        );
+    }
+    let mut with_storage = base.clone();
+    with_storage["metadata"]["name"] = json!("st");
+    with_storage["spec"]["storage"] = json!({"databaseSize": "2Gi"});
+    create(with_storage)
+        .await
+        .expect("storage may be set at creation");
+    for patch in [
+        json!({"spec": {"storage": {"databaseSize": "3Gi"}}}),
+        json!({"spec": {"storage": null}}),
+    ] {
+        let err = env
+            .stores()
+            .patch("st", &PatchParams::default(), &Patch::Merge(patch.clone()))
+            .await
+            .expect_err("storage change");
+        assert!(
+            err.to_string().contains("spec.storage is immutable"),
+            "{patch}: {err}"
+        );
+    }
+    env.stores()
+        .patch(
+            "st",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"plan": "medium"}})),
+        )
+        .await
+        .expect("other fields stay mutable");
 }
 
 #[tokio::test]

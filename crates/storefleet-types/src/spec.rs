@@ -37,7 +37,8 @@ use crate::status::StoreStatus;
     printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("self.metadata.name.size() <= 40").message("metadata.name must be at most 40 characters: it becomes part of the store's namespace name"),
-    validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label that starts with a letter: lower case letters, digits and '-'")
+    validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label that starts with a letter: lower case letters, digits and '-'"),
+    validation = Rule::new("has(self.spec.storage) == has(oldSelf.spec.storage) && (!has(self.spec.storage) || self.spec.storage == oldSelf.spec.storage)").message("spec.storage is immutable: a volume's class and size cannot change once created (Kubernetes cannot resize a StatefulSet's volumes); create a new store instead")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct StoreSpec {
@@ -78,6 +79,7 @@ pub struct StoreSpec {
     pub tls: Option<TlsSpec>,
 
     /// Storage class and volume sizes; the plan's sizes and the operator's class when absent.
+    /// Immutable (set it, or leave it out, when the store is created).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageSpec>,
 
