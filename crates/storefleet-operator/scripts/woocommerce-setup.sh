@@ -11,6 +11,8 @@
 set -eu
 
 log() { printf 'storefleet-setup: %s\n' "$*"; }
+# A JSON string's contents: backslashes and double quotes escaped.
+json_escape() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 fail() { printf 'storefleet-setup: FAILED: %s\n' "$*" >&2; exit 1; }
 
 for var in STORE_URL STORE_TITLE ADMIN_USER ADMIN_PASSWORD ADMIN_EMAIL THEME CURRENCY SAMPLE_PRODUCTS PAYMENT_METHODS WORDPRESS_DB_HOST; do
@@ -49,7 +51,9 @@ else
     || fail "wp core install failed"
 fi
 wp core is-installed || fail "WordPress reports it is not installed"
-wp option update blogname "$STORE_TITLE" >/dev/null || fail "could not set the shop title"
+# The title is user input: passed on stdin, so that a title such as `--exec=...` is never
+# read as an option by WP-CLI.
+printf '%s' "$STORE_TITLE" | wp option update blogname >/dev/null || fail "could not set the shop title"
 wp rewrite structure '/%postname%/' >/dev/null || fail "could not enable pretty permalinks"
 
 if wp plugin is-installed woocommerce; then
@@ -117,7 +121,7 @@ else
   fi
   order_id=$(wpa wc shop_order create --status=processing --payment_method="$first_method" \
     --payment_method_title="$method_title" --set_paid=false --customer_note="Storefleet setup test order" \
-    --billing="{\"first_name\":\"Test\",\"last_name\":\"Customer\",\"email\":\"$ADMIN_EMAIL\"}" \
+    --billing="{\"first_name\":\"Test\",\"last_name\":\"Customer\",\"email\":\"$(json_escape "$ADMIN_EMAIL")\"}" \
     --line_items="[{\"product_id\":$product_id,\"quantity\":1}]" --porcelain) \
     || fail "could not place the test order"
   wp option update storefleet_test_order_id "$order_id" >/dev/null || fail "could not remember the test order"

@@ -351,6 +351,8 @@ fn looks_like_email(s: &str) -> bool {
                 && !domain.is_empty()
                 && !domain.contains('@')
                 && !s.contains(char::is_whitespace)
+                // As the CRD's pattern: the address reaches JSON and shell arguments in setup.
+                && !s.contains(['"', '\\'])
         }
         None => false,
     }
@@ -437,6 +439,10 @@ mod tests {
     #[test]
     fn owner_that_is_not_an_email_gets_a_host_address() {
         let v = ok(&Store::test().with_owner("alice"));
+        assert_eq!(v.setup.admin_email, "admin@alice.shop.local");
+        // An owner with a quote is not taken as the admin's address.
+        let quoted = Store::test().with_owner("a\"b@example.com");
+        let v = validate(&quoted, &OperatorConfig::default()).expect("valid");
         assert_eq!(v.setup.admin_email, "admin@alice.shop.local");
     }
 

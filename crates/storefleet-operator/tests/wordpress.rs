@@ -492,11 +492,15 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
             return;
         }
     };
-    let store = Store::test().with_setup(SetupSpec {
-        sample_products: Some(3),
-        payment_methods: Some(vec![PaymentMethod::Cod, PaymentMethod::Bacs]),
-        ..SetupSpec::default()
-    });
+    // A title that WP-CLI would read as an option if it were passed as an argument.
+    let title = "--exec=file_put_contents('/tmp/storefleet-pwned', 'x'); Alice's \"shop\"";
+    let store = Store::test()
+        .with_display_name(title)
+        .with_setup(SetupSpec {
+            sample_products: Some(3),
+            payment_methods: Some(vec![PaymentMethod::Cod, PaymentMethod::Bacs]),
+            ..SetupSpec::default()
+        });
     let shop = start_shop(&fixtures, store);
 
     // First run: installs, configures, creates the products and the verified test order.
@@ -534,6 +538,22 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
     assert_eq!(products.split_whitespace().count(), 3, "{products}");
     assert_eq!(orders.lines().count(), 1, "{orders}");
     assert_eq!(shop.wp(&["option", "get", "woocommerce_currency"]), "USD");
+    // WordPress stores the title HTML-escaped (its sanitize_option for blogname).
+    let escaped = title
+        .replace('&', "&amp;")
+        .replace('\'', "&#039;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    assert_eq!(
+        shop.wp(&["option", "get", "blogname"]),
+        escaped,
+        "the title is stored as text"
+    );
+    assert!(
+        !Path::new("/tmp/storefleet-pwned").exists(),
+        "the title never ran as code"
+    );
     assert_eq!(
         shop.wp(&["theme", "list", "--status=active", "--field=name"]),
         "storefront"

@@ -272,7 +272,10 @@ pub struct SetupSpec {
     /// E-mail of the shop's admin user. Defaults to `owner` when that is an e-mail address,
     /// else `admin@<domain>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 3, max = 254), regex(pattern = r"^[^@\s]+@[^@\s]+$"))]
+    #[schemars(
+        length(min = 3, max = 254),
+        regex(pattern = r#"^[^@\s"\\]+@[^@\s"\\]+$"#)
+    )]
     pub admin_email: Option<String>,
 
     /// wordpress.org theme slug to install and activate. Default `storefront`.
