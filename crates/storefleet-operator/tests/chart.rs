@@ -556,3 +556,44 @@ fn api_rbac_is_exactly_what_the_code_calls() {
     let granted = granted(&render(""), "-api");
     assert_eq!(granted, required);
 }
+
+/// A PodDisruptionBudget must let a node drain evict one pod: none for a single replica, and
+/// never `minAvailable` equal to the replicas.
+#[test]
+fn disruption_budgets_never_block_a_drain() {
+    let mut seen = 0;
+    for values in ["", "values-local.yaml", "values-prod.yaml"] {
+        let docs = render(values);
+        for pdb in docs.iter().filter(|d| kind(d) == "PodDisruptionBudget") {
+            seen += 1;
+            let labels = &pdb["spec"]["selector"]["matchLabels"];
+            let deployment = docs
+                .iter()
+                .find(|d| {
+                    kind(d) == "Deployment"
+                        && labels.as_object().is_some_and(|l| {
+                            l.iter()
+                                .all(|(k, v)| &d["spec"]["template"]["metadata"]["labels"][k] == v)
+                        })
+                })
+                .unwrap_or_else(|| panic!("{values}: the budget selects a Deployment"));
+            let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
+            let evictable = match (
+                pdb["spec"]["maxUnavailable"].as_i64(),
+                pdb["spec"]["minAvailable"].as_i64(),
+            ) {
+                (Some(max), _) => max,
+                (None, Some(min)) => replicas - min,
+                _ => 0,
+            };
+            assert!(
+                replicas > 1 && evictable >= 1,
+                "{values}: {pdb} with {replicas} replica(s) blocks a drain"
+            );
+        }
+    }
+    assert!(
+        seen >= 2,
+        "prod values render budgets for the operator and the API"
+    );
+}

@@ -65,16 +65,76 @@ fn flux_example_health_checks_stores() {
             .all(|c| c["apiVersion"] == "storefleet.io/v1alpha1" && c["kind"] == "Store")
     );
     let exprs = &ks["spec"]["healthCheckExprs"][0];
-    assert!(
-        exprs["current"]
-            .as_str()
-            .is_some_and(|e| e.contains("Ready"))
-    );
-    assert!(
-        exprs["failed"]
-            .as_str()
-            .is_some_and(|e| e.contains("Stalled"))
-    );
+    // Evaluated with a CEL interpreter, as Flux does, on the object's `metadata` and `status`.
+    let eval = |which: &str, store: &Value| -> bool {
+        let source = exprs[which].as_str().expect("expression");
+        let program = cel::Program::compile(source).expect("compiles");
+        let mut ctx = cel::Context::default();
+        ctx.add_variable("metadata", store["metadata"].clone())
+            .expect("metadata");
+        ctx.add_variable("status", store["status"].clone())
+            .expect("status");
+        matches!(program.execute(&ctx), Ok(cel::Value::Bool(true)))
+    };
+    let store = |generation: i64, observed: Option<i64>, conditions: Value| {
+        let mut status = serde_json::json!({"conditions": conditions});
+        if let Some(g) = observed {
+            status["observedGeneration"] = g.into();
+        }
+        serde_json::json!({"metadata": {"generation": generation}, "status": status})
+    };
+    let cond = |t: &str, s: &str| serde_json::json!({"type": t, "status": s});
+    // (store, current, inProgress, failed)
+    let cases = [
+        (store(1, None, serde_json::json!([])), false, true, false),
+        (
+            store(1, Some(1), serde_json::json!([])),
+            false,
+            false,
+            false,
+        ),
+        (
+            store(
+                1,
+                Some(1),
+                serde_json::json!([cond("Ready", "False"), cond("Reconciling", "True")]),
+            ),
+            false,
+            true,
+            false,
+        ),
+        (
+            store(1, Some(1), serde_json::json!([cond("Ready", "True")])),
+            true,
+            false,
+            false,
+        ),
+        (
+            store(2, Some(1), serde_json::json!([cond("Ready", "True")])),
+            false,
+            true,
+            false,
+        ),
+        (
+            store(
+                1,
+                Some(1),
+                serde_json::json!([cond("Ready", "False"), cond("Stalled", "True")]),
+            ),
+            false,
+            false,
+            true,
+        ),
+    ];
+    for (i, (object, current, in_progress, failed)) in cases.iter().enumerate() {
+        assert_eq!(eval("current", object), *current, "case {i}: current");
+        assert_eq!(
+            eval("inProgress", object),
+            *in_progress,
+            "case {i}: inProgress"
+        );
+        assert_eq!(eval("failed", object), *failed, "case {i}: failed");
+    }
 }
 
 #[test]
