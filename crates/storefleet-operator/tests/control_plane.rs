@@ -933,3 +933,57 @@ async fn a_deleted_credentials_secret_is_reported_not_regenerated() {
     let now = secrets.get(child::DATABASE_SECRET).await.expect("secret");
     assert_eq!(now.data, backup.data);
 }
+
+/// A spec change while setup runs does not start a second setup next to it: the new Job waits
+/// for the old one, which is removed once finished.
+#[tokio::test]
+async fn setup_jobs_never_overlap_and_old_ones_are_removed() {
+    let Some(env) = Env::start(
+        "setup_jobs_never_overlap_and_old_ones_are_removed",
+        config(),
+    )
+    .await
+    else {
+        return;
+    };
+    env.cp.kubelet().jobs(NS, JobPods::Hold);
+    env.create(Store::test()).await;
+    env.wait_store("alice", "setup running", |s| {
+        s.and_then(|s| s.status.as_ref())
+            .and_then(|s| condition(s, "SetupComplete"))
+            .is_some_and(|c| c.reason == "SetupRunning")
+    })
+    .await;
+    let first: Vec<Job> = env.children(NS, "alice").await;
+    assert_eq!(first.len(), 1);
+    let first = first[0].name_any();
+
+    env.patch("alice", json!({"spec": {"setup": {"sampleProducts": 5}}}))
+        .await;
+    let waiting = env
+        .wait_store("alice", "the new setup waits", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, "SetupComplete"))
+                .is_some_and(|c| c.message.contains("to finish before starting"))
+        })
+        .await
+        .expect("store");
+    let message = waiting
+        .status
+        .and_then(|s| condition(&s, "SetupComplete"))
+        .map(|c| c.message)
+        .unwrap_or_default();
+    assert!(message.contains(&first), "{message}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    assert_eq!(jobs.len(), 1, "no second setup next to the running one");
+
+    // The first run finishes: it is removed, the second runs, and only it remains.
+    env.cp.kubelet().jobs(NS, JobPods::Succeed);
+    env.wait_phase("alice", Phase::Ready).await;
+    common::eventually("only the current setup Job remains", || async {
+        let jobs: Vec<Job> = env.children(NS, "alice").await;
+        (jobs.len() == 1 && jobs[0].name_any() != first).then_some(())
+    })
+    .await;
+}

@@ -225,6 +225,13 @@ pub trait Cluster: Send + Sync + 'static {
         store: &str,
     ) -> impl Future<Output = Result<Vec<Value>, ClusterError>> + Send;
 
+    /// The store's setup Jobs in `namespace` (labelled for `store`, component `setup`), whole.
+    fn list_setup_jobs(
+        &self,
+        namespace: &str,
+        store: &str,
+    ) -> impl Future<Output = Result<Vec<Value>, ClusterError>> + Send;
+
     /// Sets `metadata.ownerReferences` of an existing object (JSON patch guarded by a test of the
     /// current value, so a concurrent change is a conflict, not a lost update).
     fn set_owner_references(

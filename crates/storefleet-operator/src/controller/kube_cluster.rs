@@ -220,6 +220,34 @@ impl Cluster for KubeCluster {
             .collect())
     }
 
+    async fn list_setup_jobs(
+        &self,
+        namespace: &str,
+        store: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        self.metrics.api_request("list");
+        let api: Api<Job> = Api::namespaced(self.client.clone(), namespace);
+        let selector = format!(
+            "{}={store},{}={}",
+            keys::STORE,
+            keys::COMPONENT,
+            names::Component::Setup.as_str()
+        );
+        let list = api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| classify(&format!("Jobs in {namespace}"), e))?;
+        list.items
+            .into_iter()
+            .map(|j| {
+                serde_json::to_value(j).map_err(|e| ClusterError::Transient {
+                    target: format!("Jobs in {namespace}"),
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
     async fn set_owner_references(
         &self,
         target: &ObjRef,

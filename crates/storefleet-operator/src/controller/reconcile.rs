@@ -503,7 +503,41 @@ async fn run_setup<C: Cluster>(
     let job = &objects.setup.job;
     let job_name = job.metadata.name.clone().unwrap_or_default();
     let target = ObjRef::namespaced(Kind::Job, &validated.namespace, &job_name);
-    let live_job = ctx.cluster.get(&target).await?;
+    // Setup Jobs of earlier specs: finished ones are removed; a running one is waited for, so
+    // that two setups never run at once (duplicate products and orders).
+    let mut live_job = None;
+    let mut earlier_running = None;
+    for other in ctx
+        .cluster
+        .list_setup_jobs(&validated.namespace, &validated.name)
+        .await?
+    {
+        let other_name = other["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if other_name == job_name {
+            live_job = Some(other);
+            continue;
+        }
+        if is_terminating(&other) {
+            earlier_running = Some(other_name);
+            continue;
+        }
+        match observe::job(&other) {
+            JobState::Running(_) => earlier_running = Some(other_name),
+            JobState::Succeeded | JobState::Failed { .. } => {
+                info!(job = %other_name, "removing a finished setup job of an earlier spec");
+                ctx.cluster
+                    .delete(&ObjRef::namespaced(
+                        Kind::Job,
+                        &validated.namespace,
+                        &other_name,
+                    ))
+                    .await?;
+            }
+        }
+    }
     if facts.completed_setup.as_deref() == Some(job_name.as_str()) {
         // Done before; the finished Job may have been cleaned up, which is fine.
         if let Some(live) = &live_job {
@@ -546,6 +580,13 @@ async fn run_setup<C: Cluster>(
                 ))
             }
         },
+        None if let Some(earlier) = earlier_running => Ok((
+            Setup::Gated(format!(
+                "Waiting for setup job {earlier} (from an earlier spec) to finish before starting {job_name}"
+            )),
+            None,
+            false,
+        )),
         None if database.is_ready() && storefront.is_ready() && applied.rejected.is_none() => {
             info!(job = %target, "starting setup");
             ctx.cluster.create(&target, &to_json(job, "Job")?).await?;
