@@ -76,7 +76,7 @@ crd: ## regenerate crd/ (and the chart's copy) from the Store types
 	cp crd/storefleet.io_stores.yaml charts/storefleet/files/storefleet.io_stores.yaml
 
 render: ## regenerate examples/rendered/ (the golden renders)
-	@for e in $(EXAMPLES); do $(OPERATOR) render -f examples/$$e.yaml > examples/rendered/$$e.yaml; echo "examples/rendered/$$e.yaml"; done
+	@for e in $(EXAMPLES); do $(OPERATOR) render -f examples/$$e.yaml --config examples/config/operator-config.yaml > examples/rendered/$$e.yaml; echo "examples/rendered/$$e.yaml"; done
 
 bench: ## time validate + build + serialize of one store; API writes of one store to Ready
 	$(CARGO) bench -p storefleet-operator --bench build_store

@@ -41,7 +41,10 @@ fn measure(name: &str, manifest: &str, config: &OperatorConfig) -> Duration {
 
 fn main() {
     // `cargo test --benches` passes --bench too; run a short smoke pass then.
-    let config = OperatorConfig::default();
+    let config = OperatorConfig::from_yaml(include_str!(
+        "../../../examples/config/operator-config.yaml"
+    ))
+    .expect("examples/config/operator-config.yaml");
     let minimal = include_str!("../../../examples/minimal.yaml");
     let production = include_str!("../../../examples/production.yaml");
     let worst = [

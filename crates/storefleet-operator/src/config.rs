@@ -5,10 +5,12 @@
 //! impossible values are errors that name the key's path, e.g.
 //! `plans.small.resources.storefront.limits.memory: 4Gi is above the limit range's maximum 1Gi`.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
 use serde::{Deserialize, Serialize};
 use storefleet_types::Plan;
 use storefleet_types::names::store_name;
@@ -68,8 +70,12 @@ impl std::fmt::Display for ConfigIssue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct OperatorConfig {
-    /// Stores without `spec.domain` are served at `<name>.<baseDomain>`.
+    /// Stores without `spec.domain` are served at `<name>.<baseDomain>`. A store may name its
+    /// own host under it (`<name>.<baseDomain>` or below), never another store's.
     pub base_domain: String,
+    /// Host names outside the base domain that an admin allowed for an owner: owner → hosts,
+    /// each exact (`shop.alice.com`) or a wildcard for its subdomains (`*.alice.com`).
+    pub owner_domains: BTreeMap<String, Vec<String>>,
     /// A store's namespace is `<namespacePrefix><name>`.
     pub namespace_prefix: String,
     /// Stores beyond this number wait with `Stalled` / `StoreLimitReached`.
@@ -110,6 +116,41 @@ pub struct IngressConfig {
     pub controller_namespace: String,
     /// cert-manager ClusterIssuer used by `tls: {}`; `tls: {}` is an error when null.
     pub default_cluster_issuer: Option<String>,
+    /// IngressClasses a Store may choose besides `className` (an internal class is never
+    /// reachable from a Store unless listed here).
+    pub allowed_class_names: Vec<String>,
+    /// Ingress annotations a Store may set: exact keys, or `prefix*`. Anything else (snippets,
+    /// server aliases, auth URLs, mirrors) is refused: it configures the shared controller.
+    pub allowed_annotations: Vec<String>,
+}
+
+/// Ingress annotations a Store may set by default: per-shop limits that touch nothing shared.
+pub const DEFAULT_ALLOWED_ANNOTATIONS: [&str; 8] = [
+    "nginx.ingress.kubernetes.io/proxy-body-size",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout",
+    "nginx.ingress.kubernetes.io/proxy-connect-timeout",
+    "nginx.ingress.kubernetes.io/limit-rps",
+    "nginx.ingress.kubernetes.io/limit-rpm",
+    "nginx.ingress.kubernetes.io/limit-connections",
+    "nginx.ingress.kubernetes.io/ssl-redirect",
+];
+
+impl IngressConfig {
+    /// Whether a Store may set the Ingress annotation `key`.
+    pub fn allows_annotation(&self, key: &str) -> bool {
+        self.allowed_annotations
+            .iter()
+            .any(|a| match a.strip_suffix('*') {
+                Some(prefix) => key.starts_with(prefix),
+                None => a == key,
+            })
+    }
+
+    /// Whether a Store may choose the IngressClass `class`.
+    pub fn allows_class(&self, class: &str) -> bool {
+        class == self.class_name || self.allowed_class_names.iter().any(|c| c == class)
+    }
 }
 
 /// Egress rules of store pods.
@@ -286,6 +327,7 @@ impl Default for OperatorConfig {
     fn default() -> Self {
         Self {
             base_domain: "shop.local".into(),
+            owner_domains: BTreeMap::new(),
             namespace_prefix: "store-".into(),
             max_stores: 100,
             provisioning_timeout_seconds: 1800,
@@ -312,6 +354,11 @@ impl Default for IngressConfig {
             class_name: "nginx".into(),
             controller_namespace: "ingress-nginx".into(),
             default_cluster_issuer: None,
+            allowed_class_names: Vec::new(),
+            allowed_annotations: DEFAULT_ALLOWED_ANNOTATIONS
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
         }
     }
 }

@@ -195,6 +195,16 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
                     format!("{domain:?} is not a lower-case host name"),
                 ));
             }
+            if !domain_allowed(domain, &name, &spec.owner, config) {
+                return Err(invalid(
+                    "spec.domain",
+                    format!(
+                        "{domain:?} is not allowed for this store: use {name}.{base} (or a name below it), or ask an admin to allow the domain for owner {owner} (operator config ownerDomains)",
+                        base = config.base_domain,
+                        owner = spec.owner
+                    ),
+                ));
+            }
             domain.clone()
         }
         None => format!("{name}.{}", config.base_domain),
@@ -222,6 +232,37 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
     let ingress_class = ingress
         .class_name
         .unwrap_or_else(|| config.ingress.class_name.clone());
+    if !config.ingress.allows_class(&ingress_class) {
+        return Err(invalid(
+            "spec.ingress.className",
+            format!(
+                "IngressClass {ingress_class:?} is not offered to stores (allowed: {})",
+                std::iter::once(config.ingress.class_name.as_str())
+                    .chain(
+                        config
+                            .ingress
+                            .allowed_class_names
+                            .iter()
+                            .map(String::as_str)
+                    )
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    if let Some(key) = ingress
+        .annotations
+        .keys()
+        .find(|k| !config.ingress.allows_annotation(k))
+    {
+        return Err(invalid(
+            "spec.ingress.annotations",
+            format!(
+                "annotation {key:?} is not allowed on store Ingresses: it would configure the shared ingress controller (allowed: {})",
+                config.ingress.allowed_annotations.join(", ")
+            ),
+        ));
+    }
 
     let plan = config.plans.get(spec.plan).clone();
     let storage = spec.storage.clone().unwrap_or_default();
@@ -342,6 +383,34 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
 
 fn invalid(field: &'static str, message: String) -> ValidationError {
     ValidationError::InvalidField { field, message }
+}
+
+/// The host a Store is served at: `spec.domain`, else `<name>.<baseDomain>`.
+pub fn host_of(store: &Store, config: &OperatorConfig) -> String {
+    match &store.spec.domain {
+        Some(domain) => domain.clone(),
+        None => format!(
+            "{}.{}",
+            store.metadata.name.as_deref().unwrap_or_default(),
+            config.base_domain
+        ),
+    }
+}
+
+/// Whether the store `name` of `owner` may be served at `domain`: its own name under the base
+/// domain (or below it), or a domain an admin allowed for the owner. Names are unique, so no
+/// store can take another store's host under the base domain.
+fn domain_allowed(domain: &str, name: &str, owner: &str, config: &OperatorConfig) -> bool {
+    let own = format!("{name}.{}", config.base_domain);
+    if domain == own || domain.ends_with(&format!(".{own}")) {
+        return true;
+    }
+    config.owner_domains.get(owner).is_some_and(|allowed| {
+        allowed.iter().any(|a| match a.strip_prefix("*.") {
+            Some(parent) => domain.ends_with(&format!(".{parent}")),
+            None => a == domain,
+        })
+    })
 }
 
 fn looks_like_email(s: &str) -> bool {
@@ -541,5 +610,117 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    fn field_of(e: ValidationError) -> &'static str {
+        match e {
+            ValidationError::InvalidField { field, .. } => field,
+            other => panic!("not a field error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_store_cannot_claim_another_stores_host() {
+        // Under the base domain, only its own name (and below).
+        assert_eq!(
+            ok(&Store::test().with_domain("alice.shop.local")).host,
+            "alice.shop.local"
+        );
+        assert_eq!(
+            ok(&Store::test().with_domain("www.alice.shop.local")).host,
+            "www.alice.shop.local"
+        );
+        for squat in [
+            "bob.shop.local",
+            "shop.local",
+            "xalice.shop.local",
+            "bob.example.com",
+        ] {
+            assert_eq!(
+                field_of(err(&Store::test().with_domain(squat))),
+                "spec.domain",
+                "{squat}"
+            );
+        }
+        // Elsewhere, what an admin allowed for the owner.
+        let mut config = OperatorConfig::default();
+        config.owner_domains = BTreeMap::from([(
+            "alice@example.com".to_string(),
+            vec![
+                "shop.alice.example".to_string(),
+                "*.alice.example".to_string(),
+            ],
+        )]);
+        for allowed in ["shop.alice.example", "eu.alice.example"] {
+            assert!(
+                validate(&Store::test().with_domain(allowed), &config).is_ok(),
+                "{allowed}"
+            );
+        }
+        let mallory = Store::test()
+            .with_owner("mallory@example.com")
+            .with_domain("shop.alice.example");
+        assert!(
+            validate(&mallory, &config).is_err(),
+            "another owner's domain"
+        );
+        assert!(
+            validate(&Store::test().with_domain("alice.example"), &config).is_err(),
+            "*. is for subdomains"
+        );
+    }
+
+    #[test]
+    fn ingress_annotations_and_classes_are_allowlisted() {
+        let with = |annotations: &[(&str, &str)], class: Option<&str>| {
+            Store::test().with_ingress(storefleet_types::IngressSpec {
+                class_name: class.map(String::from),
+                annotations: annotations
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            })
+        };
+        assert!(
+            validate(
+                &with(
+                    &[("nginx.ingress.kubernetes.io/proxy-body-size", "16m")],
+                    None
+                ),
+                &OperatorConfig::default()
+            )
+            .is_ok()
+        );
+        for (key, value) in [
+            ("nginx.ingress.kubernetes.io/server-alias", "bob.shop.local"),
+            (
+                "nginx.ingress.kubernetes.io/configuration-snippet",
+                "more_set_headers x;",
+            ),
+            (
+                "nginx.ingress.kubernetes.io/server-snippet",
+                "location / {}",
+            ),
+            ("nginx.ingress.kubernetes.io/auth-url", "http://internal"),
+            ("nginx.ingress.kubernetes.io/mirror-target", "http://evil"),
+            ("cert-manager.io/cluster-issuer", "other"),
+        ] {
+            assert_eq!(
+                field_of(err(&with(&[(key, value)], None))),
+                "spec.ingress.annotations",
+                "{key}"
+            );
+        }
+        assert_eq!(
+            field_of(err(&with(&[], Some("internal")))),
+            "spec.ingress.className"
+        );
+        let mut config = OperatorConfig::default();
+        config.ingress.allowed_class_names = vec!["public-traefik".into()];
+        assert!(validate(&with(&[], Some("public-traefik")), &config).is_ok());
+        assert!(
+            validate(&with(&[], Some("nginx")), &config).is_ok(),
+            "the default class"
+        );
     }
 }

@@ -15,8 +15,20 @@ use storefleet_types::fixtures::TEST_UID;
 use storefleet_types::names::{self, Component, child, labels as keys};
 use storefleet_types::{IngressSpec, Plan, SetupSpec, Store};
 
+/// The defaults, plus what an admin would allow for the custom-ingress cases below.
+fn config() -> OperatorConfig {
+    let mut config = OperatorConfig::default();
+    config.owner_domains = BTreeMap::from([(
+        "alice@example.com".to_string(),
+        vec!["shop.example.com".to_string(), "*.example.com".to_string()],
+    )]);
+    config.ingress.allowed_class_names = vec!["traefik".into()];
+    config.ingress.allowed_annotations.push("a/*".into());
+    config
+}
+
 fn validated(store: &Store) -> ValidatedStore {
-    validate(store, &OperatorConfig::default()).expect("valid store")
+    validate(store, &config()).expect("valid store")
 }
 
 fn objects(store: &Store) -> StoreObjects {

@@ -987,3 +987,75 @@ async fn setup_jobs_never_overlap_and_old_ones_are_removed() {
     })
     .await;
 }
+
+/// A host belongs to one Store: the older claim wins, the newer waits and starts when the host
+/// is free; a store cannot name another store's host under the base domain at all.
+#[tokio::test]
+async fn a_host_is_served_by_one_store_only() {
+    let mut config = config();
+    config.owner_domains = [(
+        "alice@example.com".to_string(),
+        vec!["shop.example.com".to_string()],
+    )]
+    .into();
+    let Some(env) = Env::start("a_host_is_served_by_one_store_only", config).await else {
+        return;
+    };
+    env.create(
+        Store::test()
+            .with_name("first")
+            .with_domain("shop.example.com"),
+    )
+    .await;
+    env.wait_phase("first", Phase::Ready).await;
+    env.create(
+        Store::test()
+            .with_name("second")
+            .with_domain("shop.example.com"),
+    )
+    .await;
+    let second = env
+        .wait_store("second", "host taken", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, "Stalled"))
+                .is_some_and(|c| c.reason == "HostTaken")
+        })
+        .await
+        .expect("second");
+    assert!(
+        second
+            .status
+            .and_then(|s| s.message)
+            .unwrap_or_default()
+            .contains("first"),
+        "names the holder"
+    );
+    assert!(
+        env.namespace("store-second").await.is_none(),
+        "nothing created"
+    );
+
+    // Mallory cannot name a store's host under the base domain.
+    env.create(
+        Store::test()
+            .with_name("mallory")
+            .with_owner("mallory@example.com")
+            .with_domain("first.shop.local"),
+    )
+    .await;
+    let mallory = env.wait_phase("mallory", Phase::Failed).await;
+    let stalled = mallory
+        .status
+        .and_then(|s| condition(&s, "Stalled"))
+        .expect("stalled");
+    assert!(
+        stalled.message.contains("not allowed"),
+        "{}",
+        stalled.message
+    );
+
+    // The host is free again: the waiting store starts by itself.
+    env.delete("first").await;
+    env.wait_gone("first").await;
+    env.wait_phase("second", Phase::Ready).await;
+}

@@ -97,6 +97,13 @@ fn the_crd_uses_only_formats_kubernetes_knows() {
     );
 }
 
+/// The configuration the examples are rendered with (`make render`).
+fn examples_config() -> OperatorConfig {
+    let text = std::fs::read_to_string(repo_root().join("examples/config/operator-config.yaml"))
+        .expect("examples/config/operator-config.yaml");
+    OperatorConfig::from_yaml(&text).expect("valid config")
+}
+
 #[test]
 fn rendered_examples_match() {
     for example in ["minimal", "production"] {
@@ -104,7 +111,7 @@ fn rendered_examples_match() {
         let source = std::fs::read_to_string(root.join(format!("examples/{example}.yaml")))
             .expect("example exists");
         let store = render::parse_store(&source).expect("example is a Store");
-        let output = render::render(&store, &OperatorConfig::default()).expect("example renders");
+        let output = render::render(&store, &examples_config()).expect("example renders");
         check_golden(
             &root.join(format!("examples/rendered/{example}.yaml")),
             &output,

@@ -172,6 +172,20 @@ async fn apply<C: Cluster>(store: &Store, ctx: &Context<C>) -> Result<Action, Er
         }
     };
 
+    // A host belongs to one Store: the oldest valid claim wins, the others wait (they start
+    // by themselves when the holder is deleted or moves).
+    if let Some(holder) = host_holder(store, &validated.host, ctx) {
+        let blocked = Blocked {
+            reason: "HostTaken".into(),
+            message: format!(
+                "Host {} is already served by store {holder}; choose another spec.domain",
+                validated.host
+            ),
+        };
+        finish(store, ctx, facts, Outcome::Invalid(blocked)).await?;
+        return Ok(Action::requeue(LIMIT_RECHECK));
+    }
+
     // 2. the store cap, then the finalizer: only admitted stores get children.
     if !has_finalizer(store) {
         if let Err(count) = ctx.admit(&name) {
@@ -342,6 +356,25 @@ fn waiting_progress(message: &str) -> Progress {
         blocked: None,
         rejected: None,
     }
+}
+
+/// The name of an older Store (by creation, then name) that validly claims `host`, if any.
+fn host_holder<C: Cluster>(store: &Store, host: &str, ctx: &Context<C>) -> Option<String> {
+    let key = |s: &Store| {
+        (
+            s.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            s.metadata.name.clone().unwrap_or_default(),
+        )
+    };
+    let mine = key(store);
+    ctx.cluster
+        .stores()
+        .iter()
+        .filter(|other| other.metadata.uid != store.metadata.uid)
+        .filter(|other| key(other) < mine)
+        .filter(|other| validate::validate(other, &ctx.config).is_ok_and(|v| v.host == host))
+        .map(|other| store_name(other))
+        .min()
 }
 
 /// What applying the children found.
