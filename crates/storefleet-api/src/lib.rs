@@ -88,6 +88,8 @@ pub struct AppState<B> {
     pub metrics: Arc<ApiMetrics>,
     /// Tunables.
     pub settings: Arc<Settings>,
+    /// Serializes the check-then-create of store creations (per-owner cap, host) in this replica.
+    pub creating: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<B> Clone for AppState<B> {
@@ -98,6 +100,7 @@ impl<B> Clone for AppState<B> {
             limiter: self.limiter.clone(),
             metrics: self.metrics.clone(),
             settings: self.settings.clone(),
+            creating: self.creating.clone(),
         }
     }
 }
@@ -119,6 +122,7 @@ impl<B: Backend> AppState<B> {
             limiter: Arc::new(RateLimiter::new(settings.creations_per_minute)),
             metrics: Arc::new(ApiMetrics::default()),
             settings: Arc::new(settings),
+            creating: Arc::default(),
         }
     }
 }
@@ -330,11 +334,23 @@ async fn create_store<B: Backend>(
     ApiJson(request): ApiJson<CreateStore>,
 ) -> Result<Response, ApiError> {
     let store = request.into_store(&caller.user)?;
+    // Rate limits first (keyed by the user, so a tokens-file reload never moves one user's
+    // budget to another), then the checks and the create under one lock, so two concurrent
+    // requests cannot both pass the per-owner cap or both claim a host.
+    let ip = client_ip(
+        &headers,
+        connect.as_ref().map(|e| &e.0),
+        state.settings.trust_forwarded_for,
+    );
+    let keys = [format!("user:{}", caller.user), format!("ip:{ip}")];
+    if let Err(wait) = state.limiter.check(&keys, Instant::now()) {
+        state.metrics.rate_limited();
+        return Err(ApiError::rate_limited(retry_after_secs(wait)));
+    }
+    let _creating = state.creating.lock().await;
+    let existing = state.backend.list().await?;
     if caller.role == Role::Tenant {
-        let owned = state
-            .backend
-            .list()
-            .await?
+        let owned = existing
             .iter()
             .filter(|s| s.spec.owner == caller.user)
             .count();
@@ -342,15 +358,14 @@ async fn create_store<B: Backend>(
             return Err(ApiError::store_limit(state.settings.max_stores_per_owner));
         }
     }
-    let ip = client_ip(
-        &headers,
-        connect.as_ref().map(|e| &e.0),
-        state.settings.trust_forwarded_for,
-    );
-    let keys = [format!("token:{}", caller.token_index), format!("ip:{ip}")];
-    if let Err(wait) = state.limiter.check(&keys, Instant::now()) {
-        state.metrics.rate_limited();
-        return Err(ApiError::rate_limited(retry_after_secs(wait)));
+    if let Some(domain) = &store.spec.domain
+        && existing
+            .iter()
+            .any(|s| s.spec.domain.as_ref() == Some(domain))
+    {
+        return Err(ApiError::conflict(format!(
+            "host {domain} is already used by another store"
+        )));
     }
     let created = state.backend.create(store).await?;
     tracing::info!(store = created.metadata.name.as_deref().unwrap_or_default(), owner = %caller.user, "store created");

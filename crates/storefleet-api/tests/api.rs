@@ -630,3 +630,72 @@ async fn sse_delivers_phase_changes_to_the_owner_only() {
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn a_host_cannot_be_claimed_twice() {
+    let api = Api::new();
+    let with_domain =
+        |name: &str| Some(json!({"name": name, "domain": "shop.example.com"}).to_string());
+    let r = api
+        .call("POST", "/api/v1/stores", Some(ALICE), with_domain("shop-a"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = api
+        .call("POST", "/api/v1/stores", Some(BOB), with_domain("shop-b"))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body.to_string().contains("shop.example.com"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn concurrent_creations_cannot_exceed_the_per_owner_cap() {
+    let api = Api::with(Settings {
+        creations_per_minute: 100,
+        max_stores_per_owner: 1,
+        ..Settings::default()
+    });
+    let names: Vec<String> = (0..8).map(|i| format!("race-{i}")).collect();
+    let replies = futures::future::join_all(names.iter().map(|n| api.create(ALICE, n))).await;
+    let created = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "exactly one creation passes a cap of 1");
+}
+
+#[tokio::test]
+async fn rate_limits_follow_the_user_not_the_token() {
+    // Two tokens of one user (e.g. before and after a rotation) share one budget.
+    let entry = |token: &str| TokenEntry {
+        token: token.into(),
+        user: "alice@example.com".into(),
+        role: Role::Tenant,
+    };
+    let tokens = Tokens::from_entries(vec![entry(ALICE), entry("alice-second-token-0123")]);
+    let settings = Settings {
+        creations_per_minute: 2,
+        max_stores_per_owner: 100,
+        ..Settings::default()
+    };
+    let router = app(AppState::new(MemoryBackend::new(), tokens, settings));
+    let api = Api {
+        backend: MemoryBackend::new(),
+        router,
+    };
+    assert_eq!(api.create(ALICE, "one").await.status, StatusCode::CREATED);
+    assert_eq!(
+        api.create("alice-second-token-0123", "two").await.status,
+        StatusCode::CREATED
+    );
+    let third = api.create("alice-second-token-0123", "three").await;
+    assert_eq!(
+        third.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        third.body
+    );
+}

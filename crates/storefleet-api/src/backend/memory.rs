@@ -115,6 +115,7 @@ impl MemoryBackend {
 
 impl Backend for MemoryBackend {
     async fn list(&self) -> Result<Vec<Arc<Store>>, BackendError> {
+        yield_once().await;
         Ok(self.lock().stores.values().cloned().collect())
     }
 
@@ -123,6 +124,7 @@ impl Backend for MemoryBackend {
     }
 
     async fn create(&self, mut store: Store) -> Result<Arc<Store>, BackendError> {
+        yield_once().await;
         let created = {
             let mut s = self.lock();
             if let Some(message) = s.reject.take() {
@@ -205,4 +207,20 @@ impl Backend for MemoryBackend {
     async fn ready(&self) -> bool {
         true
     }
+}
+
+/// Gives way once, as a real backend call does, so that concurrent requests interleave (in any
+/// executor: tests also drive this backend with `futures::executor::block_on`).
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }
