@@ -699,3 +699,76 @@ async fn rate_limits_follow_the_user_not_the_token() {
         third.body
     );
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let api = Api::new();
+    api.create(ALICE, "shop-a").await;
+    for (path, token) in [
+        ("/", None),
+        ("/app.js", None),
+        ("/api/v1/stores/shop-a", Some(ALICE)),
+        ("/nope", None),
+    ] {
+        let r = api.call("GET", path, token, None).await;
+        let h = |n: &str| {
+            r.headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(
+            h("content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert!(
+            h("content-security-policy").contains("script-src 'self'"),
+            "{path}"
+        );
+        assert_eq!(h("x-frame-options"), "DENY", "{path}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(
+            h("cache-control"),
+            "no-store",
+            "{path}: credentials are never cached"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_the_trusted_proxys_forwarded_for_entry_counts() {
+    // Behind a trusted proxy, the client can prepend anything; the proxy appends the real peer.
+    let api = Api::with(Settings {
+        creations_per_minute: 1,
+        max_stores_per_owner: 100,
+        trust_forwarded_for: true,
+        ..Settings::default()
+    });
+    let create = |token: &'static str, name: &'static str, xff: &'static str| {
+        let router = api.router.clone();
+        async move {
+            let mut req = Request::builder()
+                .method("POST")
+                .uri("/api/v1/stores")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-forwarded-for", xff)
+                .body(Body::from(json!({"name": name}).to_string()))
+                .expect("request");
+            req.extensions_mut().insert(ConnectInfo(
+                "10.0.0.9:1".parse::<SocketAddr>().expect("addr"),
+            ));
+            router.oneshot(req).await.expect("response").status()
+        }
+    };
+    assert_eq!(
+        create(ALICE, "a1", "1.1.1.1, 203.0.113.7").await,
+        StatusCode::CREATED
+    );
+    // Same real client (rightmost), a different spoofed leftmost entry: still rate limited.
+    assert_eq!(
+        create(BOB, "b1", "2.2.2.2, 203.0.113.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

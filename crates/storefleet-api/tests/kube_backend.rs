@@ -255,6 +255,14 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
         .create(&PostParams::default(), &event)
         .await
         .expect("event");
+    // An event of an earlier store with the same name (another uid) is not this store's.
+    let mut old_event = event.clone();
+    old_event.involved_object.uid = Some("00000000-0000-0000-0000-00000000dead".into());
+    old_event.message = Some("from a deleted store".into());
+    Api::<Event>::namespaced(admin.clone(), "default")
+        .create(&PostParams::default(), &old_event)
+        .await
+        .expect("event");
 
     eventually("Ready in the cache", || async {
         let (_, body) = call(&router, "GET", "/api/v1/stores/shop-a", ALICE, None).await;
@@ -266,6 +274,7 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
     let (status, body) = call(&router, "GET", "/api/v1/stores/shop-a/events", ALICE, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.to_string().contains("Store is ready"), "{body}");
+    assert!(!body.to_string().contains("from a deleted store"), "{body}");
 
     // Retry of a Failed store: the annotation lands on the CR.
     let failed = json!({"apiVersion": names::API_VERSION, "kind": "Store", "status": {"phase": "Failed", "message": "Setup failed"}});

@@ -155,8 +155,10 @@ impl Backend for KubeBackend {
     async fn events(&self, store: &Store) -> Result<Vec<EventView>, BackendError> {
         let name = store.name_any();
         let api: Api<Event> = Api::all(self.client.clone());
+        // By uid: an earlier store with the same name has its own events.
+        let uid = store.metadata.uid.clone().unwrap_or_default();
         let selector = format!(
-            "involvedObject.kind={},involvedObject.name={name}",
+            "involvedObject.kind={},involvedObject.name={name},involvedObject.uid={uid}",
             names::KIND
         );
         let list = api
