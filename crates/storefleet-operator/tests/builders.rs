@@ -213,7 +213,7 @@ fn namespace_enforces_pod_security() {
     let ns = objects(&Store::test()).namespace;
     let labels = ns.metadata.labels.expect("labels");
     assert_eq!(ns.metadata.name.as_deref(), Some("store-alice"));
-    assert_eq!(labels["pod-security.kubernetes.io/enforce"], "baseline");
+    assert_eq!(labels["pod-security.kubernetes.io/enforce"], "restricted");
     assert_eq!(labels["pod-security.kubernetes.io/warn"], "restricted");
     assert_eq!(labels["pod-security.kubernetes.io/audit"], "restricted");
 }

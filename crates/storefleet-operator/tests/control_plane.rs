@@ -85,10 +85,10 @@ async fn a_store_becomes_ready_with_every_child_admitted() {
         ns.labels()
             .get("pod-security.kubernetes.io/enforce")
             .map(String::as_str),
-        Some("baseline")
+        Some("restricted"),
+        "the real PodSecurity admission admitted every pod under restricted"
     );
-    // Our pods meet `restricted` (the namespace only warns on it): the real PodSecurity
-    // admission accepts each of them in a namespace that enforces it.
+    // And each pod, copied into another namespace that enforces it, is accepted again.
     pods_pass_restricted(&env).await;
     let secrets: Vec<Secret> = env.children(NS, "alice").await;
     let policies: Vec<NetworkPolicy> = env.children(NS, "alice").await;

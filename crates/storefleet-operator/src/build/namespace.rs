@@ -7,10 +7,10 @@ use storefleet_types::names::{self, Component};
 use super::{labels, owner_references};
 use crate::validate::ValidatedStore;
 
-/// Pod Security Admission labels: enforce `baseline`, warn and audit `restricted` (our own pods
-/// meet `restricted`; the warning catches anything added by hand).
+/// Pod Security Admission labels: enforce, warn and audit `restricted` (our own pods meet it;
+/// the control-plane tests run them through the real admission).
 pub const POD_SECURITY: [(&str, &str); 4] = [
-    ("pod-security.kubernetes.io/enforce", "baseline"),
+    ("pod-security.kubernetes.io/enforce", "restricted"),
     ("pod-security.kubernetes.io/enforce-version", "latest"),
     ("pod-security.kubernetes.io/warn", "restricted"),
     ("pod-security.kubernetes.io/audit", "restricted"),
