@@ -63,6 +63,9 @@ pub struct Settings {
     pub body_limit: usize,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Stores created through the API get `tls: {}` (the operator's default ClusterIssuer), so
+    /// that the admin password is never typed over plain HTTP. On when the operator has one.
+    pub default_tls: bool,
 }
 
 impl Default for Settings {
@@ -72,6 +75,7 @@ impl Default for Settings {
             max_stores_per_owner: 5,
             body_limit: 16 * 1024,
             trust_forwarded_for: false,
+            default_tls: false,
         }
     }
 }
@@ -359,7 +363,7 @@ async fn create_store<B: Backend>(
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     ApiJson(request): ApiJson<CreateStore>,
 ) -> Result<Response, ApiError> {
-    let store = request.into_store(&caller.user)?;
+    let store = request.into_store(&caller.user, state.settings.default_tls)?;
     // Rate limits first (keyed by the user, so a tokens-file reload never moves one user's
     // budget to another), then the checks and the create under one lock, so two concurrent
     // requests cannot both pass the per-owner cap or both claim a host.

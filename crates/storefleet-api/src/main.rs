@@ -36,6 +36,9 @@ struct Cli {
         default_value_t = false
     )]
     trust_forwarded_for: bool,
+    /// New stores get `tls: {}` (the operator's default cert-manager ClusterIssuer).
+    #[arg(long, env = "STOREFLEET_API_DEFAULT_TLS", default_value_t = false, action = clap::ArgAction::Set)]
+    default_tls: bool,
     /// Log format: json or text.
     #[arg(long, env = "STOREFLEET_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
@@ -89,6 +92,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
         max_stores_per_owner: cli.max_stores_per_owner,
         body_limit: cli.body_limit,
         trust_forwarded_for: cli.trust_forwarded_for,
+        default_tls: cli.default_tls,
     };
     let router = app(AppState::new(backend, tokens, settings));
     let listener = tokio::net::TcpListener::bind(cli.listen)

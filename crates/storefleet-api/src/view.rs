@@ -30,7 +30,7 @@ pub struct CreateStore {
 
 impl CreateStore {
     /// Checks the request and builds the Store, owned by `owner`.
-    pub fn into_store(self, owner: &str) -> Result<Store, ApiError> {
+    pub fn into_store(self, owner: &str, default_tls: bool) -> Result<Store, ApiError> {
         store_name::check(&self.name).map_err(|m| ApiError::invalid("name", m))?;
         names::owner::check(owner).map_err(|m| ApiError::invalid("owner", m))?;
         if let Some(d) = &self.display_name
@@ -56,7 +56,7 @@ impl CreateStore {
             display_name: self.display_name,
             domain: self.domain,
             ingress: None,
-            tls: None,
+            tls: default_tls.then(storefleet_types::TlsSpec::default),
             storage: None,
             versions: None,
             setup: None,
@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn requests_are_checked_like_the_crd() {
-        let store = req("shop-1").into_store("alice").expect("valid");
+        let store = req("shop-1").into_store("alice", false).expect("valid");
         assert_eq!(store.spec.owner, "alice");
         assert_eq!(store.spec.engine, Engine::Woocommerce);
         assert_eq!(store.spec.plan, Plan::Small);
@@ -208,7 +208,10 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                r.into_store("alice").expect_err("invalid").field.as_deref(),
+                r.into_store("alice", false)
+                    .expect_err("invalid")
+                    .field
+                    .as_deref(),
                 Some(field)
             );
         }
@@ -223,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_new_store_shows_pending() {
-        let view = StoreView::of(&req("a").into_store("alice").expect("valid"));
+        let view = StoreView::of(&req("a").into_store("alice", false).expect("valid"));
         assert_eq!(view.phase, Phase::Pending);
         assert!(view.credentials.is_none());
         let json = serde_json::to_value(&view).expect("json");

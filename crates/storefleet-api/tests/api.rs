@@ -772,3 +772,26 @@ async fn only_the_trusted_proxys_forwarded_for_entry_counts() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn stores_created_through_the_api_are_https_when_the_platform_has_an_issuer() {
+    let api = Api::with(Settings {
+        creations_per_minute: 100,
+        default_tls: true,
+        ..Settings::default()
+    });
+    assert_eq!(
+        api.create(ALICE, "secure").await.status,
+        StatusCode::CREATED
+    );
+    let get = |backend: &MemoryBackend, name: &str| {
+        futures::executor::block_on(storefleet_api::backend::Backend::get(backend, name))
+            .expect("get")
+            .expect("created")
+    };
+    let store = get(&api.backend, "secure");
+    assert_eq!(store.spec.tls, Some(storefleet_types::TlsSpec::default()));
+    let plain = Api::new();
+    plain.create(ALICE, "plain").await;
+    assert_eq!(get(&plain.backend, "plain").spec.tls, None);
+}
