@@ -66,6 +66,14 @@ pub struct Settings {
     /// Stores created through the API get `tls: {}` (the operator's default ClusterIssuer), so
     /// that the admin password is never typed over plain HTTP. On when the operator has one.
     pub default_tls: bool,
+    /// Open `/api/v1/watch` streams one user may hold.
+    pub max_watches_per_user: usize,
+    /// Open `/api/v1/watch` streams in this replica.
+    pub max_watches: usize,
+    /// A watch stream ends after this long (the dashboard reconnects).
+    pub watch_lifetime: Duration,
+    /// How often an open watch re-checks its token (a revoked token's stream ends).
+    pub watch_token_recheck: Duration,
 }
 
 impl Default for Settings {
@@ -76,6 +84,10 @@ impl Default for Settings {
             body_limit: 16 * 1024,
             trust_forwarded_for: false,
             default_tls: false,
+            max_watches_per_user: 4,
+            max_watches: 512,
+            watch_lifetime: Duration::from_secs(30 * 60),
+            watch_token_recheck: Duration::from_secs(30),
         }
     }
 }
@@ -94,6 +106,49 @@ pub struct AppState<B> {
     pub settings: Arc<Settings>,
     /// Serializes the check-then-create of store creations (per-owner cap, host) in this replica.
     pub creating: Arc<tokio::sync::Mutex<()>>,
+    /// Open watch streams per user.
+    pub watches: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+/// One open watch stream, counted until dropped.
+struct WatchSlot {
+    watches: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    user: String,
+}
+
+impl WatchSlot {
+    /// A slot for `user`, unless the user or the replica is at its limit.
+    fn acquire<B>(state: &AppState<B>, user: &str) -> Option<Self> {
+        let mut open = state
+            .watches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let total: usize = open.values().sum();
+        let mine = open.get(user).copied().unwrap_or(0);
+        if total >= state.settings.max_watches || mine >= state.settings.max_watches_per_user {
+            return None;
+        }
+        open.insert(user.to_string(), mine + 1);
+        Some(Self {
+            watches: state.watches.clone(),
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .watches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
 }
 
 impl<B> Clone for AppState<B> {
@@ -105,6 +160,7 @@ impl<B> Clone for AppState<B> {
             metrics: self.metrics.clone(),
             settings: self.settings.clone(),
             creating: self.creating.clone(),
+            watches: self.watches.clone(),
         }
     }
 }
@@ -127,6 +183,7 @@ impl<B: Backend> AppState<B> {
             metrics: Arc::new(ApiMetrics::default()),
             settings: Arc::new(settings),
             creating: Arc::default(),
+            watches: Arc::default(),
         }
     }
 }
@@ -472,7 +529,40 @@ fn sse_store(kind: &'static str, view: &StoreView) -> Event {
 async fn watch<B: Backend>(
     State(state): State<AppState<B>>,
     caller: Caller,
+    headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = WatchSlot::acquire(&state, &caller.user).ok_or_else(|| ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "too_many_watches",
+        message: format!(
+            "at most {} open watches per user (and {} in all); close another first",
+            state.settings.max_watches_per_user, state.settings.max_watches
+        ),
+        field: None,
+        retry_after: Some(5),
+    })?;
+    // The stream ends at its maximum lifetime, or as soon as its token no longer
+    // authenticates the same user (revoked, or rotated away).
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_string();
+    let tokens = state.tokens.clone();
+    let (user, role) = (caller.user.clone(), caller.role);
+    let recheck = state.settings.watch_token_recheck;
+    let revoked = async move {
+        loop {
+            tokio::time::sleep(recheck).await;
+            match tokens.authenticate(&token) {
+                Some(c) if c.user == user && c.role == role => {}
+                _ => return,
+            }
+        }
+    };
+    let lifetime = tokio::time::sleep(state.settings.watch_lifetime);
+    let end = futures::future::select(Box::pin(revoked), Box::pin(lifetime));
     let rx = state.backend.subscribe();
     let snapshot: Vec<Event> = state
         .backend
@@ -508,7 +598,11 @@ async fn watch<B: Backend>(
             Event::default().event("synced").data("{}")
         }))
         .chain(changes)
-        .map(Ok);
+        .take_until(end)
+        .map(move |event| {
+            let _open = &slot;
+            Ok(event)
+        });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

@@ -93,6 +93,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
         body_limit: cli.body_limit,
         trust_forwarded_for: cli.trust_forwarded_for,
         default_tls: cli.default_tls,
+        ..Settings::default()
     };
     let router = app(AppState::new(backend, tokens, settings));
     let listener = tokio::net::TcpListener::bind(cli.listen)

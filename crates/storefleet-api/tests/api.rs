@@ -795,3 +795,78 @@ async fn stores_created_through_the_api_are_https_when_the_platform_has_an_issue
     plain.create(ALICE, "plain").await;
     assert_eq!(get(&plain.backend, "plain").spec.tls, None);
 }
+
+/// Opens a watch; returns its status and, when it opened, its body.
+async fn open_watch(router: &axum::Router, token: &str) -> (StatusCode, Body) {
+    let mut req = Request::builder()
+        .uri("/api/v1/watch")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    req.extensions_mut().insert(ConnectInfo(
+        "10.0.0.1:5000".parse::<SocketAddr>().expect("addr"),
+    ));
+    let res = router.clone().oneshot(req).await.expect("response");
+    (res.status(), res.into_body())
+}
+
+/// Reads the body until it ends (or panics after `within`).
+async fn body_ends(body: Body, within: Duration) {
+    tokio::time::timeout(within, body.collect())
+        .await
+        .expect("the stream ended in time")
+        .expect("body");
+}
+
+#[tokio::test]
+async fn watch_streams_are_capped_limited_in_time_and_end_when_the_token_is_revoked() {
+    let tokens = tokens();
+    let settings = Settings {
+        max_watches_per_user: 2,
+        max_watches: 3,
+        watch_lifetime: Duration::from_secs(60),
+        watch_token_recheck: Duration::from_millis(100),
+        ..Settings::default()
+    };
+    let router = app(AppState::new(
+        MemoryBackend::new(),
+        tokens.clone(),
+        settings,
+    ));
+    let (s1, b1) = open_watch(&router, ALICE).await;
+    let (s2, _b2) = open_watch(&router, ALICE).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    let (s3, _) = open_watch(&router, ALICE).await;
+    assert_eq!(s3, StatusCode::TOO_MANY_REQUESTS, "per-user cap");
+    let (s4, _b4) = open_watch(&router, BOB).await;
+    assert_eq!(s4, StatusCode::OK);
+    let (s5, _) = open_watch(&router, OPS).await;
+    assert_eq!(s5, StatusCode::TOO_MANY_REQUESTS, "replica-wide cap");
+    // A closed stream frees its slot.
+    drop(b1);
+    let (s6, b6) = open_watch(&router, ALICE).await;
+    assert_eq!(s6, StatusCode::OK);
+    drop(b6);
+
+    // Revoking Bob's token ends his open stream.
+    let (s7, bob) = open_watch(&router, BOB).await;
+    assert_eq!(s7, StatusCode::OK);
+    tokens.replace(vec![TokenEntry {
+        token: ALICE.into(),
+        user: "alice@example.com".into(),
+        role: Role::Tenant,
+    }]);
+    body_ends(bob, Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn a_watch_stream_ends_at_its_maximum_lifetime() {
+    let settings = Settings {
+        watch_lifetime: Duration::from_millis(300),
+        ..Settings::default()
+    };
+    let router = app(AppState::new(MemoryBackend::new(), tokens(), settings));
+    let (status, body) = open_watch(&router, ALICE).await;
+    assert_eq!(status, StatusCode::OK);
+    body_ends(body, Duration::from_secs(10)).await;
+}
