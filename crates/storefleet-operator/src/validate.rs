@@ -643,14 +643,16 @@ mod tests {
             );
         }
         // Elsewhere, what an admin allowed for the owner.
-        let mut config = OperatorConfig::default();
-        config.owner_domains = BTreeMap::from([(
-            "alice@example.com".to_string(),
-            vec![
-                "shop.alice.example".to_string(),
-                "*.alice.example".to_string(),
-            ],
-        )]);
+        let config = OperatorConfig {
+            owner_domains: BTreeMap::from([(
+                "alice@example.com".to_string(),
+                vec![
+                    "shop.alice.example".to_string(),
+                    "*.alice.example".to_string(),
+                ],
+            )]),
+            ..OperatorConfig::default()
+        };
         for allowed in ["shop.alice.example", "eu.alice.example"] {
             assert!(
                 validate(&Store::test().with_domain(allowed), &config).is_ok(),

@@ -17,11 +17,13 @@ use storefleet_types::{IngressSpec, Plan, SetupSpec, Store};
 
 /// The defaults, plus what an admin would allow for the custom-ingress cases below.
 fn config() -> OperatorConfig {
-    let mut config = OperatorConfig::default();
-    config.owner_domains = BTreeMap::from([(
-        "alice@example.com".to_string(),
-        vec!["shop.example.com".to_string(), "*.example.com".to_string()],
-    )]);
+    let mut config = OperatorConfig {
+        owner_domains: BTreeMap::from([(
+            "alice@example.com".to_string(),
+            vec!["shop.example.com".to_string(), "*.example.com".to_string()],
+        )]),
+        ..OperatorConfig::default()
+    };
     config.ingress.allowed_class_names = vec!["traefik".into()];
     config.ingress.allowed_annotations.push("a/*".into());
     config

@@ -536,7 +536,35 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
         extra.is_empty(),
         "the chart grants what the operator never used: {extra:#?}"
     );
-    drop(child);
+    // Fencing: a leader whose renewals fail (here: its Lease permissions are revoked, as a
+    // partition would) stops within the lease duration instead of reconciling on.
+    let bindings: kube::Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+        kube::Api::namespaced(env.admin.clone(), common::RELEASE_NAMESPACE);
+    bindings
+        .delete(
+            "storefleet-operator-leader-election",
+            &kube::api::DeleteParams::default(),
+        )
+        .await
+        .expect("revoke the Lease permissions");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.0.try_wait() {
+            assert!(!status.success(), "exits with an error: {status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the leader kept running without a valid Lease:\n{}",
+            operator_log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(
+        operator_log().contains("stopping as leader"),
+        "{}",
+        operator_log()
+    );
 }
 
 #[test]

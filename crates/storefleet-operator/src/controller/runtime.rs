@@ -39,6 +39,49 @@ use crate::metrics::Metrics;
 
 /// Name of the leader-election Lease.
 pub const LEASE_NAME: &str = "storefleet-operator";
+/// Lease duration: a leader that cannot show it renewed within this long stops.
+pub const LEASE_SECONDS: u64 = 15;
+/// How often the leader re-reads its Lease.
+const FENCE_EVERY: Duration = Duration::from_secs(2);
+
+/// Fencing: returns as soon as this replica cannot prove it still holds the Lease: the Lease
+/// names another holder, or no read in the last [`LEASE_SECONDS`] showed a renewal by us that
+/// is still valid (a partitioned leader, or renewals failing, e.g. RBAC). kube-lease-manager
+/// only logs failed renewals, so the controller must not rely on it to learn of the loss.
+async fn fence(client: Client, namespace: &str, identity: &str) {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let leases: Api<Lease> = Api::namespaced(client, namespace);
+    let duration = Duration::from_secs(LEASE_SECONDS);
+    let mut confirmed = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(FENCE_EVERY).await;
+        match leases.get(LEASE_NAME).await {
+            Ok(lease) => {
+                let spec = lease.spec.unwrap_or_default();
+                if spec.holder_identity.as_deref() != Some(identity) {
+                    warn!(holder = ?spec.holder_identity, "the Lease has another holder");
+                    return;
+                }
+                let valid_until = spec
+                    .renew_time
+                    .map(|t| t.0.as_second() + i64::from(spec.lease_duration_seconds.unwrap_or(0)));
+                if valid_until
+                    .is_some_and(|until| until > k8s_openapi::jiff::Timestamp::now().as_second())
+                {
+                    confirmed = std::time::Instant::now();
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot read the Lease"),
+        }
+        if confirmed.elapsed() > duration {
+            error!(
+                lease = LEASE_NAME,
+                "no valid renewal of the Lease for {}s: stopping as leader", LEASE_SECONDS
+            );
+            return;
+        }
+    }
+}
 
 /// How `run` is set up.
 #[derive(Debug, Clone)]
@@ -134,7 +177,7 @@ async fn run_as_leader(
     let manager = LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
         .with_namespace(&options.lease_namespace)
         .with_identity(&options.identity)
-        .with_duration(15)
+        .with_duration(LEASE_SECONDS)
         .with_grace(5)
         .with_field_manager(names::FIELD_MANAGER)
         .build()
@@ -160,10 +203,18 @@ async fn run_as_leader(
     let mut lost = leader.clone();
     let lost_leadership = Arc::new(AtomicBool::new(false));
     let flag = lost_leadership.clone();
+    let (lease_namespace, identity) = (options.lease_namespace.clone(), options.identity.clone());
+    let fence_client = client.clone();
+    let mut fenced =
+        tokio::spawn(async move { fence(fence_client, &lease_namespace, &identity).await });
+    let fence_abort = fenced.abort_handle();
     let trigger = async move {
         let mut stop = stop;
         tokio::select! {
             _ = async { while lost.changed().await.is_ok() { if !*lost.borrow() { break; } } } => {
+                flag.store(true, Ordering::SeqCst);
+            }
+            _ = &mut fenced => {
                 flag.store(true, Ordering::SeqCst);
             }
             _ = stop.changed() => {}
@@ -178,6 +229,7 @@ async fn run_as_leader(
         trigger,
     )
     .await;
+    fence_abort.abort();
     drop(leader);
     if let Ok(Ok(manager)) = task.await
         && let Err(e) = manager.release().await
