@@ -80,6 +80,10 @@ pub struct OperatorConfig {
     pub namespace_prefix: String,
     /// Stores beyond this number wait with `Stalled` / `StoreLimitReached`.
     pub max_stores: u32,
+    /// Stores one owner may have provisioned; more wait with `StoreLimitReached`. No limit when
+    /// null. Enforced here (not only in the API) so that it holds for every API replica,
+    /// kubectl and GitOps.
+    pub max_stores_per_owner: Option<u32>,
     /// A store not Ready this long after provisioning started is Failed (`ProvisioningTimeout`).
     pub provisioning_timeout_seconds: u64,
     /// How reconciles run.
@@ -330,6 +334,7 @@ impl Default for OperatorConfig {
             owner_domains: BTreeMap::new(),
             namespace_prefix: "store-".into(),
             max_stores: 100,
+            max_stores_per_owner: None,
             provisioning_timeout_seconds: 1800,
             controller: ControllerConfig::default(),
             ingress: IngressConfig::default(),

@@ -750,7 +750,19 @@ async fn kube_cluster_calls_behave_on_a_real_apiserver() {
         Ok(Created::AlreadyExists)
     );
     let live = cluster.get(&cm_ref).await.expect("get").expect("exists");
-    assert_eq!(live["data"]["k"], "MQ==", "create never overwrites");
+    assert!(
+        live.get("data").is_none() && live["metadata"]["name"] == "c",
+        "a Secret is read as metadata only: {live}"
+    );
+    let stored: Secret = Api::namespaced(env.admin.clone(), ns)
+        .get("c")
+        .await
+        .expect("admin reads the secret");
+    assert_eq!(
+        stored.data.and_then(|d| d.get("k").cloned()).map(|v| v.0),
+        Some(b"1".to_vec()),
+        "create never overwrites"
+    );
 
     // ownerReferences are guarded by resourceVersion: a stale read is a conflict.
     let mut stale = live.clone();
@@ -1058,4 +1070,36 @@ async fn a_host_is_served_by_one_store_only() {
     env.delete("first").await;
     env.wait_gone("first").await;
     env.wait_phase("second", Phase::Ready).await;
+}
+
+/// The per-owner cap is the operator's, so it holds whoever creates the Stores (any number of
+/// API replicas, kubectl, GitOps): an owner's extra store waits; other owners are not affected.
+#[tokio::test]
+async fn the_per_owner_cap_holds_for_every_door() {
+    let mut config = config();
+    config.max_stores_per_owner = Some(1);
+    let Some(env) = Env::start("the_per_owner_cap_holds_for_every_door", config).await else {
+        return;
+    };
+    env.create(Store::test()).await;
+    env.create(Store::test().with_name("alice-two")).await;
+    env.create(Store::test().with_name("bob").with_owner("bob@example.com"))
+        .await;
+    env.wait_phase("bob", Phase::Ready).await;
+    let mut held = 0;
+    for name in ["alice", "alice-two"] {
+        let store = env
+            .wait_store(name, "admitted or held", |s| {
+                s.and_then(|s| s.status.as_ref()).is_some_and(|st| {
+                    st.phase == Some(Phase::Ready)
+                        || condition(st, "Stalled").is_some_and(|c| c.reason == "StoreLimitReached")
+                })
+            })
+            .await
+            .expect("store");
+        if store.status.and_then(|s| s.phase) == Some(Phase::Pending) {
+            held += 1;
+        }
+    }
+    assert_eq!(held, 1, "exactly one of alice's two stores waits");
 }

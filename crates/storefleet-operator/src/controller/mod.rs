@@ -123,15 +123,23 @@ impl<C: Cluster> Context<C> {
             .remove(store);
     }
 
-    /// Whether the store may start provisioning under the store cap. Stores that hold the
-    /// finalizer (provisioning started) count; admission decisions are serialized so two
-    /// concurrent reconciles cannot both take the last place.
-    fn admit(&self, name: &str) -> Result<(), usize> {
+    /// Whether the store `name` of `owner` may start provisioning under the store caps (all
+    /// stores, and per owner). Stores that hold the finalizer (provisioning started) count;
+    /// admission decisions are serialized so two concurrent reconciles cannot both take the
+    /// last place. The operator is the one writer of finalizers, so this holds however many API
+    /// replicas (or kubectl users) create Stores.
+    fn admit(&self, name: &str, owner: &str) -> Result<(), String> {
         let mut admitted = self.admitted.lock().unwrap_or_else(PoisonError::into_inner);
         if admitted.contains(name) {
             return Ok(());
         }
         let stores = self.cluster.stores();
+        let owner_of = |n: &str| {
+            stores
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(n))
+                .map(|s| s.spec.owner.clone())
+        };
         let taken: HashSet<String> = stores
             .iter()
             .filter(|s| reconcile::has_finalizer(s))
@@ -140,12 +148,25 @@ impl<C: Cluster> Context<C> {
             .filter(|n| n != name)
             .collect();
         let max = usize::try_from(self.config.max_stores).unwrap_or(usize::MAX);
-        if taken.len() < max {
-            admitted.insert(name.to_string());
-            Ok(())
-        } else {
-            Err(taken.len())
+        if taken.len() >= max {
+            return Err(format!(
+                "Waiting for capacity: {} stores exist and the operator allows {max}; this store starts when one is deleted",
+                taken.len()
+            ));
         }
+        if let Some(per_owner) = self.config.max_stores_per_owner {
+            let mine = taken
+                .iter()
+                .filter(|n| owner_of(n).as_deref() == Some(owner))
+                .count();
+            if mine >= usize::try_from(per_owner).unwrap_or(usize::MAX) {
+                return Err(format!(
+                    "Waiting for capacity: owner {owner} has {mine} stores and the operator allows {per_owner} per owner; this store starts when one of them is deleted"
+                ));
+            }
+        }
+        admitted.insert(name.to_string());
+        Ok(())
     }
 
     fn release(&self, name: &str) {

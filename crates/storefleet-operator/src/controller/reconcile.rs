@@ -188,11 +188,7 @@ async fn apply<C: Cluster>(store: &Store, ctx: &Context<C>) -> Result<Action, Er
 
     // 2. the store cap, then the finalizer: only admitted stores get children.
     if !has_finalizer(store) {
-        if let Err(count) = ctx.admit(&name) {
-            let message = format!(
-                "Waiting for capacity: {count} stores exist and the operator allows {}; this store starts when one is deleted",
-                ctx.config.max_stores
-            );
+        if let Err(message) = ctx.admit(&name, &store.spec.owner) {
             finish(store, ctx, facts, Outcome::LimitReached(message)).await?;
             return Ok(Action::requeue(LIMIT_RECHECK));
         }
