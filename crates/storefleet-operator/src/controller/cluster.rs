@@ -193,7 +193,7 @@ pub struct StoreEvent {
 
 /// Everything the reconciler asks of the apiserver.
 pub trait Cluster: Send + Sync + 'static {
-    /// Reads an object; None when absent.
+    /// Reads an object; None when absent. A Secret is read as metadata only (no values).
     fn get(
         &self,
         target: &ObjRef,

@@ -144,6 +144,15 @@ impl KubeCluster {
 impl Cluster for KubeCluster {
     async fn get(&self, target: &ObjRef) -> Result<Option<Value>, ClusterError> {
         self.metrics.api_request("get");
+        if target.kind == Kind::Secret {
+            // Metadata only: the operator never reads a Secret's values back.
+            let meta = self
+                .api(target)
+                .get_metadata_opt(&target.name)
+                .await
+                .map_err(|e| classify(&target.to_string(), e))?;
+            return Ok(meta.map(|m| json!({"metadata": m.metadata})));
+        }
         let object = self
             .api(target)
             .get_opt(&target.name)

@@ -18,6 +18,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -321,16 +322,18 @@ fn policy(store: Arc<Store>, error: &Error, ctx: Arc<Context<KubeCluster>>) -> A
     Action::requeue(error_policy(&store, error, &ctx))
 }
 
-/// Watches `K` objects carrying our labels and maps each to its Store.
+/// Watches the metadata of `K` objects carrying our labels (metadata-only requests: no Secret
+/// value, and no spec or status, is ever held in memory) and maps each to its Store. Any change
+/// of an object changes its resourceVersion, so status changes still trigger a reconcile.
 fn watch_children<K>(controller: Controller<Store>, client: &Client) -> Controller<Store>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
     controller.watches(
-        Api::<K>::all(client.clone()),
+        Api::<PartialObjectMeta<K>>::all(client.clone()),
         watcher::Config::default().labels(&selector),
-        |object: K| {
+        |object: PartialObjectMeta<K>| {
             object
                 .labels()
                 .get(keys::STORE)
