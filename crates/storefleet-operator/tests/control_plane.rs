@@ -693,16 +693,17 @@ async fn metrics_follow_the_stores() {
     );
 }
 
-/// The I/O shell's calls, each against the real apiserver: what used to be checked against a
-/// recording HTTP stand-in.
+/// The apply layer's calls, each against the real apiserver, as the chart's ServiceAccount.
 #[tokio::test]
-async fn kube_cluster_calls_behave_on_a_real_apiserver() {
+async fn apply_layer_calls_behave_on_a_real_apiserver() {
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use kube::runtime::events::{Recorder, Reporter};
-    use storefleet_operator::controller::cluster::{
-        Cluster, ClusterError, Created, Deleted, Kind, ObjRef,
+    use storefleet_operator::controller::apply::{
+        self, ApplyError, create_once, get_metadata, is_rejection, ssa,
     };
-    use storefleet_operator::controller::kube_cluster::KubeCluster;
-    let Some(env) = Env::prepare("kube_cluster_calls_behave_on_a_real_apiserver", config()).await
+    use storefleet_operator::controller::{Context, SystemClock};
+    let Some(env) = Env::prepare("apply_layer_calls_behave_on_a_real_apiserver", config()).await
     else {
         return;
     };
@@ -715,44 +716,63 @@ async fn kube_cluster_calls_behave_on_a_real_apiserver() {
             instance: None,
         },
     );
-    let cluster = KubeCluster::new(client, recorder, reader, Default::default());
+    let ctx = Context::new(
+        client,
+        recorder,
+        reader,
+        config(),
+        std::sync::Arc::new(SystemClock),
+        Default::default(),
+    );
     let ns = "store-calls";
-    let labels = json!({keys::MANAGED_BY: keys::MANAGED_BY_VALUE, keys::STORE: "calls"});
-    let ns_ref = ObjRef::cluster(Kind::Namespace, ns);
-    assert_eq!(cluster.get(&ns_ref).await, Ok(None), "absent is None");
-    let applied = cluster
-        .apply(&ns_ref, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}))
-        .await
-        .expect("apply creates");
-    let rv = applied["metadata"]["resourceVersion"].clone();
+    let labels = std::collections::BTreeMap::from([
+        (
+            keys::MANAGED_BY.to_string(),
+            keys::MANAGED_BY_VALUE.to_string(),
+        ),
+        (keys::STORE.to_string(), "calls".to_string()),
+    ]);
+    let meta = |name: &str, namespace: Option<&str>| ObjectMeta {
+        name: Some(name.into()),
+        namespace: namespace.map(String::from),
+        labels: Some(labels.clone()),
+        ..ObjectMeta::default()
+    };
+    let namespace = Namespace {
+        metadata: meta(ns, None),
+        ..Namespace::default()
+    };
     assert!(
-        applied["metadata"]["managedFields"]
-            .to_string()
-            .contains(names::FIELD_MANAGER)
+        get_metadata::<Namespace>(&ctx, &namespace.metadata)
+            .await
+            .expect("get")
+            .is_none(),
+        "absent is None"
     );
-    let again = cluster
-        .apply(&ns_ref, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}))
-        .await
-        .expect("apply again");
-    assert_eq!(
-        again["metadata"]["resourceVersion"], rv,
-        "a no-op apply writes nothing"
+    let applied = ssa(&ctx, &namespace).await.expect("apply creates");
+    let rv = applied.resource_version();
+    assert!(
+        applied
+            .managed_fields()
+            .iter()
+            .any(|f| f.manager.as_deref() == Some(names::FIELD_MANAGER))
     );
+    let again = ssa(&ctx, &namespace).await.expect("apply again");
+    assert_eq!(again.resource_version(), rv, "a no-op apply writes nothing");
 
-    // Secrets are what the operator creates without applying (and may read).
-    let cm_ref = ObjRef::namespaced(Kind::Secret, ns, "c");
-    let cm = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c", "namespace": ns, "labels": labels}, "stringData": {"k": "1"}});
-    assert_eq!(cluster.create(&cm_ref, &cm).await, Ok(Created::New));
-    let mut changed = cm.clone();
-    changed["stringData"]["k"] = json!("2");
-    assert_eq!(
-        cluster.create(&cm_ref, &changed).await,
-        Ok(Created::AlreadyExists)
-    );
-    let live = cluster.get(&cm_ref).await.expect("get").expect("exists");
+    // Secrets are created, never applied, and read back as metadata only.
+    let secret = |value: &str| Secret {
+        metadata: meta("c", Some(ns)),
+        string_data: Some(std::collections::BTreeMap::from([(
+            "k".to_string(),
+            value.to_string(),
+        )])),
+        ..Secret::default()
+    };
+    assert!(create_once(&ctx, &secret("1")).await.expect("create"));
     assert!(
-        live.get("data").is_none() && live["metadata"]["name"] == "c",
-        "a Secret is read as metadata only: {live}"
+        !create_once(&ctx, &secret("2")).await.expect("exists"),
+        "an existing Secret is left alone"
     );
     let stored: Secret = Api::namespaced(env.admin.clone(), ns)
         .get("c")
@@ -763,45 +783,42 @@ async fn kube_cluster_calls_behave_on_a_real_apiserver() {
         Some(b"1".to_vec()),
         "create never overwrites"
     );
+    let live = get_metadata::<Secret>(&ctx, &secret("1").metadata)
+        .await
+        .expect("get")
+        .expect("exists");
+    let as_json = serde_json::to_value(&live).expect("json");
+    assert!(as_json.get("data").is_none(), "metadata only: {as_json}");
 
     // ownerReferences are guarded by resourceVersion: a stale read is a conflict.
-    let mut stale = live.clone();
-    stale["metadata"]["resourceVersion"] = json!("1");
-    let err = cluster
-        .set_owner_references(&cm_ref, &stale, &json!([]))
+    let mut stale = live.metadata.clone();
+    stale.resource_version = Some("1".into());
+    let err = apply::set_owner_references::<Secret>(&ctx, &stale, vec![])
         .await
         .expect_err("stale");
-    assert!(matches!(err, ClusterError::Conflict(_)), "{err:?}");
-    cluster
-        .set_owner_references(&cm_ref, &live, &json!([]))
+    assert_eq!(apply::status_code(err.kube()), Some(409), "{err:?}");
+    apply::set_owner_references::<Secret>(&ctx, &live.metadata, vec![])
         .await
         .expect("fresh");
-    let listed = cluster
-        .list_labelled(Kind::Secret, "calls")
-        .await
-        .expect("list");
-    assert_eq!(listed.len(), 1);
-    assert!(
-        listed[0].get("data").is_none(),
-        "metadata only: no secret value is read"
-    );
 
-    // A rejection by validation is Rejected, with the apiserver's reason.
-    let bad_ref = ObjRef::namespaced(Kind::Service, ns, "bad");
-    let bad = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad", "namespace": ns},
-                     "spec": {"ports": [{"port": 70000}]}});
-    let err = cluster.apply(&bad_ref, &bad).await.expect_err("invalid");
+    // A rejection by validation is one, with the apiserver's reason and no object body.
+    let mut bad = Service {
+        metadata: meta("bad", Some(ns)),
+        ..Service::default()
+    };
+    bad.spec = Some(k8s_openapi::api::core::v1::ServiceSpec {
+        ports: Some(vec![k8s_openapi::api::core::v1::ServicePort {
+            port: 70000,
+            ..Default::default()
+        }]),
+        ..Default::default()
+    });
+    let err = ssa(&ctx, &bad).await.expect_err("invalid");
+    assert!(is_rejection(err.kube()), "{err:?}");
     assert!(
-        matches!(&err, ClusterError::Rejected { message, .. } if message.contains("port")),
-        "{err:?}"
+        matches!(&err, ApplyError::Apply { object, .. } if object == "Service store-calls/bad")
     );
-
-    assert_eq!(cluster.delete(&cm_ref).await, Ok(Deleted::Deleting));
-    common::eventually("configmap gone", || async {
-        cluster.get(&cm_ref).await.ok()?.is_none().then_some(())
-    })
-    .await;
-    assert_eq!(cluster.delete(&cm_ref).await, Ok(Deleted::NotFound));
+    assert!(apply::rejection(&err).contains("port"), "{err:?}");
 }
 
 /// Ownership is by identity, not by name: a retained namespace is not adopted by a new Store

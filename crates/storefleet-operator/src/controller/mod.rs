@@ -1,25 +1,31 @@
 //! The controller: drives every Store from Pending to Ready, keeps it there, deletes it cleanly.
 //!
 //! ```text
-//!  reconcile(store)                                              (reconcile.rs)
-//!   ├─ deletionTimestamp set ─► cleanup: Delete → delete namespace, wait until gone
-//!   │                                    Retain → drop our ownerReferences
-//!   │                           then release the finalizer
-//!   └─ otherwise ─► validate ─► admit (store cap) ─► finalizer ─► build
-//!                   ─► server-side apply each child              [secrets: create-only]
-//!                   ─► observe (observe.rs) ─► gate + run the setup Job
-//!                   ─► status (status.rs), written only when it changed; events on transitions
+//!  reconcile(store)                                               reconcile.rs
+//!   ├─ admit: validate (pure), host and caps (from the cache)     refused: status only
+//!   └─ kube finalizer
+//!       ├─ Apply:   build (crate::build, pure)
+//!       │           ─► apply each child, typed server-side apply   apply.rs  [Secrets: create-only]
+//!       │           ─► observe the applied objects (pure)          observe.rs
+//!       │           ─► setup Job behind its gates                  setup.rs
+//!       │           ─► one status write + events                   report.rs, status.rs (pure)
+//!       └─ Cleanup: delete the namespace or release the children  cleanup.rs
 //! ```
 //!
-//! All apiserver I/O goes through [`cluster::Cluster`], implemented by
-//! [`kube_cluster::KubeCluster`]; the I/O shell is tested against a real kube-apiserver,
-//! kube-controller-manager and etcd (`tests/control_plane.rs`, crate `storefleet-envtest`).
+//! The kinds of child are listed once (`children.rs`); the watches (`runtime.rs`) and the Retain
+//! cleanup derive from that list. Each step has its own error enum carrying the `kube::Error`;
+//! [`Error::metric_label`] names the step and [`error_policy`] decides how soon to come back.
+//! The I/O is tested against a real kube-apiserver, kube-controller-manager and etcd
+//! (`tests/control_plane.rs`, crate `storefleet-envtest`).
 
-pub mod cluster;
-pub mod kube_cluster;
+pub mod apply;
+pub mod children;
+pub mod cleanup;
 pub mod observe;
 pub mod reconcile;
+pub mod report;
 pub mod runtime;
+pub mod setup;
 pub mod status;
 
 use std::collections::{HashMap, HashSet};
@@ -27,10 +33,27 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+use kube::runtime::events::Recorder;
+use kube::runtime::finalizer;
+use kube::runtime::reflector;
+use storefleet_types::Store;
 
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
-use cluster::{Cluster, ClusterError};
+use apply::{ApplyError, status_code};
+use cleanup::CleanupError;
+use report::StatusError;
+use setup::SetupError;
+
+/// How often a store waiting for capacity (or a host, or lost credentials) checks again.
+pub const LIMIT_RECHECK: Duration = Duration::from_secs(30);
+/// How often a Ready store is checked even without events.
+pub const READY_RESYNC: Duration = Duration::from_secs(300);
+/// Longest wait between checks while provisioning.
+pub const PROVISIONING_RECHECK: Duration = Duration::from_secs(30);
+/// Wait while something is being deleted (a namespace, a failed Job).
+pub const DELETION_RECHECK: Duration = Duration::from_secs(5);
 
 /// Source of the current time (a fake one in tests).
 pub trait Clock: Send + Sync + 'static {
@@ -48,29 +71,89 @@ impl Clock for SystemClock {
     }
 }
 
-/// Errors a reconcile can end with. User errors are not here: they become status.
+/// Errors a reconcile can end with, one variant per step. User errors are not here: they become
+/// status.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An apiserver call failed.
+    /// Applying the children failed.
     #[error(transparent)]
-    Cluster(#[from] ClusterError),
+    Apply(#[from] ApplyError),
+    /// The setup step failed.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// Cleanup failed or waits for the namespace.
+    #[error(transparent)]
+    Cleanup(#[from] CleanupError),
+    /// Writing the status failed.
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    /// Adding or removing the finalizer failed.
+    #[error("cannot change the Store's finalizers")]
+    Finalizer(#[source] kube::Error),
+    /// The apiserver refused a child (quota, admission); the others were applied.
+    #[error("{0}")]
+    Rejected(String),
+    /// The Store has no name (kube's finalizer helper needs one).
+    #[error("the Store has no name")]
+    Unnamed,
 }
 
-impl Error {
-    /// The metric label of the error (its variant name).
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Cluster(ClusterError::Conflict(_)) => "Conflict",
-            Error::Cluster(ClusterError::Rejected { .. }) => "Rejected",
-            Error::Cluster(ClusterError::Transient { .. }) => "Transient",
+impl From<finalizer::Error<Error>> for Error {
+    fn from(error: finalizer::Error<Error>) -> Self {
+        match error {
+            finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+            finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => {
+                Error::Finalizer(e)
+            }
+            finalizer::Error::UnnamedObject | finalizer::Error::InvalidFinalizer => Error::Unnamed,
         }
     }
 }
 
+impl Error {
+    /// The metric label of the error: its variant name (the step).
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Apply(_) => "Apply",
+            Error::Setup(_) => "Setup",
+            Error::Cleanup(CleanupError::NamespaceTerminating { .. }) => "NamespaceTerminating",
+            Error::Cleanup(_) => "Cleanup",
+            Error::Status(_) => "Status",
+            Error::Finalizer(_) => "Finalizer",
+            Error::Rejected(_) => "Rejected",
+            Error::Unnamed => "Unnamed",
+        }
+    }
+
+    /// The apiserver's error behind this one, if any.
+    pub fn kube(&self) -> Option<&kube::Error> {
+        match self {
+            Error::Apply(e) => Some(e.kube()),
+            Error::Setup(e) => Some(e.kube()),
+            Error::Cleanup(e) => e.kube(),
+            Error::Status(e) => Some(e.kube()),
+            Error::Finalizer(e) => Some(e),
+            Error::Rejected(_) | Error::Unnamed => None,
+        }
+    }
+
+    /// Not a failure: deletion waits for the namespace to go.
+    pub fn is_waiting(&self) -> bool {
+        matches!(
+            self,
+            Error::Cleanup(CleanupError::NamespaceTerminating { .. })
+        )
+    }
+}
+
 /// Shared state of all reconciles.
-pub struct Context<C: Cluster> {
-    /// The apiserver.
-    pub cluster: C,
+pub struct Context {
+    /// The apiserver, as the operator's ServiceAccount.
+    pub client: Client,
+    /// Publishes events about Stores.
+    pub recorder: Recorder,
+    /// Every Store, from the controller's cache (no API call).
+    pub stores: reflector::Store<Store>,
     /// Operator configuration.
     pub config: OperatorConfig,
     /// Time source.
@@ -81,7 +164,7 @@ pub struct Context<C: Cluster> {
     admitted: Mutex<HashSet<String>>,
 }
 
-impl<C: Cluster> std::fmt::Debug for Context<C> {
+impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
             .field("config", &self.config)
@@ -89,16 +172,20 @@ impl<C: Cluster> std::fmt::Debug for Context<C> {
     }
 }
 
-impl<C: Cluster> Context<C> {
-    /// A context over `cluster`.
+impl Context {
+    /// A context over `client`, reading Stores from `stores` (the controller's cache).
     pub fn new(
-        cluster: C,
+        client: Client,
+        recorder: Recorder,
+        stores: reflector::Store<Store>,
         config: OperatorConfig,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            cluster,
+            client,
+            recorder,
+            stores,
             config,
             clock,
             metrics,
@@ -133,7 +220,7 @@ impl<C: Cluster> Context<C> {
         if admitted.contains(name) {
             return Ok(());
         }
-        let stores = self.cluster.stores();
+        let stores = self.stores.state();
         let owner_of = |n: &str| {
             stores
                 .iter()
@@ -169,6 +256,7 @@ impl<C: Cluster> Context<C> {
         Ok(())
     }
 
+    /// Frees the store's place under the caps.
     fn release(&self, name: &str) {
         self.admitted
             .lock()
@@ -177,16 +265,19 @@ impl<C: Cluster> Context<C> {
     }
 }
 
-/// What to do after a failed reconcile: conflicts retry at once, the rest back off.
-pub fn error_policy<C: Cluster>(
-    store: &storefleet_types::Store,
-    error: &Error,
-    ctx: &Context<C>,
-) -> Duration {
+/// How soon to come back after a failed reconcile: a conflict (someone else wrote first) at
+/// once, a namespace being deleted in a few seconds, anything else with a per-store backoff
+/// (5 s doubling to 5 min). Errors the user must fix never get here: they are status.
+pub fn error_policy(store: &Store, error: &Error, ctx: &Context) -> Duration {
     let name = store.metadata.name.as_deref().unwrap_or_default();
-    ctx.metrics.reconcile_error(error.metric_label());
-    match error {
-        Error::Cluster(ClusterError::Conflict(_)) => Duration::from_secs(1),
-        _ => ctx.backoff(name),
+    if !error.is_waiting() {
+        ctx.metrics.reconcile_error(error.metric_label());
+    }
+    if error.is_waiting() {
+        DELETION_RECHECK
+    } else if error.kube().and_then(status_code) == Some(409) {
+        Duration::from_secs(1)
+    } else {
+        ctx.backoff(name)
     }
 }

@@ -2,7 +2,6 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use serde_json::Value;
 
 /// State of one provisioning step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,13 +35,9 @@ pub enum JobState {
     },
 }
 
-fn typed<T: serde::de::DeserializeOwned>(live: &Value) -> Option<T> {
-    serde_json::from_value(live.clone()).ok()
-}
-
 /// The database is ready when its one replica is ready.
-pub fn database(live: Option<&Value>) -> Step {
-    let Some(sts) = live.and_then(typed::<StatefulSet>) else {
+pub fn database(live: Option<&StatefulSet>) -> Step {
+    let Some(sts) = live else {
         return Step::Waiting("Waiting for database (not created yet)".into());
     };
     let want = sts.spec.replicas.unwrap_or(1);
@@ -59,11 +54,11 @@ pub fn database(live: Option<&Value>) -> Step {
 }
 
 /// The storefront is ready when its Deployment reports `Available=True` for the current spec.
-pub fn storefront(live: Option<&Value>) -> Step {
-    let Some(deploy) = live.and_then(typed::<Deployment>) else {
+pub fn storefront(live: Option<&Deployment>) -> Step {
+    let Some(deploy) = live else {
         return Step::Waiting("Waiting for storefront (not created yet)".into());
     };
-    let status = deploy.status.unwrap_or_default();
+    let status = deploy.status.clone().unwrap_or_default();
     let current =
         status.observed_generation.unwrap_or(0) >= deploy.metadata.generation.unwrap_or(0);
     let available =
@@ -80,11 +75,8 @@ pub fn storefront(live: Option<&Value>) -> Step {
 }
 
 /// The setup Job's state from its conditions.
-pub fn job(live: &Value) -> JobState {
-    let Some(job) = typed::<Job>(live) else {
-        return JobState::Running("Setup job status unreadable".into());
-    };
-    let status = job.status.unwrap_or_default();
+pub fn job(live: &Job) -> JobState {
+    let status = live.status.clone().unwrap_or_default();
     for c in status.conditions.iter().flatten() {
         if c.status != "True" {
             continue;
@@ -115,7 +107,11 @@ pub fn job(live: &Value) -> JobState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn typed<T: serde::de::DeserializeOwned>(v: &Value) -> T {
+        serde_json::from_value(v.clone()).expect("valid object")
+    }
 
     #[test]
     fn database_readiness() {
@@ -123,12 +119,12 @@ mod tests {
         let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "database"},
             "spec": {"replicas": 1, "selector": {}, "serviceName": "database", "template": {}}});
         assert_eq!(
-            database(Some(&sts)),
+            database(Some(&typed(&sts))),
             Step::Waiting("Waiting for database (0/1 ready)".into())
         );
         let mut ready = sts.clone();
         ready["status"] = json!({"replicas": 1, "readyReplicas": 1});
-        assert!(database(Some(&ready)).is_ready());
+        assert!(database(Some(&typed(&ready))).is_ready());
     }
 
     #[test]
@@ -136,22 +132,22 @@ mod tests {
         let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "storefront", "generation": 2},
             "spec": {"replicas": 1, "selector": {}, "template": {}},
             "status": {"observedGeneration": 1, "availableReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}});
-        assert!(!storefront(Some(&d)).is_ready(), "old generation");
+        assert!(!storefront(Some(&typed(&d))).is_ready(), "old generation");
         d["status"]["observedGeneration"] = json!(2);
-        assert!(storefront(Some(&d)).is_ready());
+        assert!(storefront(Some(&typed(&d))).is_ready());
     }
 
     #[test]
     fn job_states() {
         let base = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "setup-1"}, "spec": {"template": {}}});
-        assert!(matches!(job(&base), JobState::Running(_)));
+        assert!(matches!(job(&typed(&base)), JobState::Running(_)));
         let mut done = base.clone();
         done["status"] = json!({"conditions": [{"type": "Complete", "status": "True"}]});
-        assert_eq!(job(&done), JobState::Succeeded);
+        assert_eq!(job(&typed(&done)), JobState::Succeeded);
         let mut failed = base.clone();
         failed["status"] = json!({"failed": 4, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
         assert_eq!(
-            job(&failed),
+            job(&typed(&failed)),
             JobState::Failed {
                 reason: "BackoffLimitExceeded".into(),
                 message: "Job has reached the specified backoff limit".into()

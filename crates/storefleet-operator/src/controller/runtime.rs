@@ -4,34 +4,26 @@
 //! reconcile. Stops gracefully on SIGTERM/SIGINT; exits when leadership is lost so that the
 //! standby (which holds no state) takes over.
 
-use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service,
-};
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use kube_lease_manager::LeaseManagerBuilder;
-use serde::de::DeserializeOwned;
 use storefleet_types::Store;
 use storefleet_types::names::{self, labels as keys};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use super::kube_cluster::KubeCluster;
+use super::children::{ChildKind, KindVisitor, for_each_kind};
 use super::reconcile::reconcile;
 use super::{Clock, Context, Error, SystemClock, error_policy};
 use crate::config::OperatorConfig;
@@ -270,27 +262,16 @@ pub async fn run_controller(
             instance: Some(identity.to_string()),
         },
     );
-    let cluster = KubeCluster::new(
+    let concurrency = config.controller.concurrency;
+    let ctx = Arc::new(Context::new(
         client.clone(),
         recorder,
         controller.store(),
-        metrics.clone(),
-    );
-    let concurrency = config.controller.concurrency;
-    let ctx = Arc::new(Context::new(cluster, config.clone(), clock, metrics));
-
-    let controller = watch_children::<Namespace>(controller, &client);
-    let controller = watch_children::<ResourceQuota>(controller, &client);
-    let controller = watch_children::<LimitRange>(controller, &client);
-    let controller = watch_children::<NetworkPolicy>(controller, &client);
-    let controller = watch_children::<Secret>(controller, &client);
-    let controller = watch_children::<Service>(controller, &client);
-    let controller = watch_children::<StatefulSet>(controller, &client);
-    let controller = watch_children::<PersistentVolumeClaim>(controller, &client);
-    let controller = watch_children::<Deployment>(controller, &client);
-    let controller = watch_children::<Ingress>(controller, &client);
-    let controller = watch_children::<ConfigMap>(controller, &client);
-    let controller = watch_children::<Job>(controller, &client);
+        config.clone(),
+        clock,
+        metrics,
+    ));
+    let controller = watch_children(controller, &client);
 
     info!(concurrency, "controller starting");
     controller
@@ -318,28 +299,45 @@ pub async fn run_controller(
     info!("controller stopped");
 }
 
-fn policy(store: Arc<Store>, error: &Error, ctx: Arc<Context<KubeCluster>>) -> Action {
+fn policy(store: Arc<Store>, error: &Error, ctx: Arc<Context>) -> Action {
     Action::requeue(error_policy(&store, error, &ctx))
 }
 
-/// Watches the metadata of `K` objects carrying our labels (metadata-only requests: no Secret
-/// value, and no spec or status, is ever held in memory) and maps each to its Store. Any change
-/// of an object changes its resourceVersion, so status changes still trigger a reconcile.
-fn watch_children<K>(controller: Controller<Store>, client: &Client) -> Controller<Store>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
-    let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
-    controller.watches(
-        Api::<PartialObjectMeta<K>>::all(client.clone()),
-        watcher::Config::default().labels(&selector),
-        |object: PartialObjectMeta<K>| {
-            object
-                .labels()
-                .get(keys::STORE)
-                .map(|name| ObjectRef::<Store>::new(name))
-        },
-    )
+/// Watches the metadata of every child kind carrying our labels (metadata-only requests: no
+/// Secret value, and no spec or status, is ever held in memory) and maps each object to its
+/// Store. Any change of an object changes its resourceVersion, so status changes still trigger
+/// a reconcile.
+fn watch_children(controller: Controller<Store>, client: &Client) -> Controller<Store> {
+    struct Watch {
+        controller: Option<Controller<Store>>,
+        client: Client,
+    }
+    impl KindVisitor for Watch {
+        fn visit<K: ChildKind>(&mut self) {
+            let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
+            self.controller = self.controller.take().map(|c| {
+                c.watches(
+                    Api::<PartialObjectMeta<K>>::all(self.client.clone()),
+                    watcher::Config::default().labels(&selector),
+                    |object: PartialObjectMeta<K>| {
+                        object
+                            .labels()
+                            .get(keys::STORE)
+                            .map(|name| ObjectRef::<Store>::new(name))
+                    },
+                )
+            });
+        }
+    }
+    let mut watch = Watch {
+        controller: Some(controller),
+        client: client.clone(),
+    };
+    for_each_kind(&mut watch);
+    match watch.controller {
+        Some(controller) => controller,
+        None => unreachable!("the visitor always puts the controller back"),
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,98 @@
+//! The kinds of object a Store is made of, listed once.
+//!
+//! [`for_each_kind`] is the one list: the controller's watches, the Retain cleanup and the RBAC
+//! tests all derive from it (a new child kind is one line here plus its builder). Each kind
+//! knows how to address its objects ([`ChildKind::api`]), so the apply layer stays typed.
+
+use std::fmt::Debug;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use kube::core::ApiResource;
+use kube::{Api, Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A kind of child object: a typed k8s-openapi struct that the operator applies and watches.
+pub trait ChildKind:
+    Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + Debug + Send + Sync + 'static
+{
+    /// The Api for objects of this kind in `namespace` (ignored for cluster-scoped kinds).
+    fn api(client: Client, namespace: &str) -> Api<Self>;
+}
+
+/// Something done once per child kind (a generic method cannot be a closure).
+pub trait KindVisitor {
+    /// Called once for each kind, in apply order.
+    fn visit<K: ChildKind>(&mut self);
+}
+
+macro_rules! child_kinds {
+    ($($kind:ty => $scope:ident),+ $(,)?) => {
+        $(impl ChildKind for $kind {
+            fn api(client: Client, namespace: &str) -> Api<Self> {
+                child_kinds!(@api $scope, client, namespace)
+            }
+        })+
+
+        /// Visits every child kind, in apply order.
+        pub fn for_each_kind(visitor: &mut impl KindVisitor) {
+            $(visitor.visit::<$kind>();)+
+        }
+    };
+    (@api cluster, $client:ident, $namespace:ident) => {{
+        let _ = $namespace;
+        Api::all($client)
+    }};
+    (@api namespaced, $client:ident, $namespace:ident) => {
+        Api::namespaced($client, $namespace)
+    };
+}
+
+child_kinds! {
+    Namespace => cluster,
+    ResourceQuota => namespaced,
+    LimitRange => namespaced,
+    NetworkPolicy => namespaced,
+    Secret => namespaced,
+    Service => namespaced,
+    StatefulSet => namespaced,
+    PersistentVolumeClaim => namespaced,
+    Deployment => namespaced,
+    Ingress => namespaced,
+    ConfigMap => namespaced,
+    Job => namespaced,
+}
+
+/// The API resource (group, version, kind, plural) of every child kind, in apply order.
+pub fn api_resources() -> Vec<ApiResource> {
+    struct Collect(Vec<ApiResource>);
+    impl KindVisitor for Collect {
+        fn visit<K: ChildKind>(&mut self) {
+            self.0.push(ApiResource::erase::<K>(&()));
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    for_each_kind(&mut collect);
+    collect.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_once_namespace_first() {
+        let kinds: Vec<String> = api_resources().into_iter().map(|r| r.kind).collect();
+        assert_eq!(kinds.first().map(String::as_str), Some("Namespace"));
+        let mut unique = kinds.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), kinds.len(), "{kinds:?}");
+        assert_eq!(kinds.len(), 12);
+    }
+}

@@ -1,0 +1,203 @@
+//! The setup step: the WP-CLI Job, behind its gates.
+//!
+//! The Job is created (never applied) once the database and the storefront are ready; its name
+//! is a hash of its inputs, so a spec change makes a new one. Setup Jobs of earlier specs never
+//! overlap a new one: a running one is waited for, finished ones are removed.
+
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::{DeleteParams, ListParams};
+use kube::{Api, ResourceExt};
+use storefleet_types::names::{self, labels as keys};
+use tracing::info;
+
+use super::Context;
+use super::apply::{self, ApplyError, status_code};
+use super::observe::{self, JobState, Step};
+use super::status::{Blocked, Facts, Setup};
+use crate::validate::ValidatedStore;
+
+/// An apiserver call of the setup step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Listing the store's setup Jobs failed.
+    #[error("cannot list the setup jobs in {namespace}")]
+    List {
+        /// The store's namespace.
+        namespace: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Deleting a setup Job failed.
+    #[error("cannot delete setup job {job}")]
+    Delete {
+        /// The Job.
+        job: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Creating the Job or aligning its owners failed.
+    #[error(transparent)]
+    Write(#[from] ApplyError),
+}
+
+impl SetupError {
+    /// The apiserver's error.
+    pub fn kube(&self) -> &kube::Error {
+        match self {
+            Self::List { source, .. } | Self::Delete { source, .. } => source,
+            Self::Write(e) => e.kube(),
+        }
+    }
+}
+
+/// What the setup step concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupStep {
+    /// The step, for the status.
+    pub setup: Setup,
+    /// Set when the setup failed for good (the store is Failed until a retry).
+    pub blocked: Option<Blocked>,
+    /// A failed Job was just deleted for a retry: check again soon.
+    pub restarting: bool,
+}
+
+impl SetupStep {
+    fn of(setup: Setup) -> Self {
+        Self {
+            setup,
+            blocked: None,
+            restarting: false,
+        }
+    }
+}
+
+/// The gates the setup waits behind.
+#[derive(Debug, Clone, Copy)]
+pub struct Gates<'a> {
+    /// The database step.
+    pub database: &'a Step,
+    /// The storefront step.
+    pub storefront: &'a Step,
+    /// Whether every child was accepted.
+    pub applied: bool,
+    /// Whether this pass is a retry after a failure.
+    pub retry: bool,
+}
+
+/// Runs the setup behind its gates; records a success in `facts.completed_setup`.
+pub async fn run_setup(
+    ctx: &Context,
+    store: &ValidatedStore,
+    job: &Job,
+    gates: Gates<'_>,
+    facts: &mut Facts,
+) -> Result<SetupStep, SetupError> {
+    let job_name = job.name_any();
+    let namespace = &store.namespace;
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
+    let selector = format!(
+        "{}={},{}={}",
+        keys::STORE,
+        store.name,
+        keys::COMPONENT,
+        names::Component::Setup.as_str()
+    );
+    ctx.metrics.api_request("list");
+    let listed = jobs
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| SetupError::List {
+            namespace: namespace.clone(),
+            source,
+        })?;
+    let mut live = None;
+    let mut earlier_running = None;
+    for other in listed.items {
+        let other_name = other.name_any();
+        if other_name == job_name {
+            live = Some(other);
+        } else if other.metadata.deletion_timestamp.is_some() {
+            earlier_running = Some(other_name);
+        } else if let JobState::Running(_) = observe::job(&other) {
+            earlier_running = Some(other_name);
+        } else {
+            info!(job = %other_name, "removing a finished setup job of an earlier spec");
+            delete(ctx, &jobs, &other_name).await?;
+        }
+    }
+    if facts.completed_setup.as_deref() == Some(job_name.as_str()) {
+        // Done before; the finished Job may have been cleaned up, which is fine.
+        if let Some(live) = &live {
+            apply::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
+        }
+        return Ok(SetupStep::of(Setup::Succeeded));
+    }
+    let Some(live) = live else {
+        if let Some(earlier) = earlier_running {
+            return Ok(SetupStep::of(Setup::Gated(format!(
+                "Waiting for setup job {earlier} (from an earlier spec) to finish before starting {job_name}"
+            ))));
+        }
+        if !(gates.database.is_ready() && gates.storefront.is_ready() && gates.applied) {
+            return Ok(SetupStep::of(Setup::Gated(
+                "Waiting for the database and the storefront before running setup".into(),
+            )));
+        }
+        info!(%job_name, "starting setup");
+        apply::create_once(ctx, job).await?;
+        return Ok(SetupStep::of(Setup::Running(format!(
+            "Setup job {job_name} started"
+        ))));
+    };
+    if live.metadata.deletion_timestamp.is_some() {
+        return Ok(SetupStep {
+            restarting: true,
+            ..SetupStep::of(Setup::Gated("Restarting setup".into()))
+        });
+    }
+    apply::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
+    Ok(match observe::job(&live) {
+        JobState::Succeeded => {
+            facts.completed_setup = Some(job_name);
+            SetupStep::of(Setup::Succeeded)
+        }
+        JobState::Running(m) => SetupStep::of(Setup::Running(m)),
+        JobState::Failed { reason, .. } if gates.retry => {
+            info!(%job_name, %reason, "deleting failed setup job for a retry");
+            delete(ctx, &jobs, &job_name).await?;
+            SetupStep {
+                restarting: true,
+                ..SetupStep::of(Setup::Gated(format!("Restarting setup after {reason}")))
+            }
+        }
+        JobState::Failed { reason, message } => {
+            let text = format!(
+                "Setup job {job_name} failed ({reason}: {message}); see `kubectl logs -n {namespace} job/{job_name}`. Change the spec or the {} annotation to retry",
+                names::RETRY_ANNOTATION
+            );
+            SetupStep {
+                setup: Setup::Failed(text.clone()),
+                blocked: Some(Blocked {
+                    reason: "SetupFailed".into(),
+                    message: text,
+                }),
+                restarting: false,
+            }
+        }
+    })
+}
+
+/// Deletes a Job and its pods (background propagation); absent is fine.
+async fn delete(ctx: &Context, jobs: &Api<Job>, name: &str) -> Result<(), SetupError> {
+    ctx.metrics.api_request("delete");
+    match jobs.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(e) if status_code(&e) == Some(404) => Ok(()),
+        Err(source) => Err(SetupError::Delete {
+            job: name.to_string(),
+            source,
+        }),
+    }
+}
