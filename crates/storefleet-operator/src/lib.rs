@@ -23,6 +23,5 @@ pub mod config;
 pub mod controller;
 pub mod http;
 pub mod metrics;
-pub mod quantity;
 pub mod render;
 pub mod validate;

@@ -14,7 +14,7 @@ use storefleet_types::spec::is_image_tag;
 use storefleet_types::{DeletionPolicy, Engine, PaymentMethod, Plan, Store};
 
 use crate::config::{self, OperatorConfig, PlanConfig};
-use crate::quantity::{self, Millis};
+use kube_quantity::ParsedQuantity;
 
 /// A user error: the Store cannot be provisioned as written. The variant name is the
 /// condition reason and the metric label.
@@ -143,7 +143,7 @@ pub struct ValidatedStore {
     /// Namespace of the ingress controller (NetworkPolicy source).
     pub ingress_controller_namespace: String,
     /// CIDRs store pods may not reach on the internet-egress rule.
-    pub blocked_egress_cidrs: Vec<String>,
+    pub blocked_egress_cidrs: Vec<ipnet::IpNet>,
     /// StorageClass; the cluster default when None.
     pub storage_class: Option<String>,
     /// Database volume size.
@@ -427,11 +427,14 @@ fn looks_like_email(s: &str) -> bool {
     }
 }
 
-fn size(field: &'static str, q: &Quantity) -> Result<Millis, ValidationError> {
-    match quantity::parse(&q.0) {
-        Ok(v) if v > Millis::ZERO => Ok(v),
+fn size(field: &'static str, q: &Quantity) -> Result<ParsedQuantity, ValidationError> {
+    match ParsedQuantity::try_from(q) {
+        Ok(v) if v > ParsedQuantity::default() => Ok(v),
         Ok(_) => Err(invalid(field, format!("{} must be greater than zero", q.0))),
-        Err(e) => Err(invalid(field, e.to_string())),
+        Err(e) => Err(invalid(
+            field,
+            format!("{:?} is not a valid quantity: {e}", q.0),
+        )),
     }
 }
 
@@ -444,13 +447,13 @@ fn check_sizes(
     let db_v = size("spec.storage.databaseSize", db)?;
     let sf_v = size("spec.storage.storefrontSize", sf)?;
     // The config check guarantees these parse.
-    let max = quantity::parse(&plan.limit_range.volume_max.0).unwrap_or(Millis(i128::MAX));
-    let total = quantity::parse(&plan.quota.requests_storage.0).unwrap_or(Millis(i128::MAX));
+    let max = ParsedQuantity::try_from(&plan.limit_range.volume_max).ok();
+    let total = ParsedQuantity::try_from(&plan.quota.requests_storage).ok();
     for (field, q, v) in [
-        ("spec.storage.databaseSize", db, db_v),
-        ("spec.storage.storefrontSize", sf, sf_v),
+        ("spec.storage.databaseSize", db, &db_v),
+        ("spec.storage.storefrontSize", sf, &sf_v),
     ] {
-        if v > max {
+        if max.as_ref().is_some_and(|max| v > max) {
             return Err(ValidationError::SizeExceedsPlan {
                 field,
                 size: q.0.clone(),
@@ -462,7 +465,7 @@ fn check_sizes(
             });
         }
     }
-    if db_v.plus(sf_v) > total {
+    if total.is_some_and(|total| db_v + sf_v > total) {
         return Err(ValidationError::SizeExceedsPlan {
             field: "spec.storage",
             size: format!("{} + {}", db.0, sf.0),

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube_quantity::ParsedQuantity;
 use storefleet_operator::build::secrets::{Csprng, PASSWORD_LEN, Placeholder, Value};
 use storefleet_operator::build::{self, Child, StoreObjects};
 use storefleet_operator::config::OperatorConfig;
-use storefleet_operator::quantity::{self, Millis};
 use storefleet_operator::validate::{ValidatedStore, validate};
 use storefleet_types::fixtures::TEST_UID;
 use storefleet_types::names::{self, Component, child, labels as keys};
@@ -480,8 +480,8 @@ fn pods_meet_the_restricted_pod_security_standard_and_have_probes() {
     assert!(cmd.contains(&"--innodb_initialized".to_string()));
 }
 
-fn q(s: &str) -> Millis {
-    quantity::parse(s).expect("valid quantity")
+fn q(s: &str) -> ParsedQuantity {
+    ParsedQuantity::try_from(s).expect("valid quantity")
 }
 
 #[test]
@@ -498,7 +498,7 @@ fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
             .max
             .clone()
             .expect("max");
-        let mut sums: BTreeMap<String, Millis> = BTreeMap::new();
+        let mut sums: BTreeMap<String, ParsedQuantity> = BTreeMap::new();
         for (component, template) in pods(&o) {
             let r = container(&template).resources.clone().expect("resources");
             let (req, lim) = (r.requests.expect("requests"), r.limits.expect("limits"));
@@ -511,18 +511,8 @@ fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
                     q(&lim[res].0) <= q(&max[res].0),
                     "{plan:?} {component} {res}: limit above LimitRange max"
                 );
-                *sums
-                    .entry(format!("requests.{res}"))
-                    .or_insert(Millis::ZERO) = sums
-                    .get(&format!("requests.{res}"))
-                    .copied()
-                    .unwrap_or(Millis::ZERO)
-                    .plus(q(&req[res].0));
-                *sums.entry(format!("limits.{res}")).or_insert(Millis::ZERO) = sums
-                    .get(&format!("limits.{res}"))
-                    .copied()
-                    .unwrap_or(Millis::ZERO)
-                    .plus(q(&lim[res].0));
+                *sums.entry(format!("requests.{res}")).or_default() += q(&req[res].0);
+                *sums.entry(format!("limits.{res}")).or_default() += q(&lim[res].0);
             }
         }
         for (key, sum) in sums {
@@ -565,7 +555,7 @@ fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
             "{plan:?}"
         );
         assert!(
-            q(&db.0).plus(q(&sf.0)) <= q(&hard["requests.storage"].0),
+            q(&db.0) + q(&sf.0) <= q(&hard["requests.storage"].0),
             "{plan:?}"
         );
         assert_eq!(hard["services.loadbalancers"].0, "0");

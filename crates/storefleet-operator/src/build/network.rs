@@ -19,8 +19,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, labels as keys, ports};
 
 use super::{child_meta, selector};
-use crate::config::parse_cidr;
 use crate::validate::{Tls, ValidatedStore};
+use ipnet::IpNet;
 
 /// Label every namespace carries with its own name (set by the apiserver).
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -210,15 +210,15 @@ pub fn build_database_egress(store: &ValidatedStore) -> NetworkPolicy {
 /// Lets the storefront and setup pods download plugins and themes: HTTP(S) to the internet,
 /// never to private, link-local or cluster ranges.
 pub fn build_internet_egress(store: &ValidatedStore) -> NetworkPolicy {
-    let (v4, v6): (Vec<_>, Vec<_>) = store
+    let (v4, v6): (Vec<IpNet>, Vec<IpNet>) = store
         .blocked_egress_cidrs
         .iter()
-        .filter_map(|c| parse_cidr(c).ok().map(|(addr, _)| (addr, c.clone())))
-        .partition(|(addr, _)| addr.is_ipv4());
-    let block = |cidr: &str, except: Vec<(std::net::IpAddr, String)>| NetworkPolicyPeer {
+        .map(IpNet::trunc)
+        .partition(|net| matches!(net, IpNet::V4(_)));
+    let block = |cidr: &str, except: Vec<IpNet>| NetworkPolicyPeer {
         ip_block: Some(IPBlock {
             cidr: cidr.into(),
-            except: Some(except.into_iter().map(|(_, c)| c).collect())
+            except: Some(except.iter().map(ToString::to_string).collect())
                 .filter(|e: &Vec<String>| !e.is_empty()),
         }),
         ..NetworkPolicyPeer::default()

@@ -1,0 +1,248 @@
+//! Operator configuration: one typed struct, loaded from YAML, overridable by flags and env.
+//!
+//! Every key has a documented default (see `config/operator-config.yaml`, which is this
+//! module's [`OperatorConfig::default`] written out and checked by a test). Unknown keys and
+//! impossible values are errors that name the key's path, e.g.
+//! `plans.small.resources.storefront.limits.memory: 4Gi is above the limit range's maximum 1Gi`.
+//!
+//! ```text
+//!  mod.rs       OperatorConfig, loading (YAML, flags, env), errors
+//!  sections.rs  controller, ingress, network, images, setup
+//!  plans.rs     what small, medium and large mean (quota, limit range, resources, volumes)
+//!  check.rs     every value and how they fit together, all problems at once
+//! ```
+//!
+//! Typed values are checked once, at load: CIDRs are [`ipnet::IpNet`] (a bad one is a parse
+//! error naming its key), quantities are compared with `kube_quantity`.
+
+mod check;
+mod plans;
+mod sections;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use plans::{
+    ComponentResources, ContainerResources, CpuMemory, LimitRangeConfig, PlanConfig, Plans,
+    QuotaConfig, VolumeSizes,
+};
+pub use sections::{
+    ControllerConfig, DEFAULT_ALLOWED_ANNOTATIONS, Image, Images, IngressConfig, NetworkConfig,
+    SetupConfig,
+};
+pub use storefleet_types::names::{is_dns_label as is_label, is_hostname};
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not YAML.
+    #[error("config file {path} is not valid YAML: {message}")]
+    Yaml {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key is unknown or has the wrong type.
+    #[error("{path}: {message}")]
+    Shape {
+        /// Dotted path of the key.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Values that parse but cannot work together.
+    #[error("invalid operator configuration:\n  {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    Invalid(Vec<ConfigIssue>),
+}
+
+/// One impossible value, with the path of its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Dotted path of the key.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// The whole configuration of storefleet-operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct OperatorConfig {
+    /// Stores without `spec.domain` are served at `<name>.<baseDomain>`. A store may name its
+    /// own host under it (`<name>.<baseDomain>` or below), never another store's.
+    pub base_domain: String,
+    /// Host names outside the base domain that an admin allowed for an owner: owner → hosts,
+    /// each exact (`shop.alice.com`) or a wildcard for its subdomains (`*.alice.com`).
+    pub owner_domains: BTreeMap<String, Vec<String>>,
+    /// A store's namespace is `<namespacePrefix><name>`.
+    pub namespace_prefix: String,
+    /// Stores beyond this number wait with `Stalled` / `StoreLimitReached`.
+    pub max_stores: u32,
+    /// Stores one owner may have provisioned; more wait with `StoreLimitReached`. No limit when
+    /// null. Enforced here (not only in the API) so that it holds for every API replica,
+    /// kubectl and GitOps.
+    pub max_stores_per_owner: Option<u32>,
+    /// A store not Ready this long after provisioning started is Failed (`ProvisioningTimeout`).
+    pub provisioning_timeout_seconds: u64,
+    /// How reconciles run.
+    pub controller: ControllerConfig,
+    /// Ingress defaults.
+    pub ingress: IngressConfig,
+    /// StorageClass for both volumes when the Store names none; the cluster default when null.
+    pub storage_class_name: Option<String>,
+    /// Egress rules.
+    pub network: NetworkConfig,
+    /// Container images (official images only; tags pinned).
+    pub images: Images,
+    /// The setup Job.
+    pub setup: SetupConfig,
+    /// What each plan means.
+    pub plans: Plans,
+}
+
+impl Default for OperatorConfig {
+    fn default() -> Self {
+        Self {
+            base_domain: "shop.local".into(),
+            owner_domains: BTreeMap::new(),
+            namespace_prefix: "store-".into(),
+            max_stores: 100,
+            max_stores_per_owner: None,
+            provisioning_timeout_seconds: 1800,
+            controller: ControllerConfig::default(),
+            ingress: IngressConfig::default(),
+            storage_class_name: None,
+            network: NetworkConfig::default(),
+            images: Images::default(),
+            setup: SetupConfig::default(),
+            plans: Plans::default(),
+        }
+    }
+}
+
+/// Settings that flags and environment variables override (flags win over env, env over file).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigOverrides {
+    /// Base domain of stores without spec.domain.
+    #[arg(long, env = "STOREFLEET_BASE_DOMAIN")]
+    pub base_domain: Option<String>,
+    /// Prefix of store namespaces.
+    #[arg(long, env = "STOREFLEET_NAMESPACE_PREFIX")]
+    pub namespace_prefix: Option<String>,
+    /// IngressClass of store Ingresses.
+    #[arg(long, env = "STOREFLEET_INGRESS_CLASS")]
+    pub ingress_class: Option<String>,
+    /// Namespace of the ingress controller.
+    #[arg(long, env = "STOREFLEET_INGRESS_NAMESPACE")]
+    pub ingress_namespace: Option<String>,
+    /// Default cert-manager ClusterIssuer.
+    #[arg(long, env = "STOREFLEET_CLUSTER_ISSUER")]
+    pub cluster_issuer: Option<String>,
+    /// StorageClass of store volumes.
+    #[arg(long, env = "STOREFLEET_STORAGE_CLASS")]
+    pub storage_class: Option<String>,
+    /// Maximum number of stores.
+    #[arg(long, env = "STOREFLEET_MAX_STORES")]
+    pub max_stores: Option<u32>,
+}
+
+impl OperatorConfig {
+    /// Loads the file (or the defaults when `path` is None), applies the overrides and checks
+    /// the result.
+    pub fn load(path: Option<&Path>, overrides: &ConfigOverrides) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            None => Self::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Self::from_yaml(&text).map_err(|e| match e {
+                    ConfigError::Yaml { message, .. } => ConfigError::Yaml {
+                        path: path.display().to_string(),
+                        message,
+                    },
+                    other => other,
+                })?
+            }
+        };
+        config.apply(overrides);
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Parses YAML (no overrides, no semantic checks). An empty document is the defaults.
+    pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let value: serde_json::Value =
+            serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml {
+                path: "<input>".into(),
+                message: e.to_string(),
+            })?;
+        let value = if value.is_null() {
+            serde_json::json!({})
+        } else {
+            value
+        };
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError::Shape {
+                path,
+                message: e.into_inner().to_string(),
+            }
+        })
+    }
+
+    /// Applies flag and env overrides.
+    pub fn apply(&mut self, o: &ConfigOverrides) {
+        let set = |target: &mut String, value: &Option<String>| {
+            if let Some(v) = value {
+                target.clone_from(v);
+            }
+        };
+        set(&mut self.base_domain, &o.base_domain);
+        set(&mut self.namespace_prefix, &o.namespace_prefix);
+        set(&mut self.ingress.class_name, &o.ingress_class);
+        set(&mut self.ingress.controller_namespace, &o.ingress_namespace);
+        if o.cluster_issuer.is_some() {
+            self.ingress
+                .default_cluster_issuer
+                .clone_from(&o.cluster_issuer);
+        }
+        if o.storage_class.is_some() {
+            self.storage_class_name.clone_from(&o.storage_class);
+        }
+        if let Some(max) = o.max_stores {
+            self.max_stores = max;
+        }
+    }
+
+    /// The namespace of a store.
+    pub fn namespace_for(&self, store_name: &str) -> String {
+        format!("{}{}", self.namespace_prefix, store_name)
+    }
+}
+
+/// A DNS subdomain (IngressClass, StorageClass, ClusterIssuer names): same rules as a host name.
+pub fn is_subdomain(s: &str) -> bool {
+    is_hostname(s)
+}

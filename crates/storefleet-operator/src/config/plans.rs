@@ -1,0 +1,205 @@
+//! What each plan means: the namespace's quota and limit range, container resources, volumes.
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube_quantity::ParsedQuantity;
+use serde::{Deserialize, Serialize};
+use storefleet_types::Plan;
+
+/// What each plan means.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Plans {
+    /// `plan: small` (the default plan).
+    pub small: PlanConfig,
+    /// `plan: medium`.
+    pub medium: PlanConfig,
+    /// `plan: large`.
+    pub large: PlanConfig,
+}
+
+impl Plans {
+    /// The configuration of one plan.
+    pub fn get(&self, plan: Plan) -> &PlanConfig {
+        match plan {
+            Plan::Small => &self.small,
+            Plan::Medium => &self.medium,
+            Plan::Large => &self.large,
+        }
+    }
+}
+
+/// One plan, given in full when set in the config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanConfig {
+    /// ResourceQuota of the store's namespace.
+    pub quota: QuotaConfig,
+    /// LimitRange of the store's namespace.
+    pub limit_range: LimitRangeConfig,
+    /// Container resources per component.
+    pub resources: ComponentResources,
+    /// Default volume sizes.
+    pub volumes: VolumeSizes,
+}
+
+/// ResourceQuota `hard` values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// `requests.cpu`.
+    pub requests_cpu: Quantity,
+    /// `requests.memory`.
+    pub requests_memory: Quantity,
+    /// `limits.cpu`.
+    pub limits_cpu: Quantity,
+    /// `limits.memory`.
+    pub limits_memory: Quantity,
+    /// `requests.storage`: all PVCs together.
+    pub requests_storage: Quantity,
+    /// `persistentvolumeclaims`.
+    pub persistent_volume_claims: u32,
+    /// `pods`.
+    pub pods: u32,
+    /// `services`.
+    pub services: u32,
+}
+
+/// A cpu + memory pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CpuMemory {
+    /// CPU.
+    pub cpu: Quantity,
+    /// Memory.
+    pub memory: Quantity,
+}
+
+/// LimitRange values for containers and PVCs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LimitRangeConfig {
+    /// Largest container limits.
+    pub container_max: CpuMemory,
+    /// Limits of a container that sets none.
+    pub container_default: CpuMemory,
+    /// Requests of a container that sets none.
+    pub container_default_request: CpuMemory,
+    /// Largest PVC.
+    pub volume_max: Quantity,
+}
+
+/// Requests and limits of one container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContainerResources {
+    /// Requests.
+    pub requests: CpuMemory,
+    /// Limits.
+    pub limits: CpuMemory,
+}
+
+/// Container resources per component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ComponentResources {
+    /// Database container.
+    pub database: ContainerResources,
+    /// Storefront container.
+    pub storefront: ContainerResources,
+    /// Setup Job container.
+    pub setup: ContainerResources,
+}
+
+/// Default volume sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VolumeSizes {
+    /// Database volume.
+    pub database: Quantity,
+    /// Storefront files volume.
+    pub storefront: Quantity,
+}
+
+fn q(s: &str) -> Quantity {
+    Quantity(s.into())
+}
+
+fn cm(cpu: &str, memory: &str) -> CpuMemory {
+    CpuMemory {
+        cpu: q(cpu),
+        memory: q(memory),
+    }
+}
+
+fn res(requests: (&str, &str), limits: (&str, &str)) -> ContainerResources {
+    ContainerResources {
+        requests: cm(requests.0, requests.1),
+        limits: cm(limits.0, limits.1),
+    }
+}
+
+impl PlanConfig {
+    /// The built-in plan `small`, `medium` or `large`.
+    pub fn builtin(plan: Plan) -> Self {
+        // (multiplier of the small plan's CPU/memory, database size, storefront size)
+        let (m, db, sf): (u32, &str, &str) = match plan {
+            Plan::Small => (1, "2Gi", "2Gi"),
+            Plan::Medium => (2, "10Gi", "5Gi"),
+            Plan::Large => (4, "50Gi", "20Gi"),
+        };
+        let cpu = |millicores: u32| {
+            let v = millicores * m;
+            if v.is_multiple_of(1000) {
+                (v / 1000).to_string()
+            } else {
+                format!("{v}m")
+            }
+        };
+        let mem = |mebibytes: u32| format!("{}Mi", mebibytes * m);
+        let bytes = |s: &str| {
+            ParsedQuantity::try_from(s)
+                .ok()
+                .and_then(|q| q.to_bytes_i128())
+                .unwrap_or_default()
+        };
+        // Storage quota: both volumes plus 50% head room for a resize or a retained extra claim.
+        let storage_gi = (bytes(db) + bytes(sf)) * 3 / 2 / (1i128 << 30);
+        Self {
+            quota: QuotaConfig {
+                requests_cpu: q(&cpu(1000)),
+                requests_memory: q(&mem(1536)),
+                limits_cpu: q(&cpu(3000)),
+                limits_memory: q(&mem(3072)),
+                requests_storage: q(&format!("{storage_gi}Gi")),
+                persistent_volume_claims: 4,
+                pods: 10,
+                services: 5,
+            },
+            limit_range: LimitRangeConfig {
+                container_max: cm(&cpu(1000), &mem(1024)),
+                container_default: cm(&cpu(250), &mem(256)),
+                container_default_request: cm(&cpu(50), &mem(64)),
+                volume_max: q(db),
+            },
+            resources: ComponentResources {
+                database: res((&cpu(100), &mem(256)), (&cpu(500), &mem(512))),
+                storefront: res((&cpu(100), &mem(256)), (&cpu(1000), &mem(512))),
+                setup: res((&cpu(100), &mem(128)), (&cpu(500), &mem(512))),
+            },
+            volumes: VolumeSizes {
+                database: q(db),
+                storefront: q(sf),
+            },
+        }
+    }
+}
+
+impl Default for Plans {
+    fn default() -> Self {
+        Self {
+            small: PlanConfig::builtin(Plan::Small),
+            medium: PlanConfig::builtin(Plan::Medium),
+            large: PlanConfig::builtin(Plan::Large),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Configuration sections: controller tuning, ingress, network, images, the setup Job.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::{Deserialize, Serialize};
+
+/// Controller tuning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ControllerConfig {
+    /// How many Stores are reconciled at once.
+    pub concurrency: u16,
+}
+
+/// Ingress defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct IngressConfig {
+    /// IngressClass of store Ingresses.
+    pub class_name: String,
+    /// Namespace of the ingress controller's pods: the only source allowed to reach a storefront.
+    pub controller_namespace: String,
+    /// cert-manager ClusterIssuer used by `tls: {}`; `tls: {}` is an error when null.
+    pub default_cluster_issuer: Option<String>,
+    /// IngressClasses a Store may choose besides `className` (an internal class is never
+    /// reachable from a Store unless listed here).
+    pub allowed_class_names: Vec<String>,
+    /// Ingress annotations a Store may set: exact keys, or `prefix*`. Anything else (snippets,
+    /// server aliases, auth URLs, mirrors) is refused: it configures the shared controller.
+    pub allowed_annotations: Vec<String>,
+}
+
+/// Ingress annotations a Store may set by default: per-shop limits that touch nothing shared.
+pub const DEFAULT_ALLOWED_ANNOTATIONS: [&str; 8] = [
+    "nginx.ingress.kubernetes.io/proxy-body-size",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout",
+    "nginx.ingress.kubernetes.io/proxy-connect-timeout",
+    "nginx.ingress.kubernetes.io/limit-rps",
+    "nginx.ingress.kubernetes.io/limit-rpm",
+    "nginx.ingress.kubernetes.io/limit-connections",
+    "nginx.ingress.kubernetes.io/ssl-redirect",
+];
+
+impl IngressConfig {
+    /// Whether a Store may set the Ingress annotation `key`.
+    pub fn allows_annotation(&self, key: &str) -> bool {
+        self.allowed_annotations
+            .iter()
+            .any(|a| match a.strip_suffix('*') {
+                Some(prefix) => key.starts_with(prefix),
+                None => a == key,
+            })
+    }
+
+    /// Whether a Store may choose the IngressClass `class`.
+    pub fn allows_class(&self, class: &str) -> bool {
+        class == self.class_name || self.allowed_class_names.iter().any(|c| c == class)
+    }
+}
+
+/// Egress rules of store pods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Destinations store pods may never reach on the internet-egress rule: private, link-local,
+    /// loopback, carrier-grade NAT and the cluster's own pod and service ranges.
+    pub blocked_egress_cidrs: Vec<IpNet>,
+}
+
+/// One container image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Image {
+    /// Repository, e.g. `docker.io/library/wordpress`.
+    pub repository: String,
+    /// Tag used when the Store's `spec.versions` names none.
+    pub tag: String,
+}
+
+impl Image {
+    fn new(repository: &str, tag: &str) -> Self {
+        Self {
+            repository: repository.into(),
+            tag: tag.into(),
+        }
+    }
+
+    /// `repository:tag`, with the Store's tag when it gives one.
+    pub fn reference(&self, tag_override: Option<&str>) -> String {
+        format!("{}:{}", self.repository, tag_override.unwrap_or(&self.tag))
+    }
+}
+
+/// Container images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Images {
+    /// Official WordPress image, apache variant.
+    pub wordpress: Image,
+    /// Official MariaDB image.
+    pub mariadb: Image,
+    /// Official WordPress image, WP-CLI variant (runs the setup Job).
+    pub wp_cli: Image,
+}
+
+/// The setup Job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SetupConfig {
+    /// `activeDeadlineSeconds` of the Job.
+    pub active_deadline_seconds: i64,
+    /// `backoffLimit` of the Job.
+    pub backoff_limit: i32,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self { concurrency: 8 }
+    }
+}
+
+impl Default for IngressConfig {
+    fn default() -> Self {
+        Self {
+            class_name: "nginx".into(),
+            controller_namespace: "ingress-nginx".into(),
+            default_cluster_issuer: None,
+            allowed_class_names: Vec::new(),
+            allowed_annotations: DEFAULT_ALLOWED_ANNOTATIONS
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
+        }
+    }
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        let v4 = |a, b, c, d, len| IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len));
+        let v6 = |addr: Ipv6Addr, len| IpNet::V6(Ipv6Net::new_assert(addr, len));
+        Self {
+            blocked_egress_cidrs: vec![
+                v4(10, 0, 0, 0, 8),
+                v4(172, 16, 0, 0, 12),
+                v4(192, 168, 0, 0, 16),
+                v4(169, 254, 0, 0, 16),
+                v4(100, 64, 0, 0, 10),
+                v4(127, 0, 0, 0, 8),
+                v6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7),
+                v6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
+                v6(Ipv6Addr::LOCALHOST, 128),
+            ],
+        }
+    }
+}
+
+impl Default for Images {
+    fn default() -> Self {
+        Self {
+            wordpress: Image::new("docker.io/library/wordpress", "6.8.3-php8.3-apache"),
+            mariadb: Image::new("docker.io/library/mariadb", "11.4.8"),
+            wp_cli: Image::new("docker.io/library/wordpress", "cli-2.12.0-php8.3"),
+        }
+    }
+}
+
+impl Default for SetupConfig {
+    fn default() -> Self {
+        Self {
+            active_deadline_seconds: 1200,
+            backoff_limit: 3,
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Tests of loading and checking the configuration.
+
+use kube_quantity::ParsedQuantity;
+use storefleet_types::Plan;
+
+use super::*;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+fn q(s: &str) -> Quantity {
+    Quantity(s.into())
+}
+
+fn issues(yaml: &str) -> Vec<String> {
+    let config = OperatorConfig::from_yaml(yaml).expect("shape is fine");
+    match config.check() {
+        Ok(()) => vec![],
+        Err(ConfigError::Invalid(issues)) => issues.into_iter().map(|i| i.to_string()).collect(),
+        Err(other) => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+fn defaults_are_valid() {
+    OperatorConfig::default()
+        .check()
+        .expect("defaults pass their own checks");
+    assert_eq!(
+        OperatorConfig::from_yaml("").expect("empty is defaults"),
+        OperatorConfig::default()
+    );
+}
+
+#[test]
+fn committed_sample_config_is_the_defaults() {
+    let sample = include_str!("../../../../config/operator-config.yaml");
+    assert_eq!(
+        OperatorConfig::from_yaml(sample).expect("sample parses"),
+        OperatorConfig::default()
+    );
+}
+
+#[test]
+fn partial_files_keep_other_defaults() {
+    let c = OperatorConfig::from_yaml(
+        "baseDomain: shops.example.com\ningress:\n  className: traefik\n",
+    )
+    .expect("valid");
+    assert_eq!(c.base_domain, "shops.example.com");
+    assert_eq!(c.ingress.class_name, "traefik");
+    assert_eq!(c.ingress.controller_namespace, "ingress-nginx");
+    assert_eq!(c.plans, Plans::default());
+}
+
+#[test]
+fn unknown_keys_name_their_path() {
+    let err = OperatorConfig::from_yaml("ingress:\n  clasName: nginx\n").expect_err("typo");
+    let text = err.to_string();
+    assert!(text.starts_with("ingress"), "{text}");
+    assert!(text.contains("clasName"), "{text}");
+    let err = OperatorConfig::from_yaml("plans:\n  small:\n    quota: {}\n")
+        .expect_err("incomplete plan");
+    assert!(err.to_string().starts_with("plans.small.quota"), "{err}");
+    let err = OperatorConfig::from_yaml("maxStores: many\n").expect_err("wrong type");
+    assert!(err.to_string().starts_with("maxStores"), "{err}");
+}
+
+#[test]
+fn impossible_values_name_their_path() {
+    let found = issues(
+        "baseDomain: Shop_Local\nnamespacePrefix: Store-with-a-far-too-long-prefix-\nmaxStores: 0\n",
+    );
+    assert!(
+        found.iter().any(|i| i.starts_with("baseDomain:")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|i| i.starts_with("namespacePrefix:") && i.contains("at most")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|i| i.starts_with("namespacePrefix:") && i.contains("lower case")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|i| i.starts_with("maxStores:")),
+        "{found:?}"
+    );
+    // CIDRs are typed: a bad one fails the parse, naming its key.
+    for (bad, index) in [("[10.0.0.0/33]", 0), ("[10.0.0.0/8, nope]", 1)] {
+        let err = OperatorConfig::from_yaml(&format!("network:\n  blockedEgressCidrs: {bad}\n"))
+            .expect_err("bad CIDR");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("network.blockedEgressCidrs[{index}]")),
+            "{err}"
+        );
+    }
+    let found = issues("images:\n  mariadb: {repository: mariadb, tag: 'bad tag'}\n");
+    assert!(
+        found.iter().any(|i| i.starts_with("images.mariadb.tag")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn plans_that_cannot_fit_are_rejected() {
+    let mut config = OperatorConfig::default();
+    config.plans.small.resources.storefront.limits.memory = q("4Gi");
+    config.plans.small.resources.database.requests.cpu = q("2");
+    config.plans.small.volumes.database = q("100Gi");
+    config.plans.small.quota.pods = 1;
+    let Err(ConfigError::Invalid(found)) = config.check() else {
+        panic!("must fail")
+    };
+    let found: Vec<String> = found.into_iter().map(|i| i.to_string()).collect();
+    let expect = [
+        "plans.small.resources.storefront.limits.memory: 4Gi is above the limit range's maximum",
+        "plans.small.resources.database.requests.cpu: 2 is above its limit",
+        "plans.small.quota.limitsMemory:",
+        "plans.small.quota.requestsCpu:",
+        "plans.small.volumes.database: 100Gi is above the limit range's volumeMax",
+        "plans.small.quota.requestsStorage:",
+        "plans.small.quota.pods:",
+    ];
+    for e in expect {
+        assert!(
+            found.iter().any(|f| f.starts_with(e)),
+            "missing {e:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn overrides_win() {
+    let overrides = ConfigOverrides {
+        base_domain: Some("example.org".into()),
+        cluster_issuer: Some("letsencrypt".into()),
+        max_stores: Some(3),
+        ..Default::default()
+    };
+    let c = OperatorConfig::load(None, &overrides).expect("valid");
+    assert_eq!(c.base_domain, "example.org");
+    assert_eq!(
+        c.ingress.default_cluster_issuer.as_deref(),
+        Some("letsencrypt")
+    );
+    assert_eq!(c.max_stores, 3);
+    let bad = ConfigOverrides {
+        namespace_prefix: Some("UPPER-".into()),
+        ..Default::default()
+    };
+    assert!(OperatorConfig::load(None, &bad).is_err());
+}
+
+#[test]
+fn builtin_plans_grow() {
+    let small = PlanConfig::builtin(Plan::Small);
+    let large = PlanConfig::builtin(Plan::Large);
+    let s = ParsedQuantity::try_from(&small.quota.limits_memory).expect("valid");
+    let l = ParsedQuantity::try_from(&large.quota.limits_memory).expect("valid");
+    assert!(l > s);
+    assert_eq!(small.quota.requests_storage.0, "6Gi");
+}
