@@ -18,19 +18,32 @@ fn is_write(r: &Request) -> bool {
     matches!(r.verb.as_str(), "create" | "update" | "patch" | "delete")
 }
 
-/// Requests about one store (its namespace, its children, the Store itself); the startup
-/// lists and watches are not per store.
+/// Requests about one store (its namespace, its children, the Store itself, lists in its
+/// namespace); the cluster-wide startup lists and watches are not per store.
 fn about<'a>(requests: &'a [Request], store: &str) -> Vec<&'a Request> {
     let ns = format!("store-{store}");
     requests
         .iter()
-        .filter(|r| !matches!(r.verb.as_str(), "list" | "watch"))
+        .filter(|r| r.verb != "watch")
+        .filter(|r| r.verb != "list" || r.namespace.as_deref() == Some(ns.as_str()))
         .filter(|r| {
             r.namespace.as_deref() == Some(ns.as_str())
                 || r.name.as_deref() == Some(store)
                 || r.name.as_deref() == Some(ns.as_str())
         })
         .collect()
+}
+
+fn print_by_verb(requests: &[&Request]) {
+    let mut by_verb = std::collections::BTreeMap::<String, usize>::new();
+    for r in requests {
+        *by_verb
+            .entry(format!("{} {}", r.verb, r.resource))
+            .or_default() += 1;
+    }
+    for (k, n) in by_verb {
+        println!("    {n:>3}  {k}");
+    }
 }
 
 fn main() {
@@ -80,13 +93,8 @@ fn main() {
 
         println!("controller_writes: one store, {children} children, real control plane");
         println!("  creation to Ready: {} requests ({writes} writes), {:.2} per child", store_requests.len(), store_requests.len() as f64 / children as f64);
+        print_by_verb(&store_requests);
         println!("  no-op reconcile:   {} requests ({noop_writes} writes, {changed} resourceVersions changed)", noop.len());
-        let mut by_verb = std::collections::BTreeMap::<String, usize>::new();
-        for r in &noop {
-            *by_verb.entry(format!("{} {}", r.verb, r.resource)).or_default() += 1;
-        }
-        for (k, n) in by_verb {
-            println!("    {n:>3}  {k}");
-        }
+        print_by_verb(&noop);
     });
 }

@@ -45,7 +45,7 @@ fn store(i: usize, prefix: &str) -> Store {
         .with_owner(&format!("owner{i}@example.com"))
 }
 
-/// Every object of `n` stores as one multi-document YAML, in apply order, without
+/// Every object of `n` stores as one `List`, in apply order, without
 /// ownerReferences (there is no Store for them to point at), Secrets with their values.
 fn objects_yaml(n: usize, config: &OperatorConfig) -> (String, usize) {
     let mut docs = Vec::new();
@@ -72,11 +72,12 @@ fn objects_yaml(n: usize, config: &OperatorConfig) -> (String, usize) {
                 Child::Job(_) => continue,
             }
             .expect("serializable");
-            docs.push(serde_json::to_string(&doc).expect("json"));
+            docs.push(doc);
         }
     }
     let count = docs.len();
-    (docs.join("\n---\n"), count)
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": docs});
+    (list.to_string(), count)
 }
 
 async fn all_children_applied(stores: &Api<Store>, prefix: &str, n: usize) -> usize {
@@ -145,7 +146,7 @@ fn main() {
             return;
         };
         let (yaml, count) = objects_yaml(n, &env.config);
-        let file = env.cp.dir().join("objects.yaml");
+        let file = env.cp.dir().join("objects.json");
         std::fs::write(&file, yaml).expect("write objects");
         let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
         let start = Instant::now();

@@ -53,6 +53,7 @@ pub struct Metrics {
     time_to_ready: Histogram,
     api_requests: Family<VerbLabel, Counter>,
     resident_memory: Gauge,
+    orphan_events: Counter,
     phases: Mutex<HashMap<String, Phase>>,
 }
 
@@ -101,6 +102,12 @@ impl Default for Metrics {
             "Resident memory of the operator process",
             resident_memory.clone(),
         );
+        let orphan_events = Counter::default();
+        registry.register(
+            "orphan_events",
+            "Events on labelled children whose Store does not exist (a retained store's objects), dropped",
+            orphan_events.clone(),
+        );
         for phase in PHASES {
             stores
                 .get_or_create(&PhaseLabel {
@@ -117,6 +124,7 @@ impl Default for Metrics {
             time_to_ready,
             api_requests,
             resident_memory,
+            orphan_events,
             phases: Mutex::default(),
         }
     }
@@ -127,6 +135,11 @@ impl Metrics {
     pub fn reconciled(&self, result: &'static str, took: Duration) {
         self.reconciles.get_or_create(&ResultLabel { result }).inc();
         self.duration.observe(took.as_secs_f64());
+    }
+
+    /// Counts an event on a child whose Store does not exist.
+    pub fn orphan_event(&self) {
+        self.orphan_events.inc();
     }
 
     /// Counts a failed reconcile by error kind.

@@ -769,9 +769,17 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
         )])),
         ..Secret::default()
     };
-    assert!(create_once(&ctx, &secret("1")).await.expect("create"));
     assert!(
-        !create_once(&ctx, &secret("2")).await.expect("exists"),
+        create_once(&ctx, &secret("1"))
+            .await
+            .expect("create")
+            .is_some()
+    );
+    assert!(
+        create_once(&ctx, &secret("2"))
+            .await
+            .expect("exists")
+            .is_none(),
         "an existing Secret is left alone"
     );
     let stored: Secret = Api::namespaced(env.admin.clone(), ns)

@@ -1,256 +1,37 @@
 //! Apply: the store's children, typed, in the documented order.
 //!
 //! Every child but the generated Secrets and the setup Job is written with server-side apply
-//! (field manager `storefleet-operator`, force) on every pass: an apply that changes nothing
-//! writes nothing to etcd, one that finds a field changed or removed puts it back, and a field
-//! we stop sending is dropped (server-side apply knows which fields we own). The applied objects
-//! come back typed and feed `observe`. Secrets are created once and never overwritten; only their
-//! metadata is ever read. The Namespace is read first: it decides ownership.
+//! (field manager `storefleet-operator`, force): an apply that changes nothing writes nothing to
+//! etcd, one that finds a field changed or removed puts it back, and a field we stop sending is
+//! dropped (server-side apply knows which fields we own). A child the memo (`memo.rs`) shows
+//! unchanged since our last apply is skipped; every few minutes a pass applies everything. The
+//! applied StatefulSet and Deployment feed `observe`. Secrets are created once and never
+//! overwritten; only their metadata is ever read. The Namespace is read first: it decides
+//! ownership.
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Patch, PatchParams, PostParams};
-use kube::core::PartialObjectMeta;
-use kube::{Api, ResourceExt};
-use serde_json::json;
-use storefleet_types::names::{self, labels as keys};
-use tracing::debug;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::ResourceExt;
+use storefleet_types::names;
 
 use super::Context;
+pub use super::calls::{
+    ApplyError, align_owners, belongs_to, create_once, describe, get_metadata, is_rejection,
+    rejection, set_owner_references, ssa, status_code,
+};
 use super::children::ChildKind;
+use super::memo::{ChildKey, Memo};
+use super::observe::{self, Step};
 use crate::build::secrets::Csprng;
-use crate::build::{Child, StoreObjects};
-
-/// An apiserver call of the apply step failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    /// Reading an object (the Namespace, a Secret's metadata) failed.
-    #[error("cannot read {object}")]
-    Read {
-        /// What was read.
-        object: String,
-        /// Why.
-        #[source]
-        source: kube::Error,
-    },
-    /// Server-side apply of a child failed.
-    #[error("cannot apply {object}")]
-    Apply {
-        /// What was applied.
-        object: String,
-        /// Why.
-        #[source]
-        source: kube::Error,
-    },
-    /// Creating an object (a generated Secret, the setup Job) failed.
-    #[error("cannot create {object}")]
-    Create {
-        /// What was created.
-        object: String,
-        /// Why.
-        #[source]
-        source: kube::Error,
-    },
-    /// Changing an object's ownerReferences failed.
-    #[error("cannot set the ownerReferences of {object}")]
-    Own {
-        /// What was patched.
-        object: String,
-        /// Why.
-        #[source]
-        source: kube::Error,
-    },
-}
-
-impl ApplyError {
-    /// The apiserver's error.
-    pub fn kube(&self) -> &kube::Error {
-        match self {
-            Self::Read { source, .. }
-            | Self::Apply { source, .. }
-            | Self::Create { source, .. }
-            | Self::Own { source, .. } => source,
-        }
-    }
-
-    /// The variant name (the metric label).
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Read { .. } => "Read",
-            Self::Apply { .. } => "Apply",
-            Self::Create { .. } => "Create",
-            Self::Own { .. } => "Own",
-        }
-    }
-}
-
-/// The HTTP status of an apiserver error, if it answered.
-pub fn status_code(error: &kube::Error) -> Option<u16> {
-    match error {
-        kube::Error::Api(status) => Some(status.code),
-        _ => None,
-    }
-}
-
-/// True when the apiserver refused the request itself (validation, admission, quota, RBAC):
-/// 4xx other than 404, 409 and 429.
-pub fn is_rejection(error: &kube::Error) -> bool {
-    status_code(error).is_some_and(|c| (400..500).contains(&c) && ![404, 409, 429].contains(&c))
-}
-
-/// `Kind namespace/name` of an object, for messages.
-pub fn describe<K: ChildKind>(object: &K) -> String {
-    let kind = K::kind(&());
-    let meta = object.meta();
-    let name = meta.name.as_deref().unwrap_or_default();
-    match meta.namespace.as_deref() {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
-    }
-}
-
-fn api_of<K: ChildKind>(ctx: &Context, meta: &ObjectMeta) -> Api<K> {
-    K::api(
-        ctx.client.clone(),
-        meta.namespace.as_deref().unwrap_or_default(),
-    )
-}
-
-/// Server-side apply of one child under our field manager, with force; returns the object as
-/// stored.
-pub async fn ssa<K: ChildKind>(ctx: &Context, object: &K) -> Result<K, ApplyError> {
-    ctx.metrics.api_request("apply");
-    let name = object.meta().name.clone().unwrap_or_default();
-    debug!(object = %describe(object), "applying");
-    api_of::<K>(ctx, object.meta())
-        .patch(
-            &name,
-            &PatchParams::apply(names::FIELD_MANAGER).force(),
-            &Patch::Apply(object),
-        )
-        .await
-        .map_err(|source| ApplyError::Apply {
-            object: describe(object),
-            source,
-        })
-}
-
-/// Creates `object` unless it exists (an existing one is never modified). True when created.
-pub async fn create_once<K: ChildKind>(ctx: &Context, object: &K) -> Result<bool, ApplyError> {
-    ctx.metrics.api_request("create");
-    let params = PostParams {
-        field_manager: Some(names::FIELD_MANAGER.into()),
-        ..PostParams::default()
-    };
-    match api_of::<K>(ctx, object.meta())
-        .create(&params, object)
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) if status_code(&e) == Some(409) => Ok(false),
-        Err(source) => Err(ApplyError::Create {
-            object: describe(object),
-            source,
-        }),
-    }
-}
-
-/// Reads the metadata of the object `desired` names (metadata only: a Secret's values are never
-/// read); None when absent.
-pub async fn get_metadata<K: ChildKind>(
-    ctx: &Context,
-    desired: &ObjectMeta,
-) -> Result<Option<PartialObjectMeta<K>>, ApplyError> {
-    ctx.metrics.api_request("get");
-    let name = desired.name.clone().unwrap_or_default();
-    api_of::<K>(ctx, desired)
-        .get_metadata_opt(&name)
-        .await
-        .map_err(|source| ApplyError::Read {
-            object: format!("{} {name}", K::kind(&())),
-            source,
-        })
-}
-
-/// Create-only children (Secrets, the Job) are never re-applied, so their ownerReferences
-/// follow the deletion policy here: switching a store to Retain un-owns them too. Only
-/// references to a Store are touched; others are kept. The patch is guarded by the
-/// resourceVersion that was read, so a concurrent change is a conflict, not a lost update.
-pub async fn align_owners<K: ChildKind>(
-    ctx: &Context,
-    live: &ObjectMeta,
-    desired: &ObjectMeta,
-) -> Result<(), ApplyError> {
-    let wanted = desired.owner_references.clone().unwrap_or_default();
-    let current = live.owner_references.clone().unwrap_or_default();
-    let is_store =
-        |r: &OwnerReference| r.kind == names::KIND && r.api_version == names::API_VERSION;
-    let uids = |refs: &[OwnerReference]| -> Vec<String> {
-        refs.iter()
-            .filter(|r| is_store(r))
-            .map(|r| r.uid.clone())
-            .collect()
-    };
-    if uids(&current) == uids(&wanted) {
-        return Ok(());
-    }
-    let mut owners: Vec<OwnerReference> = current.into_iter().filter(|r| !is_store(r)).collect();
-    owners.extend(wanted);
-    set_owner_references::<K>(ctx, live, owners).await
-}
-
-/// Replaces the ownerReferences of an existing object (merge patch guarded by its
-/// resourceVersion). A vanished object is fine.
-pub async fn set_owner_references<K: ChildKind>(
-    ctx: &Context,
-    live: &ObjectMeta,
-    owners: Vec<OwnerReference>,
-) -> Result<(), ApplyError> {
-    ctx.metrics.api_request("patch");
-    let name = live.name.clone().unwrap_or_default();
-    let patch = json!({"metadata": {
-        "resourceVersion": live.resource_version,
-        "ownerReferences": owners,
-    }});
-    match api_of::<K>(ctx, live)
-        .patch_metadata(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if status_code(&e) == Some(404) => Ok(()),
-        Err(source) => Err(ApplyError::Own {
-            object: format!("{} {name}", K::kind(&())),
-            source,
-        }),
-    }
-}
-
-/// Whether a live Namespace belongs to the Store `name` with `uid`: our label, and the Store's
-/// uid in its annotation or in an ownerReference (namespaces made before the annotation existed).
-/// A name alone is not ownership: a retained namespace outlives its Store.
-pub fn belongs_to(ns: &ObjectMeta, name: &str, uid: &str) -> bool {
-    let by_annotation = ns
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(names::STORE_UID_ANNOTATION))
-        .is_some_and(|v| v == uid);
-    let by_owner = ns.owner_references.iter().flatten().any(|r| r.uid == uid);
-    let labelled = ns
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(keys::STORE))
-        .is_some_and(|v| v == name);
-    labelled && !uid.is_empty() && (by_annotation || by_owner)
-}
+use crate::build::{Child, SecretTemplate, StoreObjects};
 
 /// What applying the children found.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Live {
-    /// The database StatefulSet as applied.
-    pub database: Option<StatefulSet>,
-    /// The storefront Deployment as applied.
-    pub storefront: Option<Deployment>,
+    /// The database step, from the StatefulSet as last applied.
+    pub database: Step,
+    /// The storefront step, from the Deployment as last applied.
+    pub storefront: Step,
     /// The first rejection by the apiserver (the other children were still applied).
     pub rejected: Option<String>,
 }
@@ -266,70 +47,113 @@ pub enum Refusal {
     CredentialsLost(Vec<String>),
 }
 
-/// Applies every child except the setup Job, in order. Only the Namespace (ownership) and the
-/// Secrets (create-only) are read first.
+/// The memo key of an object of kind `K`.
+pub fn key_of<K: ChildKind>(meta: &ObjectMeta) -> ChildKey {
+    ChildKey::new(
+        &K::kind(&()),
+        meta.namespace.as_deref(),
+        meta.name.as_deref(),
+    )
+}
+
+/// Applies every child except the setup Job, in order, skipping those the memo shows unchanged
+/// since our last apply. Only the Namespace (ownership) and issued Secrets (create-only) are
+/// read first.
 pub async fn apply_children(
     ctx: &Context,
     name: &str,
     uid: &str,
     objects: &StoreObjects,
 ) -> Result<Result<Live, Refusal>, ApplyError> {
-    let mut live = Live::default();
+    let mut memo = ctx.memos.take(name, objects);
+    let result = apply_with(ctx, &mut memo, name, uid, objects).await;
+    // The memo holds only what succeeded, so it is kept whatever happened.
+    ctx.memos.put(name, memo);
+    result
+}
+
+/// Server-side apply of one child unless the memo shows it unchanged; records what it returned.
+async fn apply_one<K: ChildKind>(
+    ctx: &Context,
+    memo: &mut Memo,
+    object: &K,
+) -> Result<Option<K>, ApplyError> {
+    let key = key_of::<K>(object.meta());
+    if memo.unchanged(&key, &ctx.seen) {
+        return Ok(None);
+    }
+    let first_sight = !memo.knows(&key, &ctx.seen);
+    let applied = ssa(ctx, object).await?;
+    // kube-apiserver writes a PersistentVolumeClaim once more on the first re-apply after its
+    // creation (seen on 1.36), so a claim is memoized from its second apply on: otherwise that
+    // write would happen on the next full pass of a Ready store.
+    if !(first_sight && K::kind(&()) == "PersistentVolumeClaim") {
+        memo.record(key, applied.meta().resource_version.as_deref());
+    }
+    Ok(Some(applied))
+}
+
+async fn apply_with(
+    ctx: &Context,
+    memo: &mut Memo,
+    name: &str,
+    uid: &str,
+    objects: &StoreObjects,
+) -> Result<Result<Live, Refusal>, ApplyError> {
     // Whether the generated Secrets were issued before (marked on the Namespace): from then on
     // the database and the shop hold their values, and a missing one is lost, not regenerated.
-    let mut issued = false;
-    if let Some(ns) = get_metadata::<Namespace>(ctx, &objects.namespace.metadata).await? {
-        let ns_name = ns.name_any();
-        if !belongs_to(&ns.metadata, name, uid) {
-            return Ok(Err(Refusal::NamespaceTaken(format!(
-                "Namespace {ns_name} exists and does not belong to this store (it may be kept from a deleted store with the same name); delete it, rename the store, or have an admin hand it over by setting its {} annotation to this store's uid",
-                names::STORE_UID_ANNOTATION
-            ))));
+    let ns_key = key_of::<Namespace>(&objects.namespace.metadata);
+    if !memo.unchanged(&ns_key, &ctx.seen) {
+        memo.issued = false;
+        if let Some(ns) = get_metadata::<Namespace>(ctx, &objects.namespace.metadata).await? {
+            let ns_name = ns.name_any();
+            if !belongs_to(&ns.metadata, name, uid) {
+                return Ok(Err(Refusal::NamespaceTaken(format!(
+                    "Namespace {ns_name} exists and does not belong to this store (it may be kept from a deleted store with the same name); delete it, rename the store, or have an admin hand it over by setting its {} annotation to this store's uid",
+                    names::STORE_UID_ANNOTATION
+                ))));
+            }
+            if ns.metadata.deletion_timestamp.is_some() {
+                return Ok(Err(Refusal::NamespaceTerminating));
+            }
+            memo.issued = ns
+                .annotations()
+                .contains_key(names::CREDENTIALS_ISSUED_ANNOTATION);
         }
-        if ns.metadata.deletion_timestamp.is_some() {
-            return Ok(Err(Refusal::NamespaceTerminating));
-        }
-        issued = ns
-            .annotations()
-            .contains_key(names::CREDENTIALS_ISSUED_ANNOTATION);
     }
+    let issued = memo.issued;
     let namespace = issued_namespace(&objects.namespace, issued);
+    let mut rejected = None;
     let mut lost = Vec::new();
     for child in objects.children() {
         let result = match child {
-            Child::Namespace(_) => ssa(ctx, &namespace).await.map(drop),
-            Child::ResourceQuota(o) => ssa(ctx, o).await.map(drop),
-            Child::LimitRange(o) => ssa(ctx, o).await.map(drop),
-            Child::NetworkPolicy(o) => ssa(ctx, o).await.map(drop),
-            Child::Service(o) => ssa(ctx, o).await.map(drop),
-            Child::StatefulSet(o) => ssa(ctx, o).await.map(|s| live.database = Some(s)),
-            Child::PersistentVolumeClaim(o) => ssa(ctx, o).await.map(drop),
-            Child::Deployment(o) => ssa(ctx, o).await.map(|d| live.storefront = Some(d)),
-            Child::Ingress(o) => ssa(ctx, o).await.map(drop),
-            Child::ConfigMap(o) => ssa(ctx, o).await.map(drop),
+            Child::Namespace(_) => apply_one(ctx, memo, &namespace).await.map(drop),
+            Child::ResourceQuota(o) => apply_one(ctx, memo, o).await.map(drop),
+            Child::LimitRange(o) => apply_one(ctx, memo, o).await.map(drop),
+            Child::NetworkPolicy(o) => apply_one(ctx, memo, o).await.map(drop),
+            Child::Service(o) => apply_one(ctx, memo, o).await.map(drop),
+            Child::StatefulSet(o) => apply_one(ctx, memo, o).await.map(|applied| {
+                if let Some(sts) = applied {
+                    memo.database = Some(observe::database(Some(&sts)));
+                }
+            }),
+            Child::PersistentVolumeClaim(o) => apply_one(ctx, memo, o).await.map(drop),
+            Child::Deployment(o) => apply_one(ctx, memo, o).await.map(|applied| {
+                if let Some(deploy) = applied {
+                    memo.storefront = Some(observe::storefront(Some(&deploy)));
+                }
+            }),
+            Child::Ingress(o) => apply_one(ctx, memo, o).await.map(drop),
+            Child::ConfigMap(o) => apply_one(ctx, memo, o).await.map(drop),
             // The setup step creates the Job behind its gates.
             Child::Job(_) => Ok(()),
-            Child::GeneratedSecret(t) => {
-                match get_metadata::<Secret>(ctx, &t.metadata).await? {
-                    Some(existing) => {
-                        align_owners::<Secret>(ctx, &existing.metadata, &t.metadata).await
-                    }
-                    None if issued => {
-                        lost.push(t.metadata.name.clone().unwrap_or_default());
-                        Ok(())
-                    }
-                    // Fresh values from the CSPRNG; never logged, never overwritten.
-                    None => create_once(ctx, &t.materialize(&mut Csprng))
-                        .await
-                        .map(drop),
-                }
-            }
+            Child::GeneratedSecret(t) => secret(ctx, memo, t, issued, &mut lost).await,
         };
         match result {
             Ok(()) => {}
             Err(e) if is_rejection(e.kube()) => {
-                if live.rejected.is_none() {
-                    live.rejected = Some(format!("Kubernetes rejected {}", rejection(&e)));
+                if rejected.is_none() {
+                    rejected = Some(format!("Kubernetes rejected {}", rejection(&e)));
                 }
             }
             Err(e) => return Err(e),
@@ -339,10 +163,52 @@ pub async fn apply_children(
         return Ok(Err(Refusal::CredentialsLost(lost)));
     }
     // Every generated Secret exists now: mark them issued (once in a store's life).
-    if !issued && live.rejected.is_none() {
-        ssa(ctx, &issued_namespace(&objects.namespace, true)).await?;
+    if !issued && rejected.is_none() {
+        let marked = ssa(ctx, &issued_namespace(&objects.namespace, true)).await?;
+        memo.record(ns_key, marked.metadata.resource_version.as_deref());
+        memo.issued = true;
     }
-    Ok(Ok(live))
+    let waiting = |what: &str| Step::Waiting(format!("Waiting for {what} (not created yet)"));
+    Ok(Ok(Live {
+        database: memo.database.clone().unwrap_or_else(|| waiting("database")),
+        storefront: memo
+            .storefront
+            .clone()
+            .unwrap_or_else(|| waiting("storefront")),
+        rejected,
+    }))
+}
+
+/// A generated Secret: created with fresh values while none was ever issued; once issued, only
+/// read (metadata) so that a lost one is reported, never regenerated.
+async fn secret(
+    ctx: &Context,
+    memo: &mut Memo,
+    template: &SecretTemplate,
+    issued: bool,
+    lost: &mut Vec<String>,
+) -> Result<(), ApplyError> {
+    let key = key_of::<Secret>(&template.metadata);
+    if memo.unchanged(&key, &ctx.seen) {
+        return Ok(());
+    }
+    if !issued {
+        // Fresh values from the CSPRNG; never logged, never overwritten.
+        if let Some(created) = create_once(ctx, &template.materialize(&mut Csprng)).await? {
+            memo.record(key, created.metadata.resource_version.as_deref());
+            return Ok(());
+        }
+    }
+    match get_metadata::<Secret>(ctx, &template.metadata).await? {
+        Some(existing) => {
+            align_owners::<Secret>(ctx, &existing.metadata, &template.metadata).await?;
+            memo.record(key, existing.metadata.resource_version.as_deref());
+        }
+        None if issued => lost.push(template.metadata.name.clone().unwrap_or_default()),
+        // Deleted between our create and our read: the next pass creates it.
+        None => {}
+    }
+    Ok(())
 }
 
 /// The Namespace, carrying the issued-credentials annotation once the Secrets were issued.
@@ -353,19 +219,4 @@ fn issued_namespace(namespace: &Namespace, issued: bool) -> Namespace {
             .insert(names::CREDENTIALS_ISSUED_ANNOTATION.into(), "true".into());
     }
     ns
-}
-
-/// `object: the apiserver's message` (never an object body).
-pub fn rejection(error: &ApplyError) -> String {
-    let message = match error.kube() {
-        kube::Error::Api(status) => status.message.clone(),
-        other => other.to_string(),
-    };
-    let object = match error {
-        ApplyError::Read { object, .. }
-        | ApplyError::Apply { object, .. }
-        | ApplyError::Create { object, .. }
-        | ApplyError::Own { object, .. } => object,
-    };
-    format!("{object}: {message}")
 }

@@ -5,7 +5,8 @@
 //!   ├─ admit: validate (pure), host and caps (from the cache)     refused: status only
 //!   └─ kube finalizer
 //!       ├─ Apply:   build (crate::build, pure)
-//!       │           ─► apply each child, typed server-side apply   apply.rs  [Secrets: create-only]
+//!       │           ─► apply each child, typed server-side apply   apply.rs, calls.rs
+//!       │              (skipping what the memo shows unchanged)    memo.rs  [Secrets: create-only]
 //!       │           ─► observe the applied objects (pure)          observe.rs
 //!       │           ─► setup Job behind its gates                  setup.rs
 //!       │           ─► one status write + events                   report.rs, status.rs (pure)
@@ -19,8 +20,10 @@
 //! (`tests/control_plane.rs`, crate `storefleet-envtest`).
 
 pub mod apply;
+pub mod calls;
 pub mod children;
 pub mod cleanup;
+pub mod memo;
 pub mod observe;
 pub mod reconcile;
 pub mod report;
@@ -154,6 +157,10 @@ pub struct Context {
     pub recorder: Recorder,
     /// Every Store, from the controller's cache (no API call).
     pub stores: reflector::Store<Store>,
+    /// The children's resourceVersions as the watches last saw them.
+    pub seen: Arc<memo::Seen>,
+    /// What each store's last pass applied.
+    pub memos: memo::Memos,
     /// Operator configuration.
     pub config: OperatorConfig,
     /// Time source.
@@ -186,6 +193,8 @@ impl Context {
             client,
             recorder,
             stores,
+            seen: Arc::default(),
+            memos: memo::Memos::default(),
             config,
             clock,
             metrics,

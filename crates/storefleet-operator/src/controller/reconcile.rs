@@ -26,7 +26,7 @@ use tracing::{Instrument, debug, info, warn};
 
 use super::apply::{self, Refusal};
 use super::cleanup;
-use super::observe::{self, Step};
+use super::observe::Step;
 use super::report;
 use super::setup::{self, Gates};
 use super::status::{Blocked, Facts, Outcome, Progress, Setup};
@@ -219,8 +219,7 @@ async fn provision(
             return Ok(action);
         }
     };
-    let database = observe::database(live.database.as_ref());
-    let storefront = observe::storefront(live.storefront.as_ref());
+    let (database, storefront) = (live.database, live.storefront);
     let gates = Gates {
         database: &database,
         storefront: &storefront,

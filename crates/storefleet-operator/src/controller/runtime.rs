@@ -23,7 +23,9 @@ use storefleet_types::names::{self, labels as keys};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use super::apply;
 use super::children::{ChildKind, KindVisitor, for_each_kind};
+use super::memo::Seen;
 use super::reconcile::reconcile;
 use super::{Clock, Context, Error, SystemClock, error_policy};
 use crate::config::OperatorConfig;
@@ -34,6 +36,9 @@ use crate::metrics::Metrics;
 pub const LEASE_NAME: &str = "storefleet-operator";
 /// Lease duration: a leader that cannot show it renewed within this long stops.
 pub const LEASE_SECONDS: u64 = 15;
+/// Events on a store within this long are one reconcile: a Deployment, a StatefulSet or a Job
+/// reports its progress in bursts of status updates.
+const DEBOUNCE: Duration = Duration::from_millis(1500);
 /// How often the leader re-reads its Lease.
 const FENCE_EVERY: Duration = Duration::from_secs(2);
 
@@ -271,28 +276,33 @@ pub async fn run_controller(
         clock,
         metrics,
     ));
-    let controller = watch_children(controller, &client);
+    let controller = watch_children(controller, &client, &ctx.seen);
 
     info!(concurrency, "controller starting");
     controller
         .with_config(
             controller::Config::default()
                 .concurrency(concurrency)
-                .debounce(Duration::from_millis(500)),
+                .debounce(DEBOUNCE),
         )
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, policy, ctx)
-        .for_each(|result| async move {
+        .run(reconcile, policy, ctx.clone())
+        .for_each(|result| {
+            let ctx = ctx.clone();
+            async move {
             match result {
                 Ok((object, _)) => tracing::trace!(store = %object.name, "reconcile done"),
                 Err(controller::Error::ReconcilerFailed(e, object)) => {
                     tracing::debug!(store = %object.name, error = %e, "reconcile failed")
                 }
                 // A labelled child whose Store is gone (a retained store's objects): nothing to do.
+                // Counted, never logged as an error.
                 Err(controller::Error::ObjectNotFound(object)) => {
+                    ctx.metrics.orphan_event();
                     tracing::trace!(store = %object.name, "event for a store that does not exist")
                 }
                 Err(e) => error!(error = %e, "controller error"),
+            }
             }
         })
         .await;
@@ -307,19 +317,29 @@ fn policy(store: Arc<Store>, error: &Error, ctx: Arc<Context>) -> Action {
 /// Secret value, and no spec or status, is ever held in memory) and maps each object to its
 /// Store. Any change of an object changes its resourceVersion, so status changes still trigger
 /// a reconcile.
-fn watch_children(controller: Controller<Store>, client: &Client) -> Controller<Store> {
+fn watch_children(
+    controller: Controller<Store>,
+    client: &Client,
+    seen: &Arc<Seen>,
+) -> Controller<Store> {
     struct Watch {
         controller: Option<Controller<Store>>,
         client: Client,
+        seen: Arc<Seen>,
     }
     impl KindVisitor for Watch {
         fn visit<K: ChildKind>(&mut self) {
             let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
+            let seen = self.seen.clone();
             self.controller = self.controller.take().map(|c| {
                 c.watches(
                     Api::<PartialObjectMeta<K>>::all(self.client.clone()),
                     watcher::Config::default().labels(&selector),
-                    |object: PartialObjectMeta<K>| {
+                    move |object: PartialObjectMeta<K>| {
+                        seen.saw(
+                            apply::key_of::<K>(&object.metadata),
+                            object.metadata.resource_version.as_deref(),
+                        );
                         object
                             .labels()
                             .get(keys::STORE)
@@ -332,6 +352,7 @@ fn watch_children(controller: Controller<Store>, client: &Client) -> Controller<
     let mut watch = Watch {
         controller: Some(controller),
         client: client.clone(),
+        seen: seen.clone(),
     };
     for_each_kind(&mut watch);
     match watch.controller {
