@@ -1,0 +1,249 @@
+//! Tests of validation.
+
+use super::*;
+use storefleet_types::{SetupSpec, TlsSpec};
+
+fn ok(store: &Store) -> ValidatedStore {
+    validate(store, &OperatorConfig::default()).expect("valid store")
+}
+
+fn err(store: &Store) -> ValidationError {
+    validate(store, &OperatorConfig::default()).expect_err("invalid store")
+}
+
+#[test]
+fn defaults_are_resolved() {
+    let v = ok(&Store::test());
+    assert_eq!(v.namespace, "store-alice");
+    assert_eq!(v.host, "alice.shop.local");
+    assert_eq!(v.url(), "http://alice.shop.local");
+    assert_eq!(v.admin_url(), "http://alice.shop.local/wp-admin/");
+    assert_eq!(v.ingress_class, "nginx");
+    assert_eq!(v.setup.admin_email, "alice@example.com");
+    assert_eq!(v.setup.title, "alice");
+    assert_eq!(v.setup.payment_methods, vec![PaymentMethod::Cod]);
+    assert_eq!(v.database_size.0, "2Gi");
+    assert_eq!(v.images.mariadb, "docker.io/library/mariadb:11.4.8");
+    assert_eq!(v.tls, None);
+}
+
+#[test]
+fn owner_that_is_not_an_email_gets_a_host_address() {
+    let v = ok(&Store::test().with_owner("alice"));
+    assert_eq!(v.setup.admin_email, "admin@alice.shop.local");
+    // An owner with a quote is not taken as the admin's address.
+    let quoted = Store::test().with_owner("a\"b@example.com");
+    let v = validate(&quoted, &OperatorConfig::default()).expect("valid");
+    assert_eq!(v.setup.admin_email, "admin@alice.shop.local");
+}
+
+#[test]
+fn medusa_is_a_clear_user_error() {
+    let e = err(&Store::test().with_engine(Engine::Medusa));
+    assert_eq!(e.to_string(), "engine medusa is not available yet");
+    assert_eq!(e.reason(), "EngineNotAvailable");
+}
+
+#[test]
+fn tls_sources() {
+    let v = ok(&Store::test().with_cluster_issuer("le"));
+    assert_eq!(v.tls, Some(Tls::ClusterIssuer("le".into())));
+    assert_eq!(v.url(), "https://alice.shop.local");
+    let v = ok(&Store::test().with_tls_secret("cert"));
+    assert_eq!(v.tls, Some(Tls::Secret("cert".into())));
+    assert_eq!(
+        err(&Store::test().with_tls(TlsSpec::default())),
+        ValidationError::NoClusterIssuer
+    );
+    let mut config = OperatorConfig::default();
+    config.ingress.default_cluster_issuer = Some("default-issuer".into());
+    let v = validate(&Store::test().with_tls(TlsSpec::default()), &config).expect("valid");
+    assert_eq!(v.tls, Some(Tls::ClusterIssuer("default-issuer".into())));
+}
+
+#[test]
+fn sizes_must_fit_the_plan() {
+    assert!(matches!(
+        err(&Store::test().with_sizes("100Gi", "1Gi")),
+        ValidationError::SizeExceedsPlan {
+            field: "spec.storage.databaseSize",
+            ..
+        }
+    ));
+    let mut tight = OperatorConfig::default();
+    tight.plans.small.quota.requests_storage = Quantity("3Gi".into());
+    assert!(matches!(
+        validate(&Store::test().with_sizes("2Gi", "2Gi"), &tight),
+        Err(ValidationError::SizeExceedsPlan {
+            field: "spec.storage",
+            ..
+        })
+    ));
+    ok(&Store::test().with_sizes("2Gi", "2Gi"));
+    assert!(matches!(
+        err(&Store::test().with_sizes("5GB", "1Gi")),
+        ValidationError::InvalidField { .. }
+    ));
+    let v = ok(&Store::test()
+        .with_plan(Plan::Large)
+        .with_sizes("40Gi", "20Gi"));
+    assert_eq!(v.database_size.0, "40Gi");
+}
+
+#[test]
+fn names_and_fields_are_rechecked() {
+    assert!(matches!(
+        err(&Store::test().with_name("Bad_Name")),
+        ValidationError::InvalidName(_)
+    ));
+    let mut no_uid = Store::test();
+    no_uid.metadata.uid = None;
+    assert!(matches!(err(&no_uid), ValidationError::MissingUid(_)));
+    assert_eq!(
+        err(&Store::test().with_owner("")),
+        ValidationError::InvalidOwner
+    );
+    assert!(matches!(
+        err(&Store::test().with_domain("Shop.Example")),
+        ValidationError::InvalidField {
+            field: "spec.domain",
+            ..
+        }
+    ));
+    let dup = SetupSpec {
+        payment_methods: Some(vec![PaymentMethod::Cod, PaymentMethod::Cod]),
+        ..Default::default()
+    };
+    assert!(matches!(
+        err(&Store::test().with_setup(dup)),
+        ValidationError::InvalidField {
+            field: "spec.setup.paymentMethods",
+            ..
+        }
+    ));
+    let lower = SetupSpec {
+        currency: Some("eur".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        err(&Store::test().with_setup(lower)),
+        ValidationError::InvalidField {
+            field: "spec.setup.currency",
+            ..
+        }
+    ));
+}
+
+fn field_of(e: ValidationError) -> &'static str {
+    match e {
+        ValidationError::InvalidField { field, .. } => field,
+        other => panic!("not a field error: {other:?}"),
+    }
+}
+
+#[test]
+fn a_store_cannot_claim_another_stores_host() {
+    // Under the base domain, only its own name (and below).
+    assert_eq!(
+        ok(&Store::test().with_domain("alice.shop.local")).host,
+        "alice.shop.local"
+    );
+    assert_eq!(
+        ok(&Store::test().with_domain("www.alice.shop.local")).host,
+        "www.alice.shop.local"
+    );
+    for squat in [
+        "bob.shop.local",
+        "shop.local",
+        "xalice.shop.local",
+        "bob.example.com",
+    ] {
+        assert_eq!(
+            field_of(err(&Store::test().with_domain(squat))),
+            "spec.domain",
+            "{squat}"
+        );
+    }
+    // Elsewhere, what an admin allowed for the owner.
+    let config = OperatorConfig {
+        owner_domains: BTreeMap::from([(
+            "alice@example.com".to_string(),
+            vec![
+                "shop.alice.example".to_string(),
+                "*.alice.example".to_string(),
+            ],
+        )]),
+        ..OperatorConfig::default()
+    };
+    for allowed in ["shop.alice.example", "eu.alice.example"] {
+        assert!(
+            validate(&Store::test().with_domain(allowed), &config).is_ok(),
+            "{allowed}"
+        );
+    }
+    let mallory = Store::test()
+        .with_owner("mallory@example.com")
+        .with_domain("shop.alice.example");
+    assert!(
+        validate(&mallory, &config).is_err(),
+        "another owner's domain"
+    );
+    assert!(
+        validate(&Store::test().with_domain("alice.example"), &config).is_err(),
+        "*. is for subdomains"
+    );
+}
+
+#[test]
+fn ingress_annotations_and_classes_are_allowlisted() {
+    let with = |annotations: &[(&str, &str)], class: Option<&str>| {
+        Store::test().with_ingress(storefleet_types::IngressSpec {
+            class_name: class.map(String::from),
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+    };
+    assert!(
+        validate(
+            &with(
+                &[("nginx.ingress.kubernetes.io/proxy-body-size", "16m")],
+                None
+            ),
+            &OperatorConfig::default()
+        )
+        .is_ok()
+    );
+    for (key, value) in [
+        ("nginx.ingress.kubernetes.io/server-alias", "bob.shop.local"),
+        (
+            "nginx.ingress.kubernetes.io/configuration-snippet",
+            "more_set_headers x;",
+        ),
+        (
+            "nginx.ingress.kubernetes.io/server-snippet",
+            "location / {}",
+        ),
+        ("nginx.ingress.kubernetes.io/auth-url", "http://internal"),
+        ("nginx.ingress.kubernetes.io/mirror-target", "http://evil"),
+        ("cert-manager.io/cluster-issuer", "other"),
+    ] {
+        assert_eq!(
+            field_of(err(&with(&[(key, value)], None))),
+            "spec.ingress.annotations",
+            "{key}"
+        );
+    }
+    assert_eq!(
+        field_of(err(&with(&[], Some("internal")))),
+        "spec.ingress.className"
+    );
+    let mut config = OperatorConfig::default();
+    config.ingress.allowed_class_names = vec!["public-traefik".into()];
+    assert!(validate(&with(&[], Some("public-traefik")), &config).is_ok());
+    assert!(
+        validate(&with(&[], Some("nginx")), &config).is_ok(),
+        "the default class"
+    );
+}
