@@ -36,10 +36,30 @@ pub enum RenderError {
     },
 }
 
-/// Parses one Store manifest from YAML.
+/// Parses one Store manifest from YAML, strictly: an empty file, several documents and fields the
+/// Store type does not know are refused (as `kubectl apply` does with strict field validation).
 pub fn parse_store(yaml: &str) -> Result<Store, RenderError> {
+    let has_content = |text: &str| {
+        text.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "---")
+    };
+    if !has_content(yaml) {
+        return Err(RenderError::NotAStore(
+            "the file is empty: expected one Store manifest".into(),
+        ));
+    }
+    let parts: Vec<&str> = split_documents(yaml)
+        .into_iter()
+        .filter(|d| has_content(d))
+        .collect();
+    if parts.len() > 1 {
+        return Err(RenderError::NotAStore(format!(
+            "the file has {} documents (separated by ---): render takes one Store at a time",
+            parts.len()
+        )));
+    }
     let value: serde_json::Value =
-        serde_saphyr::from_str(yaml).map_err(|e| RenderError::NotAStore(e.to_string()))?;
+        serde_saphyr::from_str(parts[0]).map_err(|e| RenderError::NotAStore(e.to_string()))?;
     let api_version = value.get("apiVersion").and_then(|v| v.as_str());
     let kind = value.get("kind").and_then(|v| v.as_str());
     if api_version != Some(names::API_VERSION) || kind != Some(names::KIND) {
@@ -51,10 +71,76 @@ pub fn parse_store(yaml: &str) -> Result<Store, RenderError> {
             kind.unwrap_or("none"),
         )));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let store: Store = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let path = e.path().to_string();
         RenderError::NotAStore(format!("{path}: {}", e.into_inner()))
-    })
+    })?;
+    // Whatever the typed Store does not carry back was not understood: a misspelled field.
+    let known = serde_json::to_value(&store).map_err(|e| RenderError::NotAStore(e.to_string()))?;
+    let mut unknown = Vec::new();
+    unknown_fields(&value, &known, "", &mut unknown);
+    if !unknown.is_empty() {
+        return Err(RenderError::NotAStore(format!(
+            "unknown field(s): {}",
+            unknown.join(", ")
+        )));
+    }
+    Ok(store)
+}
+
+/// The documents of a YAML stream (split at lines that are exactly `---`).
+fn split_documents(yaml: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in yaml.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            out.push(&yaml[start..offset]);
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    out.push(&yaml[start..]);
+    out
+}
+
+/// Paths present in `input` and absent from `known` (the typed round trip); `status` is the
+/// controller's and not checked.
+fn unknown_fields(
+    input: &serde_json::Value,
+    known: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (input, known) {
+        (Value::Object(given), Value::Object(kept)) => {
+            for (key, value) in given {
+                let here = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if here == "status" {
+                    continue;
+                }
+                match kept.get(key) {
+                    Some(k) => unknown_fields(value, k, &here, out),
+                    // A null or empty value that the type drops is not a misspelling.
+                    None if value.is_null()
+                        || value.as_object().is_some_and(serde_json::Map::is_empty)
+                        || value.as_array().is_some_and(Vec::is_empty) => {}
+                    None => out.push(here),
+                }
+            }
+        }
+        (Value::Array(given), Value::Array(kept)) => {
+            for (i, (g, k)) in given.iter().zip(kept).enumerate() {
+                unknown_fields(g, k, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn to_yaml<T: Serialize>(

@@ -248,3 +248,37 @@ fn cli_crd_matches_the_committed_file() {
         .expect("crd file");
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }
+
+/// `render` is as strict as `kubectl apply` with strict field validation: a misspelled field,
+/// an empty file and several documents are refused with a message that says which.
+#[test]
+fn render_input_is_strict() {
+    let minimal = std::fs::read_to_string(repo_root().join("examples/minimal.yaml"))
+        .expect("examples/minimal.yaml");
+    let misspelled = format!("{minimal}  plna: large\n");
+    let err = render::parse_store(&misspelled).expect_err("plna is not a field");
+    assert!(
+        err.to_string().contains("unknown field(s): spec.plna"),
+        "{err}"
+    );
+    let nested = minimal.replace("spec:\n", "spec:\n  setup:\n    sampleProduct: 3\n");
+    let err = render::parse_store(&nested).expect_err("nested typo");
+    assert!(
+        err.to_string().contains("spec.setup.sampleProduct"),
+        "{err}"
+    );
+
+    for empty in ["", "\n", "# only a comment\n", "---\n"] {
+        let err = render::parse_store(empty).expect_err("empty");
+        assert!(
+            err.to_string().contains("the file is empty"),
+            "{empty:?}: {err}"
+        );
+    }
+    let two = format!("{minimal}---\n{minimal}");
+    let err = render::parse_store(&two).expect_err("two documents");
+    assert!(err.to_string().contains("2 documents"), "{err}");
+    assert!(!err.to_string().contains("from_str_multiple"), "{err}");
+    // A leading separator and comments are one document.
+    render::parse_store(&format!("# a store\n---\n{minimal}")).expect("one document");
+}
