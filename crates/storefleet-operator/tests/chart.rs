@@ -493,6 +493,11 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
     let readyz = tokio::net::TcpStream::connect(addr).await;
     assert!(readyz.is_ok(), "the health server listens");
     assert!(
+        !operator_log().contains('\u{1b}'),
+        "plain logs when not a terminal:\n{}",
+        operator_log()
+    );
+    assert!(
         !operator_log().contains("CryptoProvider"),
         "{}",
         operator_log()
@@ -624,4 +629,41 @@ fn disruption_budgets_never_block_a_drain() {
         seen >= 2,
         "prod values render budgets for the operator and the API"
     );
+}
+
+/// A missing Lease namespace (the usual start-up problem outside the chart) is one actionable
+/// line and a non-zero exit, not a raw API error.
+#[tokio::test]
+async fn a_missing_lease_namespace_is_one_clear_line_on_a_real_apiserver() {
+    let Some(env) = common::Env::prepare(
+        "a_missing_lease_namespace_is_one_clear_line_on_a_real_apiserver",
+        OperatorConfig::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_storefleet-operator"))
+            .args(["run", "--leader-election=true", "--log-format=text"])
+            .args([
+                "--listen=127.0.0.1:0",
+                "--lease-namespace=no-such-namespace",
+            ])
+            .env("KUBECONFIG", &env.operator_kubeconfig)
+            .env("RUST_LOG", "warn")
+            .output(),
+    )
+    .await
+    .expect("exits by itself")
+    .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no-such-namespace for the leader-election Lease does not exist")
+            && stderr.contains("--leader-election=false"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ApiError"), "{stderr}");
 }

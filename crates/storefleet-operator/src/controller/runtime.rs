@@ -114,6 +114,11 @@ pub enum RunError {
     /// Leader election failed.
     #[error("leader election: {0}")]
     LeaderElection(String),
+    /// The Lease's namespace does not exist.
+    #[error(
+        "the namespace {0} for the leader-election Lease does not exist: create it (kubectl create namespace {0}), choose another with --lease-namespace, or run a single replica with --leader-election=false"
+    )]
+    LeaseNamespaceMissing(String),
     /// Another replica took the Lease; this one stops and restarts as standby.
     #[error("lost leadership of Lease {0}")]
     LostLeadership(String),
@@ -172,6 +177,15 @@ async fn run_as_leader(
     ready: Arc<AtomicBool>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
+    // A missing namespace is the usual start-up problem outside the chart: say so in one line.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    if let Err(kube::Error::Api(status)) = namespaces.get_metadata(&options.lease_namespace).await
+        && status.code == 404
+    {
+        return Err(RunError::LeaseNamespaceMissing(
+            options.lease_namespace.clone(),
+        ));
+    }
     let manager = LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
         .with_namespace(&options.lease_namespace)
         .with_identity(&options.identity)
