@@ -41,18 +41,19 @@ pub(crate) async fn create_store<B: Backend>(
     let store = request.into_store(&caller.user, state.settings.default_tls)?;
     // Rate limits first (keyed by the user, so a tokens-file reload never moves one user's
     // budget to another), then the checks and the create under one lock, so two concurrent
-    // requests cannot both pass the per-owner cap or both claim a host.
+    // requests cannot both pass the per-owner cap or both claim a host. The budget is taken
+    // only when the store was created: a refused request (409, 422, cap) costs nothing.
     let ip = client_ip(
         &headers,
         connect.as_ref().map(|e| &e.0),
         state.settings.trust_forwarded_for,
     );
     let keys = [format!("user:{}", caller.user), format!("ip:{ip}")];
-    if let Err(wait) = state.limiter.check(&keys, Instant::now()) {
+    let _creating = state.creating.lock().await;
+    if let Err(wait) = state.limiter.has_room(&keys, Instant::now()) {
         state.metrics.rate_limited();
         return Err(ApiError::rate_limited(retry_after_secs(wait)));
     }
-    let _creating = state.creating.lock().await;
     let existing = state.backend.list().await?;
     if caller.role == Role::Tenant {
         let owned = existing
@@ -73,6 +74,8 @@ pub(crate) async fn create_store<B: Backend>(
         )));
     }
     let created = state.backend.create(store).await?;
+    // Under the lock that checked for room, so this cannot be refused.
+    let _ = state.limiter.check(&keys, Instant::now());
     tracing::info!(store = created.metadata.name.as_deref().unwrap_or_default(), owner = %caller.user, "store created");
     Ok((StatusCode::CREATED, axum::Json(StoreView::of(&created))).into_response())
 }

@@ -283,6 +283,15 @@ pub fn app<B: Backend>(state: AppState<B>) -> Router {
                 retry_after: None,
             }
         })
+        .method_not_allowed_fallback(|| async {
+            ApiError {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                code: "method_not_allowed",
+                message: "this route does not take that method".into(),
+                field: None,
+                retry_after: None,
+            }
+        })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), observe::<B>))
@@ -380,12 +389,22 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::too_large(0).with_limit_message();
     }
+    // Our words, not the library's: what was wrong and where.
+    let detail = |text: String, prefix: &str| {
+        text.split_once(prefix)
+            .map_or(text.clone(), |(_, rest)| rest.trim().to_string())
+    };
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::invalid_body("expected Content-Type: application/json")
-        }
-        JsonRejection::JsonDataError(e) => ApiError::invalid_body(e.body_text()),
-        other => ApiError::invalid_body(other.body_text()),
+        JsonRejection::MissingJsonContentType(_) => ApiError::unsupported_media_type(),
+        JsonRejection::JsonDataError(e) => ApiError::invalid_body(format!(
+            "the request body is not a valid store: {}",
+            detail(e.body_text(), "into the target type:")
+        )),
+        JsonRejection::JsonSyntaxError(e) => ApiError::invalid_body(format!(
+            "the request body is not valid JSON: {}",
+            detail(e.body_text(), "as JSON:")
+        )),
+        _ => ApiError::invalid_body("the request body cannot be read"),
     }
 }
 

@@ -27,9 +27,20 @@ impl RateLimiter {
         }
     }
 
+    /// Whether every key has room for one request, taking nothing. On refusal returns how long
+    /// until the fullest-blocked key has room again. Pair with [`RateLimiter::check`] once the
+    /// work was accepted, under the same lock, so that refused or failed work costs nothing.
+    pub fn has_room(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
+        self.take_if(keys, now, false)
+    }
+
     /// Takes one request for every key, or none: all keys must have room. On refusal returns
     /// how long until the fullest-blocked key has room again.
     pub fn check(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
+        self.take_if(keys, now, true)
+    }
+
+    fn take_if(&self, keys: &[String], now: Instant, take: bool) -> Result<(), Duration> {
         let capacity = f64::from(self.per_minute);
         let rate = capacity / 60.0; // per second
         let mut buckets = self
@@ -58,6 +69,9 @@ impl RateLimiter {
         }
         if wait > Duration::ZERO {
             return Err(wait);
+        }
+        if !take {
+            return Ok(());
         }
         for (key, tokens) in refreshed {
             buckets.insert(
@@ -105,6 +119,17 @@ mod tests {
             l.check(&keys(&["token:1", "ip:a"]), t0 + Duration::from_secs(12)),
             Ok(())
         );
+    }
+
+    #[test]
+    fn has_room_takes_nothing() {
+        let l = RateLimiter::new(1);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(l.has_room(&keys(&["user:a"]), t0), Ok(()));
+        }
+        assert_eq!(l.check(&keys(&["user:a"]), t0), Ok(()));
+        assert!(l.has_room(&keys(&["user:a"]), t0).is_err());
     }
 
     #[test]

@@ -870,3 +870,76 @@ async fn a_watch_stream_ends_at_its_maximum_lifetime() {
     assert_eq!(status, StatusCode::OK);
     body_ends(body, Duration::from_secs(10)).await;
 }
+
+/// HTTP conventions: 415 for a body not declared as JSON, our JSON error on every error status
+/// (405 and unknown routes included), messages in our words.
+#[tokio::test]
+async fn errors_follow_http_conventions_in_our_words() {
+    let api = Api::new();
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/stores")
+        .header(header::AUTHORIZATION, format!("Bearer {ALICE}"))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(json!({"name": "a"}).to_string()))
+        .expect("request");
+    let res = api.router.clone().oneshot(req).await.expect("response");
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).expect("a JSON error body");
+    assert_eq!(body["error"]["code"], "unsupported_media_type", "{body}");
+
+    let r = api.call("PUT", "/api/v1/stores", Some(ALICE), None).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(code(&r), "method_not_allowed", "{}", r.body);
+    let r = api
+        .call("GET", "/api/v1/nothing-here", Some(ALICE), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(code(&r), "not_found", "{}", r.body);
+
+    let r = api
+        .call("POST", "/api/v1/stores", Some(ALICE), Some("[0]".into()))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = r.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.starts_with("the request body is not a valid store"),
+        "{message}"
+    );
+    assert!(!message.contains("Failed to deserialize"), "{message}");
+    let r = api
+        .call("POST", "/api/v1/stores", Some(ALICE), Some("{".into()))
+        .await;
+    let message = r.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.starts_with("the request body is not valid JSON"),
+        "{message}"
+    );
+}
+
+/// Only accepted work counts against the creation rate limit: a refused create (a duplicate
+/// name, a host another store uses) costs nothing.
+#[tokio::test]
+async fn refused_creations_do_not_count_against_the_rate_limit() {
+    let api = Api::with(Settings {
+        creations_per_minute: 2,
+        max_stores_per_owner: 100,
+        ..Settings::default()
+    });
+    assert_eq!(api.create(ALICE, "one").await.status, StatusCode::CREATED);
+    for _ in 0..5 {
+        assert_eq!(api.create(ALICE, "one").await.status, StatusCode::CONFLICT);
+    }
+    assert_eq!(api.create(ALICE, "two").await.status, StatusCode::CREATED);
+    assert_eq!(
+        api.create(ALICE, "three").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
