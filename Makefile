@@ -78,9 +78,10 @@ crd: ## regenerate crd/ (and the chart's copy) from the Store types
 render: ## regenerate examples/rendered/ (the golden renders)
 	@for e in $(EXAMPLES); do $(OPERATOR) render -f examples/$$e.yaml --config examples/config/operator-config.yaml > examples/rendered/$$e.yaml; echo "examples/rendered/$$e.yaml"; done
 
-bench: ## time validate + build + serialize of one store; API writes of one store to Ready
+bench: ## build time of one store; requests per store; 100 stores vs kubectl; RSS with 1,000 stores (real control plane)
 	$(CARGO) bench -p storefleet-operator --bench build_store
 	$(CARGO) bench -p storefleet-operator --bench controller_writes
+	$(CARGO) bench -p storefleet-operator --bench provisioning
 
 install-crd: ## kubectl apply the Store CRD to the current kube context
 	kubectl apply --server-side -f crd/storefleet.io_stores.yaml

@@ -8,7 +8,7 @@
 //!
 //! `cargo bench -p storefleet-operator --bench provisioning`
 //! (`STOREFLEET_BENCH_STORES`, default 100; `STOREFLEET_BENCH_RSS_STORES`, default 1000, 0 skips;
-//! `KUBECTL`, default `kubectl`).
+//! `STOREFLEET_BENCH_CONCURRENCY`, default 16; `KUBECTL`, default `kubectl`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -35,7 +35,8 @@ fn config(stores: usize) -> OperatorConfig {
         max_stores: u32::try_from(stores + 10).unwrap_or(u32::MAX),
         ..OperatorConfig::default()
     };
-    config.controller.concurrency = 16;
+    config.controller.concurrency =
+        u16::try_from(env_number("STOREFLEET_BENCH_CONCURRENCY", 16)).unwrap_or(16);
     config
 }
 
@@ -141,6 +142,18 @@ fn main() {
     let n = env_number("STOREFLEET_BENCH_STORES", 100);
     let m = env_number("STOREFLEET_BENCH_RSS_STORES", 1000);
     runtime.block_on(async {
+        if n > 0 {
+            floor_and_operator(n).await;
+        }
+        if m > 0 {
+            binary_rss(m).await;
+        }
+    });
+}
+
+/// Parts 1 and 2.
+async fn floor_and_operator(n: usize) {
+    {
         // 1. The floor: one client, sequential server-side applies.
         let Some(env) = common::Env::prepare("provisioning_floor", config(n)).await else {
             return;
@@ -179,7 +192,10 @@ fn main() {
         let requests = env.operator_requests().len();
         drop(env);
         println!("provisioning: {n} stores, {count} objects (Jobs excluded), real control plane");
-        println!("  kubectl apply --server-side, one client: {:>7.1} s", floor.as_secs_f64());
+        println!(
+            "  kubectl apply --server-side, one client: {:>7.1} s",
+            floor.as_secs_f64()
+        );
         println!(
             "  operator (creates took {:.1} s):         {:>7.1} s  ({:.2}x the floor), {requests} requests",
             created.as_secs_f64(),
@@ -187,11 +203,12 @@ fn main() {
             operator.as_secs_f64() / floor.as_secs_f64()
         );
         let _ = waited;
+    }
+}
 
-        // 3. The binary's peak RSS with m stores.
-        if m == 0 {
-            return;
-        }
+/// Part 3: the binary's peak RSS with `m` stores.
+async fn binary_rss(m: usize) {
+    {
         let Some(env) = common::Env::prepare("provisioning_rss", config(m)).await else {
             return;
         };
@@ -230,5 +247,5 @@ fn main() {
                 rss
             ),
         }
-    });
+    }
 }
