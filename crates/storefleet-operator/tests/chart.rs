@@ -667,3 +667,28 @@ async fn a_missing_lease_namespace_is_one_clear_line_on_a_real_apiserver() {
     );
     assert!(!stderr.contains("ApiError"), "{stderr}");
 }
+
+/// Every child kind the controller knows (`controller::children`, the one list) may be watched,
+/// listed and applied by the chart's operator role, cluster-wide: a new child kind without its
+/// RBAC fails here, before any cluster sees it.
+#[test]
+fn the_operator_may_watch_and_apply_every_child_kind() {
+    let granted = granted(&render(""), "-operator");
+    for resource in storefleet_operator::controller::children::api_resources() {
+        for verb in ["list", "watch", "patch"] {
+            let grant = (
+                resource.group.clone(),
+                resource.plural.clone(),
+                verb.to_string(),
+                None,
+                false,
+            );
+            assert!(
+                granted.contains(&grant),
+                "the chart does not grant {verb} on {} ({})",
+                resource.plural,
+                resource.kind
+            );
+        }
+    }
+}
