@@ -230,6 +230,9 @@ impl Context {
             return Ok(());
         }
         let stores = self.stores.state();
+        // A store deleted between its admission and its finalizer leaves no event to release
+        // its place: forget places of stores that no longer exist.
+        admitted.retain(|n| stores.iter().any(|s| s.metadata.name.as_deref() == Some(n)));
         let owner_of = |n: &str| {
             stores
                 .iter()
