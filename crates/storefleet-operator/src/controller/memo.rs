@@ -100,10 +100,10 @@ pub struct Memo {
 }
 
 impl Memo {
-    /// A memo for `objects` with nothing recorded yet.
-    pub fn fresh(objects: &StoreObjects) -> Self {
+    /// A memo for objects with `fingerprint`, nothing recorded yet.
+    fn fresh(fingerprint: u64) -> Self {
         Self {
-            fingerprint: fingerprint(objects),
+            fingerprint,
             at: Instant::now(),
             versions: HashMap::new(),
             issued: false,
@@ -112,9 +112,10 @@ impl Memo {
         }
     }
 
-    /// Whether this memo still describes `objects` and is young enough to trust.
-    pub fn is_current(&self, objects: &StoreObjects) -> bool {
-        self.at.elapsed() < MEMO_TTL && self.fingerprint == fingerprint(objects)
+    /// Whether this memo still describes objects with `fingerprint` and is young enough to
+    /// trust.
+    fn is_current(&self, fingerprint: u64) -> bool {
+        self.at.elapsed() < MEMO_TTL && self.fingerprint == fingerprint
     }
 
     /// Whether the child `key` is as our last apply left it.
@@ -162,9 +163,11 @@ impl Memos {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(store);
+        // Hashed once per pass: the objects' Debug text covers every field.
+        let fingerprint = fingerprint(objects);
         match memo {
-            Some(memo) if memo.is_current(objects) => memo,
-            _ => Memo::fresh(objects),
+            Some(memo) if memo.is_current(fingerprint) => memo,
+            _ => Memo::fresh(fingerprint),
         }
     }
 
