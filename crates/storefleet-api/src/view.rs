@@ -56,6 +56,7 @@ impl CreateStore {
             display_name: self.display_name,
             domain: self.domain,
             ingress: None,
+            gateway: None,
             tls: default_tls.then(storefleet_types::TlsSpec::default),
             storage: None,
             versions: None,

@@ -68,6 +68,7 @@ fn objects_yaml(n: usize, config: &OperatorConfig) -> (String, usize) {
                 Child::PersistentVolumeClaim(o) => serde_json::to_value(o),
                 Child::Deployment(o) => serde_json::to_value(o),
                 Child::Ingress(o) => serde_json::to_value(o),
+                Child::HttpRoute(o) => serde_json::to_value(o),
                 Child::ConfigMap(o) => serde_json::to_value(o),
                 // The Job waits for readiness in the operator too; not part of "all children".
                 Child::Job(_) => continue,

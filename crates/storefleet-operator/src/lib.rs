@@ -21,6 +21,7 @@
 pub mod build;
 pub mod config;
 pub mod controller;
+pub mod gateway_api;
 pub mod http;
 pub mod metrics;
 pub mod render;

@@ -181,6 +181,7 @@ pub fn render(store: &Store, config: &OperatorConfig) -> Result<String, RenderEr
             }
             Child::Deployment(o) => to_yaml("Deployment", o.metadata.name.as_deref(), o),
             Child::Ingress(o) => to_yaml("Ingress", o.metadata.name.as_deref(), o),
+            Child::HttpRoute(o) => to_yaml("HTTPRoute", o.metadata.name.as_deref(), o),
             Child::ConfigMap(o) => to_yaml("ConfigMap", o.metadata.name.as_deref(), o),
             Child::Job(o) => to_yaml("Job", o.metadata.name.as_deref(), o),
         }?;

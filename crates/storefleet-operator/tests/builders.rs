@@ -5,15 +5,17 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube_quantity::ParsedQuantity;
+use storefleet_operator::build::route::RouteObject;
 use storefleet_operator::build::secrets::{Csprng, PASSWORD_LEN, Placeholder, Value};
 use storefleet_operator::build::{self, Child, StoreObjects};
-use storefleet_operator::config::OperatorConfig;
+use storefleet_operator::config::{GatewayConfig, GatewayRef, OperatorConfig};
 use storefleet_operator::validate::{ValidatedStore, validate};
 use storefleet_types::fixtures::TEST_UID;
 use storefleet_types::names::{self, Component, child, labels as keys};
-use storefleet_types::{IngressSpec, Plan, SetupSpec, Store};
+use storefleet_types::{GatewaySpec, IngressSpec, Plan, SetupSpec, Store};
 
 /// The defaults, plus what an admin would allow for the custom-ingress cases below.
 fn config() -> OperatorConfig {
@@ -26,6 +28,28 @@ fn config() -> OperatorConfig {
     };
     config.ingress.allowed_class_names = vec!["traefik".into()];
     config.ingress.allowed_annotations.push("a/*".into());
+    config
+}
+
+fn ingress_of(o: &StoreObjects) -> Ingress {
+    match &o.storefront.route {
+        RouteObject::Ingress(i) => i.clone(),
+        RouteObject::HttpRoute(r) => panic!("routed by a Gateway: {r:?}"),
+    }
+}
+
+fn gateway_config() -> OperatorConfig {
+    let mut config = config();
+    config.gateway = Some(GatewayConfig {
+        default_gateway: GatewayRef {
+            namespace: "gateways".into(),
+            name: "shops".into(),
+        },
+        allowed_gateways: Vec::new(),
+        http_listener: None,
+        https_listener: Some("https".into()),
+        data_plane_namespace: "envoy-gateway-system".into(),
+    });
     config
 }
 
@@ -192,6 +216,7 @@ fn apply_order_puts_isolation_first_and_setup_last() {
             Child::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
             Child::Deployment(_) => "Deployment",
             Child::Ingress(_) => "Ingress",
+            Child::HttpRoute(_) => "HTTPRoute",
             Child::ConfigMap(_) => "ConfigMap",
             Child::Job(_) => "Job",
         })
@@ -318,9 +343,7 @@ fn services_and_ingress_point_at_named_ports_that_exist() {
         o.database.stateful_set.spec.service_name.as_deref(),
         Some(child::DATABASE)
     );
-    let rules = o
-        .storefront
-        .ingress
+    let rules = ingress_of(&o)
         .spec
         .as_ref()
         .and_then(|s| s.rules.clone())
@@ -855,9 +878,12 @@ fn setup_job_is_bounded_and_named_after_its_inputs() {
 
 #[test]
 fn ingress_host_class_and_tls() {
-    let plain = objects(&Store::test()).storefront.ingress;
+    let plain = ingress_of(&objects(&Store::test()));
     let spec = plain.spec.clone().expect("spec");
-    assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
+    assert_eq!(
+        spec.ingress_class_name, None,
+        "no class assumed: the cluster's default IngressClass"
+    );
     assert_eq!(
         spec.rules.expect("rules")[0].host.as_deref(),
         Some("alice.shop.local")
@@ -865,13 +891,11 @@ fn ingress_host_class_and_tls() {
     assert!(spec.tls.is_none());
     assert!(plain.metadata.annotations.is_none());
 
-    let issued = objects(
+    let issued = ingress_of(&objects(
         &Store::test()
             .with_domain("shop.example.com")
             .with_cluster_issuer("letsencrypt"),
-    )
-    .storefront
-    .ingress;
+    ));
     let tls = issued.spec.clone().and_then(|s| s.tls).expect("tls");
     assert_eq!(tls[0].hosts, Some(vec!["shop.example.com".to_string()]));
     assert_eq!(tls[0].secret_name.as_deref(), Some("storefront-tls"));
@@ -880,16 +904,14 @@ fn ingress_host_class_and_tls() {
         "letsencrypt"
     );
 
-    let own = objects(
+    let own = ingress_of(&objects(
         &Store::test()
             .with_tls_secret("my-cert")
             .with_ingress(IngressSpec {
                 class_name: Some("traefik".into()),
                 annotations: BTreeMap::from([("a/b".to_string(), "c".to_string())]),
             }),
-    )
-    .storefront
-    .ingress;
+    ));
     let spec = own.spec.clone().expect("spec");
     assert_eq!(spec.ingress_class_name.as_deref(), Some("traefik"));
     assert_eq!(
@@ -952,5 +974,76 @@ fn storefront_and_database_volumes() {
             .and_then(|s| s.storage_class_name)
             .as_deref(),
         Some("fast")
+    );
+}
+
+/// Behind a Gateway: one HTTPRoute (no Ingress) for the store's host to the storefront Service,
+/// attached to the configured Gateway and listener; the storefront admits only the Gateway's
+/// data plane.
+#[test]
+fn gateway_routing_builds_an_http_route_and_admits_the_data_plane() {
+    let store = Store::test()
+        .with_gateway(GatewaySpec::default())
+        .with_tls(storefleet_types::TlsSpec::default());
+    let o = build::build(&validate(&store, &gateway_config()).expect("valid"));
+    let kinds: Vec<_> = o
+        .children()
+        .iter()
+        .filter(|c| matches!(c, Child::Ingress(_) | Child::HttpRoute(_)))
+        .map(|c| matches!(c, Child::HttpRoute(_)))
+        .collect();
+    assert_eq!(kinds, [true], "exactly one route, an HTTPRoute");
+    let RouteObject::HttpRoute(route) = &o.storefront.route else {
+        panic!("an HTTPRoute");
+    };
+    assert_eq!(route.metadata.namespace.as_deref(), Some("store-alice"));
+    assert_eq!(
+        route.metadata.labels.as_ref().expect("labels")["storefleet.io/store"],
+        "alice"
+    );
+    assert!(route.metadata.owner_references.is_some());
+    let json = serde_json::to_value(route).expect("json");
+    assert_eq!(json["apiVersion"], "gateway.networking.k8s.io/v1");
+    assert_eq!(json["kind"], "HTTPRoute");
+    assert_eq!(
+        json["spec"]["parentRefs"],
+        serde_json::json!([{"namespace": "gateways", "name": "shops", "sectionName": "https"}])
+    );
+    assert_eq!(
+        json["spec"]["hostnames"],
+        serde_json::json!(["alice.shop.local"])
+    );
+    assert_eq!(
+        json["spec"]["rules"][0]["backendRefs"],
+        serde_json::json!([{"name": child::STOREFRONT, "port": 80}])
+    );
+    // The Service the route names exists and serves that port.
+    let port = o
+        .storefront
+        .service
+        .spec
+        .as_ref()
+        .expect("spec")
+        .ports
+        .as_ref()
+        .expect("ports")[0]
+        .port;
+    assert_eq!(port, 80);
+
+    let access = o
+        .network_policies
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some(child::NETPOL_INGRESS))
+        .expect("storefront access policy");
+    let from = serde_json::to_value(access).expect("json")["spec"]["ingress"][0]["from"].clone();
+    assert_eq!(
+        from[0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "envoy-gateway-system"
+    );
+    assert!(
+        !o.network_policies
+            .iter()
+            .any(|p| p.metadata.name.as_deref() == Some(child::NETPOL_ACME_SOLVER)),
+        "no HTTP-01 solver behind a Gateway"
     );
 }

@@ -5,7 +5,8 @@
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::spec::{
-    DeletionPolicy, Engine, IngressSpec, Plan, SetupSpec, StorageSpec, Store, StoreSpec, TlsSpec,
+    DeletionPolicy, Engine, GatewaySpec, IngressSpec, Plan, SetupSpec, StorageSpec, Store,
+    StoreSpec, TlsSpec,
 };
 
 /// UID given to fixture Stores, as the apiserver would.
@@ -24,6 +25,7 @@ impl Store {
                 display_name: None,
                 domain: None,
                 ingress: None,
+                gateway: None,
                 tls: None,
                 storage: None,
                 versions: None,
@@ -99,6 +101,12 @@ impl Store {
     /// Sets the ingress block.
     pub fn with_ingress(mut self, ingress: IngressSpec) -> Self {
         self.spec.ingress = Some(ingress);
+        self
+    }
+
+    /// Routes the store through a Gateway (`{}`: the operator's default).
+    pub fn with_gateway(mut self, gateway: GatewaySpec) -> Self {
+        self.spec.gateway = Some(gateway);
         self
     }
 

@@ -18,7 +18,7 @@ pub mod status;
 pub mod fixtures;
 
 pub use spec::{
-    DeletionPolicy, Engine, IngressSpec, PaymentMethod, Plan, SetupSpec, StorageSpec, Store,
-    StoreSpec, TlsSpec, VersionsSpec,
+    DeletionPolicy, Engine, GatewaySpec, IngressSpec, PaymentMethod, Plan, SetupSpec, StorageSpec,
+    Store, StoreSpec, TlsSpec, VersionsSpec,
 };
 pub use status::{Phase, StoreStatus, condition};

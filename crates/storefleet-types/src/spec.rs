@@ -38,6 +38,7 @@ use crate::status::StoreStatus;
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("self.metadata.name.size() <= 40").message("metadata.name must be at most 40 characters: it becomes part of the store's namespace name"),
     validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label that starts with a letter: lower case letters, digits and '-'"),
+    validation = Rule::new("!(has(self.spec.ingress) && has(self.spec.gateway))").message("spec: set ingress or gateway, not both: a store is routed by an Ingress or by a Gateway API HTTPRoute"),
     validation = Rule::new("has(self.spec.storage) == has(oldSelf.spec.storage) && (!has(self.spec.storage) || self.spec.storage == oldSelf.spec.storage)").message("spec.storage is immutable: a volume's class and size cannot change once created (Kubernetes cannot resize a StatefulSet's volumes); create a new store instead")
 )]
 #[serde(rename_all = "camelCase")]
@@ -73,6 +74,12 @@ pub struct StoreSpec {
     /// Ingress settings; the operator's configured ingress class is used when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressSpec>,
+
+    /// Route the shop with a Gateway API `HTTPRoute` attached to a Gateway the platform runs
+    /// (instead of an Ingress). `{}` uses the operator's default Gateway; a named Gateway must be
+    /// one the operator configuration offers. Absent: the operator's default routing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewaySpec>,
 
     /// Serve the shop over HTTPS. `{}` uses the operator's default cert-manager ClusterIssuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,6 +173,28 @@ pub struct IngressSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 32))]
     pub annotations: BTreeMap<String, String>,
+}
+
+/// The Gateway a store's HTTPRoute attaches to.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.namespace) || has(self.name)").message("gateway.namespace needs gateway.name"))]
+pub struct GatewaySpec {
+    /// Name of the Gateway; the operator's default Gateway when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub name: Option<String>,
+
+    /// Namespace of the Gateway; the default Gateway's namespace when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub namespace: Option<String>,
 }
 
 /// HTTPS for the shop: a cert-manager ClusterIssuer, or a Secret that already holds the

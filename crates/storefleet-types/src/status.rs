@@ -114,4 +114,6 @@ pub mod condition {
     pub const STOREFRONT_READY: &str = "StorefrontReady";
     /// The setup Job succeeded.
     pub const SETUP_COMPLETE: &str = "SetupComplete";
+    /// The store's HTTPRoute was accepted by its Gateway (Gateway API routing only).
+    pub const ROUTE_ACCEPTED: &str = "RouteAccepted";
 }

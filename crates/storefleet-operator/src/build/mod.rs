@@ -5,7 +5,8 @@
 //! ```text
 //!  ValidatedStore ─► namespace ─► limits (quota, limit range) ─► network (policies)
 //!                 ─► secrets (templates: created once, never overwritten)
-//!                 ─► database (Service, StatefulSet) ─► storefront (PVC, Service, Deployment, Ingress)
+//!                 ─► database (Service, StatefulSet) ─► storefront (PVC, Service, Deployment)
+//!                 ─► route (Ingress or Gateway API HTTPRoute)
 //!                 ─► setup (ConfigMap script, Job)        = StoreObjects, in apply order
 //! ```
 //!
@@ -17,6 +18,7 @@ pub mod database;
 pub mod limits;
 pub mod namespace;
 pub mod network;
+pub mod route;
 pub mod secrets;
 pub mod setup;
 pub mod storefront;
@@ -39,6 +41,7 @@ use storefleet_types::names::{self, Component, labels as keys};
 pub use secrets::{SecretTemplate, SecretValues};
 
 use crate::config::ContainerResources;
+use crate::gateway_api::HTTPRoute;
 use crate::validate::ValidatedStore;
 
 /// Every object one Store consists of.
@@ -86,6 +89,8 @@ pub enum Child<'a> {
     Deployment(&'a Deployment),
     /// Ingress.
     Ingress(&'a Ingress),
+    /// Gateway API HTTPRoute.
+    HttpRoute(&'a HTTPRoute),
     /// ConfigMap.
     ConfigMap(&'a ConfigMap),
     /// Job.
@@ -106,6 +111,7 @@ impl Child<'_> {
             Child::PersistentVolumeClaim(o) => &o.metadata,
             Child::Deployment(o) => &o.metadata,
             Child::Ingress(o) => &o.metadata,
+            Child::HttpRoute(o) => &o.metadata,
             Child::ConfigMap(o) => &o.metadata,
             Child::Job(o) => &o.metadata,
         }
@@ -129,7 +135,10 @@ impl StoreObjects {
             Child::PersistentVolumeClaim(&self.storefront.volume),
             Child::Service(&self.storefront.service),
             Child::Deployment(&self.storefront.deployment),
-            Child::Ingress(&self.storefront.ingress),
+            match &self.storefront.route {
+                route::RouteObject::Ingress(o) => Child::Ingress(o),
+                route::RouteObject::HttpRoute(o) => Child::HttpRoute(o),
+            },
             Child::ConfigMap(&self.setup.script),
             Child::Job(&self.setup.job),
         ]);

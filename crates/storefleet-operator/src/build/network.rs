@@ -1,11 +1,12 @@
 //! NetworkPolicies: deny everything, then allow exactly the flows a shop needs.
 //!
 //! ```text
-//!  ingress controller ns ──80──► storefront ──3306──► database
+//!  edge ns ──80──► storefront ──3306──► database      (edge: the ingress controller's or the
+//!                                                      Gateway data plane's namespace)
 //!                                setup ───────3306──┘
 //!  every pod ──53──► DNS (any namespace)
 //!  storefront, setup ──80/443──► internet, except private, link-local and cluster ranges
-//!  ingress controller ns ──8089──► cert-manager's HTTP-01 solver (stores with a ClusterIssuer)
+//!  edge ns ──8089──► cert-manager's HTTP-01 solver (stores with a ClusterIssuer)
 //! ```
 
 use std::collections::BTreeMap;
@@ -109,7 +110,7 @@ fn ingress_controller_peer(store: &ValidatedStore) -> NetworkPolicyPeer {
         namespace_selector: Some(LabelSelector {
             match_labels: Some(BTreeMap::from([(
                 NAMESPACE_NAME_LABEL.to_string(),
-                store.ingress_controller_namespace.clone(),
+                store.edge_namespace.clone(),
             )])),
             match_expressions: None,
         }),
@@ -150,7 +151,7 @@ pub fn build_dns_egress(store: &ValidatedStore) -> NetworkPolicy {
     )
 }
 
-/// Lets the ingress controller's namespace reach the storefront's HTTP port.
+/// Lets the edge namespace (ingress controller or Gateway data plane) reach the storefront's HTTP port.
 pub fn build_ingress_controller_access(store: &ValidatedStore) -> NetworkPolicy {
     policy(
         store,

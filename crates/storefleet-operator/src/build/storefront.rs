@@ -1,4 +1,4 @@
-//! WordPress: the files volume, a Service, a one-replica Deployment and the Ingress.
+//! WordPress: the files volume, a Service, a one-replica Deployment, and its route (`route.rs`).
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
@@ -6,28 +6,22 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, Service, ServicePort,
     ServiceSpec, Sysctl, TCPSocketAction, Volume, VolumeMount,
 };
-use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
-};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
+use super::route::{RouteObject, build_route};
 use super::{
     child_meta, container_security, env, env_from_secret, labels, pod_security, resources,
     rwo_claim_spec, selector, selector_labels,
 };
-use crate::validate::{Tls, ValidatedStore};
+use crate::validate::ValidatedStore;
 
 /// uid and gid of `www-data` in the official WordPress images (apache and cli).
 pub const WWW_DATA_UID: i64 = 33;
 /// Where WordPress lives in the official image.
 pub const DOCROOT: &str = "/var/www/html";
-/// Secret cert-manager writes the certificate to when TLS comes from a ClusterIssuer.
-pub const TLS_SECRET: &str = "storefront-tls";
-/// Annotation cert-manager's ingress-shim reads.
-pub const CERT_MANAGER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
+pub use super::route::{CERT_MANAGER_ISSUER_ANNOTATION, TLS_SECRET};
 /// Name of the files volume inside pods.
 pub const FILES_VOLUME: &str = "files";
 
@@ -40,8 +34,8 @@ pub struct StorefrontObjects {
     pub service: Service,
     /// The Deployment.
     pub deployment: Deployment,
-    /// The Ingress.
-    pub ingress: Ingress,
+    /// The Ingress or the HTTPRoute.
+    pub route: RouteObject,
 }
 
 /// Builds the storefront's objects.
@@ -50,7 +44,7 @@ pub fn build_storefront(store: &ValidatedStore) -> StorefrontObjects {
         volume: build_storefront_volume(store),
         service: build_storefront_service(store),
         deployment: build_storefront_deployment(store),
-        ingress: build_storefront_ingress(store),
+        route: build_route(store),
     }
 }
 
@@ -216,57 +210,6 @@ pub fn build_storefront_deployment(store: &ValidatedStore) -> Deployment {
             },
             ..DeploymentSpec::default()
         },
-        status: None,
-    }
-}
-
-/// The Ingress: the store's host to the storefront Service, with TLS from cert-manager or an
-/// existing Secret.
-pub fn build_storefront_ingress(store: &ValidatedStore) -> Ingress {
-    let mut metadata = child_meta(store, child::STOREFRONT, Component::Storefront);
-    let mut annotations = store.ingress_annotations.clone();
-    let tls_secret = match &store.tls {
-        None => None,
-        Some(Tls::ClusterIssuer(issuer)) => {
-            annotations.insert(CERT_MANAGER_ISSUER_ANNOTATION.into(), issuer.clone());
-            Some(TLS_SECRET.to_string())
-        }
-        Some(Tls::Secret(secret)) => Some(secret.clone()),
-    };
-    if !annotations.is_empty() {
-        metadata.annotations = Some(annotations);
-    }
-    Ingress {
-        metadata,
-        spec: Some(IngressSpec {
-            ingress_class_name: Some(store.ingress_class.clone()),
-            rules: Some(vec![IngressRule {
-                host: Some(store.host.clone()),
-                http: Some(HTTPIngressRuleValue {
-                    paths: vec![HTTPIngressPath {
-                        path: Some("/".into()),
-                        path_type: "Prefix".into(),
-                        backend: IngressBackend {
-                            service: Some(IngressServiceBackend {
-                                name: child::STOREFRONT.into(),
-                                port: Some(ServiceBackendPort {
-                                    name: Some(ports::HTTP_NAME.into()),
-                                    number: None,
-                                }),
-                            }),
-                            resource: None,
-                        },
-                    }],
-                }),
-            }]),
-            tls: tls_secret.map(|secret| {
-                vec![IngressTLS {
-                    hosts: Some(vec![store.host.clone()]),
-                    secret_name: Some(secret),
-                }]
-            }),
-            default_backend: None,
-        }),
         status: None,
     }
 }

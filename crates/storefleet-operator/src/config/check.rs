@@ -32,15 +32,15 @@ impl OperatorConfig {
         if self.controller.concurrency == 0 {
             c.issue("controller.concurrency", "must be at least 1");
         }
-        if !is_subdomain(&self.ingress.class_name) {
+        if let Some(class) = &self.ingress.class_name
+            && !is_subdomain(class)
+        {
             c.issue(
                 "ingress.className",
-                format!(
-                    "{:?} is not a valid IngressClass name",
-                    self.ingress.class_name
-                ),
+                format!("{class:?} is not a valid IngressClass name"),
             );
         }
+        check_gateway(&mut c, self);
         if !is_label(&self.ingress.controller_namespace) {
             c.issue(
                 "ingress.controllerNamespace",
@@ -157,6 +157,62 @@ impl Checker {
         } else {
             Err(ConfigError::Invalid(self.issues))
         }
+    }
+}
+
+fn check_gateway(c: &mut Checker, config: &OperatorConfig) {
+    let Some(gateway) = &config.gateway else {
+        if config.routing == super::RoutingMode::Gateway {
+            c.issue(
+                "routing",
+                "gateway routing needs the gateway section (defaultGateway, dataPlaneNamespace)",
+            );
+        }
+        return;
+    };
+    let refs = std::iter::once((
+        "gateway.defaultGateway".to_string(),
+        &gateway.default_gateway,
+    ))
+    .chain(
+        gateway
+            .allowed_gateways
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (format!("gateway.allowedGateways[{i}]"), g)),
+    );
+    for (path, g) in refs {
+        if !is_label(&g.namespace) {
+            c.issue(
+                &format!("{path}.namespace"),
+                format!("{:?} is not a valid namespace name", g.namespace),
+            );
+        }
+        if !is_subdomain(&g.name) {
+            c.issue(
+                &format!("{path}.name"),
+                format!("{:?} is not a valid Gateway name", g.name),
+            );
+        }
+    }
+    for (path, listener) in [
+        ("gateway.httpListener", &gateway.http_listener),
+        ("gateway.httpsListener", &gateway.https_listener),
+    ] {
+        if let Some(l) = listener
+            && !is_label(l)
+        {
+            c.issue(path, format!("{l:?} is not a valid listener name"));
+        }
+    }
+    if !is_label(&gateway.data_plane_namespace) {
+        c.issue(
+            "gateway.dataPlaneNamespace",
+            format!(
+                "{:?} is not a valid namespace name",
+                gateway.data_plane_namespace
+            ),
+        );
     }
 }
 

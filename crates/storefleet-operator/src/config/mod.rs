@@ -7,7 +7,7 @@
 //!
 //! ```text
 //!  mod.rs       OperatorConfig, loading (YAML, flags, env), errors
-//!  sections.rs  controller, ingress, network, images, setup
+//!  sections.rs  controller, routing (ingress, gateway), network, images, setup
 //!  plans.rs     what small, medium and large mean (quota, limit range, resources, volumes)
 //!  check.rs     every value and how they fit together, all problems at once
 //! ```
@@ -31,8 +31,8 @@ pub use plans::{
     QuotaConfig, VolumeSizes,
 };
 pub use sections::{
-    ControllerConfig, DEFAULT_ALLOWED_ANNOTATIONS, Image, Images, IngressConfig, NetworkConfig,
-    SetupConfig,
+    ControllerConfig, DEFAULT_ALLOWED_ANNOTATIONS, GatewayConfig, GatewayRef, Image, Images,
+    IngressConfig, NetworkConfig, RoutingMode, SetupConfig,
 };
 pub use storefleet_types::names::{is_dns_label as is_label, is_hostname};
 
@@ -106,8 +106,12 @@ pub struct OperatorConfig {
     pub provisioning_timeout_seconds: u64,
     /// How reconciles run.
     pub controller: ControllerConfig,
+    /// How stores whose spec names neither `ingress` nor `gateway` are routed.
+    pub routing: RoutingMode,
     /// Ingress defaults.
     pub ingress: IngressConfig,
+    /// Gateway API routing; stores cannot use `spec.gateway` when null.
+    pub gateway: Option<GatewayConfig>,
     /// StorageClass for both volumes when the Store names none; the cluster default when null.
     pub storage_class_name: Option<String>,
     /// Egress rules.
@@ -130,7 +134,9 @@ impl Default for OperatorConfig {
             max_stores_per_owner: None,
             provisioning_timeout_seconds: 1800,
             controller: ControllerConfig::default(),
+            routing: RoutingMode::default(),
             ingress: IngressConfig::default(),
+            gateway: None,
             storage_class_name: None,
             network: NetworkConfig::default(),
             images: Images::default(),
@@ -221,7 +227,9 @@ impl OperatorConfig {
         };
         set(&mut self.base_domain, &o.base_domain);
         set(&mut self.namespace_prefix, &o.namespace_prefix);
-        set(&mut self.ingress.class_name, &o.ingress_class);
+        if o.ingress_class.is_some() {
+            self.ingress.class_name.clone_from(&o.ingress_class);
+        }
         set(&mut self.ingress.controller_namespace, &o.ingress_namespace);
         if o.cluster_issuer.is_some() {
             self.ingress
@@ -234,6 +242,11 @@ impl OperatorConfig {
         if let Some(max) = o.max_stores {
             self.max_stores = max;
         }
+    }
+
+    /// Whether stores may be routed by Gateway API HTTPRoutes (the operator then watches them).
+    pub fn gateway_api(&self) -> bool {
+        self.gateway.is_some()
     }
 
     /// The namespace of a store.

@@ -1,4 +1,5 @@
-//! Configuration sections: controller tuning, ingress, network, images, the setup Job.
+//! Configuration sections: controller tuning, routing (Ingress, Gateway API), network, images,
+//! the setup Job.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -17,8 +18,9 @@ pub struct ControllerConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct IngressConfig {
-    /// IngressClass of store Ingresses.
-    pub class_name: String,
+    /// IngressClass of store Ingresses; null leaves `ingressClassName` unset, so the cluster's
+    /// default IngressClass serves them.
+    pub class_name: Option<String>,
     /// Namespace of the ingress controller's pods: the only source allowed to reach a storefront.
     pub controller_namespace: String,
     /// cert-manager ClusterIssuer used by `tls: {}`; `tls: {}` is an error when null.
@@ -56,7 +58,84 @@ impl IngressConfig {
 
     /// Whether a Store may choose the IngressClass `class`.
     pub fn allows_class(&self, class: &str) -> bool {
-        class == self.class_name || self.allowed_class_names.iter().any(|c| c == class)
+        self.class_name.as_deref() == Some(class)
+            || self.allowed_class_names.iter().any(|c| c == class)
+    }
+}
+
+/// How a store is routed when its spec names neither `ingress` nor `gateway`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RoutingMode {
+    /// A `networking.k8s.io/v1` Ingress (the `ingress` section).
+    #[default]
+    Ingress,
+    /// A Gateway API HTTPRoute attached to the `gateway` section's Gateway.
+    Gateway,
+}
+
+/// A Gateway, by namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayRef {
+    /// Namespace of the Gateway.
+    pub namespace: String,
+    /// Name of the Gateway.
+    pub name: String,
+}
+
+impl std::fmt::Display for GatewayRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Gateway API routing: the Gateway(s) the platform runs for stores. Its listeners must allow
+/// HTTPRoutes from store namespaces (`allowedRoutes.namespaces`, e.g. a selector on the label
+/// `app.kubernetes.io/managed-by: storefleet` that every store namespace carries); TLS is the
+/// HTTPS listener's (a wildcard certificate, or cert-manager's Gateway support).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// The Gateway of `spec.gateway: {}` (and of every store under `routing: gateway`).
+    pub default_gateway: GatewayRef,
+    /// Other Gateways a Store may name in `spec.gateway`.
+    #[serde(default)]
+    pub allowed_gateways: Vec<GatewayRef>,
+    /// Listener (sectionName) of plain-HTTP stores; every listener that allows the route when
+    /// null.
+    #[serde(default)]
+    pub http_listener: Option<String>,
+    /// Listener (sectionName) of stores with `spec.tls`; every listener when null.
+    #[serde(default)]
+    pub https_listener: Option<String>,
+    /// Namespace of the Gateway's data-plane pods (Envoy Gateway: `envoy-gateway-system`): the
+    /// only source allowed to reach a storefront.
+    pub data_plane_namespace: String,
+}
+
+impl GatewayConfig {
+    /// The Gateway a store asks for: the default when it names none, else one of the offered.
+    pub fn resolve(&self, name: Option<&str>, namespace: Option<&str>) -> Option<GatewayRef> {
+        let Some(name) = name else {
+            return Some(self.default_gateway.clone());
+        };
+        let wanted = GatewayRef {
+            namespace: namespace
+                .unwrap_or(&self.default_gateway.namespace)
+                .to_string(),
+            name: name.to_string(),
+        };
+        (wanted == self.default_gateway || self.allowed_gateways.contains(&wanted))
+            .then_some(wanted)
+    }
+
+    /// Every Gateway a store may use, default first.
+    pub fn offered(&self) -> Vec<String> {
+        std::iter::once(&self.default_gateway)
+            .chain(&self.allowed_gateways)
+            .map(ToString::to_string)
+            .collect()
     }
 }
 
@@ -124,7 +203,7 @@ impl Default for ControllerConfig {
 impl Default for IngressConfig {
     fn default() -> Self {
         Self {
-            class_name: "nginx".into(),
+            class_name: None,
             controller_namespace: "ingress-nginx".into(),
             default_cluster_issuer: None,
             allowed_class_names: Vec::new(),

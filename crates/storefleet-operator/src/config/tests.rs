@@ -46,7 +46,7 @@ fn partial_files_keep_other_defaults() {
     )
     .expect("valid");
     assert_eq!(c.base_domain, "shops.example.com");
-    assert_eq!(c.ingress.class_name, "traefik");
+    assert_eq!(c.ingress.class_name.as_deref(), Some("traefik"));
     assert_eq!(c.ingress.controller_namespace, "ingress-nginx");
     assert_eq!(c.plans, Plans::default());
 }
@@ -164,4 +164,44 @@ fn builtin_plans_grow() {
     let l = ParsedQuantity::try_from(&large.quota.limits_memory).expect("valid");
     assert!(l > s);
     assert_eq!(small.quota.requests_storage.0, "6Gi");
+}
+
+#[test]
+fn gateway_routing_needs_a_gateway_and_valid_names() {
+    let err = OperatorConfig::from_yaml("routing: gateway\n")
+        .expect("parses")
+        .check()
+        .expect_err("no gateway section")
+        .to_string();
+    assert!(
+        err.contains("routing: gateway routing needs the gateway section"),
+        "{err}"
+    );
+
+    let err = OperatorConfig::from_yaml(
+        "gateway:\n  defaultGateway: {namespace: Bad_NS, name: shops}\n  allowedGateways: [{namespace: gw, name: \"no way\"}]\n  httpsListener: \"HTTPS!\"\n  dataPlaneNamespace: envoy-gateway-system\n",
+    )
+    .expect("parses")
+    .check()
+    .expect_err("bad names")
+    .to_string();
+    for path in [
+        "gateway.defaultGateway.namespace",
+        "gateway.allowedGateways[0].name",
+        "gateway.httpsListener",
+    ] {
+        assert!(err.contains(path), "{path} in {err}");
+    }
+
+    let ok = OperatorConfig::from_yaml(
+        "routing: gateway\ngateway:\n  defaultGateway: {namespace: gateways, name: shops}\n  dataPlaneNamespace: envoy-gateway-system\n",
+    )
+    .expect("parses");
+    ok.check().expect("valid");
+    assert!(ok.gateway_api());
+    assert_eq!(
+        OperatorConfig::default().ingress.class_name,
+        None,
+        "no class is assumed"
+    );
 }

@@ -16,14 +16,17 @@ use storefleet_types::names;
 
 use super::Context;
 pub use super::calls::{
-    ApplyError, align_owners, belongs_to, create_once, describe, get_metadata, is_rejection,
-    rejection, set_owner_references, ssa, status_code,
+    ApplyError, align_owners, belongs_to, create_once, delete_child, describe, get_metadata,
+    is_rejection, rejection, set_owner_references, ssa, status_code,
 };
 use super::children::ChildKind;
 use super::memo::{ChildKey, Memo};
 use super::observe::{self, Step};
+use crate::build::route::RouteObject;
 use crate::build::secrets::Csprng;
 use crate::build::{Child, SecretTemplate, StoreObjects};
+use crate::gateway_api::HTTPRoute;
+use k8s_openapi::api::networking::v1::Ingress;
 
 /// What applying the children found.
 #[derive(Debug)]
@@ -32,6 +35,8 @@ pub struct Live {
     pub database: Step,
     /// The storefront step, from the Deployment as last applied.
     pub storefront: Step,
+    /// Whether the Gateway accepted the HTTPRoute, as last applied; None for an Ingress.
+    pub route: Option<Step>,
     /// The first rejection by the apiserver (the other children were still applied).
     pub rejected: Option<String>,
 }
@@ -144,6 +149,11 @@ async fn apply_with(
                 }
             }),
             Child::Ingress(o) => apply_one(ctx, memo, o).await.map(drop),
+            Child::HttpRoute(o) => apply_one(ctx, memo, o).await.map(|applied| {
+                if let Some(route) = applied {
+                    memo.route = Some(observe::route(&route));
+                }
+            }),
             Child::ConfigMap(o) => apply_one(ctx, memo, o).await.map(drop),
             // The setup step creates the Job behind its gates.
             Child::Job(_) => Ok(()),
@@ -162,6 +172,7 @@ async fn apply_with(
     if !lost.is_empty() {
         return Ok(Err(Refusal::CredentialsLost(lost)));
     }
+    prune_other_route(ctx, objects).await?;
     // Every generated Secret exists now: mark them issued (once in a store's life).
     if !issued && rejected.is_none() {
         let marked = ssa(ctx, &issued_namespace(&objects.namespace, true)).await?;
@@ -175,8 +186,39 @@ async fn apply_with(
             .storefront
             .clone()
             .unwrap_or_else(|| waiting("storefront")),
+        route: match &objects.storefront.route {
+            RouteObject::Ingress(_) => None,
+            RouteObject::HttpRoute(_) => Some(
+                memo.route
+                    .clone()
+                    .unwrap_or_else(|| waiting("the HTTPRoute")),
+            ),
+        },
         rejected,
     }))
+}
+
+/// A store switched between Ingress and Gateway routing: the route of the kind it no longer has
+/// is deleted once the watches show it exists (the watch of HTTPRoutes runs only when the
+/// operator offers Gateway routing).
+async fn prune_other_route(ctx: &Context, objects: &StoreObjects) -> Result<(), ApplyError> {
+    let (meta, stale_kind) = match &objects.storefront.route {
+        RouteObject::Ingress(o) => (&o.metadata, key_of::<HTTPRoute>(&o.metadata)),
+        RouteObject::HttpRoute(o) => (&o.metadata, key_of::<Ingress>(&o.metadata)),
+    };
+    if !ctx.seen.contains(&stale_kind) {
+        return Ok(());
+    }
+    let (namespace, name) = (
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
+    );
+    match &objects.storefront.route {
+        RouteObject::Ingress(_) => delete_child::<HTTPRoute>(ctx, namespace, name).await?,
+        RouteObject::HttpRoute(_) => delete_child::<Ingress>(ctx, namespace, name).await?,
+    }
+    ctx.seen.saw(stale_kind, None);
+    Ok(())
 }
 
 /// A generated Secret: created with fresh values while none was ever issued; once issued, only

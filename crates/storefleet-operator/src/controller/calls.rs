@@ -42,6 +42,15 @@ pub enum ApplyError {
         #[source]
         source: kube::Error,
     },
+    /// Deleting a child the store no longer consists of failed.
+    #[error("cannot delete {object}")]
+    Delete {
+        /// What was deleted.
+        object: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
     /// Changing an object's ownerReferences failed.
     #[error("cannot set the ownerReferences of {object}")]
     Own {
@@ -60,6 +69,7 @@ impl ApplyError {
             Self::Read { source, .. }
             | Self::Apply { source, .. }
             | Self::Create { source, .. }
+            | Self::Delete { source, .. }
             | Self::Own { source, .. } => source,
         }
     }
@@ -70,6 +80,7 @@ impl ApplyError {
             Self::Read { .. } => "Read",
             Self::Apply { .. } => "Apply",
             Self::Create { .. } => "Create",
+            Self::Delete { .. } => "Delete",
             Self::Own { .. } => "Own",
         }
     }
@@ -142,6 +153,28 @@ pub async fn create_once<K: ChildKind>(ctx: &Context, object: &K) -> Result<Opti
         Err(e) if status_code(&e) == Some(409) => Ok(None),
         Err(source) => Err(ApplyError::Create {
             object: describe(object),
+            source,
+        }),
+    }
+}
+
+/// Deletes the object of kind `K` in `namespace` named `name` (a child the store no longer
+/// consists of: the route of the other kind after a switch); absent is success.
+pub async fn delete_child<K: ChildKind>(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<(), ApplyError> {
+    ctx.metrics.api_request("delete");
+    debug!(kind = %K::kind(&()), namespace, name, "deleting a child the store no longer has");
+    match K::api(ctx.client.clone(), namespace)
+        .delete(name, &kube::api::DeleteParams::background())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if status_code(&e) == Some(404) => Ok(()),
+        Err(source) => Err(ApplyError::Delete {
+            object: format!("{} {namespace}/{name}", K::kind(&())),
             source,
         }),
     }
@@ -245,6 +278,7 @@ pub fn rejection(error: &ApplyError) -> String {
         ApplyError::Read { object, .. }
         | ApplyError::Apply { object, .. }
         | ApplyError::Create { object, .. }
+        | ApplyError::Delete { object, .. }
         | ApplyError::Own { object, .. } => object,
     };
     format!("{object}: {message}")

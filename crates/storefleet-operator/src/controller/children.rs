@@ -3,6 +3,8 @@
 //! [`for_each_kind`] is the one list: the controller's watches, the Retain cleanup and the RBAC
 //! tests all derive from it (a new child kind is one line here plus its builder). Each kind
 //! knows how to address its objects ([`ChildKind::api`]), so the apply layer stays typed.
+//! Gateway API kinds ([`ChildKind::GATEWAY_API`]) are used only when the operator configuration
+//! offers Gateway routing.
 
 use std::fmt::Debug;
 
@@ -13,6 +15,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::core::ApiResource;
+
+use crate::gateway_api::HTTPRoute;
 use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,6 +25,10 @@ use serde::de::DeserializeOwned;
 pub trait ChildKind:
     Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + Debug + Send + Sync + 'static
 {
+    /// Whether the kind is a Gateway API CRD: watched and cleaned up only when the operator
+    /// offers Gateway routing (a cluster without the CRDs has no such kind to watch).
+    const GATEWAY_API: bool;
+
     /// The Api for objects of this kind in `namespace` (ignored for cluster-scoped kinds).
     fn api(client: Client, namespace: &str) -> Api<Self>;
 }
@@ -32,8 +40,9 @@ pub trait KindVisitor {
 }
 
 macro_rules! child_kinds {
-    ($($kind:ty => $scope:ident),+ $(,)?) => {
+    ($($kind:ty => $scope:ident $(if $cond:ident)?),+ $(,)?) => {
         $(impl ChildKind for $kind {
+            const GATEWAY_API: bool = child_kinds!(@flag $($cond)?);
             fn api(client: Client, namespace: &str) -> Api<Self> {
                 child_kinds!(@api $scope, client, namespace)
             }
@@ -44,6 +53,8 @@ macro_rules! child_kinds {
             $(visitor.visit::<$kind>();)+
         }
     };
+    (@flag) => { false };
+    (@flag gateway_api) => { true };
     (@api cluster, $client:ident, $namespace:ident) => {{
         let _ = $namespace;
         Api::all($client)
@@ -64,6 +75,7 @@ child_kinds! {
     PersistentVolumeClaim => namespaced,
     Deployment => namespaced,
     Ingress => namespaced,
+    HTTPRoute => namespaced if gateway_api,
     ConfigMap => namespaced,
     Job => namespaced,
 }
@@ -93,6 +105,6 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), kinds.len(), "{kinds:?}");
-        assert_eq!(kinds.len(), 12);
+        assert_eq!(kinds.len(), 13);
     }
 }

@@ -141,6 +141,9 @@ async fn release(ctx: &Context, name: &str, uid: &str) -> Result<(), CleanupErro
     }
     impl KindVisitor for Release<'_> {
         fn visit<K: ChildKind>(&mut self) {
+            if K::GATEWAY_API && !self.ctx.config.gateway_api() {
+                return;
+            }
             self.steps
                 .push(Box::pin(release_kind::<K>(self.ctx, self.name, self.uid)));
         }

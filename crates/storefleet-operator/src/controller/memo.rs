@@ -65,6 +65,11 @@ impl Seen {
             .cloned()
     }
 
+    /// Whether the watches saw the object `key` (and no delete since, as far as we know).
+    pub fn contains(&self, key: &ChildKey) -> bool {
+        self.get(key).is_some()
+    }
+
     /// Whether the watches saw any object of `kind` in `namespace`.
     pub fn any(&self, kind: &str, namespace: &str) -> bool {
         self.0
@@ -97,6 +102,8 @@ pub struct Memo {
     pub database: Option<Step>,
     /// The storefront step, observed from the Deployment as last applied.
     pub storefront: Option<Step>,
+    /// The route step, observed from the HTTPRoute as last applied.
+    pub route: Option<Step>,
 }
 
 impl Memo {
@@ -109,6 +116,7 @@ impl Memo {
             issued: false,
             database: None,
             storefront: None,
+            route: None,
         }
     }
 

@@ -3,6 +3,8 @@
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 
+use crate::gateway_api::HTTPRoute;
+
 /// State of one provisioning step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -71,6 +73,54 @@ pub fn storefront(live: Option<&Deployment>) -> Step {
         Step::Ready
     } else {
         Step::Waiting(format!("Waiting for storefront ({ready}/{want} available)"))
+    }
+}
+
+/// Whether the HTTPRoute's Gateway accepted it: the `Accepted` condition its Gateway's
+/// controller wrote for the parent we attached to (conditions of an older generation of the
+/// route do not count).
+pub fn route(live: &HTTPRoute) -> Step {
+    let Some(parent) = live.spec.parent_refs.first() else {
+        return Step::Waiting("The HTTPRoute names no Gateway".into());
+    };
+    let gateway = format!(
+        "{}/{}",
+        parent
+            .namespace
+            .as_deref()
+            .or(live.metadata.namespace.as_deref())
+            .unwrap_or_default(),
+        parent.name
+    );
+    let generation = live.metadata.generation;
+    let accepted = live
+        .status
+        .iter()
+        .flat_map(|s| &s.parents)
+        .filter(|p| {
+            p.parent_ref.name == parent.name
+                && p.parent_ref
+                    .namespace
+                    .as_deref()
+                    .or(live.metadata.namespace.as_deref())
+                    == parent
+                        .namespace
+                        .as_deref()
+                        .or(live.metadata.namespace.as_deref())
+        })
+        .flat_map(|p| &p.conditions)
+        .find(|c| {
+            c.type_ == "Accepted" && (generation.is_none() || c.observed_generation == generation)
+        });
+    match accepted {
+        Some(c) if c.status == "True" => Step::Ready,
+        Some(c) => Step::Waiting(format!(
+            "Gateway {gateway} did not accept the HTTPRoute ({}: {})",
+            c.reason, c.message
+        )),
+        None => Step::Waiting(format!(
+            "Waiting for Gateway {gateway} to accept the HTTPRoute"
+        )),
     }
 }
 

@@ -236,6 +236,7 @@ async fn provision(
         database,
         storefront,
         setup: setup.setup,
+        route: live.route,
         blocked: setup.blocked,
         rejected: live.rejected.clone(),
     };
@@ -316,6 +317,7 @@ fn refused(refusal: Refusal, namespace: &str) -> (Outcome, Action) {
                 database: Step::Waiting(message.into()),
                 storefront: Step::Waiting(message.into()),
                 setup: Setup::Gated(message.into()),
+                route: None,
                 blocked: None,
                 rejected: None,
             };

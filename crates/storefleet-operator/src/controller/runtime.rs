@@ -290,7 +290,7 @@ pub async fn run_controller(
         clock,
         metrics,
     ));
-    let controller = watch_children(controller, &client, &ctx.seen);
+    let controller = watch_children(controller, &client, &ctx.seen, config.gateway_api());
 
     info!(concurrency, "controller starting");
     controller
@@ -327,7 +327,8 @@ fn policy(store: Arc<Store>, error: &Error, ctx: Arc<Context>) -> Action {
     Action::requeue(error_policy(&store, error, &ctx))
 }
 
-/// Watches the metadata of every child kind carrying our labels (metadata-only requests: no
+/// Watches the metadata of every child kind carrying our labels (Gateway API kinds only when the
+/// configuration offers Gateway routing) (metadata-only requests: no
 /// Secret value, and no spec or status, is ever held in memory) and maps each object to its
 /// Store. Any change of an object changes its resourceVersion, so status changes still trigger
 /// a reconcile.
@@ -335,14 +336,19 @@ fn watch_children(
     controller: Controller<Store>,
     client: &Client,
     seen: &Arc<Seen>,
+    gateway_api: bool,
 ) -> Controller<Store> {
     struct Watch {
         controller: Option<Controller<Store>>,
         client: Client,
         seen: Arc<Seen>,
+        gateway_api: bool,
     }
     impl KindVisitor for Watch {
         fn visit<K: ChildKind>(&mut self) {
+            if K::GATEWAY_API && !self.gateway_api {
+                return;
+            }
             let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
             let seen = self.seen.clone();
             self.controller = self.controller.take().map(|c| {
@@ -367,6 +373,7 @@ fn watch_children(
         controller: Some(controller),
         client: client.clone(),
         seen: seen.clone(),
+        gateway_api,
     };
     for_each_kind(&mut watch);
     match watch.controller {

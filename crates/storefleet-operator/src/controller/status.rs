@@ -43,6 +43,8 @@ pub struct Progress {
     pub storefront: Step,
     /// Setup.
     pub setup: Setup,
+    /// The Gateway accepted the HTTPRoute; None for a store routed by an Ingress.
+    pub route: Option<Step>,
     /// Set when the store is Failed.
     pub blocked: Option<Blocked>,
     /// The apiserver refused a child (quota, admission); retried with backoff.
@@ -84,6 +86,7 @@ impl Progress {
             && self.database.is_ready()
             && self.storefront.is_ready()
             && self.setup == Setup::Succeeded
+            && self.route.as_ref().is_none_or(Step::is_ready)
     }
 
     /// The first thing the store waits for, as (reason, message).
@@ -100,11 +103,12 @@ impl Progress {
                 return (reason, message.clone());
             }
         }
-        match &self.setup {
-            Setup::Gated(m) | Setup::Running(m) | Setup::Failed(m) => {
+        match (&self.setup, &self.route) {
+            (Setup::Gated(m) | Setup::Running(m) | Setup::Failed(m), _) => {
                 ("SetupNotComplete", m.clone())
             }
-            Setup::Succeeded => ("Provisioning", "Provisioning".into()),
+            (Setup::Succeeded, Some(Step::Waiting(m))) => ("RouteNotAccepted", m.clone()),
+            (Setup::Succeeded, _) => ("Provisioning", "Provisioning".into()),
         }
     }
 }
@@ -206,6 +210,14 @@ pub fn next_status(
                 Setup::Running(m) => c.set(condition::SETUP_COMPLETE, false, "SetupRunning", m),
                 Setup::Failed(m) => c.set(condition::SETUP_COMPLETE, false, "SetupFailed", m),
             }
+            if let Some(route) = &p.route {
+                c.step(
+                    condition::ROUTE_ACCEPTED,
+                    route,
+                    "Accepted",
+                    "RouteNotAccepted",
+                );
+            }
             message
         }
     };
@@ -265,6 +277,7 @@ impl Conditions<'_> {
             condition::DATABASE_READY,
             condition::STOREFRONT_READY,
             condition::SETUP_COMPLETE,
+            condition::ROUTE_ACCEPTED,
         ];
         self.out.extend(
             self.prev
@@ -306,6 +319,7 @@ mod tests {
             },
             storefront: Step::Ready,
             setup,
+            route: None,
             blocked: None,
             rejected: None,
         })

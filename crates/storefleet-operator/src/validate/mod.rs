@@ -11,17 +11,19 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use storefleet_types::names::store_name;
 use storefleet_types::spec::is_image_tag;
-use storefleet_types::{DeletionPolicy, Engine, PaymentMethod, Plan, Store};
+use storefleet_types::{DeletionPolicy, Engine, PaymentMethod, Plan, Store, StoreSpec};
 
-use crate::config::{self, OperatorConfig, PlanConfig};
+use crate::config::{GatewayRef, OperatorConfig, PlanConfig};
 use kube_quantity::ParsedQuantity;
 
 mod checks;
+mod sections;
 #[cfg(test)]
 mod tests;
 
 pub use checks::host_of;
-use checks::{check_sizes, domain_allowed, invalid, looks_like_email};
+use checks::{check_sizes, invalid};
+use sections::Problems;
 
 /// A user error: the Store cannot be provisioned as written. The variant name is the
 /// condition reason and the metric label.
@@ -39,6 +41,9 @@ pub enum ValidationError {
     /// `spec.owner` empty or too long.
     #[error("spec.owner must be 1 to 254 characters without spaces")]
     InvalidOwner,
+    /// Several of the problems above, all reported at once.
+    #[error("{} problems: {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Several(Vec<ValidationError>),
     /// A field's value is malformed.
     #[error("{field}: {message}")]
     InvalidField {
@@ -77,6 +82,7 @@ impl ValidationError {
             Self::InvalidField { .. } => "InvalidField",
             Self::NoClusterIssuer => "NoClusterIssuer",
             Self::SizeExceedsPlan { .. } => "SizeExceedsPlan",
+            Self::Several(_) => "InvalidSpec",
         }
     }
 }
@@ -88,6 +94,27 @@ pub enum Tls {
     ClusterIssuer(String),
     /// An existing Secret in the store's namespace.
     Secret(String),
+    /// The Gateway's HTTPS listener holds the certificate.
+    Gateway,
+}
+
+/// How the shop is reached from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A `networking.k8s.io/v1` Ingress.
+    Ingress {
+        /// IngressClass; the cluster's default class when None.
+        class: Option<String>,
+        /// Extra annotations from the spec (allow-listed).
+        annotations: BTreeMap<String, String>,
+    },
+    /// A Gateway API HTTPRoute.
+    Gateway {
+        /// The Gateway it attaches to.
+        gateway: GatewayRef,
+        /// The listener (sectionName); every listener that allows the route when None.
+        listener: Option<String>,
+    },
 }
 
 /// Fully resolved images.
@@ -143,12 +170,11 @@ pub struct ValidatedStore {
     pub host: String,
     /// Certificate source; None serves plain HTTP.
     pub tls: Option<Tls>,
-    /// IngressClass.
-    pub ingress_class: String,
-    /// Extra Ingress annotations from the spec.
-    pub ingress_annotations: BTreeMap<String, String>,
-    /// Namespace of the ingress controller (NetworkPolicy source).
-    pub ingress_controller_namespace: String,
+    /// How the shop is reached from outside.
+    pub route: Route,
+    /// Namespace of the pods that bring outside traffic in (the ingress controller or the
+    /// Gateway's data plane): the only source allowed to reach the storefront.
+    pub edge_namespace: String,
     /// CIDRs store pods may not reach on the internet-egress rule.
     pub blocked_egress_cidrs: Vec<ipnet::IpNet>,
     /// StorageClass; the cluster default when None.
@@ -176,7 +202,8 @@ impl ValidatedStore {
     }
 }
 
-/// Checks a Store against the CRD's rules and the operator's configuration.
+/// Checks a Store against the CRD's rules and the operator's configuration. Every problem is
+/// reported at once ([`ValidationError::Several`] when there is more than one).
 pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore, ValidationError> {
     let name = store.metadata.name.clone().unwrap_or_default();
     store_name::check(&name).map_err(ValidationError::InvalidName)?;
@@ -186,90 +213,17 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         .clone()
         .ok_or_else(|| ValidationError::MissingUid(name.clone()))?;
     let spec = &store.spec;
+    let mut p = Problems::default();
     match spec.engine {
         Engine::Woocommerce => {}
-        Engine::Medusa => return Err(ValidationError::EngineNotAvailable(Engine::Medusa.as_str())),
+        Engine::Medusa => p.add(ValidationError::EngineNotAvailable(Engine::Medusa.as_str())),
     }
     if storefleet_types::names::owner::check(&spec.owner).is_err() {
-        return Err(ValidationError::InvalidOwner);
+        p.add(ValidationError::InvalidOwner);
     }
-
-    let host = match &spec.domain {
-        Some(domain) => {
-            if !config::is_hostname(domain) {
-                return Err(invalid(
-                    "spec.domain",
-                    format!("{domain:?} is not a lower-case host name"),
-                ));
-            }
-            if !domain_allowed(domain, &name, &spec.owner, config) {
-                return Err(invalid(
-                    "spec.domain",
-                    format!(
-                        "{domain:?} is not allowed for this store: use {name}.{base} (or a name below it), or ask an admin to allow the domain for owner {owner} (operator config ownerDomains)",
-                        base = config.base_domain,
-                        owner = spec.owner
-                    ),
-                ));
-            }
-            domain.clone()
-        }
-        None => format!("{name}.{}", config.base_domain),
-    };
-
-    let tls = match &spec.tls {
-        None => None,
-        Some(t) => match (&t.cluster_issuer, &t.secret_name) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "spec.tls",
-                    "set clusterIssuer or secretName, not both".into(),
-                ));
-            }
-            (Some(issuer), None) => Some(Tls::ClusterIssuer(issuer.clone())),
-            (None, Some(secret)) => Some(Tls::Secret(secret.clone())),
-            (None, None) => match &config.ingress.default_cluster_issuer {
-                Some(issuer) => Some(Tls::ClusterIssuer(issuer.clone())),
-                None => return Err(ValidationError::NoClusterIssuer),
-            },
-        },
-    };
-
-    let ingress = spec.ingress.clone().unwrap_or_default();
-    let ingress_class = ingress
-        .class_name
-        .unwrap_or_else(|| config.ingress.class_name.clone());
-    if !config.ingress.allows_class(&ingress_class) {
-        return Err(invalid(
-            "spec.ingress.className",
-            format!(
-                "IngressClass {ingress_class:?} is not offered to stores (allowed: {})",
-                std::iter::once(config.ingress.class_name.as_str())
-                    .chain(
-                        config
-                            .ingress
-                            .allowed_class_names
-                            .iter()
-                            .map(String::as_str)
-                    )
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    if let Some(key) = ingress
-        .annotations
-        .keys()
-        .find(|k| !config.ingress.allows_annotation(k))
-    {
-        return Err(invalid(
-            "spec.ingress.annotations",
-            format!(
-                "annotation {key:?} is not allowed on store Ingresses: it would configure the shared ingress controller (allowed: {})",
-                config.ingress.allowed_annotations.join(", ")
-            ),
-        ));
-    }
+    let host = p.ok(sections::host(spec, &name, config));
+    let route = p.ok(sections::route(spec, config));
+    let tls = p.ok(sections::tls(spec, config, route.as_ref().map(|r| &r.0)));
 
     let plan = config.plans.get(spec.plan).clone();
     let storage = spec.storage.clone().unwrap_or_default();
@@ -279,7 +233,12 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
     let storefront_size = storage
         .storefront_size
         .unwrap_or_else(|| plan.volumes.storefront.clone());
-    check_sizes(spec.plan, &plan, &database_size, &storefront_size)?;
+    p.ok(check_sizes(
+        spec.plan,
+        &plan,
+        &database_size,
+        &storefront_size,
+    ));
     let storage_class = storage
         .storage_class_name
         .or_else(|| config.storage_class_name.clone());
@@ -293,7 +252,7 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         if let Some(tag) = tag
             && !is_image_tag(tag)
         {
-            return Err(invalid(field, format!("{tag:?} is not an image tag")));
+            p.add(invalid(field, format!("{tag:?} is not an image tag")));
         }
     }
     let images = ResolvedImages {
@@ -304,69 +263,20 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         mariadb: config.images.mariadb.reference(versions.mariadb.as_deref()),
         wp_cli: config.images.wp_cli.reference(versions.wp_cli.as_deref()),
     };
+    let default_host = format!("{name}.{}", config.base_domain);
+    let setup = sections::setup(
+        spec,
+        &name,
+        host.as_deref().unwrap_or(&default_host),
+        config,
+        &mut p,
+    );
 
-    let setup_spec = spec.setup.clone().unwrap_or_default();
-    let admin_email = match setup_spec.admin_email {
-        Some(email) => email,
-        None if looks_like_email(&spec.owner) => spec.owner.clone(),
-        None => format!("admin@{host}"),
+    p.finish()?;
+    // A section without a value reported a problem, so this only satisfies the types.
+    let (Some(host), Some((route, edge_namespace)), Some(tls)) = (host, route, tls) else {
+        return Err(ValidationError::Several(Vec::new()));
     };
-    if !looks_like_email(&admin_email) {
-        return Err(invalid(
-            "spec.setup.adminEmail",
-            format!("{admin_email:?} is not an e-mail address"),
-        ));
-    }
-    let currency = setup_spec.currency.unwrap_or_else(|| "USD".into());
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(invalid(
-            "spec.setup.currency",
-            format!("{currency:?} is not an ISO 4217 code"),
-        ));
-    }
-    let sample_products = setup_spec.sample_products.unwrap_or(3);
-    if sample_products > 50 {
-        return Err(invalid(
-            "spec.setup.sampleProducts",
-            "must be at most 50".into(),
-        ));
-    }
-    let payment_methods = setup_spec
-        .payment_methods
-        .unwrap_or_else(|| vec![PaymentMethod::Cod]);
-    if payment_methods.is_empty() {
-        return Err(invalid(
-            "spec.setup.paymentMethods",
-            "must name at least one method".into(),
-        ));
-    }
-    for (i, m) in payment_methods.iter().enumerate() {
-        if payment_methods[..i].contains(m) {
-            return Err(invalid(
-                "spec.setup.paymentMethods",
-                format!("{} is listed twice", m.gateway_id()),
-            ));
-        }
-    }
-    let theme = setup_spec.theme.unwrap_or_else(|| "storefront".into());
-    if !config::is_label(&theme) {
-        return Err(invalid(
-            "spec.setup.theme",
-            format!("{theme:?} is not a theme slug"),
-        ));
-    }
-    let setup = ResolvedSetup {
-        title: spec.display_name.clone().unwrap_or_else(|| name.clone()),
-        admin_email,
-        theme,
-        currency,
-        sample_products,
-        payment_methods,
-        woocommerce_version: versions.woocommerce,
-        active_deadline_seconds: config.setup.active_deadline_seconds,
-        backoff_limit: config.setup.backoff_limit,
-    };
-
     Ok(ValidatedStore {
         namespace: config.namespace_for(&name),
         name,
@@ -376,9 +286,8 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         deletion_policy: spec.deletion_policy,
         host,
         tls,
-        ingress_class,
-        ingress_annotations: ingress.annotations,
-        ingress_controller_namespace: config.ingress.controller_namespace.clone(),
+        route,
+        edge_namespace,
         blocked_egress_cidrs: config.network.blocked_egress_cidrs.clone(),
         storage_class,
         database_size,

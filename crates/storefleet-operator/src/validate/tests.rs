@@ -1,7 +1,8 @@
 //! Tests of validation.
 
 use super::*;
-use storefleet_types::{SetupSpec, TlsSpec};
+use crate::config::{GatewayConfig, RoutingMode};
+use storefleet_types::{GatewaySpec, SetupSpec, TlsSpec};
 
 fn ok(store: &Store) -> ValidatedStore {
     validate(store, &OperatorConfig::default()).expect("valid store")
@@ -18,7 +19,14 @@ fn defaults_are_resolved() {
     assert_eq!(v.host, "alice.shop.local");
     assert_eq!(v.url(), "http://alice.shop.local");
     assert_eq!(v.admin_url(), "http://alice.shop.local/wp-admin/");
-    assert_eq!(v.ingress_class, "nginx");
+    assert_eq!(
+        v.route,
+        Route::Ingress {
+            class: None,
+            annotations: Default::default()
+        },
+        "the cluster's default IngressClass"
+    );
     assert_eq!(v.setup.admin_email, "alice@example.com");
     assert_eq!(v.setup.title, "alice");
     assert_eq!(v.setup.payment_methods, vec![PaymentMethod::Cod]);
@@ -240,10 +248,137 @@ fn ingress_annotations_and_classes_are_allowlisted() {
         "spec.ingress.className"
     );
     let mut config = OperatorConfig::default();
+    config.ingress.class_name = Some("public".into());
     config.ingress.allowed_class_names = vec!["public-traefik".into()];
     assert!(validate(&with(&[], Some("public-traefik")), &config).is_ok());
     assert!(
-        validate(&with(&[], Some("nginx")), &config).is_ok(),
+        validate(&with(&[], Some("public")), &config).is_ok(),
         "the default class"
+    );
+}
+
+fn gateway_config() -> OperatorConfig {
+    let mut config = OperatorConfig::default();
+    config.gateway = Some(GatewayConfig {
+        default_gateway: GatewayRef {
+            namespace: "gateways".into(),
+            name: "shops".into(),
+        },
+        allowed_gateways: vec![GatewayRef {
+            namespace: "gateways".into(),
+            name: "internal-shops".into(),
+        }],
+        http_listener: Some("http".into()),
+        https_listener: Some("https".into()),
+        data_plane_namespace: "envoy-gateway-system".into(),
+    });
+    config
+}
+
+#[test]
+fn gateway_routing_resolves_the_offered_gateways_only() {
+    let config = gateway_config();
+    let v = validate(&Store::test().with_gateway(GatewaySpec::default()), &config)
+        .expect("default gateway");
+    assert_eq!(
+        v.route,
+        Route::Gateway {
+            gateway: GatewayRef {
+                namespace: "gateways".into(),
+                name: "shops".into()
+            },
+            listener: Some("http".into())
+        }
+    );
+    assert_eq!(v.edge_namespace, "envoy-gateway-system");
+    // Without spec.gateway the operator's routing decides.
+    assert!(matches!(ok(&Store::test()).route, Route::Ingress { .. }));
+    let mut by_default = config.clone();
+    by_default.routing = RoutingMode::Gateway;
+    assert!(matches!(
+        validate(&Store::test(), &by_default).expect("valid").route,
+        Route::Gateway { .. }
+    ));
+
+    let named = |name: &str, namespace: Option<&str>| {
+        Store::test().with_gateway(GatewaySpec {
+            name: Some(name.into()),
+            namespace: namespace.map(String::from),
+        })
+    };
+    assert!(validate(&named("internal-shops", None), &config).is_ok());
+    let refused = validate(&named("admin", Some("kube-system")), &config)
+        .expect_err("not offered")
+        .to_string();
+    assert!(
+        refused.contains("kube-system/admin is not offered")
+            && refused.contains("gateways/shops, gateways/internal-shops"),
+        "{refused}"
+    );
+    // No Gateway configured: a clear refusal.
+    let no_gateway = validate(
+        &Store::test().with_gateway(GatewaySpec::default()),
+        &OperatorConfig::default(),
+    )
+    .expect_err("no gateway")
+    .to_string();
+    assert!(no_gateway.contains("offers no Gateway"), "{no_gateway}");
+}
+
+#[test]
+fn behind_a_gateway_tls_is_the_listener_s() {
+    let config = gateway_config();
+    let v = validate(
+        &Store::test()
+            .with_gateway(GatewaySpec::default())
+            .with_tls(TlsSpec::default()),
+        &config,
+    )
+    .expect("tls: {} needs no ClusterIssuer behind a Gateway");
+    assert_eq!(v.tls, Some(Tls::Gateway));
+    assert_eq!(v.url(), "https://alice.shop.local");
+    assert!(
+        matches!(&v.route, Route::Gateway { listener: Some(l), .. } if l == "https"),
+        "{:?}",
+        v.route
+    );
+    let own_cert = Store::test()
+        .with_gateway(GatewaySpec::default())
+        .with_tls(TlsSpec {
+            cluster_issuer: Some("letsencrypt".into()),
+            secret_name: None,
+        });
+    assert_eq!(
+        field_of(validate(&own_cert, &config).expect_err("refused")),
+        "spec.tls"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let mut store = Store::test().with_domain("bob.shop.local");
+    store.spec.setup = Some(storefleet_types::SetupSpec {
+        currency: Some("usd".into()),
+        theme: Some("Not A Slug".into()),
+        ..Default::default()
+    });
+    store.spec.ingress = Some(Default::default());
+    store.spec.gateway = Some(Default::default());
+    let e = err(&store);
+    assert_eq!(e.reason(), "InvalidSpec");
+    let text = e.to_string();
+    for part in [
+        "4 problems",
+        "spec.domain",
+        "set ingress or gateway, not both",
+        "spec.setup.currency",
+        "spec.setup.theme",
+    ] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+    // One problem is reported as itself.
+    assert_eq!(
+        field_of(err(&Store::test().with_domain("bob.shop.local"))),
+        "spec.domain"
     );
 }

@@ -1,0 +1,269 @@
+//! The sections of a Store that `validate` resolves on their own: host, routing, TLS, setup.
+//! Each reports its problems to [`Problems`], so that one pass finds all of them.
+
+use super::*;
+use crate::config::{self, RoutingMode};
+use checks::{domain_allowed, looks_like_email};
+
+/// The problems found so far.
+#[derive(Debug, Default)]
+pub(super) struct Problems(Vec<ValidationError>);
+
+impl Problems {
+    /// Records a problem.
+    pub(super) fn add(&mut self, problem: ValidationError) {
+        self.0.push(problem);
+    }
+
+    /// The value, or None after recording the problem.
+    pub(super) fn ok<T>(&mut self, result: Result<T, ValidationError>) -> Option<T> {
+        result.map_err(|e| self.add(e)).ok()
+    }
+
+    /// Ok when nothing was found; the one problem, or all of them.
+    pub(super) fn finish(mut self) -> Result<(), ValidationError> {
+        match self.0.len() {
+            0 => Ok(()),
+            1 => Err(self.0.remove(0)),
+            _ => Err(ValidationError::Several(self.0)),
+        }
+    }
+}
+
+/// `spec.domain`, checked against the base domain and the owner's allowed domains.
+pub(super) fn host(
+    spec: &StoreSpec,
+    name: &str,
+    config: &OperatorConfig,
+) -> Result<String, ValidationError> {
+    let Some(domain) = &spec.domain else {
+        return Ok(format!("{name}.{}", config.base_domain));
+    };
+    if !config::is_hostname(domain) {
+        return Err(invalid(
+            "spec.domain",
+            format!("{domain:?} is not a lower-case host name"),
+        ));
+    }
+    if !domain_allowed(domain, name, &spec.owner, config) {
+        return Err(invalid(
+            "spec.domain",
+            format!(
+                "{domain:?} is not allowed for this store: use {name}.{base} (or a name below it), or ask an admin to allow the domain for owner {owner} (operator config ownerDomains)",
+                base = config.base_domain,
+                owner = spec.owner
+            ),
+        ));
+    }
+    Ok(domain.clone())
+}
+
+/// Ingress or Gateway API, and the namespace whose pods bring traffic in.
+pub(super) fn route(
+    spec: &StoreSpec,
+    config: &OperatorConfig,
+) -> Result<(Route, String), ValidationError> {
+    let by_gateway = match (&spec.ingress, &spec.gateway) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "spec",
+                "set ingress or gateway, not both: a store is routed by an Ingress or by a Gateway API HTTPRoute".into(),
+            ));
+        }
+        (Some(_), None) => false,
+        (None, Some(_)) => true,
+        (None, None) => config.routing == RoutingMode::Gateway,
+    };
+    if by_gateway {
+        let Some(gateway_config) = &config.gateway else {
+            return Err(invalid(
+                "spec.gateway",
+                "this operator offers no Gateway (operator config gateway): route the store with an Ingress instead".into(),
+            ));
+        };
+        let wanted = spec.gateway.clone().unwrap_or_default();
+        let gateway = gateway_config
+            .resolve(wanted.name.as_deref(), wanted.namespace.as_deref())
+            .ok_or_else(|| {
+                invalid(
+                    "spec.gateway",
+                    format!(
+                        "Gateway {}/{} is not offered to stores (offered: {})",
+                        wanted
+                            .namespace
+                            .as_deref()
+                            .unwrap_or(&gateway_config.default_gateway.namespace),
+                        wanted.name.as_deref().unwrap_or_default(),
+                        gateway_config.offered().join(", ")
+                    ),
+                )
+            })?;
+        let listener = match spec.tls {
+            Some(_) => gateway_config.https_listener.clone(),
+            None => gateway_config.http_listener.clone(),
+        };
+        return Ok((
+            Route::Gateway { gateway, listener },
+            gateway_config.data_plane_namespace.clone(),
+        ));
+    }
+
+    let ingress = spec.ingress.clone().unwrap_or_default();
+    let class = ingress
+        .class_name
+        .or_else(|| config.ingress.class_name.clone());
+    if let Some(class) = &class
+        && !config.ingress.allows_class(class)
+    {
+        let offered: Vec<&str> = config
+            .ingress
+            .class_name
+            .iter()
+            .chain(&config.ingress.allowed_class_names)
+            .map(String::as_str)
+            .collect();
+        return Err(invalid(
+            "spec.ingress.className",
+            format!(
+                "IngressClass {class:?} is not offered to stores (allowed: {})",
+                if offered.is_empty() {
+                    "none: leave it out for the cluster's default class".to_string()
+                } else {
+                    offered.join(", ")
+                }
+            ),
+        ));
+    }
+    if let Some(key) = ingress
+        .annotations
+        .keys()
+        .find(|k| !config.ingress.allows_annotation(k))
+    {
+        return Err(invalid(
+            "spec.ingress.annotations",
+            format!(
+                "annotation {key:?} is not allowed on store Ingresses: it would configure the shared ingress controller (allowed: {})",
+                config.ingress.allowed_annotations.join(", ")
+            ),
+        ));
+    }
+    Ok((
+        Route::Ingress {
+            class,
+            annotations: ingress.annotations,
+        },
+        config.ingress.controller_namespace.clone(),
+    ))
+}
+
+/// Where the certificate comes from. Behind a Gateway the certificate is the HTTPS listener's,
+/// so only `tls: {}` applies there.
+pub(super) fn tls(
+    spec: &StoreSpec,
+    config: &OperatorConfig,
+    route: Option<&Route>,
+) -> Result<Option<Tls>, ValidationError> {
+    let Some(t) = &spec.tls else {
+        return Ok(None);
+    };
+    if let Some(Route::Gateway { gateway, .. }) = route {
+        if t.cluster_issuer.is_some() || t.secret_name.is_some() {
+            return Err(invalid(
+                "spec.tls",
+                format!(
+                    "behind Gateway {gateway} the certificate belongs to the Gateway's HTTPS listener (a wildcard certificate, or cert-manager's Gateway support): use tls: {{}}"
+                ),
+            ));
+        }
+        return Ok(Some(Tls::Gateway));
+    }
+    match (&t.cluster_issuer, &t.secret_name) {
+        (Some(_), Some(_)) => Err(invalid(
+            "spec.tls",
+            "set clusterIssuer or secretName, not both".into(),
+        )),
+        (Some(issuer), None) => Ok(Some(Tls::ClusterIssuer(issuer.clone()))),
+        (None, Some(secret)) => Ok(Some(Tls::Secret(secret.clone()))),
+        (None, None) => match &config.ingress.default_cluster_issuer {
+            Some(issuer) => Ok(Some(Tls::ClusterIssuer(issuer.clone()))),
+            None => Err(ValidationError::NoClusterIssuer),
+        },
+    }
+}
+
+/// What the setup Job configures, every field checked.
+pub(super) fn setup(
+    spec: &StoreSpec,
+    name: &str,
+    host: &str,
+    config: &OperatorConfig,
+    p: &mut Problems,
+) -> ResolvedSetup {
+    let setup_spec = spec.setup.clone().unwrap_or_default();
+    let admin_email = match setup_spec.admin_email {
+        Some(email) => email,
+        None if looks_like_email(&spec.owner) => spec.owner.clone(),
+        None => format!("admin@{host}"),
+    };
+    if !looks_like_email(&admin_email) {
+        p.add(invalid(
+            "spec.setup.adminEmail",
+            format!("{admin_email:?} is not an e-mail address"),
+        ));
+    }
+    let currency = setup_spec.currency.unwrap_or_else(|| "USD".into());
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        p.add(invalid(
+            "spec.setup.currency",
+            format!("{currency:?} is not an ISO 4217 code"),
+        ));
+    }
+    let sample_products = setup_spec.sample_products.unwrap_or(3);
+    if sample_products > 50 {
+        p.add(invalid(
+            "spec.setup.sampleProducts",
+            "must be at most 50".into(),
+        ));
+    }
+    let payment_methods = setup_spec
+        .payment_methods
+        .unwrap_or_else(|| vec![PaymentMethod::Cod]);
+    if payment_methods.is_empty() {
+        p.add(invalid(
+            "spec.setup.paymentMethods",
+            "must name at least one method".into(),
+        ));
+    }
+    if let Some(twice) = payment_methods
+        .iter()
+        .enumerate()
+        .find(|(i, m)| payment_methods[..*i].contains(m))
+    {
+        p.add(invalid(
+            "spec.setup.paymentMethods",
+            format!("{} is listed twice", twice.1.gateway_id()),
+        ));
+    }
+    let theme = setup_spec.theme.unwrap_or_else(|| "storefront".into());
+    if !config::is_label(&theme) {
+        p.add(invalid(
+            "spec.setup.theme",
+            format!("{theme:?} is not a theme slug"),
+        ));
+    }
+    let versions = spec.versions.clone().unwrap_or_default();
+    ResolvedSetup {
+        title: spec
+            .display_name
+            .clone()
+            .unwrap_or_else(|| name.to_string()),
+        admin_email,
+        theme,
+        currency,
+        sample_products,
+        payment_methods,
+        woocommerce_version: versions.woocommerce,
+        active_deadline_seconds: config.setup.active_deadline_seconds,
+        backoff_limit: config.setup.backoff_limit,
+    }
+}
