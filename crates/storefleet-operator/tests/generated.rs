@@ -170,7 +170,13 @@ fn cli(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn cli_render_prints_the_golden_output() {
-    let out = cli(&["render", "-f", "examples/minimal.yaml"]);
+    let out = cli(&[
+        "render",
+        "-f",
+        "examples/minimal.yaml",
+        "--config",
+        "examples/config/operator-config.yaml",
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -178,7 +184,16 @@ fn cli_render_prints_the_golden_output() {
     );
     let golden = std::fs::read_to_string(repo_root().join("examples/rendered/minimal.yaml"))
         .expect("golden");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), golden);
+    // Compared without printing both (they are long): the first differing line says enough.
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let first_diff = printed
+        .lines()
+        .zip(golden.lines())
+        .position(|(a, b)| a != b);
+    assert!(
+        printed == golden,
+        "render differs from the golden file (first differing line: {first_diff:?})"
+    );
 }
 
 #[test]
@@ -200,6 +215,12 @@ fn cli_render_rejects_bad_input_with_the_reason() {
             "pod.yaml",
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
             "expected apiVersion storefleet.io/v1alpha1",
+        ),
+        (
+            // Every problem at once, not the first one only.
+            "several.yaml",
+            "apiVersion: storefleet.io/v1alpha1\nkind: Store\nmetadata: {name: a}\nspec: {engine: woocommerce, owner: bob, domain: b.shop.local, ingress: {}, gateway: {}, setup: {currency: usd}}\n",
+            "3 problems: spec.domain: \"b.shop.local\" is not allowed for this store",
         ),
         (
             "typo.yaml",
