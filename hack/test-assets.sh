@@ -6,6 +6,7 @@
 #
 # KUBEBUILDER_ASSETS            etcd, kube-apiserver, kube-controller-manager (control-plane tier)
 # STOREFLEET_WORDPRESS_FIXTURES WordPress, WooCommerce, Storefront, WP-CLI (real WordPress tier)
+# STOREFLEET_GATEWAY_API_CRDS   the Gateway API CRDs (Gateway routing on the control-plane tier)
 #
 # Each folder is unpacked once (a marker names the source files' sizes). Missing sources print
 # nothing for that tier; its tests then skip with one line.
@@ -52,4 +53,11 @@ if [ -f "$wp_src/wp-cli-2.10.0.phar" ]; then
   echo "export STOREFLEET_WORDPRESS_FIXTURES=$dir"
 else
   echo "test-assets: no $wp_src: the real WordPress tier will skip" >&2
+fi
+
+gateway_src="$shared/fixtures/gateway-api-v1.6.1"
+if [ -f "$gateway_src/gateway.networking.k8s.io_httproutes.yaml" ]; then
+  echo "export STOREFLEET_GATEWAY_API_CRDS=$(cd "$gateway_src" && pwd)"
+else
+  echo "test-assets: no $gateway_src: the Gateway routing tests will skip" >&2
 fi

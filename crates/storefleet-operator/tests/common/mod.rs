@@ -40,7 +40,12 @@ pub fn operator_user() -> String {
 
 /// The chart's objects for the operator: its ServiceAccount and RBAC.
 pub fn operator_rbac() -> Vec<Value> {
-    chart::render("storefleet", RELEASE_NAMESPACE, &[])
+    operator_rbac_with(&[])
+}
+
+/// [`operator_rbac`] with `--set` values.
+pub fn operator_rbac_with(set: &[&str]) -> Vec<Value> {
+    chart::render("storefleet", RELEASE_NAMESPACE, set)
         .expect("helm template")
         .into_iter()
         .filter(|d| {
@@ -86,7 +91,28 @@ impl Env {
         cp.ensure_namespace(RELEASE_NAMESPACE)
             .await
             .expect("release namespace");
-        cp.apply(&operator_rbac()).await.expect("chart RBAC");
+        // With Gateway routing the chart is installed with a gateway section, as a user would.
+        let gateway_values: Vec<String> = match &config.gateway {
+            Some(g) => vec![
+                format!(
+                    "operator.config.gateway.defaultGateway.namespace={}",
+                    g.default_gateway.namespace
+                ),
+                format!(
+                    "operator.config.gateway.defaultGateway.name={}",
+                    g.default_gateway.name
+                ),
+                format!(
+                    "operator.config.gateway.dataPlaneNamespace={}",
+                    g.data_plane_namespace
+                ),
+            ],
+            None => Vec::new(),
+        };
+        let set: Vec<&str> = gateway_values.iter().map(String::as_str).collect();
+        cp.apply(&operator_rbac_with(&set))
+            .await
+            .expect("chart RBAC");
         let (operator_kubeconfig, operator_client) = cp
             .service_account(RELEASE_NAMESPACE, OPERATOR_SA)
             .await
@@ -372,6 +398,32 @@ async fn wait_for_crd(client: &Client) {
             .map(|_| ())
     })
     .await;
+}
+
+/// The Gateway API CRDs (standard channel) from `STOREFLEET_GATEWAY_API_CRDS`, or None with one
+/// skip line: the Gateway routing tests need them.
+pub fn gateway_api_crds(test: &str) -> Option<Vec<Value>> {
+    let Some(dir) = std::env::var_os("STOREFLEET_GATEWAY_API_CRDS") else {
+        eprintln!(
+            "skipped: {test}: STOREFLEET_GATEWAY_API_CRDS is not set (Gateway API CRDs; see hack/test-assets.sh)"
+        );
+        return None;
+    };
+    let mut docs = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("Gateway API CRD folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("CRD file");
+        let parsed: Vec<Value> = serde_saphyr::from_multiple(&text).expect("CRD YAML");
+        docs.extend(parsed.into_iter().filter(|d| !d.is_null()));
+    }
+    assert!(!docs.is_empty(), "no CRDs in {}", dir.to_string_lossy());
+    Some(docs)
 }
 
 /// Polls `f` until it returns Some, at most [`WAIT`].
