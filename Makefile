@@ -19,7 +19,7 @@ IMAGE_TAG ?= dev
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
-demo: ## kind cluster + ingress-nginx + images + chart (values-local) + examples/minimal.yaml, until Ready (needs Docker, kind, kubectl)
+demo: ## kind cluster + Envoy Gateway (Gateway API) + images + chart (values-local) + examples/minimal.yaml, until Ready (needs Docker, kind, kubectl)
 	hack/demo.sh
 
 images: ## build storefleet-operator and storefleet-api images (needs a Docker engine; none on the CI machines)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: a kind cluster with an ingress controller, Storefleet installed from the chart with
-# values-local.yaml, and examples/minimal.yaml provisioned to Ready.
+# make demo: a kind cluster with Envoy Gateway (a maintained Gateway API implementation) and one
+# Gateway for the shops, Storefleet installed from the chart with values-local.yaml (stores routed
+# by HTTPRoutes), and examples/minimal.yaml provisioned to Ready.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -8,7 +9,7 @@ CLUSTER=${KIND_CLUSTER:-storefleet}
 REGISTRY=${IMAGE_REGISTRY:-localhost/storefleet}
 TAG=${IMAGE_TAG:-dev}
 HELM=${HELM:-.tools/bin/helm}
-INGRESS_NGINX=${INGRESS_NGINX_MANIFEST:-https://kind.sigs.k8s.io/examples/ingress/deploy-ingress-nginx.yaml}
+ENVOY_GATEWAY_VERSION=${ENVOY_GATEWAY_VERSION:-v1.8.1}
 
 need() {
   command -v "$1" >/dev/null 2>&1 || { echo "demo: $1 is required ($2)" >&2; exit 1; }
@@ -27,9 +28,15 @@ if ! kind get clusters | grep -qx "$CLUSTER"; then
 fi
 kubectl config use-context "kind-$CLUSTER" >/dev/null
 
-step "ingress-nginx"
-kubectl apply -f "$INGRESS_NGINX" >/dev/null
-kubectl wait -n ingress-nginx --for=condition=Ready pod -l app.kubernetes.io/component=controller --timeout=300s
+step "Envoy Gateway $ENVOY_GATEWAY_VERSION (with the Gateway API CRDs) and the Gateway 'shops'"
+"$HELM" upgrade --install eg oci://docker.io/envoyproxy/gateway-helm --version "$ENVOY_GATEWAY_VERSION" \
+  --namespace envoy-gateway-system --create-namespace --wait --timeout 5m
+kubectl wait -n envoy-gateway-system deployment/envoy-gateway --for=condition=Available --timeout=300s
+kubectl apply --server-side -f hack/demo-gateway.yaml >/dev/null
+kubectl wait -n storefleet-gateway gateway/shops --for=condition=Programmed --timeout=300s
+# The dashboard's HTTPRoute lives in the release namespace: let the Gateway admit it.
+kubectl create namespace storefleet-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl label namespace storefleet-system app.kubernetes.io/managed-by=storefleet --overwrite >/dev/null
 
 step "images $REGISTRY/storefleet-{operator,api}:$TAG"
 make --no-print-directory images IMAGE_REGISTRY="$REGISTRY" IMAGE_TAG="$TAG"

@@ -161,6 +161,7 @@ fn every_rendered_object_matches_its_kubernetes_type() {
                 "RoleBinding" => check_typed::<rbac::RoleBinding>(&doc),
                 "NetworkPolicy" => check_typed::<net::NetworkPolicy>(&doc),
                 "Ingress" => check_typed::<net::Ingress>(&doc),
+                "HTTPRoute" => check_typed::<storefleet_operator::gateway_api::HTTPRoute>(&doc),
                 "PodDisruptionBudget" => check_typed::<policy::PodDisruptionBudget>(&doc),
                 "CustomResourceDefinition" => check_typed::<CustomResourceDefinition>(&doc),
                 "ServiceMonitor" => {
@@ -240,7 +241,15 @@ fn pods_are_restricted_with_resources_and_probes() {
         find(&local, "Deployment", "-operator")["spec"]["replicas"],
         1
     );
-    assert!(local.iter().any(|d| kind(d) == "Ingress"));
+    // The demo serves the dashboard through the Gateway, as the stores.
+    let route = find(&local, "HTTPRoute", "-api");
+    assert_eq!(route["spec"]["parentRefs"][0]["name"], "shops");
+    assert_eq!(
+        route["spec"]["rules"][0]["backendRefs"][0]["name"],
+        find(&local, "Service", "-api")["metadata"]["name"]
+    );
+    assert!(!local.iter().any(|d| kind(d) == "Ingress"));
+    assert!(prod.iter().any(|d| kind(d) == "Ingress"));
 }
 
 #[test]
@@ -670,11 +679,30 @@ async fn a_missing_lease_namespace_is_one_clear_line_on_a_real_apiserver() {
 
 /// Every child kind the controller knows (`controller::children`, the one list) may be watched,
 /// listed and applied by the chart's operator role, cluster-wide: a new child kind without its
-/// RBAC fails here, before any cluster sees it.
+/// RBAC fails here, before any cluster sees it. Gateway API kinds are granted exactly when the
+/// values configure Gateway routing (values-local.yaml does, the defaults do not).
 #[test]
 fn the_operator_may_watch_and_apply_every_child_kind() {
-    let granted = granted(&render(""), "-operator");
-    for resource in storefleet_operator::controller::children::api_resources() {
+    let plain = granted(&render(""), "-operator");
+    let with_gateway = granted(&render("values-local.yaml"), "-operator");
+    for (resource, gateway_api) in storefleet_operator::controller::children::api_resources() {
+        let granted = if gateway_api {
+            let grant = (
+                resource.group.clone(),
+                resource.plural.clone(),
+                "watch".to_string(),
+                None,
+                false,
+            );
+            assert!(
+                !plain.contains(&grant),
+                "{} is granted without Gateway routing",
+                resource.plural
+            );
+            &with_gateway
+        } else {
+            &plain
+        };
         for verb in ["list", "watch", "patch"] {
             let grant = (
                 resource.group.clone(),

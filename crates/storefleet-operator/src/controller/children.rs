@@ -80,12 +80,13 @@ child_kinds! {
     Job => namespaced,
 }
 
-/// The API resource (group, version, kind, plural) of every child kind, in apply order.
-pub fn api_resources() -> Vec<ApiResource> {
-    struct Collect(Vec<ApiResource>);
+/// The API resource (group, version, kind, plural) of every child kind, in apply order, and
+/// whether it is a Gateway API kind ([`ChildKind::GATEWAY_API`]).
+pub fn api_resources() -> Vec<(ApiResource, bool)> {
+    struct Collect(Vec<(ApiResource, bool)>);
     impl KindVisitor for Collect {
         fn visit<K: ChildKind>(&mut self) {
-            self.0.push(ApiResource::erase::<K>(&()));
+            self.0.push((ApiResource::erase::<K>(&()), K::GATEWAY_API));
         }
     }
     let mut collect = Collect(Vec::new());
@@ -99,12 +100,18 @@ mod tests {
 
     #[test]
     fn every_kind_once_namespace_first() {
-        let kinds: Vec<String> = api_resources().into_iter().map(|r| r.kind).collect();
+        let kinds: Vec<String> = api_resources().into_iter().map(|(r, _)| r.kind).collect();
         assert_eq!(kinds.first().map(String::as_str), Some("Namespace"));
         let mut unique = kinds.clone();
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), kinds.len(), "{kinds:?}");
         assert_eq!(kinds.len(), 13);
+        let gateway: Vec<_> = api_resources()
+            .into_iter()
+            .filter(|(_, g)| *g)
+            .map(|(r, _)| r.kind)
+            .collect();
+        assert_eq!(gateway, ["HTTPRoute"]);
     }
 }
