@@ -15,6 +15,23 @@ pub(crate) async fn visible<B: Backend>(
     }
 }
 
+/// Who the token stands for, and whether this is the demo: the dashboard's header.
+pub(crate) async fn whoami<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let role = match caller.role {
+        Role::Tenant => "tenant",
+        Role::Admin => "admin",
+    };
+    Ok(axum::Json(serde_json::json!({
+        "user": caller.user,
+        "role": role,
+        "demo": state.settings.demo,
+    }))
+    .into_response())
+}
+
 pub(crate) async fn list_stores<B: Backend>(
     State(state): State<AppState<B>>,
     caller: Caller,

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod backend;
+pub mod demo;
 pub mod error;
 pub mod limit;
 pub mod metrics;
@@ -76,6 +77,8 @@ pub struct Settings {
     pub watch_lifetime: Duration,
     /// How often an open watch re-checks its token (a revoked token's stream ends).
     pub watch_token_recheck: Duration,
+    /// Serving `storefleet-api --demo` (in-memory stores): the dashboard says so.
+    pub demo: bool,
 }
 
 impl Default for Settings {
@@ -90,6 +93,7 @@ impl Default for Settings {
             max_watches: 512,
             watch_lifetime: Duration::from_secs(30 * 60),
             watch_token_recheck: Duration::from_secs(30),
+            demo: false,
         }
     }
 }
@@ -202,6 +206,8 @@ pub mod routes {
     pub const EVENTS: &str = "/api/v1/stores/{name}/events";
     /// Server-sent events of the caller's stores.
     pub const WATCH: &str = "/api/v1/watch";
+    /// Who the token stands for: GET.
+    pub const ME: &str = "/api/v1/me";
     /// Liveness.
     pub const HEALTHZ: &str = "/healthz";
     /// Readiness.
@@ -213,12 +219,13 @@ pub mod routes {
 }
 
 /// Every route the API serves (the OpenAPI document lists the same).
-pub const ROUTES: [&str; 9] = [
+pub const ROUTES: [&str; 10] = [
     routes::STORES,
     routes::STORE,
     routes::RETRY,
     routes::EVENTS,
     routes::WATCH,
+    routes::ME,
     routes::HEALTHZ,
     routes::READYZ,
     routes::METRICS,
@@ -240,6 +247,7 @@ pub fn app<B: Backend>(state: AppState<B>) -> Router {
         .route(routes::RETRY, post(handlers::retry_store::<B>))
         .route(routes::EVENTS, get(handlers::store_events::<B>))
         .route(routes::WATCH, get(handlers::watch::<B>))
+        .route(routes::ME, get(handlers::whoami::<B>))
         .route(routes::HEALTHZ, get(|| async { "ok\n" }))
         .route(routes::READYZ, get(handlers::readyz::<B>))
         .route(routes::METRICS, get(handlers::metrics_text::<B>))

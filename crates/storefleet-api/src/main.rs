@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use storefleet_api::backend::kube::KubeBackend;
+use storefleet_api::backend::memory::MemoryBackend;
+use storefleet_api::demo;
 use storefleet_api::tokens::Tokens;
 use storefleet_api::{AppState, Settings, app};
 
@@ -18,8 +20,17 @@ struct Cli {
     #[arg(long, env = "STOREFLEET_API_LISTEN", default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
     /// YAML list of {token, user, role} (role: tenant | admin); reloaded when it changes.
-    #[arg(long, env = "STOREFLEET_API_TOKENS_FILE")]
-    tokens_file: PathBuf,
+    #[arg(
+        long,
+        env = "STOREFLEET_API_TOKENS_FILE",
+        required_unless_present = "demo"
+    )]
+    tokens_file: Option<PathBuf>,
+    /// Serve the dashboard on an in-memory backend with sample stores that move through their
+    /// phases (no cluster, nothing provisioned; the dashboard says so). Tokens:
+    /// demo-tenant-token and demo-admin-token.
+    #[arg(long, conflicts_with = "tokens_file")]
+    demo: bool,
     /// Store creations per minute, per token and per client IP.
     #[arg(long, env = "STOREFLEET_API_CREATIONS_PER_MINUTE", default_value_t = 5)]
     creations_per_minute: u32,
@@ -81,21 +92,39 @@ fn main() -> ExitCode {
 }
 
 async fn serve(cli: Cli) -> Result<(), String> {
-    let tokens = Tokens::load(&cli.tokens_file).map_err(|e| e.to_string())?;
-    let _reload = tokens.watch(cli.tokens_file.clone(), Duration::from_secs(5));
-    let client = kube::Client::try_default()
-        .await
-        .map_err(|e| format!("cannot connect to Kubernetes: {e}"))?;
-    let backend = KubeBackend::start(client);
     let settings = Settings {
         creations_per_minute: cli.creations_per_minute,
         max_stores_per_owner: cli.max_stores_per_owner,
         body_limit: cli.body_limit,
         trust_forwarded_for: cli.trust_forwarded_for,
         default_tls: cli.default_tls,
+        demo: cli.demo,
         ..Settings::default()
     };
-    let router = app(AppState::new(backend, tokens, settings));
+    let (router, _reload) = match &cli.tokens_file {
+        Some(path) if !cli.demo => {
+            let tokens = Tokens::load(path).map_err(|e| e.to_string())?;
+            let reload = tokens.watch(path.clone(), Duration::from_secs(5));
+            let client = kube::Client::try_default()
+                .await
+                .map_err(|e| format!("cannot connect to Kubernetes: {e}"))?;
+            let backend = KubeBackend::start(client);
+            (app(AppState::new(backend, tokens, settings)), Some(reload))
+        }
+        _ => {
+            let backend = MemoryBackend::new();
+            demo::seed(&backend).await;
+            tokio::spawn(demo::run(backend.clone(), Duration::from_secs(4)));
+            tracing::warn!(
+                tenant_token = demo::TENANT_TOKEN,
+                admin_token = demo::ADMIN_TOKEN,
+                "DEMO MODE: in-memory sample stores, no cluster, nothing is provisioned; open http://{}/ and log in with a demo token",
+                cli.listen
+            );
+            let tokens = Tokens::from_entries(demo::tokens());
+            (app(AppState::new(backend, tokens, settings)), None)
+        }
+    };
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;

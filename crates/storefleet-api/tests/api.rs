@@ -943,3 +943,27 @@ async fn refused_creations_do_not_count_against_the_rate_limit() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+/// `/api/v1/me`: who the token stands for (the dashboard's header) and whether this is the demo.
+#[tokio::test]
+async fn me_says_who_is_signed_in_and_whether_it_is_the_demo() {
+    let api = Api::new();
+    let me = api.call("GET", "/api/v1/me", Some(ALICE), None).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(
+        me.body,
+        json!({"user": "alice@example.com", "role": "tenant", "demo": false})
+    );
+    let ops = api.call("GET", "/api/v1/me", Some(OPS), None).await;
+    assert_eq!(ops.body["role"], "admin");
+    let anonymous = api.call("GET", "/api/v1/me", None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.body["error"]["code"], "unauthorized");
+
+    let demo = Api::with(Settings {
+        demo: true,
+        ..Settings::default()
+    });
+    let me = demo.call("GET", "/api/v1/me", Some(BOB), None).await;
+    assert_eq!(me.body["demo"], true);
+}

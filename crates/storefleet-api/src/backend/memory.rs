@@ -113,6 +113,36 @@ impl MemoryBackend {
     }
 }
 
+impl MemoryBackend {
+    /// Sets when a store was created (sample stores of the demo are days old).
+    pub fn backdate(&self, name: &str, created: Timestamp) {
+        let mut s = self.lock();
+        if let Some(store) = s.stores.get(name) {
+            let mut store = (**store).clone();
+            store.metadata.creation_timestamp = Some(Time(created));
+            s.stores.insert(name.into(), Arc::new(store));
+        }
+    }
+
+    /// Plays the operator in full: replaces the store's status and records an event (the demo
+    /// uses it to walk stores through their steps).
+    pub fn put_status(&self, name: &str, status: StoreStatus, event: EventView) {
+        let updated = {
+            let mut s = self.lock();
+            let Some(store) = s.stores.get(name) else {
+                return;
+            };
+            let mut store = (**store).clone();
+            store.status = Some(status);
+            let store = Arc::new(store);
+            s.stores.insert(name.into(), store.clone());
+            s.events.entry(name.into()).or_default().insert(0, event);
+            store
+        };
+        let _ = self.changes.send(Change::Upsert(updated));
+    }
+}
+
 impl Backend for MemoryBackend {
     async fn list(&self) -> Result<Vec<Arc<Store>>, BackendError> {
         yield_once().await;

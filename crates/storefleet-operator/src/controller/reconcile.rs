@@ -65,7 +65,7 @@ async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Err
         match admit(&store, ctx) {
             Admission::Admitted(validated) => Some(*validated),
             Admission::Refused(outcome, action) => {
-                report::finish(&store, ctx, facts_from(&store), outcome).await?;
+                report::finish(&store, ctx, facts_from(&store), *outcome).await?;
                 return Ok(action);
             }
         }
@@ -94,7 +94,7 @@ enum Admission {
     /// Yes, as validated.
     Admitted(Box<ValidatedStore>),
     /// No: the outcome for the status, and when to look again.
-    Refused(Outcome, Action),
+    Refused(Box<Outcome>, Action),
 }
 
 /// A store may be provisioned with a valid spec, a host no older store claims, and room under
@@ -107,7 +107,7 @@ fn admit(store: &Store, ctx: &Context) -> Admission {
                 reason: e.reason().to_string(),
                 message: e.to_string(),
             };
-            return Admission::Refused(Outcome::Invalid(blocked), Action::await_change());
+            return Admission::Refused(Box::new(Outcome::Invalid(blocked)), Action::await_change());
         }
     };
     // A host belongs to one Store: the oldest valid claim wins, the others wait (they start by
@@ -120,13 +120,16 @@ fn admit(store: &Store, ctx: &Context) -> Admission {
                 validated.host
             ),
         };
-        return Admission::Refused(Outcome::Invalid(blocked), Action::requeue(LIMIT_RECHECK));
+        return Admission::Refused(
+            Box::new(Outcome::Invalid(blocked)),
+            Action::requeue(LIMIT_RECHECK),
+        );
     }
     if !has_finalizer(store)
         && let Err(message) = ctx.admit(&validated.name, &store.spec.owner)
     {
         return Admission::Refused(
-            Outcome::LimitReached(message),
+            Box::new(Outcome::LimitReached(message)),
             Action::requeue(LIMIT_RECHECK),
         );
     }

@@ -1,0 +1,361 @@
+//! `storefleet-api --demo`: the dashboard on the in-memory backend, with sample stores and a
+//! stand-in operator that walks new stores through the real steps (namespace, database,
+//! storefront, setup) to Ready, retries failed ones and finishes deletions. Nothing is
+//! provisioned; the dashboard shows a banner saying so (`/api/v1/me` answers `demo: true`).
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use storefleet_types::names::{self, child};
+use storefleet_types::{Phase, Plan, Store, StoreSpec, StoreStatus};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::backend::memory::MemoryBackend;
+use crate::backend::{Backend, Change, EventView};
+use crate::tokens::{Role, TokenEntry};
+
+/// The demo's tenant token (printed at start).
+pub const TENANT_TOKEN: &str = "demo-tenant-token";
+/// The demo's admin token (printed at start).
+pub const ADMIN_TOKEN: &str = "demo-admin-token";
+/// The demo tenant.
+pub const TENANT: &str = "demo@storefleet.local";
+
+/// The demo's tokens: one tenant, one admin.
+pub fn tokens() -> Vec<TokenEntry> {
+    vec![
+        TokenEntry {
+            token: TENANT_TOKEN.into(),
+            user: TENANT.into(),
+            role: Role::Tenant,
+        },
+        TokenEntry {
+            token: ADMIN_TOKEN.into(),
+            user: "admin".into(),
+            role: Role::Admin,
+        },
+    ]
+}
+
+/// The steps a store goes through, as the operator reports them: (message, conditions done).
+const STEPS: [(&str, usize); 5] = [
+    ("Creating the namespace, quota and network policies", 0),
+    ("Waiting for database (0/1 ready)", 1),
+    ("Waiting for storefront (0/1 available)", 2),
+    (
+        "Running setup: WooCommerce, theme, sample products, a test order",
+        3,
+    ),
+    ("Store is ready", 4),
+];
+
+const STEP_CONDITIONS: [&str; 4] = [
+    storefleet_types::condition::NAMESPACE_READY,
+    storefleet_types::condition::DATABASE_READY,
+    storefleet_types::condition::STOREFRONT_READY,
+    storefleet_types::condition::SETUP_COMPLETE,
+];
+
+fn condition(type_: &str, ok: bool, reason: &str, message: &str, at: Timestamp) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: if ok { "True" } else { "False" }.into(),
+        reason: reason.into(),
+        message: message.into(),
+        observed_generation: Some(1),
+        last_transition_time: Time(at),
+    }
+}
+
+/// The status of a store at step `step` of [`STEPS`] (the last one is Ready).
+fn status_at(name: &str, step: usize, started: Timestamp, now: Timestamp) -> StoreStatus {
+    let (message, done) = STEPS[step.min(STEPS.len() - 1)];
+    let ready = done == STEP_CONDITIONS.len();
+    let mut conditions = vec![condition(
+        storefleet_types::condition::READY,
+        ready,
+        if ready { "StoreReady" } else { "Provisioning" },
+        message,
+        now,
+    )];
+    for (i, type_) in STEP_CONDITIONS.iter().enumerate() {
+        let ok = i < done;
+        conditions.push(condition(
+            type_,
+            ok,
+            if ok { "Ready" } else { "Waiting" },
+            if ok { "Ready" } else { message },
+            now,
+        ));
+    }
+    StoreStatus {
+        observed_generation: Some(1),
+        phase: Some(if ready {
+            Phase::Ready
+        } else {
+            Phase::Provisioning
+        }),
+        conditions,
+        namespace: Some(format!("store-{name}")),
+        url: Some(format!("http://{name}.demo.storefleet.local")),
+        admin_url: Some(format!("http://{name}.demo.storefleet.local/wp-admin/")),
+        credentials_secret: Some(child::ADMIN_SECRET.into()),
+        message: Some(message.into()),
+        provisioning_started_at: Some(Time(started)),
+        ready_at: ready.then_some(Time(now)),
+        ..StoreStatus::default()
+    }
+}
+
+fn failed_status(name: &str, started: Timestamp, now: Timestamp) -> StoreStatus {
+    let message =
+        "Setup failed: could not install theme storefrnt (check spec.setup.theme), then retry";
+    let mut status = status_at(name, 3, started, now);
+    status.phase = Some(Phase::Failed);
+    status.message = Some(message.into());
+    status.conditions[0] = condition(
+        storefleet_types::condition::READY,
+        false,
+        "SetupFailed",
+        message,
+        now,
+    );
+    status.conditions.push(condition(
+        storefleet_types::condition::STALLED,
+        true,
+        "SetupFailed",
+        message,
+        now,
+    ));
+    status
+}
+
+fn event(type_: &str, reason: &str, message: &str, at: Timestamp) -> EventView {
+    EventView {
+        type_: type_.into(),
+        reason: reason.into(),
+        message: message.into(),
+        time: Some(at.to_string()),
+    }
+}
+
+fn sample(name: &str, display: &str, plan: Plan, owner: &str) -> Store {
+    Store::new(
+        name,
+        StoreSpec {
+            engine: storefleet_types::Engine::Woocommerce,
+            owner: owner.into(),
+            plan,
+            display_name: Some(display.into()),
+            domain: None,
+            ingress: None,
+            gateway: None,
+            tls: None,
+            storage: None,
+            versions: None,
+            setup: None,
+            deletion_policy: Default::default(),
+        },
+    )
+}
+
+/// Adds the sample stores: a Ready one, one on its way, a Failed one, and another tenant's.
+pub async fn seed(backend: &MemoryBackend) {
+    let now = Timestamp::now();
+    let ago = |minutes: i64| now - SignedDuration::from_mins(minutes);
+    let samples = [
+        (
+            "acme-outdoor",
+            "ACME Outdoor Supplies",
+            Plan::Medium,
+            TENANT,
+        ),
+        ("corner-bakery", "The Corner Bakery", Plan::Small, TENANT),
+        ("vinyl-vault", "Vinyl Vault", Plan::Small, TENANT),
+        (
+            "north-wind",
+            "North Wind Tea",
+            Plan::Large,
+            "someone-else@example.com",
+        ),
+    ];
+    let created = [ago(3 * 24 * 60), ago(2), ago(50), ago(95)];
+    for ((name, display, plan, owner), at) in samples.into_iter().zip(created) {
+        let _ = backend.create(sample(name, display, plan, owner)).await;
+        backend.backdate(name, at);
+    }
+    for (name, at) in [("acme-outdoor", ago(3 * 24 * 60)), ("north-wind", ago(90))] {
+        backend.put_status(
+            name,
+            status_at(name, STEPS.len() - 1, at, at + SignedDuration::from_mins(4)),
+            event(
+                "Normal",
+                "StoreReady",
+                "Store is ready",
+                at + SignedDuration::from_mins(4),
+            ),
+        );
+    }
+    backend.put_status(
+        "corner-bakery",
+        status_at("corner-bakery", 2, ago(1), now),
+        event("Normal", "Provisioning", STEPS[2].0, now),
+    );
+    backend.put_status(
+        "vinyl-vault",
+        failed_status("vinyl-vault", ago(45), ago(25)),
+        event(
+            "Warning",
+            "SetupFailed",
+            "Setup failed: could not install theme storefrnt",
+            ago(25),
+        ),
+    );
+}
+
+/// The stand-in operator: walks each new or retried store through [`STEPS`], one every `step`;
+/// a deleted store disappears after one `step`. Runs until the backend is dropped.
+pub async fn run(backend: MemoryBackend, step: Duration) {
+    let mut changes = backend.subscribe();
+    // A store already on its way when the demo starts (seeded) continues too.
+    if let Ok(stores) = backend.list().await {
+        for store in stores {
+            if store.status.as_ref().and_then(|s| s.phase) == Some(Phase::Provisioning) {
+                tokio::spawn(walk(backend.clone(), name_of(&store), 2, step));
+            }
+        }
+    }
+    let mut retries = std::collections::HashMap::new();
+    loop {
+        let change = match changes.recv().await {
+            Ok(change) => change,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let Change::Upsert(store) = change else {
+            continue;
+        };
+        let name = name_of(&store);
+        if store.metadata.deletion_timestamp.is_some() {
+            let backend = backend.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(step).await;
+                backend.finish_deletion(&name);
+            });
+            continue;
+        }
+        let retry = store
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(names::RETRY_ANNOTATION))
+            .cloned();
+        let failed = store.status.as_ref().and_then(|s| s.phase) == Some(Phase::Failed);
+        if store.status.is_none() {
+            tokio::spawn(walk(backend.clone(), name, 0, step));
+        } else if failed && retry.is_some() && retries.get(&name) != Some(&retry) {
+            retries.insert(name.clone(), retry);
+            tokio::spawn(walk(backend.clone(), name, 3, step));
+        }
+    }
+}
+
+fn name_of(store: &Store) -> String {
+    store.metadata.name.clone().unwrap_or_default()
+}
+
+async fn walk(backend: MemoryBackend, name: String, from: usize, step: Duration) {
+    let started = Timestamp::now();
+    for (i, (message, _)) in STEPS.iter().enumerate().skip(from) {
+        tokio::time::sleep(step).await;
+        let still_there = backend
+            .get(&name)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.metadata.deletion_timestamp.is_none());
+        if !still_there {
+            return;
+        }
+        let now = Timestamp::now();
+        let reason = if i == STEPS.len() - 1 {
+            "StoreReady"
+        } else {
+            "Provisioning"
+        };
+        backend.put_status(
+            &name,
+            status_at(&name, i, started, now),
+            event("Normal", reason, message, now),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_store_walks_to_ready_and_a_deleted_one_goes() {
+        let backend = MemoryBackend::new();
+        seed(&backend).await;
+        tokio::spawn(run(backend.clone(), Duration::from_millis(20)));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = backend
+            .create(sample("new-shop", "New Shop", Plan::Small, TENANT))
+            .await;
+        let phase = |b: MemoryBackend| async move {
+            b.get("new-shop")
+                .await
+                .ok()
+                .flatten()
+                .and_then(|s| s.status.clone())
+                .and_then(|s| s.phase)
+        };
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            if let Some(p) = phase(backend.clone()).await
+                && seen.last() != Some(&p)
+            {
+                seen.push(p);
+            }
+            if seen.last() == Some(&Phase::Ready) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(seen, [Phase::Provisioning, Phase::Ready]);
+        let store = backend.get("new-shop").await.ok().flatten().expect("store");
+        let status = store.status.clone().unwrap_or_default();
+        assert!(
+            status.conditions.iter().all(|c| c.status == "True"),
+            "{status:?}"
+        );
+
+        backend.delete("new-shop").await.expect("delete");
+        for _ in 0..100 {
+            if backend.get("new-shop").await.ok().flatten().is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the deleted store never went away");
+    }
+
+    #[tokio::test]
+    async fn the_samples_cover_every_state_and_another_tenant() {
+        let backend = MemoryBackend::new();
+        seed(&backend).await;
+        let stores = backend.list().await.expect("list");
+        let phases: Vec<_> = stores
+            .iter()
+            .filter(|s| s.spec.owner == TENANT)
+            .filter_map(|s| s.status.as_ref().and_then(|st| st.phase))
+            .collect();
+        for p in [Phase::Ready, Phase::Provisioning, Phase::Failed] {
+            assert!(phases.contains(&p), "{p:?} in {phases:?}");
+        }
+        assert!(stores.iter().any(|s| s.spec.owner != TENANT));
+    }
+}
