@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub enum Tier {
     /// Needs an apiserver with controller-manager (pods need not run).
     ControlPlane,
-    /// Needs running pods, an ingress controller and the internet (kind + ingress-nginx).
+    /// Needs running pods, an ingress controller serving the default IngressClass and the internet.
     Workloads,
     /// Creates `STOREFLEET_E2E_SCALE` stores at once.
     Scale,
