@@ -8,110 +8,28 @@
 //! Makefile's `test-deps`).
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::json;
 use storefleet_api::backend::memory::{MemoryBackend, TEST_PASSWORD};
 use storefleet_api::tokens::{Role, TokenEntry, Tokens};
 use storefleet_api::{AppState, Settings, app};
+use storefleet_envtest::browser::{Browser, click, wait_text};
 use storefleet_types::Phase;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const TOKEN: &str = "browser-tenant-token-0123";
 
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-async fn start_driver() -> (Driver, Client) {
-    for path in [CHROMIUM, CHROMEDRIVER] {
-        assert!(
-            std::path::Path::new(path).exists(),
-            "{path} is missing: install Debian's chromium and chromium-driver (`make test-deps` does)"
-        );
-    }
-    // kube brings ring, fantoccini's TLS stack another provider: pick one for the process.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let port = free_port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    let driver = Driver(child);
-    let profile = std::env::temp_dir().join(format!("storefleet-chromium-{}", std::process::id()));
-    let caps = json!({
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-quic", "--no-first-run", "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let caps = caps.as_object().cloned().expect("object");
-    let url = format!("http://127.0.0.1:{port}");
-    let mut last = String::new();
-    for _ in 0..50 {
-        match ClientBuilder::rustls()
-            .expect("tls")
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(client) => return (driver, client),
-            Err(e) => last = e.to_string(),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("cannot start a WebDriver session: {last}");
-}
-
-async fn wait_text(c: &Client, css: &str, want: &str) {
-    let mut seen = String::new();
-    for _ in 0..100 {
-        if let Ok(el) = c.find(Locator::Css(css)).await
-            && let Ok(text) = el.text().await
-        {
-            if text.contains(want) {
-                return;
-            }
-            seen = text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{css} never showed {want:?} (last: {seen:?})");
+async fn start_driver() -> (Browser, Client) {
+    let browser = Browser::start()
+        .await
+        .expect("headless Chromium (make test-deps installs it)");
+    let client = browser.client.clone();
+    (browser, client)
 }
 
 async fn js(c: &Client, script: &str) -> serde_json::Value {
     c.execute(script, vec![]).await.expect("script runs")
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
 async fn text_of(c: &Client, css: &str) -> String {

@@ -17,6 +17,7 @@
 //! process is killed (see `process.rs`).
 
 pub mod audit;
+pub mod browser;
 pub mod chart;
 pub mod kubelet;
 pub mod pki;

@@ -4,9 +4,11 @@
 //! worker started as their containers start them (one image, `MEDUSA_WORKER_MODE`), then the
 //! setup script twice: the first run sets the shop up and places a test order through the Store
 //! API, the second creates nothing and verifies the same order. The admin logs in with the
-//! credentials the setup was given and sees the products and the order.
+//! credentials the setup was given and sees the products and the order; a customer buys in the
+//! storefront (`/shop`) in a real headless Chromium: browse, add to cart, check out with the
+//! manual payment, and the order is confirmed.
 //!
-//! Without the modules, node, PostgreSQL or Redis the test prints one `skipped:` line.
+//! Without the modules, node, PostgreSQL, Redis or Chromium the test prints one `skipped:` line.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use storefleet_envtest::TempDir;
+use storefleet_envtest::browser::{Browser, CHROMEDRIVER, CHROMIUM};
 use storefleet_envtest::process::Supervised;
 
 const MODULES_VAR: &str = "STOREFLEET_MEDUSA_MODULES";
@@ -66,6 +69,11 @@ fn tools() -> Result<Tools, String> {
         .output()
         .map_err(|e| e.to_string())?;
     let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    for browser in [CHROMIUM, CHROMEDRIVER] {
+        if !Path::new(browser).exists() {
+            return Err(format!("{browser} is not installed (make test-deps)"));
+        }
+    }
     if root && which("setpriv").is_none() {
         return Err("setpriv is needed to run PostgreSQL as nobody".into());
     }
@@ -169,8 +177,8 @@ fn wait_http(url: &str, process: &mut Supervised, what: &str) {
     }
 }
 
-#[test]
-fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     let tools = match tools() {
         Ok(t) => t,
         Err(why) => {
@@ -446,6 +454,66 @@ fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     assert_eq!(
         store["stores"][0]["name"], "Medusa \"Test\" Shop; --exec=x",
         "{store}"
+    );
+
+    // A customer buys in the storefront.
+    let browser = Browser::start().await.expect("headless Chromium");
+    let c = &browser.client;
+    c.goto(&format!("{url}/shop"))
+        .await
+        .expect("open the storefront");
+    browser.wait_text("#title", "Medusa \"Test\" Shop").await;
+    browser.wait_text("#products", "Sample product 1").await;
+    browser.wait_text("#products", "€").await;
+    browser
+        .click("article[data-product='sample-product-2'] button.add")
+        .await;
+    browser.wait_text("#cart-count", "1").await;
+    browser.click("#cart-button").await;
+    browser.wait_text("#cart-lines", "Sample product 2").await;
+    browser.click("#checkout").await;
+    browser.wait_text("#country", "Germany").await;
+    for (field, value) in [
+        ("#email", "customer@example.com"),
+        ("#first-name", "Ada"),
+        ("#last-name", "Lovelace"),
+        ("#address", "Hauptstraße 1"),
+        ("#city", "Berlin"),
+        ("#postal-code", "10115"),
+    ] {
+        browser.fill(field, value).await;
+    }
+    browser.click("#to-delivery").await;
+    browser
+        .wait_text("#shipping-options", "Standard shipping")
+        .await;
+    browser.wait_text("#order-total", "€").await;
+    browser.click("#place-order").await;
+    browser
+        .wait_text("#confirmation-view", "Thank you for your order")
+        .await;
+    browser
+        .wait_text("#confirmed-email", "customer@example.com")
+        .await;
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(shots.join("medusa-storefront-confirmation.png"), png).expect("write");
+    let (_, orders) = http(
+        "GET",
+        &format!("{url}/admin/orders?fields=id,email"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(
+        orders["count"], 2,
+        "the test order and the customer's: {orders}"
+    );
+    assert!(
+        orders["orders"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|o| o["email"] == "customer@example.com")),
+        "{orders}"
     );
     assert!(!server.exited() && !worker.exited());
 }

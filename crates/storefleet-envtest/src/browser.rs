@@ -1,0 +1,144 @@
+//! A real headless Chromium (Debian's `chromium` + `chromium-driver`) driven through WebDriver,
+//! for the browser tests: [`Browser::start`] gives a session, or why it cannot run here.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+/// Debian's Chromium.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's chromium-driver.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver and a session in it; both go away on drop.
+#[derive(Debug)]
+pub struct Browser {
+    driver: Child,
+    /// The WebDriver session.
+    pub client: Client,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless session (window 1280×900), or says why not.
+    pub async fn start() -> Result<Self, String> {
+        for path in [CHROMIUM, CHROMEDRIVER] {
+            if !std::path::Path::new(path).exists() {
+                return Err(format!(
+                    "{path} is missing: install Debian's chromium and chromium-driver (make test-deps)"
+                ));
+            }
+        }
+        // kube brings ring, fantoccini's TLS stack another provider: pick one for the process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| e.to_string())?;
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("chromedriver: {e}"))?;
+        let profile =
+            std::env::temp_dir().join(format!("storefleet-chromium-{}-{port}", std::process::id()));
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-quic", "--no-first-run", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        });
+        let caps = caps.as_object().cloned().unwrap_or_default();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = String::new();
+        let mut driver = Some(driver);
+        for _ in 0..50 {
+            let mut builder = ClientBuilder::rustls().map_err(|e| e.to_string())?;
+            match builder.capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => {
+                    let Some(driver) = driver.take() else { break };
+                    return Ok(Self { driver, client });
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if let Some(mut d) = driver {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        Err(format!("cannot start a WebDriver session: {last}"))
+    }
+
+    /// Waits (10 s) until the element at `css` shows `want`; panics with what it showed.
+    pub async fn wait_text(&self, css: &str, want: &str) {
+        wait_text(&self.client, css, want).await;
+    }
+
+    /// Clicks the element at `css`.
+    pub async fn click(&self, css: &str) {
+        click(&self.client, css).await;
+    }
+
+    /// Types `text` into the element at `css` (cleared first).
+    pub async fn fill(&self, css: &str, text: &str) {
+        fill(&self.client, css, text).await;
+    }
+}
+
+/// Waits (10 s) until the element at `css` shows `want`; panics with what it showed.
+pub async fn wait_text(c: &Client, css: &str, want: &str) {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && let Ok(text) = el.text().await
+        {
+            if text.contains(want) {
+                return;
+            }
+            seen = text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed {want:?} (last: {seen:?})");
+}
+
+/// Clicks the element at `css`.
+pub async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Types `text` into the element at `css` (cleared first).
+pub async fn fill(c: &Client, css: &str, text: &str) {
+    let field = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    field
+        .clear()
+        .await
+        .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+    field
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
