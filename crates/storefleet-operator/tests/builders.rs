@@ -11,7 +11,7 @@ use kube_quantity::ParsedQuantity;
 use storefleet_operator::build::route::RouteObject;
 use storefleet_operator::build::secrets::{Csprng, PASSWORD_LEN, Placeholder, Value};
 use storefleet_operator::build::{self, Child, StoreObjects};
-use storefleet_operator::config::{GatewayConfig, GatewayRef, OperatorConfig};
+use storefleet_operator::config::{GatewayConfig, OperatorConfig};
 use storefleet_operator::validate::{ValidatedStore, validate};
 use storefleet_types::fixtures::TEST_UID;
 use storefleet_types::names::{self, Component, child, labels as keys};
@@ -41,14 +41,8 @@ fn ingress_of(o: &StoreObjects) -> Ingress {
 fn gateway_config() -> OperatorConfig {
     let mut config = config();
     config.gateway = Some(GatewayConfig {
-        default_gateway: GatewayRef {
-            namespace: "gateways".into(),
-            name: "shops".into(),
-        },
-        allowed_gateways: Vec::new(),
-        http_listener: None,
         https_listener: Some("https".into()),
-        data_plane_namespace: "envoy-gateway-system".into(),
+        ..GatewayConfig::new("gateways", "shops", "envoy-gateway-system")
     });
     config
 }

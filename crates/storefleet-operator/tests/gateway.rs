@@ -9,7 +9,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use storefleet_operator::config::{GatewayConfig, GatewayRef, OperatorConfig};
+use storefleet_operator::config::{GatewayConfig, OperatorConfig};
 use storefleet_operator::gateway_api::HTTPRoute;
 use storefleet_types::names::child;
 use storefleet_types::{GatewaySpec, Phase, Store};
@@ -19,16 +19,11 @@ const NS: &str = "store-alice";
 fn config() -> OperatorConfig {
     let mut config = OperatorConfig::default();
     config.setup.backoff_limit = 0;
-    config.gateway = Some(GatewayConfig {
-        default_gateway: GatewayRef {
-            namespace: "gateways".into(),
-            name: "shops".into(),
-        },
-        allowed_gateways: Vec::new(),
-        http_listener: None,
-        https_listener: None,
-        data_plane_namespace: "envoy-gateway-system".into(),
-    });
+    config.gateway = Some(GatewayConfig::new(
+        "gateways",
+        "shops",
+        "envoy-gateway-system",
+    ));
     config
 }
 

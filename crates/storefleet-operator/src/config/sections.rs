@@ -115,6 +115,21 @@ pub struct GatewayConfig {
 }
 
 impl GatewayConfig {
+    /// A Gateway `namespace/name` for every store, its data plane in `data_plane_namespace`, all
+    /// listeners, no other Gateway offered.
+    pub fn new(namespace: &str, name: &str, data_plane_namespace: &str) -> Self {
+        Self {
+            default_gateway: GatewayRef {
+                namespace: namespace.into(),
+                name: name.into(),
+            },
+            allowed_gateways: Vec::new(),
+            http_listener: None,
+            https_listener: None,
+            data_plane_namespace: data_plane_namespace.into(),
+        }
+    }
+
     /// The Gateway a store asks for: the default when it names none, else one of the offered.
     pub fn resolve(&self, name: Option<&str>, namespace: Option<&str>) -> Option<GatewayRef> {
         let Some(name) = name else {

@@ -260,17 +260,13 @@ fn ingress_annotations_and_classes_are_allowlisted() {
 fn gateway_config() -> OperatorConfig {
     OperatorConfig {
         gateway: Some(GatewayConfig {
-            default_gateway: GatewayRef {
-                namespace: "gateways".into(),
-                name: "shops".into(),
-            },
             allowed_gateways: vec![GatewayRef {
                 namespace: "gateways".into(),
                 name: "internal-shops".into(),
             }],
             http_listener: Some("http".into()),
             https_listener: Some("https".into()),
-            data_plane_namespace: "envoy-gateway-system".into(),
+            ..GatewayConfig::new("gateways", "shops", "envoy-gateway-system")
         }),
         ..OperatorConfig::default()
     }
