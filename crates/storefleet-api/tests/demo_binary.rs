@@ -34,10 +34,7 @@ fn get(addr: &str, path: &str, token: Option<&str>) -> Option<String> {
 
 #[test]
 fn the_demo_runs_without_a_cluster_or_a_tokens_file() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
+    let port = storefleet_envtest::ports::free_port().expect("free port");
     let addr = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_storefleet-api"))
         .args(["--demo", "--log-format", "text", "--listen", &addr])

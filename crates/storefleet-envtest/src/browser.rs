@@ -39,10 +39,7 @@ impl Browser {
         }
         // kube brings ring, fantoccini's TLS stack another provider: pick one for the process.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| e.to_string())?;
+        let port = crate::ports::free_port().map_err(|e| e.to_string())?;
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -21,9 +21,9 @@ pub mod browser;
 pub mod chart;
 pub mod kubelet;
 pub mod pki;
+pub mod ports;
 pub mod process;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -135,19 +135,12 @@ impl Drop for TempDir {
     }
 }
 
-/// A free loopback port (bound, then released for the component to take).
+/// A free loopback port for a child process (see [`ports`]).
 fn free_port() -> Result<u16, Error> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| Error::Io {
-        what: "bind a free port".into(),
+    ports::free_port().map_err(|source| Error::Io {
+        what: "find a free port".into(),
         source,
-    })?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|source| Error::Io {
-            what: "read a free port".into(),
-            source,
-        })
+    })
 }
 
 fn random_token() -> String {
@@ -221,8 +214,27 @@ impl ControlPlane {
         }
     }
 
-    /// Starts everything from the binaries in `assets`.
+    /// Starts everything from the binaries in `assets`. A component that lost its port to
+    /// another process between choosing and binding it is started again on new ports.
     pub async fn start_with(assets: &Path) -> Result<Self, Error> {
+        const ATTEMPTS: u32 = 4;
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(assets).await {
+                Err(Error::NotReady { component, detail })
+                    if attempt < ATTEMPTS && ports::is_address_in_use(&detail) =>
+                {
+                    eprintln!(
+                        "envtest: {component} lost its port to another process; starting again on new ports"
+                    );
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(assets: &Path) -> Result<Self, Error> {
         install_crypto_provider();
         let dir = TempDir::new("envtest")?;
         let root = dir.0.clone();
@@ -246,7 +258,7 @@ impl ControlPlane {
             ],
             &root.join("etcd.log"),
         )?;
-        wait_for_port("etcd", &mut etcd, etcd_port, Duration::from_secs(30)).await?;
+        wait_for_etcd(&mut etcd, etcd_port, Duration::from_secs(30)).await?;
 
         let token = random_token();
         let tokens = root.join("tokens.csv");
@@ -458,28 +470,40 @@ impl std::fmt::Debug for ControlPlane {
     }
 }
 
-async fn wait_for_port(
-    component: &str,
+/// etcd answers `/health` on its client port: a listener that is someone else's does not.
+async fn wait_for_etcd(
     process: &mut Supervised,
     port: u16,
     timeout: Duration,
 ) -> Result<(), Error> {
     let deadline = Instant::now() + timeout;
     loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
+        if etcd_is_healthy(port).await {
             return Ok(());
         }
         if process.exited() || Instant::now() > deadline {
             return Err(Error::NotReady {
-                component: component.into(),
+                component: "etcd".into(),
                 detail: process.log_tail(20),
             });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+async fn etcd_is_healthy(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let request = format!("GET /health HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut response = Vec::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut response)).await;
+    matches!(read, Ok(Ok(_))) && String::from_utf8_lossy(&response).contains("\"health\":\"true\"")
 }
 
 async fn wait_for_readyz(
@@ -503,5 +527,28 @@ async fn wait_for_readyz(
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_listener_that_is_not_etcd_is_not_taken_for_etcd() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let stranger = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let _ = stream
+                    .write_all(b"HTTP/1.0 200 OK\r\n\r\nsomething else\n")
+                    .await;
+            }
+        });
+        assert!(!etcd_is_healthy(port).await);
+        stranger.abort();
     }
 }

@@ -424,9 +424,8 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
     };
     let config = env.cp.dir().join("operator.yaml");
     std::fs::write(&config, "setup:\n  backoffLimit: 0\n").expect("config");
-    let listen = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
-    let addr = listen.local_addr().expect("addr");
-    drop(listen);
+    let port = storefleet_envtest::ports::free_port().expect("free port");
+    let addr = format!("127.0.0.1:{port}");
     let log = std::fs::File::create(env.cp.dir().join("operator.log")).expect("log");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_storefleet-operator"))
         .args(["run", "--leader-election=true", "--log-format=text"])

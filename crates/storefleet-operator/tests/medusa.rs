@@ -86,10 +86,7 @@ fn tools() -> Result<Tools, String> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    storefleet_envtest::ports::free_port().expect("free port")
 }
 
 fn repo_root() -> PathBuf {

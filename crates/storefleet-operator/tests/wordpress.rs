@@ -94,10 +94,7 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    storefleet_envtest::ports::free_port().expect("free port")
 }
 
 /// A container's environment with every secretKeyRef resolved from `secrets`.
