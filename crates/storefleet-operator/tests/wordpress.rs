@@ -23,7 +23,7 @@ use storefleet_envtest::TempDir;
 use storefleet_envtest::process::Supervised;
 use storefleet_operator::build::secrets::Csprng;
 use storefleet_operator::build::setup::SCRIPT_KEY;
-use storefleet_operator::build::{self, StoreObjects};
+use storefleet_operator::build::{self, AppObjects, StoreObjects, WoocommerceObjects};
 use storefleet_operator::config::OperatorConfig;
 use storefleet_operator::validate::validate;
 use storefleet_types::{PaymentMethod, SetupSpec, Store};
@@ -93,6 +93,13 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
+fn woo(o: &StoreObjects) -> &WoocommerceObjects {
+    match &o.app {
+        AppObjects::Woocommerce(w) => w,
+        AppObjects::Medusa(_) => panic!("a WooCommerce store"),
+    }
+}
+
 fn free_port() -> u16 {
     storefleet_envtest::ports::free_port().expect("free port")
 }
@@ -148,7 +155,7 @@ impl Shop {
 
     /// The Job's environment, with the two documented changes.
     fn job_env(&self) -> BTreeMap<String, String> {
-        let job = &self.objects.setup.job;
+        let job = &woo(&self.objects).setup.job;
         let pod = job
             .spec
             .as_ref()
@@ -173,7 +180,7 @@ impl Shop {
 
     /// The storefront's environment (for php -S), with the same database change.
     fn storefront_env(&self) -> BTreeMap<String, String> {
-        let deployment = &self.objects.storefront.deployment;
+        let deployment = &woo(&self.objects).storefront.deployment;
         let pod = deployment.spec.template.spec.as_ref().expect("pod");
         let mut env = resolve_env(&pod.containers[0], &self.secrets);
         env.insert(
@@ -207,8 +214,7 @@ impl Shop {
     /// Runs the setup script from the ConfigMap as the Job would.
     fn setup(&self) -> Output {
         let script = self.path().join("setup.sh");
-        let text = self
-            .objects
+        let text = woo(&self.objects)
             .setup
             .script
             .data
@@ -246,7 +252,7 @@ fn start_shop(fixtures: &Path, store: Store) -> Shop {
     let root = dir.path().to_path_buf();
 
     // The database.
-    let sts = objects
+    let sts = woo(&objects)
         .database
         .stateful_set
         .spec

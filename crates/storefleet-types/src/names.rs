@@ -58,6 +58,12 @@ pub enum Component {
     Storefront,
     /// The one-off setup Job and its script.
     Setup,
+    /// Redis (Medusa's cache, event bus, workflow engine and locking).
+    Cache,
+    /// Medusa's background worker (same image as the server, worker mode).
+    Worker,
+    /// Medusa's database migration Job (`medusa db:migrate`).
+    Migration,
 }
 
 impl Component {
@@ -69,6 +75,9 @@ impl Component {
             Self::Database => "database",
             Self::Storefront => "storefront",
             Self::Setup => "setup",
+            Self::Cache => "cache",
+            Self::Worker => "worker",
+            Self::Migration => "migration",
         }
     }
 }
@@ -189,6 +198,20 @@ pub mod child {
     pub const NETPOL_ACME_SOLVER: &str = "allow-acme-http01-solver";
     /// Storefront and setup to the internet on 80/443 NetworkPolicy.
     pub const NETPOL_INTERNET: &str = "allow-internet-egress";
+    /// Medusa: Redis, its Service and StatefulSet.
+    pub const CACHE: &str = "cache";
+    /// Medusa: the worker Deployment.
+    pub const WORKER: &str = "worker";
+    /// Medusa: the migration Job is `migrate-<hash of the image>`.
+    pub const MIGRATION_JOB_PREFIX: &str = "migrate-";
+    /// Medusa: generated JWT and cookie secrets and the Redis password.
+    pub const MEDUSA_SECRET: &str = "medusa-secrets";
+    /// Medusa: the server, worker, migration and setup pods may reach Redis.
+    pub const NETPOL_CACHE_INGRESS: &str = "allow-cache-ingress";
+    /// Medusa: the setup Job may reach the server (it places the test order via the Store API).
+    pub const NETPOL_SETUP_TO_STOREFRONT: &str = "allow-setup-to-storefront";
+    /// Medusa: the server admits the setup Job.
+    pub const NETPOL_STOREFRONT_FROM_SETUP: &str = "allow-storefront-from-setup";
 }
 
 /// Ports.
@@ -201,6 +224,16 @@ pub mod ports {
     pub const HTTP_NAME: &str = "http";
     /// Name of the database port.
     pub const DATABASE_NAME: &str = "mysql";
+    /// Medusa: PostgreSQL.
+    pub const POSTGRES: i32 = 5432;
+    /// Medusa: name of the PostgreSQL port.
+    pub const POSTGRES_NAME: &str = "postgres";
+    /// Medusa: Redis.
+    pub const REDIS: i32 = 6379;
+    /// Medusa: name of the Redis port.
+    pub const REDIS_NAME: &str = "redis";
+    /// Medusa: the server's (and worker's) HTTP port in the container.
+    pub const MEDUSA_HTTP: i32 = 9000;
 }
 
 /// Keys inside the generated Secrets.
@@ -220,6 +253,13 @@ pub mod secret_keys {
     /// Admin e-mail (credentials Secret).
     pub const ADMIN_EMAIL: &str = "email";
     /// WordPress keys and salts, one Secret key each, as the official image's env names expect.
+    /// Medusa: `JWT_SECRET`.
+    pub const JWT_SECRET: &str = "jwt-secret";
+    /// Medusa: `COOKIE_SECRET`.
+    pub const COOKIE_SECRET: &str = "cookie-secret";
+    /// Medusa: the Redis password.
+    pub const REDIS_PASSWORD: &str = "redis-password";
+    /// The eight WordPress keys and salts, each a key of the salts Secret.
     pub const WORDPRESS_SALTS: [&str; 8] = [
         "AUTH_KEY",
         "SECURE_AUTH_KEY",

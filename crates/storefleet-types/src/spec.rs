@@ -39,6 +39,8 @@ use crate::status::StoreStatus;
     validation = Rule::new("self.metadata.name.size() <= 40").message("metadata.name must be at most 40 characters: it becomes part of the store's namespace name"),
     validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label that starts with a letter: lower case letters, digits and '-'"),
     validation = Rule::new("!(has(self.spec.ingress) && has(self.spec.gateway))").message("spec: set ingress or gateway, not both: a store is routed by an Ingress or by a Gateway API HTTPRoute"),
+    validation = Rule::new("!has(self.spec.versions) || (self.spec.engine == 'medusa' ? !(has(self.spec.versions.wordpress) || has(self.spec.versions.mariadb) || has(self.spec.versions.wpCli) || has(self.spec.versions.woocommerce)) : !(has(self.spec.versions.medusa) || has(self.spec.versions.postgres) || has(self.spec.versions.redis)))").message("spec.versions: wordpress, mariadb, wpCli and woocommerce are for engine woocommerce; medusa, postgres and redis for engine medusa"),
+    validation = Rule::new("self.spec.engine != 'medusa' || !has(self.spec.setup) || !(has(self.spec.setup.theme) || has(self.spec.setup.paymentMethods))").message("spec.setup: theme and paymentMethods are WooCommerce settings; a Medusa store takes payments with its manual (system) provider"),
     validation = Rule::new("has(self.spec.storage) == has(oldSelf.spec.storage) && (!has(self.spec.storage) || self.spec.storage == oldSelf.spec.storage)").message("spec.storage is immutable: a volume's class and size cannot change once created (Kubernetes cannot resize a StatefulSet's volumes); create a new store instead")
 )]
 #[serde(rename_all = "camelCase")]
@@ -292,6 +294,22 @@ pub struct VersionsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"))]
     pub woocommerce: Option<String>,
+
+    /// Tag of Storefleet's Medusa image (server, worker, migration and setup); engine medusa.
+    /// A new tag runs the database migration again before the server rolls out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))]
+    pub medusa: Option<String>,
+
+    /// Tag of the official `postgres` image; engine medusa.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))]
+    pub postgres: Option<String>,
+
+    /// Tag of the official `redis` image; engine medusa.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))]
+    pub redis: Option<String>,
 }
 
 /// What the setup Job configures in the shop.
@@ -307,7 +325,7 @@ pub struct SetupSpec {
     )]
     pub admin_email: Option<String>,
 
-    /// wordpress.org theme slug to install and activate. Default `storefront`.
+    /// wordpress.org theme slug to install and activate. Default `storefront`. WooCommerce only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 64),
@@ -327,7 +345,7 @@ pub struct SetupSpec {
     pub sample_products: Option<u32>,
 
     /// Payment methods to enable, in order. Default `[cod]` (Cash on Delivery); the test order
-    /// is placed with the first one.
+    /// is placed with the first one. WooCommerce only: Medusa uses its manual (system) provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 3))]
     #[x_kube(merge_strategy = ListMerge::Set)]

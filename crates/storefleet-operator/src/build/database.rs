@@ -13,7 +13,7 @@ use super::{
     child_meta, container_security, env_from_secret, labels, pod_security, resources,
     rwo_claim_spec, selector, selector_labels,
 };
-use crate::validate::ValidatedStore;
+use crate::validate::{ValidatedStore, Woocommerce};
 
 /// uid and gid of the `mysql` user in the official image.
 pub const MARIADB_UID: i64 = 999;
@@ -30,10 +30,10 @@ pub struct DatabaseObjects {
 }
 
 /// Builds the database's Service and StatefulSet.
-pub fn build_database(store: &ValidatedStore) -> DatabaseObjects {
+pub fn build_database(store: &ValidatedStore, woo: &Woocommerce) -> DatabaseObjects {
     DatabaseObjects {
         service: build_database_service(store),
-        stateful_set: build_database_stateful_set(store),
+        stateful_set: build_database_stateful_set(store, woo),
     }
 }
 
@@ -86,11 +86,11 @@ fn mount(name: &str, path: &str) -> VolumeMount {
 
 /// The StatefulSet: one MariaDB replica as the `mysql` user, read-only root filesystem, its data
 /// on a volume from the claim template.
-pub fn build_database_stateful_set(store: &ValidatedStore) -> StatefulSet {
+pub fn build_database_stateful_set(store: &ValidatedStore, woo: &Woocommerce) -> StatefulSet {
     let secret = child::DATABASE_SECRET;
     let container = Container {
         name: "mariadb".into(),
-        image: Some(store.images.mariadb.clone()),
+        image: Some(woo.images.mariadb.clone()),
         image_pull_policy: Some("IfNotPresent".into()),
         env: Some(vec![
             env_from_secret("MARIADB_ROOT_PASSWORD", secret, keys::DB_ROOT_PASSWORD),

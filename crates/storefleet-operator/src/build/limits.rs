@@ -19,7 +19,7 @@ fn count(n: u32) -> Quantity {
 /// Builds the ResourceQuota: CPU, memory and storage of the plan, object counts, and no
 /// LoadBalancer or NodePort Services (the Ingress is the only way in).
 pub fn build_resource_quota(store: &ValidatedStore) -> ResourceQuota {
-    let q = &store.plan.quota;
+    let q = store.quota();
     let hard = BTreeMap::from([
         ("requests.cpu".to_string(), q.requests_cpu.clone()),
         ("requests.memory".to_string(), q.requests_memory.clone()),

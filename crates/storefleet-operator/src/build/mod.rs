@@ -5,9 +5,12 @@
 //! ```text
 //!  ValidatedStore ─► namespace ─► limits (quota, limit range) ─► network (policies)
 //!                 ─► secrets (templates: created once, never overwritten)
-//!                 ─► database (Service, StatefulSet) ─► storefront (PVC, Service, Deployment)
-//!                 ─► route (Ingress or Gateway API HTTPRoute)
-//!                 ─► setup (ConfigMap script, Job)        = StoreObjects, in apply order
+//!                 ─► the engine's application:
+//!                      woocommerce: database (MariaDB) ─► storefront (PVC, Service,
+//!                                   Deployment) ─► setup (ConfigMap script, Job)
+//!                      medusa:      medusa/ (PostgreSQL, Redis, migration Job, uploads PVC,
+//!                                   Service, server and worker Deployments, setup Job)
+//!                 ─► route (Ingress or Gateway API HTTPRoute)   = StoreObjects, in apply order
 //! ```
 //!
 //! Every object carries [`labels`] so that it can be found again; every object, the Namespace
@@ -16,6 +19,7 @@
 
 pub mod database;
 pub mod limits;
+pub mod medusa;
 pub mod namespace;
 pub mod network;
 pub mod route;
@@ -42,7 +46,7 @@ pub use secrets::{SecretTemplate, SecretValues};
 
 use crate::config::ContainerResources;
 use crate::gateway_api::HTTPRoute;
-use crate::validate::ValidatedStore;
+use crate::validate::{App, ValidatedStore};
 
 /// Every object one Store consists of.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,12 +61,31 @@ pub struct StoreObjects {
     pub network_policies: Vec<NetworkPolicy>,
     /// Generated credentials: created once when absent, never overwritten.
     pub secrets: Vec<SecretTemplate>,
+    /// The engine's application.
+    pub app: AppObjects,
+    /// The storefront's route from outside.
+    pub route: route::RouteObject,
+}
+
+/// A WooCommerce store's application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WoocommerceObjects {
     /// MariaDB.
     pub database: database::DatabaseObjects,
     /// WordPress.
     pub storefront: storefront::StorefrontObjects,
     /// The WP-CLI setup.
     pub setup: setup::SetupObjects,
+}
+
+/// The application objects of one engine.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // built once per reconcile, never moved around in bulk
+pub enum AppObjects {
+    /// WordPress + WooCommerce on MariaDB.
+    Woocommerce(WoocommerceObjects),
+    /// Medusa v2 on PostgreSQL and Redis.
+    Medusa(medusa::MedusaObjects),
 }
 
 /// One child, borrowed, in apply order. Secrets appear as templates: the apply step creates
@@ -93,8 +116,10 @@ pub enum Child<'a> {
     HttpRoute(&'a HTTPRoute),
     /// ConfigMap.
     ConfigMap(&'a ConfigMap),
-    /// Job.
+    /// The setup Job: created by the setup step behind its gates.
     Job(&'a Job),
+    /// A migration Job: created once per image; the Deployments after it wait for its success.
+    MigrationJob(&'a Job),
 }
 
 impl Child<'_> {
@@ -113,7 +138,7 @@ impl Child<'_> {
             Child::Ingress(o) => &o.metadata,
             Child::HttpRoute(o) => &o.metadata,
             Child::ConfigMap(o) => &o.metadata,
-            Child::Job(o) => &o.metadata,
+            Child::Job(o) | Child::MigrationJob(o) => &o.metadata,
         }
     }
 }
@@ -129,20 +154,44 @@ impl StoreObjects {
         ];
         out.extend(self.network_policies.iter().map(Child::NetworkPolicy));
         out.extend(self.secrets.iter().map(Child::GeneratedSecret));
-        out.extend([
-            Child::Service(&self.database.service),
-            Child::StatefulSet(&self.database.stateful_set),
-            Child::PersistentVolumeClaim(&self.storefront.volume),
-            Child::Service(&self.storefront.service),
-            Child::Deployment(&self.storefront.deployment),
-            match &self.storefront.route {
-                route::RouteObject::Ingress(o) => Child::Ingress(o),
-                route::RouteObject::HttpRoute(o) => Child::HttpRoute(o),
-            },
-            Child::ConfigMap(&self.setup.script),
-            Child::Job(&self.setup.job),
-        ]);
+        let route = match &self.route {
+            route::RouteObject::Ingress(o) => Child::Ingress(o),
+            route::RouteObject::HttpRoute(o) => Child::HttpRoute(o),
+        };
+        match &self.app {
+            AppObjects::Woocommerce(w) => out.extend([
+                Child::Service(&w.database.service),
+                Child::StatefulSet(&w.database.stateful_set),
+                Child::PersistentVolumeClaim(&w.storefront.volume),
+                Child::Service(&w.storefront.service),
+                Child::Deployment(&w.storefront.deployment),
+                route,
+                Child::ConfigMap(&w.setup.script),
+                Child::Job(&w.setup.job),
+            ]),
+            AppObjects::Medusa(m) => out.extend([
+                Child::Service(&m.database_service),
+                Child::StatefulSet(&m.database),
+                Child::Service(&m.cache_service),
+                Child::StatefulSet(&m.cache),
+                Child::MigrationJob(&m.migration),
+                Child::PersistentVolumeClaim(&m.uploads),
+                Child::Service(&m.service),
+                Child::Deployment(&m.server),
+                Child::Deployment(&m.worker),
+                route,
+                Child::Job(&m.setup),
+            ]),
+        }
         out
+    }
+
+    /// The setup Job.
+    pub fn setup_job(&self) -> &Job {
+        match &self.app {
+            AppObjects::Woocommerce(w) => &w.setup.job,
+            AppObjects::Medusa(m) => &m.setup,
+        }
     }
 }
 
@@ -154,9 +203,15 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
         limit_range: limits::build_limit_range(store),
         network_policies: network::build_network_policies(store),
         secrets: secrets::build_secret_templates(store),
-        database: database::build_database(store),
-        storefront: storefront::build_storefront(store),
-        setup: setup::build_setup(store),
+        app: match &store.app {
+            App::Woocommerce(woo) => AppObjects::Woocommerce(WoocommerceObjects {
+                database: database::build_database(store, woo),
+                storefront: storefront::build_storefront(store, woo),
+                setup: setup::build_setup(store, woo),
+            }),
+            App::Medusa(m) => AppObjects::Medusa(medusa::build_medusa(store, m)),
+        },
+        route: route::build_route(store),
     }
 }
 

@@ -1,5 +1,6 @@
 //! NetworkPolicies: deny everything, then allow exactly the flows a shop needs.
 //!
+//! WooCommerce:
 //! ```text
 //!  edge ns ──80──► storefront ──3306──► database      (edge: the ingress controller's or the
 //!                                                      Gateway data plane's namespace)
@@ -7,6 +8,13 @@
 //!  every pod ──53──► DNS (any namespace)
 //!  storefront, setup ──80/443──► internet, except private, link-local and cluster ranges
 //!  edge ns ──8089──► cert-manager's HTTP-01 solver (stores with a ClusterIssuer)
+//! ```
+//!
+//! Medusa (no internet egress: the image holds everything, payments are manual):
+//! ```text
+//!  edge ns ──9000──► storefront (server) ◄──9000── setup
+//!  storefront, worker, migration, setup ──5432──► database, ──6379──► cache
+//!  every pod ──53──► DNS; edge ns ──8089──► the HTTP-01 solver, as above
 //! ```
 
 use std::collections::BTreeMap;
@@ -20,7 +28,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, labels as keys, ports};
 
 use super::{child_meta, selector};
-use crate::validate::{Tls, ValidatedStore};
+use crate::validate::{App, Tls, ValidatedStore};
 use ipnet::IpNet;
 
 /// Label every namespace carries with its own name (set by the apiserver).
@@ -37,6 +45,22 @@ fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
 /// Pods of the storefront and of the setup Job: the ones that talk to the database and the
 /// internet.
 fn web_pods(store: &ValidatedStore) -> LabelSelector {
+    pods_of(
+        store,
+        match store.app {
+            App::Woocommerce(_) => &[Component::Storefront, Component::Setup],
+            App::Medusa(_) => &[
+                Component::Storefront,
+                Component::Worker,
+                Component::Migration,
+                Component::Setup,
+            ],
+        },
+    )
+}
+
+/// The store's pods of any of `components`.
+fn pods_of(store: &ValidatedStore, components: &[Component]) -> LabelSelector {
     LabelSelector {
         match_labels: Some(BTreeMap::from([(
             keys::STORE.to_string(),
@@ -45,10 +69,7 @@ fn web_pods(store: &ValidatedStore) -> LabelSelector {
         match_expressions: Some(vec![LabelSelectorRequirement {
             key: keys::COMPONENT.into(),
             operator: "In".into(),
-            values: Some(vec![
-                Component::Storefront.as_str().into(),
-                Component::Setup.as_str().into(),
-            ]),
+            values: Some(components.iter().map(|c| c.as_str().into()).collect()),
         }]),
     }
 }
@@ -73,8 +94,15 @@ pub fn build_network_policies(store: &ValidatedStore) -> Vec<NetworkPolicy> {
         build_ingress_controller_access(store),
         build_database_ingress(store),
         build_database_egress(store),
-        build_internet_egress(store),
     ];
+    match store.app {
+        App::Woocommerce(_) => out.push(build_internet_egress(store)),
+        App::Medusa(_) => out.extend([
+            build_cache_ingress(store),
+            build_setup_to_storefront(store),
+            build_storefront_from_setup(store),
+        ]),
+    }
     if matches!(store.tls, Some(Tls::ClusterIssuer(_))) {
         out.push(build_acme_solver_access(store));
     }
@@ -161,7 +189,7 @@ pub fn build_ingress_controller_access(store: &ValidatedStore) -> NetworkPolicy 
             policy_types: Some(vec!["Ingress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(vec![ingress_controller_peer(store)]),
-                ports: Some(vec![port("TCP", ports::STOREFRONT_HTTP)]),
+                ports: Some(vec![port("TCP", storefront_port(store))]),
             }]),
             ..NetworkPolicySpec::default()
         },
@@ -181,7 +209,7 @@ pub fn build_database_ingress(store: &ValidatedStore) -> NetworkPolicy {
                     pod_selector: Some(web_pods(store)),
                     ..NetworkPolicyPeer::default()
                 }]),
-                ports: Some(vec![port("TCP", ports::DATABASE)]),
+                ports: Some(vec![port("TCP", database_port(store))]),
             }]),
             ..NetworkPolicySpec::default()
         },
@@ -196,13 +224,7 @@ pub fn build_database_egress(store: &ValidatedStore) -> NetworkPolicy {
         NetworkPolicySpec {
             pod_selector: Some(web_pods(store)),
             policy_types: Some(vec!["Egress".into()]),
-            egress: Some(vec![NetworkPolicyEgressRule {
-                to: Some(vec![NetworkPolicyPeer {
-                    pod_selector: Some(selector(store, Component::Database)),
-                    ..NetworkPolicyPeer::default()
-                }]),
-                ports: Some(vec![port("TCP", ports::DATABASE)]),
-            }]),
+            egress: Some(data_egress(store)),
             ..NetworkPolicySpec::default()
         },
     )
@@ -233,6 +255,99 @@ pub fn build_internet_egress(store: &ValidatedStore) -> NetworkPolicy {
             egress: Some(vec![NetworkPolicyEgressRule {
                 to: Some(vec![block("0.0.0.0/0", v4), block("::/0", v6)]),
                 ports: Some(vec![port("TCP", 80), port("TCP", 443)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+/// The port the storefront pods serve on.
+fn storefront_port(store: &ValidatedStore) -> i32 {
+    match store.app {
+        App::Woocommerce(_) => ports::STOREFRONT_HTTP,
+        App::Medusa(_) => ports::MEDUSA_HTTP,
+    }
+}
+
+/// The database's port: MariaDB's or PostgreSQL's.
+fn database_port(store: &ValidatedStore) -> i32 {
+    match store.app {
+        App::Woocommerce(_) => ports::DATABASE,
+        App::Medusa(_) => ports::POSTGRES,
+    }
+}
+
+fn egress_to(store: &ValidatedStore, component: Component, number: i32) -> NetworkPolicyEgressRule {
+    NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            pod_selector: Some(selector(store, component)),
+            ..NetworkPolicyPeer::default()
+        }]),
+        ports: Some(vec![port("TCP", number)]),
+    }
+}
+
+/// The application's pods reach the database (and Redis, for Medusa).
+fn data_egress(store: &ValidatedStore) -> Vec<NetworkPolicyEgressRule> {
+    let mut rules = vec![egress_to(store, Component::Database, database_port(store))];
+    if let App::Medusa(_) = store.app {
+        rules.push(egress_to(store, Component::Cache, ports::REDIS));
+    }
+    rules
+}
+
+/// Medusa: Redis admits the server, worker, migration and setup pods.
+pub fn build_cache_ingress(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_CACHE_INGRESS,
+        NetworkPolicySpec {
+            pod_selector: Some(selector(store, Component::Cache)),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(web_pods(store)),
+                    ..NetworkPolicyPeer::default()
+                }]),
+                ports: Some(vec![port("TCP", ports::REDIS)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+/// Medusa: the setup Job reaches the server (the test order goes through the Store API).
+pub fn build_setup_to_storefront(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_SETUP_TO_STOREFRONT,
+        NetworkPolicySpec {
+            pod_selector: Some(selector(store, Component::Setup)),
+            policy_types: Some(vec!["Egress".into()]),
+            egress: Some(vec![egress_to(
+                store,
+                Component::Storefront,
+                ports::MEDUSA_HTTP,
+            )]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+/// Medusa: the server admits the setup Job.
+pub fn build_storefront_from_setup(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_STOREFRONT_FROM_SETUP,
+        NetworkPolicySpec {
+            pod_selector: Some(selector(store, Component::Storefront)),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(store, Component::Setup)),
+                    ..NetworkPolicyPeer::default()
+                }]),
+                ports: Some(vec![port("TCP", ports::MEDUSA_HTTP)]),
             }]),
             ..NetworkPolicySpec::default()
         },

@@ -14,7 +14,7 @@ use rand::distr::Alphanumeric;
 use storefleet_types::names::{Component, child, secret_keys as keys};
 
 use super::child_meta;
-use crate::validate::ValidatedStore;
+use crate::validate::{App, ValidatedStore};
 
 /// Name of the shop's admin user.
 pub const ADMIN_USERNAME: &str = "storeadmin";
@@ -122,29 +122,54 @@ pub fn build_secret_templates(store: &ValidatedStore) -> Vec<SecretTemplate> {
         .iter()
         .map(|k| (*k, Value::Generated(SALT_LEN)))
         .collect();
-    vec![
-        template(
-            store,
-            child::DATABASE_SECRET,
-            &[
-                (keys::DB_ROOT_PASSWORD, Value::Generated(PASSWORD_LEN)),
-                (keys::DB_USER, fixed(DATABASE_NAME)),
-                (keys::DB_PASSWORD, Value::Generated(PASSWORD_LEN)),
-                (keys::DB_NAME, fixed(DATABASE_NAME)),
-            ],
-        ),
-        template(
-            store,
-            child::ADMIN_SECRET,
-            &[
-                (keys::ADMIN_USER, fixed(ADMIN_USERNAME)),
-                (keys::ADMIN_PASSWORD, Value::Generated(PASSWORD_LEN)),
-                (
-                    keys::ADMIN_EMAIL,
-                    Value::Fixed(store.setup.admin_email.clone()),
-                ),
-            ],
-        ),
-        template(store, child::SALTS_SECRET, &salts),
-    ]
+    let admin = template(
+        store,
+        child::ADMIN_SECRET,
+        &[
+            (keys::ADMIN_USER, fixed(ADMIN_USERNAME)),
+            (keys::ADMIN_PASSWORD, Value::Generated(PASSWORD_LEN)),
+            (
+                keys::ADMIN_EMAIL,
+                Value::Fixed(store.setup.admin_email.clone()),
+            ),
+        ],
+    );
+    match store.app {
+        App::Woocommerce(_) => vec![
+            template(
+                store,
+                child::DATABASE_SECRET,
+                &[
+                    (keys::DB_ROOT_PASSWORD, Value::Generated(PASSWORD_LEN)),
+                    (keys::DB_USER, fixed(DATABASE_NAME)),
+                    (keys::DB_PASSWORD, Value::Generated(PASSWORD_LEN)),
+                    (keys::DB_NAME, fixed(DATABASE_NAME)),
+                ],
+            ),
+            admin,
+            template(store, child::SALTS_SECRET, &salts),
+        ],
+        // PostgreSQL's user is the database's owner: no separate root password.
+        App::Medusa(_) => vec![
+            template(
+                store,
+                child::DATABASE_SECRET,
+                &[
+                    (keys::DB_USER, fixed(super::medusa::DATABASE_NAME)),
+                    (keys::DB_PASSWORD, Value::Generated(PASSWORD_LEN)),
+                    (keys::DB_NAME, fixed(super::medusa::DATABASE_NAME)),
+                ],
+            ),
+            admin,
+            template(
+                store,
+                child::MEDUSA_SECRET,
+                &[
+                    (keys::JWT_SECRET, Value::Generated(SALT_LEN)),
+                    (keys::COOKIE_SECRET, Value::Generated(SALT_LEN)),
+                    (keys::REDIS_PASSWORD, Value::Generated(PASSWORD_LEN)),
+                ],
+            ),
+        ],
+    }
 }

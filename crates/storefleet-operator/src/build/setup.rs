@@ -18,7 +18,7 @@ use super::storefront::{WWW_DATA_UID, files_mount, files_volume, wordpress_env};
 use super::{
     child_meta, container_security, env, env_from_secret, labels, pod_security, resources, selector,
 };
-use crate::validate::ValidatedStore;
+use crate::validate::{ValidatedStore, Woocommerce};
 
 /// The WP-CLI script, shipped in the ConfigMap.
 pub const SCRIPT: &str = include_str!("../../scripts/woocommerce-setup.sh");
@@ -39,10 +39,10 @@ pub struct SetupObjects {
 }
 
 /// Builds the ConfigMap and the Job.
-pub fn build_setup(store: &ValidatedStore) -> SetupObjects {
+pub fn build_setup(store: &ValidatedStore, woo: &Woocommerce) -> SetupObjects {
     SetupObjects {
         script: build_setup_script(store),
-        job: build_setup_job(store),
+        job: build_setup_job(store, woo),
     }
 }
 
@@ -59,53 +59,58 @@ pub fn build_setup_script(store: &ValidatedStore) -> ConfigMap {
 }
 
 /// The script's parameters (no secrets: those come from Secret references).
-pub fn setup_parameters(store: &ValidatedStore) -> Vec<EnvVar> {
+pub fn setup_parameters(store: &ValidatedStore, woo: &Woocommerce) -> Vec<EnvVar> {
     let s = &store.setup;
-    let methods: Vec<&str> = s.payment_methods.iter().map(|m| m.gateway_id()).collect();
+    let methods: Vec<&str> = woo.payment_methods.iter().map(|m| m.gateway_id()).collect();
     let mut out = vec![
         env("STORE_URL", store.url()),
         env("STORE_TITLE", s.title.clone()),
-        env("THEME", s.theme.clone()),
+        env("THEME", woo.theme.clone()),
         env("CURRENCY", s.currency.clone()),
         env("SAMPLE_PRODUCTS", s.sample_products.to_string()),
         env("PAYMENT_METHODS", methods.join(" ")),
     ];
-    if let Some(version) = &s.woocommerce_version {
+    if let Some(version) = &woo.woocommerce_version {
         out.push(env("WOOCOMMERCE_VERSION", version.clone()));
     }
     out
 }
 
 /// The name of the setup Job: [`child::SETUP_JOB_PREFIX`] + a hash of its inputs.
-pub fn setup_job_name(store: &ValidatedStore) -> String {
+pub fn setup_job_name(store: &ValidatedStore, woo: &Woocommerce) -> String {
+    let vars = setup_parameters(store, woo);
+    let mut parts = vec![SCRIPT, woo.images.wp_cli.as_str()];
+    for var in &vars {
+        parts.push(var.name.as_str());
+        parts.push(var.value.as_deref().unwrap_or_default());
+    }
+    hashed_name(child::SETUP_JOB_PREFIX, &parts)
+}
+
+/// `prefix` + 8 hex digits of a hash of `parts` (in order): the name of a Job whose pod
+/// template is immutable, so that a change of any input is a new Job.
+pub fn hashed_name(prefix: &str, parts: &[&str]) -> String {
     let mut hasher = Fnv1a::default();
-    hasher.write(SCRIPT.as_bytes());
-    hasher.write(store.images.wp_cli.as_bytes());
-    for var in setup_parameters(store) {
-        hasher.write(var.name.as_bytes());
-        hasher.write(var.value.as_deref().unwrap_or_default().as_bytes());
+    for part in parts {
+        hasher.write(part.as_bytes());
     }
     let h = hasher.finish();
-    format!(
-        "{}{:08x}",
-        child::SETUP_JOB_PREFIX,
-        (h ^ (h >> 32)) & 0xffff_ffff
-    )
+    format!("{prefix}{:08x}", (h ^ (h >> 32)) & 0xffff_ffff)
 }
 
 /// The Job: runs the script once with a deadline and a bounded backoff, on the storefront's
 /// node (it mounts the storefront's ReadWriteOnce volume).
-pub fn build_setup_job(store: &ValidatedStore) -> Job {
+pub fn build_setup_job(store: &ValidatedStore, woo: &Woocommerce) -> Job {
     let mut env_vars = wordpress_env(store);
     env_vars.extend([
         env_from_secret("ADMIN_USER", child::ADMIN_SECRET, keys::ADMIN_USER),
         env_from_secret("ADMIN_PASSWORD", child::ADMIN_SECRET, keys::ADMIN_PASSWORD),
         env_from_secret("ADMIN_EMAIL", child::ADMIN_SECRET, keys::ADMIN_EMAIL),
     ]);
-    env_vars.extend(setup_parameters(store));
+    env_vars.extend(setup_parameters(store, woo));
     let container = Container {
         name: "setup".into(),
-        image: Some(store.images.wp_cli.clone()),
+        image: Some(woo.images.wp_cli.clone()),
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec!["sh".into(), format!("{SCRIPT_DIR}/{SCRIPT_KEY}")]),
         env: Some(env_vars),
@@ -139,7 +144,7 @@ pub fn build_setup_job(store: &ValidatedStore) -> Job {
         ..Affinity::default()
     };
     Job {
-        metadata: child_meta(store, &setup_job_name(store), Component::Setup),
+        metadata: child_meta(store, &setup_job_name(store, woo), Component::Setup),
         spec: Some(JobSpec {
             backoff_limit: Some(store.setup.backoff_limit),
             active_deadline_seconds: Some(store.setup.active_deadline_seconds),

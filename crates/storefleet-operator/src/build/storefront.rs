@@ -10,12 +10,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
-use super::route::{RouteObject, build_route};
 use super::{
     child_meta, container_security, env, env_from_secret, labels, pod_security, resources,
     rwo_claim_spec, selector, selector_labels,
 };
-use crate::validate::ValidatedStore;
+use crate::validate::{ValidatedStore, Woocommerce};
 
 /// uid and gid of `www-data` in the official WordPress images (apache and cli).
 pub const WWW_DATA_UID: i64 = 33;
@@ -34,17 +33,14 @@ pub struct StorefrontObjects {
     pub service: Service,
     /// The Deployment.
     pub deployment: Deployment,
-    /// The Ingress or the HTTPRoute.
-    pub route: RouteObject,
 }
 
 /// Builds the storefront's objects.
-pub fn build_storefront(store: &ValidatedStore) -> StorefrontObjects {
+pub fn build_storefront(store: &ValidatedStore, woo: &Woocommerce) -> StorefrontObjects {
     StorefrontObjects {
         volume: build_storefront_volume(store),
         service: build_storefront_service(store),
-        deployment: build_storefront_deployment(store),
-        route: build_route(store),
+        deployment: build_storefront_deployment(store, woo),
     }
 }
 
@@ -137,10 +133,10 @@ fn http_get(path: &str) -> Option<HTTPGetAction> {
 /// The Deployment: one WordPress replica as `www-data`, recreated (never two pods on the
 /// ReadWriteOnce volume). Ready means PHP answers with the database reachable
 /// (`/wp-login.php` fails with 500 when WordPress cannot connect); alive means Apache answers.
-pub fn build_storefront_deployment(store: &ValidatedStore) -> Deployment {
+pub fn build_storefront_deployment(store: &ValidatedStore, woo: &Woocommerce) -> Deployment {
     let container = Container {
         name: "wordpress".into(),
-        image: Some(store.images.wordpress.clone()),
+        image: Some(woo.images.wordpress.clone()),
         image_pull_policy: Some("IfNotPresent".into()),
         env: Some(wordpress_env(store)),
         ports: Some(vec![ContainerPort {

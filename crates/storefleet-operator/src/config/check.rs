@@ -9,7 +9,8 @@ use storefleet_types::names::store_name;
 use storefleet_types::spec::is_image_tag;
 
 use super::{
-    ConfigError, ConfigIssue, OperatorConfig, PlanConfig, is_hostname, is_label, is_subdomain,
+    ConfigError, ConfigIssue, ContainerResources, OperatorConfig, PlanConfig, QuotaConfig,
+    is_hostname, is_label, is_subdomain,
 };
 
 impl OperatorConfig {
@@ -70,6 +71,9 @@ impl OperatorConfig {
             ("wordpress", &self.images.wordpress),
             ("mariadb", &self.images.mariadb),
             ("wpCli", &self.images.wp_cli),
+            ("medusa", &self.images.medusa),
+            ("postgres", &self.images.postgres),
+            ("redis", &self.images.redis),
         ] {
             let last_segment = image.repository.rsplit('/').next().unwrap_or_default();
             if image.repository.is_empty()
@@ -240,12 +244,6 @@ fn check_prefix(c: &mut Checker, prefix: &str) {
 
 fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
     let p = |suffix: &str| format!("{path}.{suffix}");
-    let quota = &plan.quota;
-    let q_req_cpu = c.positive(&p("quota.requestsCpu"), &quota.requests_cpu);
-    let q_req_mem = c.positive(&p("quota.requestsMemory"), &quota.requests_memory);
-    let q_lim_cpu = c.positive(&p("quota.limitsCpu"), &quota.limits_cpu);
-    let q_lim_mem = c.positive(&p("quota.limitsMemory"), &quota.limits_memory);
-    let q_storage = c.positive(&p("quota.requestsStorage"), &quota.requests_storage);
     let lr = &plan.limit_range;
     let max_cpu = c.positive(&p("limitRange.containerMax.cpu"), &lr.container_max.cpu);
     let max_mem = c.positive(
@@ -297,14 +295,106 @@ fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
         &lr.container_default_request.memory.0,
         "the default limit",
     );
+    let db = c.positive(&p("volumes.database"), &plan.volumes.database);
+    let sf = c.positive(&p("volumes.storefront"), &plan.volumes.storefront);
+    c.at_most(
+        &p("volumes.database"),
+        &db,
+        &vol_max,
+        &plan.volumes.database.0,
+        "the limit range's volumeMax",
+    );
+    c.at_most(
+        &p("volumes.storefront"),
+        &sf,
+        &vol_max,
+        &plan.volumes.storefront.0,
+        "the limit range's volumeMax",
+    );
+    let volumes = match (db, sf) {
+        (Some(db), Some(sf)) => Some(db + sf),
+        _ => None,
+    };
+    let max = (max_cpu, max_mem);
+    let r = &plan.resources;
+    check_engine(
+        c,
+        &Engine {
+            path: path.to_string(),
+            quota: &plan.quota,
+            components: &[
+                ("database", &r.database),
+                ("storefront", &r.storefront),
+                ("setup", &r.setup),
+            ],
+            least: Counts {
+                claims: (2, "database and storefront"),
+                pods: (3, "database, storefront, setup"),
+                services: (2, "database and storefront"),
+            },
+        },
+        &max,
+        &volumes,
+    );
+    let m = &plan.medusa.resources;
+    check_engine(
+        c,
+        &Engine {
+            path: p("medusa"),
+            quota: &plan.medusa.quota,
+            components: &[
+                ("database", &m.database),
+                ("cache", &m.cache),
+                ("server", &m.server),
+                ("worker", &m.worker),
+                ("migration", &m.migration),
+                ("setup", &m.setup),
+            ],
+            least: Counts {
+                claims: (2, "database and uploads"),
+                pods: (5, "database, cache, server, worker, one Job"),
+                services: (3, "database, cache and storefront"),
+            },
+        },
+        &max,
+        &volumes,
+    );
+}
 
+/// The least object counts an engine's store needs, with the reason.
+struct Counts {
+    claims: (u32, &'static str),
+    pods: (u32, &'static str),
+    services: (u32, &'static str),
+}
+
+/// One engine's quota and the containers it must hold.
+struct Engine<'a> {
+    /// `plans.<plan>` or `plans.<plan>.medusa`.
+    path: String,
+    quota: &'a QuotaConfig,
+    components: &'a [(&'a str, &'a ContainerResources)],
+    least: Counts,
+}
+
+/// Every container within its own limits and the limit range's maximum, all of them together
+/// within the quota, both volumes within the storage quota, and the object counts.
+fn check_engine(
+    c: &mut Checker,
+    e: &Engine<'_>,
+    (max_cpu, max_mem): &(Option<ParsedQuantity>, Option<ParsedQuantity>),
+    volumes: &Option<ParsedQuantity>,
+) {
+    let path = &e.path;
+    let p = |suffix: &str| format!("{path}.{suffix}");
+    let quota = e.quota;
+    let q_req_cpu = c.positive(&p("quota.requestsCpu"), &quota.requests_cpu);
+    let q_req_mem = c.positive(&p("quota.requestsMemory"), &quota.requests_memory);
+    let q_lim_cpu = c.positive(&p("quota.limitsCpu"), &quota.limits_cpu);
+    let q_lim_mem = c.positive(&p("quota.limitsMemory"), &quota.limits_memory);
+    let q_storage = c.positive(&p("quota.requestsStorage"), &quota.requests_storage);
     let mut sums: [ParsedQuantity; 4] = Default::default(); // requests cpu, requests memory, limits cpu, limits memory
-    let components = [
-        ("database", &plan.resources.database),
-        ("storefront", &plan.resources.storefront),
-        ("setup", &plan.resources.setup),
-    ];
-    for (name, r) in components {
+    for (name, r) in e.components {
         let rp = |suffix: &str| format!("{path}.resources.{name}.{suffix}");
         let req_cpu = c.positive(&rp("requests.cpu"), &r.requests.cpu);
         let req_mem = c.positive(&rp("requests.memory"), &r.requests.memory);
@@ -327,14 +417,14 @@ fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
         c.at_most(
             &rp("limits.cpu"),
             &lim_cpu,
-            &max_cpu,
+            max_cpu,
             &r.limits.cpu.0,
             "the limit range's maximum",
         );
         c.at_most(
             &rp("limits.memory"),
             &lim_mem,
-            &max_mem,
+            max_mem,
             &r.limits.memory.0,
             "the limit range's maximum",
         );
@@ -358,47 +448,26 @@ fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
             );
         }
     }
-    let db = c.positive(&p("volumes.database"), &plan.volumes.database);
-    let sf = c.positive(&p("volumes.storefront"), &plan.volumes.storefront);
-    c.at_most(
-        &p("volumes.database"),
-        &db,
-        &vol_max,
-        &plan.volumes.database.0,
-        "the limit range's volumeMax",
-    );
-    c.at_most(
-        &p("volumes.storefront"),
-        &sf,
-        &vol_max,
-        &plan.volumes.storefront.0,
-        "the limit range's volumeMax",
-    );
-    if let (Some(db), Some(sf), Some(storage)) = (db, sf, q_storage) {
-        let both = db + sf;
-        if both > storage {
-            c.issue(
-                &p("quota.requestsStorage"),
-                format!("{storage} is below the two volumes together ({both})"),
-            );
+    if let (Some(both), Some(storage)) = (volumes, q_storage)
+        && *both > storage
+    {
+        c.issue(
+            &p("quota.requestsStorage"),
+            format!("{storage} is below the two volumes together ({both})"),
+        );
+    }
+    let counts = [
+        (
+            "quota.persistentVolumeClaims",
+            quota.persistent_volume_claims,
+            e.least.claims,
+        ),
+        ("quota.pods", quota.pods, e.least.pods),
+        ("quota.services", quota.services, e.least.services),
+    ];
+    for (key, value, (least, why)) in counts {
+        if value < least {
+            c.issue(&p(key), format!("must be at least {least} ({why})"));
         }
-    }
-    if quota.persistent_volume_claims < 2 {
-        c.issue(
-            &p("quota.persistentVolumeClaims"),
-            "must be at least 2 (database and storefront)",
-        );
-    }
-    if quota.pods < 3 {
-        c.issue(
-            &p("quota.pods"),
-            "must be at least 3 (database, storefront, setup)",
-        );
-    }
-    if quota.services < 2 {
-        c.issue(
-            &p("quota.services"),
-            "must be at least 2 (database and storefront)",
-        );
     }
 }

@@ -27,8 +27,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use plans::{
-    ComponentResources, ContainerResources, CpuMemory, LimitRangeConfig, PlanConfig, Plans,
-    QuotaConfig, VolumeSizes,
+    ComponentResources, ContainerResources, CpuMemory, LimitRangeConfig, MedusaPlanConfig,
+    MedusaResources, PlanConfig, Plans, QuotaConfig, VolumeSizes,
 };
 pub use sections::{
     ControllerConfig, DEFAULT_ALLOWED_ANNOTATIONS, GatewayConfig, GatewayRef, Image, Images,

@@ -40,6 +40,38 @@ pub struct PlanConfig {
     pub resources: ComponentResources,
     /// Default volume sizes.
     pub volumes: VolumeSizes,
+    /// What an `engine: medusa` store of this plan gets instead of `quota` and `resources`
+    /// (a Node server and worker, PostgreSQL and Redis need more than WordPress and MariaDB).
+    /// The limit range and the volumes are the plan's.
+    pub medusa: MedusaPlanConfig,
+}
+
+/// A plan's quota and container resources for Medusa stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MedusaPlanConfig {
+    /// ResourceQuota of the store's namespace.
+    pub quota: QuotaConfig,
+    /// Container resources per component.
+    pub resources: MedusaResources,
+}
+
+/// Container resources of a Medusa store's components.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MedusaResources {
+    /// PostgreSQL.
+    pub database: ContainerResources,
+    /// Redis.
+    pub cache: ContainerResources,
+    /// The Medusa server (HTTP: Store API, admin).
+    pub server: ContainerResources,
+    /// The Medusa worker (subscribers, scheduled jobs, workflows).
+    pub worker: ContainerResources,
+    /// The migration Job.
+    pub migration: ContainerResources,
+    /// The setup Job.
+    pub setup: ContainerResources,
 }
 
 /// ResourceQuota `hard` values.
@@ -189,6 +221,26 @@ impl PlanConfig {
             volumes: VolumeSizes {
                 database: q(db),
                 storefront: q(sf),
+            },
+            medusa: MedusaPlanConfig {
+                quota: QuotaConfig {
+                    requests_cpu: q(&cpu(1000)),
+                    requests_memory: q(&mem(2048)),
+                    limits_cpu: q(&cpu(4000)),
+                    limits_memory: q(&mem(5120)),
+                    requests_storage: q(&format!("{storage_gi}Gi")),
+                    persistent_volume_claims: 4,
+                    pods: 12,
+                    services: 5,
+                },
+                resources: MedusaResources {
+                    database: res((&cpu(100), &mem(256)), (&cpu(500), &mem(512))),
+                    cache: res((&cpu(50), &mem(64)), (&cpu(250), &mem(256))),
+                    server: res((&cpu(200), &mem(384)), (&cpu(1000), &mem(1024))),
+                    worker: res((&cpu(100), &mem(256)), (&cpu(500), &mem(768))),
+                    migration: res((&cpu(100), &mem(256)), (&cpu(500), &mem(768))),
+                    setup: res((&cpu(100), &mem(256)), (&cpu(500), &mem(768))),
+                },
             },
         }
     }

@@ -197,6 +197,13 @@ pub struct Images {
     pub mariadb: Image,
     /// Official WordPress image, WP-CLI variant (runs the setup Job).
     pub wp_cli: Image,
+    /// Storefleet's Medusa v2 image (`medusa/`, built by `make images`): server, worker,
+    /// migration and setup of `engine: medusa` stores. The chart points it at its own registry.
+    pub medusa: Image,
+    /// Official PostgreSQL image (Medusa's database).
+    pub postgres: Image,
+    /// Official Redis image (Medusa's cache, event bus, workflow engine and locking).
+    pub redis: Image,
 }
 
 /// The setup Job.
@@ -256,6 +263,9 @@ impl Default for Images {
             wordpress: Image::new("docker.io/library/wordpress", "6.8.3-php8.3-apache"),
             mariadb: Image::new("docker.io/library/mariadb", "11.4.8"),
             wp_cli: Image::new("docker.io/library/wordpress", "cli-2.12.0-php8.3"),
+            medusa: Image::new("ghcr.io/storefleet/storefleet-medusa", "0.1.0"),
+            postgres: Image::new("docker.io/library/postgres", "17.6"),
+            redis: Image::new("docker.io/library/redis", "7.4.5"),
         }
     }
 }

@@ -5,10 +5,14 @@
 //! etcd, one that finds a field changed or removed puts it back, and a field we stop sending is
 //! dropped (server-side apply knows which fields we own). A child the memo (`memo.rs`) shows
 //! unchanged since our last apply is skipped; every few minutes a pass applies everything. The
-//! applied StatefulSet and Deployment feed `observe`. Secrets are created once and never
+//! applied StatefulSets and Deployments feed `observe`. Secrets are created once and never
 //! overwritten; only their metadata is ever read. The Namespace is read first: it decides
-//! ownership.
+//! ownership. A migration Job (Medusa) is created once the StatefulSets are ready, and the
+//! Deployments after it are applied only when it has succeeded: a new image never serves
+//! before its database is migrated.
 
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
@@ -16,12 +20,12 @@ use storefleet_types::names;
 
 use super::Context;
 pub use super::calls::{
-    ApplyError, align_owners, belongs_to, create_once, delete_child, describe, get_metadata,
+    ApplyError, align_owners, belongs_to, create_once, delete_child, describe, get, get_metadata,
     is_rejection, rejection, set_owner_references, ssa, status_code,
 };
 use super::children::ChildKind;
 use super::memo::{ChildKey, Memo};
-use super::observe::{self, Step};
+use super::observe::{self, JobState, Step};
 use crate::build::route::RouteObject;
 use crate::build::secrets::Csprng;
 use crate::build::{Child, SecretTemplate, StoreObjects};
@@ -31,9 +35,9 @@ use k8s_openapi::api::networking::v1::Ingress;
 /// What applying the children found.
 #[derive(Debug)]
 pub struct Live {
-    /// The database step, from the StatefulSet as last applied.
+    /// The database step: every StatefulSet (MariaDB; PostgreSQL and Redis), as last applied.
     pub database: Step,
-    /// The storefront step, from the Deployment as last applied.
+    /// The storefront step: the migration (Medusa), then every Deployment, as last applied.
     pub storefront: Step,
     /// Whether the Gateway accepted the HTTPRoute, as last applied; None for an Ingress.
     pub route: Option<Step>,
@@ -130,6 +134,9 @@ async fn apply_with(
     let namespace = issued_namespace(&objects.namespace, issued);
     let mut rejected = None;
     let mut lost = Vec::new();
+    // Whether every StatefulSet so far is ready, and the migration (if any) has succeeded.
+    let mut data_ready = true;
+    let mut migration: Option<Step> = None;
     for child in objects.children() {
         let result = match child {
             Child::Namespace(_) => apply_one(ctx, memo, &namespace).await.map(drop),
@@ -138,14 +145,26 @@ async fn apply_with(
             Child::NetworkPolicy(o) => apply_one(ctx, memo, o).await.map(drop),
             Child::Service(o) => apply_one(ctx, memo, o).await.map(drop),
             Child::StatefulSet(o) => apply_one(ctx, memo, o).await.map(|applied| {
+                let key = key_of::<StatefulSet>(&o.metadata);
                 if let Some(sts) = applied {
-                    memo.database = Some(observe::database(Some(&sts)));
+                    memo.workloads
+                        .insert(key.clone(), observe::database(Some(&sts)));
                 }
+                data_ready &= memo.workloads.get(&key).is_some_and(Step::is_ready);
             }),
+            Child::MigrationJob(job) => migrate(ctx, memo, job, data_ready)
+                .await
+                .map(|step| migration = Some(step)),
+            // A Deployment waits for the migration before it: it is not applied at all, so
+            // a running older version keeps serving until the new one's database is ready.
+            Child::Deployment(_) if migration.as_ref().is_some_and(|m| !m.is_ready()) => Ok(()),
             Child::PersistentVolumeClaim(o) => apply_one(ctx, memo, o).await.map(drop),
             Child::Deployment(o) => apply_one(ctx, memo, o).await.map(|applied| {
                 if let Some(deploy) = applied {
-                    memo.storefront = Some(observe::storefront(Some(&deploy)));
+                    memo.workloads.insert(
+                        key_of::<Deployment>(&o.metadata),
+                        observe::storefront(Some(&deploy)),
+                    );
                 }
             }),
             Child::Ingress(o) => apply_one(ctx, memo, o).await.map(drop),
@@ -180,13 +199,32 @@ async fn apply_with(
         memo.issued = true;
     }
     let waiting = |what: &str| Step::Waiting(format!("Waiting for {what} (not created yet)"));
+    let workloads = |kind: &str| -> Step {
+        objects
+            .children()
+            .iter()
+            .filter_map(|child| match (child, kind) {
+                (Child::StatefulSet(o), "StatefulSet") => Some(key_of::<StatefulSet>(&o.metadata)),
+                (Child::Deployment(o), "Deployment") => Some(key_of::<Deployment>(&o.metadata)),
+                _ => None,
+            })
+            .map(|key| {
+                memo.workloads
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| waiting(key.name()))
+            })
+            .find(|step| !step.is_ready())
+            .unwrap_or(Step::Ready)
+    };
+    let storefront = match migration {
+        Some(step) if !step.is_ready() => step,
+        _ => workloads("Deployment"),
+    };
     Ok(Ok(Live {
-        database: memo.database.clone().unwrap_or_else(|| waiting("database")),
-        storefront: memo
-            .storefront
-            .clone()
-            .unwrap_or_else(|| waiting("storefront")),
-        route: match &objects.storefront.route {
+        database: workloads("StatefulSet"),
+        storefront,
+        route: match &objects.route {
             RouteObject::Ingress(_) => None,
             RouteObject::HttpRoute(_) => Some(
                 memo.route
@@ -202,7 +240,7 @@ async fn apply_with(
 /// is deleted once the watches show it exists (the watch of HTTPRoutes runs only when the
 /// operator offers Gateway routing).
 async fn prune_other_route(ctx: &Context, objects: &StoreObjects) -> Result<(), ApplyError> {
-    let (meta, stale_kind) = match &objects.storefront.route {
+    let (meta, stale_kind) = match &objects.route {
         RouteObject::Ingress(o) => (&o.metadata, key_of::<HTTPRoute>(&o.metadata)),
         RouteObject::HttpRoute(o) => (&o.metadata, key_of::<Ingress>(&o.metadata)),
     };
@@ -213,7 +251,7 @@ async fn prune_other_route(ctx: &Context, objects: &StoreObjects) -> Result<(), 
         meta.namespace.as_deref().unwrap_or_default(),
         meta.name.as_deref().unwrap_or_default(),
     );
-    match &objects.storefront.route {
+    match &objects.route {
         RouteObject::Ingress(_) => delete_child::<HTTPRoute>(ctx, namespace, name).await?,
         RouteObject::HttpRoute(_) => delete_child::<Ingress>(ctx, namespace, name).await?,
     }
@@ -261,4 +299,45 @@ fn issued_namespace(namespace: &Namespace, issued: bool) -> Namespace {
             .insert(names::CREDENTIALS_ISSUED_ANNOTATION.into(), "true".into());
     }
     ns
+}
+
+/// A migration Job: created once the data services are ready, then read until it is done. Its
+/// step is memoized like an applied child, so a finished migration costs no call.
+async fn migrate(
+    ctx: &Context,
+    memo: &mut Memo,
+    job: &Job,
+    data_ready: bool,
+) -> Result<Step, ApplyError> {
+    let key = key_of::<Job>(&job.metadata);
+    if memo.unchanged(&key, &ctx.seen)
+        && let Some(step) = memo.workloads.get(&key)
+    {
+        return Ok(step.clone());
+    }
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let namespace = job.metadata.namespace.clone().unwrap_or_default();
+    let live = match get::<Job>(ctx, &job.metadata).await? {
+        Some(live) => live,
+        None if !data_ready => {
+            return Ok(Step::Waiting(
+                "Waiting for the database and the cache before migrating the database".into(),
+            ));
+        }
+        None => match create_once(ctx, job).await? {
+            Some(created) => created,
+            None => return Ok(Step::Waiting(format!("Migration job {name} started"))),
+        },
+    };
+    align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
+    let step = match observe::job(&live) {
+        JobState::Succeeded => Step::Ready,
+        JobState::Running(m) => Step::Waiting(format!("Migrating the database (job {name}: {m})")),
+        JobState::Failed { reason, message } => Step::Waiting(format!(
+            "Migration job {name} failed ({reason}: {message}); see `kubectl logs -n {namespace} job/{name}`, then delete the job to run it again"
+        )),
+    };
+    memo.record(key.clone(), live.metadata.resource_version.as_deref());
+    memo.workloads.insert(key, step.clone());
+    Ok(step)
 }

@@ -180,6 +180,22 @@ pub async fn delete_child<K: ChildKind>(
     }
 }
 
+/// Reads a child whole (for a Job's status); None when absent.
+pub async fn get<K: ChildKind>(
+    ctx: &Context,
+    desired: &ObjectMeta,
+) -> Result<Option<K>, ApplyError> {
+    ctx.metrics.api_request("get");
+    let name = desired.name.clone().unwrap_or_default();
+    api_of::<K>(ctx, desired)
+        .get_opt(&name)
+        .await
+        .map_err(|source| ApplyError::Read {
+            object: format!("{} {name}", K::kind(&())),
+            source,
+        })
+}
+
 /// Reads the metadata of the object `desired` names (metadata only: a Secret's values are never
 /// read); None when absent.
 pub async fn get_metadata<K: ChildKind>(

@@ -37,6 +37,11 @@ impl ChildKey {
             name: name.unwrap_or_default().to_string(),
         }
     }
+
+    /// The object's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// The last resourceVersion the watches saw of each labelled child.
@@ -98,10 +103,9 @@ pub struct Memo {
     versions: HashMap<ChildKey, String>,
     /// Whether the generated Secrets were issued (namespace annotation), as last read.
     pub issued: bool,
-    /// The database step, observed from the StatefulSet as last applied.
-    pub database: Option<Step>,
-    /// The storefront step, observed from the Deployment as last applied.
-    pub storefront: Option<Step>,
+    /// What each StatefulSet and Deployment said when last applied, and each migration Job
+    /// when last read.
+    pub workloads: HashMap<ChildKey, Step>,
     /// The route step, observed from the HTTPRoute as last applied.
     pub route: Option<Step>,
 }
@@ -114,8 +118,7 @@ impl Memo {
             at: Instant::now(),
             versions: HashMap::new(),
             issued: false,
-            database: None,
-            storefront: None,
+            workloads: HashMap::new(),
             route: None,
         }
     }

@@ -51,7 +51,8 @@ pub fn database(live: Option<&StatefulSet>) -> Step {
     if ready >= want {
         Step::Ready
     } else {
-        Step::Waiting(format!("Waiting for database ({ready}/{want} ready)"))
+        let name = sts.metadata.name.as_deref().unwrap_or("database");
+        Step::Waiting(format!("Waiting for {name} ({ready}/{want} ready)"))
     }
 }
 
@@ -72,7 +73,8 @@ pub fn storefront(live: Option<&Deployment>) -> Step {
     if current && available && ready >= want {
         Step::Ready
     } else {
-        Step::Waiting(format!("Waiting for storefront ({ready}/{want} available)"))
+        let name = deploy.metadata.name.as_deref().unwrap_or("storefront");
+        Step::Waiting(format!("Waiting for {name} ({ready}/{want} available)"))
     }
 }
 

@@ -193,7 +193,7 @@ async fn provision(
     let now = ctx.clock.now();
     let mut facts = facts_from(store);
     facts.namespace = Some(validated.namespace.clone());
-    facts.url = Some(validated.url());
+    facts.url = Some(validated.shop_url());
     facts.admin_url = Some(validated.admin_url());
     facts.credentials_secret = Some(child::ADMIN_SECRET.to_string());
     let retry = is_retry(store, &facts);
@@ -229,7 +229,7 @@ async fn provision(
         applied: live.rejected.is_none(),
         retry,
     };
-    let setup = setup::run_setup(ctx, validated, &objects.setup.job, gates, &mut facts).await?;
+    let setup = setup::run_setup(ctx, validated, objects.setup_job(), gates, &mut facts).await?;
 
     let mut progress = Progress {
         namespace: match live.rejected {

@@ -13,7 +13,7 @@ use storefleet_types::names::store_name;
 use storefleet_types::spec::is_image_tag;
 use storefleet_types::{DeletionPolicy, Engine, PaymentMethod, Plan, Store, StoreSpec};
 
-use crate::config::{GatewayRef, OperatorConfig, PlanConfig};
+use crate::config::{GatewayRef, OperatorConfig, PlanConfig, QuotaConfig};
 use kube_quantity::ParsedQuantity;
 
 mod checks;
@@ -35,9 +35,6 @@ pub enum ValidationError {
     /// The object has no uid (it never came from an apiserver).
     #[error("store {0} has no metadata.uid")]
     MissingUid(String),
-    /// An engine that this operator does not run yet.
-    #[error("engine {0} is not available yet")]
-    EngineNotAvailable(&'static str),
     /// `spec.owner` empty or too long.
     #[error("spec.owner must be 1 to 254 characters without spaces")]
     InvalidOwner,
@@ -77,7 +74,6 @@ impl ValidationError {
         match self {
             Self::InvalidName(_) => "InvalidName",
             Self::MissingUid(_) => "MissingUid",
-            Self::EngineNotAvailable(_) => "EngineNotAvailable",
             Self::InvalidOwner => "InvalidOwner",
             Self::InvalidField { .. } => "InvalidField",
             Self::NoClusterIssuer => "NoClusterIssuer",
@@ -117,7 +113,7 @@ pub enum Route {
     },
 }
 
-/// Fully resolved images.
+/// Fully resolved WooCommerce images.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedImages {
     /// WordPress (apache).
@@ -128,23 +124,57 @@ pub struct ResolvedImages {
     pub wp_cli: String,
 }
 
-/// Fully resolved setup parameters.
+/// Fully resolved Medusa images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MedusaImages {
+    /// Storefleet's Medusa image (server, worker, migration, setup).
+    pub medusa: String,
+    /// PostgreSQL.
+    pub postgres: String,
+    /// Redis.
+    pub redis: String,
+}
+
+/// A WooCommerce store's own settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Woocommerce {
+    /// Images.
+    pub images: ResolvedImages,
+    /// Theme slug.
+    pub theme: String,
+    /// Payment gateways to enable; the first takes the test order.
+    pub payment_methods: Vec<PaymentMethod>,
+    /// WooCommerce version; newest when None.
+    pub woocommerce_version: Option<String>,
+}
+
+/// A Medusa store's own settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Medusa {
+    /// Images.
+    pub images: MedusaImages,
+}
+
+/// The shop software, with what only it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum App {
+    /// WordPress + WooCommerce on MariaDB.
+    Woocommerce(Woocommerce),
+    /// Medusa v2 on PostgreSQL and Redis.
+    Medusa(Medusa),
+}
+
+/// Fully resolved setup parameters, for either engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedSetup {
     /// Shop title.
     pub title: String,
     /// Admin e-mail.
     pub admin_email: String,
-    /// Theme slug.
-    pub theme: String,
     /// Currency code.
     pub currency: String,
     /// Sample products to create when the shop has none.
     pub sample_products: u32,
-    /// Payment gateways to enable; the first takes the test order.
-    pub payment_methods: Vec<PaymentMethod>,
-    /// WooCommerce version; newest when None.
-    pub woocommerce_version: Option<String>,
     /// `activeDeadlineSeconds` of the Job.
     pub active_deadline_seconds: i64,
     /// `backoffLimit` of the Job.
@@ -183,8 +213,8 @@ pub struct ValidatedStore {
     pub database_size: Quantity,
     /// Storefront volume size.
     pub storefront_size: Quantity,
-    /// Images.
-    pub images: ResolvedImages,
+    /// The engine and its own settings.
+    pub app: App,
     /// Setup parameters.
     pub setup: ResolvedSetup,
 }
@@ -196,9 +226,28 @@ impl ValidatedStore {
         format!("{scheme}://{}", self.host)
     }
 
+    /// Where customers shop: the site for WooCommerce, the storefront under `/shop` for Medusa.
+    pub fn shop_url(&self) -> String {
+        match self.app {
+            App::Woocommerce(_) => self.url(),
+            App::Medusa(_) => format!("{}/shop", self.url()),
+        }
+    }
+
     /// Where the admin logs in.
     pub fn admin_url(&self) -> String {
-        format!("{}/wp-admin/", self.url())
+        match self.app {
+            App::Woocommerce(_) => format!("{}/wp-admin/", self.url()),
+            App::Medusa(_) => format!("{}/app", self.url()),
+        }
+    }
+
+    /// The ResourceQuota of this store's engine and plan.
+    pub fn quota(&self) -> &QuotaConfig {
+        match self.app {
+            App::Woocommerce(_) => &self.plan.quota,
+            App::Medusa(_) => &self.plan.medusa.quota,
+        }
     }
 }
 
@@ -214,10 +263,6 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         .ok_or_else(|| ValidationError::MissingUid(name.clone()))?;
     let spec = &store.spec;
     let mut p = Problems::default();
-    match spec.engine {
-        Engine::Woocommerce => {}
-        Engine::Medusa => p.add(ValidationError::EngineNotAvailable(Engine::Medusa.as_str())),
-    }
     if storefleet_types::names::owner::check(&spec.owner).is_err() {
         p.add(ValidationError::InvalidOwner);
     }
@@ -243,26 +288,7 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         .storage_class_name
         .or_else(|| config.storage_class_name.clone());
 
-    let versions = spec.versions.clone().unwrap_or_default();
-    for (field, tag) in [
-        ("spec.versions.wordpress", &versions.wordpress),
-        ("spec.versions.mariadb", &versions.mariadb),
-        ("spec.versions.wpCli", &versions.wp_cli),
-    ] {
-        if let Some(tag) = tag
-            && !is_image_tag(tag)
-        {
-            p.add(invalid(field, format!("{tag:?} is not an image tag")));
-        }
-    }
-    let images = ResolvedImages {
-        wordpress: config
-            .images
-            .wordpress
-            .reference(versions.wordpress.as_deref()),
-        mariadb: config.images.mariadb.reference(versions.mariadb.as_deref()),
-        wp_cli: config.images.wp_cli.reference(versions.wp_cli.as_deref()),
-    };
+    let app = sections::app(spec, config, &mut p);
     let default_host = format!("{name}.{}", config.base_domain);
     let setup = sections::setup(
         spec,
@@ -292,7 +318,7 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         storage_class,
         database_size,
         storefront_size,
-        images,
+        app,
         setup,
     })
 }

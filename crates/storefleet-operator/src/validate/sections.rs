@@ -225,45 +225,146 @@ pub(super) fn setup(
             "must be at most 50".into(),
         ));
     }
-    let payment_methods = setup_spec
-        .payment_methods
-        .unwrap_or_else(|| vec![PaymentMethod::Cod]);
-    if payment_methods.is_empty() {
-        p.add(invalid(
-            "spec.setup.paymentMethods",
-            "must name at least one method".into(),
-        ));
-    }
-    if let Some(twice) = payment_methods
-        .iter()
-        .enumerate()
-        .find(|(i, m)| payment_methods[..*i].contains(m))
-    {
-        p.add(invalid(
-            "spec.setup.paymentMethods",
-            format!("{} is listed twice", twice.1.gateway_id()),
-        ));
-    }
-    let theme = setup_spec.theme.unwrap_or_else(|| "storefront".into());
-    if !config::is_label(&theme) {
-        p.add(invalid(
-            "spec.setup.theme",
-            format!("{theme:?} is not a theme slug"),
-        ));
-    }
-    let versions = spec.versions.clone().unwrap_or_default();
     ResolvedSetup {
         title: spec
             .display_name
             .clone()
             .unwrap_or_else(|| name.to_string()),
         admin_email,
-        theme,
         currency,
         sample_products,
-        payment_methods,
-        woocommerce_version: versions.woocommerce,
         active_deadline_seconds: config.setup.active_deadline_seconds,
         backoff_limit: config.setup.backoff_limit,
     }
+}
+
+/// The engine's own images and settings. Fields of the other engine are refused (the CRD's
+/// CEL rules say the same at admission).
+pub(super) fn app(spec: &StoreSpec, config: &OperatorConfig, p: &mut Problems) -> App {
+    let versions = spec.versions.clone().unwrap_or_default();
+    let setup_spec = spec.setup.clone().unwrap_or_default();
+    let tags: [(&'static str, &Option<String>, Engine); 7] = [
+        (
+            "spec.versions.wordpress",
+            &versions.wordpress,
+            Engine::Woocommerce,
+        ),
+        (
+            "spec.versions.mariadb",
+            &versions.mariadb,
+            Engine::Woocommerce,
+        ),
+        ("spec.versions.wpCli", &versions.wp_cli, Engine::Woocommerce),
+        (
+            "spec.versions.woocommerce",
+            &versions.woocommerce,
+            Engine::Woocommerce,
+        ),
+        ("spec.versions.medusa", &versions.medusa, Engine::Medusa),
+        ("spec.versions.postgres", &versions.postgres, Engine::Medusa),
+        ("spec.versions.redis", &versions.redis, Engine::Medusa),
+    ];
+    for (field, tag, engine) in tags {
+        let Some(tag) = tag else { continue };
+        if engine != spec.engine {
+            p.add(invalid(
+                field,
+                format!(
+                    "is for engine {}, and this store's engine is {}",
+                    engine.as_str(),
+                    spec.engine.as_str()
+                ),
+            ));
+        } else if field == "spec.versions.woocommerce" {
+            if !is_plugin_version(tag) {
+                p.add(invalid(
+                    field,
+                    format!("{tag:?} is not a version like 9.3 or 9.3.1"),
+                ));
+            }
+        } else if !is_image_tag(tag) {
+            p.add(invalid(field, format!("{tag:?} is not an image tag")));
+        }
+    }
+    match spec.engine {
+        Engine::Woocommerce => App::Woocommerce(Woocommerce {
+            images: ResolvedImages {
+                wordpress: config
+                    .images
+                    .wordpress
+                    .reference(versions.wordpress.as_deref()),
+                mariadb: config.images.mariadb.reference(versions.mariadb.as_deref()),
+                wp_cli: config.images.wp_cli.reference(versions.wp_cli.as_deref()),
+            },
+            theme: woocommerce_theme(setup_spec.theme, p),
+            payment_methods: payment_methods(setup_spec.payment_methods, p),
+            woocommerce_version: versions.woocommerce,
+        }),
+        Engine::Medusa => {
+            for (field, set) in [
+                ("spec.setup.theme", setup_spec.theme.is_some()),
+                (
+                    "spec.setup.paymentMethods",
+                    setup_spec.payment_methods.is_some(),
+                ),
+            ] {
+                if set {
+                    p.add(invalid(
+                        field,
+                        "is a WooCommerce setting; a Medusa store takes payments with its manual (system) provider and has no theme".into(),
+                    ));
+                }
+            }
+            App::Medusa(Medusa {
+                images: MedusaImages {
+                    medusa: config.images.medusa.reference(versions.medusa.as_deref()),
+                    postgres: config
+                        .images
+                        .postgres
+                        .reference(versions.postgres.as_deref()),
+                    redis: config.images.redis.reference(versions.redis.as_deref()),
+                },
+            })
+        }
+    }
+}
+
+fn is_plugin_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn woocommerce_theme(theme: Option<String>, p: &mut Problems) -> String {
+    let theme = theme.unwrap_or_else(|| "storefront".into());
+    if !config::is_label(&theme) {
+        p.add(invalid(
+            "spec.setup.theme",
+            format!("{theme:?} is not a theme slug"),
+        ));
+    }
+    theme
+}
+
+fn payment_methods(methods: Option<Vec<PaymentMethod>>, p: &mut Problems) -> Vec<PaymentMethod> {
+    let methods = methods.unwrap_or_else(|| vec![PaymentMethod::Cod]);
+    if methods.is_empty() {
+        p.add(invalid(
+            "spec.setup.paymentMethods",
+            "must name at least one method".into(),
+        ));
+    }
+    if let Some(twice) = methods
+        .iter()
+        .enumerate()
+        .find(|(i, m)| methods[..*i].contains(m))
+    {
+        p.add(invalid(
+            "spec.setup.paymentMethods",
+            format!("{} is listed twice", twice.1.gateway_id()),
+        ));
+    }
+    methods
 }

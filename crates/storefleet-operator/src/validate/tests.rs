@@ -29,10 +29,14 @@ fn defaults_are_resolved() {
     );
     assert_eq!(v.setup.admin_email, "alice@example.com");
     assert_eq!(v.setup.title, "alice");
-    assert_eq!(v.setup.payment_methods, vec![PaymentMethod::Cod]);
+    let App::Woocommerce(woo) = &v.app else {
+        panic!("engine woocommerce: {:?}", v.app)
+    };
+    assert_eq!(woo.payment_methods, vec![PaymentMethod::Cod]);
+    assert_eq!(woo.images.mariadb, "docker.io/library/mariadb:11.4.8");
     assert_eq!(v.database_size.0, "2Gi");
-    assert_eq!(v.images.mariadb, "docker.io/library/mariadb:11.4.8");
     assert_eq!(v.tls, None);
+    assert_eq!(v.quota(), &v.plan.quota);
 }
 
 #[test]
@@ -46,10 +50,58 @@ fn owner_that_is_not_an_email_gets_a_host_address() {
 }
 
 #[test]
-fn medusa_is_a_clear_user_error() {
-    let e = err(&Store::test().with_engine(Engine::Medusa));
-    assert_eq!(e.to_string(), "engine medusa is not available yet");
-    assert_eq!(e.reason(), "EngineNotAvailable");
+fn medusa_stores_resolve_their_own_images_urls_and_quota() {
+    let mut store = Store::test().with_engine(Engine::Medusa);
+    store.spec.versions = Some(storefleet_types::VersionsSpec {
+        postgres: Some("17.2".into()),
+        ..Default::default()
+    });
+    let v = ok(&store);
+    let App::Medusa(m) = &v.app else {
+        panic!("engine medusa: {:?}", v.app)
+    };
+    assert_eq!(m.images.postgres, "docker.io/library/postgres:17.2");
+    assert_eq!(m.images.redis, "docker.io/library/redis:7.4.5");
+    assert_eq!(
+        m.images.medusa,
+        "ghcr.io/storefleet/storefleet-medusa:0.1.0"
+    );
+    assert_eq!(v.shop_url(), "http://alice.shop.local/shop");
+    assert_eq!(v.admin_url(), "http://alice.shop.local/app");
+    assert_eq!(v.quota(), &v.plan.medusa.quota);
+}
+
+#[test]
+fn the_other_engines_settings_are_refused_with_their_fields() {
+    let mut store = Store::test().with_engine(Engine::Medusa);
+    store.spec.versions = Some(storefleet_types::VersionsSpec {
+        wordpress: Some("6.8".into()),
+        ..Default::default()
+    });
+    store.spec.setup = Some(SetupSpec {
+        theme: Some("storefront".into()),
+        payment_methods: Some(vec![PaymentMethod::Bacs]),
+        ..Default::default()
+    });
+    let e = err(&store);
+    let text = e.to_string();
+    assert_eq!(e.reason(), "InvalidSpec", "{text}");
+    for field in [
+        "spec.versions.wordpress: is for engine woocommerce, and this store's engine is medusa",
+        "spec.setup.theme: is a WooCommerce setting",
+        "spec.setup.paymentMethods: is a WooCommerce setting",
+    ] {
+        assert!(text.contains(field), "{field} in {text}");
+    }
+    let mut woo = Store::test();
+    woo.spec.versions = Some(storefleet_types::VersionsSpec {
+        redis: Some("7".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        err(&woo).to_string(),
+        "spec.versions.redis: is for engine medusa, and this store's engine is woocommerce"
+    );
 }
 
 #[test]

@@ -1,0 +1,255 @@
+//! Medusa's data services: PostgreSQL (official image, StatefulSet, own volume) and Redis
+//! (official image, StatefulSet without a volume: cache, event bus, workflow engine and locks).
+
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, PersistentVolumeClaim, PodSpec,
+    PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume,
+    VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use storefleet_types::names::{Component, child, ports, secret_keys as keys};
+
+use super::super::{
+    child_meta, container_security, env, env_from_secret, labels, pod_security, resources,
+    rwo_claim_spec, selector, selector_labels,
+};
+use crate::validate::{Medusa, ValidatedStore};
+
+/// The `postgres` user of the official (Debian) image.
+pub const POSTGRES_UID: i64 = 999;
+/// The `redis` user of the official (Debian) image.
+pub const REDIS_UID: i64 = 999;
+/// Where the volume is mounted; the cluster lives in a folder below it (a fresh volume's root
+/// may hold `lost+found`, which initdb refuses).
+const POSTGRES_MOUNT: &str = "/var/lib/postgresql/data";
+
+fn headless(
+    store: &ValidatedStore,
+    name: &str,
+    component: Component,
+    port: (&str, i32),
+) -> Service {
+    Service {
+        metadata: child_meta(store, name, component),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
+            selector: Some(selector_labels(store, component)),
+            ports: Some(vec![ServicePort {
+                name: Some(port.0.into()),
+                port: port.1,
+                target_port: Some(IntOrString::String(port.0.into())),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            publish_not_ready_addresses: Some(false),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// PostgreSQL's headless Service `database`.
+pub fn build_postgres_service(store: &ValidatedStore) -> Service {
+    headless(
+        store,
+        child::DATABASE,
+        Component::Database,
+        (ports::POSTGRES_NAME, ports::POSTGRES),
+    )
+}
+
+/// Redis' headless Service `cache`.
+pub fn build_cache_service(store: &ValidatedStore) -> Service {
+    headless(
+        store,
+        child::CACHE,
+        Component::Cache,
+        (ports::REDIS_NAME, ports::REDIS),
+    )
+}
+
+fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }
+}
+
+fn mount(name: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        ..VolumeMount::default()
+    }
+}
+
+fn port(name: &str, number: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.into()),
+        container_port: number,
+        protocol: Some("TCP".into()),
+        ..ContainerPort::default()
+    }
+}
+
+fn probe(action: Probe, period: i32, failures: i32) -> Option<Probe> {
+    Some(Probe {
+        period_seconds: Some(period),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(failures),
+        ..action
+    })
+}
+
+/// A one-replica StatefulSet of `container`, with the pod security of `uid`.
+fn stateful_set(
+    store: &ValidatedStore,
+    name: &str,
+    component: Component,
+    uid: i64,
+    container: Container,
+    volumes: Vec<Volume>,
+    claims: Option<Vec<PersistentVolumeClaim>>,
+) -> StatefulSet {
+    StatefulSet {
+        metadata: child_meta(store, name, component),
+        spec: StatefulSetSpec {
+            replicas: Some(1),
+            service_name: Some(name.into()),
+            selector: selector(store, component),
+            pod_management_policy: Some("OrderedReady".into()),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(store, component)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    security_context: Some(pod_security(uid)),
+                    termination_grace_period_seconds: Some(60),
+                    containers: vec![container],
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            volume_claim_templates: claims,
+            ..StatefulSetSpec::default()
+        },
+        status: None,
+    }
+}
+
+/// PostgreSQL: user, password and database from the database Secret, data on its own volume.
+pub fn build_postgres_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> StatefulSet {
+    let secret = child::DATABASE_SECRET;
+    let ready = Probe {
+        exec: Some(ExecAction {
+            command: Some(
+                ["pg_isready", "-h", "127.0.0.1", "-p", "5432"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+        }),
+        ..Probe::default()
+    };
+    let container = Container {
+        name: "postgres".into(),
+        image: Some(medusa.images.postgres.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        env: Some(vec![
+            env_from_secret("POSTGRES_USER", secret, keys::DB_USER),
+            env_from_secret("POSTGRES_PASSWORD", secret, keys::DB_PASSWORD),
+            env_from_secret("POSTGRES_DB", secret, keys::DB_NAME),
+            env("PGDATA", format!("{POSTGRES_MOUNT}/pgdata")),
+        ]),
+        ports: Some(vec![port(ports::POSTGRES_NAME, ports::POSTGRES)]),
+        startup_probe: probe(ready.clone(), 5, 60),
+        readiness_probe: probe(ready.clone(), 10, 3),
+        liveness_probe: probe(ready, 20, 3),
+        resources: Some(resources(&store.plan.medusa.resources.database)),
+        security_context: Some(container_security(true)),
+        volume_mounts: Some(vec![
+            mount(child::DATABASE_DATA, POSTGRES_MOUNT),
+            mount("run", "/var/run/postgresql"),
+            mount("tmp", "/tmp"),
+        ]),
+        ..Container::default()
+    };
+    let claim = PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(child::DATABASE_DATA.into()),
+            labels: Some(labels(store, Component::Database)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(rwo_claim_spec(store, &store.database_size)),
+        status: None,
+    };
+    stateful_set(
+        store,
+        child::DATABASE,
+        Component::Database,
+        POSTGRES_UID,
+        container,
+        vec![empty_dir("run"), empty_dir("tmp")],
+        Some(vec![claim]),
+    )
+}
+
+/// Redis with a generated password and no persistence (`/data` is an emptyDir): the cache,
+/// event bus, workflow engine and locks of one store.
+pub fn build_cache_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> StatefulSet {
+    let tcp = Probe {
+        tcp_socket: Some(TCPSocketAction {
+            port: IntOrString::String(ports::REDIS_NAME.into()),
+            host: None,
+        }),
+        ..Probe::default()
+    };
+    let container = Container {
+        name: "redis".into(),
+        image: Some(medusa.images.redis.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        env: Some(vec![env_from_secret(
+            "REDIS_PASSWORD",
+            child::MEDUSA_SECRET,
+            keys::REDIS_PASSWORD,
+        )]),
+        // Kubernetes expands $(REDIS_PASSWORD); the pod spec never holds the value.
+        args: Some(
+            [
+                "redis-server",
+                "--requirepass",
+                "$(REDIS_PASSWORD)",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                "/data",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        ports: Some(vec![port(ports::REDIS_NAME, ports::REDIS)]),
+        startup_probe: probe(tcp.clone(), 2, 60),
+        readiness_probe: probe(tcp.clone(), 10, 3),
+        liveness_probe: probe(tcp, 20, 3),
+        resources: Some(resources(&store.plan.medusa.resources.cache)),
+        security_context: Some(container_security(true)),
+        volume_mounts: Some(vec![mount("data", "/data")]),
+        ..Container::default()
+    };
+    stateful_set(
+        store,
+        child::CACHE,
+        Component::Cache,
+        REDIS_UID,
+        container,
+        vec![empty_dir("data")],
+        None,
+    )
+}
