@@ -486,6 +486,16 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
         env.wait_phase("carol", Phase::Provisioning).await;
         env.delete("carol").await;
         env.wait_gone("carol").await;
+        // dave: a Medusa store (its migration Job is read until it succeeds).
+        env.create(
+            Store::test()
+                .with_name("dave")
+                .with_engine(storefleet_types::Engine::Medusa),
+        )
+        .await;
+        env.wait_phase("dave", Phase::Ready).await;
+        env.delete("dave").await;
+        env.wait_gone("dave").await;
         env.delete("alice").await;
         env.wait_gone("alice").await;
     };

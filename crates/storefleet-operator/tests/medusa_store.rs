@@ -1,0 +1,146 @@
+//! An `engine: medusa` Store on the real control plane (`KUBEBUILDER_ASSETS`), the operator
+//! running with the chart's RBAC: the migration Job runs once PostgreSQL and Redis are ready and
+//! gates the server and the worker, the setup Job follows, the store goes Ready with the
+//! storefront and admin URLs, every pod is admitted under the `restricted` Pod Security Standard
+//! and the quota, and deleting the Store removes everything. Pods are made ready (Job pods
+//! succeed) by the kubelet stand-in; the Medusa processes themselves run in `tests/medusa.rs`.
+//!
+//! Without the assets the test prints one `skipped:` line and returns.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Env, condition, is_true};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::ResourceExt;
+use storefleet_operator::config::OperatorConfig;
+use storefleet_types::names::{Component, child};
+use storefleet_types::{Engine, Phase, Store};
+
+const NS: &str = "store-bob";
+
+fn names<K: kube::Resource>(objects: &[K]) -> BTreeSet<String> {
+    objects.iter().map(|o| o.name_any()).collect()
+}
+
+#[tokio::test]
+async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly() {
+    let Some(env) = Env::start(
+        "a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly",
+        OperatorConfig::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    // The migration Job's pod stays pending until released.
+    env.cp.kubelet().hold(NS, Component::Migration.as_str());
+    env.create(
+        Store::test()
+            .with_name("bob")
+            .with_owner("bob@example.com")
+            .with_engine(Engine::Medusa),
+    )
+    .await;
+
+    let waiting = env
+        .wait_store("bob", "waiting for the migration", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, "StorefrontReady"))
+                .is_some_and(|c| c.message.contains("Migrating the database"))
+        })
+        .await
+        .expect("store");
+    let status = waiting.status.clone().unwrap_or_default();
+    assert!(is_true(&status, "DatabaseReady"), "{status:#?}");
+    let sets: Vec<StatefulSet> = env.children(NS, "bob").await;
+    assert_eq!(
+        names(&sets),
+        BTreeSet::from([child::DATABASE.to_string(), child::CACHE.to_string()])
+    );
+    let jobs: Vec<Job> = env.children(NS, "bob").await;
+    assert_eq!(jobs.len(), 1, "only the migration: {:?}", names(&jobs));
+    assert!(jobs[0].name_any().starts_with(child::MIGRATION_JOB_PREFIX));
+    let deployments: Vec<Deployment> = env.children(NS, "bob").await;
+    assert!(
+        deployments.is_empty(),
+        "nothing serves before the database is migrated: {:?}",
+        names(&deployments)
+    );
+
+    env.cp.kubelet().release(NS, Component::Migration.as_str());
+    let store = env.wait_phase("bob", Phase::Ready).await;
+    let status = store.status.clone().unwrap_or_default();
+    assert_eq!(status.url.as_deref(), Some("http://bob.shop.local/shop"));
+    assert_eq!(
+        status.admin_url.as_deref(),
+        Some("http://bob.shop.local/app")
+    );
+    assert_eq!(
+        status.credentials_secret.as_deref(),
+        Some(child::ADMIN_SECRET)
+    );
+    for step in [
+        "NamespaceReady",
+        "DatabaseReady",
+        "StorefrontReady",
+        "SetupComplete",
+    ] {
+        assert!(is_true(&status, step), "{step}: {status:#?}");
+    }
+    let deployments: Vec<Deployment> = env.children(NS, "bob").await;
+    assert_eq!(
+        names(&deployments),
+        BTreeSet::from([child::STOREFRONT.to_string(), child::WORKER.to_string()])
+    );
+    let jobs: Vec<Job> = env.children(NS, "bob").await;
+    assert_eq!(jobs.len(), 2, "migration and setup: {:?}", names(&jobs));
+    assert!(
+        jobs.iter()
+            .any(|j| j.name_any().starts_with(child::SETUP_JOB_PREFIX))
+    );
+    let secrets: Vec<Secret> = env.children(NS, "bob").await;
+    assert_eq!(
+        names(&secrets),
+        BTreeSet::from([
+            child::DATABASE_SECRET.to_string(),
+            child::ADMIN_SECRET.to_string(),
+            child::MEDUSA_SECRET.to_string(),
+        ])
+    );
+    let policies: Vec<NetworkPolicy> = env.children(NS, "bob").await;
+    assert_eq!(
+        names(&policies),
+        [
+            child::NETPOL_DEFAULT_DENY,
+            child::NETPOL_DNS,
+            child::NETPOL_INGRESS,
+            child::NETPOL_DATABASE_INGRESS,
+            child::NETPOL_DATABASE_EGRESS,
+            child::NETPOL_CACHE_INGRESS,
+            child::NETPOL_SETUP_TO_STOREFRONT,
+            child::NETPOL_STOREFRONT_FROM_SETUP,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<BTreeSet<_>>(),
+        "no internet egress for a Medusa store"
+    );
+    // Every pod got past the real PodSecurity (restricted) and quota admission: all of them ran.
+    let uid = store.uid().unwrap_or_default();
+    for deployment in &deployments {
+        assert!(
+            deployment.owner_references().iter().any(|o| o.uid == uid),
+            "{} owned by the Store",
+            deployment.name_any()
+        );
+    }
+
+    env.delete("bob").await;
+    env.wait_gone("bob").await;
+    env.wait_namespace_gone(NS).await;
+}
