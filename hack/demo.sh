@@ -38,9 +38,10 @@ kubectl wait -n storefleet-gateway gateway/shops --for=condition=Programmed --ti
 kubectl create namespace storefleet-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl label namespace storefleet-system app.kubernetes.io/managed-by=storefleet --overwrite >/dev/null
 
-step "images $REGISTRY/storefleet-{operator,api}:$TAG"
+step "images $REGISTRY/storefleet-{operator,api,medusa}:$TAG"
 make --no-print-directory images IMAGE_REGISTRY="$REGISTRY" IMAGE_TAG="$TAG"
-kind load docker-image --name "$CLUSTER" "$REGISTRY/storefleet-operator:$TAG" "$REGISTRY/storefleet-api:$TAG"
+kind load docker-image --name "$CLUSTER" "$REGISTRY/storefleet-operator:$TAG" "$REGISTRY/storefleet-api:$TAG" \
+  "$REGISTRY/storefleet-medusa:$TAG"
 
 step "helm install storefleet (values-local.yaml)"
 "$HELM" upgrade --install storefleet charts/storefleet --namespace storefleet-system --create-namespace \

@@ -36,3 +36,17 @@ runAsNonRoot: true
 capabilities:
   drop: [ALL]
 {{- end -}}
+
+{{/*
+The operator configuration: operator.config, with images.medusa defaulting to the chart's own
+storefleet-medusa image (image.registry, image.tag or the appVersion) when it is not set.
+*/}}
+{{- define "storefleet.operatorConfig" -}}
+{{- $config := deepCopy .Values.operator.config -}}
+{{- $images := deepCopy (get $config "images" | default dict) -}}
+{{- if not (hasKey $images "medusa") -}}
+{{- $_ := set $images "medusa" (dict "repository" (printf "%s/storefleet-medusa" .Values.image.registry) "tag" (.Values.image.tag | default .Chart.AppVersion | toString)) -}}
+{{- end -}}
+{{- $_ := set $config "images" $images -}}
+{{- toYaml $config -}}
+{{- end -}}

@@ -270,6 +270,29 @@ fn the_rendered_operator_config_is_accepted_by_the_operator() {
         Some("letsencrypt-prod")
     );
     assert_eq!(config.storage_class_name.as_deref(), Some("fast-ssd"));
+    // Medusa stores run the chart's own storefleet-medusa image unless the config names one.
+    let default = render("");
+    let cm = find(&default, "ConfigMap", "-operator-config");
+    let config = OperatorConfig::from_yaml(cm["data"]["config.yaml"].as_str().expect("text"))
+        .expect("valid");
+    assert_eq!(
+        config.images.medusa.reference(None),
+        "ghcr.io/storefleet/storefleet-medusa:0.1.0"
+    );
+    let local = render("values-local.yaml");
+    let cm = find(&local, "ConfigMap", "-operator-config");
+    let config = OperatorConfig::from_yaml(cm["data"]["config.yaml"].as_str().expect("text"))
+        .expect("valid");
+    assert_eq!(
+        config.images.medusa.reference(None),
+        "localhost/storefleet/storefleet-medusa:dev",
+        "make demo loads this image into kind"
+    );
+    assert_eq!(
+        config.images.wordpress,
+        OperatorConfig::default().images.wordpress,
+        "the other images keep their defaults"
+    );
 }
 
 #[test]
