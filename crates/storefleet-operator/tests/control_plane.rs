@@ -454,10 +454,17 @@ async fn the_crd_rejects_bad_stores_at_admission() {
     both_tls["spec"]["tls"] = json!({"clusterIssuer": "x", "secretName": "y"});
     let mut bad_domain = base.clone();
     bad_domain["spec"]["domain"] = json!("not a host");
+    let mut medusa_theme = base.clone();
+    medusa_theme["spec"]["engine"] = json!("medusa");
+    medusa_theme["spec"]["setup"] = json!({"theme": "storefront"});
+    let mut woo_redis = base.clone();
+    woo_redis["spec"]["versions"] = json!({"redis": "7.4.5"});
     for (what, bad) in [
         ("name over 40", too_long),
         ("two TLS sources", both_tls),
         ("bad domain", bad_domain),
+        ("a WooCommerce theme on a Medusa store", medusa_theme),
+        ("a Medusa version on a WooCommerce store", woo_redis),
     ] {
         let err = create(bad).await.expect_err(what);
         assert!(

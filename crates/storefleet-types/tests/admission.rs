@@ -258,6 +258,60 @@ fn setup_values_are_checked() {
 }
 
 #[test]
+fn each_engine_takes_only_its_own_settings() {
+    let medusa = || json!({"engine": "medusa", "owner": "bob@example.com"});
+    accepted(store(
+        "a",
+        with(
+            medusa(),
+            "versions",
+            json!({"medusa": "0.2.0", "postgres": "17.6", "redis": "7.4.5"}),
+        ),
+    ));
+    accepted(store(
+        "a",
+        with(medusa(), "setup", json!({"currency": "EUR", "sampleProducts": 2})),
+    ));
+    for versions in [
+        json!({"wordpress": "6.8"}),
+        json!({"mariadb": "11"}),
+        json!({"wpCli": "cli"}),
+        json!({"woocommerce": "9.3"}),
+    ] {
+        rejected(
+            store("a", with(medusa(), "versions", versions)),
+            "wordpress, mariadb, wpCli and woocommerce are for engine woocommerce",
+        );
+    }
+    for versions in [
+        json!({"medusa": "1"}),
+        json!({"postgres": "17"}),
+        json!({"redis": "7"}),
+    ] {
+        rejected(
+            store("a", with(minimal(), "versions", versions)),
+            "medusa, postgres and redis for engine medusa",
+        );
+    }
+    for setup in [
+        json!({"theme": "storefront"}),
+        json!({"paymentMethods": ["cod"]}),
+    ] {
+        rejected(
+            store("a", with(medusa(), "setup", setup)),
+            "theme and paymentMethods are WooCommerce settings",
+        );
+    }
+    rejected(
+        store(
+            "a",
+            with(medusa(), "versions", json!({"medusa": "latest; rm -rf /"})),
+        ),
+        "medusa",
+    );
+}
+
+#[test]
 fn engine_is_immutable() {
     let old = store("alice", minimal());
     let same = store("alice", with(minimal(), "plan", json!("medium")));
