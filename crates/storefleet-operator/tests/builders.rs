@@ -2,11 +2,12 @@
 //! select their pods, references that resolve, resources that fit the plan, policies that allow
 //! exactly the flows they name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube_quantity::ParsedQuantity;
 use storefleet_operator::build::route::RouteObject;
 use storefleet_operator::build::secrets::{Csprng, PASSWORD_LEN, Placeholder, Value};
@@ -83,28 +84,44 @@ fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool 
     labels_ok && exprs_ok
 }
 
-/// The pod templates of a store, by component.
+/// The pod templates of a store, by component, in apply order.
 fn pods(o: &StoreObjects) -> Vec<(Component, PodTemplateSpec)> {
-    vec![
-        (
-            Component::Database,
-            woo(o).database.stateful_set.spec.template.clone(),
-        ),
-        (
-            Component::Storefront,
-            woo(o).storefront.deployment.spec.template.clone(),
-        ),
-        (
-            Component::Setup,
-            woo(o)
-                .setup
-                .job
-                .spec
-                .as_ref()
-                .expect("job spec")
-                .template
-                .clone(),
-        ),
+    const ALL: [Component; 8] = [
+        Component::Isolation,
+        Component::Credentials,
+        Component::Database,
+        Component::Storefront,
+        Component::Setup,
+        Component::Cache,
+        Component::Worker,
+        Component::Migration,
+    ];
+    o.children()
+        .iter()
+        .filter_map(|c| match c {
+            Child::StatefulSet(s) => Some(s.spec.template.clone()),
+            Child::Deployment(d) => Some(d.spec.template.clone()),
+            Child::Job(j) | Child::MigrationJob(j) => Some(j.spec.as_ref()?.template.clone()),
+            _ => None,
+        })
+        .map(|t| {
+            let label = pod_labels(&t)[keys::COMPONENT].clone();
+            let component = ALL
+                .into_iter()
+                .find(|c| c.as_str() == label)
+                .expect("a known component");
+            (component, t)
+        })
+        .collect()
+}
+
+/// One store of each engine.
+fn both_engines() -> [Store; 2] {
+    [
+        Store::test(),
+        Store::test()
+            .with_name("bob")
+            .with_engine(storefleet_types::Engine::Medusa),
     ]
 }
 
@@ -445,8 +462,37 @@ fn every_secret_and_config_reference_resolves() {
 
 #[test]
 fn pods_meet_the_restricted_pod_security_standard_and_have_probes() {
+    for store in both_engines() {
+        let o = objects(&store);
+        let found: Vec<Component> = pods(&o).into_iter().map(|(c, _)| c).collect();
+        assert!(found.len() >= 3, "{found:?}");
+        restricted_with_probes(&o);
+    }
     let o = objects(&Store::test());
-    for (component, template) in pods(&o) {
+    let sf = container(&woo(&o).storefront.deployment.spec.template);
+    let readiness = sf
+        .readiness_probe
+        .as_ref()
+        .and_then(|p| p.http_get.as_ref())
+        .expect("http readiness");
+    assert_eq!(
+        readiness.path.as_deref(),
+        Some("/wp-login.php"),
+        "ready means PHP + database answer"
+    );
+    let db = container(&woo(&o).database.stateful_set.spec.template);
+    let cmd = db
+        .readiness_probe
+        .as_ref()
+        .and_then(|p| p.exec.as_ref())
+        .and_then(|e| e.command.clone())
+        .expect("exec");
+    assert!(cmd.contains(&"--innodb_initialized".to_string()));
+}
+
+/// Every pod of `o` meets `restricted`; every long-running one has all three probes.
+fn restricted_with_probes(o: &StoreObjects) {
+    for (component, template) in pods(o) {
         let pod = spec(&template);
         let psc = pod.security_context.as_ref().expect("pod security context");
         assert_eq!(psc.run_as_non_root, Some(true), "{component}");
@@ -483,31 +529,12 @@ fn pods_meet_the_restricted_pod_security_standard_and_have_probes() {
             "{component}"
         );
         assert!(sc.privileged.is_none_or(|p| !p), "{component}");
-        if component != Component::Setup {
+        if !matches!(component, Component::Setup | Component::Migration) {
             assert!(c.readiness_probe.is_some(), "{component} readiness");
             assert!(c.liveness_probe.is_some(), "{component} liveness");
             assert!(c.startup_probe.is_some(), "{component} startup");
         }
     }
-    let sf = container(&woo(&o).storefront.deployment.spec.template);
-    let readiness = sf
-        .readiness_probe
-        .as_ref()
-        .and_then(|p| p.http_get.as_ref())
-        .expect("http readiness");
-    assert_eq!(
-        readiness.path.as_deref(),
-        Some("/wp-login.php"),
-        "ready means PHP + database answer"
-    );
-    let db = container(&woo(&o).database.stateful_set.spec.template);
-    let cmd = db
-        .readiness_probe
-        .as_ref()
-        .and_then(|p| p.exec.as_ref())
-        .and_then(|e| e.command.clone())
-        .expect("exec");
-    assert!(cmd.contains(&"--innodb_initialized".to_string()));
 }
 
 fn q(s: &str) -> ParsedQuantity {
@@ -516,8 +543,11 @@ fn q(s: &str) -> ParsedQuantity {
 
 #[test]
 fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
-    for plan in [Plan::Small, Plan::Medium, Plan::Large] {
-        let o = objects(&Store::test().with_plan(plan));
+    for (plan, store) in [Plan::Small, Plan::Medium, Plan::Large]
+        .into_iter()
+        .flat_map(|plan| both_engines().map(|s| (plan, s.with_plan(plan))))
+    {
+        let o = objects(&store);
         let hard = o
             .quota
             .spec
@@ -558,36 +588,30 @@ fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
             .clone()
             .expect("max")["storage"]
             .clone();
-        let db = woo(&o)
-            .database
-            .stateful_set
-            .spec
-            .volume_claim_templates
-            .clone()
-            .expect("claims")[0]
-            .spec
-            .clone()
-            .and_then(|s| s.resources)
-            .and_then(|r| r.requests)
-            .expect("requests")["storage"]
-            .clone();
-        let sf = woo(&o)
-            .storefront
-            .volume
-            .spec
-            .clone()
-            .and_then(|s| s.resources)
-            .and_then(|r| r.requests)
-            .expect("requests")["storage"]
-            .clone();
-        assert!(
-            q(&db.0) <= q(&pvc_max.0) && q(&sf.0) <= q(&pvc_max.0),
-            "{plan:?}"
-        );
-        assert!(
-            q(&db.0) + q(&sf.0) <= q(&hard["requests.storage"].0),
-            "{plan:?}"
-        );
+        let claims: Vec<_> = o
+            .children()
+            .iter()
+            .flat_map(|c| match c {
+                Child::PersistentVolumeClaim(p) => vec![(*p).clone()],
+                Child::StatefulSet(s) => s.spec.volume_claim_templates.clone().unwrap_or_default(),
+                _ => Vec::new(),
+            })
+            .map(|claim| {
+                claim
+                    .spec
+                    .and_then(|s| s.resources)
+                    .and_then(|r| r.requests)
+                    .expect("requests")["storage"]
+                    .clone()
+            })
+            .collect();
+        assert_eq!(claims.len(), 2, "{plan:?}: database and files volumes");
+        let mut total = ParsedQuantity::default();
+        for claim in &claims {
+            assert!(q(&claim.0) <= q(&pvc_max.0), "{plan:?}");
+            total += q(&claim.0);
+        }
+        assert!(total <= q(&hard["requests.storage"].0), "{plan:?}");
         assert_eq!(hard["services.loadbalancers"].0, "0");
         assert_eq!(hard["services.nodeports"].0, "0");
     }
@@ -1057,4 +1081,284 @@ fn gateway_routing_builds_an_http_route_and_admits_the_data_plane() {
             .any(|p| p.metadata.name.as_deref() == Some(child::NETPOL_ACME_SOLVER)),
         "no HTTP-01 solver behind a Gateway"
     );
+}
+
+fn medusa(o: &StoreObjects) -> &storefleet_operator::build::medusa::MedusaObjects {
+    match &o.app {
+        AppObjects::Medusa(m) => m,
+        AppObjects::Woocommerce(_) => panic!("a Medusa store"),
+    }
+}
+
+fn medusa_store() -> Store {
+    Store::test()
+        .with_name("bob")
+        .with_engine(storefleet_types::Engine::Medusa)
+}
+
+#[test]
+fn medusa_selectors_services_and_references_fit_together() {
+    let o = objects(&medusa_store());
+    let m = medusa(&o);
+    let templates = pods(&o);
+    // Each workload selects its own pods and no other.
+    let selectors = [
+        (Component::Database, &m.database.spec.selector),
+        (Component::Cache, &m.cache.spec.selector),
+        (Component::Storefront, &m.server.spec.selector),
+        (Component::Worker, &m.worker.spec.selector),
+    ];
+    for (component, selector) in selectors {
+        for (other, template) in &templates {
+            assert_eq!(
+                selects(selector, &pod_labels(template)),
+                *other == component,
+                "{component} selector vs {other} pod"
+            );
+        }
+    }
+    // Services point at named ports of the pods they select.
+    for service in [&m.database_service, &m.cache_service, &m.service] {
+        let spec = service.spec.as_ref().expect("spec");
+        let selected: Vec<_> = templates
+            .iter()
+            .filter(|(_, t)| {
+                spec.selector
+                    .as_ref()
+                    .is_some_and(|s| s.iter().all(|(k, v)| pod_labels(t).get(k) == Some(v)))
+            })
+            .collect();
+        assert_eq!(selected.len(), 1, "{:?}", service.metadata.name);
+        let names: Vec<String> = container(&selected[0].1)
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| p.name.clone())
+            .collect();
+        for port in spec.ports.iter().flatten() {
+            let Some(IntOrString::String(target)) = &port.target_port else {
+                panic!("named target port")
+            };
+            assert!(names.contains(target), "{target} in {names:?}");
+        }
+    }
+    assert_eq!(
+        m.service.metadata.name.as_deref(),
+        Some(child::STOREFRONT),
+        "the route's backend"
+    );
+    // Every Secret key a pod reads is one the operator generates, and every $(VAR) in an env
+    // value or an argument is defined before it (Kubernetes expands only earlier variables).
+    let generated: BTreeSet<(String, String)> = o
+        .secrets
+        .iter()
+        .flat_map(|t| {
+            t.values
+                .keys()
+                .map(|k| (t.name().to_string(), k.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (component, template) in &templates {
+        let c = container(template);
+        let mut defined: BTreeSet<String> = BTreeSet::new();
+        let uses = |text: &str| -> Vec<String> {
+            text.split("$(")
+                .skip(1)
+                .filter_map(|rest| rest.split(')').next().map(str::to_string))
+                .collect()
+        };
+        for var in c.env.iter().flatten() {
+            if let Some(r) = var
+                .value_from
+                .as_ref()
+                .and_then(|f| f.secret_key_ref.as_ref())
+            {
+                assert!(
+                    generated.contains(&(r.name.clone(), r.key.clone())),
+                    "{component}: {}/{}",
+                    r.name,
+                    r.key
+                );
+            }
+            for used in uses(var.value.as_deref().unwrap_or_default()) {
+                assert!(
+                    defined.contains(&used),
+                    "{component}: $({used}) before it is defined"
+                );
+            }
+            defined.insert(var.name.clone());
+        }
+        for arg in c.args.iter().flatten().chain(c.command.iter().flatten()) {
+            for used in uses(arg) {
+                assert!(
+                    defined.contains(&used),
+                    "{component}: $({used}) is not defined"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn medusa_network_policies_allow_exactly_its_flows() {
+    let o = objects(&medusa_store());
+    let names: BTreeSet<String> = o
+        .network_policies
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    assert!(
+        !names.contains(child::NETPOL_INTERNET),
+        "no internet egress"
+    );
+    let by_name = |n: &str| {
+        o.network_policies
+            .iter()
+            .find(|p| p.metadata.name.as_deref() == Some(n))
+            .and_then(|p| p.spec.clone())
+            .unwrap_or_else(|| panic!("policy {n}"))
+    };
+    let ports =
+        |rules: Vec<Option<Vec<k8s_openapi::api::networking::v1::NetworkPolicyPort>>>| -> Vec<i32> {
+            rules
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|p| match p.port {
+                    Some(IntOrString::Int(n)) => Some(n),
+                    _ => None,
+                })
+                .collect()
+        };
+    let edge = by_name(child::NETPOL_INGRESS);
+    assert_eq!(
+        ports(
+            edge.ingress
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.ports)
+                .collect()
+        ),
+        vec![names::ports::MEDUSA_HTTP]
+    );
+    let db = by_name(child::NETPOL_DATABASE_INGRESS);
+    assert_eq!(
+        ports(
+            db.ingress
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.ports)
+                .collect()
+        ),
+        vec![names::ports::POSTGRES]
+    );
+    let cache = by_name(child::NETPOL_CACHE_INGRESS);
+    assert_eq!(
+        ports(
+            cache
+                .ingress
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.ports)
+                .collect()
+        ),
+        vec![names::ports::REDIS]
+    );
+    let egress = by_name(child::NETPOL_DATABASE_EGRESS);
+    assert_eq!(
+        ports(
+            egress
+                .egress
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.ports)
+                .collect()
+        ),
+        vec![names::ports::POSTGRES, names::ports::REDIS]
+    );
+    // Who may talk to the data services: the four Medusa roles, not the data services themselves.
+    let clients = egress.pod_selector.clone().expect("selector");
+    for (component, template) in pods(&o) {
+        let expected = !matches!(component, Component::Database | Component::Cache);
+        assert_eq!(
+            selects(&clients, &pod_labels(&template)),
+            expected,
+            "{component}"
+        );
+        let admitted = db.ingress.clone().unwrap_or_default()[0]
+            .from
+            .clone()
+            .unwrap_or_default()[0]
+            .pod_selector
+            .clone()
+            .expect("pods");
+        assert_eq!(
+            selects(&admitted, &pod_labels(&template)),
+            expected,
+            "{component}"
+        );
+    }
+    // Only the setup Job reaches the server from inside the namespace.
+    let setup_out = by_name(child::NETPOL_SETUP_TO_STOREFRONT);
+    let setup_in = by_name(child::NETPOL_STOREFRONT_FROM_SETUP);
+    for (component, template) in pods(&o) {
+        let labels = pod_labels(&template);
+        let selector = setup_out.pod_selector.clone().expect("selector");
+        assert_eq!(selects(&selector, &labels), component == Component::Setup);
+        let target = setup_in.pod_selector.clone().expect("selector");
+        assert_eq!(
+            selects(&target, &labels),
+            component == Component::Storefront
+        );
+    }
+}
+
+#[test]
+fn medusa_jobs_are_named_after_their_inputs() {
+    let o = objects(&medusa_store());
+    let migration = medusa(&o).migration.metadata.name.clone().expect("name");
+    let setup = medusa(&o).setup.metadata.name.clone().expect("name");
+    assert!(migration.starts_with(child::MIGRATION_JOB_PREFIX));
+    assert!(setup.starts_with(child::SETUP_JOB_PREFIX));
+    let other_setup = objects(&medusa_store().with_setup(SetupSpec {
+        currency: Some("EUR".into()),
+        ..SetupSpec::default()
+    }));
+    assert_eq!(
+        medusa(&other_setup).migration.metadata.name.as_deref(),
+        Some(migration.as_str()),
+        "a setup change does not migrate again"
+    );
+    assert_ne!(
+        medusa(&other_setup).setup.metadata.name.as_deref(),
+        Some(setup.as_str())
+    );
+    let mut upgraded = medusa_store();
+    upgraded.spec.versions = Some(storefleet_types::VersionsSpec {
+        medusa: Some("0.2.0".into()),
+        ..Default::default()
+    });
+    let upgraded = objects(&upgraded);
+    assert_ne!(
+        medusa(&upgraded).migration.metadata.name.as_deref(),
+        Some(migration.as_str()),
+        "a new image migrates again"
+    );
+    // The migration comes before the server and the worker in apply order.
+    let order: Vec<String> = upgraded
+        .children()
+        .iter()
+        .filter(|c| matches!(c, Child::MigrationJob(_) | Child::Deployment(_)))
+        .map(|c| c.metadata().name.clone().unwrap_or_default())
+        .collect();
+    assert!(
+        order[0].starts_with(child::MIGRATION_JOB_PREFIX),
+        "{order:?}"
+    );
+    assert_eq!(&order[1..], [child::STOREFRONT, child::WORKER]);
 }

@@ -270,7 +270,11 @@ fn each_engine_takes_only_its_own_settings() {
     ));
     accepted(store(
         "a",
-        with(medusa(), "setup", json!({"currency": "EUR", "sampleProducts": 2})),
+        with(
+            medusa(),
+            "setup",
+            json!({"currency": "EUR", "sampleProducts": 2}),
+        ),
     ));
     for versions in [
         json!({"wordpress": "6.8"}),
