@@ -163,7 +163,7 @@ async function select(name) {
     if (s.readyAt) fact("Ready since", time(s.readyAt));
     if (s.phase === "Ready" && s.url) {
       fact("Shop", el("span", {}, el("a", { href: s.url, target: "_blank", rel: "noopener", id: "shop-link" }, "Open the shop ↗"), el("div", { class: "url" }, s.url)));
-      if (s.adminUrl) fact("Admin", el("span", {}, el("a", { href: s.adminUrl, target: "_blank", rel: "noopener", id: "admin-link" }, "WordPress admin ↗"), el("div", { class: "url" }, s.adminUrl)));
+      if (s.adminUrl) fact("Admin", el("span", {}, el("a", { href: s.adminUrl, target: "_blank", rel: "noopener", id: "admin-link" }, ADMIN_LABEL[s.engine] || "Admin ↗"), el("div", { class: "url" }, s.adminUrl)));
     } else {
       fact("Shop", el("span", { class: "muted" }, "The links appear when the store is ready."));
     }
@@ -368,10 +368,13 @@ $("login-form").addEventListener("submit", (e) => { e.preventDefault(); login($(
 $("logout").addEventListener("click", () => logout());
 $("detail-close").addEventListener("click", () => closeDetail());
 document.addEventListener("keydown", (e) => { if (e.key === "Escape" && selected) closeDetail(); });
+// The admin of each engine: WordPress's /wp-admin/, Medusa's /app.
+const ADMIN_LABEL = { woocommerce: "WordPress admin ↗", medusa: "Medusa admin ↗" };
+
 $("create-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const button = $("create");
-  const request = { name: $("new-name").value.trim(), plan: $("new-plan").value };
+  const request = { name: $("new-name").value.trim(), engine: $("new-engine").value, plan: $("new-plan").value };
   const title = $("new-display").value.trim();
   if (title) request.displayName = title;
   button.disabled = true;

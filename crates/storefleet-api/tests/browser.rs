@@ -140,6 +140,7 @@ async fn dashboard_create_watch_and_delete() {
         .send_keys("Browser Shop")
         .await
         .expect("type");
+    click(&c, "#new-engine option[value='medusa']").await;
     click(&c, "#new-plan option[value='medium']").await;
     click(&c, "#create").await;
     let row = "tr[data-store='browser-shop']";
@@ -179,6 +180,7 @@ async fn dashboard_create_watch_and_delete() {
     // Details open beside the list; the password stays hidden until revealed.
     click(&c, &format!("{row} button[data-action='details']")).await;
     wait_text(&c, "#detail-title", "Browser Shop").await;
+    wait_text(&c, "#detail-name", "medusa").await;
     wait_text(&c, "#events", "Ready").await;
     wait_text(&c, "#admin-password", "•").await;
     assert!(!text_of(&c, "#detail").await.contains(TEST_PASSWORD));

@@ -126,7 +126,14 @@ pub fn build_secret_templates(store: &ValidatedStore) -> Vec<SecretTemplate> {
         store,
         child::ADMIN_SECRET,
         &[
-            (keys::ADMIN_USER, fixed(ADMIN_USERNAME)),
+            // WordPress logins take a user name; Medusa's admin logs in with the e-mail.
+            (
+                keys::ADMIN_USER,
+                match store.app {
+                    App::Woocommerce(_) => fixed(ADMIN_USERNAME),
+                    App::Medusa(_) => fixed(&store.setup.admin_email),
+                },
+            ),
             (keys::ADMIN_PASSWORD, Value::Generated(PASSWORD_LEN)),
             (
                 keys::ADMIN_EMAIL,
