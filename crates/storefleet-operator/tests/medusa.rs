@@ -1,12 +1,17 @@
-//! The Medusa application (`medusa/`) on the real stack: its npm dependencies as locked
+//! The Medusa application (`medusa/`) on the real stack, run from the objects the operator
+//! builds for an `engine: medusa` Store: its npm dependencies as locked
 //! (`STOREFLEET_MEDUSA_MODULES`, installed by `hack/medusa-deps.sh` outside the repository),
-//! `medusa build`, Debian's PostgreSQL and Redis on loopback, the migration, the server and the
-//! worker started as their containers start them (one image, `MEDUSA_WORKER_MODE`), then the
-//! setup script twice: the first run sets the shop up and places a test order through the Store
-//! API, the second creates nothing and verifies the same order. The admin logs in with the
-//! credentials the setup was given and sees the products and the order; a customer buys in the
-//! storefront (`/shop`) in a real headless Chromium: browse, add to cart, check out with the
-//! manual payment, and the order is confirmed.
+//! `medusa build`, Debian's PostgreSQL (user, password and database from the generated Secret,
+//! password authentication) and Redis (the cache StatefulSet's arguments: `--requirepass` with
+//! the generated password) on loopback, then the migration Job's, the server's and the worker's
+//! and the setup Job's commands with their containers' environment, resolved as the kubelet
+//! does (Secret keys, `$(VAR)` expansion). Only addresses are rewritten: the Services
+//! `database`, `cache` and `storefront` and the store's public URL become loopback ports.
+//! The setup runs twice: the first run sets the shop up and places a test order through the
+//! Store API, the second creates nothing and verifies the same order. The admin logs in with the
+//! generated credentials and sees the products and the order; a customer buys in the storefront
+//! (`/shop`) in a real headless Chromium: browse, add to cart, check out with the manual
+//! payment, and the order is confirmed.
 //!
 //! Without the modules, node, PostgreSQL, Redis or Chromium the test prints one `skipped:` line.
 
@@ -14,14 +19,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Container;
 use serde_json::{Value, json};
 use storefleet_envtest::TempDir;
 use storefleet_envtest::browser::{Browser, CHROMEDRIVER, CHROMIUM};
 use storefleet_envtest::process::Supervised;
+use storefleet_operator::build::medusa::MedusaObjects;
+use storefleet_operator::build::secrets::Csprng;
+use storefleet_operator::build::{self, AppObjects};
+use storefleet_operator::config::OperatorConfig;
+use storefleet_operator::validate::validate;
+use storefleet_types::names::{child, secret_keys};
+use storefleet_types::{Engine, SetupSpec, Store};
 
 const MODULES_VAR: &str = "STOREFLEET_MEDUSA_MODULES";
 const ADMIN_EMAIL: &str = "owner@shop.example";
-const ADMIN_PASSWORD: &str = "a-generated-password-0123";
+const TITLE: &str = "Medusa \"Test\" Shop; --exec=x";
 
 fn which(bin: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
@@ -91,6 +106,76 @@ fn free_port() -> u16 {
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The operator's objects for a Medusa store, and the values of its generated Secrets.
+fn operator_objects() -> (MedusaObjects, BTreeMap<(String, String), String>, String) {
+    let mut store = Store::test()
+        .with_name("bob")
+        .with_owner(ADMIN_EMAIL)
+        .with_engine(Engine::Medusa)
+        .with_display_name(TITLE)
+        .with_setup(SetupSpec {
+            currency: Some("EUR".into()),
+            sample_products: Some(3),
+            ..SetupSpec::default()
+        });
+    store.metadata.uid = Some("medusa-tier".into());
+    let validated = validate(&store, &OperatorConfig::default()).expect("a valid Medusa store");
+    let public_url = validated.url();
+    let objects = build::build(&validated);
+    let mut secrets = BTreeMap::new();
+    for template in &objects.secrets {
+        let secret = template.materialize(&mut Csprng);
+        for (key, value) in secret.string_data.unwrap_or_default() {
+            secrets.insert((template.name().to_string(), key), value);
+        }
+    }
+    let AppObjects::Medusa(medusa) = objects.app else {
+        panic!("a Medusa store builds Medusa objects")
+    };
+    (medusa, secrets, public_url)
+}
+
+/// `$(VAR)` references expanded from `vars` (as the kubelet does for env values and args).
+fn expand(text: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = text.to_string();
+    for (name, value) in vars {
+        out = out.replace(&format!("$({name})"), value);
+    }
+    assert!(!out.contains("$("), "an undefined variable in {text:?}");
+    out
+}
+
+/// A container's environment as the kubelet resolves it, in order.
+fn resolve_env(
+    container: &Container,
+    secrets: &BTreeMap<(String, String), String>,
+) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    for var in container.env.iter().flatten() {
+        let value = match var
+            .value_from
+            .as_ref()
+            .and_then(|f| f.secret_key_ref.as_ref())
+        {
+            Some(r) => secrets
+                .get(&(r.name.clone(), r.key.clone()))
+                .unwrap_or_else(|| panic!("Secret {}/{} is generated", r.name, r.key))
+                .clone(),
+            None => expand(var.value.as_deref().unwrap_or_default(), &vars),
+        };
+        vars.insert(var.name.clone(), value);
+    }
+    vars
+}
+
+fn first_container(template: &k8s_openapi::api::core::v1::PodTemplateSpec) -> &Container {
+    &template.spec.as_ref().expect("pod spec").containers[0]
+}
+
+fn job_container(job: &k8s_openapi::api::batch::v1::Job) -> &Container {
+    first_container(&job.spec.as_ref().expect("job spec").template)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -218,9 +303,28 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     std::os::unix::fs::symlink(&tools.modules, server_dir.join("node_modules"))
         .expect("link modules");
 
-    // PostgreSQL and Redis, as the StatefulSet and the Deployment would run them.
+    // What the operator builds for the store, and its generated Secrets.
+    let (objects, secrets, public_url) = operator_objects();
+    let admin_password = secrets[&(
+        child::ADMIN_SECRET.to_string(),
+        secret_keys::ADMIN_PASSWORD.to_string(),
+    )]
+        .clone();
+    assert_eq!(
+        secrets[&(
+            child::ADMIN_SECRET.to_string(),
+            secret_keys::ADMIN_USER.to_string()
+        )],
+        ADMIN_EMAIL,
+        "Medusa's admin logs in with the e-mail"
+    );
+
+    // PostgreSQL, as the official image's entrypoint sets it up from the StatefulSet's env.
+    let pg = resolve_env(first_container(&objects.database.spec.template), &secrets);
     let data = tmp.path().join("pg");
     std::fs::create_dir_all(&data).expect("pg dir");
+    let pwfile = data.join("pwfile");
+    std::fs::write(&pwfile, &pg["POSTGRES_PASSWORD"]).expect("pwfile");
     if tools.root {
         check(
             "chown",
@@ -236,8 +340,9 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
         "-D".into(),
         data.join("data").display().to_string(),
         "-U".into(),
-        "medusa".into(),
-        "--auth=trust".into(),
+        pg["POSTGRES_USER"].clone(),
+        format!("--pwfile={}", pwfile.display()),
+        "--auth=scram-sha-256".into(),
     ]);
     check(
         "initdb",
@@ -258,20 +363,41 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     let bin = which(&bin.display().to_string()).unwrap_or(bin);
     let mut postgres = Supervised::start("postgres", &bin, &args, &tmp.path().join("postgres.log"))
         .expect("postgres");
+
+    // Redis with the cache StatefulSet's arguments (the generated password), on loopback.
+    let cache = first_container(&objects.cache.spec.template);
+    let cache_env = resolve_env(cache, &secrets);
+    let redis_dir = tmp.path().join("redis");
+    std::fs::create_dir_all(&redis_dir).expect("redis dir");
     let redis_port = free_port();
+    let mut redis_args: Vec<String> = cache
+        .args
+        .iter()
+        .flatten()
+        .skip(1) // the image's `redis-server`
+        .map(|a| expand(a, &cache_env))
+        .map(|a| {
+            if a == "/data" {
+                redis_dir.display().to_string()
+            } else {
+                a
+            }
+        })
+        .collect();
+    assert!(
+        redis_args.contains(&"--requirepass".to_string()),
+        "{redis_args:?}"
+    );
+    redis_args.extend([
+        "--port".into(),
+        redis_port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+    ]);
     let _redis = Supervised::start(
         "redis",
         &tools.redis,
-        &[
-            "--port".into(),
-            redis_port.to_string(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--save".into(),
-            String::new(),
-            "--appendonly".into(),
-            "no".into(),
-        ],
+        &redis_args,
         &tmp.path().join("redis.log"),
     )
     .expect("redis");
@@ -292,77 +418,120 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
         assert!(Instant::now() < deadline, "postgres did not start");
         std::thread::sleep(Duration::from_millis(200));
     }
-    check(
-        "createdb",
-        &Command::new(tools.postgres.join("createdb"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &pg_port.to_string(),
-                "-U",
-                "medusa",
-                "shop",
-            ])
-            .output()
-            .expect("createdb"),
-    );
+    // The entrypoint creates POSTGRES_DB unless it is `postgres`.
+    if pg["POSTGRES_DB"] != "postgres" {
+        check(
+            "createdb",
+            &Command::new(tools.postgres.join("createdb"))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &pg_port.to_string(),
+                    "-U",
+                    &pg["POSTGRES_USER"],
+                    &pg["POSTGRES_DB"],
+                ])
+                .env("PGPASSWORD", &pg["POSTGRES_PASSWORD"])
+                .output()
+                .expect("createdb"),
+        );
+    }
 
-    // The environment the operator gives the containers (generated secrets, URLs, modes).
+    // Each container's command and environment; only addresses change: the Services become
+    // loopback ports and the store's public URL the server's address here.
     let server_port = free_port();
     let worker_port = free_port();
     let url = format!("http://127.0.0.1:{server_port}");
-    let env: Vec<(String, String)> = vec![
-        ("NODE_ENV".into(), "production".into()),
-        (
-            "DATABASE_URL".into(),
-            format!("postgres://medusa@127.0.0.1:{pg_port}/shop"),
-        ),
-        (
-            "REDIS_URL".into(),
-            format!("redis://127.0.0.1:{redis_port}"),
-        ),
-        ("JWT_SECRET".into(), "jwt-secret-0123456789abcdef".into()),
-        (
-            "COOKIE_SECRET".into(),
-            "cookie-secret-0123456789abcd".into(),
-        ),
-        ("STORE_CORS".into(), url.clone()),
-        ("ADMIN_CORS".into(), url.clone()),
-        ("AUTH_CORS".into(), url.clone()),
-        ("MEDUSA_BACKEND_URL".into(), url.clone()),
-    ];
-    let run = |args: &[&str], extra: &[(&str, &str)]| -> Output {
-        Command::new(&medusa)
-            .args(args)
+    let local = |container: &Container, port: u16| -> (Vec<String>, Vec<(String, String)>) {
+        let env = resolve_env(container, &secrets)
+            .into_iter()
+            .map(|(k, v)| {
+                let v = v
+                    .replace(
+                        &format!(
+                            "@{}:{}",
+                            child::DATABASE,
+                            storefleet_types::names::ports::POSTGRES
+                        ),
+                        &format!("@127.0.0.1:{pg_port}"),
+                    )
+                    .replace(
+                        &format!(
+                            "@{}:{}",
+                            child::CACHE,
+                            storefleet_types::names::ports::REDIS
+                        ),
+                        &format!("@127.0.0.1:{redis_port}"),
+                    )
+                    .replace(&public_url, &url);
+                let v = match k.as_str() {
+                    "PORT" => port.to_string(),
+                    "MEDUSA_URL" => {
+                        assert_eq!(v, format!("http://{}", child::STOREFRONT));
+                        url.clone()
+                    }
+                    _ => v,
+                };
+                (k, v)
+            })
+            .collect();
+        let command = container.command.clone().expect("a command");
+        assert!(
+            command[0].ends_with("/node_modules/.bin/medusa"),
+            "{command:?}"
+        );
+        let mut argv = vec![medusa.display().to_string()];
+        argv.extend(command[1..].iter().cloned());
+        argv.extend(container.args.iter().flatten().cloned());
+        (argv, env)
+    };
+    let run = |container: &Container| -> Output {
+        let (argv, env) = local(container, server_port);
+        Command::new(&argv[0])
+            .args(&argv[1..])
             .current_dir(&server_dir)
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .envs(extra.iter().copied())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", tmp.path())
+            .envs(env)
             .output()
             .expect("run medusa")
     };
 
     // The migration Job.
-    check("medusa db:migrate", &run(&["db:migrate"], &[]));
+    check("medusa db:migrate", &run(job_container(&objects.migration)));
 
-    // Server and worker: the same image, two modes.
-    let start = |mode: &str, port: u16| {
-        let mut args: Vec<String> = vec!["-C".into(), server_dir.display().to_string()];
+    // The server and the worker Deployments: one image, two modes.
+    let start = |container: &Container, name: &str, port: u16| {
+        let (argv, env) = local(container, port);
+        let mut args: Vec<String> =
+            vec!["-i".into(), "-C".into(), server_dir.display().to_string()];
+        args.push(format!(
+            "PATH={}",
+            std::env::var("PATH").unwrap_or_default()
+        ));
+        args.push(format!("HOME={}", tmp.path().display()));
         args.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
-        args.push(format!("MEDUSA_WORKER_MODE={mode}"));
-        args.push(format!("PORT={port}"));
-        args.push(medusa.display().to_string());
-        args.push("start".into());
+        args.extend(argv);
         Supervised::start(
-            mode,
+            name,
             Path::new("/usr/bin/env"),
             &args,
-            &tmp.path().join(format!("{mode}.log")),
+            &tmp.path().join(format!("{name}.log")),
         )
         .expect("start medusa")
     };
-    let mut server = start("server", server_port);
-    let mut worker = start("worker", worker_port);
+    let mut server = start(
+        first_container(&objects.server.spec.template),
+        "server",
+        server_port,
+    );
+    let mut worker = start(
+        first_container(&objects.worker.spec.template),
+        "worker",
+        worker_port,
+    );
     wait_http(&format!("{url}/health"), &mut server, "the server");
     wait_http(
         &format!("http://127.0.0.1:{worker_port}/health"),
@@ -376,19 +545,8 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     );
 
     // The setup Job, twice.
-    let setup_env = [
-        ("STORE_TITLE", "Medusa \"Test\" Shop; --exec=x"),
-        ("ADMIN_EMAIL", ADMIN_EMAIL),
-        ("ADMIN_PASSWORD", ADMIN_PASSWORD),
-        ("CURRENCY", "EUR"),
-        ("SAMPLE_PRODUCTS", "3"),
-        ("MEDUSA_URL", url.as_str()),
-        ("MEDUSA_WORKER_MODE", "server"),
-    ];
-    let first = check(
-        "setup (first run)",
-        &run(&["exec", "./src/scripts/storefleet-setup.js"], &setup_env),
-    );
+    let setup = job_container(&objects.setup);
+    let first = check("setup (first run)", &run(setup));
     assert!(
         first.contains("storefleet-setup: placed test order"),
         "{first}"
@@ -398,7 +556,7 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
         "{first}"
     );
     assert!(
-        !first.contains(ADMIN_PASSWORD),
+        !first.contains(&admin_password),
         "the password is never printed"
     );
     let order = first
@@ -407,10 +565,7 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
         .expect("order id")
         .trim()
         .to_string();
-    let second = check(
-        "setup (second run)",
-        &run(&["exec", "./src/scripts/storefleet-setup.js"], &setup_env),
-    );
+    let second = check("setup (second run)", &run(setup));
     assert!(
         second.contains("storefleet-setup: created: nothing"),
         "{second}"
@@ -425,7 +580,7 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
         "POST",
         &format!("{url}/auth/user/emailpass"),
         None,
-        Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+        Some(json!({"email": ADMIN_EMAIL, "password": admin_password})),
     );
     assert_eq!(code, 200, "{login}");
     let token = login["token"].as_str().expect("token").to_string();
@@ -448,10 +603,7 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     assert_eq!(orders["orders"][0]["id"], order.as_str());
     assert_eq!(orders["orders"][0]["currency_code"], "eur");
     let (_, store) = http("GET", &format!("{url}/admin/stores"), Some(&token), None);
-    assert_eq!(
-        store["stores"][0]["name"], "Medusa \"Test\" Shop; --exec=x",
-        "{store}"
-    );
+    assert_eq!(store["stores"][0]["name"], TITLE, "{store}");
 
     // A customer buys in the storefront.
     let browser = Browser::start().await.expect("headless Chromium");

@@ -112,6 +112,8 @@ pub fn medusa_env(store: &ValidatedStore, mode: &str) -> Vec<EnvVar> {
         env("MEDUSA_BACKEND_URL", url),
         env("MEDUSA_WORKER_MODE", mode),
         env("NODE_ENV", "production"),
+        // A store has no internet egress: the CLI's usage analytics would only time out.
+        env("MEDUSA_DISABLE_TELEMETRY", "true"),
         env("PORT", ports::MEDUSA_HTTP.to_string()),
     ]
 }
