@@ -109,7 +109,11 @@ impl Env {
         let operator = if settings.in_cluster {
             None
         } else {
-            Some(LocalOperator::start(&settings.operator_bin, settings.metrics_port).await?)
+            let config = match &settings.medusa_image {
+                Some(image) => Some(medusa_config(image)?),
+                None => None,
+            };
+            Some(LocalOperator::start(&settings.operator_bin, settings.metrics_port, config).await?)
         };
         Ok(Self {
             client,
@@ -314,6 +318,29 @@ pub async fn install_crd(client: &Client) -> Result<(), String> {
     .await
 }
 
+/// An operator configuration that runs Medusa stores from `image` (`repository:tag`).
+fn medusa_config(image: &str) -> Result<std::path::PathBuf, String> {
+    let (repository, tag) = image
+        .rsplit_once(':')
+        .filter(|(repository, tag)| {
+            !repository.is_empty() && storefleet_types::spec::is_image_tag(tag)
+        })
+        .ok_or(format!(
+            "STOREFLEET_E2E_MEDUSA_IMAGE={image} is not repository:tag"
+        ))?;
+    let path = std::env::temp_dir().join(format!(
+        "storefleet-e2e-operator-{}.yaml",
+        std::process::id()
+    ));
+    let text = format!(
+        "images:\n  medusa:\n    repository: {}\n    tag: {}\n",
+        serde_json::Value::String(repository.into()),
+        serde_json::Value::String(tag.into())
+    );
+    std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +353,20 @@ mod tests {
         for n in [a, b, unique_name(&"x".repeat(80))] {
             assert_eq!(names::store_name::check(&n), Ok(()), "{n}");
         }
+    }
+
+    #[test]
+    fn the_medusa_image_becomes_an_operator_config() {
+        let path = medusa_config("localhost/storefleet/storefleet-medusa:dev").expect("config");
+        let text = std::fs::read_to_string(&path).expect("written");
+        let config = storefleet_operator::config::OperatorConfig::from_yaml(&text).expect("parses");
+        assert_eq!(
+            config.images.medusa.reference(None),
+            "localhost/storefleet/storefleet-medusa:dev"
+        );
+        assert!(medusa_config("no-tag").is_err());
+        assert!(medusa_config("registry:5000/").is_err());
+        assert!(medusa_config("registry:5000/medusa").is_err(), "no tag");
     }
 
     #[test]

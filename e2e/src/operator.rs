@@ -19,11 +19,13 @@ pub struct LocalOperator {
     child: Option<Child>,
     /// Highest VmHWM seen across restarts.
     peak_rss: u64,
+    /// The operator configuration file, if any.
+    config: Option<PathBuf>,
 }
 
 impl LocalOperator {
     /// Starts the binary and waits until `/readyz` answers.
-    pub async fn start(bin: &Path, port: u16) -> Result<Self, String> {
+    pub async fn start(bin: &Path, port: u16, config: Option<PathBuf>) -> Result<Self, String> {
         if !bin.exists() {
             return Err(format!(
                 "operator binary {} not found: build it with `cargo build -p storefleet-operator` (make e2e does)",
@@ -36,6 +38,7 @@ impl LocalOperator {
         ));
         let mut op = Self {
             bin: bin.to_path_buf(),
+            config,
             port,
             log,
             child: None,
@@ -52,14 +55,19 @@ impl LocalOperator {
             .open(&self.log)
             .map_err(|e| format!("cannot open {}: {e}", self.log.display()))?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        command
             .args([
                 "run",
                 "--leader-election=false",
                 "--log-format=json",
                 "--listen",
             ])
-            .arg(format!("127.0.0.1:{}", self.port))
+            .arg(format!("127.0.0.1:{}", self.port));
+        if let Some(config) = &self.config {
+            command.arg(format!("--config={}", config.display()));
+        }
+        let child = command
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))
             .kill_on_drop(true)

@@ -30,6 +30,9 @@ pub struct Settings {
     pub ingress_address: String,
     /// `STOREFLEET_E2E_READY_TIMEOUT`: seconds to wait for a store to be Ready (workloads).
     pub ready_timeout_secs: u64,
+    /// `STOREFLEET_E2E_MEDUSA_IMAGE`: the Medusa image the cluster can pull (e.g. make demo's
+    /// `localhost/storefleet/storefleet-medusa:dev`), given to the local operator.
+    pub medusa_image: Option<String>,
 }
 
 fn flag(value: Option<String>) -> bool {
@@ -61,6 +64,7 @@ impl Settings {
             ready_timeout_secs: get("STOREFLEET_E2E_READY_TIMEOUT")
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(1200),
+            medusa_image: get("STOREFLEET_E2E_MEDUSA_IMAGE").filter(|i| !i.is_empty()),
         }
     }
 

@@ -59,6 +59,11 @@ pub fn all() -> Vec<Test> {
             run: workloads::store_sells_through_the_ingress,
         },
         Test {
+            name: "medusa_store_serves_through_the_ingress",
+            tier: Tier::Workloads,
+            run: workloads::medusa_store_serves_through_the_ingress,
+        },
+        Test {
             name: "scale_report",
             tier: Tier::Scale,
             run: scale::scale_report,

@@ -1,8 +1,8 @@
 //! Workloads tier (`STOREFLEET_E2E_WORKLOADS=1`, kind with an ingress controller and internet):
 //! a store reaches Ready, answers through the Ingress, lists its sample products, takes a Cash on
 //! Delivery order over HTTP that the admin sees through the WooCommerce REST API, and leaves
-//! nothing behind when deleted. HTTP goes through `curl` (cookie jar, `--resolve` to the
-//! ingress address).
+//! nothing behind when deleted; a Medusa store does the same through its Store and admin APIs.
+//! HTTP goes through `curl` (cookie jar, `--resolve` to the ingress address).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -219,48 +219,174 @@ pub fn store_sells_through_the_ingress(env: &Env) -> BoxFuture<'_, Result<(), St
         }
         let _ = std::fs::remove_file(&jar);
 
-        // Deleting leaves no namespace and no volume behind.
-        env.stores()
-            .delete(&name, &DeleteParams::default())
+        deleted_without_leftovers(env, &name, &ns).await
+    })
+}
+
+/// Deleting the store leaves no namespace and no volume behind.
+async fn deleted_without_leftovers(env: &Env, name: &str, ns: &str) -> Result<(), String> {
+    env.stores()
+        .delete(name, &DeleteParams::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    env.wait_store_gone(name, Duration::from_secs(600)).await?;
+    env.wait_namespace_gone(ns, Duration::from_secs(60)).await?;
+    let volumes: Api<PersistentVolume> = Api::all(env.client.clone());
+    crate::wait::until(
+        &format!("volumes of {ns} to be released"),
+        Duration::from_secs(180),
+        Duration::from_secs(3),
+        || {
+            let volumes = volumes.clone();
+            let ns = ns.to_string();
+            async move {
+                let list = volumes
+                    .list(&ListParams::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let left: Vec<String> = list
+                    .items
+                    .into_iter()
+                    .filter(|pv| {
+                        pv.spec
+                            .as_ref()
+                            .and_then(|s| s.claim_ref.as_ref())
+                            .and_then(|c| c.namespace.as_deref())
+                            == Some(ns.as_str())
+                    })
+                    .filter_map(|pv| pv.metadata.name)
+                    .collect();
+                Ok(if left.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("PVs still claimed: {left:?}"))
+                })
+            }
+        },
+    )
+    .await
+}
+
+/// `--resolve` and URL base for a store's host through the ingress address.
+fn through_ingress(env: &Env, url: &str) -> (String, String) {
+    let host = url
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let (address, port) = env
+        .settings
+        .ingress_address
+        .rsplit_once(':')
+        .unwrap_or((&env.settings.ingress_address, "80"));
+    (
+        format!("{host}:{port}:{address}"),
+        format!("http://{host}:{port}"),
+    )
+}
+
+/// A Medusa store, for real: Ready (its setup placed and verified an order through the Store
+/// API), the storefront page and its configuration answer through the Ingress, the Store API
+/// lists the sample products with the storefront's publishable key, and the admin, logged in
+/// with the store's credentials, sees the verified order. Nothing is left when deleted.
+pub fn medusa_store_serves_through_the_ingress(env: &Env) -> BoxFuture<'_, Result<(), String>> {
+    Box::pin(async move {
+        if !env.settings.in_cluster && env.settings.medusa_image.is_none() {
+            return Err(crate::harness::skip(
+                "Medusa store: set STOREFLEET_E2E_MEDUSA_IMAGE to an image the cluster can pull (make demo loads localhost/storefleet/storefleet-medusa:dev)",
+            ));
+        }
+        let store = env
+            .create_store("e2e-medusa", |s| {
+                s.spec.engine = storefleet_types::Engine::Medusa;
+            })
+            .await?;
+        let name = store.metadata.name.clone().unwrap_or_default();
+        let timeout = Duration::from_secs(env.settings.ready_timeout_secs);
+        let store = env
+            .wait_store(&name, "condition Ready=True", timeout, |s| {
+                s.status.as_ref().and_then(|st| st.phase) == Some(Phase::Ready)
+            })
+            .await?;
+        let status = store.status.clone().unwrap_or_default();
+        let ns = status.namespace.clone().ok_or("no namespace in status")?;
+        let url = status.url.clone().ok_or("no url in status")?;
+        if !url.ends_with("/shop") {
+            return Err(format!("status.url {url} is not the storefront"));
+        }
+        let (resolve, base) = through_ingress(env, &url);
+        let get = |path: &str, headers: &[String]| {
+            let mut args = vec!["--resolve".to_string(), resolve.clone()];
+            for h in headers {
+                args.extend(["-H".to_string(), h.clone()]);
+            }
+            args.push(format!("{base}{path}"));
+            args
+        };
+        let page = curl(&get("/shop", &[]), None).await?;
+        if !page.contains("<html") {
+            return Err("the storefront page is not HTML".into());
+        }
+        let config = json(
+            &curl(&get("/shop/config", &[]), None).await?,
+            "/shop/config",
+        )?;
+        let key = config["publishableKey"]
+            .as_str()
+            .ok_or(format!("no publishable key: {config}"))?
+            .to_string();
+        let products = json(
+            &curl(
+                &get(
+                    "/store/products",
+                    &[format!("x-publishable-api-key: {key}")],
+                ),
+                None,
+            )
+            .await?,
+            "product list",
+        )?;
+        if products["count"].as_i64().unwrap_or(0) < 1 {
+            return Err(format!("no product is listed: {products}"));
+        }
+        let secret = Api::<Secret>::namespaced(env.client.clone(), &ns)
+            .get(child::ADMIN_SECRET)
             .await
             .map_err(|e| e.to_string())?;
-        env.wait_store_gone(&name, Duration::from_secs(600)).await?;
-        env.wait_namespace_gone(&ns, Duration::from_secs(60))
-            .await?;
-        let volumes: Api<PersistentVolume> = Api::all(env.client.clone());
-        crate::wait::until(
-            &format!("volumes of {ns} to be released"),
-            Duration::from_secs(180),
-            Duration::from_secs(3),
-            || {
-                let volumes = volumes.clone();
-                let ns = ns.clone();
-                async move {
-                    let list = volumes
-                        .list(&ListParams::default())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let left: Vec<String> = list
-                        .items
-                        .into_iter()
-                        .filter(|pv| {
-                            pv.spec
-                                .as_ref()
-                                .and_then(|s| s.claim_ref.as_ref())
-                                .and_then(|c| c.namespace.as_deref())
-                                == Some(ns.as_str())
-                        })
-                        .filter_map(|pv| pv.metadata.name)
-                        .collect();
-                    Ok(if left.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(format!("PVs still claimed: {left:?}"))
-                    })
-                }
-            },
-        )
-        .await
+        let data = secret.data.unwrap_or_default();
+        let read = |k: &str| {
+            data.get(k)
+                .map(|v| String::from_utf8_lossy(&v.0).to_string())
+                .ok_or(format!("credentials Secret has no {k}"))
+        };
+        let login = serde_json::json!({
+            "email": read(secret_keys::ADMIN_USER)?,
+            "password": read(secret_keys::ADMIN_PASSWORD)?,
+        })
+        .to_string();
+        let mut post = get(
+            "/auth/user/emailpass",
+            &["Content-Type: application/json".into()],
+        );
+        post.splice(0..0, ["--data-binary".to_string(), "@-".to_string()]);
+        let token = json(&curl(&post, Some(&login)).await?, "admin login")?["token"]
+            .as_str()
+            .ok_or("the admin login returned no token")?
+            .to_string();
+        let orders = json(
+            &curl(
+                &get("/admin/orders", &[format!("Authorization: Bearer {token}")]),
+                None,
+            )
+            .await?,
+            "admin orders",
+        )?;
+        if orders["count"].as_i64().unwrap_or(0) < 1 {
+            return Err(format!("the setup's test order is missing: {orders}"));
+        }
+        deleted_without_leftovers(env, &name, &ns).await
     })
 }
 
