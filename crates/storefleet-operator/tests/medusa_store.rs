@@ -17,6 +17,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::ResourceExt;
+use serde_json::json;
+use storefleet_envtest::JobPods;
 use storefleet_operator::config::OperatorConfig;
 use storefleet_types::names::{Component, child};
 use storefleet_types::{Engine, Phase, Store};
@@ -29,9 +31,12 @@ fn names<K: kube::Resource>(objects: &[K]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly() {
+    let mut config = OperatorConfig::default();
+    // One failed pod fails a Job (the real Job controller's backoff is 10 s, 20 s, ...).
+    config.setup.backoff_limit = 0;
     let Some(env) = Env::start(
         "a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly",
-        OperatorConfig::default(),
+        config,
     )
     .await
     else {
@@ -139,6 +144,62 @@ async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly
             deployment.name_any()
         );
     }
+
+    // A new Medusa version migrates first: the server keeps its old image until then, and the
+    // earlier migration Job is removed afterwards.
+    let image_of = |d: &Deployment| {
+        d.spec
+            .template
+            .spec
+            .as_ref()
+            .and_then(|p| p.containers[0].image.clone())
+            .unwrap_or_default()
+    };
+    let server = |deployments: &[Deployment]| {
+        deployments
+            .iter()
+            .find(|d| d.name_any() == child::STOREFRONT)
+            .map(image_of)
+            .unwrap_or_default()
+    };
+    let old_image = server(&deployments);
+    let old_migration = jobs
+        .iter()
+        .map(|j| j.name_any())
+        .find(|n| n.starts_with(child::MIGRATION_JOB_PREFIX))
+        .expect("migration job");
+    env.cp.kubelet().hold(NS, Component::Migration.as_str());
+    env.patch("bob", json!({"spec": {"versions": {"medusa": "0.2.0"}}}))
+        .await;
+    env.wait_store("bob", "migrating the new version", |s| {
+        s.and_then(|s| s.status.as_ref())
+            .and_then(|s| condition(s, "StorefrontReady"))
+            .is_some_and(|c| c.message.contains("Migrating the database"))
+    })
+    .await;
+    let deployments: Vec<Deployment> = env.children(NS, "bob").await;
+    assert_eq!(
+        server(&deployments),
+        old_image,
+        "the old version keeps serving"
+    );
+    env.cp.kubelet().release(NS, Component::Migration.as_str());
+    env.wait_store("bob", "Ready on the new version", |s| {
+        s.and_then(|s| s.status.as_ref())
+            .is_some_and(|st| st.phase == Some(Phase::Ready) && st.observed_generation == Some(2))
+    })
+    .await;
+    let deployments: Vec<Deployment> = env.children(NS, "bob").await;
+    assert!(
+        server(&deployments).ends_with(":0.2.0"),
+        "{}",
+        server(&deployments)
+    );
+    common::eventually("the earlier migration job removed", || async {
+        let jobs: Vec<Job> = env.children(NS, "bob").await;
+        (!names(&jobs).contains(&old_migration)).then_some(())
+    })
+    .await;
 
     env.delete("bob").await;
     env.wait_gone("bob").await;

@@ -214,14 +214,15 @@ async fn provision(
     }
 
     let objects = build::build(validated);
-    let live = match apply::apply_children(ctx, &validated.name, &validated.uid, &objects).await? {
-        Ok(live) => live,
-        Err(refusal) => {
-            let (outcome, action) = refused(refusal, &validated.namespace);
-            report::finish(store, ctx, facts, outcome).await?;
-            return Ok(action);
-        }
-    };
+    let live =
+        match apply::apply_children(ctx, &validated.name, &validated.uid, &objects, retry).await? {
+            Ok(live) => live,
+            Err(refusal) => {
+                let (outcome, action) = refused(refusal, &validated.namespace);
+                report::finish(store, ctx, facts, outcome).await?;
+                return Ok(action);
+            }
+        };
     let (database, storefront) = (live.database, live.storefront);
     let gates = Gates {
         database: &database,
@@ -240,7 +241,7 @@ async fn provision(
         storefront,
         setup: setup.setup,
         route: live.route,
-        blocked: setup.blocked,
+        blocked: live.blocked.or(setup.blocked),
         rejected: live.rejected.clone(),
     };
     let timeout = Duration::from_secs(ctx.config.provisioning_timeout_seconds);
@@ -274,7 +275,7 @@ async fn provision(
         return Err(Error::Rejected(message));
     }
     Ok(match phase {
-        _ if setup.restarting => Action::requeue(DELETION_RECHECK),
+        _ if setup.restarting || live.restarting => Action::requeue(DELETION_RECHECK),
         Phase::Ready => Action::requeue(READY_RESYNC),
         Phase::Failed => Action::await_change(),
         _ => Action::requeue(
