@@ -77,7 +77,24 @@ async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly
         names(&deployments)
     );
 
+    // The migration fails: the store is Failed with the reason, and nothing serves.
+    env.cp.kubelet().jobs(NS, JobPods::Fail);
     env.cp.kubelet().release(NS, Component::Migration.as_str());
+    let failed = env.wait_phase("bob", Phase::Failed).await;
+    let stalled =
+        condition(&failed.status.clone().unwrap_or_default(), "Stalled").expect("Stalled");
+    assert_eq!(stalled.reason, "MigrationFailed");
+    assert!(
+        stalled.message.contains("kubectl logs"),
+        "{}",
+        stalled.message
+    );
+    let deployments: Vec<Deployment> = env.children(NS, "bob").await;
+    assert!(deployments.is_empty(), "{:?}", names(&deployments));
+
+    // A retry runs it again.
+    env.cp.kubelet().jobs(NS, JobPods::Succeed);
+    env.retry("bob", "after-fix").await;
     let store = env.wait_phase("bob", Phase::Ready).await;
     let status = store.status.clone().unwrap_or_default();
     assert_eq!(status.url.as_deref(), Some("http://bob.shop.local/shop"));
