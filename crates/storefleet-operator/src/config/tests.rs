@@ -135,6 +135,35 @@ fn plans_that_cannot_fit_are_rejected() {
 }
 
 #[test]
+fn medusa_plans_are_checked_against_their_own_quota() {
+    let mut config = OperatorConfig::default();
+    let medusa = &mut config.plans.medium.medusa;
+    medusa.quota.limits_memory = q("4Gi");
+    medusa.resources.server.limits.cpu = q("5");
+    medusa.quota.pods = 4;
+    medusa.quota.services = 2;
+    let Err(ConfigError::Invalid(found)) = config.check() else {
+        panic!("must fail")
+    };
+    let found: Vec<String> = found.into_iter().map(|i| i.to_string()).collect();
+    for e in [
+        "plans.medium.medusa.quota.limitsMemory: 4Gi is below the limits.memory of the store's pods together",
+        "plans.medium.medusa.resources.server.limits.cpu: 5 is above the limit range's maximum",
+        "plans.medium.medusa.quota.pods: must be at least 5",
+        "plans.medium.medusa.quota.services: must be at least 3",
+    ] {
+        assert!(
+            found.iter().any(|f| f.starts_with(e)),
+            "missing {e:?} in {found:#?}"
+        );
+    }
+    assert!(
+        found.iter().all(|f| f.starts_with("plans.medium.medusa.")),
+        "the WooCommerce side of the plan is unaffected: {found:#?}"
+    );
+}
+
+#[test]
 fn overrides_win() {
     let overrides = ConfigOverrides {
         base_domain: Some("example.org".into()),
