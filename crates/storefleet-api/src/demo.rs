@@ -8,7 +8,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use storefleet_types::names::{self, child};
-use storefleet_types::{Phase, Plan, Store, StoreSpec, StoreStatus};
+use storefleet_types::{Engine, Phase, Plan, Store, StoreSpec, StoreStatus};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::backend::memory::MemoryBackend;
@@ -69,7 +69,13 @@ fn condition(type_: &str, ok: bool, reason: &str, message: &str, at: Timestamp) 
 }
 
 /// The status of a store at step `step` of [`STEPS`] (the last one is Ready).
-fn status_at(name: &str, step: usize, started: Timestamp, now: Timestamp) -> StoreStatus {
+fn status_at(
+    name: &str,
+    engine: Engine,
+    step: usize,
+    started: Timestamp,
+    now: Timestamp,
+) -> StoreStatus {
     let (message, done) = STEPS[step.min(STEPS.len() - 1)];
     let ready = done == STEP_CONDITIONS.len();
     let mut conditions = vec![condition(
@@ -98,8 +104,15 @@ fn status_at(name: &str, step: usize, started: Timestamp, now: Timestamp) -> Sto
         }),
         conditions,
         namespace: Some(format!("store-{name}")),
-        url: Some(format!("http://{name}.demo.storefleet.local")),
-        admin_url: Some(format!("http://{name}.demo.storefleet.local/wp-admin/")),
+        // As the operator writes them: Medusa's storefront is /shop and its admin /app.
+        url: Some(match engine {
+            Engine::Woocommerce => format!("http://{name}.demo.storefleet.local"),
+            Engine::Medusa => format!("http://{name}.demo.storefleet.local/shop"),
+        }),
+        admin_url: Some(match engine {
+            Engine::Woocommerce => format!("http://{name}.demo.storefleet.local/wp-admin/"),
+            Engine::Medusa => format!("http://{name}.demo.storefleet.local/app"),
+        }),
         credentials_secret: Some(child::ADMIN_SECRET.into()),
         message: Some(message.into()),
         provisioning_started_at: Some(Time(started)),
@@ -111,7 +124,7 @@ fn status_at(name: &str, step: usize, started: Timestamp, now: Timestamp) -> Sto
 fn failed_status(name: &str, started: Timestamp, now: Timestamp) -> StoreStatus {
     let message =
         "Setup failed: could not install theme storefrnt (check spec.setup.theme), then retry";
-    let mut status = status_at(name, 3, started, now);
+    let mut status = status_at(name, Engine::Woocommerce, 3, started, now);
     status.phase = Some(Phase::Failed);
     status.message = Some(message.into());
     status.conditions[0] = condition(
@@ -140,11 +153,11 @@ fn event(type_: &str, reason: &str, message: &str, at: Timestamp) -> EventView {
     }
 }
 
-fn sample(name: &str, display: &str, plan: Plan, owner: &str) -> Store {
+fn sample(name: &str, display: &str, engine: Engine, plan: Plan, owner: &str) -> Store {
     Store::new(
         name,
         StoreSpec {
-            engine: storefleet_types::Engine::Woocommerce,
+            engine,
             owner: owner.into(),
             plan,
             display_name: Some(display.into()),
@@ -168,27 +181,60 @@ pub async fn seed(backend: &MemoryBackend) {
         (
             "acme-outdoor",
             "ACME Outdoor Supplies",
+            Engine::Woocommerce,
             Plan::Medium,
             TENANT,
         ),
-        ("corner-bakery", "The Corner Bakery", Plan::Small, TENANT),
-        ("vinyl-vault", "Vinyl Vault", Plan::Small, TENANT),
+        (
+            "bike-barn",
+            "The Bike Barn",
+            Engine::Medusa,
+            Plan::Small,
+            TENANT,
+        ),
+        (
+            "corner-bakery",
+            "The Corner Bakery",
+            Engine::Woocommerce,
+            Plan::Small,
+            TENANT,
+        ),
+        (
+            "vinyl-vault",
+            "Vinyl Vault",
+            Engine::Woocommerce,
+            Plan::Small,
+            TENANT,
+        ),
         (
             "north-wind",
             "North Wind Tea",
+            Engine::Woocommerce,
             Plan::Large,
             "someone-else@example.com",
         ),
     ];
-    let created = [ago(3 * 24 * 60), ago(2), ago(50), ago(95)];
-    for ((name, display, plan, owner), at) in samples.into_iter().zip(created) {
-        let _ = backend.create(sample(name, display, plan, owner)).await;
+    let created = [ago(3 * 24 * 60), ago(26 * 60), ago(2), ago(50), ago(95)];
+    for ((name, display, engine, plan, owner), at) in samples.into_iter().zip(created) {
+        let _ = backend
+            .create(sample(name, display, engine, plan, owner))
+            .await;
         backend.backdate(name, at);
     }
-    for (name, at) in [("acme-outdoor", ago(3 * 24 * 60)), ("north-wind", ago(90))] {
+    for (name, engine, at) in [
+        ("acme-outdoor", Engine::Woocommerce, ago(3 * 24 * 60)),
+        ("bike-barn", Engine::Medusa, ago(26 * 60)),
+        ("north-wind", Engine::Woocommerce, ago(90)),
+    ] {
         backend.put_status(
             name,
-            status_at(name, STEPS.len() - 1, at, at + SignedDuration::from_mins(4)),
+            status_at(
+                name,
+                engine,
+                STEPS.len() - 1,
+                at,
+                at + SignedDuration::from_mins(4),
+            ),
             event(
                 "Normal",
                 "StoreReady",
@@ -199,7 +245,7 @@ pub async fn seed(backend: &MemoryBackend) {
     }
     backend.put_status(
         "corner-bakery",
-        status_at("corner-bakery", 2, ago(1), now),
+        status_at("corner-bakery", Engine::Woocommerce, 2, ago(1), now),
         event("Normal", "Provisioning", STEPS[2].0, now),
     );
     backend.put_status(
@@ -269,15 +315,15 @@ async fn walk(backend: MemoryBackend, name: String, from: usize, step: Duration)
     let started = Timestamp::now();
     for (i, (message, _)) in STEPS.iter().enumerate().skip(from) {
         tokio::time::sleep(step).await;
-        let still_there = backend
+        let Some(store) = backend
             .get(&name)
             .await
             .ok()
             .flatten()
-            .is_some_and(|s| s.metadata.deletion_timestamp.is_none());
-        if !still_there {
+            .filter(|s| s.metadata.deletion_timestamp.is_none())
+        else {
             return;
-        }
+        };
         let now = Timestamp::now();
         let reason = if i == STEPS.len() - 1 {
             "StoreReady"
@@ -286,7 +332,7 @@ async fn walk(backend: MemoryBackend, name: String, from: usize, step: Duration)
         };
         backend.put_status(
             &name,
-            status_at(&name, i, started, now),
+            status_at(&name, store.spec.engine, i, started, now),
             event("Normal", reason, message, now),
         );
     }
@@ -303,7 +349,13 @@ mod tests {
         tokio::spawn(run(backend.clone(), Duration::from_millis(20)));
         tokio::time::sleep(Duration::from_millis(50)).await;
         let _ = backend
-            .create(sample("new-shop", "New Shop", Plan::Small, TENANT))
+            .create(sample(
+                "new-shop",
+                "New Shop",
+                Engine::Woocommerce,
+                Plan::Small,
+                TENANT,
+            ))
             .await;
         let phase = |b: MemoryBackend| async move {
             b.get("new-shop")
