@@ -7,6 +7,9 @@
 //   MEDUSA_BACKEND_URL                   the public URL (admin and links)
 //   MEDUSA_WORKER_MODE                   server | worker | shared
 //   MEDUSA_DISABLE_ADMIN                 "true" turns the admin (/app) off
+//   COOKIE_SECURE                        "false" for a store served over plain HTTP: Medusa marks
+//                                        the admin's session cookie Secure in production, and a
+//                                        browser never sends that back over http://
 //
 // With REDIS_URL the production modules run on Redis: cache, event bus, workflow engine, locking.
 import { defineConfig, loadEnv } from "@medusajs/framework/utils"
@@ -14,6 +17,10 @@ import { defineConfig, loadEnv } from "@medusajs/framework/utils"
 loadEnv(process.env.NODE_ENV || "production", process.cwd())
 
 const redisUrl = process.env.REDIS_URL
+const cookieSecure = process.env.COOKIE_SECURE
+if (cookieSecure !== undefined && !["true", "false"].includes(cookieSecure)) {
+  throw new Error(`COOKIE_SECURE must be true or false, not ${cookieSecure}`)
+}
 const workerMode = process.env.MEDUSA_WORKER_MODE
 if (workerMode !== undefined && !["server", "worker", "shared"].includes(workerMode)) {
   throw new Error(`MEDUSA_WORKER_MODE must be server, worker or shared, not ${workerMode}`)
@@ -24,6 +31,7 @@ module.exports = defineConfig({
     databaseUrl: process.env.DATABASE_URL,
     redisUrl,
     workerMode: (workerMode as "server" | "worker" | "shared" | undefined) ?? "shared",
+    ...(cookieSecure === undefined ? {} : { cookieOptions: { secure: cookieSecure === "true" } }),
     http: {
       storeCors: process.env.STORE_CORS || "",
       adminCors: process.env.ADMIN_CORS || "",

@@ -9,7 +9,8 @@
 //! `database`, `cache` and `storefront` and the store's public URL become loopback ports.
 //! The setup runs twice: the first run sets the shop up and places a test order through the
 //! Store API, the second creates nothing and verifies the same order. The admin logs in with the
-//! generated credentials and sees the products and the order; a customer buys in the storefront
+//! generated credentials (its session cookie is not `Secure` on this plain-HTTP store) and sees
+//! the products and the order; a customer buys in the storefront
 //! (`/shop`) in a real headless Chromium: browse, add to cart, check out with the manual
 //! payment, and the order is confirmed.
 //!
@@ -584,6 +585,21 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     );
     assert_eq!(code, 200, "{login}");
     let token = login["token"].as_str().expect("token").to_string();
+    // The dashboard's session cookie: this store is plain HTTP, so it must not be Secure (a
+    // browser would never send it back to http://bob.shop.local).
+    let session = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-D", "-", "-X", "POST"])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!("{url}/auth/session"))
+        .output()
+        .expect("curl");
+    let headers = String::from_utf8_lossy(&session.stdout).to_ascii_lowercase();
+    let cookie = headers
+        .lines()
+        .find(|l| l.starts_with("set-cookie:") && l.contains("connect.sid"))
+        .unwrap_or_else(|| panic!("a session cookie: {headers}"));
+    assert!(!cookie.contains("secure"), "{cookie}");
+    assert!(cookie.contains("httponly"), "{cookie}");
     let (_, products) = http(
         "GET",
         &format!("{url}/admin/products?limit=50"),

@@ -110,6 +110,8 @@ pub fn medusa_env(store: &ValidatedStore, mode: &str) -> Vec<EnvVar> {
         env("ADMIN_CORS", url.clone()),
         env("AUTH_CORS", url.clone()),
         env("MEDUSA_BACKEND_URL", url),
+        // The admin's session cookie is Secure only when the store is served over HTTPS.
+        env("COOKIE_SECURE", store.tls.is_some().to_string()),
         env("MEDUSA_WORKER_MODE", mode),
         env("NODE_ENV", "production"),
         // A store has no internet egress: the CLI's usage analytics would only time out.
