@@ -7,6 +7,7 @@
 //!       ├─ Apply:   build (crate::build, pure)
 //!       │           ─► apply each child, typed server-side apply   apply.rs, calls.rs
 //!       │              (skipping what the memo shows unchanged)    memo.rs  [Secrets: create-only]
+//!       │              Medusa: migration Job gates the Deployments  migration.rs
 //!       │           ─► observe the applied objects (pure)          observe.rs
 //!       │           ─► setup Job behind its gates                  setup.rs
 //!       │           ─► one status write + events                   report.rs, status.rs (pure)
@@ -24,6 +25,7 @@ pub mod calls;
 pub mod children;
 pub mod cleanup;
 pub mod memo;
+pub mod migration;
 pub mod observe;
 pub mod reconcile;
 pub mod report;
