@@ -23,9 +23,10 @@ pub mod kubelet;
 pub mod pki;
 pub mod ports;
 pub mod process;
+mod tempdir;
+mod wait;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ServiceAccount;
@@ -35,6 +36,8 @@ use kube::{Client, Config};
 
 pub use kubelet::{JobPods, Kubelet};
 use process::Supervised;
+pub use tempdir::TempDir;
+use wait::{wait_for_etcd, wait_for_readyz};
 
 /// The variable that names the folder with `etcd`, `kube-apiserver`, `kube-controller-manager`.
 pub const ASSETS_VAR: &str = "KUBEBUILDER_ASSETS";
@@ -93,46 +96,6 @@ pub fn assets() -> Result<PathBuf, String> {
         }
     }
     Ok(dir)
-}
-
-/// A temporary folder, removed on drop (kept when `STOREFLEET_ENVTEST_KEEP` is set).
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// A new folder under the system's temporary folder.
-    pub fn new(prefix: &str) -> Result<Self, Error> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!(
-            "storefleet-{prefix}-{}-{n}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&path).map_err(|source| Error::Io {
-            what: format!("create {}", path.display()),
-            source,
-        })?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::env::var_os("STOREFLEET_ENVTEST_KEEP").is_some() {
-            eprintln!("envtest: kept {}", self.0.display());
-            return;
-        }
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A free loopback port for a child process (see [`ports`]).
@@ -237,7 +200,7 @@ impl ControlPlane {
     async fn start_once(assets: &Path) -> Result<Self, Error> {
         install_crypto_provider();
         let dir = TempDir::new("envtest")?;
-        let root = dir.0.clone();
+        let root = dir.path().to_path_buf();
         let pki = pki::generate(&root)?;
 
         let etcd_port = free_port()?;
@@ -407,7 +370,7 @@ impl ControlPlane {
 
     /// A folder for the test's own files, removed with the control plane.
     pub fn dir(&self) -> &Path {
-        &self.dir.0
+        self.dir.path()
     }
 
     /// The audit log written so far.
@@ -467,88 +430,5 @@ impl std::fmt::Debug for ControlPlane {
             .field("url", &self.url)
             .field("dir", &self.dir)
             .finish_non_exhaustive()
-    }
-}
-
-/// etcd answers `/health` on its client port: a listener that is someone else's does not.
-async fn wait_for_etcd(
-    process: &mut Supervised,
-    port: u16,
-    timeout: Duration,
-) -> Result<(), Error> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if etcd_is_healthy(port).await {
-            return Ok(());
-        }
-        if process.exited() || Instant::now() > deadline {
-            return Err(Error::NotReady {
-                component: "etcd".into(),
-                detail: process.log_tail(20),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn etcd_is_healthy(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let request = format!("GET /health HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
-    let mut response = Vec::new();
-    let read =
-        tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut response)).await;
-    matches!(read, Ok(Ok(_))) && String::from_utf8_lossy(&response).contains("\"health\":\"true\"")
-}
-
-async fn wait_for_readyz(
-    client: &Client,
-    process: &mut Supervised,
-    timeout: Duration,
-) -> Result<(), Error> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let request = http::Request::get("/readyz").body(Vec::new());
-        if let Ok(request) = request
-            && let Ok(body) = client.request_text(request).await
-            && body.trim() == "ok"
-        {
-            return Ok(());
-        }
-        if process.exited() || Instant::now() > deadline {
-            return Err(Error::NotReady {
-                component: "kube-apiserver".into(),
-                detail: process.log_tail(20),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_listener_that_is_not_etcd_is_not_taken_for_etcd() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let stranger = tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let _ = stream
-                    .write_all(b"HTTP/1.0 200 OK\r\n\r\nsomething else\n")
-                    .await;
-            }
-        });
-        assert!(!etcd_is_healthy(port).await);
-        stranger.abort();
     }
 }
