@@ -23,7 +23,7 @@ pub use super::calls::{
     is_rejection, rejection, set_owner_references, ssa, status_code,
 };
 use super::children::ChildKind;
-use super::memo::{ChildKey, Memo};
+use super::memo::{ChildKey, Memo, version_of};
 use super::migration;
 use super::observe::{self, Step};
 use super::status::Blocked;
@@ -103,7 +103,7 @@ async fn apply_one<K: ChildKind>(
     // creation (seen on 1.36), so a claim is memoized from its second apply on: otherwise that
     // write would happen on the next full pass of a Ready store.
     if !(first_sight && K::kind(&()) == "PersistentVolumeClaim") {
-        memo.record(key, applied.meta().resource_version.as_deref());
+        memo.record(key, version_of(&K::kind(&()), applied.meta()).as_deref());
     }
     Ok(Some(applied))
 }

@@ -93,6 +93,7 @@ pub async fn cleanup(store: &Store, ctx: &Context) -> Result<Action, CleanupErro
     ctx.release(&name);
     ctx.memos.forget(&name);
     ctx.seen.forget_namespace(&namespace);
+    ctx.jobs.forget_namespace(&namespace);
     ctx.metrics.remove_store(&name);
     info!(store = %name, "cleanup finished");
     Ok(Action::await_change())

@@ -14,7 +14,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::observe::Step;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::observe::{JobState, Step};
 use crate::build::StoreObjects;
 
 /// How long a pass's memo is trusted before a full pass.
@@ -44,6 +46,48 @@ impl ChildKey {
     }
 }
 
+/// What the watches record for a deleted child: never equal to a version the memo holds.
+pub const DELETED: &str = "deleted";
+
+/// Kinds whose status other controllers write and the operator never reads: the quota
+/// controller's usage on a ResourceQuota, an ingress controller's address on an Ingress.
+fn status_is_noise(kind: &str) -> bool {
+    matches!(kind, "ResourceQuota" | "Ingress")
+}
+
+/// What the memo compares for a child: its resourceVersion, or, for kinds whose status is noise
+/// to us, a hash of its uid and of every managedFields entry outside the status subresource.
+/// A status update then is no change, while anyone's write to the object itself (a field
+/// changed or removed, a label, a re-creation) is one. Deletions are recorded as [`DELETED`].
+pub fn version_of(kind: &str, meta: &ObjectMeta) -> Option<String> {
+    let resource_version = meta.resource_version.clone();
+    let fields = meta.managed_fields.as_deref().unwrap_or_default();
+    if !status_is_noise(kind) || fields.is_empty() {
+        return resource_version;
+    }
+    let mut hasher = DefaultHasher::new();
+    meta.uid.hash(&mut hasher);
+    for entry in fields
+        .iter()
+        .filter(|e| e.subresource.as_deref().unwrap_or_default().is_empty())
+    {
+        entry.manager.hash(&mut hasher);
+        entry.operation.hash(&mut hasher);
+        entry.api_version.hash(&mut hasher);
+        entry
+            .time
+            .as_ref()
+            .map(|t| t.0.to_string())
+            .hash(&mut hasher);
+        entry
+            .fields_v1
+            .as_ref()
+            .map(|f| serde_json::to_string(&f.0).unwrap_or_default())
+            .hash(&mut hasher);
+    }
+    Some(format!("fields:{:016x}", hasher.finish()))
+}
+
 /// The last resourceVersion the watches saw of each labelled child.
 #[derive(Debug, Default)]
 pub struct Seen(Mutex<HashMap<ChildKey, String>>);
@@ -62,7 +106,8 @@ impl Seen {
         }
     }
 
-    fn get(&self, key: &ChildKey) -> Option<String> {
+    /// What the watches last recorded for `key` (see [`version_of`]).
+    pub fn get(&self, key: &ChildKey) -> Option<String> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -72,16 +117,27 @@ impl Seen {
 
     /// Whether the watches saw the object `key` (and no delete since, as far as we know).
     pub fn contains(&self, key: &ChildKey) -> bool {
-        self.get(key).is_some()
+        self.get(key).is_some_and(|v| v != DELETED)
     }
 
-    /// Whether the watches saw any object of `kind` in `namespace`.
+    /// Whether the watches saw any object of `kind` in `namespace` that still exists.
     pub fn any(&self, kind: &str, namespace: &str) -> bool {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .any(|k| k.kind == kind && k.namespace == namespace)
+            .iter()
+            .any(|(k, v)| k.kind == kind && k.namespace == namespace && v != DELETED)
+    }
+
+    /// The names of the existing objects of `kind` in `namespace` the watches saw.
+    pub fn names(&self, kind: &str, namespace: &str) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(k, v)| k.kind == kind && k.namespace == namespace && *v != DELETED)
+            .map(|(k, _)| k.name.clone())
+            .collect()
     }
 
     /// Forgets everything in `namespace` and the namespace itself (a deleted store).
@@ -92,6 +148,49 @@ impl Seen {
             .retain(|k, _| {
                 k.namespace != namespace && !(k.kind == "Namespace" && k.name == namespace)
             });
+    }
+}
+
+/// Each setup Job's state as last read, with the resourceVersion it was read at and whether
+/// it was owned by its Store then: while the watches show the same version (and the ownership
+/// wanted is the same), the state still holds and the Job need not be read again.
+#[derive(Debug, Default)]
+pub struct JobStates(Mutex<HashMap<ChildKey, (String, bool, JobState)>>);
+
+impl JobStates {
+    /// Records what a Job at `resource_version` said.
+    pub fn record(
+        &self,
+        key: ChildKey,
+        resource_version: Option<&str>,
+        owned: bool,
+        state: JobState,
+    ) {
+        let mut states = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match resource_version {
+            Some(rv) => {
+                states.insert(key, (rv.to_string(), owned, state));
+            }
+            None => {
+                states.remove(&key);
+            }
+        }
+    }
+
+    /// The Job's state, if the watches show it unchanged since it was read.
+    pub fn current(&self, key: &ChildKey, seen: &Seen, owned: bool) -> Option<JobState> {
+        let states = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (rv, was_owned, state) = states.get(key)?;
+        (seen.get(key).as_deref() == Some(rv.as_str()) && *was_owned == owned)
+            .then(|| state.clone())
+    }
+
+    /// Forgets the Jobs of `namespace` (a deleted store).
+    pub fn forget_namespace(&self, namespace: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|k, _| k.namespace != namespace);
     }
 }
 
@@ -196,5 +295,115 @@ impl Memos {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(store);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+
+    fn entry(
+        manager: &str,
+        subresource: Option<&str>,
+        fields: serde_json::Value,
+    ) -> ManagedFieldsEntry {
+        ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            operation: Some(
+                if subresource.is_some() {
+                    "Update"
+                } else {
+                    "Apply"
+                }
+                .into(),
+            ),
+            api_version: Some("v1".into()),
+            fields_type: Some("FieldsV1".into()),
+            fields_v1: Some(FieldsV1(fields)),
+            subresource: subresource.map(str::to_string),
+            time: None,
+        }
+    }
+
+    fn meta(rv: &str, entries: Vec<ManagedFieldsEntry>) -> ObjectMeta {
+        ObjectMeta {
+            resource_version: Some(rv.into()),
+            uid: Some("u1".into()),
+            managed_fields: Some(entries),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn a_status_update_is_no_change_for_noise_kinds_only() {
+        let ours = entry(
+            "storefleet-operator",
+            None,
+            serde_json::json!({"f:spec": {"f:hard": {}}}),
+        );
+        let usage = |n: u32| {
+            entry(
+                "kube-controller-manager",
+                Some("status"),
+                serde_json::json!({"f:status": {"f:used": {format!("f:pods{n}"): {}}}}),
+            )
+        };
+        let before = meta("10", vec![ours.clone(), usage(1)]);
+        let status_only = meta("11", vec![ours.clone(), usage(2)]);
+        assert_eq!(
+            version_of("ResourceQuota", &before),
+            version_of("ResourceQuota", &status_only)
+        );
+        // Someone else's write to the object itself is a change.
+        let edited = meta(
+            "12",
+            vec![
+                ours.clone(),
+                usage(2),
+                entry(
+                    "kubectl-edit",
+                    None,
+                    serde_json::json!({"f:spec": {"f:hard": {"f:pods": {}}}}),
+                ),
+            ],
+        );
+        assert_ne!(
+            version_of("ResourceQuota", &before),
+            version_of("ResourceQuota", &edited)
+        );
+        // A re-created object (another uid) is a change.
+        let mut recreated = before.clone();
+        recreated.uid = Some("u2".into());
+        assert_ne!(
+            version_of("ResourceQuota", &before),
+            version_of("ResourceQuota", &recreated)
+        );
+        // Other kinds compare resourceVersions.
+        assert_eq!(
+            version_of("StatefulSet", &status_only).as_deref(),
+            Some("11")
+        );
+        assert_ne!(
+            version_of("StatefulSet", &before),
+            version_of("StatefulSet", &status_only)
+        );
+    }
+
+    #[test]
+    fn a_deleted_child_is_a_change_and_no_longer_seen() {
+        let seen = Seen::default();
+        let key = ChildKey::new("ResourceQuota", Some("store-a"), Some("store-quota"));
+        let mut memo = Memo::fresh(1);
+        memo.record(key.clone(), Some("fields:1"));
+        seen.saw(key.clone(), Some("fields:1"));
+        assert!(memo.unchanged(&key, &seen));
+        assert!(seen.contains(&key) && seen.any("ResourceQuota", "store-a"));
+        seen.saw(key.clone(), Some(DELETED));
+        assert!(
+            !memo.unchanged(&key, &seen),
+            "a deleted child is applied again"
+        );
+        assert!(!seen.contains(&key) && !seen.any("ResourceQuota", "store-a"));
     }
 }

@@ -163,6 +163,8 @@ pub struct Context {
     pub seen: Arc<memo::Seen>,
     /// What each store's last pass applied.
     pub memos: memo::Memos,
+    /// Each setup Job's state as last read.
+    pub jobs: memo::JobStates,
     /// Operator configuration.
     pub config: OperatorConfig,
     /// Time source.
@@ -196,6 +198,7 @@ impl Context {
             recorder,
             stores,
             seen: Arc::default(),
+            jobs: memo::JobStates::default(),
             memos: memo::Memos::default(),
             config,
             clock,

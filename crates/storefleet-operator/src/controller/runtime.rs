@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use kube_lease_manager::LeaseManagerBuilder;
 use storefleet_types::Store;
@@ -25,7 +25,7 @@ use tracing::{error, info, warn};
 
 use super::apply;
 use super::children::{ChildKind, KindVisitor, for_each_kind};
-use super::memo::Seen;
+use super::memo::{DELETED, Seen, version_of};
 use super::reconcile::reconcile;
 use super::{Clock, Context, Error, SystemClock, error_policy};
 use crate::config::OperatorConfig;
@@ -351,21 +351,34 @@ fn watch_children(
             }
             let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
             let seen = self.seen.clone();
+            let kind = K::kind(&()).to_string();
+            // The events themselves (not only the objects) are read, so that a deletion is
+            // recorded as one even where the memo compares managedFields (see memo::version_of).
+            let events = watcher::watcher(
+                Api::<PartialObjectMeta<K>>::all(self.client.clone()),
+                watcher::Config::default().labels(&selector),
+            )
+            .map_ok(move |event| {
+                match &event {
+                    watcher::Event::Apply(o) | watcher::Event::InitApply(o) => seen.saw(
+                        apply::key_of::<K>(&o.metadata),
+                        version_of(&kind, &o.metadata).as_deref(),
+                    ),
+                    watcher::Event::Delete(o) => {
+                        seen.saw(apply::key_of::<K>(&o.metadata), Some(DELETED));
+                    }
+                    watcher::Event::Init | watcher::Event::InitDone => {}
+                }
+                event
+            })
+            .touched_objects();
             self.controller = self.controller.take().map(|c| {
-                c.watches(
-                    Api::<PartialObjectMeta<K>>::all(self.client.clone()),
-                    watcher::Config::default().labels(&selector),
-                    move |object: PartialObjectMeta<K>| {
-                        seen.saw(
-                            apply::key_of::<K>(&object.metadata),
-                            object.metadata.resource_version.as_deref(),
-                        );
-                        object
-                            .labels()
-                            .get(keys::STORE)
-                            .map(|name| ObjectRef::<Store>::new(name))
-                    },
-                )
+                c.watches_stream(events, |object: PartialObjectMeta<K>| {
+                    object
+                        .labels()
+                        .get(keys::STORE)
+                        .map(|name| ObjectRef::<Store>::new(name))
+                })
             });
         }
     }

@@ -12,6 +12,7 @@ use tracing::info;
 
 use super::Context;
 use super::apply::{self, ApplyError, status_code};
+use super::memo::ChildKey;
 use super::observe::{self, JobState, Step};
 use super::status::{Blocked, Facts, Setup};
 use crate::validate::ValidatedStore;
@@ -98,10 +99,39 @@ pub async fn run_setup(
     let namespace = &store.namespace;
     let done = facts.completed_setup.as_deref() == Some(job_name.as_str());
     let open = gates.database.is_ready() && gates.storefront.is_ready() && gates.applied;
-    // With no setup Job in the namespace (as the watches saw it), nothing needs listing unless a
-    // Job is to be started now.
-    if !ctx.seen.any("Job", namespace) && (done || !open) {
-        return Ok(SetupStep::of(if done { Setup::Succeeded } else { gated() }));
+    let key = ChildKey::new("Job", Some(namespace), Some(&job_name));
+    let owned = job.metadata.owner_references.is_some();
+    // With no Job in the namespace (as the watches saw it), nothing needs listing: the setup is
+    // done, waits behind its gates, or starts now. A Job the watches did not show (a namespace
+    // handed over from a retained store) makes the create a conflict: then it is read below.
+    if !ctx.seen.any("Job", namespace) {
+        if done {
+            return Ok(SetupStep::of(Setup::Succeeded));
+        }
+        if !open {
+            return Ok(SetupStep::of(gated()));
+        }
+        if let Some(started) = start(ctx, job, key.clone(), owned).await? {
+            return Ok(started);
+        }
+    }
+    // The Job as last read, if the watches show it unchanged and no setup Job of an earlier
+    // spec is there: nothing to read, nothing to clean up.
+    let earlier = ctx
+        .seen
+        .names("Job", namespace)
+        .into_iter()
+        .any(|n| n != job_name && n.starts_with(names::child::SETUP_JOB_PREFIX));
+    if !earlier && let Some(state) = ctx.jobs.current(&key, &ctx.seen, owned) {
+        match state {
+            JobState::Succeeded => {
+                facts.completed_setup = Some(job_name);
+                return Ok(SetupStep::of(Setup::Succeeded));
+            }
+            JobState::Running(m) => return Ok(SetupStep::of(Setup::Running(m))),
+            // A failure is read again: a retry deletes the Job.
+            JobState::Failed { .. } => {}
+        }
     }
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
     let selector = format!(
@@ -138,6 +168,12 @@ pub async fn run_setup(
         // Done before; the finished Job may have been cleaned up, which is fine.
         if let Some(live) = &live {
             apply::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
+            ctx.jobs.record(
+                key,
+                live.metadata.resource_version.as_deref(),
+                owned,
+                JobState::Succeeded,
+            );
         }
         return Ok(SetupStep::of(Setup::Succeeded));
     }
@@ -150,11 +186,9 @@ pub async fn run_setup(
         if !open {
             return Ok(SetupStep::of(gated()));
         }
-        info!(%job_name, "starting setup");
-        apply::create_once(ctx, job).await?;
-        return Ok(SetupStep::of(Setup::Running(format!(
-            "Setup job {job_name} started"
-        ))));
+        return Ok(start(ctx, job, key, owned).await?.unwrap_or_else(|| {
+            SetupStep::of(Setup::Running(format!("Setup job {job_name} started")))
+        }));
     };
     if live.metadata.deletion_timestamp.is_some() {
         return Ok(SetupStep {
@@ -163,7 +197,14 @@ pub async fn run_setup(
         });
     }
     apply::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
-    Ok(match observe::job(&live) {
+    let state = observe::job(&live);
+    ctx.jobs.record(
+        key,
+        live.metadata.resource_version.as_deref(),
+        owned,
+        state.clone(),
+    );
+    Ok(match state {
         JobState::Succeeded => {
             facts.completed_setup = Some(job_name);
             SetupStep::of(Setup::Succeeded)
@@ -192,6 +233,28 @@ pub async fn run_setup(
             }
         }
     })
+}
+
+/// Creates the setup Job and remembers it as started; None when it exists already.
+async fn start(
+    ctx: &Context,
+    job: &Job,
+    key: ChildKey,
+    owned: bool,
+) -> Result<Option<SetupStep>, SetupError> {
+    let job_name = job.name_any();
+    let Some(created) = apply::create_once(ctx, job).await? else {
+        return Ok(None);
+    };
+    info!(%job_name, "started setup");
+    let message = format!("Setup job {job_name} started");
+    ctx.jobs.record(
+        key,
+        created.metadata.resource_version.as_deref(),
+        owned,
+        JobState::Running(message.clone()),
+    );
+    Ok(Some(SetupStep::of(Setup::Running(message))))
 }
 
 fn gated() -> Setup {
