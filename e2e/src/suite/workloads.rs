@@ -73,12 +73,7 @@ pub fn store_sells_through_the_ingress(env: &Env) -> BoxFuture<'_, Result<(), St
     Box::pin(async move {
         let store = env.create_store("e2e-shop", |_| {}).await?;
         let name = store.metadata.name.clone().unwrap_or_default();
-        let timeout = Duration::from_secs(env.settings.ready_timeout_secs);
-        let store = env
-            .wait_store(&name, "condition Ready=True", timeout, |s| {
-                s.status.as_ref().and_then(|st| st.phase) == Some(Phase::Ready)
-            })
-            .await?;
+        let store = ready(env, &name).await?;
         let status = store.status.clone().unwrap_or_default();
         let ns = status.namespace.clone().ok_or("no namespace in status")?;
         let url = status.url.clone().ok_or("no url in status")?;
@@ -223,6 +218,15 @@ pub fn store_sells_through_the_ingress(env: &Env) -> BoxFuture<'_, Result<(), St
     })
 }
 
+/// Waits until the store is Ready (`STOREFLEET_E2E_READY_TIMEOUT`).
+async fn ready(env: &Env, name: &str) -> Result<storefleet_types::Store, String> {
+    let timeout = Duration::from_secs(env.settings.ready_timeout_secs);
+    env.wait_store(name, "condition Ready=True", timeout, |s| {
+        s.status.as_ref().and_then(|st| st.phase) == Some(Phase::Ready)
+    })
+    .await
+}
+
 /// Deleting the store leaves no namespace and no volume behind.
 async fn deleted_without_leftovers(env: &Env, name: &str, ns: &str) -> Result<(), String> {
     env.stores()
@@ -304,12 +308,7 @@ pub fn medusa_store_serves_through_the_ingress(env: &Env) -> BoxFuture<'_, Resul
             })
             .await?;
         let name = store.metadata.name.clone().unwrap_or_default();
-        let timeout = Duration::from_secs(env.settings.ready_timeout_secs);
-        let store = env
-            .wait_store(&name, "condition Ready=True", timeout, |s| {
-                s.status.as_ref().and_then(|st| st.phase) == Some(Phase::Ready)
-            })
-            .await?;
+        let store = ready(env, &name).await?;
         let status = store.status.clone().unwrap_or_default();
         let ns = status.namespace.clone().ok_or("no namespace in status")?;
         let url = status.url.clone().ok_or("no url in status")?;

@@ -2,16 +2,16 @@
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, PersistentVolumeClaim, PodSpec,
-    PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    Container, ContainerPort, ExecAction, PodSpec, PodTemplateSpec, Probe, Service, ServicePort,
+    ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
 use super::{
-    child_meta, container_security, env_from_secret, labels, pod_security, resources,
-    rwo_claim_spec, selector, selector_labels,
+    child_meta, container_security, database_claim, empty_dir, env_from_secret, labels, mount,
+    pod_security, resources, selector, selector_labels,
 };
 use crate::validate::{ValidatedStore, Woocommerce};
 
@@ -68,22 +68,6 @@ fn healthcheck(args: &[&str]) -> Option<ExecAction> {
     })
 }
 
-fn empty_dir(name: &str) -> Volume {
-    Volume {
-        name: name.into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Volume::default()
-    }
-}
-
-fn mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        ..VolumeMount::default()
-    }
-}
-
 /// The StatefulSet: one MariaDB replica as the `mysql` user, read-only root filesystem, its data
 /// on a volume from the claim template.
 pub fn build_database_stateful_set(store: &ValidatedStore, woo: &Woocommerce) -> StatefulSet {
@@ -135,15 +119,6 @@ pub fn build_database_stateful_set(store: &ValidatedStore, woo: &Woocommerce) ->
         ]),
         ..Container::default()
     };
-    let claim = PersistentVolumeClaim {
-        metadata: ObjectMeta {
-            name: Some(child::DATABASE_DATA.into()),
-            labels: Some(labels(store, Component::Database)),
-            ..ObjectMeta::default()
-        },
-        spec: Some(rwo_claim_spec(store, &store.database_size)),
-        status: None,
-    };
     StatefulSet {
         metadata: child_meta(store, child::DATABASE, Component::Database),
         spec: StatefulSetSpec {
@@ -166,7 +141,7 @@ pub fn build_database_stateful_set(store: &ValidatedStore, woo: &Woocommerce) ->
                     ..PodSpec::default()
                 }),
             },
-            volume_claim_templates: Some(vec![claim]),
+            volume_claim_templates: Some(vec![database_claim(store)]),
             ..StatefulSetSpec::default()
         },
         status: None,

@@ -32,9 +32,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, EnvVar, EnvVarSource, LimitRange, Namespace, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSecurityContext, ResourceQuota, ResourceRequirements,
-    SeccompProfile, SecretKeySelector, SecurityContext, Service, VolumeResourceRequirements,
+    Capabilities, ConfigMap, EmptyDirVolumeSource, EnvVar, EnvVarSource, LimitRange, Namespace,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, ResourceQuota,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service, Volume,
+    VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -291,6 +292,37 @@ pub fn rwo_claim_spec(store: &ValidatedStore, size: &Quantity) -> PersistentVolu
             limits: None,
         }),
         ..PersistentVolumeClaimSpec::default()
+    }
+}
+
+/// The database's volume claim template `data` (`databaseSize`, the store's StorageClass).
+pub fn database_claim(store: &ValidatedStore) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(names::child::DATABASE_DATA.into()),
+            labels: Some(labels(store, Component::Database)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(rwo_claim_spec(store, &store.database_size)),
+        status: None,
+    }
+}
+
+/// An emptyDir volume.
+pub fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }
+}
+
+/// A volume mount.
+pub fn mount(name: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        ..VolumeMount::default()
     }
 }
 

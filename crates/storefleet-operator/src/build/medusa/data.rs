@@ -3,17 +3,16 @@
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, PersistentVolumeClaim, PodSpec,
-    PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume,
-    VolumeMount,
+    Container, ContainerPort, ExecAction, PersistentVolumeClaim, PodSpec, PodTemplateSpec, Probe,
+    Service, ServicePort, ServiceSpec, TCPSocketAction, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
 use super::super::{
-    child_meta, container_security, env, env_from_secret, labels, pod_security, resources,
-    rwo_claim_spec, selector, selector_labels,
+    child_meta, container_security, database_claim, empty_dir, env, env_from_secret, labels, mount,
+    pod_security, resources, selector, selector_labels,
 };
 use crate::validate::{Medusa, ValidatedStore};
 
@@ -68,22 +67,6 @@ pub fn build_cache_service(store: &ValidatedStore) -> Service {
         Component::Cache,
         (ports::REDIS_NAME, ports::REDIS),
     )
-}
-
-fn empty_dir(name: &str) -> Volume {
-    Volume {
-        name: name.into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Volume::default()
-    }
-}
-
-fn mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        ..VolumeMount::default()
-    }
 }
 
 fn port(name: &str, number: i32) -> ContainerPort {
@@ -179,15 +162,6 @@ pub fn build_postgres_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> S
         ]),
         ..Container::default()
     };
-    let claim = PersistentVolumeClaim {
-        metadata: ObjectMeta {
-            name: Some(child::DATABASE_DATA.into()),
-            labels: Some(labels(store, Component::Database)),
-            ..ObjectMeta::default()
-        },
-        spec: Some(rwo_claim_spec(store, &store.database_size)),
-        status: None,
-    };
     stateful_set(
         store,
         child::DATABASE,
@@ -195,7 +169,7 @@ pub fn build_postgres_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> S
         POSTGRES_UID,
         container,
         vec![empty_dir("run"), empty_dir("tmp")],
-        Some(vec![claim]),
+        Some(vec![database_claim(store)]),
     )
 }
 

@@ -4,8 +4,7 @@
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, PodSpec,
-    PodTemplateSpec, Probe, Volume, VolumeMount,
+    Container, ContainerPort, EnvVar, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -14,7 +13,8 @@ use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 use super::super::setup::hashed_name;
 use super::super::storefront::files_volume;
 use super::super::{
-    child_meta, container_security, env, env_from_secret, labels, pod_security, resources, selector,
+    child_meta, container_security, empty_dir, env, env_from_secret, labels, mount, pod_security,
+    resources, selector,
 };
 use super::medusa_env;
 use crate::config::ContainerResources;
@@ -30,19 +30,7 @@ const MEDUSA: &str = "/app/node_modules/.bin/medusa";
 const SETUP_SCRIPT: &str = "./src/scripts/storefleet-setup.js";
 
 fn tmp_volume() -> Volume {
-    Volume {
-        name: "tmp".into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Volume::default()
-    }
-}
-
-fn mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        ..VolumeMount::default()
-    }
+    empty_dir("tmp")
 }
 
 /// A Medusa container: the image, its env, `/tmp`, and restricted security. The root
