@@ -77,19 +77,10 @@ pub fn store_sells_through_the_ingress(env: &Env) -> BoxFuture<'_, Result<(), St
         let status = store.status.clone().unwrap_or_default();
         let ns = status.namespace.clone().ok_or("no namespace in status")?;
         let url = status.url.clone().ok_or("no url in status")?;
-        let host = url
-            .trim_start_matches("http://")
-            .trim_start_matches("https://")
-            .to_string();
-        let (address, port) = env
-            .settings
-            .ingress_address
-            .rsplit_once(':')
-            .unwrap_or((&env.settings.ingress_address, "80"));
-        let resolve = format!("{host}:{port}:{address}");
+        let (resolve, base) = through_ingress(env, &url);
         let jar = std::env::temp_dir().join(format!("storefleet-e2e-{name}.cookies"));
         let jar = jar.display().to_string();
-        let base = |path: &str| format!("http://{host}:{port}{path}");
+        let base = |path: &str| format!("{base}{path}");
         let get = |path: &str| {
             vec![
                 "--resolve".to_string(),
@@ -169,20 +160,7 @@ pub fn store_sells_through_the_ingress(env: &Env) -> BoxFuture<'_, Result<(), St
             .ok_or(format!("checkout returned no order_id: {order}"))?;
 
         // The admin sees it through the REST API, logged in with the store's credentials.
-        let secret = Api::<Secret>::namespaced(env.client.clone(), &ns)
-            .get(child::ADMIN_SECRET)
-            .await
-            .map_err(|e| e.to_string())?;
-        let data = secret.data.unwrap_or_default();
-        let read = |k: &str| {
-            data.get(k)
-                .map(|v| String::from_utf8_lossy(&v.0).to_string())
-                .ok_or(format!("credentials Secret has no {k}"))
-        };
-        let (user, password) = (
-            read(secret_keys::ADMIN_USER)?,
-            read(secret_keys::ADMIN_PASSWORD)?,
-        );
+        let (user, password) = admin_credentials(env, &ns).await?;
         let form = format!(
             "log={}&pwd={}&rememberme=forever&testcookie=1",
             encode(&user),
@@ -216,6 +194,24 @@ pub fn store_sells_through_the_ingress(env: &Env) -> BoxFuture<'_, Result<(), St
 
         deleted_without_leftovers(env, &name, &ns).await
     })
+}
+
+/// The store's admin login (user, password) from its credentials Secret.
+async fn admin_credentials(env: &Env, ns: &str) -> Result<(String, String), String> {
+    let secret = Api::<Secret>::namespaced(env.client.clone(), ns)
+        .get(child::ADMIN_SECRET)
+        .await
+        .map_err(|e| e.to_string())?;
+    let data = secret.data.unwrap_or_default();
+    let read = |k: &str| {
+        data.get(k)
+            .map(|v| String::from_utf8_lossy(&v.0).to_string())
+            .ok_or(format!("credentials Secret has no {k}"))
+    };
+    Ok((
+        read(secret_keys::ADMIN_USER)?,
+        read(secret_keys::ADMIN_PASSWORD)?,
+    ))
 }
 
 /// Waits until the store is Ready (`STOREFLEET_E2E_READY_TIMEOUT`).
@@ -350,21 +346,8 @@ pub fn medusa_store_serves_through_the_ingress(env: &Env) -> BoxFuture<'_, Resul
         if products["count"].as_i64().unwrap_or(0) < 1 {
             return Err(format!("no product is listed: {products}"));
         }
-        let secret = Api::<Secret>::namespaced(env.client.clone(), &ns)
-            .get(child::ADMIN_SECRET)
-            .await
-            .map_err(|e| e.to_string())?;
-        let data = secret.data.unwrap_or_default();
-        let read = |k: &str| {
-            data.get(k)
-                .map(|v| String::from_utf8_lossy(&v.0).to_string())
-                .ok_or(format!("credentials Secret has no {k}"))
-        };
-        let login = serde_json::json!({
-            "email": read(secret_keys::ADMIN_USER)?,
-            "password": read(secret_keys::ADMIN_PASSWORD)?,
-        })
-        .to_string();
+        let (email, password) = admin_credentials(env, &ns).await?;
+        let login = serde_json::json!({"email": email, "password": password}).to_string();
         let mut post = get(
             "/auth/user/emailpass",
             &["Content-Type: application/json".into()],

@@ -33,9 +33,9 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, EmptyDirVolumeSource, EnvVar, EnvVarSource, LimitRange, Namespace,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, ResourceQuota,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceQuota, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext,
+    Service, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -305,6 +305,28 @@ pub fn database_claim(store: &ValidatedStore) -> PersistentVolumeClaim {
         },
         spec: Some(rwo_claim_spec(store, &store.database_size)),
         status: None,
+    }
+}
+
+/// A pod template of `component`: our labels, no ServiceAccount token, no service links, and
+/// the restricted pod security context of `uid`, around `spec`.
+pub fn pod_template(
+    store: &ValidatedStore,
+    component: Component,
+    uid: i64,
+    spec: PodSpec,
+) -> PodTemplateSpec {
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels(store, component)),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            automount_service_account_token: Some(false),
+            enable_service_links: Some(false),
+            security_context: Some(pod_security(uid)),
+            ..spec
+        }),
     }
 }
 

@@ -3,16 +3,15 @@
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, ExecAction, PersistentVolumeClaim, PodSpec, PodTemplateSpec, Probe,
-    Service, ServicePort, ServiceSpec, TCPSocketAction, Volume,
+    Container, ContainerPort, ExecAction, PersistentVolumeClaim, PodSpec, Probe, Service,
+    ServicePort, ServiceSpec, TCPSocketAction, Volume,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
 use super::super::{
-    child_meta, container_security, database_claim, empty_dir, env, env_from_secret, labels, mount,
-    pod_security, resources, selector, selector_labels,
+    child_meta, container_security, database_claim, empty_dir, env, env_from_secret, mount,
+    pod_template, resources, selector, selector_labels,
 };
 use crate::validate::{Medusa, ValidatedStore};
 
@@ -104,21 +103,17 @@ fn stateful_set(
             service_name: Some(name.into()),
             selector: selector(store, component),
             pod_management_policy: Some("OrderedReady".into()),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(store, component)),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(pod_security(uid)),
+            template: pod_template(
+                store,
+                component,
+                uid,
+                PodSpec {
                     termination_grace_period_seconds: Some(60),
                     containers: vec![container],
                     volumes: Some(volumes),
                     ..PodSpec::default()
-                }),
-            },
+                },
+            ),
             volume_claim_templates: claims,
             ..StatefulSetSpec::default()
         },

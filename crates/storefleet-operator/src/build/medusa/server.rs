@@ -6,14 +6,13 @@ use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, Volume,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
 use super::super::setup::hashed_name;
 use super::super::storefront::files_volume;
 use super::super::{
-    child_meta, container_security, empty_dir, env, env_from_secret, labels, mount, pod_security,
+    child_meta, container_security, empty_dir, env, env_from_secret, mount, pod_template,
     resources, selector,
 };
 use super::medusa_env;
@@ -84,18 +83,7 @@ fn serving(mut c: Container) -> Container {
 }
 
 fn pod(store: &ValidatedStore, component: Component, spec: PodSpec) -> PodTemplateSpec {
-    PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(labels(store, component)),
-            ..ObjectMeta::default()
-        }),
-        spec: Some(PodSpec {
-            automount_service_account_token: Some(false),
-            enable_service_links: Some(false),
-            security_context: Some(pod_security(MEDUSA_UID)),
-            ..spec
-        }),
-    }
+    pod_template(store, component, MEDUSA_UID, spec)
 }
 
 fn deployment(
