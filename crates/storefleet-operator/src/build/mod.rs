@@ -13,6 +13,8 @@
 //!                 ─► route (Ingress or Gateway API HTTPRoute)   = StoreObjects, in apply order
 //! ```
 //!
+//! [`wave`] groups that order into stages whose children do not depend on each other.
+//!
 //! Every object carries [`labels`] so that it can be found again; every object, the Namespace
 //! included, has an ownerReference to the Store, except under `deletionPolicy: Retain`
 //! (see [`owner_references`]).
@@ -26,6 +28,7 @@ pub mod route;
 pub mod secrets;
 pub mod setup;
 pub mod storefront;
+pub mod wave;
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,9 @@
-//! Apply: the store's children, typed, in the documented order.
+//! Apply: the store's children, typed, wave by wave (`build::wave`): the Namespace, then at once
+//! everything that runs no pod (quota, limit range, network policies, Secrets, Services, claims,
+//! ConfigMaps, the route), then the StatefulSets, the migration Job (Medusa), the Deployments.
+//! Within a wave at most [`PARALLEL_APPLIES`] requests of a store are in flight.
 //!
-//! Every child but the generated Secrets and the setup Job is written with server-side apply
+//! Every child but the generated Secrets and the Jobs is written with server-side apply
 //! (field manager `storefleet-operator`, force): an apply that changes nothing writes nothing to
 //! etcd, one that finds a field changed or removed puts it back, and a field we stop sending is
 //! dropped (server-side apply knows which fields we own). A child the memo (`memo.rs`) shows
@@ -11,6 +14,8 @@
 //! Deployments after it are applied only when it has succeeded: a new image never serves
 //! before its database is migrated.
 
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, stream};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -29,6 +34,7 @@ use super::observe::{self, Step};
 use super::status::Blocked;
 use crate::build::route::RouteObject;
 use crate::build::secrets::Csprng;
+use crate::build::wave::Wave;
 use crate::build::{Child, SecretTemplate, StoreObjects};
 use crate::gateway_api::HTTPRoute;
 use k8s_openapi::api::networking::v1::Ingress;
@@ -70,8 +76,8 @@ pub fn key_of<K: ChildKind>(meta: &ObjectMeta) -> ChildKey {
     )
 }
 
-/// Applies every child except the setup Job, in order, skipping those the memo shows unchanged
-/// since our last apply. Only the Namespace (ownership) and issued Secrets (create-only) are
+/// Applies every child except the setup Job, wave by wave, skipping those the memo shows
+/// unchanged since our last apply. Only the Namespace (ownership) and issued Secrets (create-only) are
 /// read first.
 pub async fn apply_children(
     ctx: &Context,
@@ -87,25 +93,123 @@ pub async fn apply_children(
     result
 }
 
-/// Server-side apply of one child unless the memo shows it unchanged; records what it returned.
-async fn apply_one<K: ChildKind>(
-    ctx: &Context,
-    memo: &mut Memo,
-    object: &K,
-) -> Result<Option<K>, ApplyError> {
+/// Requests one store's pass keeps in flight at most, within a wave.
+pub const PARALLEL_APPLIES: usize = 8;
+
+/// What a workload or the route said when it was applied.
+enum Observed {
+    Nothing,
+    Workload(Step),
+    Route(Step),
+}
+
+/// What applying (or creating, or reading) one child came to; recorded in the memo once its
+/// wave has finished.
+enum Done {
+    /// Applied (or read): the version to remember, unless `memoize` is false.
+    Applied {
+        key: ChildKey,
+        version: Option<String>,
+        memoize: bool,
+        observed: Observed,
+    },
+    /// An issued Secret is gone (its name).
+    Lost(String),
+    /// Nothing to remember (a Secret deleted between our create and our read).
+    Nothing,
+}
+
+type Pending<'a> = BoxFuture<'a, Result<Done, ApplyError>>;
+
+/// Server-side apply of one child, unless the memo shows it unchanged (None).
+fn apply_one<'a, K: ChildKind>(
+    ctx: &'a Context,
+    memo: &Memo,
+    object: &'a K,
+    observe: fn(&K) -> Observed,
+) -> Option<Pending<'a>> {
     let key = key_of::<K>(object.meta());
     if memo.unchanged(&key, &ctx.seen) {
-        return Ok(None);
+        return None;
     }
-    let first_sight = !memo.knows(&key, &ctx.seen);
-    let applied = ssa(ctx, object).await?;
     // kube-apiserver writes a PersistentVolumeClaim once more on the first re-apply after its
     // creation (seen on 1.36), so a claim is memoized from its second apply on: otherwise that
     // write would happen on the next full pass of a Ready store.
-    if !(first_sight && K::kind(&()) == "PersistentVolumeClaim") {
-        memo.record(key, version_of(&K::kind(&()), applied.meta()).as_deref());
+    let memoize = K::kind(&()) != "PersistentVolumeClaim" || memo.knows(&key, &ctx.seen);
+    Some(
+        async move {
+            let applied = ssa(ctx, object).await?;
+            Ok(Done::Applied {
+                version: version_of(&K::kind(&()), applied.meta()),
+                observed: observe(&applied),
+                key,
+                memoize,
+            })
+        }
+        .boxed(),
+    )
+}
+
+fn nothing<K>(_: &K) -> Observed {
+    Observed::Nothing
+}
+
+/// The request a child of the Namespace, Foundation, Data or Storefront wave needs, if any.
+fn start<'a>(
+    ctx: &'a Context,
+    memo: &Memo,
+    child: Child<'a>,
+    namespace: &'a Namespace,
+    issued: bool,
+) -> Option<Pending<'a>> {
+    match child {
+        Child::Namespace(_) => apply_one(ctx, memo, namespace, nothing),
+        Child::ResourceQuota(o) => apply_one(ctx, memo, o, nothing),
+        Child::LimitRange(o) => apply_one(ctx, memo, o, nothing),
+        Child::NetworkPolicy(o) => apply_one(ctx, memo, o, nothing),
+        Child::Service(o) => apply_one(ctx, memo, o, nothing),
+        Child::PersistentVolumeClaim(o) => apply_one(ctx, memo, o, nothing),
+        Child::ConfigMap(o) => apply_one(ctx, memo, o, nothing),
+        Child::Ingress(o) => apply_one(ctx, memo, o, nothing),
+        Child::StatefulSet(o) => apply_one(ctx, memo, o, |sts| {
+            Observed::Workload(observe::database(Some(sts)))
+        }),
+        Child::Deployment(o) => apply_one(ctx, memo, o, |deploy| {
+            Observed::Workload(observe::storefront(Some(deploy)))
+        }),
+        Child::HttpRoute(o) => {
+            apply_one(ctx, memo, o, |route| Observed::Route(observe::route(route)))
+        }
+        Child::GeneratedSecret(t) => (!memo.unchanged(&key_of::<Secret>(&t.metadata), &ctx.seen))
+            .then(|| secret(ctx, t, issued).boxed()),
+        // The migration step and the setup step create their Jobs themselves.
+        Child::MigrationJob(_) | Child::Job(_) => None,
     }
-    Ok(Some(applied))
+}
+
+/// Records what a wave's request came to.
+fn record(memo: &mut Memo, done: Done, lost: &mut Vec<String>) {
+    match done {
+        Done::Applied {
+            key,
+            version,
+            memoize,
+            observed,
+        } => {
+            match observed {
+                Observed::Nothing => {}
+                Observed::Workload(step) => {
+                    memo.workloads.insert(key.clone(), step);
+                }
+                Observed::Route(step) => memo.route = Some(step),
+            }
+            if memoize {
+                memo.record(key, version.as_deref());
+            }
+        }
+        Done::Lost(name) => lost.push(name),
+        Done::Nothing => {}
+    }
 }
 
 async fn apply_with(
@@ -139,62 +243,61 @@ async fn apply_with(
     }
     let issued = memo.issued;
     let namespace = issued_namespace(&objects.namespace, issued);
+    let children = objects.children();
     let mut rejected = None;
     let mut lost = Vec::new();
-    // Whether every StatefulSet so far is ready, and the migration (if any) has succeeded.
-    let mut data_ready = true;
     let mut migration: Option<migration::Migration> = None;
-    for child in objects.children() {
-        let result = match child {
-            Child::Namespace(_) => apply_one(ctx, memo, &namespace).await.map(drop),
-            Child::ResourceQuota(o) => apply_one(ctx, memo, o).await.map(drop),
-            Child::LimitRange(o) => apply_one(ctx, memo, o).await.map(drop),
-            Child::NetworkPolicy(o) => apply_one(ctx, memo, o).await.map(drop),
-            Child::Service(o) => apply_one(ctx, memo, o).await.map(drop),
-            Child::StatefulSet(o) => apply_one(ctx, memo, o).await.map(|applied| {
-                let key = key_of::<StatefulSet>(&o.metadata);
-                if let Some(sts) = applied {
-                    memo.workloads
-                        .insert(key.clone(), observe::database(Some(&sts)));
-                }
-                data_ready &= memo.workloads.get(&key).is_some_and(Step::is_ready);
-            }),
-            Child::MigrationJob(job) => migration::migrate(ctx, memo, job, data_ready, retry)
-                .await
-                .map(|m| migration = Some(m)),
-            // A Deployment waits for the migration before it: it is not applied at all, so
-            // a running older version keeps serving until the new one's database is ready.
-            Child::Deployment(_) if migration.as_ref().is_some_and(|m| !m.step.is_ready()) => {
-                Ok(())
-            }
-            Child::PersistentVolumeClaim(o) => apply_one(ctx, memo, o).await.map(drop),
-            Child::Deployment(o) => apply_one(ctx, memo, o).await.map(|applied| {
-                if let Some(deploy) = applied {
-                    memo.workloads.insert(
-                        key_of::<Deployment>(&o.metadata),
-                        observe::storefront(Some(&deploy)),
-                    );
-                }
-            }),
-            Child::Ingress(o) => apply_one(ctx, memo, o).await.map(drop),
-            Child::HttpRoute(o) => apply_one(ctx, memo, o).await.map(|applied| {
-                if let Some(route) = applied {
-                    memo.route = Some(observe::route(&route));
-                }
-            }),
-            Child::ConfigMap(o) => apply_one(ctx, memo, o).await.map(drop),
-            // The setup step creates the Job behind its gates.
-            Child::Job(_) => Ok(()),
-            Child::GeneratedSecret(t) => secret(ctx, memo, t, issued, &mut lost).await,
-        };
-        match result {
-            Ok(()) => {}
-            Err(e) if is_rejection(e.kube()) => {
-                if rejected.is_none() {
-                    rejected = Some(format!("Kubernetes rejected {}", rejection(&e)));
+    for wave in Wave::ALL {
+        let mut results = Vec::new();
+        match wave {
+            // Created by the setup step, behind its gates.
+            Wave::Setup => continue,
+            Wave::Migration => {
+                for child in children.iter().filter(|c| c.wave() == wave) {
+                    if let Child::MigrationJob(job) = child {
+                        let data_ready = steps(memo, &children, Wave::Data).is_none();
+                        let result = migration::migrate(ctx, memo, job, data_ready, retry).await;
+                        results.push(result.map(|m| migration = Some(m)));
+                    }
                 }
             }
-            Err(e) => return Err(e),
+            // The Deployments wait for the migration: they are not applied at all, so a
+            // running older version keeps serving until the new one's database is ready.
+            Wave::Storefront if migration.as_ref().is_some_and(|m| !m.step.is_ready()) => {}
+            _ => {
+                refresh_workloads(ctx, memo, &children, wave);
+                let started: Vec<Pending<'_>> = children
+                    .iter()
+                    .filter(|c| c.wave() == wave)
+                    .filter_map(|c| start(ctx, memo, *c, &namespace, issued))
+                    .collect();
+                let done: Vec<_> = stream::iter(started)
+                    .buffered(PARALLEL_APPLIES)
+                    .collect()
+                    .await;
+                for result in done {
+                    results.push(result.map(|d| record(memo, d, &mut lost)));
+                }
+            }
+        }
+        // A rejected child is reported and the others are still applied; any other error ends
+        // the pass once the wave's requests have finished (what succeeded is remembered).
+        let mut failed = None;
+        for result in results {
+            match result {
+                Ok(()) => {}
+                Err(e) if is_rejection(e.kube()) => {
+                    if rejected.is_none() {
+                        rejected = Some(format!("Kubernetes rejected {}", rejection(&e)));
+                    }
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     if !lost.is_empty() {
@@ -207,31 +310,16 @@ async fn apply_with(
         memo.record(ns_key, marked.metadata.resource_version.as_deref());
         memo.issued = true;
     }
-    let waiting = |what: &str| Step::Waiting(format!("Waiting for {what} (not created yet)"));
-    let workloads = |kind: &str| -> Step {
-        objects
-            .children()
-            .iter()
-            .filter_map(|child| match (child, kind) {
-                (Child::StatefulSet(o), "StatefulSet") => Some(key_of::<StatefulSet>(&o.metadata)),
-                (Child::Deployment(o), "Deployment") => Some(key_of::<Deployment>(&o.metadata)),
-                _ => None,
-            })
-            .map(|key| {
-                memo.workloads
-                    .get(&key)
-                    .cloned()
-                    .unwrap_or_else(|| waiting(key.name()))
-            })
-            .find(|step| !step.is_ready())
-            .unwrap_or(Step::Ready)
-    };
     let (storefront, blocked, restarting) = match migration {
         Some(m) if !m.step.is_ready() => (m.step, m.blocked, m.restarting),
-        _ => (workloads("Deployment"), None, false),
+        _ => (
+            steps(memo, &children, Wave::Storefront).unwrap_or(Step::Ready),
+            None,
+            false,
+        ),
     };
     Ok(Ok(Live {
-        database: workloads("StatefulSet"),
+        database: steps(memo, &children, Wave::Data).unwrap_or(Step::Ready),
         storefront,
         blocked,
         restarting,
@@ -245,6 +333,52 @@ async fn apply_with(
         },
         rejected,
     }))
+}
+
+/// The workloads of `wave` that need no apply (unchanged since ours, status aside) take the
+/// step their watch last showed: their status updates are read from the watch, not by applying
+/// them again.
+fn refresh_workloads(ctx: &Context, memo: &mut Memo, children: &[Child<'_>], wave: Wave) {
+    for key in workloads(children, wave) {
+        if !memo.unchanged(&key, &ctx.seen) {
+            continue;
+        }
+        if let Some(step) = memo
+            .version(&key)
+            .and_then(|version| ctx.seen.step(&key, version))
+        {
+            memo.workloads.insert(key, step);
+        }
+    }
+}
+
+/// The keys of the StatefulSets and Deployments of `wave`.
+fn workloads<'a>(children: &'a [Child<'_>], wave: Wave) -> impl Iterator<Item = ChildKey> + 'a {
+    children
+        .iter()
+        .filter(move |c| c.wave() == wave)
+        .filter_map(|child| match child {
+            Child::StatefulSet(o) => Some(key_of::<StatefulSet>(&o.metadata)),
+            Child::Deployment(o) => Some(key_of::<Deployment>(&o.metadata)),
+            _ => None,
+        })
+}
+
+fn waiting(what: &str) -> Step {
+    Step::Waiting(format!("Waiting for {what} (not created yet)"))
+}
+
+/// The first workload of `wave` (StatefulSets or Deployments) that is not ready, as last
+/// applied; None when all are.
+fn steps(memo: &Memo, children: &[Child<'_>], wave: Wave) -> Option<Step> {
+    workloads(children, wave)
+        .map(|key| {
+            memo.workloads
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| waiting(key.name()))
+        })
+        .find(|step| !step.is_ready())
 }
 
 /// A store switched between Ingress and Gateway routing: the route of the kind it no longer has
@@ -274,32 +408,33 @@ async fn prune_other_route(ctx: &Context, objects: &StoreObjects) -> Result<(), 
 /// read (metadata) so that a lost one is reported, never regenerated.
 async fn secret(
     ctx: &Context,
-    memo: &mut Memo,
     template: &SecretTemplate,
     issued: bool,
-    lost: &mut Vec<String>,
-) -> Result<(), ApplyError> {
+) -> Result<Done, ApplyError> {
     let key = key_of::<Secret>(&template.metadata);
-    if memo.unchanged(&key, &ctx.seen) {
-        return Ok(());
-    }
+    let applied = |version: Option<&str>, key| Done::Applied {
+        key,
+        version: version.map(str::to_string),
+        memoize: true,
+        observed: Observed::Nothing,
+    };
     if !issued {
         // Fresh values from the CSPRNG; never logged, never overwritten.
         if let Some(created) = create_once(ctx, &template.materialize(&mut Csprng)).await? {
-            memo.record(key, created.metadata.resource_version.as_deref());
-            return Ok(());
+            return Ok(applied(created.metadata.resource_version.as_deref(), key));
         }
     }
-    match get_metadata::<Secret>(ctx, &template.metadata).await? {
-        Some(existing) => {
-            align_owners::<Secret>(ctx, &existing.metadata, &template.metadata).await?;
-            memo.record(key, existing.metadata.resource_version.as_deref());
-        }
-        None if issued => lost.push(template.metadata.name.clone().unwrap_or_default()),
-        // Deleted between our create and our read: the next pass creates it.
-        None => {}
-    }
-    Ok(())
+    Ok(
+        match get_metadata::<Secret>(ctx, &template.metadata).await? {
+            Some(existing) => {
+                align_owners::<Secret>(ctx, &existing.metadata, &template.metadata).await?;
+                applied(existing.metadata.resource_version.as_deref(), key)
+            }
+            None if issued => Done::Lost(template.metadata.name.clone().unwrap_or_default()),
+            // Deleted between our create and our read: the next pass creates it.
+            None => Done::Nothing,
+        },
+    )
 }
 
 /// The Namespace, carrying the issued-credentials annotation once the Secrets were issued.

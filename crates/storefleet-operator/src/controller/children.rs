@@ -4,7 +4,8 @@
 //! tests all derive from it (a new child kind is one line here plus its builder). Each kind
 //! knows how to address its objects ([`ChildKind::api`]), so the apply layer stays typed.
 //! Gateway API kinds ([`ChildKind::GATEWAY_API`]) are used only when the operator configuration
-//! offers Gateway routing.
+//! offers Gateway routing. The kinds whose status decides a step ([`ChildKind::OBSERVED`]) say
+//! how ([`ChildKind::step`]).
 
 use std::fmt::Debug;
 
@@ -16,6 +17,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::core::ApiResource;
 
+use super::observe::{self, Step};
 use crate::gateway_api::HTTPRoute;
 use kube::{Api, Client, Resource};
 use serde::Serialize;
@@ -29,8 +31,16 @@ pub trait ChildKind:
     /// offers Gateway routing (a cluster without the CRDs has no such kind to watch).
     const GATEWAY_API: bool;
 
+    /// Whether the kind's status decides a provisioning step (StatefulSets, Deployments): its
+    /// watch reads whole objects and keeps the step ([`ChildKind::step`]), never the object;
+    /// the other kinds are watched as metadata only.
+    const OBSERVED: bool;
+
     /// The Api for objects of this kind in `namespace` (ignored for cluster-scoped kinds).
     fn api(client: Client, namespace: &str) -> Api<Self>;
+
+    /// The provisioning step the object's status shows (None for kinds not [`ChildKind::OBSERVED`]).
+    fn step(&self) -> Option<Step>;
 }
 
 /// Something done once per child kind (a generic method cannot be a closure).
@@ -40,11 +50,15 @@ pub trait KindVisitor {
 }
 
 macro_rules! child_kinds {
-    ($($kind:ty => $scope:ident $(if $cond:ident)?),+ $(,)?) => {
+    ($($kind:ty => $scope:ident $(if $cond:ident)? $(observed by $step:path)?),+ $(,)?) => {
         $(impl ChildKind for $kind {
             const GATEWAY_API: bool = child_kinds!(@flag $($cond)?);
+            const OBSERVED: bool = child_kinds!(@observed $($step)?);
             fn api(client: Client, namespace: &str) -> Api<Self> {
                 child_kinds!(@api $scope, client, namespace)
+            }
+            fn step(&self) -> Option<Step> {
+                child_kinds!(@step self $(, $step)?)
             }
         })+
 
@@ -53,6 +67,13 @@ macro_rules! child_kinds {
             $(visitor.visit::<$kind>();)+
         }
     };
+    (@observed) => { false };
+    (@observed $step:path) => { true };
+    (@step $self:ident) => {{
+        let _ = $self;
+        None
+    }};
+    (@step $self:ident, $step:path) => { Some($step(Some($self))) };
     (@flag) => { false };
     (@flag gateway_api) => { true };
     (@api cluster, $client:ident, $namespace:ident) => {{
@@ -71,9 +92,9 @@ child_kinds! {
     NetworkPolicy => namespaced,
     Secret => namespaced,
     Service => namespaced,
-    StatefulSet => namespaced,
+    StatefulSet => namespaced observed by observe::database,
     PersistentVolumeClaim => namespaced,
-    Deployment => namespaced,
+    Deployment => namespaced observed by observe::storefront,
     Ingress => namespaced,
     HTTPRoute => namespaced if gateway_api,
     ConfigMap => namespaced,
@@ -113,5 +134,25 @@ mod tests {
             .map(|(r, _)| r.kind)
             .collect();
         assert_eq!(gateway, ["HTTPRoute"]);
+    }
+
+    #[test]
+    fn only_the_workloads_are_observed() {
+        struct Observed(Vec<String>);
+        impl KindVisitor for Observed {
+            fn visit<K: ChildKind>(&mut self) {
+                if K::OBSERVED {
+                    self.0.push(K::kind(&()).to_string());
+                }
+            }
+        }
+        let mut observed = Observed(Vec::new());
+        for_each_kind(&mut observed);
+        assert_eq!(observed.0, ["StatefulSet", "Deployment"]);
+        assert_eq!(
+            StatefulSet::default().step(),
+            Some(observe::database(Some(&StatefulSet::default())))
+        );
+        assert_eq!(Secret::default().step(), None);
     }
 }

@@ -49,27 +49,33 @@ impl ChildKey {
 /// What the watches record for a deleted child: never equal to a version the memo holds.
 pub const DELETED: &str = "deleted";
 
-/// Kinds whose status other controllers write and the operator never reads: the quota
-/// controller's usage on a ResourceQuota, an ingress controller's address on an Ingress.
-fn status_is_noise(kind: &str) -> bool {
-    matches!(kind, "ResourceQuota" | "Ingress")
+/// Kinds whose status updates by other controllers are no change to us: the quota
+/// controller's usage on a ResourceQuota and an ingress controller's address on an Ingress
+/// (never read), and the status of StatefulSets and Deployments (read from their watch, which
+/// keeps the step it shows: [`Seen::step`]).
+fn status_is_not_a_change(kind: &str) -> bool {
+    matches!(
+        kind,
+        "ResourceQuota" | "Ingress" | "StatefulSet" | "Deployment"
+    )
 }
 
-/// What the memo compares for a child: its resourceVersion, or, for kinds whose status is noise
-/// to us, a hash of its uid and of every managedFields entry outside the status subresource.
-/// A status update then is no change, while anyone's write to the object itself (a field
-/// changed or removed, a label, a re-creation) is one. Deletions are recorded as [`DELETED`].
+/// What the memo compares for a child: its resourceVersion, or, for kinds whose status updates
+/// are no change to us, a hash of its uid and of every managedFields entry outside the status
+/// subresource. A status update then is no change, while anyone's write to the object itself (a
+/// field changed or removed, a label, a `scale`, a re-creation) is one. Deletions are recorded as
+/// [`DELETED`].
 pub fn version_of(kind: &str, meta: &ObjectMeta) -> Option<String> {
     let resource_version = meta.resource_version.clone();
     let fields = meta.managed_fields.as_deref().unwrap_or_default();
-    if !status_is_noise(kind) || fields.is_empty() {
+    if !status_is_not_a_change(kind) || fields.is_empty() {
         return resource_version;
     }
     let mut hasher = DefaultHasher::new();
     meta.uid.hash(&mut hasher);
     for entry in fields
         .iter()
-        .filter(|e| e.subresource.as_deref().unwrap_or_default().is_empty())
+        .filter(|e| e.subresource.as_deref() != Some("status"))
     {
         entry.manager.hash(&mut hasher);
         entry.operation.hash(&mut hasher);
@@ -88,13 +94,44 @@ pub fn version_of(kind: &str, meta: &ObjectMeta) -> Option<String> {
     Some(format!("fields:{:016x}", hasher.finish()))
 }
 
-/// The last resourceVersion the watches saw of each labelled child.
+/// The last version (see [`version_of`]) the watches saw of each labelled child, and, for the
+/// kinds whose status decides a step, that step.
 #[derive(Debug, Default)]
-pub struct Seen(Mutex<HashMap<ChildKey, String>>);
+pub struct Seen(
+    Mutex<HashMap<ChildKey, String>>,
+    Mutex<HashMap<ChildKey, Step>>,
+);
 
 impl Seen {
+    /// Records the step an observed child's status showed in a watch event.
+    pub fn saw_step(&self, key: ChildKey, step: Step) {
+        self.1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, step);
+    }
+
+    /// The step the watch last showed for `key`, if the object is still the one at `version`
+    /// (status updates aside).
+    pub fn step(&self, key: &ChildKey, version: &str) -> Option<Step> {
+        if self.get(key).as_deref() != Some(version) {
+            return None;
+        }
+        self.1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
     /// Records a watch event.
     pub fn saw(&self, key: ChildKey, resource_version: Option<&str>) {
+        if resource_version.is_none_or(|v| v == DELETED) {
+            self.1
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+        }
         let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match resource_version {
             Some(rv) => {
@@ -142,6 +179,10 @@ impl Seen {
 
     /// Forgets everything in `namespace` and the namespace itself (a deleted store).
     pub fn forget_namespace(&self, namespace: &str) {
+        self.1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|k, _| k.namespace != namespace);
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -233,6 +274,11 @@ impl Memo {
         self.versions
             .get(key)
             .is_some_and(|ours| seen.get(key).is_none_or(|theirs| &theirs == ours))
+    }
+
+    /// The version our last apply of `key` returned.
+    pub fn version(&self, key: &ChildKey) -> Option<&str> {
+        self.versions.get(key).map(String::as_str)
     }
 
     /// Whether the child `key` was applied by an earlier pass or reported by a watch.
@@ -379,15 +425,45 @@ mod tests {
             version_of("ResourceQuota", &before),
             version_of("ResourceQuota", &recreated)
         );
-        // Other kinds compare resourceVersions.
+        // So do the workloads, whose status comes from their watch; a `scale` is a change.
         assert_eq!(
-            version_of("StatefulSet", &status_only).as_deref(),
-            Some("11")
+            version_of("Deployment", &before),
+            version_of("Deployment", &status_only)
+        );
+        let scaled = meta(
+            "13",
+            vec![
+                ours.clone(),
+                usage(1),
+                entry(
+                    "kubectl",
+                    Some("scale"),
+                    serde_json::json!({"f:spec": {"f:replicas": {}}}),
+                ),
+            ],
         );
         assert_ne!(
-            version_of("StatefulSet", &before),
-            version_of("StatefulSet", &status_only)
+            version_of("Deployment", &before),
+            version_of("Deployment", &scaled)
         );
+        // Other kinds compare resourceVersions.
+        assert_eq!(version_of("Service", &status_only).as_deref(), Some("11"));
+        assert_ne!(
+            version_of("Service", &before),
+            version_of("Service", &status_only)
+        );
+    }
+
+    #[test]
+    fn a_watched_step_holds_only_for_the_version_it_was_seen_at() {
+        let seen = Seen::default();
+        let key = ChildKey::new("Deployment", Some("store-a"), Some("storefront"));
+        seen.saw_step(key.clone(), Step::Ready);
+        seen.saw(key.clone(), Some("fields:1"));
+        assert_eq!(seen.step(&key, "fields:1"), Some(Step::Ready));
+        assert_eq!(seen.step(&key, "fields:2"), None, "another object");
+        seen.saw(key.clone(), Some(DELETED));
+        assert_eq!(seen.step(&key, DELETED), None, "a deletion forgets it");
     }
 
     #[test]

@@ -76,17 +76,31 @@ async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Err
         None
     };
     let stores: Api<Store> = Api::all(ctx.client.clone());
-    finalizer(&stores, names::FINALIZER, store, |event| async move {
-        match (event, validated) {
+    let adding_finalizer = validated.is_some() && !has_finalizer(&store);
+    let handle = |event| async {
+        match (event, validated.as_ref()) {
             (FinalizerEvent::Apply(store), Some(validated)) => {
-                provision(&store, &validated, ctx).await
+                provision(&store, validated, ctx).await
             }
             (FinalizerEvent::Apply(_), None) => Ok(Action::await_change()),
             (FinalizerEvent::Cleanup(store), _) => Ok(cleanup::cleanup(&store, ctx).await?),
         }
-    })
-    .await
-    .map_err(Error::from)
+    };
+    let action = finalizer(&stores, names::FINALIZER, store.clone(), handle)
+        .await
+        .map_err(Error::from)?;
+    if !adding_finalizer {
+        return Ok(action);
+    }
+    // kube's helper added the finalizer and stopped there; the store is ours from now on, so
+    // this pass goes on to provision it rather than wait for the watch to show the finalizer.
+    let mut with_finalizer = (*store).clone();
+    with_finalizer
+        .finalizers_mut()
+        .push(names::FINALIZER.to_string());
+    finalizer(&stores, names::FINALIZER, Arc::new(with_finalizer), handle)
+        .await
+        .map_err(Error::from)
 }
 
 /// Whether a store that is not being deleted may be provisioned.

@@ -26,6 +26,7 @@ use tracing::{error, info, warn};
 use super::apply;
 use super::children::{ChildKind, KindVisitor, for_each_kind};
 use super::memo::{DELETED, Seen, version_of};
+use super::observe::Step;
 use super::reconcile::reconcile;
 use super::{Clock, Context, Error, SystemClock, error_policy};
 use crate::config::OperatorConfig;
@@ -36,9 +37,11 @@ use crate::metrics::Metrics;
 pub const LEASE_NAME: &str = "storefleet-operator";
 /// Lease duration: a leader that cannot show it renewed within this long stops.
 pub const LEASE_SECONDS: u64 = 15;
-/// Events on a store within this long are one reconcile: a Deployment, a StatefulSet or a Job
-/// reports its progress in bursts of status updates.
-const DEBOUNCE: Duration = Duration::from_millis(1500);
+/// Events on a store within this long are one reconcile: a pass's own writes come back as a
+/// burst of watch events, and a Deployment, a StatefulSet or a Job reports its progress in
+/// bursts of status updates. Short, because every pass waits for it: a new store is provisioned
+/// this long after it appears. (A pass that finds nothing changed costs no request.)
+const DEBOUNCE: Duration = Duration::from_millis(200);
 /// How often the leader re-reads its Lease.
 const FENCE_EVERY: Duration = Duration::from_secs(2);
 
@@ -327,11 +330,12 @@ fn policy(store: Arc<Store>, error: &Error, ctx: Arc<Context>) -> Action {
     Action::requeue(error_policy(&store, error, &ctx))
 }
 
-/// Watches the metadata of every child kind carrying our labels (Gateway API kinds only when the
-/// configuration offers Gateway routing) (metadata-only requests: no
-/// Secret value, and no spec or status, is ever held in memory) and maps each object to its
-/// Store. Any change of an object changes its resourceVersion, so status changes still trigger
-/// a reconcile.
+/// Watches every child kind carrying our labels (Gateway API kinds only when the configuration
+/// offers Gateway routing) and maps each object to its Store. The watches are metadata-only (no
+/// Secret value, spec or status is ever held in memory), except for the kinds whose status
+/// decides a step (StatefulSets, Deployments): their events carry whole objects, of which only
+/// the step is kept ([`Seen::saw_step`]). Every event is recorded in [`Seen`] (see
+/// [`version_of`]), deletions included, and triggers a reconcile of the Store.
 fn watch_children(
     controller: Controller<Store>,
     client: &Client,
@@ -344,42 +348,71 @@ fn watch_children(
         seen: Arc<Seen>,
         gateway_api: bool,
     }
-    impl KindVisitor for Watch {
-        fn visit<K: ChildKind>(&mut self) {
-            if K::GATEWAY_API && !self.gateway_api {
-                return;
-            }
-            let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
+    impl Watch {
+        /// Adds a watch of kind `K` (`events` of whole objects or of metadata only).
+        fn add<K, O>(
+            &mut self,
+            events: impl futures::Stream<Item = Result<watcher::Event<O>, watcher::Error>>
+            + Send
+            + 'static,
+            step: fn(&O) -> Option<Step>,
+        ) where
+            K: ChildKind,
+            O: kube::Resource<DynamicType = ()>
+                + Clone
+                + std::fmt::Debug
+                + serde::de::DeserializeOwned
+                + Send
+                + Sync
+                + 'static,
+        {
             let seen = self.seen.clone();
             let kind = K::kind(&()).to_string();
             // The events themselves (not only the objects) are read, so that a deletion is
             // recorded as one even where the memo compares managedFields (see memo::version_of).
-            let events = watcher::watcher(
-                Api::<PartialObjectMeta<K>>::all(self.client.clone()),
-                watcher::Config::default().labels(&selector),
-            )
-            .map_ok(move |event| {
-                match &event {
-                    watcher::Event::Apply(o) | watcher::Event::InitApply(o) => seen.saw(
-                        apply::key_of::<K>(&o.metadata),
-                        version_of(&kind, &o.metadata).as_deref(),
-                    ),
-                    watcher::Event::Delete(o) => {
-                        seen.saw(apply::key_of::<K>(&o.metadata), Some(DELETED));
+            let events = events
+                .map_ok(move |event| {
+                    match &event {
+                        watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                            let key = apply::key_of::<K>(o.meta());
+                            if let Some(step) = step(o) {
+                                seen.saw_step(key.clone(), step);
+                            }
+                            seen.saw(key, version_of(&kind, o.meta()).as_deref());
+                        }
+                        watcher::Event::Delete(o) => {
+                            seen.saw(apply::key_of::<K>(o.meta()), Some(DELETED));
+                        }
+                        watcher::Event::Init | watcher::Event::InitDone => {}
                     }
-                    watcher::Event::Init | watcher::Event::InitDone => {}
-                }
-                event
-            })
-            .touched_objects();
+                    event
+                })
+                .touched_objects();
             self.controller = self.controller.take().map(|c| {
-                c.watches_stream(events, |object: PartialObjectMeta<K>| {
+                c.watches_stream(events, |object: O| {
                     object
                         .labels()
                         .get(keys::STORE)
                         .map(|name| ObjectRef::<Store>::new(name))
                 })
             });
+        }
+    }
+    impl KindVisitor for Watch {
+        fn visit<K: ChildKind>(&mut self) {
+            if K::GATEWAY_API && !self.gateway_api {
+                return;
+            }
+            let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
+            let config = watcher::Config::default().labels(&selector);
+            let client = self.client.clone();
+            if K::OBSERVED {
+                self.add::<K, K>(watcher::watcher(Api::all(client), config), K::step);
+            } else {
+                // An Api of PartialObjectMeta makes metadata-only requests.
+                let api = Api::<PartialObjectMeta<K>>::all(client);
+                self.add::<K, PartialObjectMeta<K>>(watcher::watcher(api, config), |_| None);
+            }
         }
     }
     let mut watch = Watch {
