@@ -85,39 +85,40 @@ fn objects_yaml(n: usize, config: &OperatorConfig) -> (String, usize) {
     (list.to_string(), count)
 }
 
-async fn all_children_applied(stores: &Api<Store>, prefix: &str, n: usize) -> usize {
-    let Ok(list) = stores.list(&ListParams::default()).await else {
-        return 0;
-    };
-    list.items
-        .iter()
-        .filter(|s| {
-            s.metadata
-                .name
-                .as_deref()
-                .is_some_and(|m| m.starts_with(prefix))
-        })
-        .filter(|s| {
-            s.status
-                .as_ref()
-                .is_some_and(|st| common::is_true(st, "NamespaceReady"))
-        })
-        .count()
-        .min(n)
-}
-
+/// Waits until `n` stores named `prefix…` have all their children (`NamespaceReady=True`),
+/// watching the Stores: a watch costs the apiserver far less than listing every store over and
+/// over while the operator works.
 async fn wait_all(stores: &Api<Store>, prefix: &str, n: usize, limit: Duration) -> Duration {
+    use futures::TryStreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
     let start = Instant::now();
-    loop {
-        let done = all_children_applied(stores, prefix, n).await;
-        if done >= n {
-            return start.elapsed();
+    let mut done = std::collections::HashSet::new();
+    let mut events = std::pin::pin!(
+        watcher::watcher(stores.clone(), watcher::Config::default()).applied_objects()
+    );
+    while done.len() < n {
+        let next = tokio::time::timeout(limit.saturating_sub(start.elapsed()), events.try_next());
+        match next.await {
+            Ok(Ok(Some(s))) => {
+                let name = s.metadata.name.clone().unwrap_or_default();
+                let ready = s
+                    .status
+                    .as_ref()
+                    .is_some_and(|st| common::is_true(st, "NamespaceReady"));
+                if name.starts_with(prefix) && ready {
+                    done.insert(name);
+                }
+            }
+            Ok(Ok(None)) => panic!("the Store watch ended"),
+            // The watcher recovers by itself after an error.
+            Ok(Err(_)) => {}
+            Err(_) => panic!(
+                "only {}/{n} stores have all their children after {limit:?}",
+                done.len()
+            ),
         }
-        if start.elapsed() > limit {
-            panic!("only {done}/{n} stores have all their children after {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    start.elapsed()
 }
 
 async fn create_all(env: &common::Env, prefix: &str, n: usize) {
