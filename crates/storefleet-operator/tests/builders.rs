@@ -1362,3 +1362,61 @@ fn medusa_jobs_are_named_after_their_inputs() {
     );
     assert_eq!(&order[1..], [child::STOREFRONT, child::WORKER]);
 }
+
+#[test]
+fn waves_follow_the_apply_order_and_no_pod_runs_before_its_guards() {
+    use storefleet_operator::build::wave::Wave;
+    for store in [Store::test(), medusa_store()] {
+        let o = objects(&store);
+        let children = o.children();
+        let waves: Vec<Wave> = children.iter().map(|c| c.wave()).collect();
+        assert!(
+            waves.windows(2).all(|w| w[0] <= w[1]),
+            "the documented order is a valid order of the waves: {waves:?}"
+        );
+        assert_eq!(waves.first(), Some(&Wave::Namespace));
+        assert_eq!(waves.iter().filter(|w| **w == Wave::Namespace).count(), 1);
+        // Everything that runs a pod comes after every guard: quota, limits, policies, Secrets.
+        for child in &children {
+            let runs_pods = matches!(
+                child,
+                Child::StatefulSet(_)
+                    | Child::Deployment(_)
+                    | Child::Job(_)
+                    | Child::MigrationJob(_)
+            );
+            assert_eq!(
+                child.wave().runs_pods(),
+                runs_pods,
+                "{:?}",
+                child.metadata().name
+            );
+            let guard = matches!(
+                child,
+                Child::ResourceQuota(_)
+                    | Child::LimitRange(_)
+                    | Child::NetworkPolicy(_)
+                    | Child::GeneratedSecret(_)
+            );
+            if guard {
+                assert!(!child.wave().runs_pods() && child.wave() > Wave::Namespace);
+            }
+        }
+        // The databases before the migration, the migration before the Deployments.
+        let wave_of = |pred: fn(&Child<'_>) -> bool| -> Vec<Wave> {
+            children
+                .iter()
+                .filter(|c| pred(c))
+                .map(|c| c.wave())
+                .collect()
+        };
+        let data = wave_of(|c| matches!(c, Child::StatefulSet(_)));
+        let deployments = wave_of(|c| matches!(c, Child::Deployment(_)));
+        assert!(data.iter().all(|d| deployments.iter().all(|s| d < s)));
+        for m in wave_of(|c| matches!(c, Child::MigrationJob(_))) {
+            assert!(data.iter().all(|d| *d < m) && deployments.iter().all(|s| m < *s));
+        }
+        assert_eq!(waves.last(), Some(&Wave::Setup));
+        assert_eq!(Wave::ALL.len(), 6);
+    }
+}

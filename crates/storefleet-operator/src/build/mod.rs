@@ -149,7 +149,8 @@ impl Child<'_> {
 
 impl StoreObjects {
     /// Every child in the documented apply order: isolation first (namespace, quota, limit
-    /// range, network policies), then credentials, database, storefront, setup.
+    /// range, network policies), then credentials, the rest of what runs no pod, database,
+    /// storefront, setup (sorted by [`wave`](Child::wave)).
     pub fn children(&self) -> Vec<Child<'_>> {
         let mut out = vec![
             Child::Namespace(&self.namespace),
@@ -187,6 +188,8 @@ impl StoreObjects {
                 Child::Job(&m.setup),
             ]),
         }
+        // The waves are the order the apply step keeps; within a wave, the order above.
+        out.sort_by_key(Child::wave);
         out
     }
 

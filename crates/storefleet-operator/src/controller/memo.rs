@@ -3,10 +3,10 @@
 //!
 //! A child is skipped only when all of these hold: the store's desired objects are the same as
 //! when it was last applied (a fingerprint), the pass that applied it is younger than
-//! [`MEMO_TTL`], and the child's resourceVersion as last seen by the metadata watch is the one
-//! our apply returned (or no event came yet). Anything else (a spec change, someone editing or
-//! deleting the child, a status change of the StatefulSet or Deployment, an operator restart)
-//! applies it again. Every [`MEMO_TTL`] a store gets a full pass, so drift a watch could miss is
+//! [`MEMO_TTL`], and the child's version (see [`version_of`]) as last seen by its watch is the
+//! one our apply returned (or no event came yet). Anything else (a spec change, someone editing
+//! or deleting the child, an operator restart) applies it again. The status of a StatefulSet or
+//! Deployment is no change: their watch keeps the step it shows ([`Seen::step`]). Every [`MEMO_TTL`] a store gets a full pass, so drift a watch could miss is
 //! still repaired by server-side apply.
 
 use std::collections::HashMap;

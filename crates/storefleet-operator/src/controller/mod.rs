@@ -6,9 +6,10 @@
 //!   └─ kube finalizer
 //!       ├─ Apply:   build (crate::build, pure)
 //!       │           ─► apply each child, typed server-side apply   apply.rs, calls.rs
+//!       │              wave by wave, in parallel within a wave     build/wave.rs
 //!       │              (skipping what the memo shows unchanged)    memo.rs  [Secrets: create-only]
 //!       │              Medusa: migration Job gates the Deployments  migration.rs
-//!       │           ─► observe the applied objects (pure)          observe.rs
+//!       │           ─► observe the applied or watched objects      observe.rs (pure)
 //!       │           ─► setup Job behind its gates                  setup.rs
 //!       │           ─► one status write + events                   report.rs, status.rs (pure)
 //!       └─ Cleanup: delete the namespace or release the children  cleanup.rs
