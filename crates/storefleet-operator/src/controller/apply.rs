@@ -14,28 +14,27 @@
 //! Deployments after it are applied only when it has succeeded: a new image never serves
 //! before its database is migrated.
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt, stream};
+use futures::{StreamExt, stream};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use storefleet_types::names;
 
 use super::Context;
+use super::apply_child::{Pending, record, start};
 pub use super::calls::{
     ApplyError, align_owners, belongs_to, create_once, delete_child, describe, get, get_metadata,
     is_rejection, rejection, set_owner_references, ssa, status_code,
 };
 use super::children::ChildKind;
-use super::memo::{ChildKey, Memo, version_of};
+use super::memo::{ChildKey, Memo};
 use super::migration;
-use super::observe::{self, Step};
+use super::observe::Step;
 use super::status::Blocked;
 use crate::build::route::RouteObject;
-use crate::build::secrets::Csprng;
 use crate::build::wave::Wave;
-use crate::build::{Child, SecretTemplate, StoreObjects};
+use crate::build::{Child, StoreObjects};
 use crate::gateway_api::HTTPRoute;
 use k8s_openapi::api::networking::v1::Ingress;
 
@@ -95,122 +94,6 @@ pub async fn apply_children(
 
 /// Requests one store's pass keeps in flight at most, within a wave.
 pub const PARALLEL_APPLIES: usize = 8;
-
-/// What a workload or the route said when it was applied.
-enum Observed {
-    Nothing,
-    Workload(Step),
-    Route(Step),
-}
-
-/// What applying (or creating, or reading) one child came to; recorded in the memo once its
-/// wave has finished.
-enum Done {
-    /// Applied (or read): the version to remember, unless `memoize` is false.
-    Applied {
-        key: ChildKey,
-        version: Option<String>,
-        memoize: bool,
-        observed: Observed,
-    },
-    /// An issued Secret is gone (its name).
-    Lost(String),
-    /// Nothing to remember (a Secret deleted between our create and our read).
-    Nothing,
-}
-
-type Pending<'a> = BoxFuture<'a, Result<Done, ApplyError>>;
-
-/// Server-side apply of one child, unless the memo shows it unchanged (None).
-fn apply_one<'a, K: ChildKind>(
-    ctx: &'a Context,
-    memo: &Memo,
-    object: &'a K,
-    observe: fn(&K) -> Observed,
-) -> Option<Pending<'a>> {
-    let key = key_of::<K>(object.meta());
-    if memo.unchanged(&key, &ctx.seen) {
-        return None;
-    }
-    // kube-apiserver writes a PersistentVolumeClaim once more on the first re-apply after its
-    // creation (seen on 1.36), so a claim is memoized from its second apply on: otherwise that
-    // write would happen on the next full pass of a Ready store.
-    let memoize = K::kind(&()) != "PersistentVolumeClaim" || memo.knows(&key, &ctx.seen);
-    Some(
-        async move {
-            let applied = ssa(ctx, object).await?;
-            Ok(Done::Applied {
-                version: version_of(&K::kind(&()), applied.meta()),
-                observed: observe(&applied),
-                key,
-                memoize,
-            })
-        }
-        .boxed(),
-    )
-}
-
-fn nothing<K>(_: &K) -> Observed {
-    Observed::Nothing
-}
-
-/// The request a child of the Namespace, Foundation, Data or Storefront wave needs, if any.
-fn start<'a>(
-    ctx: &'a Context,
-    memo: &Memo,
-    child: Child<'a>,
-    namespace: &'a Namespace,
-    issued: bool,
-) -> Option<Pending<'a>> {
-    match child {
-        Child::Namespace(_) => apply_one(ctx, memo, namespace, nothing),
-        Child::ResourceQuota(o) => apply_one(ctx, memo, o, nothing),
-        Child::LimitRange(o) => apply_one(ctx, memo, o, nothing),
-        Child::NetworkPolicy(o) => apply_one(ctx, memo, o, nothing),
-        Child::Service(o) => apply_one(ctx, memo, o, nothing),
-        Child::PersistentVolumeClaim(o) => apply_one(ctx, memo, o, nothing),
-        Child::ConfigMap(o) => apply_one(ctx, memo, o, nothing),
-        Child::Ingress(o) => apply_one(ctx, memo, o, nothing),
-        Child::StatefulSet(o) => apply_one(ctx, memo, o, |sts| {
-            Observed::Workload(observe::database(Some(sts)))
-        }),
-        Child::Deployment(o) => apply_one(ctx, memo, o, |deploy| {
-            Observed::Workload(observe::storefront(Some(deploy)))
-        }),
-        Child::HttpRoute(o) => {
-            apply_one(ctx, memo, o, |route| Observed::Route(observe::route(route)))
-        }
-        Child::GeneratedSecret(t) => (!memo.unchanged(&key_of::<Secret>(&t.metadata), &ctx.seen))
-            .then(|| secret(ctx, t, issued).boxed()),
-        // The migration step and the setup step create their Jobs themselves.
-        Child::MigrationJob(_) | Child::Job(_) => None,
-    }
-}
-
-/// Records what a wave's request came to.
-fn record(memo: &mut Memo, done: Done, lost: &mut Vec<String>) {
-    match done {
-        Done::Applied {
-            key,
-            version,
-            memoize,
-            observed,
-        } => {
-            match observed {
-                Observed::Nothing => {}
-                Observed::Workload(step) => {
-                    memo.workloads.insert(key.clone(), step);
-                }
-                Observed::Route(step) => memo.route = Some(step),
-            }
-            if memoize {
-                memo.record(key, version.as_deref());
-            }
-        }
-        Done::Lost(name) => lost.push(name),
-        Done::Nothing => {}
-    }
-}
 
 async fn apply_with(
     ctx: &Context,
@@ -402,39 +285,6 @@ async fn prune_other_route(ctx: &Context, objects: &StoreObjects) -> Result<(), 
     }
     ctx.seen.saw(stale_kind, None);
     Ok(())
-}
-
-/// A generated Secret: created with fresh values while none was ever issued; once issued, only
-/// read (metadata) so that a lost one is reported, never regenerated.
-async fn secret(
-    ctx: &Context,
-    template: &SecretTemplate,
-    issued: bool,
-) -> Result<Done, ApplyError> {
-    let key = key_of::<Secret>(&template.metadata);
-    let applied = |version: Option<&str>, key| Done::Applied {
-        key,
-        version: version.map(str::to_string),
-        memoize: true,
-        observed: Observed::Nothing,
-    };
-    if !issued {
-        // Fresh values from the CSPRNG; never logged, never overwritten.
-        if let Some(created) = create_once(ctx, &template.materialize(&mut Csprng)).await? {
-            return Ok(applied(created.metadata.resource_version.as_deref(), key));
-        }
-    }
-    Ok(
-        match get_metadata::<Secret>(ctx, &template.metadata).await? {
-            Some(existing) => {
-                align_owners::<Secret>(ctx, &existing.metadata, &template.metadata).await?;
-                applied(existing.metadata.resource_version.as_deref(), key)
-            }
-            None if issued => Done::Lost(template.metadata.name.clone().unwrap_or_default()),
-            // Deleted between our create and our read: the next pass creates it.
-            None => Done::Nothing,
-        },
-    )
 }
 
 /// The Namespace, carrying the issued-credentials annotation once the Secrets were issued.

@@ -5,9 +5,9 @@
 //!   ├─ admit: validate (pure), host and caps (from the cache)     refused: status only
 //!   └─ kube finalizer
 //!       ├─ Apply:   build (crate::build, pure)
-//!       │           ─► apply each child, typed server-side apply   apply.rs, calls.rs
+//!       │           ─► apply each child, typed server-side apply   apply.rs, apply_child.rs, calls.rs
 //!       │              wave by wave, in parallel within a wave     build/wave.rs
-//!       │              (skipping what the memo shows unchanged)    memo.rs  [Secrets: create-only]
+//!       │              (skipping what the memo shows unchanged)    memo.rs, seen.rs  [Secrets: create-only]
 //!       │              Medusa: migration Job gates the Deployments  migration.rs
 //!       │           ─► observe the applied or watched objects      observe.rs (pure)
 //!       │           ─► setup Job behind its gates                  setup.rs
@@ -15,13 +15,14 @@
 //!       └─ Cleanup: delete the namespace or release the children  cleanup.rs
 //! ```
 //!
-//! The kinds of child are listed once (`children.rs`); the watches (`runtime.rs`) and the Retain
+//! The kinds of child are listed once (`children.rs`); the watches (`watches.rs`) and the Retain
 //! cleanup derive from that list. Each step has its own error enum carrying the `kube::Error`;
 //! [`Error::metric_label`] names the step and [`error_policy`] decides how soon to come back.
 //! The I/O is tested against a real kube-apiserver, kube-controller-manager and etcd
 //! (`tests/control_plane.rs`, crate `storefleet-envtest`).
 
 pub mod apply;
+pub mod apply_child;
 pub mod calls;
 pub mod children;
 pub mod cleanup;
@@ -31,8 +32,10 @@ pub mod observe;
 pub mod reconcile;
 pub mod report;
 pub mod runtime;
+pub mod seen;
 pub mod setup;
 pub mod status;
+pub mod watches;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};

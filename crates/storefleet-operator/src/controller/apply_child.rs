@@ -1,0 +1,167 @@
+//! One child of a wave: the request it needs (server-side apply, or create-once for a generated
+//! Secret), unless the memo shows it unchanged, and what to remember of the answer. The
+//! requests of a wave run at once; [`record`] puts their answers in the memo afterwards.
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+
+use super::Context;
+use super::apply::key_of;
+use super::calls::{ApplyError, align_owners, create_once, get_metadata, ssa};
+use super::children::ChildKind;
+use super::memo::{ChildKey, Memo, version_of};
+use super::observe::{self, Step};
+use crate::build::secrets::Csprng;
+use crate::build::{Child, SecretTemplate};
+
+/// What a workload or the route said when it was applied.
+#[derive(Debug)]
+pub enum Observed {
+    Nothing,
+    Workload(Step),
+    Route(Step),
+}
+
+/// What applying (or creating, or reading) one child came to; recorded in the memo once its
+/// wave has finished.
+#[derive(Debug)]
+pub enum Done {
+    /// Applied (or read): the version to remember, unless `memoize` is false.
+    Applied {
+        key: ChildKey,
+        version: Option<String>,
+        memoize: bool,
+        observed: Observed,
+    },
+    /// An issued Secret is gone (its name).
+    Lost(String),
+    /// Nothing to remember (a Secret deleted between our create and our read).
+    Nothing,
+}
+
+pub type Pending<'a> = BoxFuture<'a, Result<Done, ApplyError>>;
+
+/// Server-side apply of one child, unless the memo shows it unchanged (None).
+fn apply_one<'a, K: ChildKind>(
+    ctx: &'a Context,
+    memo: &Memo,
+    object: &'a K,
+    observe: fn(&K) -> Observed,
+) -> Option<Pending<'a>> {
+    let key = key_of::<K>(object.meta());
+    if memo.unchanged(&key, &ctx.seen) {
+        return None;
+    }
+    // kube-apiserver writes a PersistentVolumeClaim once more on the first re-apply after its
+    // creation (seen on 1.36), so a claim is memoized from its second apply on: otherwise that
+    // write would happen on the next full pass of a Ready store.
+    let memoize = K::kind(&()) != "PersistentVolumeClaim" || memo.knows(&key, &ctx.seen);
+    Some(
+        async move {
+            let applied = ssa(ctx, object).await?;
+            Ok(Done::Applied {
+                version: version_of(&K::kind(&()), applied.meta()),
+                observed: observe(&applied),
+                key,
+                memoize,
+            })
+        }
+        .boxed(),
+    )
+}
+
+fn nothing<K>(_: &K) -> Observed {
+    Observed::Nothing
+}
+
+/// The request a child of the Namespace, Foundation, Data or Storefront wave needs, if any.
+pub fn start<'a>(
+    ctx: &'a Context,
+    memo: &Memo,
+    child: Child<'a>,
+    namespace: &'a Namespace,
+    issued: bool,
+) -> Option<Pending<'a>> {
+    match child {
+        Child::Namespace(_) => apply_one(ctx, memo, namespace, nothing),
+        Child::ResourceQuota(o) => apply_one(ctx, memo, o, nothing),
+        Child::LimitRange(o) => apply_one(ctx, memo, o, nothing),
+        Child::NetworkPolicy(o) => apply_one(ctx, memo, o, nothing),
+        Child::Service(o) => apply_one(ctx, memo, o, nothing),
+        Child::PersistentVolumeClaim(o) => apply_one(ctx, memo, o, nothing),
+        Child::ConfigMap(o) => apply_one(ctx, memo, o, nothing),
+        Child::Ingress(o) => apply_one(ctx, memo, o, nothing),
+        Child::StatefulSet(o) => apply_one(ctx, memo, o, |sts| {
+            Observed::Workload(observe::database(Some(sts)))
+        }),
+        Child::Deployment(o) => apply_one(ctx, memo, o, |deploy| {
+            Observed::Workload(observe::storefront(Some(deploy)))
+        }),
+        Child::HttpRoute(o) => {
+            apply_one(ctx, memo, o, |route| Observed::Route(observe::route(route)))
+        }
+        Child::GeneratedSecret(t) => (!memo.unchanged(&key_of::<Secret>(&t.metadata), &ctx.seen))
+            .then(|| secret(ctx, t, issued).boxed()),
+        // The migration step and the setup step create their Jobs themselves.
+        Child::MigrationJob(_) | Child::Job(_) => None,
+    }
+}
+
+/// Records what a wave's request came to.
+pub fn record(memo: &mut Memo, done: Done, lost: &mut Vec<String>) {
+    match done {
+        Done::Applied {
+            key,
+            version,
+            memoize,
+            observed,
+        } => {
+            match observed {
+                Observed::Nothing => {}
+                Observed::Workload(step) => {
+                    memo.workloads.insert(key.clone(), step);
+                }
+                Observed::Route(step) => memo.route = Some(step),
+            }
+            if memoize {
+                memo.record(key, version.as_deref());
+            }
+        }
+        Done::Lost(name) => lost.push(name),
+        Done::Nothing => {}
+    }
+}
+
+/// A generated Secret: created with fresh values while none was ever issued; once issued, only
+/// read (metadata) so that a lost one is reported, never regenerated.
+async fn secret(
+    ctx: &Context,
+    template: &SecretTemplate,
+    issued: bool,
+) -> Result<Done, ApplyError> {
+    let key = key_of::<Secret>(&template.metadata);
+    let applied = |version: Option<&str>, key| Done::Applied {
+        key,
+        version: version.map(str::to_string),
+        memoize: true,
+        observed: Observed::Nothing,
+    };
+    if !issued {
+        // Fresh values from the CSPRNG; never logged, never overwritten.
+        if let Some(created) = create_once(ctx, &template.materialize(&mut Csprng)).await? {
+            return Ok(applied(created.metadata.resource_version.as_deref(), key));
+        }
+    }
+    Ok(
+        match get_metadata::<Secret>(ctx, &template.metadata).await? {
+            Some(existing) => {
+                align_owners::<Secret>(ctx, &existing.metadata, &template.metadata).await?;
+                applied(existing.metadata.resource_version.as_deref(), key)
+            }
+            None if issued => Done::Lost(template.metadata.name.clone().unwrap_or_default()),
+            // Deleted between our create and our read: the next pass creates it.
+            None => Done::Nothing,
+        },
+    )
+}

@@ -1,0 +1,309 @@
+//! What the watches saw of each labelled child: its version (see [`version_of`]), and for the
+//! kinds whose status decides a step, that step. The memo compares these with what the last
+//! pass applied.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Mutex, PoisonError};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::observe::Step;
+
+/// One child object: kind, namespace ("" for cluster-scoped), name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChildKey {
+    kind: String,
+    namespace: String,
+    name: String,
+}
+
+impl ChildKey {
+    /// The key of an object.
+    pub fn new(kind: &str, namespace: Option<&str>, name: Option<&str>) -> Self {
+        Self {
+            kind: kind.to_string(),
+            namespace: namespace.unwrap_or_default().to_string(),
+            name: name.unwrap_or_default().to_string(),
+        }
+    }
+
+    /// The object's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The object's namespace ("" for cluster-scoped).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+}
+
+/// What the watches record for a deleted child: never equal to a version the memo holds.
+pub const DELETED: &str = "deleted";
+
+/// Kinds whose status updates by other controllers are no change to us: the quota
+/// controller's usage on a ResourceQuota and an ingress controller's address on an Ingress
+/// (never read), and the status of StatefulSets and Deployments (read from their watch, which
+/// keeps the step it shows: [`Seen::step`]).
+fn status_is_not_a_change(kind: &str) -> bool {
+    matches!(
+        kind,
+        "ResourceQuota" | "Ingress" | "StatefulSet" | "Deployment"
+    )
+}
+
+/// What the memo compares for a child: its resourceVersion, or, for kinds whose status updates
+/// are no change to us, a hash of its uid and of every managedFields entry outside the status
+/// subresource. A status update then is no change, while anyone's write to the object itself (a
+/// field changed or removed, a label, a `scale`, a re-creation) is one. Deletions are recorded as
+/// [`DELETED`].
+pub fn version_of(kind: &str, meta: &ObjectMeta) -> Option<String> {
+    let resource_version = meta.resource_version.clone();
+    let fields = meta.managed_fields.as_deref().unwrap_or_default();
+    if !status_is_not_a_change(kind) || fields.is_empty() {
+        return resource_version;
+    }
+    let mut hasher = DefaultHasher::new();
+    meta.uid.hash(&mut hasher);
+    for entry in fields
+        .iter()
+        .filter(|e| e.subresource.as_deref() != Some("status"))
+    {
+        entry.manager.hash(&mut hasher);
+        entry.operation.hash(&mut hasher);
+        entry.api_version.hash(&mut hasher);
+        entry
+            .time
+            .as_ref()
+            .map(|t| t.0.to_string())
+            .hash(&mut hasher);
+        entry
+            .fields_v1
+            .as_ref()
+            .map(|f| serde_json::to_string(&f.0).unwrap_or_default())
+            .hash(&mut hasher);
+    }
+    Some(format!("fields:{:016x}", hasher.finish()))
+}
+
+/// The last version (see [`version_of`]) the watches saw of each labelled child, and, for the
+/// kinds whose status decides a step, that step.
+#[derive(Debug, Default)]
+pub struct Seen(
+    Mutex<HashMap<ChildKey, String>>,
+    Mutex<HashMap<ChildKey, Step>>,
+);
+
+impl Seen {
+    /// Records the step an observed child's status showed in a watch event.
+    pub fn saw_step(&self, key: ChildKey, step: Step) {
+        self.1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, step);
+    }
+
+    /// The step the watch last showed for `key`, if the object is still the one at `version`
+    /// (status updates aside).
+    pub fn step(&self, key: &ChildKey, version: &str) -> Option<Step> {
+        if self.get(key).as_deref() != Some(version) {
+            return None;
+        }
+        self.1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    /// Records a watch event.
+    pub fn saw(&self, key: ChildKey, resource_version: Option<&str>) {
+        if resource_version.is_none_or(|v| v == DELETED) {
+            self.1
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+        }
+        let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match resource_version {
+            Some(rv) => {
+                seen.insert(key, rv.to_string());
+            }
+            None => {
+                seen.remove(&key);
+            }
+        }
+    }
+
+    /// What the watches last recorded for `key` (see [`version_of`]).
+    pub fn get(&self, key: &ChildKey) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    /// Whether the watches saw the object `key` (and no delete since, as far as we know).
+    pub fn contains(&self, key: &ChildKey) -> bool {
+        self.get(key).is_some_and(|v| v != DELETED)
+    }
+
+    /// Whether the watches saw any object of `kind` in `namespace` that still exists.
+    pub fn any(&self, kind: &str, namespace: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|(k, v)| k.kind == kind && k.namespace == namespace && v != DELETED)
+    }
+
+    /// The names of the existing objects of `kind` in `namespace` the watches saw.
+    pub fn names(&self, kind: &str, namespace: &str) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(k, v)| k.kind == kind && k.namespace == namespace && *v != DELETED)
+            .map(|(k, _)| k.name.clone())
+            .collect()
+    }
+
+    /// Forgets everything in `namespace` and the namespace itself (a deleted store).
+    pub fn forget_namespace(&self, namespace: &str) {
+        self.1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|k, _| k.namespace != namespace);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|k, _| {
+                k.namespace != namespace && !(k.kind == "Namespace" && k.name == namespace)
+            });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+
+    fn entry(
+        manager: &str,
+        subresource: Option<&str>,
+        fields: serde_json::Value,
+    ) -> ManagedFieldsEntry {
+        ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            operation: Some(
+                if subresource.is_some() {
+                    "Update"
+                } else {
+                    "Apply"
+                }
+                .into(),
+            ),
+            api_version: Some("v1".into()),
+            fields_type: Some("FieldsV1".into()),
+            fields_v1: Some(FieldsV1(fields)),
+            subresource: subresource.map(str::to_string),
+            time: None,
+        }
+    }
+
+    fn meta(rv: &str, entries: Vec<ManagedFieldsEntry>) -> ObjectMeta {
+        ObjectMeta {
+            resource_version: Some(rv.into()),
+            uid: Some("u1".into()),
+            managed_fields: Some(entries),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn a_status_update_is_no_change_for_noise_kinds_only() {
+        let ours = entry(
+            "storefleet-operator",
+            None,
+            serde_json::json!({"f:spec": {"f:hard": {}}}),
+        );
+        let usage = |n: u32| {
+            entry(
+                "kube-controller-manager",
+                Some("status"),
+                serde_json::json!({"f:status": {"f:used": {format!("f:pods{n}"): {}}}}),
+            )
+        };
+        let before = meta("10", vec![ours.clone(), usage(1)]);
+        let status_only = meta("11", vec![ours.clone(), usage(2)]);
+        assert_eq!(
+            version_of("ResourceQuota", &before),
+            version_of("ResourceQuota", &status_only)
+        );
+        // Someone else's write to the object itself is a change.
+        let edited = meta(
+            "12",
+            vec![
+                ours.clone(),
+                usage(2),
+                entry(
+                    "kubectl-edit",
+                    None,
+                    serde_json::json!({"f:spec": {"f:hard": {"f:pods": {}}}}),
+                ),
+            ],
+        );
+        assert_ne!(
+            version_of("ResourceQuota", &before),
+            version_of("ResourceQuota", &edited)
+        );
+        // A re-created object (another uid) is a change.
+        let mut recreated = before.clone();
+        recreated.uid = Some("u2".into());
+        assert_ne!(
+            version_of("ResourceQuota", &before),
+            version_of("ResourceQuota", &recreated)
+        );
+        // So do the workloads, whose status comes from their watch; a `scale` is a change.
+        assert_eq!(
+            version_of("Deployment", &before),
+            version_of("Deployment", &status_only)
+        );
+        let scaled = meta(
+            "13",
+            vec![
+                ours.clone(),
+                usage(1),
+                entry(
+                    "kubectl",
+                    Some("scale"),
+                    serde_json::json!({"f:spec": {"f:replicas": {}}}),
+                ),
+            ],
+        );
+        assert_ne!(
+            version_of("Deployment", &before),
+            version_of("Deployment", &scaled)
+        );
+        // Other kinds compare resourceVersions.
+        assert_eq!(version_of("Service", &status_only).as_deref(), Some("11"));
+        assert_ne!(
+            version_of("Service", &before),
+            version_of("Service", &status_only)
+        );
+    }
+
+    #[test]
+    fn a_watched_step_holds_only_for_the_version_it_was_seen_at() {
+        let seen = Seen::default();
+        let key = ChildKey::new("Deployment", Some("store-a"), Some("storefront"));
+        seen.saw_step(key.clone(), Step::Ready);
+        seen.saw(key.clone(), Some("fields:1"));
+        assert_eq!(seen.step(&key, "fields:1"), Some(Step::Ready));
+        assert_eq!(seen.step(&key, "fields:2"), None, "another object");
+        seen.saw(key.clone(), Some(DELETED));
+        assert_eq!(seen.step(&key, DELETED), None, "a deletion forgets it");
+    }
+}
