@@ -19,6 +19,7 @@
 //! included, has an ownerReference to the Store, except under `deletionPolicy: Retain`
 //! (see [`owner_references`]).
 
+pub mod child;
 pub mod database;
 pub mod limits;
 pub mod medusa;
@@ -30,17 +31,18 @@ pub mod setup;
 pub mod storefront;
 pub mod wave;
 
+pub use child::Child;
+
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, EmptyDirVolumeSource, EnvVar, EnvVarSource, LimitRange, Namespace,
+    Capabilities, EmptyDirVolumeSource, EnvVar, EnvVarSource, LimitRange, Namespace,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec,
     ResourceQuota, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext,
-    Service, Volume, VolumeMount, VolumeResourceRequirements,
+    Volume, VolumeMount, VolumeResourceRequirements,
 };
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use storefleet_types::DeletionPolicy;
@@ -49,7 +51,6 @@ use storefleet_types::names::{self, Component, labels as keys};
 pub use secrets::{SecretTemplate, SecretValues};
 
 use crate::config::ContainerResources;
-use crate::gateway_api::HTTPRoute;
 use crate::validate::{App, ValidatedStore};
 
 /// Every object one Store consists of.
@@ -90,61 +91,6 @@ pub enum AppObjects {
     Woocommerce(WoocommerceObjects),
     /// Medusa v2 on PostgreSQL and Redis.
     Medusa(medusa::MedusaObjects),
-}
-
-/// One child, borrowed, in apply order. Secrets appear as templates: the apply step creates
-/// them only when absent.
-#[derive(Debug, Clone, Copy)]
-pub enum Child<'a> {
-    /// Namespace.
-    Namespace(&'a Namespace),
-    /// ResourceQuota.
-    ResourceQuota(&'a ResourceQuota),
-    /// LimitRange.
-    LimitRange(&'a LimitRange),
-    /// NetworkPolicy.
-    NetworkPolicy(&'a NetworkPolicy),
-    /// Secret with generated values: create-only.
-    GeneratedSecret(&'a SecretTemplate),
-    /// Service.
-    Service(&'a Service),
-    /// StatefulSet.
-    StatefulSet(&'a StatefulSet),
-    /// PersistentVolumeClaim.
-    PersistentVolumeClaim(&'a PersistentVolumeClaim),
-    /// Deployment.
-    Deployment(&'a Deployment),
-    /// Ingress.
-    Ingress(&'a Ingress),
-    /// Gateway API HTTPRoute.
-    HttpRoute(&'a HTTPRoute),
-    /// ConfigMap.
-    ConfigMap(&'a ConfigMap),
-    /// The setup Job: created by the setup step behind its gates.
-    Job(&'a Job),
-    /// A migration Job: created once per image; the Deployments after it wait for its success.
-    MigrationJob(&'a Job),
-}
-
-impl Child<'_> {
-    /// The child's metadata.
-    pub fn metadata(&self) -> &ObjectMeta {
-        match self {
-            Child::Namespace(o) => &o.metadata,
-            Child::ResourceQuota(o) => &o.metadata,
-            Child::LimitRange(o) => &o.metadata,
-            Child::NetworkPolicy(o) => &o.metadata,
-            Child::GeneratedSecret(t) => &t.metadata,
-            Child::Service(o) => &o.metadata,
-            Child::StatefulSet(o) => &o.metadata,
-            Child::PersistentVolumeClaim(o) => &o.metadata,
-            Child::Deployment(o) => &o.metadata,
-            Child::Ingress(o) => &o.metadata,
-            Child::HttpRoute(o) => &o.metadata,
-            Child::ConfigMap(o) => &o.metadata,
-            Child::Job(o) | Child::MigrationJob(o) => &o.metadata,
-        }
-    }
 }
 
 impl StoreObjects {

@@ -1,0 +1,68 @@
+//! [`Child`]: one object of a store, borrowed from [`StoreObjects`](super::StoreObjects), in
+//! apply order; the apply step and `render` walk these.
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Service,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::SecretTemplate;
+use crate::gateway_api::HTTPRoute;
+
+/// One child, borrowed, in apply order. Secrets appear as templates: the apply step creates
+/// them only when absent.
+#[derive(Debug, Clone, Copy)]
+pub enum Child<'a> {
+    /// Namespace.
+    Namespace(&'a Namespace),
+    /// ResourceQuota.
+    ResourceQuota(&'a ResourceQuota),
+    /// LimitRange.
+    LimitRange(&'a LimitRange),
+    /// NetworkPolicy.
+    NetworkPolicy(&'a NetworkPolicy),
+    /// Secret with generated values: create-only.
+    GeneratedSecret(&'a SecretTemplate),
+    /// Service.
+    Service(&'a Service),
+    /// StatefulSet.
+    StatefulSet(&'a StatefulSet),
+    /// PersistentVolumeClaim.
+    PersistentVolumeClaim(&'a PersistentVolumeClaim),
+    /// Deployment.
+    Deployment(&'a Deployment),
+    /// Ingress.
+    Ingress(&'a Ingress),
+    /// Gateway API HTTPRoute.
+    HttpRoute(&'a HTTPRoute),
+    /// ConfigMap.
+    ConfigMap(&'a ConfigMap),
+    /// The setup Job: created by the setup step behind its gates.
+    Job(&'a Job),
+    /// A migration Job: created once per image; the Deployments after it wait for its success.
+    MigrationJob(&'a Job),
+}
+
+impl Child<'_> {
+    /// The child's metadata.
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Child::Namespace(o) => &o.metadata,
+            Child::ResourceQuota(o) => &o.metadata,
+            Child::LimitRange(o) => &o.metadata,
+            Child::NetworkPolicy(o) => &o.metadata,
+            Child::GeneratedSecret(t) => &t.metadata,
+            Child::Service(o) => &o.metadata,
+            Child::StatefulSet(o) => &o.metadata,
+            Child::PersistentVolumeClaim(o) => &o.metadata,
+            Child::Deployment(o) => &o.metadata,
+            Child::Ingress(o) => &o.metadata,
+            Child::HttpRoute(o) => &o.metadata,
+            Child::ConfigMap(o) => &o.metadata,
+            Child::Job(o) | Child::MigrationJob(o) => &o.metadata,
+        }
+    }
+}
