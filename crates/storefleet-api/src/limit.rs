@@ -1,5 +1,11 @@
 //! Creation rate limits: a token bucket per key (per token and per client IP), refilled
 //! continuously; a refusal says how long to wait.
+//!
+//! Why not `governor`: a creation is charged to several keys at once, all or none (a request
+//! the IP's bucket refuses must take nothing from the token's), and only once the apiserver
+//! accepted the Store (a peek first, the charge after), so that refused or failed work costs
+//! nothing. governor's keyed limiter takes a cell per key as it checks, with no peek and no
+//! refund.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
