@@ -12,6 +12,8 @@ EXAMPLES := minimal production medusa
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
 BASH_SCRIPTS := hack/demo.sh hack/test-assets.sh hack/medusa-deps.sh .ci/run
 IMAGE_REGISTRY ?= localhost/storefleet
+# The real components the test tiers use (envtest, WordPress fixtures, Gateway API CRDs).
+SHARED ?= ../shared
 IMAGE_TAG ?= dev
 
 .PHONY: help demo images test test-deps lint unit crd render bench fmt run install-crd e2e
@@ -65,11 +67,14 @@ lint: ## cargo fmt --check, clippy with warnings denied, shellcheck of the setup
 	shellcheck -s sh $(SCRIPTS)
 	shellcheck -s bash $(BASH_SCRIPTS)
 
-unit: ## every test tier that can run here (real control plane / real WordPress when their assets are set; see hack/test-assets.sh)
-	@[ -n "$${KUBEBUILDER_ASSETS:-}" ] || echo "tier control-plane: skipped (KUBEBUILDER_ASSETS is not set; eval \"\$$(hack/test-assets.sh ../shared)\" or setup-envtest)"
-	@[ -n "$${STOREFLEET_WORDPRESS_FIXTURES:-}" ] || echo "tier real-wordpress: skipped (STOREFLEET_WORDPRESS_FIXTURES is not set; see README, Test tiers)"
-	@[ -n "$${STOREFLEET_MEDUSA_MODULES:-}" ] || echo "tier real-medusa: skipped (STOREFLEET_MEDUSA_MODULES is not set; eval \"\$$(hack/medusa-deps.sh)\")"
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+unit: ## every test tier that can run here: the real components beside the repository (SHARED, default ../shared) are found by themselves
+	@assets=$$(hack/test-assets.sh $(SHARED); hack/medusa-deps.sh); \
+	eval "$$(printf '%s\n' "$$assets" | awk '{ split($$2, kv, "="); if (ENVIRON[kv[1]] == "") print }')"; \
+	[ -n "$${KUBEBUILDER_ASSETS:-}" ] || echo "tier control-plane: skipped (KUBEBUILDER_ASSETS is not set and $(SHARED)/envtest is absent; see README, Test tiers)"; \
+	[ -n "$${STOREFLEET_WORDPRESS_FIXTURES:-}" ] || echo "tier real-wordpress: skipped (STOREFLEET_WORDPRESS_FIXTURES is not set and $(SHARED)/fixtures/wordpress is absent; see README, Test tiers)"; \
+	[ -n "$${STOREFLEET_MEDUSA_MODULES:-}" ] || echo "tier real-medusa: skipped (STOREFLEET_MEDUSA_MODULES is not set and hack/medusa-deps.sh could not install them)"; \
+	echo "tiers: KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-unset} STOREFLEET_WORDPRESS_FIXTURES=$${STOREFLEET_WORDPRESS_FIXTURES:-unset} STOREFLEET_GATEWAY_API_CRDS=$${STOREFLEET_GATEWAY_API_CRDS:-unset} STOREFLEET_MEDUSA_MODULES=$${STOREFLEET_MEDUSA_MODULES:-unset}"; \
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  HELM=$(HELM) $(CARGO) nextest run --workspace --locked --no-fail-fast; \
 	else \
 	  HELM=$(HELM) RUST_TEST_THREADS=3 $(CARGO) test --workspace --locked --no-fail-fast; \

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -90,18 +90,23 @@ pub fn version_of(kind: &str, meta: &ObjectMeta) -> Option<String> {
 /// The last version (see [`version_of`]) the watches saw of each labelled child, and, for the
 /// kinds whose status decides a step, that step.
 #[derive(Debug, Default)]
-pub struct Seen(
-    Mutex<HashMap<ChildKey, String>>,
-    Mutex<HashMap<ChildKey, Step>>,
-);
+pub struct Seen {
+    versions: Mutex<HashMap<ChildKey, String>>,
+    steps: Mutex<HashMap<ChildKey, Step>>,
+}
 
 impl Seen {
+    fn versions(&self) -> MutexGuard<'_, HashMap<ChildKey, String>> {
+        self.versions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn steps(&self) -> MutexGuard<'_, HashMap<ChildKey, Step>> {
+        self.steps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Records the step an observed child's status showed in a watch event.
     pub fn saw_step(&self, key: ChildKey, step: Step) {
-        self.1
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, step);
+        self.steps().insert(key, step);
     }
 
     /// The step the watch last showed for `key`, if the object is still the one at `version`
@@ -110,22 +115,15 @@ impl Seen {
         if self.get(key).as_deref() != Some(version) {
             return None;
         }
-        self.1
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .cloned()
+        self.steps().get(key).cloned()
     }
 
     /// Records a watch event.
     pub fn saw(&self, key: ChildKey, resource_version: Option<&str>) {
         if resource_version.is_none_or(|v| v == DELETED) {
-            self.1
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&key);
+            self.steps().remove(&key);
         }
-        let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seen = self.versions();
         match resource_version {
             Some(rv) => {
                 seen.insert(key, rv.to_string());
@@ -138,11 +136,7 @@ impl Seen {
 
     /// What the watches last recorded for `key` (see [`version_of`]).
     pub fn get(&self, key: &ChildKey) -> Option<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .cloned()
+        self.versions().get(key).cloned()
     }
 
     /// Whether the watches saw the object `key` (and no delete since, as far as we know).
@@ -152,18 +146,14 @@ impl Seen {
 
     /// Whether the watches saw any object of `kind` in `namespace` that still exists.
     pub fn any(&self, kind: &str, namespace: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.versions()
             .iter()
             .any(|(k, v)| k.kind == kind && k.namespace == namespace && v != DELETED)
     }
 
     /// The names of the existing objects of `kind` in `namespace` the watches saw.
     pub fn names(&self, kind: &str, namespace: &str) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.versions()
             .iter()
             .filter(|(k, v)| k.kind == kind && k.namespace == namespace && *v != DELETED)
             .map(|(k, _)| k.name.clone())
@@ -172,16 +162,10 @@ impl Seen {
 
     /// Forgets everything in `namespace` and the namespace itself (a deleted store).
     pub fn forget_namespace(&self, namespace: &str) {
-        self.1
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|k, _| k.namespace != namespace);
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|k, _| {
-                k.namespace != namespace && !(k.kind == "Namespace" && k.name == namespace)
-            });
+        self.steps().retain(|k, _| k.namespace != namespace);
+        self.versions().retain(|k, _| {
+            k.namespace != namespace && !(k.kind == "Namespace" && k.name == namespace)
+        });
     }
 }
 
