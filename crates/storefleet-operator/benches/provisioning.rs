@@ -65,7 +65,7 @@ fn objects_yaml(n: usize, config: &OperatorConfig) -> (String, usize) {
                 Child::Namespace(o) => serde_json::to_value(o),
                 Child::ResourceQuota(o) => serde_json::to_value(o),
                 Child::LimitRange(o) => serde_json::to_value(o),
-                Child::NetworkPolicy(o) => serde_json::to_value(o),
+                Child::NetworkPolicy(o) | Child::EdgePolicy(o) => serde_json::to_value(o),
                 Child::GeneratedSecret(t) => serde_json::to_value(t.materialize(&mut Csprng)),
                 Child::Service(o) => serde_json::to_value(o),
                 Child::StatefulSet(o) => serde_json::to_value(o),

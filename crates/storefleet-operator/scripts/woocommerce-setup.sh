@@ -42,13 +42,65 @@ wait_for "wp-config.php in $DOCROOT" 60 test -f "$DOCROOT/wp-config.php"
 log "waiting for the database at $WORDPRESS_DB_HOST"
 wait_for "the database at $WORDPRESS_DB_HOST" 60 wp db query "SELECT 1"
 
+# Whose install is this? WordPress is loaded without plugins or themes, so that nothing a
+# stranger installed runs next to our credentials. The marker option is a hash of the admin
+# password (unguessable, the password never stored): set right after our own install.
+# ours: our marker; adopt: installed by an earlier setup (our admin, our password, the only
+# administrator); foreign-empty / foreign-with-orders: someone else finished the installer.
+ownership() {
+  # shellcheck disable=SC2016 # PHP, not shell: expanded by PHP
+  wp --skip-plugins --skip-themes eval '
+    $want = hash("sha256", "storefleet-install:" . getenv("ADMIN_PASSWORD"));
+    $marker = get_option("storefleet_install");
+    if (is_string($marker) && hash_equals($want, $marker)) { echo "ours"; return; }
+    $user = get_user_by("login", getenv("ADMIN_USER"));
+    $admins = get_users(array("role" => "administrator", "fields" => "user_login"));
+    if ($user && wp_check_password(getenv("ADMIN_PASSWORD"), $user->data->user_pass, $user->ID)
+        && $admins === array(getenv("ADMIN_USER"))) { echo "adopt"; return; }
+    global $wpdb;
+    $orders = (int) $wpdb->get_var("SELECT COUNT(*) FROM {$wpdb->posts} WHERE post_type = \"shop_order\"");
+    if ($wpdb->get_var($wpdb->prepare("SHOW TABLES LIKE %s", $wpdb->prefix . "wc_orders"))) {
+      $orders += (int) $wpdb->get_var("SELECT COUNT(*) FROM {$wpdb->prefix}wc_orders");
+    }
+    echo $orders > 0 ? "foreign-with-orders" : "foreign-empty";
+  '
+}
+mark_ours() {
+  php -r 'echo hash("sha256", "storefleet-install:" . getenv("ADMIN_PASSWORD"));' \
+    | wp --skip-plugins --skip-themes option update storefleet_install >/dev/null \
+    || fail "could not mark the install as ours"
+}
+# A WordPress someone else installed holds no shop of ours: remove what its admin could have
+# added (plugins, themes, must-use plugins, uploads) and every table, then install again.
+wipe_foreign_install() {
+  content="$DOCROOT/wp-content"
+  for dir in "$content"/plugins/*; do
+    case "$(basename "$dir")" in woocommerce | akismet | hello.php | index.php) ;; *) rm -rf "$dir" ;; esac
+  done
+  for dir in "$content"/themes/*; do
+    case "$(basename "$dir")" in "$THEME" | twenty* | index.php) ;; *) rm -rf "$dir" ;; esac
+  done
+  rm -rf "$content/mu-plugins" "$content/uploads"
+  wp db reset --yes >/dev/null || fail "could not empty the database of the foreign install"
+}
+
 if wp core is-installed >/dev/null 2>&1; then
-  log "WordPress is already installed"
-else
+  owner=$(ownership) || fail "could not tell who installed WordPress"
+  case "$owner" in
+    ours) log "WordPress is already installed (by this setup)" ;;
+    adopt) log "WordPress is already installed (by an earlier setup: admin verified)"; mark_ours ;;
+    foreign-empty)
+      log "WordPress was installed by someone else (not our admin) and holds no orders: wiping it and installing again"
+      wipe_foreign_install ;;
+    *) fail "WordPress was installed by someone else (not our admin) and holds orders: not touching it; restore the store from a backup or delete it" ;;
+  esac
+fi
+if ! wp core is-installed >/dev/null 2>&1; then
   log "installing WordPress at $STORE_URL"
   wp core install --url="$STORE_URL" --title="$STORE_TITLE" --admin_user="$ADMIN_USER" \
     --admin_password="$ADMIN_PASSWORD" --admin_email="$ADMIN_EMAIL" --skip-email \
     || fail "wp core install failed"
+  mark_ours
 fi
 wp core is-installed || fail "WordPress reports it is not installed"
 # The title is user input: passed on stdin, so that a title such as `--exec=...` is never

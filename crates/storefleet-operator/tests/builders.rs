@@ -220,7 +220,7 @@ fn retain_leaves_every_object_unowned() {
 }
 
 #[test]
-fn apply_order_puts_isolation_first_and_setup_last() {
+fn apply_order_puts_isolation_first_and_exposure_after_setup() {
     let o = objects(&Store::test());
     let kinds: Vec<&str> = o
         .children()
@@ -230,6 +230,7 @@ fn apply_order_puts_isolation_first_and_setup_last() {
             Child::ResourceQuota(_) => "ResourceQuota",
             Child::LimitRange(_) => "LimitRange",
             Child::NetworkPolicy(_) => "NetworkPolicy",
+            Child::EdgePolicy(_) => "EdgePolicy",
             Child::GeneratedSecret(_) => "Secret",
             Child::Service(_) => "Service",
             Child::StatefulSet(_) => "StatefulSet",
@@ -242,7 +243,8 @@ fn apply_order_puts_isolation_first_and_setup_last() {
         })
         .collect();
     assert_eq!(&kinds[..3], ["Namespace", "ResourceQuota", "LimitRange"]);
-    assert_eq!(kinds.last(), Some(&"Job"));
+    // Nothing opens the shop to the edge before the setup Job has installed it with our admin.
+    assert_eq!(kinds[kinds.len() - 3..], ["Job", "EdgePolicy", "Ingress"]);
     let first_secret = kinds.iter().position(|k| *k == "Secret").expect("secrets");
     let first_workload = kinds
         .iter()
@@ -621,8 +623,7 @@ fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
 fn network_policies_allow_exactly_the_named_flows() {
     let o = objects(&Store::test());
     let by_name = |n: &str| {
-        o.network_policies
-            .iter()
+        o.policies()
             .find(|p| p.metadata.name.as_deref() == Some(n))
             .expect(n)
             .clone()
@@ -751,14 +752,12 @@ fn a_cluster_issuer_lets_the_acme_solver_be_reached() {
     let plain = objects(&Store::test());
     assert!(
         plain
-            .network_policies
-            .iter()
+            .policies()
             .all(|p| p.metadata.name.as_deref() != Some(child::NETPOL_ACME_SOLVER))
     );
     let issued = objects(&Store::test().with_cluster_issuer("letsencrypt"));
     let solver = issued
-        .network_policies
-        .iter()
+        .policies()
         .find(|p| p.metadata.name.as_deref() == Some(child::NETPOL_ACME_SOLVER))
         .expect("solver policy")
         .spec
@@ -794,8 +793,8 @@ fn a_cluster_issuer_lets_the_acme_solver_be_reached() {
         from.match_labels.expect("labels")["kubernetes.io/metadata.name"],
         "ingress-nginx"
     );
-    let tls_secret = objects(&Store::test().with_tls_secret("cert")).network_policies;
-    assert_eq!(tls_secret.len(), 6, "no solver without cert-manager");
+    let tls_secret = objects(&Store::test().with_tls_secret("cert"));
+    assert_eq!(tls_secret.policies().count(), 6, "no solver without cert-manager");
 }
 
 #[test]
@@ -1066,8 +1065,7 @@ fn gateway_routing_builds_an_http_route_and_admits_the_data_plane() {
     assert_eq!(port, 80);
 
     let access = o
-        .network_policies
-        .iter()
+        .policies()
         .find(|p| p.metadata.name.as_deref() == Some(child::NETPOL_INGRESS))
         .expect("storefront access policy");
     let from = serde_json::to_value(access).expect("json")["spec"]["ingress"][0]["from"].clone();
@@ -1076,8 +1074,7 @@ fn gateway_routing_builds_an_http_route_and_admits_the_data_plane() {
         "envoy-gateway-system"
     );
     assert!(
-        !o.network_policies
-            .iter()
+        !o.policies()
             .any(|p| p.metadata.name.as_deref() == Some(child::NETPOL_ACME_SOLVER)),
         "no HTTP-01 solver behind a Gateway"
     );
@@ -1204,8 +1201,7 @@ fn medusa_selectors_services_and_references_fit_together() {
 fn medusa_network_policies_allow_exactly_its_flows() {
     let o = objects(&medusa_store());
     let names: BTreeSet<String> = o
-        .network_policies
-        .iter()
+        .policies()
         .filter_map(|p| p.metadata.name.clone())
         .collect();
     assert!(
@@ -1213,8 +1209,7 @@ fn medusa_network_policies_allow_exactly_its_flows() {
         "no internet egress"
     );
     let by_name = |n: &str| {
-        o.network_policies
-            .iter()
+        o.policies()
             .find(|p| p.metadata.name.as_deref() == Some(n))
             .and_then(|p| p.spec.clone())
             .unwrap_or_else(|| panic!("policy {n}"))
@@ -1416,7 +1411,17 @@ fn waves_follow_the_apply_order_and_no_pod_runs_before_its_guards() {
         for m in wave_of(|c| matches!(c, Child::MigrationJob(_))) {
             assert!(data.iter().all(|d| *d < m) && deployments.iter().all(|s| m < *s));
         }
-        assert_eq!(waves.last(), Some(&Wave::Setup));
-        assert_eq!(Wave::ALL.len(), 6);
+        // The route and the edge policies come after the setup Job, in their own wave.
+        let setup = wave_of(|c| matches!(c, Child::Job(_)));
+        let exposure = wave_of(|c| {
+            matches!(
+                c,
+                Child::EdgePolicy(_) | Child::Ingress(_) | Child::HttpRoute(_)
+            )
+        });
+        assert!(!exposure.is_empty());
+        assert!(exposure.iter().all(|e| *e == Wave::Exposure && setup.iter().all(|s| s < e)));
+        assert_eq!(waves.last(), Some(&Wave::Exposure));
+        assert_eq!(Wave::ALL.len(), 7);
     }
 }

@@ -1139,3 +1139,54 @@ async fn the_per_owner_cap_holds_for_every_door() {
     }
     assert_eq!(held, 1, "exactly one of alice's two stores waits");
 }
+
+/// Nothing is public before it is ours: while a new store's setup runs (its storefront is
+/// Ready and would serve WordPress's installer), no route and no edge policy exist; they appear
+/// once setup succeeded.
+#[tokio::test]
+async fn no_route_nor_edge_policy_exists_before_setup_completes() {
+    use k8s_openapi::api::networking::v1::Ingress;
+    let Some(env) = Env::start(
+        "no_route_nor_edge_policy_exists_before_setup_completes",
+        config(),
+    )
+    .await
+    else {
+        return;
+    };
+    env.cp.kubelet().jobs(NS, JobPods::Hold);
+    env.create(Store::test()).await;
+    env.wait_store("alice", "setup running", |s| {
+        s.and_then(|s| s.status.as_ref())
+            .is_some_and(|s| {
+                is_true(s, "StorefrontReady")
+                    && condition(s, "SetupComplete").is_some_and(|c| c.reason == "SetupRunning")
+            })
+    })
+    .await;
+    // A few more passes (watch events of the running Job) change nothing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status = env.status("alice").await;
+    assert!(!is_true(&status, "SetupComplete"), "{status:?}");
+    let ingresses: Vec<Ingress> = env.children(NS, "alice").await;
+    assert!(ingresses.is_empty(), "an Ingress exists during setup");
+    let policies: Vec<NetworkPolicy> = env.children(NS, "alice").await;
+    let names: Vec<String> = policies.iter().map(|p| p.name_any()).collect();
+    assert!(names.contains(&child::NETPOL_DEFAULT_DENY.to_string()), "{names:?}");
+    assert!(
+        !names.contains(&child::NETPOL_INGRESS.to_string()),
+        "the edge may reach the storefront during setup: {names:?}"
+    );
+
+    env.cp.kubelet().jobs(NS, JobPods::Succeed);
+    env.wait_phase("alice", Phase::Ready).await;
+    let ingresses: Vec<Ingress> = env.children(NS, "alice").await;
+    assert_eq!(ingresses.len(), 1, "the route once the shop is ours");
+    let policies: Vec<NetworkPolicy> = env.children(NS, "alice").await;
+    assert!(
+        policies
+            .iter()
+            .any(|p| p.name_any() == child::NETPOL_INGRESS),
+        "the edge policy once the shop is ours"
+    );
+}

@@ -666,3 +666,115 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
     ]);
     assert!(billing.contains("ada@example.com"), "{billing}");
 }
+
+/// The install window, as an attacker would use it: someone reaches WordPress's installer
+/// before setup (the route is not there yet in a cluster; here the storefront is served
+/// directly), finishes it with our well-known admin name and their own password, and drops a
+/// plugin and a must-use plugin. Setup finds the install is not ours, wipes it (files the
+/// stranger added, every table) and installs the shop with our admin: no foreign admin, no
+/// foreign code, and nothing of theirs ran next to our credentials.
+#[test]
+fn an_install_finished_by_a_stranger_before_setup_is_wiped_and_installed_again() {
+    let fixtures = match fixtures() {
+        Ok(f) => f,
+        Err(why) => {
+            println!(
+                "skipped: real WordPress tier not available ({why}; see README, \"Test tiers\")"
+            );
+            return;
+        }
+    };
+    let shop = start_shop(&fixtures, Store::test());
+    let (_php, port) = serve(&shop);
+    // The stranger finishes the installer (the form WordPress's install.php posts).
+    let install = run(Command::new("curl")
+        .args(["-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "120"])
+        .arg("--connect-to")
+        .arg(format!("alice.shop.local:80:127.0.0.1:{port}"))
+        .args([
+            "--data-urlencode",
+            "weblog_title=pwned",
+            "--data-urlencode",
+            "user_name=storeadmin",
+            "--data-urlencode",
+            "admin_password=attacker-password-1",
+            "--data-urlencode",
+            "admin_password2=attacker-password-1",
+            "--data-urlencode",
+            "pw_weak=1",
+            "--data-urlencode",
+            "admin_email=attacker@example.net",
+            "--data-urlencode",
+            "blog_public=0",
+            "--data-urlencode",
+            "language=",
+        ])
+        .arg("http://alice.shop.local/wp-admin/install.php?step=2"));
+    assert_eq!(String::from_utf8_lossy(&install.stdout), "200");
+    assert_eq!(
+        shop.wp(&["user", "list", "--role=administrator", "--field=user_email"]),
+        "attacker@example.net",
+        "the stranger's install happened"
+    );
+    // What an admin can add: a plugin, and a must-use plugin that runs on every load.
+    let content = shop.docroot.join("wp-content");
+    let canary = shop.path().join("foreign-code-ran");
+    std::fs::create_dir_all(content.join("plugins/backdoor")).expect("plugin dir");
+    std::fs::write(
+        content.join("plugins/backdoor/backdoor.php"),
+        "<?php /* Plugin Name: backdoor */",
+    )
+    .expect("plugin");
+    std::fs::create_dir_all(content.join("mu-plugins")).expect("mu-plugins");
+    std::fs::write(
+        content.join("mu-plugins/spy.php"),
+        format!(
+            "<?php file_put_contents('{}', getenv('ADMIN_PASSWORD') ?: 'loaded');",
+            canary.display()
+        ),
+    )
+    .expect("mu-plugin");
+    run(Command::new("chown")
+        .args(["-R", &format!("{WWW_DATA}:{WWW_DATA}")])
+        .arg(&content));
+    let _ = std::fs::remove_file(&canary);
+
+    let out = shop.setup();
+    let log = String::from_utf8_lossy(&out.stdout).to_string()
+        + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "setup failed:\n{log}");
+    assert!(
+        log.contains("installed by someone else") && log.contains("wiping it"),
+        "{log}"
+    );
+    assert!(log.contains("installing WordPress"), "{log}");
+    assert!(!canary.exists(), "the stranger's code ran during setup");
+    assert!(!content.join("plugins/backdoor").exists(), "foreign plugin kept");
+    assert!(!content.join("mu-plugins").exists(), "foreign must-use plugin kept");
+    assert_eq!(
+        shop.wp(&["user", "list", "--role=administrator", "--field=user_login"]),
+        "storeadmin",
+        "one administrator"
+    );
+    assert_ne!(
+        shop.wp(&["user", "get", "storeadmin", "--field=user_email"]),
+        "attacker@example.net"
+    );
+    let ours = shop.job_env()["ADMIN_PASSWORD"].clone();
+    let check = |password: &str| {
+        shop.as_www_data(
+            &shop.job_env(),
+            &["wp", "user", "check-password", "storeadmin", password],
+        )
+        .status()
+        .expect("wp")
+        .success()
+    };
+    assert!(check(&ours), "our admin password works");
+    assert!(!check("attacker-password-1"), "the stranger's password works");
+    // A second run knows the install as ours.
+    let again = shop.setup();
+    let log = String::from_utf8_lossy(&again.stdout).to_string();
+    assert!(again.status.success(), "{log}");
+    assert!(log.contains("already installed (by this setup)"), "{log}");
+}

@@ -22,8 +22,10 @@ pub enum Child<'a> {
     ResourceQuota(&'a ResourceQuota),
     /// LimitRange.
     LimitRange(&'a LimitRange),
-    /// NetworkPolicy.
+    /// NetworkPolicy between the store's own pods (or out of it).
     NetworkPolicy(&'a NetworkPolicy),
+    /// NetworkPolicy that lets the edge in: applied with the route, after setup.
+    EdgePolicy(&'a NetworkPolicy),
     /// Secret with generated values: create-only.
     GeneratedSecret(&'a SecretTemplate),
     /// Service.
@@ -53,7 +55,7 @@ impl Child<'_> {
             Child::Namespace(o) => &o.metadata,
             Child::ResourceQuota(o) => &o.metadata,
             Child::LimitRange(o) => &o.metadata,
-            Child::NetworkPolicy(o) => &o.metadata,
+            Child::NetworkPolicy(o) | Child::EdgePolicy(o) => &o.metadata,
             Child::GeneratedSecret(t) => &t.metadata,
             Child::Service(o) => &o.metadata,
             Child::StatefulSet(o) => &o.metadata,

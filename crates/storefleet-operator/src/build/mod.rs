@@ -62,8 +62,10 @@ pub struct StoreObjects {
     pub quota: ResourceQuota,
     /// Its LimitRange.
     pub limit_range: LimitRange,
-    /// Default deny plus the allowed flows.
+    /// Default deny plus the allowed flows inside the store (and out of it).
     pub network_policies: Vec<NetworkPolicy>,
+    /// What lets the edge in (applied with the route, after setup).
+    pub edge_policies: Vec<NetworkPolicy>,
     /// Generated credentials: created once when absent, never overwritten.
     pub secrets: Vec<SecretTemplate>,
     /// The engine's application.
@@ -96,7 +98,8 @@ pub enum AppObjects {
 impl StoreObjects {
     /// Every child in the documented apply order: isolation first (namespace, quota, limit
     /// range, network policies), then credentials, the rest of what runs no pod, database,
-    /// storefront, setup (sorted by [`wave`](Child::wave)).
+    /// storefront, setup, and last what exposes the shop (edge policies, route), sorted by
+    /// [`wave`](Child::wave).
     pub fn children(&self) -> Vec<Child<'_>> {
         let mut out = vec![
             Child::Namespace(&self.namespace),
@@ -116,7 +119,6 @@ impl StoreObjects {
                 Child::PersistentVolumeClaim(&w.storefront.volume),
                 Child::Service(&w.storefront.service),
                 Child::Deployment(&w.storefront.deployment),
-                route,
                 Child::ConfigMap(&w.setup.script),
                 Child::Job(&w.setup.job),
             ]),
@@ -130,13 +132,29 @@ impl StoreObjects {
                 Child::Service(&m.service),
                 Child::Deployment(&m.server),
                 Child::Deployment(&m.worker),
-                route,
                 Child::Job(&m.setup),
             ]),
         }
+        out.extend(self.edge_policies.iter().map(Child::EdgePolicy));
+        out.push(route);
         // The waves are the order the apply step keeps; within a wave, the order above.
         out.sort_by_key(Child::wave);
         out
+    }
+
+    /// Every NetworkPolicy: those that keep the store closed, then those that open it to the
+    /// edge.
+    pub fn policies(&self) -> impl Iterator<Item = &NetworkPolicy> {
+        self.network_policies.iter().chain(&self.edge_policies)
+    }
+
+    /// The name of the route (Ingress or HTTPRoute: the same for both kinds).
+    pub fn route_name(&self) -> &str {
+        let meta = match &self.route {
+            route::RouteObject::Ingress(o) => &o.metadata,
+            route::RouteObject::HttpRoute(o) => &o.metadata,
+        };
+        meta.name.as_deref().unwrap_or_default()
     }
 
     /// The setup Job.
@@ -155,6 +173,7 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
         quota: limits::build_resource_quota(store),
         limit_range: limits::build_limit_range(store),
         network_policies: network::build_network_policies(store),
+        edge_policies: network::build_edge_policies(store),
         secrets: secrets::build_secret_templates(store),
         app: match &store.app {
             App::Woocommerce(woo) => AppObjects::Woocommerce(WoocommerceObjects {

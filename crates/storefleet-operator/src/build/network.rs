@@ -86,12 +86,13 @@ pub const ACME_SOLVER_LABEL: &str = "acme.cert-manager.io/http01-solver";
 /// Port of cert-manager's HTTP-01 solver.
 pub const ACME_SOLVER_PORT: i32 = 8089;
 
-/// Builds every NetworkPolicy of the store, default deny first.
+/// Builds every NetworkPolicy of the store that keeps it closed, default deny first: the
+/// flows between its own pods, DNS and (WooCommerce) the internet. What opens it to the edge is
+/// [`build_edge_policies`], applied only once the shop is set up.
 pub fn build_network_policies(store: &ValidatedStore) -> Vec<NetworkPolicy> {
     let mut out = vec![
         build_default_deny(store),
         build_dns_egress(store),
-        build_ingress_controller_access(store),
         build_database_ingress(store),
         build_database_egress(store),
     ];
@@ -103,6 +104,15 @@ pub fn build_network_policies(store: &ValidatedStore) -> Vec<NetworkPolicy> {
             build_storefront_from_setup(store),
         ]),
     }
+    out
+}
+
+/// The policies that let the edge (the ingress controller's or the Gateway data plane's
+/// namespace) in: to the storefront, and to cert-manager's HTTP-01 solver. Like the route, they
+/// are applied only after setup has installed the shop with our admin, so that nobody reaches
+/// an installer before we do.
+pub fn build_edge_policies(store: &ValidatedStore) -> Vec<NetworkPolicy> {
+    let mut out = vec![build_ingress_controller_access(store)];
     if matches!(store.tls, Some(Tls::ClusterIssuer(_))) {
         out.push(build_acme_solver_access(store));
     }

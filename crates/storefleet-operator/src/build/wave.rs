@@ -3,11 +3,13 @@
 //!
 //! ```text
 //!  Namespace ─► Foundation: quota, limit range, network policies, Secrets, Services,
-//!                           volume claims, ConfigMaps, the route (nothing that runs a pod)
+//!                           volume claims, ConfigMaps (nothing that runs a pod)
 //!            ─► Data: the databases (StatefulSets)
 //!            ─► Migration: the migration Job (Medusa), once the databases are ready
 //!            ─► Storefront: the Deployments (after a successful migration)
 //!            ─► Setup: the setup Job, behind its gates
+//!            ─► Exposure: the edge policies and the route, once setup has installed the shop
+//!                         with our admin (a shop is never public before it is ours)
 //! ```
 //!
 //! So no pod ever starts before its namespace's quota, limit range, network policies and
@@ -22,7 +24,7 @@ pub enum Wave {
     /// The Namespace: everything else lives in it.
     Namespace,
     /// What runs no pod: ResourceQuota, LimitRange, NetworkPolicies, generated Secrets,
-    /// Services, PersistentVolumeClaims, ConfigMaps, the Ingress or HTTPRoute.
+    /// Services, PersistentVolumeClaims, ConfigMaps.
     Foundation,
     /// The database and cache StatefulSets.
     Data,
@@ -32,22 +34,26 @@ pub enum Wave {
     Storefront,
     /// The setup Job, created by the setup step behind its gates.
     Setup,
+    /// The edge policies and the Ingress or HTTPRoute: applied once the store has been set up
+    /// (on its current data), removed while it is refused or its data is gone.
+    Exposure,
 }
 
 impl Wave {
     /// Every wave, in order.
-    pub const ALL: [Wave; 6] = [
+    pub const ALL: [Wave; 7] = [
         Wave::Namespace,
         Wave::Foundation,
         Wave::Data,
         Wave::Migration,
         Wave::Storefront,
         Wave::Setup,
+        Wave::Exposure,
     ];
 
     /// Whether children of this wave run pods.
     pub fn runs_pods(self) -> bool {
-        self >= Wave::Data
+        (Wave::Data..=Wave::Setup).contains(&self)
     }
 }
 
@@ -62,13 +68,12 @@ impl Child<'_> {
             | Child::GeneratedSecret(_)
             | Child::Service(_)
             | Child::PersistentVolumeClaim(_)
-            | Child::ConfigMap(_)
-            | Child::Ingress(_)
-            | Child::HttpRoute(_) => Wave::Foundation,
+            | Child::ConfigMap(_) => Wave::Foundation,
             Child::StatefulSet(_) => Wave::Data,
             Child::MigrationJob(_) => Wave::Migration,
             Child::Deployment(_) => Wave::Storefront,
             Child::Job(_) => Wave::Setup,
+            Child::EdgePolicy(_) | Child::Ingress(_) | Child::HttpRoute(_) => Wave::Exposure,
         }
     }
 }

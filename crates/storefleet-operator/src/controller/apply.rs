@@ -36,7 +36,7 @@ use crate::build::route::RouteObject;
 use crate::build::wave::Wave;
 use crate::build::{Child, StoreObjects};
 use crate::gateway_api::HTTPRoute;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 
 /// What applying the children found.
 #[derive(Debug)]
@@ -45,8 +45,6 @@ pub struct Live {
     pub database: Step,
     /// The storefront step: the migration (Medusa), then every Deployment, as last applied.
     pub storefront: Step,
-    /// Whether the Gateway accepted the HTTPRoute, as last applied; None for an Ingress.
-    pub route: Option<Step>,
     /// The first rejection by the apiserver (the other children were still applied).
     pub rejected: Option<String>,
     /// Set when the migration failed for good (the store is Failed until a retry).
@@ -133,8 +131,8 @@ async fn apply_with(
     for wave in Wave::ALL {
         let mut results = Vec::new();
         match wave {
-            // Created by the setup step, behind its gates.
-            Wave::Setup => continue,
+            // Created by the setup step, behind its gates; the exposure follows it (`expose`).
+            Wave::Setup | Wave::Exposure => continue,
             Wave::Migration => {
                 for child in children.iter().filter(|c| c.wave() == wave) {
                     if let Child::MigrationJob(job) = child {
@@ -206,16 +204,89 @@ async fn apply_with(
         storefront,
         blocked,
         restarting,
-        route: match &objects.route {
-            RouteObject::Ingress(_) => None,
-            RouteObject::HttpRoute(_) => Some(
-                memo.route
-                    .clone()
-                    .unwrap_or_else(|| waiting("the HTTPRoute")),
-            ),
-        },
         rejected,
     }))
+}
+
+/// Opens the store to the edge: applies the edge policies and the route (the [`Wave::Exposure`]
+/// children), skipping those the memo shows unchanged. Returns whether the Gateway accepted the
+/// HTTPRoute, as last applied (None for an Ingress).
+pub async fn expose(
+    ctx: &Context,
+    name: &str,
+    objects: &StoreObjects,
+) -> Result<Option<Step>, ApplyError> {
+    let mut memo = ctx.memos.take(name, objects);
+    let children = objects.children();
+    let started: Vec<Pending<'_>> = children
+        .iter()
+        .filter(|c| c.wave() == Wave::Exposure)
+        .filter_map(|c| start(ctx, &memo, *c, &objects.namespace, true))
+        .collect();
+    let done: Vec<_> = stream::iter(started)
+        .buffered(PARALLEL_APPLIES)
+        .collect()
+        .await;
+    let mut failed = None;
+    for result in done {
+        match result {
+            Ok(d) => record(&mut memo, d, &mut Vec::new()),
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    let route = match &objects.route {
+        RouteObject::Ingress(_) => None,
+        RouteObject::HttpRoute(_) => Some(
+            memo.route
+                .clone()
+                .unwrap_or_else(|| waiting("the HTTPRoute")),
+        ),
+    };
+    ctx.memos.put(name, memo);
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(route),
+    }
+}
+
+/// Closes the store to the edge: deletes its route (of either kind) and its edge policies where
+/// the watches show them. Returns whether anything was deleted.
+pub async fn withdraw(ctx: &Context, objects: &StoreObjects) -> Result<bool, ApplyError> {
+    let namespace = objects.namespace.name_any();
+    let route_name = objects.route_name();
+    let mut deleted = false;
+    let ingress = key_of::<Ingress>(&route_meta(&namespace, route_name));
+    if ctx.seen.contains(&ingress) {
+        delete_child::<Ingress>(ctx, &namespace, route_name).await?;
+        ctx.seen.saw(ingress, None);
+        deleted = true;
+    }
+    let http_route = key_of::<HTTPRoute>(&route_meta(&namespace, route_name));
+    if ctx.seen.contains(&http_route) {
+        delete_child::<HTTPRoute>(ctx, &namespace, route_name).await?;
+        ctx.seen.saw(http_route, None);
+        deleted = true;
+    }
+    for policy in &objects.edge_policies {
+        let key = key_of::<NetworkPolicy>(&policy.metadata);
+        if ctx.seen.contains(&key) {
+            let policy_name = policy.metadata.name.as_deref().unwrap_or_default();
+            delete_child::<NetworkPolicy>(ctx, &namespace, policy_name).await?;
+            ctx.seen.saw(key, None);
+            deleted = true;
+        }
+    }
+    Ok(deleted)
+}
+
+fn route_meta(namespace: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        namespace: Some(namespace.to_string()),
+        name: Some(name.to_string()),
+        ..ObjectMeta::default()
+    }
 }
 
 /// The workloads of `wave` that need no apply (unchanged since ours, status aside) take the

@@ -75,7 +75,8 @@ fn nothing<K>(_: &K) -> Observed {
     Observed::Nothing
 }
 
-/// The request a child of the Namespace, Foundation, Data or Storefront wave needs, if any.
+/// The request a child of the Namespace, Foundation, Data, Storefront or Exposure wave needs,
+/// if any.
 pub fn start<'a>(
     ctx: &'a Context,
     memo: &Memo,
@@ -87,7 +88,7 @@ pub fn start<'a>(
         Child::Namespace(_) => apply_one(ctx, memo, namespace, nothing),
         Child::ResourceQuota(o) => apply_one(ctx, memo, o, nothing),
         Child::LimitRange(o) => apply_one(ctx, memo, o, nothing),
-        Child::NetworkPolicy(o) => apply_one(ctx, memo, o, nothing),
+        Child::NetworkPolicy(o) | Child::EdgePolicy(o) => apply_one(ctx, memo, o, nothing),
         Child::Service(o) => apply_one(ctx, memo, o, nothing),
         Child::PersistentVolumeClaim(o) => apply_one(ctx, memo, o, nothing),
         Child::ConfigMap(o) => apply_one(ctx, memo, o, nothing),

@@ -245,6 +245,14 @@ async fn provision(
         retry,
     };
     let setup = setup::run_setup(ctx, validated, objects.setup_job(), gates, &mut facts).await?;
+    // Nothing is public before it is ours: the edge policies and the route go out only once
+    // setup has installed the shop with our admin (in this pass or an earlier one).
+    let route = if facts.completed_setup.is_some() {
+        apply::expose(ctx, &validated.name, &objects).await?
+    } else {
+        apply::withdraw(ctx, &objects).await?;
+        unexposed_route(&objects)
+    };
 
     let mut progress = Progress {
         namespace: match live.rejected {
@@ -254,7 +262,7 @@ async fn provision(
         database,
         storefront,
         setup: setup.setup,
-        route: live.route,
+        route,
         blocked: live.blocked.or(setup.blocked),
         rejected: live.rejected.clone(),
     };
@@ -298,6 +306,17 @@ async fn provision(
                 .max(Duration::from_secs(1)),
         ),
     })
+}
+
+/// The route step of a store that is not exposed yet: an HTTPRoute waits for setup; an Ingress
+/// has no step of its own.
+fn unexposed_route(objects: &build::StoreObjects) -> Option<Step> {
+    match objects.route {
+        build::route::RouteObject::Ingress(_) => None,
+        build::route::RouteObject::HttpRoute(_) => Some(Step::Waiting(
+            "The HTTPRoute is created once setup has installed the shop".into(),
+        )),
+    }
 }
 
 fn seconds_since(start: Option<&Time>, now: k8s_openapi::jiff::Timestamp) -> Duration {
