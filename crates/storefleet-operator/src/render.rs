@@ -169,7 +169,9 @@ pub fn render(store: &Store, config: &OperatorConfig) -> Result<String, RenderEr
             Child::Namespace(o) => to_yaml("Namespace", o.metadata.name.as_deref(), o),
             Child::ResourceQuota(o) => to_yaml("ResourceQuota", o.metadata.name.as_deref(), o),
             Child::LimitRange(o) => to_yaml("LimitRange", o.metadata.name.as_deref(), o),
-            Child::NetworkPolicy(o) | Child::EdgePolicy(o) => to_yaml("NetworkPolicy", o.metadata.name.as_deref(), o),
+            Child::NetworkPolicy(o) | Child::EdgePolicy(o) => {
+                to_yaml("NetworkPolicy", o.metadata.name.as_deref(), o)
+            }
             Child::GeneratedSecret(t) => {
                 let secret = t.materialize(&mut Placeholder);
                 to_yaml("Secret", Some(t.name()), &secret)

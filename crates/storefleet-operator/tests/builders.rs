@@ -794,7 +794,11 @@ fn a_cluster_issuer_lets_the_acme_solver_be_reached() {
         "ingress-nginx"
     );
     let tls_secret = objects(&Store::test().with_tls_secret("cert"));
-    assert_eq!(tls_secret.policies().count(), 6, "no solver without cert-manager");
+    assert_eq!(
+        tls_secret.policies().count(),
+        6,
+        "no solver without cert-manager"
+    );
 }
 
 #[test]
@@ -1420,7 +1424,11 @@ fn waves_follow_the_apply_order_and_no_pod_runs_before_its_guards() {
             )
         });
         assert!(!exposure.is_empty());
-        assert!(exposure.iter().all(|e| *e == Wave::Exposure && setup.iter().all(|s| s < e)));
+        assert!(
+            exposure
+                .iter()
+                .all(|e| *e == Wave::Exposure && setup.iter().all(|s| s < e))
+        );
         assert_eq!(waves.last(), Some(&Wave::Exposure));
         assert_eq!(Wave::ALL.len(), 7);
     }

@@ -1157,11 +1157,10 @@ async fn no_route_nor_edge_policy_exists_before_setup_completes() {
     env.cp.kubelet().jobs(NS, JobPods::Hold);
     env.create(Store::test()).await;
     env.wait_store("alice", "setup running", |s| {
-        s.and_then(|s| s.status.as_ref())
-            .is_some_and(|s| {
-                is_true(s, "StorefrontReady")
-                    && condition(s, "SetupComplete").is_some_and(|c| c.reason == "SetupRunning")
-            })
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
+            is_true(s, "StorefrontReady")
+                && condition(s, "SetupComplete").is_some_and(|c| c.reason == "SetupRunning")
+        })
     })
     .await;
     // A few more passes (watch events of the running Job) change nothing.
@@ -1172,7 +1171,10 @@ async fn no_route_nor_edge_policy_exists_before_setup_completes() {
     assert!(ingresses.is_empty(), "an Ingress exists during setup");
     let policies: Vec<NetworkPolicy> = env.children(NS, "alice").await;
     let names: Vec<String> = policies.iter().map(|p| p.name_any()).collect();
-    assert!(names.contains(&child::NETPOL_DEFAULT_DENY.to_string()), "{names:?}");
+    assert!(
+        names.contains(&child::NETPOL_DEFAULT_DENY.to_string()),
+        "{names:?}"
+    );
     assert!(
         !names.contains(&child::NETPOL_INGRESS.to_string()),
         "the edge may reach the storefront during setup: {names:?}"
@@ -1189,4 +1191,99 @@ async fn no_route_nor_edge_policy_exists_before_setup_completes() {
             .any(|p| p.name_any() == child::NETPOL_INGRESS),
         "the edge policy once the shop is ours"
     );
+}
+
+/// Data loss is never Ready: a Ready store whose namespace is deleted (its database and files
+/// with it) is `Stalled`/`DataLost`, naming what vanished; nothing is created again on an empty
+/// shop (no namespace, no setup Job, no route) until the owner asks to start over with the retry
+/// annotation.
+#[tokio::test]
+async fn a_ready_store_whose_namespace_is_deleted_is_data_lost_not_ready() {
+    use k8s_openapi::api::networking::v1::Ingress;
+    let Some(env) = Env::start(
+        "a_ready_store_whose_namespace_is_deleted_is_data_lost_not_ready",
+        config(),
+    )
+    .await
+    else {
+        return;
+    };
+    env.create(Store::test()).await;
+    let ready = env.wait_phase("alice", Phase::Ready).await;
+    let first_setup = ready
+        .status
+        .as_ref()
+        .and_then(|s| s.completed_setup.clone())
+        .expect("completed setup");
+    let ns_uid = env.namespace(NS).await.and_then(|n| n.metadata.uid);
+    let recorded = env
+        .wait_store("alice", "the data recorded", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| s.data.as_ref())
+                .is_some_and(|d| d.namespace_uid.is_some() && d.volumes.len() >= 2)
+        })
+        .await
+        .and_then(|s| s.status)
+        .and_then(|s| s.data)
+        .expect("data");
+    assert_eq!(recorded.namespace_uid, ns_uid);
+    assert!(
+        recorded.volumes.contains_key("data-database-0")
+            && recorded.volumes.contains_key(child::STOREFRONT_DATA),
+        "{recorded:?}"
+    );
+
+    // By mistake, the namespace goes (and the database and files in it).
+    Api::<Namespace>::all(env.admin.clone())
+        .delete(NS, &DeleteParams::default())
+        .await
+        .expect("delete namespace");
+    let lost = env
+        .wait_store("alice", "DataLost", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, "Stalled"))
+                .is_some_and(|c| c.status == "True" && c.reason == "DataLost")
+        })
+        .await
+        .expect("store");
+    let status = lost.status.clone().unwrap_or_default();
+    assert_eq!(status.phase, Some(Phase::Failed));
+    assert!(!is_true(&status, "Ready"));
+    let message = condition(&status, "Ready")
+        .map(|c| c.message)
+        .unwrap_or_default();
+    assert!(
+        message.contains("namespace store-alice was deleted") && message.contains("retry"),
+        "{message}"
+    );
+    // Nothing comes back on an empty shop.
+    env.wait_namespace_gone(NS).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        env.namespace(NS).await.is_none(),
+        "the namespace was created again, empty"
+    );
+    let still = env.status("alice").await;
+    assert_eq!(still.phase, Some(Phase::Failed));
+    assert_eq!(still.completed_setup.as_deref(), Some(first_setup.as_str()));
+
+    // The owner asks to start over: a new, empty shop is set up and becomes Ready.
+    env.retry("alice", "start-over").await;
+    let again = env.wait_phase("alice", Phase::Ready).await;
+    let status = again.status.unwrap_or_default();
+    let new_uid = env.namespace(NS).await.and_then(|n| n.metadata.uid);
+    assert_ne!(new_uid, ns_uid);
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    assert_eq!(jobs.len(), 1, "setup ran on the new shop");
+    let ingresses: Vec<Ingress> = env.children(NS, "alice").await;
+    assert_eq!(ingresses.len(), 1);
+    let data = env
+        .wait_store("alice", "the new data recorded", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| s.data.as_ref())
+                .is_some_and(|d| d.namespace_uid == new_uid)
+        })
+        .await;
+    assert!(data.is_some());
+    assert!(status.completed_setup.is_some());
 }

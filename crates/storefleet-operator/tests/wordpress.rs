@@ -688,7 +688,16 @@ fn an_install_finished_by_a_stranger_before_setup_is_wiped_and_installed_again()
     let (_php, port) = serve(&shop);
     // The stranger finishes the installer (the form WordPress's install.php posts).
     let install = run(Command::new("curl")
-        .args(["-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "120"])
+        .args([
+            "-s",
+            "-S",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "120",
+        ])
         .arg("--connect-to")
         .arg(format!("alice.shop.local:80:127.0.0.1:{port}"))
         .args([
@@ -740,8 +749,8 @@ fn an_install_finished_by_a_stranger_before_setup_is_wiped_and_installed_again()
     let _ = std::fs::remove_file(&canary);
 
     let out = shop.setup();
-    let log = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let log =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "setup failed:\n{log}");
     assert!(
         log.contains("installed by someone else") && log.contains("wiping it"),
@@ -749,8 +758,14 @@ fn an_install_finished_by_a_stranger_before_setup_is_wiped_and_installed_again()
     );
     assert!(log.contains("installing WordPress"), "{log}");
     assert!(!canary.exists(), "the stranger's code ran during setup");
-    assert!(!content.join("plugins/backdoor").exists(), "foreign plugin kept");
-    assert!(!content.join("mu-plugins").exists(), "foreign must-use plugin kept");
+    assert!(
+        !content.join("plugins/backdoor").exists(),
+        "foreign plugin kept"
+    );
+    assert!(
+        !content.join("mu-plugins").exists(),
+        "foreign must-use plugin kept"
+    );
     assert_eq!(
         shop.wp(&["user", "list", "--role=administrator", "--field=user_login"]),
         "storeadmin",
@@ -771,7 +786,10 @@ fn an_install_finished_by_a_stranger_before_setup_is_wiped_and_installed_again()
         .success()
     };
     assert!(check(&ours), "our admin password works");
-    assert!(!check("attacker-password-1"), "the stranger's password works");
+    assert!(
+        !check("attacker-password-1"),
+        "the stranger's password works"
+    );
     // A second run knows the install as ours.
     let again = shop.setup();
     let log = String::from_utf8_lossy(&again.stdout).to_string();

@@ -21,4 +21,4 @@ pub use spec::{
     DeletionPolicy, Engine, GatewaySpec, IngressSpec, PaymentMethod, Plan, SetupSpec, StorageSpec,
     Store, StoreSpec, TlsSpec, VersionsSpec,
 };
-pub use status::{Phase, StoreStatus, condition};
+pub use status::{Phase, StoreData, StoreStatus, condition};

@@ -271,9 +271,15 @@ pub fn is_image_tag(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-/// Image tags. The repositories come from the operator configuration.
+/// Image tags. The repositories come from the operator configuration. A database's major
+/// version cannot change (its server cannot start on the older major's data directory, and no
+/// upgrade path exists yet).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(oldSelf.mariadb) || !has(self.mariadb) || self.mariadb.find('^[0-9]+') == oldSelf.mariadb.find('^[0-9]+')").message("versions.mariadb: the major version cannot change (the new server cannot start on the old data directory, and Storefleet has no upgrade path between majors yet); keep the current major, or restore a backup into a new store"),
+    validation = Rule::new("!has(oldSelf.postgres) || !has(self.postgres) || self.postgres.find('^[0-9]+') == oldSelf.postgres.find('^[0-9]+')").message("versions.postgres: the major version cannot change (the new server cannot start on the old data directory, and Storefleet has no upgrade path between majors yet); keep the current major, or restore a backup into a new store")
+)]
 pub struct VersionsSpec {
     /// Tag of the official `wordpress` (apache) image.
     #[serde(default, skip_serializing_if = "Option::is_none")]

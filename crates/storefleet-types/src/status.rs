@@ -9,6 +9,8 @@
 //!
 //! Secrets never appear here: [`StoreStatus::credentials_secret`] names the Secret instead.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -68,6 +70,25 @@ pub struct StoreStatus {
     /// When the store first became Ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_at: Option<Time>,
+
+    /// What identifies the store's data, recorded once setup has succeeded on it: when one of
+    /// these objects vanishes or is replaced, the shop's data is gone and the store is
+    /// `Stalled` with reason `DataLost` (never set up again, never Ready on an empty shop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<StoreData>,
+}
+
+/// The objects a store's data lives in, by uid.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreData {
+    /// The uid of the store's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_uid: Option<String>,
+
+    /// The uid of each volume claim that holds the shop's data (database, files), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volumes: BTreeMap<String, String>,
 }
 
 /// Coarse lifecycle phase.

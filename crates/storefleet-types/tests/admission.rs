@@ -377,3 +377,44 @@ fn crd_names_columns_and_subresources() {
         ]
     );
 }
+
+#[test]
+fn database_major_versions_cannot_change() {
+    let woo = |tag: &str| {
+        store(
+            "alice",
+            with(minimal(), "versions", json!({"mariadb": tag})),
+        )
+    };
+    assert_eq!(
+        admit(&woo("11.4.5"), Some(&woo("11.4"))),
+        Ok(()),
+        "a minor update"
+    );
+    let errors = admit(&woo("12.0"), Some(&woo("11.4"))).expect_err("11 -> 12");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("versions.mariadb: the major version cannot change")),
+        "{errors:#?}"
+    );
+    let medusa = |tag: &str| {
+        store(
+            "bob",
+            json!({"engine": "medusa", "owner": "bob@example.com", "versions": {"postgres": tag}}),
+        )
+    };
+    assert_eq!(
+        admit(&medusa("17.6-alpine"), Some(&medusa("17-alpine"))),
+        Ok(())
+    );
+    let errors = admit(&medusa("18-alpine"), Some(&medusa("17-alpine"))).expect_err("17 -> 18");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("versions.postgres: the major version cannot change")),
+        "{errors:#?}"
+    );
+    // A store created with a pin may pin any major.
+    assert_eq!(admit(&woo("12.0"), None), Ok(()));
+}

@@ -148,6 +148,39 @@ impl StoreObjects {
         self.network_policies.iter().chain(&self.edge_policies)
     }
 
+    /// The volume claims that hold the shop's data, by name: each database StatefulSet's claims
+    /// (`<template>-<statefulset>-0`) and the standalone claims (WordPress files, Medusa
+    /// uploads). A cache's claims are not data.
+    pub fn data_volumes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for child in self.children() {
+            match child {
+                Child::StatefulSet(sts) => {
+                    let claims = sts.spec.volume_claim_templates.iter().flatten();
+                    for claim in claims {
+                        let component = claim
+                            .metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get(keys::COMPONENT));
+                        if component.map(String::as_str) == Some(Component::Database.as_str()) {
+                            out.push(format!(
+                                "{}-{}-0",
+                                claim.metadata.name.as_deref().unwrap_or_default(),
+                                sts.metadata.name.as_deref().unwrap_or_default()
+                            ));
+                        }
+                    }
+                }
+                Child::PersistentVolumeClaim(pvc) => {
+                    out.push(pvc.metadata.name.clone().unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// The name of the route (Ingress or HTTPRoute: the same for both kinds).
     pub fn route_name(&self) -> &str {
         let meta = match &self.route {

@@ -28,15 +28,18 @@ pub use super::calls::{
     is_rejection, rejection, set_owner_references, ssa, status_code,
 };
 use super::children::ChildKind;
+use super::data::{self, ObservedData};
 use super::memo::{ChildKey, Memo};
 use super::migration;
 use super::observe::Step;
+use super::seen::Identity;
 use super::status::Blocked;
 use crate::build::route::RouteObject;
 use crate::build::wave::Wave;
 use crate::build::{Child, StoreObjects};
 use crate::gateway_api::HTTPRoute;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use storefleet_types::StoreData;
 
 /// What applying the children found.
 #[derive(Debug)]
@@ -51,6 +54,8 @@ pub struct Live {
     pub blocked: Option<Blocked>,
     /// A failed migration Job was just deleted for a retry: check again soon.
     pub restarting: bool,
+    /// What this pass observed of the objects that hold the store's data.
+    pub data: ObservedData,
 }
 
 /// Why the children could not be applied: the store waits (these become status, not errors).
@@ -62,6 +67,8 @@ pub enum Refusal {
     NamespaceTerminating,
     /// Generated Secrets that were issued and are gone (names).
     CredentialsLost(Vec<String>),
+    /// The objects that held the store's data vanished or were replaced (what, one phrase each).
+    DataLost(Vec<String>),
 }
 
 /// The memo key of an object of kind `K`.
@@ -78,13 +85,14 @@ pub fn key_of<K: ChildKind>(meta: &ObjectMeta) -> ChildKey {
 /// read first.
 pub async fn apply_children(
     ctx: &Context,
-    name: &str,
-    uid: &str,
+    store: (&str, &str),
     objects: &StoreObjects,
+    recorded: Option<&StoreData>,
     retry: bool,
 ) -> Result<Result<Live, Refusal>, ApplyError> {
+    let (name, uid) = store;
     let mut memo = ctx.memos.take(name, objects);
-    let result = apply_with(ctx, &mut memo, name, uid, objects, retry).await;
+    let result = apply_with(ctx, &mut memo, (name, uid), objects, recorded, retry).await;
     // The memo holds only what succeeded, so it is kept whatever happened.
     ctx.memos.put(name, memo);
     result
@@ -96,9 +104,9 @@ pub const PARALLEL_APPLIES: usize = 8;
 async fn apply_with(
     ctx: &Context,
     memo: &mut Memo,
-    name: &str,
-    uid: &str,
+    (name, uid): (&str, &str),
     objects: &StoreObjects,
+    recorded: Option<&StoreData>,
     retry: bool,
 ) -> Result<Result<Live, Refusal>, ApplyError> {
     // Whether the generated Secrets were issued before (marked on the Namespace): from then on
@@ -106,7 +114,19 @@ async fn apply_with(
     let ns_key = key_of::<Namespace>(&objects.namespace.metadata);
     if !memo.unchanged(&ns_key, &ctx.seen) {
         memo.issued = false;
-        if let Some(ns) = get_metadata::<Namespace>(ctx, &objects.namespace.metadata).await? {
+        memo.namespace_uid = None;
+        let read = get_metadata::<Namespace>(ctx, &objects.namespace.metadata).await?;
+        memo.namespace_uid = read.as_ref().and_then(|ns| ns.metadata.uid.clone());
+        if read.is_none()
+            && let Some(recorded) = recorded
+        {
+            // Gone, and recorded as the store's: not to be created again empty.
+            let lost = data::lost(recorded, &objects.namespace.name_any(), &gone_namespace());
+            if !lost.is_empty() {
+                return Ok(Err(Refusal::DataLost(lost)));
+            }
+        }
+        if let Some(ns) = read {
             let ns_name = ns.name_any();
             if !belongs_to(&ns.metadata, name, uid) {
                 return Ok(Err(Refusal::NamespaceTaken(format!(
@@ -120,6 +140,15 @@ async fn apply_with(
             memo.issued = ns
                 .annotations()
                 .contains_key(names::CREDENTIALS_ISSUED_ANNOTATION);
+        }
+    }
+    // The data lives in the namespace and the volumes we recorded once setup had succeeded; if
+    // one of them was replaced, nothing is applied on the empty ones (no new setup, no route).
+    let observed = observe_data(ctx, memo, objects);
+    if let Some(recorded) = recorded {
+        let lost = data::lost(recorded, &objects.namespace.name_any(), &observed);
+        if !lost.is_empty() {
+            return Ok(Err(Refusal::DataLost(lost)));
         }
     }
     let issued = memo.issued;
@@ -205,7 +234,38 @@ async fn apply_with(
         blocked,
         restarting,
         rejected,
+        data: observed,
     }))
+}
+
+fn gone_namespace() -> ObservedData {
+    ObservedData {
+        namespace: Some(Identity::Gone),
+        volumes: Default::default(),
+    }
+}
+
+/// The namespace (as read by this pass or an earlier one of the same version) and the data
+/// volume claims (as the watches saw them).
+fn observe_data(ctx: &Context, memo: &Memo, objects: &StoreObjects) -> ObservedData {
+    let namespace = objects.namespace.name_any();
+    let ns_key = key_of::<Namespace>(&objects.namespace.metadata);
+    let from_watch = match ctx.seen.identity(&ns_key) {
+        Identity::Uid(uid) => Some(Identity::Uid(uid)),
+        _ => None,
+    };
+    ObservedData {
+        namespace: memo.namespace_uid.clone().map(Identity::Uid).or(from_watch),
+        volumes: objects
+            .data_volumes()
+            .into_iter()
+            .map(|claim| {
+                let key = ChildKey::new("PersistentVolumeClaim", Some(&namespace), Some(&claim));
+                let identity = ctx.seen.identity(&key);
+                (claim, identity)
+            })
+            .collect(),
+    }
 }
 
 /// Opens the store to the edge: applies the edge policies and the route (the [`Wave::Exposure`]

@@ -77,6 +77,8 @@ pub struct Memo {
     pub workloads: HashMap<ChildKey, Step>,
     /// The route step, observed from the HTTPRoute as last applied.
     pub route: Option<Step>,
+    /// The namespace's uid as last read (None: not read yet, or absent).
+    pub namespace_uid: Option<String>,
 }
 
 impl Memo {
@@ -89,6 +91,7 @@ impl Memo {
             issued: false,
             workloads: HashMap::new(),
             route: None,
+            namespace_uid: None,
         }
     }
 

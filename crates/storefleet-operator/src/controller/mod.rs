@@ -26,6 +26,7 @@ pub mod apply_child;
 pub mod calls;
 pub mod children;
 pub mod cleanup;
+pub mod data;
 pub mod memo;
 pub mod migration;
 pub mod observe;

@@ -26,6 +26,7 @@ use tracing::{Instrument, debug, info, warn};
 
 use super::apply::{self, Refusal};
 use super::cleanup;
+use super::data;
 use super::observe::Step;
 use super::report;
 use super::setup::{self, Gates};
@@ -182,6 +183,7 @@ pub fn facts_from(store: &Store) -> Facts {
         observed_retry: store.annotations().get(names::RETRY_ANNOTATION).cloned(),
         provisioning_started_at: prev.provisioning_started_at,
         ready_at: prev.ready_at,
+        data: prev.data,
     }
 }
 
@@ -196,6 +198,17 @@ fn is_retry(store: &Store, facts: &Facts) -> bool {
     prev.phase == Some(Phase::Failed)
         && (facts.observed_retry != prev.observed_retry
             || stalled_generation.is_some_and(|g| g < facts.generation))
+}
+
+/// Whether a retry asks to start a store over whose data is gone: it is Stalled with reason
+/// `DataLost` and its retry annotation changed (a spec change alone never empties a shop).
+fn starts_over(store: &Store, facts: &Facts) -> bool {
+    let prev = store.status.clone().unwrap_or_default();
+    let data_lost = prev
+        .conditions
+        .iter()
+        .any(|c| c.type_ == condition::STALLED && c.status == "True" && c.reason == "DataLost");
+    data_lost && facts.observed_retry != prev.observed_retry
 }
 
 /// Converges an admitted Store: build, apply, observe, setup, timeout, then one status write.
@@ -226,17 +239,30 @@ async fn provision(
     if retry || facts.provisioning_started_at.is_none() {
         facts.provisioning_started_at = Some(Time(now));
     }
+    if retry && starts_over(store, &facts) {
+        // The owner asked to start a store whose data is gone over, empty: set up again.
+        info!(store = %validated.name, "starting over as a new, empty shop after data loss");
+        facts.data = None;
+        facts.completed_setup = None;
+        facts.ready_at = None;
+    }
 
     let objects = build::build(validated);
-    let live =
-        match apply::apply_children(ctx, &validated.name, &validated.uid, &objects, retry).await? {
-            Ok(live) => live,
-            Err(refusal) => {
-                let (outcome, action) = refused(refusal, &validated.namespace);
-                report::finish(store, ctx, facts, outcome).await?;
-                return Ok(action);
+    let store_id = (validated.name.as_str(), validated.uid.as_str());
+    let applied =
+        apply::apply_children(ctx, store_id, &objects, facts.data.as_ref(), retry).await?;
+    let live = match applied {
+        Ok(live) => live,
+        Err(refusal) => {
+            if matches!(refusal, Refusal::DataLost(_)) {
+                // An empty shop is never public: its installer would be anyone's.
+                apply::withdraw(ctx, &objects).await?;
             }
-        };
+            let (outcome, action) = refused(refusal, &validated.namespace);
+            report::finish(store, ctx, facts, outcome).await?;
+            return Ok(action);
+        }
+    };
     let (database, storefront) = (live.database, live.storefront);
     let gates = Gates {
         database: &database,
@@ -245,6 +271,10 @@ async fn provision(
         retry,
     };
     let setup = setup::run_setup(ctx, validated, objects.setup_job(), gates, &mut facts).await?;
+    if facts.completed_setup.is_some() {
+        // Set up on this data: from now on, losing it is DataLost.
+        facts.data = Some(data::record(facts.data.as_ref(), &live.data));
+    }
     // Nothing is public before it is ours: the edge policies and the route go out only once
     // setup has installed the shop with our admin (in this pass or an earlier one).
     let route = if facts.completed_setup.is_some() {
@@ -346,6 +376,10 @@ fn refused(refusal: Refusal, namespace: &str) -> (Outcome, Action) {
                 ),
             ),
             Action::requeue(LIMIT_RECHECK),
+        ),
+        Refusal::DataLost(what) => (
+            blocked("DataLost", data::lost_message(&what)),
+            Action::await_change(),
         ),
         Refusal::NamespaceTerminating => {
             let message = "Waiting for the old namespace to finish terminating";

@@ -39,6 +39,17 @@ impl ChildKey {
     }
 }
 
+/// What the watches know of an object's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// It exists with this uid.
+    Uid(String),
+    /// It was deleted.
+    Gone,
+    /// Nothing seen yet (the watch may not have listed it).
+    Unknown,
+}
+
 /// What the watches record for a deleted child: never equal to a version the memo holds.
 pub const DELETED: &str = "deleted";
 
@@ -93,6 +104,7 @@ pub fn version_of(kind: &str, meta: &ObjectMeta) -> Option<String> {
 pub struct Seen {
     versions: Mutex<HashMap<ChildKey, String>>,
     steps: Mutex<HashMap<ChildKey, Step>>,
+    uids: Mutex<HashMap<ChildKey, String>>,
 }
 
 impl Seen {
@@ -102,6 +114,34 @@ impl Seen {
 
     fn steps(&self) -> MutexGuard<'_, HashMap<ChildKey, Step>> {
         self.steps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn uids(&self) -> MutexGuard<'_, HashMap<ChildKey, String>> {
+        self.uids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the uid a watch event showed for `key`.
+    pub fn saw_uid(&self, key: ChildKey, uid: Option<&str>) {
+        match uid {
+            Some(uid) => {
+                self.uids().insert(key, uid.to_string());
+            }
+            None => {
+                self.uids().remove(&key);
+            }
+        }
+    }
+
+    /// What the watches know of the object `key`'s identity.
+    pub fn identity(&self, key: &ChildKey) -> Identity {
+        match self.get(key).as_deref() {
+            Some(DELETED) => Identity::Gone,
+            Some(_) => self
+                .uids()
+                .get(key)
+                .map_or(Identity::Unknown, |uid| Identity::Uid(uid.clone())),
+            None => Identity::Unknown,
+        }
     }
 
     /// Records the step an observed child's status showed in a watch event.
@@ -122,6 +162,7 @@ impl Seen {
     pub fn saw(&self, key: ChildKey, resource_version: Option<&str>) {
         if resource_version.is_none_or(|v| v == DELETED) {
             self.steps().remove(&key);
+            self.uids().remove(&key);
         }
         let mut seen = self.versions();
         match resource_version {

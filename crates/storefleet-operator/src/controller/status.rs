@@ -6,7 +6,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use storefleet_types::{Phase, StoreStatus, condition};
+use storefleet_types::{Phase, StoreData, StoreStatus, condition};
 
 use super::observe::Step;
 
@@ -134,6 +134,8 @@ pub struct Facts {
     pub provisioning_started_at: Option<Time>,
     /// When the store first became Ready.
     pub ready_at: Option<Time>,
+    /// What identifies the store's data (recorded once setup succeeded).
+    pub data: Option<StoreData>,
 }
 
 /// The status to write after a reconcile.
@@ -234,6 +236,7 @@ pub fn next_status(
         observed_retry: facts.observed_retry,
         provisioning_started_at: facts.provisioning_started_at,
         ready_at: facts.ready_at,
+        data: facts.data,
     }
 }
 

@@ -65,6 +65,7 @@ pub fn watch_children(
                             if let Some(step) = step(o) {
                                 seen.saw_step(key.clone(), step);
                             }
+                            seen.saw_uid(key.clone(), o.meta().uid.as_deref());
                             seen.saw(key, version_of(&kind, o.meta()).as_deref());
                         }
                         watcher::Event::Delete(o) => {
