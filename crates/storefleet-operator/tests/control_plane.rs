@@ -486,6 +486,36 @@ async fn the_crd_rejects_bad_stores_at_admission() {
         .await
         .expect_err("engine change");
     assert!(err.to_string().contains("immutable"), "{err}");
+    // A database's major version cannot change (the real apiserver's CEL, regex library).
+    env.stores()
+        .patch(
+            "ok",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"versions": {"mariadb": "11.4"}}})),
+        )
+        .await
+        .expect("pin mariadb 11.4");
+    env.stores()
+        .patch(
+            "ok",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"versions": {"mariadb": "11.8"}}})),
+        )
+        .await
+        .expect("a minor update");
+    let err = env
+        .stores()
+        .patch(
+            "ok",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"versions": {"mariadb": "12.0"}}})),
+        )
+        .await
+        .expect_err("major change");
+    assert!(
+        err.to_string().contains("the major version cannot change"),
+        "{err}"
+    );
     // storage is immutable too: set, changed or removed after creation.
     for patch in [
         json!({"spec": {"storage": {"databaseSize": "2Gi"}}}),
