@@ -75,6 +75,11 @@ impl Supervised {
         matches!(self.child.try_wait(), Ok(Some(_)) | Err(_))
     }
 
+    /// The exit status, once the process has exited (the guard exits with the binary's status).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// The last lines of the log, for error messages.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

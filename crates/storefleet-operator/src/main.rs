@@ -147,9 +147,12 @@ fn run_controller(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime
+    let result = runtime
         .block_on(runtime::run(options))
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    // Tasks still running (a watch, a request) are not waited for: the process is stopping.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 fn run(cli: Cli) -> Result<String, String> {

@@ -119,6 +119,32 @@ pub enum RunError {
     /// Another replica took the Lease; this one stops and restarts as standby.
     #[error("lost leadership of Lease {0}")]
     LostLeadership(String),
+    /// The Store CRD is not installed in the cluster.
+    #[error(
+        "the Store CRD (stores.{group}) is not installed in this cluster: apply it with `kubectl apply --server-side -f crd/storefleet.io_stores.yaml` (or install the Helm chart, which brings it), then start the operator again"
+    , group = names::GROUP)]
+    CrdMissing,
+    /// The Store CRD could not be read.
+    #[error("cannot read the Store CRD's resources: {0}")]
+    CrdUnreadable(#[source] kube::Error),
+}
+
+/// How long after SIGTERM the operator waits for in-flight reconciles before it exits anyway
+/// (Kubernetes' default grace period is 30 s).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Whether the Store CRD is served: one list of at most one Store. A 404 means it is not
+/// installed (the controller's watch would only retry it forever).
+async fn check_crd(client: &Client) -> Result<(), RunError> {
+    let stores: Api<Store> = Api::all(client.clone());
+    match stores
+        .list_metadata(&kube::api::ListParams::default().limit(1))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Err(RunError::CrdMissing),
+        Err(e) => Err(RunError::CrdUnreadable(e)),
+    }
 }
 
 /// Runs the operator until SIGTERM/SIGINT.
@@ -129,6 +155,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         .await
         .map_err(RunError::Connect)?;
     info!(kubernetes = %version.git_version, "connected");
+    check_crd(&client).await?;
 
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
@@ -148,20 +175,37 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         let _ = stop_tx.send(true);
     });
 
-    let result = if options.leader_election {
-        run_as_leader(client, options, metrics, ready, stop_rx).await
-    } else {
-        ready.store(true, Ordering::SeqCst);
-        run_controller(
-            client,
-            &options.config,
-            &options.identity,
-            metrics,
-            Arc::new(SystemClock),
-            wait_for(stop_rx),
-        )
-        .await;
-        Ok(())
+    let grace = {
+        let stop = stop_rx.clone();
+        async move {
+            wait_for(stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        }
+    };
+    let work = async {
+        if options.leader_election {
+            run_as_leader(client, options, metrics, ready, stop_rx).await
+        } else {
+            ready.store(true, Ordering::SeqCst);
+            run_controller(
+                client,
+                &options.config,
+                &options.identity,
+                metrics,
+                Arc::new(SystemClock),
+                wait_for(stop_rx),
+            )
+            .await;
+            Ok(())
+        }
+    };
+    // A pod must stop when told to, whatever the controller is waiting on.
+    let result = tokio::select! {
+        result = work => result,
+        () = grace => {
+            warn!(grace = ?SHUTDOWN_GRACE, "in-flight work did not finish after the shutdown request: exiting");
+            Ok(())
+        }
     };
     server.abort();
     result
