@@ -1317,3 +1317,52 @@ async fn a_ready_store_whose_namespace_is_deleted_is_data_lost_not_ready() {
     assert!(data.is_some());
     assert!(status.completed_setup.is_some());
 }
+
+/// Refusal withdraws: a store that served under a domain its owner may no longer use (the
+/// platform removed it from `ownerDomains`) is Stalled and its route and edge policy are
+/// removed; the namespace and the data stay.
+#[tokio::test]
+async fn a_store_refused_after_it_served_loses_its_route() {
+    use k8s_openapi::api::networking::v1::Ingress;
+    let mut config = config();
+    config.owner_domains = [(
+        "alice@example.com".to_string(),
+        vec!["shop.example.com".to_string()],
+    )]
+    .into();
+    let Some(mut env) = Env::start("a_store_refused_after_it_served_loses_its_route", config).await
+    else {
+        return;
+    };
+    env.create(Store::test().with_domain("shop.example.com"))
+        .await;
+    env.wait_phase("alice", Phase::Ready).await;
+    let ingresses: Vec<Ingress> = env.children(NS, "alice").await;
+    assert_eq!(ingresses.len(), 1);
+
+    // The platform withdraws the domain from the owner.
+    env.stop_operator().await;
+    env.config.owner_domains.clear();
+    env.start_operator();
+    let refused = env.wait_phase("alice", Phase::Failed).await;
+    let stalled = refused
+        .status
+        .and_then(|s| condition(&s, "Stalled"))
+        .expect("stalled");
+    assert!(
+        stalled.message.contains("not allowed"),
+        "{}",
+        stalled.message
+    );
+    common::eventually("the route and the edge policy removed", || async {
+        let ingresses: Vec<Ingress> = env.children(NS, "alice").await;
+        let policies: Vec<NetworkPolicy> = env.children(NS, "alice").await;
+        (ingresses.is_empty()
+            && !policies
+                .iter()
+                .any(|p| p.name_any() == child::NETPOL_INGRESS))
+        .then_some(())
+    })
+    .await;
+    assert!(env.namespace(NS).await.is_some(), "the data stays");
+}

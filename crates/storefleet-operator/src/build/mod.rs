@@ -181,15 +181,6 @@ impl StoreObjects {
         out
     }
 
-    /// The name of the route (Ingress or HTTPRoute: the same for both kinds).
-    pub fn route_name(&self) -> &str {
-        let meta = match &self.route {
-            route::RouteObject::Ingress(o) => &o.metadata,
-            route::RouteObject::HttpRoute(o) => &o.metadata,
-        };
-        meta.name.as_deref().unwrap_or_default()
-    }
-
     /// The setup Job.
     pub fn setup_job(&self) -> &Job {
         match &self.app {

@@ -311,29 +311,32 @@ pub async fn expose(
     }
 }
 
-/// Closes the store to the edge: deletes its route (of either kind) and its edge policies where
-/// the watches show them. Returns whether anything was deleted.
-pub async fn withdraw(ctx: &Context, objects: &StoreObjects) -> Result<bool, ApplyError> {
-    let namespace = objects.namespace.name_any();
-    let route_name = objects.route_name();
+/// Closes the store to the edge: deletes its route (of either kind) and its edge policies in
+/// `namespace` where the watches show them. Works from names alone, so that a store refused
+/// after it served (no valid spec to build from) is closed too. Returns whether anything was
+/// deleted.
+pub async fn withdraw(ctx: &Context, namespace: &str) -> Result<bool, ApplyError> {
     let mut deleted = false;
-    let ingress = key_of::<Ingress>(&route_meta(&namespace, route_name));
+    let route = route_meta(namespace, names::child::STOREFRONT);
+    let ingress = key_of::<Ingress>(&route);
     if ctx.seen.contains(&ingress) {
-        delete_child::<Ingress>(ctx, &namespace, route_name).await?;
+        delete_child::<Ingress>(ctx, namespace, names::child::STOREFRONT).await?;
         ctx.seen.saw(ingress, None);
         deleted = true;
     }
-    let http_route = key_of::<HTTPRoute>(&route_meta(&namespace, route_name));
+    let http_route = key_of::<HTTPRoute>(&route);
     if ctx.seen.contains(&http_route) {
-        delete_child::<HTTPRoute>(ctx, &namespace, route_name).await?;
+        delete_child::<HTTPRoute>(ctx, namespace, names::child::STOREFRONT).await?;
         ctx.seen.saw(http_route, None);
         deleted = true;
     }
-    for policy in &objects.edge_policies {
-        let key = key_of::<NetworkPolicy>(&policy.metadata);
+    for policy in [
+        names::child::NETPOL_INGRESS,
+        names::child::NETPOL_ACME_SOLVER,
+    ] {
+        let key = key_of::<NetworkPolicy>(&route_meta(namespace, policy));
         if ctx.seen.contains(&key) {
-            let policy_name = policy.metadata.name.as_deref().unwrap_or_default();
-            delete_child::<NetworkPolicy>(ctx, &namespace, policy_name).await?;
+            delete_child::<NetworkPolicy>(ctx, namespace, policy).await?;
             ctx.seen.saw(key, None);
             deleted = true;
         }

@@ -66,6 +66,17 @@ async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Err
         match admit(&store, ctx) {
             Admission::Admitted(validated) => Some(*validated),
             Admission::Refused(outcome, action) => {
+                // A store refused after it served (its host taken, its domain or annotations
+                // no longer allowed) is closed: its route and edge policies go.
+                if has_finalizer(&store)
+                    && let Some(namespace) =
+                        store.status.as_ref().and_then(|s| s.namespace.as_deref())
+                    && apply::withdraw(ctx, namespace)
+                        .await
+                        .map_err(Error::Apply)?
+                {
+                    info!(store = %store.name_any(), "route withdrawn: the store is refused");
+                }
                 report::finish(&store, ctx, facts_from(&store), *outcome).await?;
                 return Ok(action);
             }
@@ -256,7 +267,7 @@ async fn provision(
         Err(refusal) => {
             if matches!(refusal, Refusal::DataLost(_)) {
                 // An empty shop is never public: its installer would be anyone's.
-                apply::withdraw(ctx, &objects).await?;
+                apply::withdraw(ctx, &validated.namespace).await?;
             }
             let (outcome, action) = refused(refusal, &validated.namespace);
             report::finish(store, ctx, facts, outcome).await?;
@@ -280,7 +291,7 @@ async fn provision(
     let route = if facts.completed_setup.is_some() {
         apply::expose(ctx, &validated.name, &objects).await?
     } else {
-        apply::withdraw(ctx, &objects).await?;
+        apply::withdraw(ctx, &validated.namespace).await?;
         unexposed_route(&objects)
     };
 
