@@ -9,6 +9,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use std::collections::BTreeSet;
 
 use common::{Env, condition, is_true};
@@ -200,15 +202,38 @@ async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly
         old_image,
         "the old version keeps serving"
     );
+    // Another version while that migration runs: its migration waits, never two at once.
+    env.patch("bob", json!({"spec": {"versions": {"medusa": "0.3.0"}}}))
+        .await;
+    env.wait_store("bob", "the next migration waits", |s| {
+        s.and_then(|s| s.status.as_ref())
+            .and_then(|s| condition(s, "StorefrontReady"))
+            .is_some_and(|c| c.message.contains("to finish before starting"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let migrations = |jobs: &[Job]| {
+        names(jobs)
+            .into_iter()
+            .filter(|n| n.starts_with(child::MIGRATION_JOB_PREFIX))
+            .count()
+    };
+    let jobs: Vec<Job> = env.children(NS, "bob").await;
+    assert_eq!(
+        migrations(&jobs),
+        2,
+        "the finished first one and the running second one only: {:?}",
+        names(&jobs)
+    );
     env.cp.kubelet().release(NS, Component::Migration.as_str());
     env.wait_store("bob", "Ready on the new version", |s| {
         s.and_then(|s| s.status.as_ref())
-            .is_some_and(|st| st.phase == Some(Phase::Ready) && st.observed_generation == Some(2))
+            .is_some_and(|st| st.phase == Some(Phase::Ready) && st.observed_generation == Some(3))
     })
     .await;
     let deployments: Vec<Deployment> = env.children(NS, "bob").await;
     assert!(
-        server(&deployments).ends_with(":0.2.0"),
+        server(&deployments).ends_with(":0.3.0"),
         "{}",
         server(&deployments)
     );

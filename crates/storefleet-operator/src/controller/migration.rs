@@ -1,8 +1,9 @@
 //! The migration step of a Medusa store: the Job `migrate-<hash of the image>` runs
 //! `medusa db:migrate` once the data services are ready; `apply` does not apply the server and
 //! worker Deployments until it has succeeded, so a new image never serves before its database is
-//! migrated. A failed migration fails the store until a retry; a finished one removes the
-//! migration Jobs of earlier images.
+//! migrated. Two migrations never run at once: a new image's Job waits while one of an earlier
+//! image still runs. A failed migration fails the store until a retry; a finished one removes
+//! the finished migration Jobs of earlier images.
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
@@ -64,14 +65,21 @@ pub async fn migrate(
                 "Waiting for the database and the cache before migrating the database".into(),
             )));
         }
-        None => match create_once(ctx, job).await? {
-            Some(created) => created,
-            None => {
+        None => {
+            if let Some(running) = earlier_running(ctx, &namespace, &name).await? {
                 return Ok(Migration::of(Step::Waiting(format!(
-                    "Migration job {name} started"
+                    "Waiting for migration job {running} (of an earlier image) to finish before starting {name}"
                 ))));
             }
-        },
+            match create_once(ctx, job).await? {
+                Some(created) => created,
+                None => {
+                    return Ok(Migration::of(Step::Waiting(format!(
+                        "Migration job {name} started"
+                    ))));
+                }
+            }
+        }
     };
     if live.metadata.deletion_timestamp.is_some() {
         return Ok(Migration {
@@ -82,7 +90,7 @@ pub async fn migrate(
     align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
     let migration = match observe::job(&live) {
         JobState::Succeeded => {
-            remove_earlier_migrations(ctx, &namespace, &live, &name).await?;
+            remove_earlier_migrations(ctx, &namespace, &name).await?;
             Migration::of(Step::Ready)
         }
         JobState::Running(m) => Migration::of(Step::Waiting(format!(
@@ -118,34 +126,63 @@ pub async fn migrate(
     Ok(migration)
 }
 
-/// Deletes the finished migration Jobs of earlier images (a running one is left to finish).
-async fn remove_earlier_migrations(
-    ctx: &Context,
-    namespace: &str,
-    current: &Job,
-    current_name: &str,
-) -> Result<(), ApplyError> {
-    let Some(store) = current.labels().get(names::labels::STORE).cloned() else {
-        return Ok(());
-    };
+/// The migration Jobs of this store other than `current`, read whole (for their state); none
+/// and no request when the watches show no other migration Job in the namespace.
+async fn others(ctx: &Context, namespace: &str, current: &str) -> Result<Vec<Job>, ApplyError> {
+    let any_other = ctx
+        .seen
+        .names("Job", namespace)
+        .iter()
+        .any(|n| n != current && n.starts_with(names::child::MIGRATION_JOB_PREFIX));
+    if !any_other {
+        return Ok(Vec::new());
+    }
     let selector = format!(
-        "{}={store},{}={}",
-        names::labels::STORE,
+        "{}={}",
         names::labels::COMPONENT,
         names::Component::Migration.as_str()
     );
     ctx.metrics.api_request("list");
     let jobs = <Job as ChildKind>::api(ctx.client.clone(), namespace)
-        .list_metadata(&kube::api::ListParams::default().labels(&selector))
+        .list(&kube::api::ListParams::default().labels(&selector))
         .await
         .map_err(|source| ApplyError::Read {
             object: format!("migration jobs in {namespace}"),
             source,
         })?;
-    for other in jobs.items {
-        let other_name = other.name_any();
-        if other_name != current_name && other.metadata.deletion_timestamp.is_none() {
-            delete_child::<Job>(ctx, namespace, &other_name).await?;
+    Ok(jobs
+        .items
+        .into_iter()
+        .filter(|j| j.name_any() != current)
+        .collect())
+}
+
+/// An earlier image's migration Job that still runs (or is still being deleted), if any.
+async fn earlier_running(
+    ctx: &Context,
+    namespace: &str,
+    current: &str,
+) -> Result<Option<String>, ApplyError> {
+    Ok(others(ctx, namespace, current)
+        .await?
+        .into_iter()
+        .find(|j| {
+            j.metadata.deletion_timestamp.is_some()
+                || matches!(observe::job(j), JobState::Running(_))
+        })
+        .map(|j| j.name_any()))
+}
+
+/// Deletes the finished migration Jobs of earlier images (a running one is left to finish).
+async fn remove_earlier_migrations(
+    ctx: &Context,
+    namespace: &str,
+    current_name: &str,
+) -> Result<(), ApplyError> {
+    for other in others(ctx, namespace, current_name).await? {
+        let finished = !matches!(observe::job(&other), JobState::Running(_));
+        if finished && other.metadata.deletion_timestamp.is_none() {
+            delete_child::<Job>(ctx, namespace, &other.name_any()).await?;
         }
     }
     Ok(())
