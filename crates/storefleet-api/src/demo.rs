@@ -385,7 +385,7 @@ mod tests {
             "{status:?}"
         );
 
-        backend.delete("new-shop").await.expect("delete");
+        backend.delete(&store).await.expect("delete");
         for _ in 0..100 {
             if backend.get("new-shop").await.ok().flatten().is_none() {
                 return;

@@ -115,8 +115,8 @@ pub(crate) async fn delete_store<B: Backend>(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    visible(&state, &caller, &name).await?;
-    state.backend.delete(&name).await?;
+    let store = visible(&state, &caller, &name).await?;
+    state.backend.delete(&store).await?;
     tracing::info!(store = %name, by = %caller.user, "store deletion requested");
     Ok((
         StatusCode::ACCEPTED,

@@ -609,7 +609,8 @@ async fn sse_delivers_phase_changes_to_the_owner_only() {
         b.create(store("shop-b", "bob@example.com"))
             .await
             .expect("create");
-        b.delete("shop-a").await.expect("delete");
+        let shop_a = b.get("shop-a").await.ok().flatten().expect("shop-a");
+        b.delete(&shop_a).await.expect("delete");
         b.finish_deletion("shop-a");
     })
     .await;

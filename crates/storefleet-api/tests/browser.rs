@@ -250,8 +250,11 @@ impl storefleet_api::backend::Backend for Unreachable {
     {
         self.0.create(store).await
     }
-    async fn delete(&self, name: &str) -> Result<(), storefleet_api::backend::BackendError> {
-        self.0.delete(name).await
+    async fn delete(
+        &self,
+        store: &storefleet_types::Store,
+    ) -> Result<(), storefleet_api::backend::BackendError> {
+        self.0.delete(store).await
     }
     async fn request_retry(
         &self,

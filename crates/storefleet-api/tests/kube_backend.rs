@@ -269,6 +269,26 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
         body["phase"] == "Ready"
     })
     .await;
+    // A namespace that does not carry this store's uid (a retained one of an earlier store of
+    // the same name, or a lagging cache's) never yields a login.
+    let (_, body) = call(&router, "GET", "/api/v1/stores/shop-a", ALICE, None).await;
+    assert!(body["credentials"].is_null(), "{body}");
+    let marked = json!({"metadata": {"annotations": {names::STORE_UID_ANNOTATION: "00000000-0000-0000-0000-00000000dead"}}});
+    let namespaces = Api::<k8s_openapi::api::core::v1::Namespace>::all(admin.clone());
+    namespaces
+        .patch(ns, &PatchParams::default(), &Patch::Merge(&marked))
+        .await
+        .expect("annotate namespace");
+    let (_, body) = call(&router, "GET", "/api/v1/stores/shop-a", ALICE, None).await;
+    assert!(
+        body["credentials"].is_null(),
+        "another store's namespace: {body}"
+    );
+    let ours = json!({"metadata": {"annotations": {names::STORE_UID_ANNOTATION: created.metadata.uid.clone()}}});
+    namespaces
+        .patch(ns, &PatchParams::default(), &Patch::Merge(&ours))
+        .await
+        .expect("annotate namespace");
     let (_, body) = call(&router, "GET", "/api/v1/stores/shop-a", ALICE, None).await;
     assert_eq!(body["credentials"]["username"], "storeadmin", "{body}");
     let (status, body) = call(&router, "GET", "/api/v1/stores/shop-a/events", ALICE, None).await;
@@ -310,6 +330,24 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // By uid: a delete decided on a stale view of the name (the store it saw was replaced by
+    // a newer one) does not touch the newer store.
+    let current = stores.get("shop-a").await.expect("shop-a");
+    let mut stale = current.clone();
+    stale.metadata.uid = Some("00000000-0000-0000-0000-00000000beef".into());
+    let refused = backend.delete(&stale).await;
+    assert!(
+        matches!(
+            refused,
+            Err(storefleet_api::backend::BackendError::NotFound(_))
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        stores.get_opt("shop-a").await.expect("get").is_some(),
+        "the newer store stays"
+    );
 
     // Delete: the CR goes (no operator here, so no finalizer holds it).
     let (status, body) = call(&router, "DELETE", "/api/v1/stores/shop-a", ALICE, None).await;

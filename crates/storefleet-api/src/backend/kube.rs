@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Event, Secret};
+use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store as Cache};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -31,6 +31,8 @@ pub const RBAC: &[(&str, &str, &str, Option<&str>)] = &[
     ("", "events", "list", None),
     // the admin login of a Ready store, and nothing else
     ("", "secrets", "get", Some(child::ADMIN_SECRET)),
+    // whose namespace it is (its store-uid annotation), before reading that Secret
+    ("", "namespaces", "get", None),
 ];
 
 /// Field manager of the API's writes.
@@ -127,11 +129,22 @@ impl Backend for KubeBackend {
             .map_err(|e| classify(e, &name))
     }
 
-    async fn delete(&self, name: &str) -> Result<(), BackendError> {
-        match self.stores().delete(name, &DeleteParams::default()).await {
+    async fn delete(&self, store: &Store) -> Result<(), BackendError> {
+        let name = store.name_any();
+        // The caller's ownership was checked on this uid (from the watch cache, which may lag):
+        // the apiserver deletes only that object, never a newer store of the same name.
+        let params = DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                uid: store.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match self.stores().delete(&name, &params).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(classify(e, name)),
+            Err(kube::Error::Api(s)) if s.code == 409 => Err(BackendError::NotFound(name)),
+            Err(e) => Err(classify(e, &name)),
         }
     }
 
@@ -198,6 +211,21 @@ impl Backend for KubeBackend {
             .and_then(|s| s.credentials_secret.clone());
         // Only the fixed name is ever read (RBAC allows nothing else).
         if secret_name.as_deref() != Some(child::ADMIN_SECRET) {
+            return Ok(None);
+        }
+        // The namespace must be this store's (by uid): a lagging cache or a retained namespace
+        // of an earlier store with the same name never yields another store's login.
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let owner_uid = namespaces
+            .get_metadata_opt(&namespace)
+            .await
+            .map_err(|e| classify(e, &store.name_any()))?
+            .and_then(|ns| {
+                ns.metadata
+                    .annotations
+                    .and_then(|a| a.get(names::STORE_UID_ANNOTATION).cloned())
+            });
+        if owner_uid.is_none() || owner_uid != store.metadata.uid {
             return Ok(None);
         }
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);

@@ -176,14 +176,19 @@ impl Backend for MemoryBackend {
         Ok(created)
     }
 
-    async fn delete(&self, name: &str) -> Result<(), BackendError> {
+    async fn delete(&self, target: &Store) -> Result<(), BackendError> {
         // Like the apiserver with the operator's finalizer: the store lingers as deleting until
-        // `finish_deletion` (the operator's cleanup) runs.
+        // `finish_deletion` (the operator's cleanup) runs. Like a uid precondition, a store of
+        // the same name with another uid is not touched.
+        let name = target.metadata.name.as_deref().unwrap_or_default();
         let updated = {
             let mut s = self.lock();
             let Some(store) = s.stores.get(name) else {
                 return Ok(());
             };
+            if store.metadata.uid != target.metadata.uid {
+                return Err(BackendError::NotFound(name.into()));
+            }
             if store.metadata.deletion_timestamp.is_some() {
                 return Ok(());
             }

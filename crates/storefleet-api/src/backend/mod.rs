@@ -83,8 +83,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Creates a Store.
     fn create(&self, store: Store)
     -> impl Future<Output = Result<Arc<Store>, BackendError>> + Send;
-    /// Deletes a Store; Ok when it was not there.
-    fn delete(&self, name: &str) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Deletes this Store (by uid: a newer store of the same name is never touched, it is
+    /// NotFound); Ok when it was not there.
+    fn delete(&self, store: &Store) -> impl Future<Output = Result<(), BackendError>> + Send;
     /// Sets the `storefleet.io/retry` annotation.
     fn request_retry(
         &self,
