@@ -66,9 +66,10 @@ ownership() {
   '
 }
 mark_ours() {
-  php -r 'echo hash("sha256", "storefleet-install:" . getenv("ADMIN_PASSWORD"));' \
-    | wp --skip-plugins --skip-themes option update storefleet_install >/dev/null \
-    || fail "could not mark the install as ours"
+  # shellcheck disable=SC2016 # PHP, not shell
+  wp --skip-plugins --skip-themes eval \
+    'update_option("storefleet_install", hash("sha256", "storefleet-install:" . getenv("ADMIN_PASSWORD")));' \
+    >/dev/null || fail "could not mark the install as ours"
 }
 # A WordPress someone else installed holds no shop of ours: remove what its admin could have
 # added (plugins, themes, must-use plugins, uploads) and every table, then install again.

@@ -218,6 +218,14 @@ fn check_gateway(c: &mut Checker, config: &OperatorConfig) {
 }
 
 fn check_prefix(c: &mut Checker, prefix: &str) {
+    // Without a prefix a store's namespace is its bare name: a store named `default` or
+    // `kube-system` would aim at the cluster's own namespaces.
+    if prefix.is_empty() {
+        c.issue(
+            "namespacePrefix",
+            "must not be empty: store namespaces need a prefix of their own (e.g. \"store-\") so that no store name is a namespace of the cluster".to_string(),
+        );
+    }
     let max = store_name::NAMESPACE_PREFIX_MAX_LEN;
     if prefix.len() > max {
         c.issue(

@@ -183,6 +183,16 @@ fn overrides_win() {
         ..Default::default()
     };
     assert!(OperatorConfig::load(None, &bad).is_err());
+    let empty = ConfigOverrides {
+        namespace_prefix: Some(String::new()),
+        ..Default::default()
+    };
+    let err = OperatorConfig::load(None, &empty).expect_err("an empty prefix");
+    assert!(
+        err.to_string()
+            .contains("namespacePrefix: must not be empty"),
+        "{err}"
+    );
 }
 
 #[test]
