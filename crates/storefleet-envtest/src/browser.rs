@@ -1,6 +1,8 @@
 //! A real headless Chromium (Debian's `chromium` + `chromium-driver`) driven through WebDriver,
 //! for the browser tests: [`Browser::start`] gives a session, or why it cannot run here.
 
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -12,19 +14,68 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// Debian's chromium-driver.
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// chromedriver and a session in it; both go away on drop.
+/// chromedriver and a session in it; both go away on drop, with every Chromium process they
+/// started (pass or fail).
 #[derive(Debug)]
 pub struct Browser {
     driver: Child,
+    profile: PathBuf,
     /// The WebDriver session.
     pub client: Client,
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        stop(&mut self.driver, &self.profile);
     }
+}
+
+/// Stops chromedriver and everything it started. Killing chromedriver alone leaves Chromium
+/// running (its processes are re-parented, not signalled), so the whole process group goes
+/// (chromedriver leads its own), then any process still naming the profile folder (Chromium's
+/// crash handlers start sessions of their own; their database lives in the profile too), then
+/// the folder.
+fn stop(driver: &mut Child, profile: &Path) {
+    let group = format!("-{}", driver.id());
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .stderr(Stdio::null())
+        .status();
+    let _ = driver.kill();
+    let _ = driver.wait();
+    for _ in 0..50 {
+        let left = processes_naming(profile);
+        if left.is_empty() {
+            break;
+        }
+        for pid in left {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_dir_all(profile);
+}
+
+/// The live processes whose command line names `path`.
+pub fn processes_naming(path: &Path) -> Vec<u32> {
+    let needle = path.to_string_lossy().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            // A zombie has an empty command line: it holds nothing.
+            String::from_utf8_lossy(&cmdline)
+                .contains(&needle)
+                .then_some(pid)
+        })
+        .collect()
 }
 
 impl Browser {
@@ -40,14 +91,19 @@ impl Browser {
         // kube brings ring, fantoccini's TLS stack another provider: pick one for the process.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = crate::ports::free_port().map_err(|e| e.to_string())?;
+        let profile =
+            std::env::temp_dir().join(format!("storefleet-chromium-{}-{port}", std::process::id()));
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            // Its own process group, so that drop can stop Chromium with it; Chromium's
+            // configuration and crash reports inside the profile, so that nothing is shared.
+            .process_group(0)
+            .env("XDG_CONFIG_HOME", profile.join("config"))
+            .env("XDG_CACHE_HOME", profile.join("cache"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("chromedriver: {e}"))?;
-        let profile =
-            std::env::temp_dir().join(format!("storefleet-chromium-{}-{port}", std::process::id()));
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
@@ -68,17 +124,25 @@ impl Browser {
             match builder.capabilities(caps.clone()).connect(&url).await {
                 Ok(client) => {
                     let Some(driver) = driver.take() else { break };
-                    return Ok(Self { driver, client });
+                    return Ok(Self {
+                        driver,
+                        profile,
+                        client,
+                    });
                 }
                 Err(e) => last = e.to_string(),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         if let Some(mut d) = driver {
-            let _ = d.kill();
-            let _ = d.wait();
+            stop(&mut d, &profile);
         }
         Err(format!("cannot start a WebDriver session: {last}"))
+    }
+
+    /// Chromium's profile folder (every Chromium process of this browser names it).
+    pub fn profile(&self) -> &Path {
+        &self.profile
     }
 
     /// Waits (10 s) until the element at `css` shows `want`; panics with what it showed.
