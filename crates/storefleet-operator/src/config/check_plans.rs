@@ -4,7 +4,7 @@
 
 use kube_quantity::ParsedQuantity;
 
-use super::check::Checker;
+use super::checker::Checker;
 use super::{ContainerResources, PlanConfig, QuotaConfig};
 
 pub(super) fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {

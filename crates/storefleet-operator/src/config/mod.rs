@@ -18,6 +18,7 @@
 
 mod check;
 mod check_plans;
+mod checker;
 mod plans;
 mod sections;
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub use super::calls::{
     ApplyError, align_owners, belongs_to, create_once, delete_child, describe, get, get_metadata,
     is_rejection, rejection, set_owner_references, ssa, status_code,
 };
-use super::children::ChildKind;
+use super::children::key_of;
 use super::data::{self, ObservedData};
 use super::memo::{ChildKey, Memo};
 use super::migration;
@@ -69,15 +69,6 @@ pub enum Refusal {
     CredentialsLost(Vec<String>),
     /// The objects that held the store's data vanished or were replaced (what, one phrase each).
     DataLost(Vec<String>),
-}
-
-/// The memo key of an object of kind `K`.
-pub fn key_of<K: ChildKind>(meta: &ObjectMeta) -> ChildKey {
-    ChildKey::new(
-        &K::kind(&()),
-        meta.namespace.as_deref(),
-        meta.name.as_deref(),
-    )
 }
 
 /// Applies every child except the setup Job, wave by wave, skipping those the memo shows

@@ -7,9 +7,9 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 
 use super::Context;
-use super::apply::key_of;
 use super::calls::{ApplyError, align_owners, create_once, get_metadata, ssa};
 use super::children::ChildKind;
+use super::children::key_of;
 use super::memo::{ChildKey, Memo, version_of};
 use super::observe::{self, Step};
 use crate::build::secrets::Csprng;

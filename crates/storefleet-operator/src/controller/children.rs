@@ -18,7 +18,9 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::core::ApiResource;
 
 use super::observe::{self, Step};
+use super::seen::ChildKey;
 use crate::gateway_api::HTTPRoute;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -41,6 +43,15 @@ pub trait ChildKind:
 
     /// The provisioning step the object's status shows (None for kinds not [`ChildKind::OBSERVED`]).
     fn step(&self) -> Option<Step>;
+}
+
+/// The key (in the memo and in what the watches saw) of an object of kind `K`.
+pub fn key_of<K: ChildKind>(meta: &ObjectMeta) -> ChildKey {
+    ChildKey::new(
+        &K::kind(&()),
+        meta.namespace.as_deref(),
+        meta.name.as_deref(),
+    )
 }
 
 /// Something done once per child kind (a generic method cannot be a closure).

@@ -15,9 +15,8 @@ use tracing::{info, warn};
 use super::Context;
 use super::apply::{self, ApplyError, status_code};
 use super::children::{ChildKind, KindVisitor, for_each_kind};
-use super::reconcile::facts_from;
 use super::report::{self, StatusError};
-use super::status::Outcome;
+use super::status::{Facts, Outcome};
 
 /// A step of the cleanup failed.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +70,7 @@ impl CleanupError {
 /// keeps the finalizer on any error).
 pub async fn cleanup(store: &Store, ctx: &Context) -> Result<Action, CleanupError> {
     let name = store.name_any();
-    let facts = facts_from(store);
+    let facts = Facts::of(store);
     let namespace = facts
         .namespace
         .clone()

@@ -10,9 +10,9 @@ use kube::ResourceExt;
 use storefleet_types::names;
 
 use super::Context;
-use super::apply::key_of;
 use super::calls::{ApplyError, align_owners, create_once, delete_child, get};
 use super::children::ChildKind;
+use super::children::key_of;
 use super::memo::Memo;
 use super::observe::{self, JobState, Step};
 use super::status::Blocked;

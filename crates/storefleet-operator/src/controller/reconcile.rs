@@ -77,7 +77,7 @@ async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Err
                 {
                     info!(store = %store.name_any(), "route withdrawn: the store is refused");
                 }
-                report::finish(&store, ctx, facts_from(&store), *outcome).await?;
+                report::finish(&store, ctx, Facts::of(&store), *outcome).await?;
                 return Ok(action);
             }
         }
@@ -181,23 +181,6 @@ fn host_holder(store: &Store, host: &str, ctx: &Context) -> Option<String> {
         .min()
 }
 
-/// The status facts every pass writes, from the previous status.
-pub fn facts_from(store: &Store) -> Facts {
-    let prev = store.status.clone().unwrap_or_default();
-    Facts {
-        generation: store.metadata.generation.unwrap_or(0),
-        namespace: prev.namespace,
-        url: prev.url,
-        admin_url: prev.admin_url,
-        credentials_secret: prev.credentials_secret,
-        completed_setup: prev.completed_setup,
-        observed_retry: store.annotations().get(names::RETRY_ANNOTATION).cloned(),
-        provisioning_started_at: prev.provisioning_started_at,
-        ready_at: prev.ready_at,
-        data: prev.data,
-    }
-}
-
 /// A retry: the store Failed and since then its spec or its retry annotation changed.
 fn is_retry(store: &Store, facts: &Facts) -> bool {
     let prev = store.status.clone().unwrap_or_default();
@@ -229,7 +212,7 @@ async fn provision(
     ctx: &Context,
 ) -> Result<Action, Error> {
     let now = ctx.clock.now();
-    let mut facts = facts_from(store);
+    let mut facts = Facts::of(store);
     facts.namespace = Some(validated.namespace.clone());
     facts.url = Some(validated.shop_url());
     facts.admin_url = Some(validated.admin_url());

@@ -6,7 +6,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use storefleet_types::{Phase, StoreData, StoreStatus, condition};
+use storefleet_types::names;
+use storefleet_types::{Phase, Store, StoreData, StoreStatus, condition};
 
 use super::observe::Step;
 
@@ -136,6 +137,31 @@ pub struct Facts {
     pub ready_at: Option<Time>,
     /// What identifies the store's data (recorded once setup succeeded).
     pub data: Option<StoreData>,
+}
+
+impl Facts {
+    /// The facts every pass writes, carried over from the store's previous status (and its
+    /// retry annotation).
+    pub fn of(store: &Store) -> Self {
+        let prev = store.status.clone().unwrap_or_default();
+        Self {
+            generation: store.metadata.generation.unwrap_or(0),
+            namespace: prev.namespace,
+            url: prev.url,
+            admin_url: prev.admin_url,
+            credentials_secret: prev.credentials_secret,
+            completed_setup: prev.completed_setup,
+            observed_retry: store
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(names::RETRY_ANNOTATION))
+                .cloned(),
+            provisioning_started_at: prev.provisioning_started_at,
+            ready_at: prev.ready_at,
+            data: prev.data,
+        }
+    }
 }
 
 /// The status to write after a reconcile.

@@ -12,8 +12,7 @@ use kube::{Api, Client, ResourceExt};
 use storefleet_types::Store;
 use storefleet_types::names::labels as keys;
 
-use super::apply;
-use super::children::{ChildKind, KindVisitor, for_each_kind};
+use super::children::{ChildKind, KindVisitor, for_each_kind, key_of};
 use super::memo::{DELETED, Seen, version_of};
 use super::observe::Step;
 
@@ -61,7 +60,7 @@ pub fn watch_children(
                 .map_ok(move |event| {
                     match &event {
                         watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
-                            let key = apply::key_of::<K>(o.meta());
+                            let key = key_of::<K>(o.meta());
                             if let Some(step) = step(o) {
                                 seen.saw_step(key.clone(), step);
                             }
@@ -69,7 +68,7 @@ pub fn watch_children(
                             seen.saw(key, version_of(&kind, o.meta()).as_deref());
                         }
                         watcher::Event::Delete(o) => {
-                            seen.saw(apply::key_of::<K>(o.meta()), Some(DELETED));
+                            seen.saw(key_of::<K>(o.meta()), Some(DELETED));
                         }
                         watcher::Event::Init | watcher::Event::InitDone => {}
                     }
