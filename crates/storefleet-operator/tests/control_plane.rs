@@ -1269,13 +1269,10 @@ async fn a_ready_store_whose_namespace_is_deleted_is_data_lost_not_ready() {
         .await
         .expect("delete namespace");
     let lost = env
-        .wait_store("alice", "DataLost", |s| {
-            s.and_then(|s| s.status.as_ref())
-                .and_then(|s| condition(s, "Stalled"))
-                .is_some_and(|c| c.status == "True" && c.reason == "DataLost")
+        .wait_condition("alice", "Stalled", "DataLost", |c| {
+            c.status == "True" && c.reason == "DataLost"
         })
-        .await
-        .expect("store");
+        .await;
     let status = lost.status.clone().unwrap_or_default();
     assert_eq!(status.phase, Some(Phase::Failed));
     assert!(!is_true(&status, "Ready"));

@@ -190,10 +190,8 @@ async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly
     env.cp.kubelet().hold(NS, Component::Migration.as_str());
     env.patch("bob", json!({"spec": {"versions": {"medusa": "0.2.0"}}}))
         .await;
-    env.wait_store("bob", "migrating the new version", |s| {
-        s.and_then(|s| s.status.as_ref())
-            .and_then(|s| condition(s, "StorefrontReady"))
-            .is_some_and(|c| c.message.contains("Migrating the database"))
+    env.wait_condition("bob", "StorefrontReady", "migrating the new version", |c| {
+        c.message.contains("Migrating the database")
     })
     .await;
     let deployments: Vec<Deployment> = env.children(NS, "bob").await;
@@ -205,10 +203,8 @@ async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly
     // Another version while that migration runs: its migration waits, never two at once.
     env.patch("bob", json!({"spec": {"versions": {"medusa": "0.3.0"}}}))
         .await;
-    env.wait_store("bob", "the next migration waits", |s| {
-        s.and_then(|s| s.status.as_ref())
-            .and_then(|s| condition(s, "StorefrontReady"))
-            .is_some_and(|c| c.message.contains("to finish before starting"))
+    env.wait_condition("bob", "StorefrontReady", "the next migration waits", |c| {
+        c.message.contains("to finish before starting")
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -356,6 +356,17 @@ fn start_shop(fixtures: &Path, store: Store) -> Shop {
     }
 }
 
+/// The fixtures, or None after one `skipped:` line saying why the tier cannot run here.
+fn tier() -> Option<PathBuf> {
+    fixtures()
+        .map_err(|why| {
+            println!(
+                "skipped: real WordPress tier not available ({why}; see README, \"Test tiers\")"
+            );
+        })
+        .ok()
+}
+
 /// `php -S` with a router standing in for Apache's rewrite rules, as www-data, with the
 /// storefront Deployment's environment.
 fn serve(shop: &Shop) -> (Supervised, u16) {
@@ -486,14 +497,8 @@ impl Browser {
 
 #[test]
 fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
-    let fixtures = match fixtures() {
-        Ok(f) => f,
-        Err(why) => {
-            println!(
-                "skipped: real WordPress tier not available ({why}; see README, \"Test tiers\")"
-            );
-            return;
-        }
+    let Some(fixtures) = tier() else {
+        return;
     };
     // A title that WP-CLI would read as an option if it were passed as an argument.
     let title = "--exec=file_put_contents('/tmp/storefleet-pwned', 'x'); Alice's \"shop\"";
@@ -675,14 +680,8 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
 /// foreign code, and nothing of theirs ran next to our credentials.
 #[test]
 fn an_install_finished_by_a_stranger_before_setup_is_wiped_and_installed_again() {
-    let fixtures = match fixtures() {
-        Ok(f) => f,
-        Err(why) => {
-            println!(
-                "skipped: real WordPress tier not available ({why}; see README, \"Test tiers\")"
-            );
-            return;
-        }
+    let Some(fixtures) = tier() else {
+        return;
     };
     let shop = start_shop(&fixtures, Store::test());
     let (_php, port) = serve(&shop);

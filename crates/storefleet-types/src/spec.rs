@@ -277,8 +277,8 @@ pub fn is_image_tag(s: &str) -> bool {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("!has(oldSelf.mariadb) || !has(self.mariadb) || self.mariadb.find('^[0-9]+') == oldSelf.mariadb.find('^[0-9]+')").message("versions.mariadb: the major version cannot change (the new server cannot start on the old data directory, and Storefleet has no upgrade path between majors yet); keep the current major, or restore a backup into a new store"),
-    validation = Rule::new("!has(oldSelf.postgres) || !has(self.postgres) || self.postgres.find('^[0-9]+') == oldSelf.postgres.find('^[0-9]+')").message("versions.postgres: the major version cannot change (the new server cannot start on the old data directory, and Storefleet has no upgrade path between majors yet); keep the current major, or restore a backup into a new store")
+    validation = Rule::new("!has(oldSelf.mariadb) || !has(self.mariadb) || self.mariadb.find('^[0-9]+') == oldSelf.mariadb.find('^[0-9]+')").message("versions.mariadb: the major version cannot change (the new server cannot start on the old data directory, and Storefleet has no upgrade path between majors yet); keep the current major, or move the shop's data to a new store on the new major"),
+    validation = Rule::new("!has(oldSelf.postgres) || !has(self.postgres) || self.postgres.find('^[0-9]+') == oldSelf.postgres.find('^[0-9]+')").message("versions.postgres: the major version cannot change (the new server cannot start on the old data directory, and Storefleet has no upgrade path between majors yet); keep the current major, or move the shop's data to a new store on the new major")
 )]
 pub struct VersionsSpec {
     /// Tag of the official `wordpress` (apache) image.

@@ -391,13 +391,7 @@ fn database_major_versions_cannot_change() {
         Ok(()),
         "a minor update"
     );
-    let errors = admit(&woo("12.0"), Some(&woo("11.4"))).expect_err("11 -> 12");
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.contains("versions.mariadb: the major version cannot change")),
-        "{errors:#?}"
-    );
+    refused_change(&woo("12.0"), &woo("11.4"), "versions.mariadb");
     let medusa = |tag: &str| {
         store(
             "bob",
@@ -408,13 +402,19 @@ fn database_major_versions_cannot_change() {
         admit(&medusa("17.6-alpine"), Some(&medusa("17-alpine"))),
         Ok(())
     );
-    let errors = admit(&medusa("18-alpine"), Some(&medusa("17-alpine"))).expect_err("17 -> 18");
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.contains("versions.postgres: the major version cannot change")),
-        "{errors:#?}"
+    refused_change(
+        &medusa("18-alpine"),
+        &medusa("17-alpine"),
+        "versions.postgres",
     );
     // A store created with a pin may pin any major.
     assert_eq!(admit(&woo("12.0"), None), Ok(()));
+}
+
+/// `new` replacing `old` is refused with "`field`: the major version cannot change".
+#[track_caller]
+fn refused_change(new: &Value, old: &Value, field: &str) {
+    let errors = admit(new, Some(old)).expect_err("a major change");
+    let needle = format!("{field}: the major version cannot change");
+    assert!(errors.iter().any(|e| e.contains(&needle)), "{errors:#?}");
 }

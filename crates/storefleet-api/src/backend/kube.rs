@@ -1,6 +1,6 @@
 //! The real backend: a watch of Stores (lists and gets are served from its cache and every
-//! change is broadcast to the SSE clients), writes to the Store API, Events and the one
-//! credentials Secret per store.
+//! change is broadcast to the SSE clients), writes to the Store API, Events, and the one
+//! credentials Secret per store (after a read of its namespace's owner uid).
 
 use std::sync::Arc;
 use std::time::Duration;

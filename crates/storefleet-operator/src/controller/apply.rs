@@ -71,28 +71,13 @@ pub enum Refusal {
     DataLost(Vec<String>),
 }
 
+/// Requests one store's pass keeps in flight at most, within a wave.
+pub const PARALLEL_APPLIES: usize = 8;
+
 /// Applies every child except the setup Job, wave by wave, skipping those the memo shows
 /// unchanged since our last apply. Only the Namespace (ownership) and issued Secrets (create-only) are
 /// read first.
 pub async fn apply_children(
-    ctx: &Context,
-    store: (&str, &str),
-    objects: &StoreObjects,
-    recorded: Option<&StoreData>,
-    retry: bool,
-) -> Result<Result<Live, Refusal>, ApplyError> {
-    let (name, uid) = store;
-    let mut memo = ctx.memos.take(name, objects);
-    let result = apply_with(ctx, &mut memo, (name, uid), objects, recorded, retry).await;
-    // The memo holds only what succeeded, so it is kept whatever happened.
-    ctx.memos.put(name, memo);
-    result
-}
-
-/// Requests one store's pass keeps in flight at most, within a wave.
-pub const PARALLEL_APPLIES: usize = 8;
-
-async fn apply_with(
     ctx: &Context,
     memo: &mut Memo,
     (name, uid): (&str, &str),
@@ -105,7 +90,6 @@ async fn apply_with(
     let ns_key = key_of::<Namespace>(&objects.namespace.metadata);
     if !memo.unchanged(&ns_key, &ctx.seen) {
         memo.issued = false;
-        memo.namespace_uid = None;
         let read = get_metadata::<Namespace>(ctx, &objects.namespace.metadata).await?;
         memo.namespace_uid = read.as_ref().and_then(|ns| ns.metadata.uid.clone());
         if read.is_none()
@@ -264,15 +248,14 @@ fn observe_data(ctx: &Context, memo: &Memo, objects: &StoreObjects) -> ObservedD
 /// HTTPRoute, as last applied (None for an Ingress).
 pub async fn expose(
     ctx: &Context,
-    name: &str,
+    memo: &mut Memo,
     objects: &StoreObjects,
 ) -> Result<Option<Step>, ApplyError> {
-    let mut memo = ctx.memos.take(name, objects);
     let children = objects.children();
     let started: Vec<Pending<'_>> = children
         .iter()
         .filter(|c| c.wave() == Wave::Exposure)
-        .filter_map(|c| start(ctx, &memo, *c, &objects.namespace, true))
+        .filter_map(|c| start(ctx, memo, *c, &objects.namespace, true))
         .collect();
     let done: Vec<_> = stream::iter(started)
         .buffered(PARALLEL_APPLIES)
@@ -281,7 +264,7 @@ pub async fn expose(
     let mut failed = None;
     for result in done {
         match result {
-            Ok(d) => record(&mut memo, d, &mut Vec::new()),
+            Ok(d) => record(memo, d, &mut Vec::new()),
             Err(e) => {
                 failed.get_or_insert(e);
             }
@@ -295,7 +278,6 @@ pub async fn expose(
                 .unwrap_or_else(|| waiting("the HTTPRoute")),
         ),
     };
-    ctx.memos.put(name, memo);
     match failed {
         Some(e) => Err(e),
         None => Ok(route),

@@ -78,7 +78,7 @@ pub fn record(recorded: Option<&StoreData>, observed: &ObservedData) -> StoreDat
 /// The status message of a store whose data is gone.
 pub fn lost_message(what: &[String]) -> String {
     format!(
-        "The shop's data is gone: {}. The store is not set up again on an empty shop and its route is withdrawn. Restore the data (a new store with spec.restoreFrom, or the volumes from your own backup), delete the store, or change the storefleet.io/retry annotation to start it over as a new, empty shop",
+        "The shop's data is gone: {}. The store is not set up again on an empty shop and its route is withdrawn. Restore the namespace's volumes from your own backup into a new store (Storefleet has no restore of its own yet), delete this store, or change the storefleet.io/retry annotation to start it over as a new, empty shop",
         what.join("; ")
     )
 }

@@ -139,6 +139,34 @@ fn fingerprint(objects: &StoreObjects) -> u64 {
     hasher.finish()
 }
 
+/// One store's memo during a pass: taken once, put back on drop.
+#[derive(Debug)]
+pub struct PassMemo<'a> {
+    memos: &'a Memos,
+    store: String,
+    memo: Memo,
+}
+
+impl std::ops::Deref for PassMemo<'_> {
+    type Target = Memo;
+    fn deref(&self) -> &Memo {
+        &self.memo
+    }
+}
+
+impl std::ops::DerefMut for PassMemo<'_> {
+    fn deref_mut(&mut self) -> &mut Memo {
+        &mut self.memo
+    }
+}
+
+impl Drop for PassMemo<'_> {
+    fn drop(&mut self) {
+        let memo = std::mem::replace(&mut self.memo, Memo::fresh(0));
+        self.memos.put(&self.store, memo);
+    }
+}
+
 /// The memos of all stores.
 #[derive(Debug, Default)]
 pub struct Memos(Mutex<HashMap<String, Memo>>);
@@ -165,6 +193,16 @@ impl Memos {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(store.to_string(), memo);
+    }
+
+    /// The store's memo for one pass (see [`Memos::take`]), put back when the pass drops it,
+    /// whatever happened: the memo holds only what succeeded.
+    pub fn for_pass<'a>(&'a self, store: &str, objects: &StoreObjects) -> PassMemo<'a> {
+        PassMemo {
+            memos: self,
+            store: store.to_string(),
+            memo: self.take(store, objects),
+        }
     }
 
     /// Forgets a store.

@@ -11,8 +11,7 @@ use storefleet_types::names;
 
 use super::Context;
 use super::calls::{ApplyError, align_owners, create_once, delete_child, get};
-use super::children::ChildKind;
-use super::children::key_of;
+use super::children::{ChildKind, key_of};
 use super::memo::Memo;
 use super::observe::{self, JobState, Step};
 use super::status::Blocked;

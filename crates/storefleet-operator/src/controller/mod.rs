@@ -2,15 +2,17 @@
 //!
 //! ```text
 //!  reconcile(store)                                               reconcile.rs
-//!   ├─ admit: validate (pure), host and caps (from the cache)     refused: status only
+//!   ├─ admit: validate (pure), host and caps (from the cache)     refused: status (+ route withdrawn)
 //!   └─ kube finalizer
 //!       ├─ Apply:   build (crate::build, pure)
+//!       │           ─► the data still there? (namespace, volumes)  data.rs (pure)   lost: DataLost
 //!       │           ─► apply each child, typed server-side apply   apply.rs, apply_child.rs, calls.rs
 //!       │              wave by wave, in parallel within a wave     build/wave.rs
 //!       │              (skipping what the memo shows unchanged)    memo.rs, seen.rs  [Secrets: create-only]
 //!       │              Medusa: migration Job gates the Deployments  migration.rs
 //!       │           ─► observe the applied or watched objects      observe.rs (pure)
 //!       │           ─► setup Job behind its gates                  setup.rs
+//!       │           ─► expose (route, edge policies) once set up   apply.rs (Exposure wave)
 //!       │           ─► one status write + events                   report.rs, status.rs (pure)
 //!       └─ Cleanup: delete the namespace or release the children  cleanup.rs
 //! ```

@@ -2,7 +2,9 @@
 //!
 //! ```text
 //!  admit: validate (pure) ─► host (cache) ─► caps (cache)      refused: status, no finalizer
-//!  kube finalizer ─┬─ Apply:   build (pure) ─► apply ─► observe ─► setup ─► timeout
+//!                                                              (a store that served: route withdrawn)
+//!  kube finalizer ─┬─ Apply:   build (pure) ─► data check ─► apply ─► observe ─► setup
+//!                  │           ─► expose (set up) | withdraw (not yet) ─► timeout
 //!                  │           ─► one status write (report.rs)
 //!                  └─ Cleanup: cleanup.rs (delete or release), then the finalizer goes
 //! ```
@@ -242,9 +244,18 @@ async fn provision(
     }
 
     let objects = build::build(validated);
+    // One memo for the pass: what the applies and the exposure find unchanged costs no request.
+    let mut memo = ctx.memos.for_pass(&validated.name, &objects);
     let store_id = (validated.name.as_str(), validated.uid.as_str());
-    let applied =
-        apply::apply_children(ctx, store_id, &objects, facts.data.as_ref(), retry).await?;
+    let applied = apply::apply_children(
+        ctx,
+        &mut memo,
+        store_id,
+        &objects,
+        facts.data.as_ref(),
+        retry,
+    )
+    .await?;
     let live = match applied {
         Ok(live) => live,
         Err(refusal) => {
@@ -272,7 +283,7 @@ async fn provision(
     // Nothing is public before it is ours: the edge policies and the route go out only once
     // setup has installed the shop with our admin (in this pass or an earlier one).
     let route = if facts.completed_setup.is_some() {
-        apply::expose(ctx, &validated.name, &objects).await?
+        apply::expose(ctx, &mut memo, &objects).await?
     } else {
         apply::withdraw(ctx, &validated.namespace).await?;
         unexposed_route(&objects)

@@ -226,6 +226,23 @@ impl Env {
         }
     }
 
+    /// Waits until the Store's condition `type_` exists and passes `check`.
+    pub async fn wait_condition(
+        &self,
+        name: &str,
+        type_: &str,
+        what: &str,
+        check: impl Fn(&Condition) -> bool,
+    ) -> Store {
+        self.wait_store(name, what, |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, type_))
+                .is_some_and(|c| check(&c))
+        })
+        .await
+        .expect("store exists")
+    }
+
     /// Waits for a phase.
     pub async fn wait_phase(&self, name: &str, phase: Phase) -> Store {
         self.wait_store(name, &format!("phase {phase:?}"), |s| {
