@@ -564,7 +564,7 @@ fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
         for (component, template) in pods(&o) {
             let r = container(&template).resources.clone().expect("resources");
             let (req, lim) = (r.requests.expect("requests"), r.limits.expect("limits"));
-            for res in ["cpu", "memory"] {
+            for res in ["cpu", "memory", "ephemeral-storage"] {
                 assert!(
                     q(&req[res].0) <= q(&lim[res].0),
                     "{plan:?} {component} {res}: request above limit"
@@ -576,6 +576,24 @@ fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
                 *sums.entry(format!("requests.{res}")).or_default() += q(&req[res].0);
                 *sums.entry(format!("limits.{res}")).or_default() += q(&lim[res].0);
             }
+        }
+        // Every emptyDir is bounded, within what one container may write.
+        for (component, template) in pods(&o) {
+            for volume in spec(&template).volumes.iter().flatten() {
+                if let Some(dir) = &volume.empty_dir {
+                    let limit = dir.size_limit.as_ref().unwrap_or_else(|| {
+                        panic!("{plan:?} {component}: emptyDir {} unbounded", volume.name)
+                    });
+                    assert!(
+                        q(&limit.0) <= q(&max["ephemeral-storage"].0),
+                        "{plan:?} {component}: emptyDir {} above the LimitRange max",
+                        volume.name
+                    );
+                }
+            }
+        }
+        for key in ["requests.ephemeral-storage", "limits.ephemeral-storage"] {
+            assert!(sums.contains_key(key), "{plan:?}: {key} summed");
         }
         for (key, sum) in sums {
             assert!(

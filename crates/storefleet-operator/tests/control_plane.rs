@@ -90,6 +90,7 @@ async fn a_store_becomes_ready_with_every_child_admitted() {
     );
     // And each pod, copied into another namespace that enforces it, is accepted again.
     pods_pass_restricted(&env).await;
+    ephemeral_storage_is_bounded(&env).await;
     let secrets: Vec<Secret> = env.children(NS, "alice").await;
     let policies: Vec<NetworkPolicy> = env.children(NS, "alice").await;
     let jobs: Vec<Job> = env.children(NS, "alice").await;
@@ -112,6 +113,78 @@ async fn a_store_becomes_ready_with_every_child_admitted() {
             }
         }
     }
+}
+
+/// The real quota counts every pod's ephemeral storage, and a container that asks for none is
+/// given the limit range's default (a plugin cannot fill the node's disk unbounded).
+async fn ephemeral_storage_is_bounded(env: &Env) {
+    use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, ResourceQuota};
+    use kube_quantity::ParsedQuantity;
+    let quotas: Api<ResourceQuota> = Api::namespaced(env.admin.clone(), NS);
+    let pods: Vec<Pod> = Api::<Pod>::namespaced(env.admin.clone(), NS)
+        .list(&Default::default())
+        .await
+        .expect("pods")
+        .items;
+    let mut want = ParsedQuantity::default();
+    for pod in pods.iter().filter(|p| {
+        !matches!(
+            p.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        )
+    }) {
+        for c in pod.spec.iter().flat_map(|s| &s.containers) {
+            let limit = c
+                .resources
+                .as_ref()
+                .and_then(|r| r.limits.as_ref())
+                .and_then(|l| l.get("ephemeral-storage"))
+                .unwrap_or_else(|| panic!("{}: no ephemeral-storage limit", pod.name_any()));
+            want += ParsedQuantity::try_from(limit).expect("quantity");
+        }
+    }
+    common::eventually("quota counts the pods' ephemeral storage", || async {
+        let quota = quotas.get(child::QUOTA).await.ok()?;
+        let used = quota.status?.used?;
+        let used = ParsedQuantity::try_from(used.get("limits.ephemeral-storage")?).ok()?;
+        (used == want && used > ParsedQuantity::default()).then_some(())
+    })
+    .await;
+    let bare = Pod {
+        metadata: kube::api::ObjectMeta {
+            name: Some("bare".into()),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "c".into(),
+                image: Some("busybox".into()),
+                security_context: Some(storefleet_operator::build::container_security(true)),
+                ..Default::default()
+            }],
+            security_context: Some(storefleet_operator::build::pod_security(1000)),
+            ..Default::default()
+        }),
+        status: None,
+    };
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let admitted = Api::<Pod>::namespaced(env.admin.clone(), NS)
+        .create(&dry_run, &bare)
+        .await
+        .expect("a bare pod is admitted with the defaults");
+    let limits = admitted.spec.expect("spec").containers[0]
+        .resources
+        .clone()
+        .and_then(|r| r.limits)
+        .expect("limits from the limit range");
+    assert_eq!(
+        limits.get("ephemeral-storage").map(|q| q.0.as_str()),
+        Some("512Mi"),
+        "the small plan's default"
+    );
 }
 
 async fn pods_pass_restricted(env: &Env) {

@@ -137,7 +137,7 @@ pub fn build_database_stateful_set(store: &ValidatedStore, woo: &Woocommerce) ->
                     security_context: Some(pod_security(MARIADB_UID)),
                     termination_grace_period_seconds: Some(60),
                     containers: vec![container],
-                    volumes: Some(vec![empty_dir("run"), empty_dir("tmp")]),
+                    volumes: Some(vec![empty_dir(store, "run"), empty_dir(store, "tmp")]),
                     ..PodSpec::default()
                 }),
             },

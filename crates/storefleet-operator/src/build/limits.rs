@@ -9,14 +9,14 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use storefleet_types::names::{Component, child};
 
 use super::child_meta;
-use crate::config::CpuMemory;
+use crate::config::Compute;
 use crate::validate::ValidatedStore;
 
 fn count(n: u32) -> Quantity {
     Quantity(n.to_string())
 }
 
-/// Builds the ResourceQuota: CPU, memory and storage of the plan, object counts, and no
+/// Builds the ResourceQuota: CPU, memory, volume and ephemeral storage of the plan, object counts, and no
 /// LoadBalancer or NodePort Services (the Ingress is the only way in).
 pub fn build_resource_quota(store: &ValidatedStore) -> ResourceQuota {
     let q = store.quota();
@@ -26,6 +26,14 @@ pub fn build_resource_quota(store: &ValidatedStore) -> ResourceQuota {
         ("limits.cpu".to_string(), q.limits_cpu.clone()),
         ("limits.memory".to_string(), q.limits_memory.clone()),
         ("requests.storage".to_string(), q.requests_storage.clone()),
+        (
+            "requests.ephemeral-storage".to_string(),
+            q.requests_ephemeral_storage.clone(),
+        ),
+        (
+            "limits.ephemeral-storage".to_string(),
+            q.limits_ephemeral_storage.clone(),
+        ),
         (
             "persistentvolumeclaims".to_string(),
             count(q.persistent_volume_claims),
@@ -45,10 +53,12 @@ pub fn build_resource_quota(store: &ValidatedStore) -> ResourceQuota {
     }
 }
 
-fn cpu_memory(v: &CpuMemory) -> BTreeMap<String, Quantity> {
+/// A container's (or a limit range's) `cpu`, `memory` and `ephemeral-storage`.
+pub fn compute(v: &Compute) -> BTreeMap<String, Quantity> {
     BTreeMap::from([
         ("cpu".to_string(), v.cpu.clone()),
         ("memory".to_string(), v.memory.clone()),
+        ("ephemeral-storage".to_string(), v.ephemeral_storage.clone()),
     ])
 }
 
@@ -61,9 +71,9 @@ pub fn build_limit_range(store: &ValidatedStore) -> LimitRange {
             limits: vec![
                 LimitRangeItem {
                     type_: "Container".into(),
-                    max: Some(cpu_memory(&lr.container_max)),
-                    default: Some(cpu_memory(&lr.container_default)),
-                    default_request: Some(cpu_memory(&lr.container_default_request)),
+                    max: Some(compute(&lr.container_max)),
+                    default: Some(compute(&lr.container_default)),
+                    default_request: Some(compute(&lr.container_default_request)),
                     ..LimitRangeItem::default()
                 },
                 LimitRangeItem {

@@ -325,11 +325,15 @@ pub fn pod_template(
     }
 }
 
-/// An emptyDir volume.
-pub fn empty_dir(name: &str) -> Volume {
+/// An emptyDir volume bounded by the plan's `volumes.scratch` (past it the kubelet evicts the
+/// pod rather than let it fill the node's disk).
+pub fn empty_dir(store: &ValidatedStore, name: &str) -> Volume {
     Volume {
         name: name.into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(store.plan.volumes.scratch.clone()),
+            ..EmptyDirVolumeSource::default()
+        }),
         ..Volume::default()
     }
 }
@@ -343,17 +347,11 @@ pub fn mount(name: &str, path: &str) -> VolumeMount {
     }
 }
 
-/// Requests and limits from the plan.
+/// Requests and limits (CPU, memory, ephemeral storage) from the plan.
 pub fn resources(r: &ContainerResources) -> ResourceRequirements {
-    let pair = |cpu: &Quantity, memory: &Quantity| {
-        BTreeMap::from([
-            ("cpu".to_string(), cpu.clone()),
-            ("memory".to_string(), memory.clone()),
-        ])
-    };
     ResourceRequirements {
-        requests: Some(pair(&r.requests.cpu, &r.requests.memory)),
-        limits: Some(pair(&r.limits.cpu, &r.limits.memory)),
+        requests: Some(limits::compute(&r.requests)),
+        limits: Some(limits::compute(&r.limits)),
         ..ResourceRequirements::default()
     }
 }

@@ -8,15 +8,16 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar,
-    PodAffinity, PodAffinityTerm, PodSpec, PodTemplateSpec, Volume, VolumeMount,
+    Affinity, ConfigMap, ConfigMapVolumeSource, Container, EnvVar, PodAffinity, PodAffinityTerm,
+    PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use storefleet_types::names::{Component, child, secret_keys as keys};
 
 use super::storefront::{WWW_DATA_UID, files_mount, files_volume, wordpress_env};
 use super::{
-    child_meta, container_security, env, env_from_secret, labels, pod_security, resources, selector,
+    child_meta, container_security, empty_dir, env, env_from_secret, labels, pod_security,
+    resources, selector,
 };
 use crate::validate::{ValidatedStore, Woocommerce};
 
@@ -171,11 +172,7 @@ pub fn build_setup_job(store: &ValidatedStore, woo: &Woocommerce) -> Job {
                             }),
                             ..Volume::default()
                         },
-                        Volume {
-                            name: "tmp".into(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
-                            ..Volume::default()
-                        },
+                        empty_dir(store, "tmp"),
                     ]),
                     ..PodSpec::default()
                 }),

@@ -1,65 +1,70 @@
-//! How a plan fits together: the limit range in itself, the volumes within it, and for each
+//! How a plan fits together (CPU, memory and ephemeral storage alike): the limit range in itself, the volumes within it, and for each
 //! engine (WooCommerce, and Medusa's own section) every container within its limits and the
 //! limit range, all of them together within the engine's quota, and the object counts.
 
 use kube_quantity::ParsedQuantity;
 
 use super::checker::Checker;
-use super::{ContainerResources, PlanConfig, QuotaConfig};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use super::{Compute, ContainerResources, PlanConfig, QuotaConfig};
+
+/// Where one amount is in a [`Compute`].
+type Of = fn(&Compute) -> &Quantity;
+
+/// The three amounts a container and a limit range give: the key of each in the config file
+/// and in a quota, and where it is in a [`Compute`].
+const AMOUNTS: [(&str, &str, Of); 3] = [
+    ("cpu", "Cpu", |c| &c.cpu),
+    ("memory", "Memory", |c| &c.memory),
+    ("ephemeralStorage", "EphemeralStorage", |c| {
+        &c.ephemeral_storage
+    }),
+];
+
+/// The quota's bound on the requests and on the limits of one amount.
+fn quota_of<'q>(quota: &'q QuotaConfig, amount: &str) -> (&'q Quantity, &'q Quantity) {
+    match amount {
+        "cpu" => (&quota.requests_cpu, &quota.limits_cpu),
+        "memory" => (&quota.requests_memory, &quota.limits_memory),
+        _ => (
+            &quota.requests_ephemeral_storage,
+            &quota.limits_ephemeral_storage,
+        ),
+    }
+}
+
+/// Each amount's limit range maximum (None where it is invalid).
+type Maxima = [Option<ParsedQuantity>; 3];
 
 pub(super) fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
     let p = |suffix: &str| format!("{path}.{suffix}");
     let lr = &plan.limit_range;
-    let max_cpu = c.positive(&p("limitRange.containerMax.cpu"), &lr.container_max.cpu);
-    let max_mem = c.positive(
-        &p("limitRange.containerMax.memory"),
-        &lr.container_max.memory,
-    );
-    let def_cpu = c.positive(
-        &p("limitRange.containerDefault.cpu"),
-        &lr.container_default.cpu,
-    );
-    let def_mem = c.positive(
-        &p("limitRange.containerDefault.memory"),
-        &lr.container_default.memory,
-    );
-    let dreq_cpu = c.positive(
-        &p("limitRange.containerDefaultRequest.cpu"),
-        &lr.container_default_request.cpu,
-    );
-    let dreq_mem = c.positive(
-        &p("limitRange.containerDefaultRequest.memory"),
-        &lr.container_default_request.memory,
-    );
+    let mut max: Maxima = Default::default();
+    for ((key, _, of), max) in AMOUNTS.iter().zip(max.iter_mut()) {
+        let at = |which: &str| p(&format!("limitRange.{which}.{key}"));
+        *max = c.positive(&at("containerMax"), of(&lr.container_max));
+        let default = c.positive(&at("containerDefault"), of(&lr.container_default));
+        let request = c.positive(
+            &at("containerDefaultRequest"),
+            of(&lr.container_default_request),
+        );
+        c.at_most(
+            &at("containerDefault"),
+            &default,
+            max,
+            &of(&lr.container_default).0,
+            "the maximum",
+        );
+        c.at_most(
+            &at("containerDefaultRequest"),
+            &request,
+            &default,
+            &of(&lr.container_default_request).0,
+            "the default limit",
+        );
+    }
     let vol_max = c.positive(&p("limitRange.volumeMax"), &lr.volume_max);
-    c.at_most(
-        &p("limitRange.containerDefault.cpu"),
-        &def_cpu,
-        &max_cpu,
-        &lr.container_default.cpu.0,
-        "the maximum",
-    );
-    c.at_most(
-        &p("limitRange.containerDefault.memory"),
-        &def_mem,
-        &max_mem,
-        &lr.container_default.memory.0,
-        "the maximum",
-    );
-    c.at_most(
-        &p("limitRange.containerDefaultRequest.cpu"),
-        &dreq_cpu,
-        &def_cpu,
-        &lr.container_default_request.cpu.0,
-        "the default limit",
-    );
-    c.at_most(
-        &p("limitRange.containerDefaultRequest.memory"),
-        &dreq_mem,
-        &def_mem,
-        &lr.container_default_request.memory.0,
-        "the default limit",
-    );
     let db = c.positive(&p("volumes.database"), &plan.volumes.database);
     let sf = c.positive(&p("volumes.storefront"), &plan.volumes.storefront);
     c.at_most(
@@ -80,7 +85,14 @@ pub(super) fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
         (Some(db), Some(sf)) => Some(db + sf),
         _ => None,
     };
-    let max = (max_cpu, max_mem);
+    let scratch = c.positive(&p("volumes.scratch"), &plan.volumes.scratch);
+    c.at_most(
+        &p("volumes.scratch"),
+        &scratch,
+        &max[2],
+        &plan.volumes.scratch.0,
+        "the limit range's containerMax.ephemeralStorage",
+    );
     let r = &plan.resources;
     check_engine(
         c,
@@ -144,75 +156,63 @@ struct Engine<'a> {
 
 /// Every container within its own limits and the limit range's maximum, all of them together
 /// within the quota, both volumes within the storage quota, and the object counts.
-fn check_engine(
-    c: &mut Checker,
-    e: &Engine<'_>,
-    (max_cpu, max_mem): &(Option<ParsedQuantity>, Option<ParsedQuantity>),
-    volumes: &Option<ParsedQuantity>,
-) {
+fn check_engine(c: &mut Checker, e: &Engine<'_>, max: &Maxima, volumes: &Option<ParsedQuantity>) {
     let path = &e.path;
     let p = |suffix: &str| format!("{path}.{suffix}");
     let quota = e.quota;
-    let q_req_cpu = c.positive(&p("quota.requestsCpu"), &quota.requests_cpu);
-    let q_req_mem = c.positive(&p("quota.requestsMemory"), &quota.requests_memory);
-    let q_lim_cpu = c.positive(&p("quota.limitsCpu"), &quota.limits_cpu);
-    let q_lim_mem = c.positive(&p("quota.limitsMemory"), &quota.limits_memory);
-    let q_storage = c.positive(&p("quota.requestsStorage"), &quota.requests_storage);
-    let mut sums: [ParsedQuantity; 4] = Default::default(); // requests cpu, requests memory, limits cpu, limits memory
-    for (name, r) in e.components {
-        let rp = |suffix: &str| format!("{path}.resources.{name}.{suffix}");
-        let req_cpu = c.positive(&rp("requests.cpu"), &r.requests.cpu);
-        let req_mem = c.positive(&rp("requests.memory"), &r.requests.memory);
-        let lim_cpu = c.positive(&rp("limits.cpu"), &r.limits.cpu);
-        let lim_mem = c.positive(&rp("limits.memory"), &r.limits.memory);
-        c.at_most(
-            &rp("requests.cpu"),
-            &req_cpu,
-            &lim_cpu,
-            &r.requests.cpu.0,
-            "its limit",
-        );
-        c.at_most(
-            &rp("requests.memory"),
-            &req_mem,
-            &lim_mem,
-            &r.requests.memory.0,
-            "its limit",
-        );
-        c.at_most(
-            &rp("limits.cpu"),
-            &lim_cpu,
-            max_cpu,
-            &r.limits.cpu.0,
-            "the limit range's maximum",
-        );
-        c.at_most(
-            &rp("limits.memory"),
-            &lim_mem,
-            max_mem,
-            &r.limits.memory.0,
-            "the limit range's maximum",
-        );
-        for (sum, v) in sums.iter_mut().zip([req_cpu, req_mem, lim_cpu, lim_mem]) {
-            *sum = sum.clone() + v.unwrap_or_default();
-        }
-    }
-    let totals = [
-        ("quota.requestsCpu", q_req_cpu, "requests.cpu"),
-        ("quota.requestsMemory", q_req_mem, "requests.memory"),
-        ("quota.limitsCpu", q_lim_cpu, "limits.cpu"),
-        ("quota.limitsMemory", q_lim_mem, "limits.memory"),
-    ];
-    for ((key, bound, what), sum) in totals.into_iter().zip(sums) {
-        if let Some(b) = bound
-            && sum > b
-        {
-            c.issue(
-                &p(key),
-                format!("{b} is below the {what} of the store's pods together ({sum})"),
+    for ((key, quota_key, of), max) in AMOUNTS.iter().zip(max) {
+        let (q_requests, q_limits) = quota_of(quota, key);
+        let bound_requests = c.positive(&p(&format!("quota.requests{quota_key}")), q_requests);
+        let bound_limits = c.positive(&p(&format!("quota.limits{quota_key}")), q_limits);
+        // Summed from the first value on, so that the total keeps its unit (`24Gi`, not bytes).
+        let add = |sum: Option<ParsedQuantity>, v: Option<ParsedQuantity>| match (sum, v) {
+            (Some(s), Some(v)) => Some(s + v),
+            (s, v) => s.or(v),
+        };
+        let (mut requests, mut limits) = (None, None);
+        for (name, r) in e.components {
+            let rp = |which: &str| format!("{path}.resources.{name}.{which}.{key}");
+            let request = c.positive(&rp("requests"), of(&r.requests));
+            let limit = c.positive(&rp("limits"), of(&r.limits));
+            c.at_most(
+                &rp("requests"),
+                &request,
+                &limit,
+                &of(&r.requests).0,
+                "its limit",
             );
+            c.at_most(
+                &rp("limits"),
+                &limit,
+                max,
+                &of(&r.limits).0,
+                "the limit range's maximum",
+            );
+            requests = add(requests, request);
+            limits = add(limits, limit);
+        }
+        let kube_key = if *key == "ephemeralStorage" {
+            "ephemeral-storage"
+        } else {
+            key
+        };
+        for (which, bound, sum) in [
+            ("requests", bound_requests, requests),
+            ("limits", bound_limits, limits),
+        ] {
+            if let (Some(b), Some(sum)) = (bound, sum)
+                && sum > b
+            {
+                c.issue(
+                    &p(&format!("quota.{which}{quota_key}")),
+                    format!(
+                        "{b} is below the {which}.{kube_key} of the store's pods together ({sum})"
+                    ),
+                );
+            }
         }
     }
+    let q_storage = c.positive(&p("quota.requestsStorage"), &quota.requests_storage);
     if let (Some(both), Some(storage)) = (volumes, q_storage)
         && *both > storage
     {

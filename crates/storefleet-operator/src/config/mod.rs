@@ -30,7 +30,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use plans::{
-    ComponentResources, ContainerResources, CpuMemory, LimitRangeConfig, MedusaPlanConfig,
+    ComponentResources, Compute, ContainerResources, LimitRangeConfig, MedusaPlanConfig,
     MedusaResources, PlanConfig, Plans, QuotaConfig, VolumeSizes,
 };
 pub use sections::{

@@ -88,6 +88,10 @@ pub struct QuotaConfig {
     pub limits_memory: Quantity,
     /// `requests.storage`: all PVCs together.
     pub requests_storage: Quantity,
+    /// `requests.ephemeral-storage`: all pods together.
+    pub requests_ephemeral_storage: Quantity,
+    /// `limits.ephemeral-storage`: all pods together (a full node disk evicts other tenants).
+    pub limits_ephemeral_storage: Quantity,
     /// `persistentvolumeclaims`.
     pub persistent_volume_claims: u32,
     /// `pods`.
@@ -96,14 +100,17 @@ pub struct QuotaConfig {
     pub services: u32,
 }
 
-/// A cpu + memory pair.
+/// CPU, memory and ephemeral storage (container logs, writable layer, emptyDirs), as in a
+/// container's requests or limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CpuMemory {
+pub struct Compute {
     /// CPU.
     pub cpu: Quantity,
     /// Memory.
     pub memory: Quantity,
+    /// Ephemeral storage (`ephemeral-storage`): what the pod may write on the node's disk.
+    pub ephemeral_storage: Quantity,
 }
 
 /// LimitRange values for containers and PVCs.
@@ -111,11 +118,11 @@ pub struct CpuMemory {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LimitRangeConfig {
     /// Largest container limits.
-    pub container_max: CpuMemory,
+    pub container_max: Compute,
     /// Limits of a container that sets none.
-    pub container_default: CpuMemory,
+    pub container_default: Compute,
     /// Requests of a container that sets none.
-    pub container_default_request: CpuMemory,
+    pub container_default_request: Compute,
     /// Largest PVC.
     pub volume_max: Quantity,
 }
@@ -125,9 +132,9 @@ pub struct LimitRangeConfig {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerResources {
     /// Requests.
-    pub requests: CpuMemory,
+    pub requests: Compute,
     /// Limits.
-    pub limits: CpuMemory,
+    pub limits: Compute,
 }
 
 /// Container resources per component.
@@ -150,23 +157,20 @@ pub struct VolumeSizes {
     pub database: Quantity,
     /// Storefront files volume.
     pub storefront: Quantity,
+    /// `sizeLimit` of every emptyDir (`/tmp`, `/run`, Redis's `/data`): past it the pod is
+    /// evicted instead of filling the node's disk.
+    pub scratch: Quantity,
 }
 
 fn q(s: &str) -> Quantity {
     Quantity(s.into())
 }
 
-fn cm(cpu: &str, memory: &str) -> CpuMemory {
-    CpuMemory {
+fn cm(cpu: &str, memory: &str, ephemeral_storage: &str) -> Compute {
+    Compute {
         cpu: q(cpu),
         memory: q(memory),
-    }
-}
-
-fn res(requests: (&str, &str), limits: (&str, &str)) -> ContainerResources {
-    ContainerResources {
-        requests: cm(requests.0, requests.1),
-        limits: cm(limits.0, limits.1),
+        ephemeral_storage: q(ephemeral_storage),
     }
 }
 
@@ -188,6 +192,11 @@ impl PlanConfig {
             }
         };
         let mem = |mebibytes: u32| format!("{}Mi", mebibytes * m);
+        // Every container: ephemeral storage 128Mi requested, 1Gi at most (times the plan).
+        let res = |requests: (&str, &str), limits: (&str, &str)| ContainerResources {
+            requests: cm(requests.0, requests.1, &mem(128)),
+            limits: cm(limits.0, limits.1, &mem(1024)),
+        };
         let bytes = |s: &str| {
             ParsedQuantity::try_from(s)
                 .ok()
@@ -203,14 +212,16 @@ impl PlanConfig {
                 limits_cpu: q(&cpu(3000)),
                 limits_memory: q(&mem(3072)),
                 requests_storage: q(&format!("{storage_gi}Gi")),
+                requests_ephemeral_storage: q(&mem(2048)),
+                limits_ephemeral_storage: q(&mem(8192)),
                 persistent_volume_claims: 4,
                 pods: 10,
                 services: 5,
             },
             limit_range: LimitRangeConfig {
-                container_max: cm(&cpu(1000), &mem(1024)),
-                container_default: cm(&cpu(250), &mem(256)),
-                container_default_request: cm(&cpu(50), &mem(64)),
+                container_max: cm(&cpu(1000), &mem(1024), &mem(2048)),
+                container_default: cm(&cpu(250), &mem(256), &mem(512)),
+                container_default_request: cm(&cpu(50), &mem(64), &mem(64)),
                 volume_max: q(db),
             },
             resources: ComponentResources {
@@ -221,6 +232,7 @@ impl PlanConfig {
             volumes: VolumeSizes {
                 database: q(db),
                 storefront: q(sf),
+                scratch: q(&mem(512)),
             },
             medusa: MedusaPlanConfig {
                 quota: QuotaConfig {
@@ -229,6 +241,8 @@ impl PlanConfig {
                     limits_cpu: q(&cpu(4000)),
                     limits_memory: q(&mem(5120)),
                     requests_storage: q(&format!("{storage_gi}Gi")),
+                    requests_ephemeral_storage: q(&mem(2048)),
+                    limits_ephemeral_storage: q(&mem(8192)),
                     persistent_volume_claims: 4,
                     pods: 12,
                     services: 5,

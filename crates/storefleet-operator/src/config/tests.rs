@@ -135,6 +135,33 @@ fn plans_that_cannot_fit_are_rejected() {
 }
 
 #[test]
+fn ephemeral_storage_is_checked_like_cpu_and_memory() {
+    let mut config = OperatorConfig::default();
+    let plan = &mut config.plans.large;
+    plan.resources.storefront.limits.ephemeral_storage = q("20Gi");
+    plan.resources.setup.requests.ephemeral_storage = q("0");
+    plan.limit_range.container_default.ephemeral_storage = q("100Gi");
+    plan.volumes.scratch = q("50Gi");
+    plan.medusa.quota.limits_ephemeral_storage = q("1Gi");
+    let Err(ConfigError::Invalid(found)) = config.check() else {
+        panic!("must fail")
+    };
+    let found: Vec<String> = found.into_iter().map(|i| i.to_string()).collect();
+    for e in [
+        "plans.large.resources.storefront.limits.ephemeralStorage: 20Gi is above the limit range's maximum 8192Mi",
+        "plans.large.resources.setup.requests.ephemeralStorage: 0 must be greater than zero",
+        "plans.large.limitRange.containerDefault.ephemeralStorage: 100Gi is above the maximum",
+        "plans.large.volumes.scratch: 50Gi is above the limit range's containerMax.ephemeralStorage",
+        "plans.large.medusa.quota.limitsEphemeralStorage: 1Gi is below the limits.ephemeral-storage of the store's pods together (24576Mi)",
+    ] {
+        assert!(
+            found.iter().any(|f| f.starts_with(e)),
+            "missing {e:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
 fn medusa_plans_are_checked_against_their_own_quota() {
     let mut config = OperatorConfig::default();
     let medusa = &mut config.plans.medium.medusa;

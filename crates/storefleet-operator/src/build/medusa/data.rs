@@ -163,7 +163,7 @@ pub fn build_postgres_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> S
         Component::Database,
         POSTGRES_UID,
         container,
-        vec![empty_dir("run"), empty_dir("tmp")],
+        vec![empty_dir(store, "run"), empty_dir(store, "tmp")],
         Some(vec![database_claim(store)]),
     )
 }
@@ -218,7 +218,7 @@ pub fn build_cache_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> Stat
         Component::Cache,
         REDIS_UID,
         container,
-        vec![empty_dir("data")],
+        vec![empty_dir(store, "data")],
         None,
     )
 }

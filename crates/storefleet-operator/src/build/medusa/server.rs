@@ -28,8 +28,8 @@ const MEDUSA: &str = "/app/node_modules/.bin/medusa";
 /// The setup script in the built server.
 const SETUP_SCRIPT: &str = "./src/scripts/storefleet-setup.js";
 
-fn tmp_volume() -> Volume {
-    empty_dir("tmp")
+fn tmp_volume(store: &ValidatedStore) -> Volume {
+    empty_dir(store, "tmp")
 }
 
 /// A Medusa container: the image, its env, `/tmp`, and restricted security. The root
@@ -145,7 +145,7 @@ pub fn build_server_deployment(store: &ValidatedStore, medusa: &Medusa) -> Deplo
         child::STOREFRONT,
         Component::Storefront,
         c,
-        vec![tmp_volume(), files_volume()],
+        vec![tmp_volume(store), files_volume()],
     )
 }
 
@@ -163,7 +163,7 @@ pub fn build_worker_deployment(store: &ValidatedStore, medusa: &Medusa) -> Deplo
         child::WORKER,
         Component::Worker,
         c,
-        vec![tmp_volume()],
+        vec![tmp_volume(store)],
     )
 }
 
@@ -179,7 +179,7 @@ fn job(store: &ValidatedStore, name: &str, component: Component, container: Cont
                 PodSpec {
                     restart_policy: Some("Never".into()),
                     containers: vec![container],
-                    volumes: Some(vec![tmp_volume()]),
+                    volumes: Some(vec![tmp_volume(store)]),
                     ..PodSpec::default()
                 },
             ),
