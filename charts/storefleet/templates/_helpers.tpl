@@ -39,7 +39,9 @@ capabilities:
 
 {{/*
 The operator configuration: operator.config, with images.medusa defaulting to the chart's own
-storefleet-medusa image (image.registry, image.tag or the appVersion) when it is not set.
+storefleet-medusa image (image.registry, image.tag or the appVersion) when it is not set, and the
+dashboard's hosts (api.ingress.host, api.httpRoute.host, where enabled) added to reservedHosts so
+that no Store can be given them.
 */}}
 {{- define "storefleet.operatorConfig" -}}
 {{- $config := deepCopy .Values.operator.config -}}
@@ -48,5 +50,10 @@ storefleet-medusa image (image.registry, image.tag or the appVersion) when it is
 {{- $_ := set $images "medusa" (dict "repository" (printf "%s/storefleet-medusa" .Values.image.registry) "tag" (.Values.image.tag | default .Chart.AppVersion | toString)) -}}
 {{- end -}}
 {{- $_ := set $config "images" $images -}}
+{{- $reserved := list -}}
+{{- range (get $config "reservedHosts" | default list) -}}{{- $reserved = append $reserved . -}}{{- end -}}
+{{- if .Values.api.ingress.enabled -}}{{- $reserved = append $reserved .Values.api.ingress.host -}}{{- end -}}
+{{- if .Values.api.httpRoute.enabled -}}{{- $reserved = append $reserved .Values.api.httpRoute.host -}}{{- end -}}
+{{- if $reserved -}}{{- $_ := set $config "reservedHosts" ($reserved | uniq) -}}{{- end -}}
 {{- toYaml $config -}}
 {{- end -}}

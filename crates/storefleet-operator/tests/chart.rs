@@ -159,6 +159,12 @@ fn every_rendered_object_matches_its_kubernetes_type() {
                 "ClusterRoleBinding" => check_typed::<rbac::ClusterRoleBinding>(&doc),
                 "Role" => check_typed::<rbac::Role>(&doc),
                 "RoleBinding" => check_typed::<rbac::RoleBinding>(&doc),
+                "ValidatingAdmissionPolicy" => check_typed::<
+                    k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy,
+                >(&doc),
+                "ValidatingAdmissionPolicyBinding" => check_typed::<
+                    k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+                >(&doc),
                 "NetworkPolicy" => check_typed::<net::NetworkPolicy>(&doc),
                 "Ingress" => check_typed::<net::Ingress>(&doc),
                 "HTTPRoute" => check_typed::<storefleet_operator::gateway_api::HTTPRoute>(&doc),
@@ -288,6 +294,16 @@ fn the_rendered_operator_config_is_accepted_by_the_operator() {
         "localhost/storefleet/storefleet-medusa:dev",
         "make demo loads this image into kind"
     );
+    // No Store can be given the dashboard's host (a store named `storefleet` under localtest.me).
+    assert_eq!(config.reserved_hosts, ["storefleet.localtest.me"]);
+    let store = storefleet_types::Store::test().with_name("storefleet");
+    let refused = storefleet_operator::validate::validate(&store, &config).expect_err("reserved");
+    assert_eq!(refused.reason(), "HostReserved");
+    let prod = render("values-prod.yaml");
+    let cm = find(&prod, "ConfigMap", "-operator-config");
+    let config = OperatorConfig::from_yaml(cm["data"]["config.yaml"].as_str().expect("text"))
+        .expect("valid");
+    assert_eq!(config.reserved_hosts, ["storefleet.example.com"]);
     assert_eq!(
         config.images.wordpress,
         OperatorConfig::default().images.wordpress,

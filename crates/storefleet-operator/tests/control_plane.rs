@@ -1436,3 +1436,86 @@ async fn a_store_refused_after_it_served_loses_its_route() {
     .await;
     assert!(env.namespace(NS).await.is_some(), "the data stays");
 }
+
+/// The chart's ValidatingAdmissionPolicy keeps the operator's ServiceAccount in store namespaces:
+/// with the same RBAC that lets it write Deployments anywhere, a Deployment in `kube-system`, a
+/// change to a namespace that is not a store's and a namespace without a store uid are refused;
+/// in a store's namespace (the store here) everything is accepted.
+#[tokio::test]
+async fn the_operator_may_write_only_in_store_namespaces() {
+    let Some(env) = Env::start("the_operator_may_write_only_in_store_namespaces", config()).await
+    else {
+        return;
+    };
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+
+    let deployment: Deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "intruder"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "intruder"}},
+            "template": {
+                "metadata": {"labels": {"app": "intruder"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+            }
+        }
+    }))
+    .expect("deployment");
+    let as_operator = |ns: &str| Api::<Deployment>::namespaced(env.operator_client.clone(), ns);
+    let refusal = |e: kube::Error| match e {
+        kube::Error::Api(s) => (s.code, s.message),
+        other => (0, other.to_string()),
+    };
+    // RBAC alone would allow it (a ClusterRole): the policy is what refuses.
+    let message = common::eventually("a Deployment in kube-system refused", || async {
+        match as_operator("kube-system")
+            .create(&PostParams::default(), &deployment)
+            .await
+        {
+            Ok(_) => panic!("the operator created a Deployment in kube-system"),
+            Err(e) => {
+                let (code, message) = refusal(e);
+                (code == 403 && message.contains("namespaces of Stores")).then_some(message)
+            }
+        }
+    })
+    .await;
+    assert!(message.contains("kube-system is not one"), "{message}");
+
+    // Not a store's namespace: no change, no delete, no namespace without a store uid.
+    let namespaces = Api::<Namespace>::all(env.operator_client.clone());
+    let label = json!({"metadata": {"labels": {"storefleet.io/store": "alice"}}});
+    let err = namespaces
+        .patch("default", &PatchParams::default(), &Patch::Merge(&label))
+        .await
+        .expect_err("the default namespace is not ours");
+    assert_eq!(refusal(err).0, 403);
+    let err = namespaces
+        .delete("kube-public", &DeleteParams::default())
+        .await
+        .expect_err("kube-public is not ours");
+    assert_eq!(refusal(err).0, 403);
+    let unowned: Namespace = serde_json::from_value(json!({
+        "metadata": {"name": "store-mallory", "labels": {"app.kubernetes.io/managed-by": "storefleet"}}
+    }))
+    .expect("namespace");
+    let (code, message) = refusal(
+        namespaces
+            .create(&PostParams::default(), &unowned)
+            .await
+            .expect_err("no store uid"),
+    );
+    assert_eq!(code, 403, "{message}");
+    assert!(message.contains("store-mallory is not one"), "{message}");
+
+    // In the store's namespace the same Deployment is accepted (dry run: nothing to clean up).
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    as_operator(NS)
+        .create(&dry_run, &deployment)
+        .await
+        .expect("the store's namespace is the operator's");
+}

@@ -19,6 +19,14 @@ impl OperatorConfig {
                 format!("{:?} is not a lower-case DNS name", self.base_domain),
             );
         }
+        for (i, host) in self.reserved_hosts.iter().enumerate() {
+            if !is_hostname(host) {
+                c.issue(
+                    &format!("reservedHosts[{i}]"),
+                    format!("{host:?} is not a lower-case host name"),
+                );
+            }
+        }
         check_prefix(&mut c, &self.namespace_prefix);
         if self.max_stores == 0 {
             c.issue("maxStores", "must be at least 1");

@@ -97,6 +97,9 @@ pub struct OperatorConfig {
     /// Host names outside the base domain that an admin allowed for an owner: owner → hosts,
     /// each exact (`shop.alice.com`) or a wildcard for its subdomains (`*.alice.com`).
     pub owner_domains: BTreeMap<String, Vec<String>>,
+    /// Hosts no Store may have, whatever its name or owner: the platform's own (the chart adds
+    /// the dashboard's). A store whose host is one of them is `Stalled`/`HostReserved`.
+    pub reserved_hosts: Vec<String>,
     /// A store's namespace is `<namespacePrefix><name>`.
     pub namespace_prefix: String,
     /// Stores beyond this number wait with `Stalled` / `StoreLimitReached`.
@@ -132,6 +135,7 @@ impl Default for OperatorConfig {
         Self {
             base_domain: "shop.local".into(),
             owner_domains: BTreeMap::new(),
+            reserved_hosts: Vec::new(),
             namespace_prefix: "store-".into(),
             max_stores: 100,
             max_stores_per_owner: None,

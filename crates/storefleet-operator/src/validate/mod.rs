@@ -49,6 +49,11 @@ pub enum ValidationError {
         /// What is wrong.
         message: String,
     },
+    /// The store's host is one the platform keeps for itself (`reservedHosts`).
+    #[error(
+        "host {0} is reserved by the platform (operator config reservedHosts); choose another spec.domain"
+    )]
+    HostReserved(String),
     /// `tls: {}` with no default issuer configured.
     #[error(
         "spec.tls asks for a certificate but names no clusterIssuer or secretName, and the operator has no default ClusterIssuer"
@@ -77,6 +82,7 @@ impl ValidationError {
             Self::InvalidOwner => "InvalidOwner",
             Self::InvalidField { .. } => "InvalidField",
             Self::NoClusterIssuer => "NoClusterIssuer",
+            Self::HostReserved(_) => "HostReserved",
             Self::SizeExceedsPlan { .. } => "SizeExceedsPlan",
             Self::Several(_) => "InvalidSpec",
         }

@@ -36,6 +36,19 @@ pub(super) fn host(
     name: &str,
     config: &OperatorConfig,
 ) -> Result<String, ValidationError> {
+    let host = own_host(spec, name, config)?;
+    if config.reserved_hosts.contains(&host) {
+        return Err(ValidationError::HostReserved(host));
+    }
+    Ok(host)
+}
+
+/// The host the spec asks for, if the store may have it.
+fn own_host(
+    spec: &StoreSpec,
+    name: &str,
+    config: &OperatorConfig,
+) -> Result<String, ValidationError> {
     let Some(domain) = &spec.domain else {
         return Ok(format!("{name}.{}", config.base_domain));
     };

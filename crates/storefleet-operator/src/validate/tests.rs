@@ -255,6 +255,32 @@ fn a_store_cannot_claim_another_stores_host() {
 }
 
 #[test]
+fn reserved_hosts_belong_to_no_store() {
+    let config = OperatorConfig {
+        base_domain: "localtest.me".into(),
+        reserved_hosts: vec![
+            "storefleet.localtest.me".into(),
+            "shop.alice.example".into(),
+        ],
+        owner_domains: BTreeMap::from([(
+            "alice@example.com".to_string(),
+            vec!["*.alice.example".to_string()],
+        )]),
+        ..OperatorConfig::default()
+    };
+    // By its name under the base domain, or by a domain the owner may otherwise use.
+    for store in [
+        Store::test().with_name("storefleet"),
+        Store::test().with_domain("shop.alice.example"),
+    ] {
+        let e = validate(&store, &config).expect_err("reserved");
+        assert_eq!(e.reason(), "HostReserved", "{e}");
+        assert!(e.to_string().contains("reservedHosts"), "{e}");
+    }
+    assert!(validate(&Store::test().with_domain("eu.alice.example"), &config).is_ok());
+}
+
+#[test]
 fn ingress_annotations_and_classes_are_allowlisted() {
     let with = |annotations: &[(&str, &str)], class: Option<&str>| {
         Store::test().with_ingress(storefleet_types::IngressSpec {

@@ -38,7 +38,8 @@ pub fn operator_user() -> String {
     format!("system:serviceaccount:{RELEASE_NAMESPACE}:{OPERATOR_SA}")
 }
 
-/// The chart's objects for the operator: its ServiceAccount and RBAC.
+/// The chart's objects for the operator: its ServiceAccount, RBAC and the admission policy that
+/// keeps it in store namespaces.
 pub fn operator_rbac() -> Vec<Value> {
     operator_rbac_with(&[])
 }
@@ -51,7 +52,13 @@ pub fn operator_rbac_with(set: &[&str]) -> Vec<Value> {
         .filter(|d| {
             matches!(
                 chart::kind(d),
-                "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding"
+                "ServiceAccount"
+                    | "ClusterRole"
+                    | "ClusterRoleBinding"
+                    | "Role"
+                    | "RoleBinding"
+                    | "ValidatingAdmissionPolicy"
+                    | "ValidatingAdmissionPolicyBinding"
             ) && chart::name(d).starts_with(OPERATOR_SA)
         })
         .collect()
