@@ -34,9 +34,6 @@ step "Envoy Gateway $ENVOY_GATEWAY_VERSION (with the Gateway API CRDs) and the G
 kubectl wait -n envoy-gateway-system deployment/envoy-gateway --for=condition=Available --timeout=300s
 kubectl apply --server-side -f hack/demo-gateway.yaml >/dev/null
 kubectl wait -n storefleet-gateway gateway/shops --for=condition=Programmed --timeout=300s
-# The dashboard's HTTPRoute lives in the release namespace: let the Gateway admit it.
-kubectl create namespace storefleet-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl label namespace storefleet-system app.kubernetes.io/managed-by=storefleet --overwrite >/dev/null
 
 step "images $REGISTRY/storefleet-{operator,api,medusa}:$TAG"
 make --no-print-directory images IMAGE_REGISTRY="$REGISTRY" IMAGE_TAG="$TAG"

@@ -763,6 +763,19 @@ fn network_policies_allow_exactly_the_named_flows() {
             .all(|p| p.port
                 == Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(53)))
     );
+    // The cluster's DNS pods, and NodeLocal DNSCache (host network, no pod to select).
+    let peers = dns.egress.as_ref().expect("rules")[0]
+        .to
+        .clone()
+        .expect("peers");
+    assert!(peers.iter().any(|p| p.namespace_selector.is_some()));
+    assert!(
+        peers
+            .iter()
+            .filter_map(|p| p.ip_block.as_ref())
+            .any(|b| b.cidr == "169.254.20.10/32"),
+        "{peers:?}"
+    );
 }
 
 #[test]
@@ -1448,6 +1461,11 @@ fn waves_follow_the_apply_order_and_no_pod_runs_before_its_guards() {
                 .all(|e| *e == Wave::Exposure && setup.iter().all(|s| s < e))
         );
         assert_eq!(waves.last(), Some(&Wave::Exposure));
-        assert_eq!(Wave::ALL.len(), 7);
+        // Claims after the quota and limit range that admit their size.
+        let quota = wave_of(|c| matches!(c, Child::ResourceQuota(_) | Child::LimitRange(_)));
+        let claims = wave_of(|c| matches!(c, Child::PersistentVolumeClaim(_)));
+        assert!(!claims.is_empty());
+        assert!(claims.iter().all(|c| quota.iter().all(|q| q < c)));
+        assert_eq!(Wave::ALL.len(), 8);
     }
 }

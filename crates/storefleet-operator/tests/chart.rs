@@ -427,6 +427,10 @@ fn granted(
 const UNEXERCISED: &[(&str, &str, &str, bool)] = &[
     ("coordination.k8s.io", "leases", "update", true),
     ("storefleet.io", "stores/finalizers", "update", false),
+    // Read only when a volume is to grow (control_plane::a_larger_plan_grows_the_volumes_in_place).
+    ("", "persistentvolumeclaims", "get", false),
+    ("apps", "statefulsets", "get", false),
+    ("storage.k8s.io", "storageclasses", "get", false),
 ];
 
 type Grant = (String, String, String, Option<String>, bool);

@@ -589,46 +589,61 @@ async fn the_crd_rejects_bad_stores_at_admission() {
         err.to_string().contains("the major version cannot change"),
         "{err}"
     );
-    // storage is immutable too: set, changed or removed after creation.
-    for patch in [
-        json!({"spec": {"storage": {"databaseSize": "2Gi"}}}),
+    // Volumes only grow: the class is fixed, a size once set stays set and never shrinks, and
+    // the plan never goes down (the real apiserver's CEL with its quantity library).
+    let refused = |name: &'static str, patch: serde_json::Value, needle: &'static str| {
+        let stores = env.stores();
+        async move {
+            let err = stores
+                .patch(name, &PatchParams::default(), &Patch::Merge(patch.clone()))
+                .await
+                .expect_err("refused");
+            assert!(err.to_string().contains(needle), "{patch}: {err}");
+        }
+    };
+    refused(
+        "ok",
         json!({"spec": {"storage": {"storageClassName": "fast"}}}),
-    ] {
-        let err = env
-            .stores()
-            .patch("ok", &PatchParams::default(), &Patch::Merge(patch.clone()))
-            .await
-            .expect_err("storage change");
-        assert!(
-            err.to_string().contains("spec.storage is immutable"),
-            "{patch}: {err}"
-        );
-    }
+        "spec.storage.storageClassName is immutable",
+    )
+    .await;
     let mut with_storage = base.clone();
     with_storage["metadata"]["name"] = json!("st");
     with_storage["spec"]["storage"] = json!({"databaseSize": "2Gi"});
     create(with_storage)
         .await
         .expect("storage may be set at creation");
-    for patch in [
-        json!({"spec": {"storage": {"databaseSize": "3Gi"}}}),
+    refused(
+        "st",
+        json!({"spec": {"storage": {"databaseSize": "1Gi"}}}),
+        "spec.storage.databaseSize can only grow",
+    )
+    .await;
+    refused(
+        "st",
         json!({"spec": {"storage": null}}),
-    ] {
-        let err = env
-            .stores()
-            .patch("st", &PatchParams::default(), &Patch::Merge(patch.clone()))
-            .await
-            .expect_err("storage change");
-        assert!(
-            err.to_string().contains("spec.storage is immutable"),
-            "{patch}: {err}"
-        );
-    }
+        "spec.storage.databaseSize can only grow",
+    )
+    .await;
     env.stores()
         .patch(
             "st",
             &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"plan": "medium"}})),
+            &Patch::Merge(json!({"spec": {"storage": {"databaseSize": "3Gi"}, "plan": "medium"}})),
+        )
+        .await
+        .expect("volumes and plans grow");
+    refused(
+        "st",
+        json!({"spec": {"plan": "small"}}),
+        "spec.plan: medium cannot become small",
+    )
+    .await;
+    env.stores()
+        .patch(
+            "st",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"plan": "large"}})),
         )
         .await
         .expect("other fields stay mutable");
@@ -1211,6 +1226,50 @@ async fn a_host_is_served_by_one_store_only() {
     env.wait_phase("second", Phase::Ready).await;
 }
 
+/// A host that any other route of the cluster already serves (here an Ingress someone made in
+/// another namespace before the store existed, as a squatter would for a future store's host)
+/// is not given to the store: `HostTaken`, naming the route, nothing created; once that route
+/// is gone the store starts by itself.
+#[tokio::test]
+async fn a_host_routed_by_a_foreign_route_is_taken() {
+    use k8s_openapi::api::networking::v1::Ingress;
+    let Some(env) = Env::start("a_host_routed_by_a_foreign_route_is_taken", config()).await else {
+        return;
+    };
+    env.cp.ensure_namespace("web").await.expect("namespace");
+    let squatter: Ingress = serde_json::from_value(json!({
+        "metadata": {"name": "landing", "namespace": "web"},
+        "spec": {"rules": [{"host": "alice.shop.local", "http": {"paths": [{
+            "path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "landing", "port": {"number": 80}}}
+        }]}}]}
+    }))
+    .expect("ingress");
+    let ingresses: Api<Ingress> = Api::namespaced(env.admin.clone(), "web");
+    ingresses
+        .create(&PostParams::default(), &squatter)
+        .await
+        .expect("foreign ingress");
+    env.create(Store::test()).await;
+    let alice = env
+        .wait_store("alice", "host taken", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, "Stalled"))
+                .is_some_and(|c| c.reason == "HostTaken")
+        })
+        .await
+        .expect("alice");
+    let message = alice.status.and_then(|s| s.message).unwrap_or_default();
+    assert!(message.contains("Ingress web/landing"), "{message}");
+    assert!(env.namespace(NS).await.is_none(), "nothing created");
+
+    ingresses
+        .delete("landing", &DeleteParams::default())
+        .await
+        .expect("delete");
+    env.wait_phase("alice", Phase::Ready).await;
+}
+
 /// The per-owner cap is the operator's, so it holds whoever creates the Stores (any number of
 /// API replicas, kubectl, GitOps): an owner's extra store waits; other owners are not affected.
 #[tokio::test]
@@ -1509,13 +1568,215 @@ async fn the_operator_may_write_only_in_store_namespaces() {
     assert_eq!(code, 403, "{message}");
     assert!(message.contains("store-mallory is not one"), "{message}");
 
-    // In the store's namespace the same Deployment is accepted (dry run: nothing to clean up).
+    // Nobody but the operator marks a namespace as a store's (Gateways select on the label):
+    // not even a cluster admin, neither on a new namespace nor on an existing one.
+    let admin_namespaces = Api::<Namespace>::all(env.admin.clone());
+    let marked: Namespace = serde_json::from_value(json!({
+        "metadata": {"name": "marked", "labels": {"storefleet.io/store": "alice"}}
+    }))
+    .expect("namespace");
+    // (dry runs go through admission; the policy may take a moment to be in force)
     let dry_run = PostParams {
         dry_run: true,
         ..PostParams::default()
     };
+    let message = common::eventually("a namespace marked by an admin refused", || async {
+        let e = admin_namespaces.create(&dry_run, &marked).await.err()?;
+        let (code, message) = refusal(e);
+        (code == 403).then_some(message)
+    })
+    .await;
+    assert!(message.contains("storefleet.io/store"), "{message}");
+    for (ns, labels) in [
+        ("default", json!({"storefleet.io/store": "alice"})),
+        (NS, json!({"storefleet.io/store": null})),
+    ] {
+        let patch = json!({"metadata": {"labels": labels}});
+        let err = admin_namespaces
+            .patch(ns, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect_err("the label is the operator's");
+        assert_eq!(refusal(err).0, 403, "{ns}");
+    }
+    // Other labels of a store's namespace stay the admin's to change.
+    let patch = json!({"metadata": {"labels": {"team": "shops"}}});
+    admin_namespaces
+        .patch(NS, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("another label");
+
+    // In the store's namespace the same Deployment is accepted (dry run: nothing to clean up).
     as_operator(NS)
         .create(&dry_run, &deployment)
         .await
         .expect("the store's namespace is the operator's");
+}
+
+/// A StorageClass named `name` with the given `allowVolumeExpansion`, and bound volumes for
+/// `store`'s two claims (the control plane has no provisioner: the PersistentVolumes are made
+/// here and pre-bound, and the real PV controller binds them).
+async fn storage_for(env: &Env, class: &str, expandable: bool, store: &str) {
+    use k8s_openapi::api::core::v1::PersistentVolume;
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let classes: Api<StorageClass> = Api::all(env.admin.clone());
+    let sc: StorageClass = serde_json::from_value(json!({
+        "metadata": {"name": class},
+        "provisioner": "example.com/none",
+        "allowVolumeExpansion": expandable,
+        "volumeBindingMode": "Immediate"
+    }))
+    .expect("class");
+    classes
+        .patch(
+            class,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&sc),
+        )
+        .await
+        .expect("class");
+    let volumes: Api<PersistentVolume> = Api::all(env.admin.clone());
+    for claim in ["data-database-0", "storefront-data"] {
+        let name = format!("{store}-{claim}");
+        let pv: PersistentVolume = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {
+                "capacity": {"storage": "50Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": class,
+                "persistentVolumeReclaimPolicy": "Retain",
+                "hostPath": {"path": format!("/tmp/storefleet-test-pv/{name}")},
+                "claimRef": {"namespace": format!("store-{store}"), "name": claim}
+            }
+        }))
+        .expect("pv");
+        volumes
+            .create(&PostParams::default(), &pv)
+            .await
+            .expect("pv");
+    }
+}
+
+fn requested_storage(pvc: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> String {
+    pvc.spec
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("storage"))
+        .map(|q| q.0.clone())
+        .unwrap_or_default()
+}
+
+/// Growing a shop is the first day-2 thing its owner does: `small` → `medium` on a Ready store
+/// grows its bound claims in place (the StorageClass allows expansion) and re-creates the
+/// database StatefulSet with the new claim template (its pod orphaned, not deleted); nothing is
+/// rejected or stalled on the way and the store is Ready again on the same claims. Where the class does not allow expansion the store says so, naming
+/// the class, and nothing is changed.
+#[tokio::test]
+async fn a_larger_plan_grows_the_volumes_in_place() {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    let mut config = config();
+    config.storage_class_name = Some("expandable".into());
+    let Some(env) = Env::start("a_larger_plan_grows_the_volumes_in_place", config).await else {
+        return;
+    };
+    storage_for(&env, "expandable", true, "alice").await;
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(env.admin.clone(), NS);
+    common::eventually("both claims bound", || async {
+        let bound =
+            |c: PersistentVolumeClaim| c.status.and_then(|s| s.phase).as_deref() == Some("Bound");
+        (bound(claims.get("data-database-0").await.ok()?)
+            && bound(claims.get("storefront-data").await.ok()?))
+        .then_some(())
+    })
+    .await;
+    let statefulsets: Api<StatefulSet> = Api::namespaced(env.admin.clone(), NS);
+    let before = statefulsets.get(child::DATABASE).await.expect("sts");
+
+    env.patch("alice", json!({"spec": {"plan": "medium"}}))
+        .await;
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let store = env.stores().get("alice").await.expect("store");
+        // The plan's new container resources roll the pods (Provisioning for that while), but
+        // the volumes never stall it nor get a change rejected.
+        let status = store.status.clone().unwrap_or_default();
+        assert!(
+            condition(&status, "Stalled").is_none()
+                && !status
+                    .message
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("rejected"),
+            "growing the volumes is accepted: {status:?}"
+        );
+        let db = claims.get("data-database-0").await.expect("claim");
+        let files = claims.get("storefront-data").await.expect("claim");
+        let sts = statefulsets.get(child::DATABASE).await.ok();
+        let template = sts
+            .as_ref()
+            .and_then(|s| s.spec.volume_claim_templates.clone())
+            .and_then(|t| t.into_iter().next())
+            .map(|t| requested_storage(&t));
+        let status = store.status.clone().unwrap_or_default();
+        if requested_storage(&db) == "10Gi"
+            && requested_storage(&files) == "5Gi"
+            && template.as_deref() == Some("10Gi")
+            && status.observed_generation == store.metadata.generation
+            && status
+                .volume_sizes
+                .get("data-database-0")
+                .map(String::as_str)
+                == Some("10Gi")
+        {
+            let sts = sts.expect("sts");
+            assert_ne!(sts.metadata.uid, before.metadata.uid, "re-created");
+            assert_eq!(
+                db.metadata.uid,
+                status
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.volumes.get("data-database-0").cloned()),
+                "the same claim, grown"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "volumes did not grow: db {} files {} template {template:?} status {:?}",
+            requested_storage(&db),
+            requested_storage(&files),
+            status.volume_sizes
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Settled: still Ready, the re-created StatefulSet adopted the running pod.
+    let store = env.wait_phase("alice", Phase::Ready).await;
+    assert!(is_true(&store.status.unwrap_or_default(), "DatabaseReady"));
+
+    // bob's class does not allow expansion: refused, naming the class; his claims unchanged.
+    storage_for(&env, "fixed", false, "bob").await;
+    env.create(Store::test().with_name("bob").with_storage_class("fixed"))
+        .await;
+    env.wait_phase("bob", Phase::Ready).await;
+    let bob: Api<PersistentVolumeClaim> = Api::namespaced(env.admin.clone(), "store-bob");
+    common::eventually("bob's claims bound", || async {
+        let c = bob.get("storefront-data").await.ok()?;
+        (c.status.and_then(|s| s.phase).as_deref() == Some("Bound")).then_some(())
+    })
+    .await;
+    env.patch("bob", json!({"spec": {"plan": "medium"}})).await;
+    let refused = env
+        .wait_store("bob", "expansion unsupported", |s| {
+            s.and_then(|s| s.status.as_ref())
+                .and_then(|s| condition(s, "Stalled"))
+                .is_some_and(|c| c.reason == "VolumeExpansionUnsupported")
+        })
+        .await
+        .expect("bob");
+    let message = refused.status.and_then(|s| s.message).unwrap_or_default();
+    assert!(message.contains("StorageClass fixed"), "{message}");
+    let files = bob.get("storefront-data").await.expect("claim");
+    assert_eq!(requested_storage(&files), "2Gi");
 }

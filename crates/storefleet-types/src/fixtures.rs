@@ -118,6 +118,13 @@ impl Store {
         self
     }
 
+    /// Sets the StorageClass of both volumes.
+    pub fn with_storage_class(mut self, class: &str) -> Self {
+        let storage = self.spec.storage.get_or_insert_with(StorageSpec::default);
+        storage.storage_class_name = Some(class.into());
+        self
+    }
+
     /// Sets the setup block.
     pub fn with_setup(mut self, setup: SetupSpec) -> Self {
         self.spec.setup = Some(setup);

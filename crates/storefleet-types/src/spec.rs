@@ -41,7 +41,10 @@ use crate::status::StoreStatus;
     validation = Rule::new("!(has(self.spec.ingress) && has(self.spec.gateway))").message("spec: set ingress or gateway, not both: a store is routed by an Ingress or by a Gateway API HTTPRoute"),
     validation = Rule::new("!has(self.spec.versions) || (self.spec.engine == 'medusa' ? !(has(self.spec.versions.wordpress) || has(self.spec.versions.mariadb) || has(self.spec.versions.wpCli) || has(self.spec.versions.woocommerce)) : !(has(self.spec.versions.medusa) || has(self.spec.versions.postgres) || has(self.spec.versions.redis)))").message("spec.versions: wordpress, mariadb, wpCli and woocommerce are for engine woocommerce; medusa, postgres and redis for engine medusa"),
     validation = Rule::new("self.spec.engine != 'medusa' || !has(self.spec.setup) || !(has(self.spec.setup.theme) || has(self.spec.setup.paymentMethods))").message("spec.setup: theme and paymentMethods are WooCommerce settings; a Medusa store takes payments with its manual (system) provider"),
-    validation = Rule::new("has(self.spec.storage) == has(oldSelf.spec.storage) && (!has(self.spec.storage) || self.spec.storage == oldSelf.spec.storage)").message("spec.storage is immutable: a volume's class and size cannot change once created (Kubernetes cannot resize a StatefulSet's volumes); create a new store instead")
+    validation = Rule::new("(has(self.spec.storage) && has(self.spec.storage.storageClassName)) == (has(oldSelf.spec.storage) && has(oldSelf.spec.storage.storageClassName)) && (!(has(self.spec.storage) && has(self.spec.storage.storageClassName)) || self.spec.storage.storageClassName == oldSelf.spec.storage.storageClassName)").message("spec.storage.storageClassName is immutable: a volume cannot move to another StorageClass; create a new store instead"),
+    validation = Rule::new("!(has(oldSelf.spec.storage) && has(oldSelf.spec.storage.databaseSize)) || (has(self.spec.storage) && has(self.spec.storage.databaseSize) && quantity(self.spec.storage.databaseSize).compareTo(quantity(oldSelf.spec.storage.databaseSize)) >= 0)").message("spec.storage.databaseSize can only grow: volumes never shrink, and a size once set stays set"),
+    validation = Rule::new("!(has(oldSelf.spec.storage) && has(oldSelf.spec.storage.storefrontSize)) || (has(self.spec.storage) && has(self.spec.storage.storefrontSize) && quantity(self.spec.storage.storefrontSize).compareTo(quantity(oldSelf.spec.storage.storefrontSize)) >= 0)").message("spec.storage.storefrontSize can only grow: volumes never shrink, and a size once set stays set"),
+    validation = Rule::new("{'small': 0, 'medium': 1, 'large': 2}[self.spec.plan] >= {'small': 0, 'medium': 1, 'large': 2}[oldSelf.spec.plan]").message(kube::core::Message::Expression("'spec.plan: ' + oldSelf.spec.plan + ' cannot become ' + self.spec.plan + ': a smaller plan would shrink the volumes, and volumes never shrink (create a new store on the smaller plan instead)'".into()))
 )]
 #[serde(rename_all = "camelCase")]
 pub struct StoreSpec {
@@ -88,7 +91,8 @@ pub struct StoreSpec {
     pub tls: Option<TlsSpec>,
 
     /// Storage class and volume sizes; the plan's sizes and the operator's class when absent.
-    /// Immutable (set it, or leave it out, when the store is created).
+    /// Sizes only grow (the claims are expanded in place where the StorageClass allows it); the
+    /// class is fixed at creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageSpec>,
 

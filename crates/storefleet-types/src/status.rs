@@ -76,6 +76,12 @@ pub struct StoreStatus {
     /// `Stalled` with reason `DataLost` (never set up again, never Ready on an empty shop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<StoreData>,
+
+    /// The size each data volume claim has been grown to (with its StatefulSet's claim
+    /// template), by claim name: a larger plan or size grows the claims in place, and they never
+    /// shrink.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volume_sizes: BTreeMap<String, String>,
 }
 
 /// The objects a store's data lives in, by uid.

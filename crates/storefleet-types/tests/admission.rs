@@ -418,3 +418,64 @@ fn refused_change(new: &Value, old: &Value, field: &str) {
     let needle = format!("{field}: the major version cannot change");
     assert!(errors.iter().any(|e| e.contains(&needle)), "{errors:#?}");
 }
+
+#[test]
+fn plans_and_volumes_only_grow() {
+    let on = |plan: &str, storage: Option<Value>| {
+        let mut spec = with(minimal(), "plan", json!(plan));
+        if let Some(storage) = storage {
+            spec["storage"] = storage;
+        }
+        store("shop", spec)
+    };
+    let refused = |new: &Value, old: &Value, needle: &str| {
+        let errors = admit(new, Some(old)).expect_err("refused");
+        assert!(errors.iter().any(|e| e.contains(needle)), "{errors:#?}");
+    };
+    // A larger plan, larger sizes, a size set where the plan's applied: accepted.
+    assert_eq!(admit(&on("medium", None), Some(&on("small", None))), Ok(()));
+    assert_eq!(admit(&on("large", None), Some(&on("small", None))), Ok(()));
+    let sized = |db: &str| Some(json!({"databaseSize": db, "storefrontSize": "2Gi"}));
+    assert_eq!(
+        admit(&on("small", sized("3Gi")), Some(&on("small", sized("2Gi")))),
+        Ok(())
+    );
+    assert_eq!(
+        admit(
+            &on("small", sized("2048Mi")),
+            Some(&on("small", sized("2Gi")))
+        ),
+        Ok(()),
+        "the same size in another unit"
+    );
+    assert_eq!(
+        admit(&on("small", sized("2Gi")), Some(&on("small", None))),
+        Ok(())
+    );
+    // A smaller plan, a smaller size, a size removed, another class: refused, naming the plans.
+    refused(
+        &on("small", None),
+        &on("medium", None),
+        "spec.plan: medium cannot become small",
+    );
+    refused(
+        &on("small", sized("1Gi")),
+        &on("small", sized("2Gi")),
+        "spec.storage.databaseSize can only grow",
+    );
+    refused(
+        &on("small", Some(json!({"databaseSize": "2Gi"}))),
+        &on("small", sized("2Gi")),
+        "spec.storage.storefrontSize can only grow",
+    );
+    refused(
+        &on("small", None),
+        &on("small", sized("2Gi")),
+        "spec.storage.databaseSize can only grow",
+    );
+    refused(
+        &on("small", Some(json!({"storageClassName": "fast"}))),
+        &on("small", None),
+        "spec.storage.storageClassName is immutable",
+    );
+}

@@ -152,6 +152,22 @@ impl StoreObjects {
     /// (`<template>-<statefulset>-0`) and the standalone claims (WordPress files, Medusa
     /// uploads). A cache's claims are not data.
     pub fn data_volumes(&self) -> Vec<String> {
+        self.data_claims().into_iter().map(|c| c.name).collect()
+    }
+
+    /// The data volume claims with the size they are given, and for a StatefulSet's claim the
+    /// StatefulSet and its claim template.
+    pub fn data_claims(&self) -> Vec<DataClaim> {
+        let size = |claim: &PersistentVolumeClaim| {
+            claim
+                .spec
+                .as_ref()
+                .and_then(|s| s.resources.as_ref())
+                .and_then(|r| r.requests.as_ref())
+                .and_then(|r| r.get("storage"))
+                .cloned()
+                .unwrap_or_else(|| Quantity(String::new()))
+        };
         let mut out = Vec::new();
         for child in self.children() {
             match child {
@@ -164,17 +180,21 @@ impl StoreObjects {
                             .as_ref()
                             .and_then(|l| l.get(keys::COMPONENT));
                         if component.map(String::as_str) == Some(Component::Database.as_str()) {
-                            out.push(format!(
-                                "{}-{}-0",
-                                claim.metadata.name.as_deref().unwrap_or_default(),
-                                sts.metadata.name.as_deref().unwrap_or_default()
-                            ));
+                            let template = claim.metadata.name.clone().unwrap_or_default();
+                            let statefulset = sts.metadata.name.clone().unwrap_or_default();
+                            out.push(DataClaim {
+                                name: format!("{template}-{statefulset}-0"),
+                                size: size(claim),
+                                template: Some((statefulset, template)),
+                            });
                         }
                     }
                 }
-                Child::PersistentVolumeClaim(pvc) => {
-                    out.push(pvc.metadata.name.clone().unwrap_or_default());
-                }
+                Child::PersistentVolumeClaim(pvc) => out.push(DataClaim {
+                    name: pvc.metadata.name.clone().unwrap_or_default(),
+                    size: size(pvc),
+                    template: None,
+                }),
                 _ => {}
             }
         }
@@ -323,6 +343,17 @@ pub fn pod_template(
             ..spec
         }),
     }
+}
+
+/// A data volume claim of a store, as built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataClaim {
+    /// The claim's name (`data-database-0` for a StatefulSet's).
+    pub name: String,
+    /// Its requested size.
+    pub size: Quantity,
+    /// The StatefulSet whose claim template makes it, and the template's name.
+    pub template: Option<(String, String)>,
 }
 
 /// An emptyDir volume bounded by the plan's `volumes.scratch` (past it the kubelet evicts the

@@ -169,8 +169,20 @@ pub fn build_default_deny(store: &ValidatedStore) -> NetworkPolicy {
     )
 }
 
-/// Lets every pod resolve names (port 53 in any namespace: CoreDNS lives in different places).
+/// Lets every pod resolve names: port 53 of pods in any namespace (CoreDNS lives in different
+/// places) and of the node-local DNS caches (`network.nodeLocalDnsCidrs`, host-network: no pod).
 pub fn build_dns_egress(store: &ValidatedStore) -> NetworkPolicy {
+    let pods = NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector::default()),
+        ..NetworkPolicyPeer::default()
+    };
+    let caches = store.node_local_dns_cidrs.iter().map(|cidr| NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: cidr.to_string(),
+            except: None,
+        }),
+        ..NetworkPolicyPeer::default()
+    });
     policy(
         store,
         child::NETPOL_DNS,
@@ -178,10 +190,7 @@ pub fn build_dns_egress(store: &ValidatedStore) -> NetworkPolicy {
             pod_selector: Some(LabelSelector::default()),
             policy_types: Some(vec!["Egress".into()]),
             egress: Some(vec![NetworkPolicyEgressRule {
-                to: Some(vec![NetworkPolicyPeer {
-                    namespace_selector: Some(LabelSelector::default()),
-                    ..NetworkPolicyPeer::default()
-                }]),
+                to: Some(std::iter::once(pods).chain(caches).collect()),
                 ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
             }]),
             ..NetworkPolicySpec::default()

@@ -3,7 +3,9 @@
 //!
 //! ```text
 //!  Namespace ─► Foundation: quota, limit range, network policies, Secrets, Services,
-//!                           volume claims, ConfigMaps (nothing that runs a pod)
+//!                           ConfigMaps (nothing that runs a pod)
+//!            ─► Volumes: the volume claims, and the growth of existing ones, once the quota
+//!                        and limit range that admit their size are in place
 //!            ─► Data: the databases (StatefulSets)
 //!            ─► Migration: the migration Job (Medusa), once the databases are ready
 //!            ─► Storefront: the Deployments (after a successful migration)
@@ -24,8 +26,11 @@ pub enum Wave {
     /// The Namespace: everything else lives in it.
     Namespace,
     /// What runs no pod: ResourceQuota, LimitRange, NetworkPolicies, generated Secrets,
-    /// Services, PersistentVolumeClaims, ConfigMaps.
+    /// Services, ConfigMaps.
     Foundation,
+    /// PersistentVolumeClaims (and the growth of every data claim, the StatefulSets' too): after
+    /// the quota and limit range, which admit (or refuse) their size.
+    Volumes,
     /// The database and cache StatefulSets.
     Data,
     /// The migration Job: created once every StatefulSet is ready.
@@ -41,9 +46,10 @@ pub enum Wave {
 
 impl Wave {
     /// Every wave, in order.
-    pub const ALL: [Wave; 7] = [
+    pub const ALL: [Wave; 8] = [
         Wave::Namespace,
         Wave::Foundation,
+        Wave::Volumes,
         Wave::Data,
         Wave::Migration,
         Wave::Storefront,
@@ -67,8 +73,8 @@ impl Child<'_> {
             | Child::NetworkPolicy(_)
             | Child::GeneratedSecret(_)
             | Child::Service(_)
-            | Child::PersistentVolumeClaim(_)
             | Child::ConfigMap(_) => Wave::Foundation,
+            Child::PersistentVolumeClaim(_) => Wave::Volumes,
             Child::StatefulSet(_) => Wave::Data,
             Child::MigrationJob(_) => Wave::Migration,
             Child::Deployment(_) => Wave::Storefront,

@@ -161,6 +161,10 @@ pub struct NetworkConfig {
     /// Destinations store pods may never reach on the internet-egress rule: private, link-local,
     /// loopback, carrier-grade NAT and the cluster's own pod and service ranges.
     pub blocked_egress_cidrs: Vec<IpNet>,
+    /// Node-local DNS resolvers store pods may reach on port 53 besides the DNS pods of the
+    /// cluster (a host-network cache is not a pod, so no pod selector matches it): NodeLocal
+    /// DNSCache's link-local address by default.
+    pub node_local_dns_cidrs: Vec<IpNet>,
 }
 
 /// One container image.
@@ -253,6 +257,7 @@ impl Default for NetworkConfig {
                 v6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
                 v6(Ipv6Addr::LOCALHOST, 128),
             ],
+            node_local_dns_cidrs: vec![v4(169, 254, 20, 10, 32)],
         }
     }
 }

@@ -14,6 +14,8 @@
 //! Deployments after it are applied only when it has succeeded: a new image never serves
 //! before its database is migrated.
 
+use std::collections::BTreeMap;
+
 use futures::{StreamExt, stream};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Namespace;
@@ -30,10 +32,10 @@ pub use super::calls::{
 use super::children::key_of;
 use super::data::{self, ObservedData};
 use super::memo::{ChildKey, Memo};
-use super::migration;
 use super::observe::Step;
 use super::seen::Identity;
 use super::status::Blocked;
+use super::{migration, volumes};
 use crate::build::route::RouteObject;
 use crate::build::wave::Wave;
 use crate::build::{Child, StoreObjects};
@@ -56,6 +58,8 @@ pub struct Live {
     pub restarting: bool,
     /// What this pass observed of the objects that hold the store's data.
     pub data: ObservedData,
+    /// The size each data claim has now (with its StatefulSet's template).
+    pub volume_sizes: BTreeMap<String, String>,
 }
 
 /// Why the children could not be applied: the store waits (these become status, not errors).
@@ -69,6 +73,8 @@ pub enum Refusal {
     CredentialsLost(Vec<String>),
     /// The objects that held the store's data vanished or were replaced (what, one phrase each).
     DataLost(Vec<String>),
+    /// A data volume cannot be made the size the spec asks (a shrink, or no expansion).
+    Unresizable(volumes::Unresizable),
 }
 
 /// Requests one store's pass keeps in flight at most, within a wave.
@@ -82,7 +88,7 @@ pub async fn apply_children(
     memo: &mut Memo,
     (name, uid): (&str, &str),
     objects: &StoreObjects,
-    recorded: Option<&StoreData>,
+    (recorded, recorded_sizes): (Option<&StoreData>, &BTreeMap<String, String>),
     retry: bool,
 ) -> Result<Result<Live, Refusal>, ApplyError> {
     // Whether the generated Secrets were issued before (marked on the Namespace): from then on
@@ -126,6 +132,9 @@ pub async fn apply_children(
             return Ok(Err(Refusal::DataLost(lost)));
         }
     }
+    let mut grown = volumes::Grown::default();
+    let claims = objects.data_claims();
+    let ns_name = objects.namespace.name_any();
     let issued = memo.issued;
     let namespace = issued_namespace(&objects.namespace, issued);
     let children = objects.children();
@@ -133,6 +142,20 @@ pub async fn apply_children(
     let mut lost = Vec::new();
     let mut migration: Option<migration::Migration> = None;
     for wave in Wave::ALL {
+        if wave == Wave::Volumes {
+            // Before the claims are applied: every data claim (the StatefulSets' too) grows to
+            // the size asked, or the store is refused.
+            grown = if memo.namespace_uid.is_some() {
+                match volumes::grow(ctx, &ns_name, &claims, recorded_sizes).await? {
+                    Ok(grown) => grown,
+                    Err(unresizable) => return Ok(Err(Refusal::Unresizable(unresizable))),
+                }
+            } else {
+                // A new namespace: its claims are made with their sizes, nothing to read.
+                volumes::Grown::made(&claims)
+            };
+            memo.resizing.extend(grown.orphaned.iter().cloned());
+        }
         let mut results = Vec::new();
         match wave {
             // Created by the setup step, behind its gates; the exposure follows it (`expose`).
@@ -154,6 +177,8 @@ pub async fn apply_children(
                 let started: Vec<Pending<'_>> = children
                     .iter()
                     .filter(|c| c.wave() == wave)
+                    // Being deleted for a new claim template: applied again by a later pass.
+                    .filter(|c| !orphaned(c, &grown.orphaned))
                     .filter_map(|c| start(ctx, memo, *c, &namespace, issued))
                     .collect();
                 let done: Vec<_> = stream::iter(started)
@@ -203,7 +228,13 @@ pub async fn apply_children(
             false,
         ),
     };
+    // A re-created StatefulSet is resizing no more once it says it is ready itself.
+    let workloads = &memo.workloads;
+    memo.resizing.retain(|key| {
+        grown.orphaned.contains(key) || !workloads.get(key).is_some_and(Step::is_ready)
+    });
     Ok(Ok(Live {
+        volume_sizes: grown.sizes,
         database: steps(memo, &children, Wave::Data).unwrap_or(Step::Ready),
         storefront,
         blocked,
@@ -362,6 +393,8 @@ fn waiting(what: &str) -> Step {
 /// applied; None when all are.
 fn steps(memo: &Memo, children: &[Child<'_>], wave: Wave) -> Option<Step> {
     workloads(children, wave)
+        // Its pod kept running through the re-creation: still serving.
+        .filter(|key| !memo.resizing.contains(key))
         .map(|key| {
             memo.workloads
                 .get(&key)
@@ -369,6 +402,14 @@ fn steps(memo: &Memo, children: &[Child<'_>], wave: Wave) -> Option<Step> {
                 .unwrap_or_else(|| waiting(key.name()))
         })
         .find(|step| !step.is_ready())
+}
+
+/// Whether `child` is a StatefulSet deleted (pods orphaned) for a new claim template.
+fn orphaned(child: &Child<'_>, orphaned: &[ChildKey]) -> bool {
+    match child {
+        Child::StatefulSet(o) => orphaned.contains(&key_of::<StatefulSet>(&o.metadata)),
+        _ => false,
+    }
 }
 
 /// A store switched between Ingress and Gateway routing: the route of the kind it no longer has

@@ -77,6 +77,9 @@ pub struct Memo {
     pub workloads: HashMap<ChildKey, Step>,
     /// The route step, observed from the HTTPRoute as last applied.
     pub route: Option<Step>,
+    /// StatefulSets re-created for a volume resize (pods orphaned, still serving): reported
+    /// ready until the new StatefulSet says so itself.
+    pub resizing: std::collections::HashSet<ChildKey>,
     /// The namespace's uid as last read (None: not read yet, or absent).
     pub namespace_uid: Option<String>,
 }
@@ -91,6 +94,7 @@ impl Memo {
             issued: false,
             workloads: HashMap::new(),
             route: None,
+            resizing: std::collections::HashSet::new(),
             namespace_uid: None,
         }
     }

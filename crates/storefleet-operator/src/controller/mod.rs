@@ -34,10 +34,12 @@ pub mod migration;
 pub mod observe;
 pub mod reconcile;
 pub mod report;
+pub mod routes;
 pub mod runtime;
 pub mod seen;
 pub mod setup;
 pub mod status;
+pub mod volumes;
 pub mod watches;
 
 use std::collections::{HashMap, HashSet};
@@ -178,6 +180,9 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// The hosts every Ingress and HTTPRoute of the cluster routes (empty until
+    /// [`Context::with_routes`]).
+    pub routes: Arc<routes::RoutedHosts>,
     failures: Mutex<HashMap<String, u32>>,
     admitted: Mutex<HashSet<String>>,
 }
@@ -210,9 +215,16 @@ impl Context {
             config,
             clock,
             metrics,
+            routes: Arc::default(),
             failures: Mutex::default(),
             admitted: Mutex::default(),
         }
+    }
+
+    /// This context, reading the cluster's routed hosts from `routes`.
+    #[must_use]
+    pub fn with_routes(self, routes: Arc<routes::RoutedHosts>) -> Self {
+        Self { routes, ..self }
     }
 
     /// Backoff for a failing store: 5 s doubling to 5 min; the count resets on success.

@@ -33,6 +33,7 @@ use super::observe::Step;
 use super::report;
 use super::setup::{self, Gates};
 use super::status::{Blocked, Facts, Outcome, Progress, Setup};
+use super::volumes;
 use super::{Context, DELETION_RECHECK, Error, LIMIT_RECHECK, PROVISIONING_RECHECK, READY_RESYNC};
 use crate::build;
 use crate::validate::{self, ValidatedStore};
@@ -125,8 +126,8 @@ enum Admission {
     Refused(Box<Outcome>, Action),
 }
 
-/// A store may be provisioned with a valid spec, a host no older store claims, and room under
-/// the caps. A refused store gets no child and no finalizer.
+/// A store may be provisioned with a valid spec, a host no older store claims and no other
+/// route serves, and room under the caps. A refused store gets no child and no finalizer.
 fn admit(store: &Store, ctx: &Context) -> Admission {
     let validated = match validate::validate(store, &ctx.config) {
         Ok(validated) => validated,
@@ -145,6 +146,21 @@ fn admit(store: &Store, ctx: &Context) -> Admission {
             reason: "HostTaken".into(),
             message: format!(
                 "Host {} is already served by store {holder}; choose another spec.domain",
+                validated.host
+            ),
+        };
+        return Admission::Refused(
+            Box::new(Outcome::Invalid(blocked)),
+            Action::requeue(LIMIT_RECHECK),
+        );
+    }
+    // Nor a host that a route outside the store's namespace already serves (the ingress
+    // controller or Gateway would give it to the older route).
+    if let Some(route) = ctx.routes.holder(&validated.host, &validated.namespace) {
+        let blocked = Blocked {
+            reason: "HostTaken".into(),
+            message: format!(
+                "Host {} is already routed by {route}, which is older than this store's route; choose another spec.domain or remove that route",
                 validated.host
             ),
         };
@@ -252,7 +268,7 @@ async fn provision(
         &mut memo,
         store_id,
         &objects,
-        facts.data.as_ref(),
+        (facts.data.as_ref(), &facts.volume_sizes),
         retry,
     )
     .await?;
@@ -268,6 +284,7 @@ async fn provision(
             return Ok(action);
         }
     };
+    facts.volume_sizes = live.volume_sizes.clone();
     let (database, storefront) = (live.database, live.storefront);
     let gates = Gates {
         database: &database,
@@ -385,6 +402,14 @@ fn refused(refusal: Refusal, namespace: &str) -> (Outcome, Action) {
         Refusal::DataLost(what) => (
             blocked("DataLost", data::lost_message(&what)),
             Action::await_change(),
+        ),
+        Refusal::Unresizable(volumes::Unresizable::Shrink(message)) => (
+            blocked("VolumeShrinkRefused", message),
+            Action::await_change(),
+        ),
+        Refusal::Unresizable(volumes::Unresizable::ExpansionUnsupported(message)) => (
+            blocked("VolumeExpansionUnsupported", message),
+            Action::requeue(LIMIT_RECHECK),
         ),
         Refusal::NamespaceTerminating => {
             let message = "Waiting for the old namespace to finish terminating";

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::reconcile::reconcile;
+use super::routes::RoutedHosts;
 use super::{Clock, Context, Error, SystemClock, error_policy};
 use crate::config::OperatorConfig;
 use crate::http;
@@ -39,17 +40,50 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 /// How often the leader re-reads its Lease.
 const FENCE_EVERY: Duration = Duration::from_secs(2);
 
+/// Margin kept before the Lease's expiry for clock skew between replicas: a leader stops this
+/// long before another replica may take the Lease over.
+const SKEW_MARGIN: Duration = Duration::from_secs(2);
+
+/// How long from `now` the Lease as read stays ours: until its renewal plus its duration, less
+/// [`SKEW_MARGIN`]; zero when that has passed or the Lease says nothing.
+pub fn lease_left(
+    renew_time: Option<k8s_openapi::jiff::Timestamp>,
+    duration_seconds: Option<i32>,
+    now: k8s_openapi::jiff::Timestamp,
+) -> Duration {
+    let (Some(renewed), Some(seconds)) = (renew_time, duration_seconds) else {
+        return Duration::ZERO;
+    };
+    let until_ms = renewed.as_millisecond() + i64::from(seconds) * 1000;
+    let left_ms = until_ms - now.as_millisecond();
+    Duration::from_millis(u64::try_from(left_ms).unwrap_or(0)).saturating_sub(SKEW_MARGIN)
+}
+
 /// Fencing: returns as soon as this replica cannot prove it still holds the Lease: the Lease
-/// names another holder, or no read in the last [`LEASE_SECONDS`] showed a renewal by us that
-/// is still valid (a partitioned leader, or renewals failing, e.g. RBAC). kube-lease-manager
-/// only logs failed renewals, so the controller must not rely on it to learn of the loss.
+/// names another holder, or the validity of the last renewal by us that a read showed runs
+/// out (a partitioned leader, or renewals failing, e.g. RBAC). The deadline is the Lease's own
+/// expiry (less a skew margin), the moment another replica may take it over, so two leaders
+/// never overlap. kube-lease-manager only logs failed renewals, so the controller must not rely
+/// on it to learn of the loss.
 async fn fence(client: Client, namespace: &str, identity: &str) {
     use k8s_openapi::api::coordination::v1::Lease;
     let leases: Api<Lease> = Api::namespaced(client, namespace);
-    let duration = Duration::from_secs(LEASE_SECONDS);
-    let mut confirmed = std::time::Instant::now();
+    // Just acquired: ours for one Lease duration at most.
+    let mut deadline =
+        std::time::Instant::now() + Duration::from_secs(LEASE_SECONDS).saturating_sub(SKEW_MARGIN);
     loop {
-        tokio::time::sleep(FENCE_EVERY).await;
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            error!(
+                lease = LEASE_NAME,
+                "the Lease's last renewal by this replica has expired: stopping as leader"
+            );
+            return;
+        }
+        tokio::time::sleep(FENCE_EVERY.min(deadline - now)).await;
+        if std::time::Instant::now() >= deadline {
+            continue;
+        }
         match leases.get(LEASE_NAME).await {
             Ok(lease) => {
                 let spec = lease.spec.unwrap_or_default();
@@ -57,23 +91,14 @@ async fn fence(client: Client, namespace: &str, identity: &str) {
                     warn!(holder = ?spec.holder_identity, "the Lease has another holder");
                     return;
                 }
-                let valid_until = spec
-                    .renew_time
-                    .map(|t| t.0.as_second() + i64::from(spec.lease_duration_seconds.unwrap_or(0)));
-                if valid_until
-                    .is_some_and(|until| until > k8s_openapi::jiff::Timestamp::now().as_second())
-                {
-                    confirmed = std::time::Instant::now();
-                }
+                let left = lease_left(
+                    spec.renew_time.map(|t| t.0),
+                    spec.lease_duration_seconds,
+                    k8s_openapi::jiff::Timestamp::now(),
+                );
+                deadline = deadline.max(std::time::Instant::now() + left);
             }
             Err(e) => warn!(error = %e, "cannot read the Lease"),
-        }
-        if confirmed.elapsed() > duration {
-            error!(
-                lease = LEASE_NAME,
-                "no valid renewal of the Lease for {}s: stopping as leader", LEASE_SECONDS
-            );
-            return;
         }
     }
 }
@@ -323,16 +348,32 @@ pub async fn run_controller(
         },
     );
     let concurrency = config.controller.concurrency;
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        recorder,
-        controller.store(),
-        config.clone(),
-        clock,
-        metrics,
-    ));
-    let controller =
-        super::watches::watch_children(controller, &client, &ctx.seen, config.gateway_api());
+    // Every route of the cluster, listed once before any store is admitted (a host something
+    // else already routes is never given to a store).
+    let gateway_api = config.gateway_api();
+    let routes = Arc::new(RoutedHosts::new(if gateway_api { 2 } else { 1 }));
+    let _route_watches = routes.watch(&client, gateway_api);
+    let shutdown = futures::FutureExt::shared(futures::FutureExt::boxed(shutdown));
+    info!("listing the cluster's Ingresses and HTTPRoutes");
+    tokio::select! {
+        () = routes.listed() => {}
+        () = shutdown.clone() => {
+            info!("controller stopped before it started");
+            return;
+        }
+    }
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            recorder,
+            controller.store(),
+            config.clone(),
+            clock,
+            metrics,
+        )
+        .with_routes(routes),
+    );
+    let controller = super::watches::watch_children(controller, &client, &ctx.seen, gateway_api);
 
     info!(concurrency, "controller starting");
     controller
@@ -388,5 +429,29 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(secs).expect("time")
+    }
+
+    #[test]
+    fn the_lease_is_ours_until_its_expiry_less_the_margin() {
+        // Renewed at 100 for 15 s: at 105 ten seconds are left, eight after the margin.
+        assert_eq!(
+            lease_left(Some(at(100)), Some(15), at(105)),
+            Duration::from_secs(8)
+        );
+        // Within the margin of the expiry, or past it: nothing left.
+        assert_eq!(lease_left(Some(at(100)), Some(15), at(114)), Duration::ZERO);
+        assert_eq!(lease_left(Some(at(100)), Some(15), at(200)), Duration::ZERO);
+        assert_eq!(lease_left(None, Some(15), at(100)), Duration::ZERO);
+        assert_eq!(lease_left(Some(at(100)), None, at(100)), Duration::ZERO);
     }
 }

@@ -137,6 +137,8 @@ pub struct Facts {
     pub ready_at: Option<Time>,
     /// What identifies the store's data (recorded once setup succeeded).
     pub data: Option<StoreData>,
+    /// The size each data volume claim has been grown to.
+    pub volume_sizes: std::collections::BTreeMap<String, String>,
 }
 
 impl Facts {
@@ -160,6 +162,7 @@ impl Facts {
             provisioning_started_at: prev.provisioning_started_at,
             ready_at: prev.ready_at,
             data: prev.data,
+            volume_sizes: prev.volume_sizes,
         }
     }
 }
@@ -263,6 +266,7 @@ pub fn next_status(
         provisioning_started_at: facts.provisioning_started_at,
         ready_at: facts.ready_at,
         data: facts.data,
+        volume_sizes: facts.volume_sizes,
     }
 }
 
