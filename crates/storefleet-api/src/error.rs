@@ -135,7 +135,12 @@ impl From<BackendError> for ApiError {
             BackendError::Invalid(message) => {
                 Self::invalid_body(format!("Kubernetes rejected the store: {message}"))
             }
-            BackendError::Unavailable(_) => Self::unavailable(e.to_string()),
+            // The cause (an apiserver error: addresses, RBAC details) goes to the log, under the
+            // request's x-request-id; the caller learns only that it may try again.
+            BackendError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "Kubernetes is unavailable");
+                Self::unavailable("Kubernetes is unavailable; try again later")
+            }
         }
     }
 }
@@ -156,5 +161,20 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::*;
+
+    #[test]
+    fn a_503_does_not_show_the_apiserver_error() {
+        let raw = "error trying to connect: tcp connect error: Connection refused (10.96.0.1:443)";
+        let e = ApiError::from(BackendError::Unavailable(raw.into()));
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code, "unavailable");
+        assert!(!e.message.contains("10.96.0.1"), "{}", e.message);
+        assert!(e.message.contains("try again"), "{}", e.message);
     }
 }

@@ -218,8 +218,9 @@ pub mod routes {
     pub const OPENAPI: &str = "/openapi.json";
 }
 
-/// Every route the API serves (the OpenAPI document lists the same).
-pub const ROUTES: [&str; 10] = [
+/// Every route the public API serves (the OpenAPI document lists the same). Readiness and
+/// metrics are on the probe listener only ([`probes`]).
+pub const ROUTES: [&str; 8] = [
     routes::STORES,
     routes::STORE,
     routes::RETRY,
@@ -227,10 +228,19 @@ pub const ROUTES: [&str; 10] = [
     routes::WATCH,
     routes::ME,
     routes::HEALTHZ,
-    routes::READYZ,
-    routes::METRICS,
     routes::OPENAPI,
 ];
+
+/// The probe listener's routes: `/healthz`, `/readyz` (one apiserver call per hit) and
+/// `/metrics`. It is a separate port that no Service, Ingress or HTTPRoute exposes: kubelet
+/// probes and Prometheus reach the pod directly, the public cannot.
+pub fn probes<B: Backend>(state: AppState<B>) -> Router {
+    Router::new()
+        .route(routes::HEALTHZ, get(|| async { "ok\n" }))
+        .route(routes::READYZ, get(handlers::readyz::<B>))
+        .route(routes::METRICS, get(handlers::metrics_text::<B>))
+        .with_state(state)
+}
 
 /// The whole HTTP application.
 pub fn app<B: Backend>(state: AppState<B>) -> Router {
@@ -249,8 +259,6 @@ pub fn app<B: Backend>(state: AppState<B>) -> Router {
         .route(routes::WATCH, get(handlers::watch::<B>))
         .route(routes::ME, get(handlers::whoami::<B>))
         .route(routes::HEALTHZ, get(|| async { "ok\n" }))
-        .route(routes::READYZ, get(handlers::readyz::<B>))
-        .route(routes::METRICS, get(handlers::metrics_text::<B>))
         .route(
             routes::OPENAPI,
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),

@@ -10,7 +10,7 @@ use storefleet_api::backend::kube::KubeBackend;
 use storefleet_api::backend::memory::MemoryBackend;
 use storefleet_api::demo;
 use storefleet_api::tokens::Tokens;
-use storefleet_api::{AppState, Settings, app};
+use storefleet_api::{AppState, Settings, app, probes};
 
 /// Storefleet's API and dashboard: tenants create, watch, retry and delete their own stores.
 #[derive(Debug, Parser)]
@@ -19,6 +19,14 @@ struct Cli {
     /// Address to serve on.
     #[arg(long, env = "STOREFLEET_API_LISTEN", default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
+    /// Address of the probe listener (/healthz, /readyz, /metrics): for the kubelet and
+    /// Prometheus only, never behind the Service's route.
+    #[arg(
+        long,
+        env = "STOREFLEET_API_PROBE_LISTEN",
+        default_value = "0.0.0.0:9090"
+    )]
+    probe_listen: SocketAddr,
     /// YAML list of {token, user, role} (role: tenant | admin); reloaded when it changes.
     #[arg(
         long,
@@ -91,6 +99,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Binds the probe listener and serves it in the background (until the process ends).
+async fn spawn_probes(addr: SocketAddr, router: axum::Router) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} (probes): {e}"))?;
+    tracing::info!(%addr, "serving probes and metrics");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "probe listener stopped");
+        }
+    });
+    Ok(())
+}
+
 async fn serve(cli: Cli) -> Result<(), String> {
     let settings = Settings {
         creations_per_minute: cli.creations_per_minute,
@@ -109,7 +131,9 @@ async fn serve(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot connect to Kubernetes: {e}"))?;
             let backend = KubeBackend::start(client);
-            (app(AppState::new(backend, tokens, settings)), Some(reload))
+            let state = AppState::new(backend, tokens, settings);
+            spawn_probes(cli.probe_listen, probes(state.clone())).await?;
+            (app(state), Some(reload))
         }
         _ => {
             let backend = MemoryBackend::new();
@@ -122,7 +146,9 @@ async fn serve(cli: Cli) -> Result<(), String> {
                 cli.listen
             );
             let tokens = Tokens::from_entries(demo::tokens());
-            (app(AppState::new(backend, tokens, settings)), None)
+            let state = AppState::new(backend, tokens, settings);
+            spawn_probes(cli.probe_listen, probes(state.clone())).await?;
+            (app(state), None)
         }
     };
     let listener = tokio::net::TcpListener::bind(cli.listen)

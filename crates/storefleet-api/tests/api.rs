@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use storefleet_api::backend::memory::{MemoryBackend, TEST_PASSWORD};
 use storefleet_api::tokens::{Role, TokenEntry, Tokens};
-use storefleet_api::{AppState, ROUTES, Settings, app};
+use storefleet_api::{AppState, ROUTES, Settings, app, probes};
 use storefleet_types::Phase;
 use tower::ServiceExt;
 
@@ -34,6 +34,8 @@ fn tokens() -> Tokens {
 struct Api {
     backend: MemoryBackend,
     router: axum::Router,
+    /// The probe listener's router (same state).
+    probes: axum::Router,
 }
 
 struct Reply {
@@ -52,8 +54,14 @@ impl Api {
 
     fn with(settings: Settings) -> Self {
         let backend = MemoryBackend::new();
-        let router = app(AppState::new(backend.clone(), tokens(), settings));
-        Self { backend, router }
+        let state = AppState::new(backend.clone(), tokens(), settings);
+        let router = app(state.clone());
+        let probes = probes(state);
+        Self {
+            backend,
+            router,
+            probes,
+        }
     }
 
     async fn call(
@@ -87,7 +95,11 @@ impl Api {
             .expect("request");
         let peer: SocketAddr = peer.parse().expect("addr");
         req.extensions_mut().insert(ConnectInfo(peer));
-        let res = self.router.clone().oneshot(req).await.expect("response");
+        let router = match path {
+            "/readyz" | "/metrics" => &self.probes,
+            _ => &self.router,
+        };
+        let res = router.clone().oneshot(req).await.expect("response");
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
@@ -490,6 +502,20 @@ async fn events_newest_first() {
 #[tokio::test]
 async fn health_metrics_openapi_and_dashboard() {
     let api = Api::new();
+    // Readiness (an apiserver call per hit) and metrics are not public: only the probe
+    // listener, which no Service or route exposes, serves them.
+    for path in ["/readyz", "/metrics"] {
+        let req = Request::builder()
+            .uri(path)
+            .body(Body::empty())
+            .expect("request");
+        let res = api.router.clone().oneshot(req).await.expect("response");
+        assert_eq!(
+            res.status(),
+            StatusCode::NOT_FOUND,
+            "{path} on the public port"
+        );
+    }
     assert_eq!(
         api.call("GET", "/readyz", None, None).await.status,
         StatusCode::OK
@@ -682,10 +708,11 @@ async fn rate_limits_follow_the_user_not_the_token() {
         max_stores_per_owner: 100,
         ..Settings::default()
     };
-    let router = app(AppState::new(MemoryBackend::new(), tokens, settings));
+    let state = AppState::new(MemoryBackend::new(), tokens, settings);
     let api = Api {
         backend: MemoryBackend::new(),
-        router,
+        router: app(state.clone()),
+        probes: probes(state),
     };
     assert_eq!(api.create(ALICE, "one").await.status, StatusCode::CREATED);
     assert_eq!(

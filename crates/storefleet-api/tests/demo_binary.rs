@@ -36,8 +36,11 @@ fn get(addr: &str, path: &str, token: Option<&str>) -> Option<String> {
 fn the_demo_runs_without_a_cluster_or_a_tokens_file() {
     let port = storefleet_envtest::ports::free_port().expect("free port");
     let addr = format!("127.0.0.1:{port}");
+    let probe_port = storefleet_envtest::ports::free_port().expect("free port");
+    let probe_addr = format!("127.0.0.1:{probe_port}");
     let child = Command::new(env!("CARGO_BIN_EXE_storefleet-api"))
         .args(["--demo", "--log-format", "text", "--listen", &addr])
+        .args(["--probe-listen", &probe_addr])
         // No kubeconfig anywhere: the demo must not need one.
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .env_remove("STOREFLEET_API_TOKENS_FILE")
@@ -73,6 +76,13 @@ fn the_demo_runs_without_a_cluster_or_a_tokens_file() {
         !stores.contains("north-wind"),
         "another tenant's store: {stores}"
     );
+    // Readiness and metrics on the probe listener only.
+    for path in ["/readyz", "/metrics"] {
+        let public = get(&addr, path, None).expect("public");
+        assert!(public.starts_with("HTTP/1.1 404"), "{path}: {public}");
+        let probe = get(&probe_addr, path, None).expect("probe");
+        assert!(probe.starts_with("HTTP/1.1 200"), "{path}: {probe}");
+    }
     let page = get(&addr, "/", None).expect("dashboard");
     assert!(page.contains("id=\"demo-banner\""), "{page}");
 

@@ -17,7 +17,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{CustomResourceExt, ResourceExt};
 use serde_json::{Value, json};
-use storefleet_api::backend::kube::{KubeBackend, RBAC};
+use storefleet_api::backend::kube::{
+    EVENTS_NAMESPACE, KubeBackend, RBAC, RBAC_IN_EVENTS_NAMESPACE,
+};
 use storefleet_api::backend::{Backend, Change};
 use storefleet_api::tokens::{Role, TokenEntry, Tokens};
 use storefleet_api::{AppState, Settings, app};
@@ -386,8 +388,13 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
     let used: BTreeSet<(String, String, String)> = cp.permissions_used(&user).expect("audit");
     let table: BTreeSet<(String, String, String)> = RBAC
         .iter()
+        .chain(RBAC_IN_EVENTS_NAMESPACE)
         .map(|(g, r, v, _)| (g.to_string(), r.to_string(), v.to_string()))
         .collect();
+    // Events are listed in their namespace only, never cluster-wide.
+    for r in requests.iter().filter(|r| r.resource == "events") {
+        assert_eq!(r.namespace.as_deref(), Some(EVENTS_NAMESPACE), "{r:?}");
+    }
     let unused: Vec<_> = table.difference(&used).collect();
     let ungranted: Vec<_> = used.difference(&table).collect();
     assert!(

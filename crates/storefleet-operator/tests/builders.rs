@@ -28,6 +28,7 @@ fn config() -> OperatorConfig {
         ..OperatorConfig::default()
     };
     config.ingress.allowed_class_names = vec!["traefik".into()];
+    config.ingress.allowed_cluster_issuers = vec!["letsencrypt".into()];
     config.ingress.allowed_annotations.push("a/*".into());
     config
 }

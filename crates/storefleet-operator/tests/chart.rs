@@ -635,18 +635,40 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
 
 #[test]
 fn api_rbac_is_exactly_what_the_code_calls() {
-    let required: BTreeSet<_> = storefleet_api::backend::kube::RBAC
-        .iter()
-        .map(|(g, r, v, n)| {
-            (
-                g.to_string(),
-                r.to_string(),
-                v.to_string(),
-                n.map(String::from),
-                false,
-            )
-        })
+    use storefleet_api::backend::kube::{RBAC, RBAC_IN_EVENTS_NAMESPACE};
+    let entries = |table: &[(&str, &str, &str, Option<&str>)], namespaced: bool| {
+        table
+            .iter()
+            .map(|(g, r, v, n)| {
+                (
+                    g.to_string(),
+                    r.to_string(),
+                    v.to_string(),
+                    n.map(String::from),
+                    namespaced,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let required: BTreeSet<_> = entries(RBAC, false)
+        .into_iter()
+        .chain(entries(RBAC_IN_EVENTS_NAMESPACE, true))
         .collect();
+    // The Role is in the namespace the events are in.
+    let docs = render("");
+    let role = docs
+        .iter()
+        .find(|d| {
+            kind(d) == "Role"
+                && d["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with("-api"))
+        })
+        .expect("the API's Role");
+    assert_eq!(
+        role["metadata"]["namespace"],
+        storefleet_api::backend::kube::EVENTS_NAMESPACE
+    );
     let granted = granted(&render(""), "-api");
     assert_eq!(granted, required);
 }

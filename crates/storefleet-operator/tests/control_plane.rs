@@ -1676,6 +1676,7 @@ async fn a_larger_plan_grows_the_volumes_in_place() {
     use k8s_openapi::api::core::v1::PersistentVolumeClaim;
     let mut config = config();
     config.storage_class_name = Some("expandable".into());
+    config.allowed_storage_class_names = vec!["fixed".into()];
     let Some(env) = Env::start("a_larger_plan_grows_the_volumes_in_place", config).await else {
         return;
     };

@@ -27,12 +27,20 @@ pub const RBAC: &[(&str, &str, &str, Option<&str>)] = &[
     ("storefleet.io", "stores", "create", None),
     ("storefleet.io", "stores", "delete", None),
     ("storefleet.io", "stores", "patch", None),
-    // GET /api/v1/stores/{name}/events
-    ("", "events", "list", None),
     // the admin login of a Ready store, and nothing else
     ("", "secrets", "get", Some(child::ADMIN_SECRET)),
     // whose namespace it is (its store-uid annotation), before reading that Secret
     ("", "namespaces", "get", None),
+];
+
+/// Where the events of Stores are: Kubernetes records the events of a cluster-scoped object in
+/// `default`.
+pub const EVENTS_NAMESPACE: &str = "default";
+
+/// What the API calls in [`EVENTS_NAMESPACE`] only (a Role there, not cluster-wide).
+pub const RBAC_IN_EVENTS_NAMESPACE: &[(&str, &str, &str, Option<&str>)] = &[
+    // GET /api/v1/stores/{name}/events
+    ("", "events", "list", None),
 ];
 
 /// Field manager of the API's writes.
@@ -167,7 +175,7 @@ impl Backend for KubeBackend {
 
     async fn events(&self, store: &Store) -> Result<Vec<EventView>, BackendError> {
         let name = store.name_any();
-        let api: Api<Event> = Api::all(self.client.clone());
+        let api: Api<Event> = Api::namespaced(self.client.clone(), EVENTS_NAMESPACE);
         // By uid: an earlier store with the same name has its own events.
         let uid = store.metadata.uid.clone().unwrap_or_default();
         let selector = format!(

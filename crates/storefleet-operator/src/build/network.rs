@@ -176,13 +176,16 @@ pub fn build_dns_egress(store: &ValidatedStore) -> NetworkPolicy {
         namespace_selector: Some(LabelSelector::default()),
         ..NetworkPolicyPeer::default()
     };
-    let caches = store.node_local_dns_cidrs.iter().map(|cidr| NetworkPolicyPeer {
-        ip_block: Some(IPBlock {
-            cidr: cidr.to_string(),
-            except: None,
-        }),
-        ..NetworkPolicyPeer::default()
-    });
+    let caches = store
+        .node_local_dns_cidrs
+        .iter()
+        .map(|cidr| NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: cidr.to_string(),
+                except: None,
+            }),
+            ..NetworkPolicyPeer::default()
+        });
     policy(
         store,
         child::NETPOL_DNS,

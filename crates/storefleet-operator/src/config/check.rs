@@ -63,6 +63,25 @@ impl OperatorConfig {
                 format!("{issuer:?} is not a valid ClusterIssuer name"),
             );
         }
+        for (key, names) in [
+            (
+                "ingress.allowedClusterIssuers",
+                &self.ingress.allowed_cluster_issuers,
+            ),
+            (
+                "allowedStorageClassNames",
+                &self.allowed_storage_class_names,
+            ),
+        ] {
+            for (i, name) in names.iter().enumerate() {
+                if !is_subdomain(name) {
+                    c.issue(
+                        &format!("{key}[{i}]"),
+                        format!("{name:?} is not a valid name"),
+                    );
+                }
+            }
+        }
         if let Some(class) = &self.storage_class_name
             && !is_subdomain(class)
         {

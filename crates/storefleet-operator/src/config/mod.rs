@@ -120,6 +120,10 @@ pub struct OperatorConfig {
     pub gateway: Option<GatewayConfig>,
     /// StorageClass for both volumes when the Store names none; the cluster default when null.
     pub storage_class_name: Option<String>,
+    /// StorageClasses a Store may name in `spec.storage.storageClassName` besides
+    /// `storageClassName` (a class for other workloads, or one without the tenants' quota, is
+    /// never reachable from a Store unless listed here).
+    pub allowed_storage_class_names: Vec<String>,
     /// Egress rules.
     pub network: NetworkConfig,
     /// Container images (official images only; tags pinned).
@@ -145,6 +149,7 @@ impl Default for OperatorConfig {
             ingress: IngressConfig::default(),
             gateway: None,
             storage_class_name: None,
+            allowed_storage_class_names: Vec::new(),
             network: NetworkConfig::default(),
             images: Images::default(),
             setup: SetupConfig::default(),

@@ -28,6 +28,10 @@ pub struct IngressConfig {
     /// IngressClasses a Store may choose besides `className` (an internal class is never
     /// reachable from a Store unless listed here).
     pub allowed_class_names: Vec<String>,
+    /// ClusterIssuers a Store may name in `spec.tls.clusterIssuer` besides
+    /// `defaultClusterIssuer` (an issuer meant for the platform's own hosts, or one that is not
+    /// public, is never reachable from a Store unless listed here).
+    pub allowed_cluster_issuers: Vec<String>,
     /// Ingress annotations a Store may set: exact keys, or `prefix*`. Anything else (snippets,
     /// server aliases, auth URLs, mirrors) is refused: it configures the shared controller.
     pub allowed_annotations: Vec<String>,
@@ -54,6 +58,12 @@ impl IngressConfig {
                 Some(prefix) => key.starts_with(prefix),
                 None => a == key,
             })
+    }
+
+    /// Whether a Store may name the ClusterIssuer `issuer`.
+    pub fn allows_cluster_issuer(&self, issuer: &str) -> bool {
+        self.default_cluster_issuer.as_deref() == Some(issuer)
+            || self.allowed_cluster_issuers.iter().any(|c| c == issuer)
     }
 
     /// Whether a Store may choose the IngressClass `class`.
@@ -233,6 +243,7 @@ impl Default for IngressConfig {
             controller_namespace: "ingress-nginx".into(),
             default_cluster_issuer: None,
             allowed_class_names: Vec::new(),
+            allowed_cluster_issuers: Vec::new(),
             allowed_annotations: DEFAULT_ALLOWED_ANNOTATIONS
                 .iter()
                 .map(|a| a.to_string())

@@ -292,6 +292,17 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         &database_size,
         &storefront_size,
     ));
+    if let Some(class) = &storage.storage_class_name
+        && config.storage_class_name.as_ref() != Some(class)
+        && !config.allowed_storage_class_names.contains(class)
+    {
+        p.add(invalid(
+            "spec.storage.storageClassName",
+            format!(
+                "StorageClass {class:?} is not offered to stores: leave it out for the default class, or ask an admin to allow it (operator config allowedStorageClassNames)"
+            ),
+        ));
+    }
     let storage_class = storage
         .storage_class_name
         .or_else(|| config.storage_class_name.clone());

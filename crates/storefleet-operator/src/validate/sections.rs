@@ -195,6 +195,12 @@ pub(super) fn tls(
             "spec.tls",
             "set clusterIssuer or secretName, not both".into(),
         )),
+        (Some(issuer), None) if !config.ingress.allows_cluster_issuer(issuer) => Err(invalid(
+            "spec.tls.clusterIssuer",
+            format!(
+                "ClusterIssuer {issuer:?} is not offered to stores: leave it out (tls: {{}}) for the default issuer, or ask an admin to allow it (operator config ingress.allowedClusterIssuers)"
+            ),
+        )),
         (Some(issuer), None) => Ok(Some(Tls::ClusterIssuer(issuer.clone()))),
         (None, Some(secret)) => Ok(Some(Tls::Secret(secret.clone()))),
         (None, None) => match &config.ingress.default_cluster_issuer {

@@ -106,7 +106,12 @@ fn the_other_engines_settings_are_refused_with_their_fields() {
 
 #[test]
 fn tls_sources() {
-    let v = ok(&Store::test().with_cluster_issuer("le"));
+    // A named issuer only when offered: the default, or one listed.
+    let refused = err(&Store::test().with_cluster_issuer("le"));
+    assert_eq!(field_of(refused), "spec.tls.clusterIssuer");
+    let mut offered = OperatorConfig::default();
+    offered.ingress.allowed_cluster_issuers = vec!["le".into()];
+    let v = validate(&Store::test().with_cluster_issuer("le"), &offered).expect("offered");
     assert_eq!(v.tls, Some(Tls::ClusterIssuer("le".into())));
     assert_eq!(v.url(), "https://alice.shop.local");
     let v = ok(&Store::test().with_tls_secret("cert"));
@@ -119,6 +124,23 @@ fn tls_sources() {
     config.ingress.default_cluster_issuer = Some("default-issuer".into());
     let v = validate(&Store::test().with_tls(TlsSpec::default()), &config).expect("valid");
     assert_eq!(v.tls, Some(Tls::ClusterIssuer("default-issuer".into())));
+    let named = Store::test().with_cluster_issuer("default-issuer");
+    assert!(validate(&named, &config).is_ok(), "the default by name");
+}
+
+#[test]
+fn storage_classes_are_allowlisted() {
+    let mut config = OperatorConfig {
+        storage_class_name: Some("standard".into()),
+        ..OperatorConfig::default()
+    };
+    let fast = Store::test().with_storage_class("fast");
+    let e = validate(&fast, &config).expect_err("not offered");
+    assert_eq!(field_of(e), "spec.storage.storageClassName");
+    assert!(validate(&Store::test().with_storage_class("standard"), &config).is_ok());
+    config.allowed_storage_class_names = vec!["fast".into()];
+    let v = validate(&fast, &config).expect("offered");
+    assert_eq!(v.storage_class.as_deref(), Some("fast"));
 }
 
 #[test]
