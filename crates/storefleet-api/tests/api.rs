@@ -529,6 +529,18 @@ async fn health_metrics_openapi_and_dashboard() {
         "{text}"
     );
     let doc = api.call("GET", "/openapi.json", None, None).await.body;
+    let documented: Vec<&str> =
+        doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+    assert_eq!(
+        documented,
+        storefleet_api::error::CODES,
+        "every error code documented"
+    );
     let paths = doc["paths"].as_object().expect("paths");
     for route in ROUTES {
         assert!(paths.contains_key(route), "openapi lacks {route}");
