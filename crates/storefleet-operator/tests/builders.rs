@@ -626,7 +626,13 @@ fn resources_fit_the_limit_range_and_the_quota_for_every_plan() {
                     .clone()
             })
             .collect();
-        assert_eq!(claims.len(), 2, "{plan:?}: database and files volumes");
+        // Database and files, and for Medusa Redis's append-only file.
+        let expected = if matches!(store.spec.engine, storefleet_types::Engine::Medusa) {
+            3
+        } else {
+            2
+        };
+        assert_eq!(claims.len(), expected, "{plan:?}: the store's volumes");
         let mut total = ParsedQuantity::default();
         for claim in &claims {
             assert!(q(&claim.0) <= q(&pvc_max.0), "{plan:?}");
@@ -1468,5 +1474,47 @@ fn waves_follow_the_apply_order_and_no_pod_runs_before_its_guards() {
         assert!(!claims.is_empty());
         assert!(claims.iter().all(|c| quota.iter().all(|q| q < c)));
         assert_eq!(Wave::ALL.len(), 8);
+    }
+}
+
+#[test]
+fn medusa_redis_persists_and_is_bounded() {
+    for plan in [Plan::Small, Plan::Large] {
+        let o = objects(&medusa_store().with_plan(plan));
+        let cache = &medusa(&o).cache;
+        let args = container(&cache.spec.template).args.clone().expect("args");
+        let after = |flag: &str| {
+            args.iter()
+                .position(|a| a == flag)
+                .and_then(|i| args.get(i + 1))
+                .cloned()
+                .unwrap_or_else(|| panic!("{flag} in {args:?}"))
+        };
+        assert_eq!(after("--appendonly"), "yes");
+        assert_eq!(after("--maxmemory-policy"), "noeviction");
+        // Three quarters of the container's memory limit.
+        let limit = container(&cache.spec.template)
+            .resources
+            .clone()
+            .and_then(|r| r.limits)
+            .expect("limits")["memory"]
+            .clone();
+        let limit = q(&limit.0).to_bytes_i128().expect("bytes");
+        assert_eq!(
+            after("--maxmemory"),
+            (limit * 3 / 4).to_string(),
+            "{plan:?}"
+        );
+        // On its own claim, mounted where Redis writes.
+        let templates = cache.spec.volume_claim_templates.clone().expect("claim");
+        assert_eq!(templates.len(), 1);
+        let name = templates[0].metadata.name.clone().expect("name");
+        assert!(
+            container(&cache.spec.template)
+                .volume_mounts
+                .iter()
+                .flatten()
+                .any(|m| m.name == name && m.mount_path == after("--dir"))
+        );
     }
 }

@@ -553,7 +553,7 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
         "{first}"
     );
     assert!(
-        first.contains("created: admin user, sales channel, region, tax region, stock location, fulfillment set, shipping option, publishable API key, 3 sample products, test order"),
+        first.contains("created: admin user, admin login, sales channel, region, tax region, stock location, fulfillment set, shipping option, publishable API key, 3 sample products, test order"),
         "{first}"
     );
     assert!(
@@ -574,6 +574,27 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     assert!(
         second.contains(&format!("storefleet-setup: verified test order {order}")),
         "{second}"
+    );
+
+    // A run that stopped between the admin user and its login (here: the login removed from
+    // the database) is not counted as done: the next run makes the login, which works below.
+    check(
+        "remove the admin's login",
+        &Command::new(tools.postgres.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &pg_port.to_string()])
+            .args(["-U", &pg["POSTGRES_USER"], "-d", &pg["POSTGRES_DB"]])
+            .args(["-v", "ON_ERROR_STOP=1", "-c"])
+            .arg(format!(
+                "DELETE FROM provider_identity WHERE entity_id = '{ADMIN_EMAIL}' AND provider = 'emailpass'"
+            ))
+            .env("PGPASSWORD", &pg["POSTGRES_PASSWORD"])
+            .output()
+            .expect("psql"),
+    );
+    let third = check("setup (a user without a login)", &run(setup));
+    assert!(
+        third.contains("storefleet-setup: created: admin login"),
+        "{third}"
     );
 
     // The admin logs in with the credentials the setup was given.

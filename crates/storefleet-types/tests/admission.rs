@@ -479,3 +479,75 @@ fn plans_and_volumes_only_grow() {
         "spec.storage.storageClassName is immutable",
     );
 }
+
+#[test]
+fn the_admin_email_and_a_medusa_currency_are_fixed_once_the_store_exists() {
+    let refused = |new: &Value, old: &Value, needle: &str| {
+        let errors = admit(new, Some(old)).expect_err("refused");
+        assert!(errors.iter().any(|e| e.contains(needle)), "{errors:#?}");
+    };
+    let setup = |engine: &str, setup: Value| {
+        let mut spec = with(minimal(), "engine", json!(engine));
+        spec["setup"] = setup;
+        store("shop", spec)
+    };
+    // The admin's e-mail: explicit, or the owner's.
+    let old = setup("woocommerce", json!({"adminEmail": "a@example.com"}));
+    refused(
+        &setup("woocommerce", json!({"adminEmail": "b@example.com"})),
+        &old,
+        "spec.setup.adminEmail",
+    );
+    assert_eq!(
+        admit(
+            &setup(
+                "woocommerce",
+                json!({"adminEmail": "a@example.com", "sampleProducts": 5})
+            ),
+            Some(&old)
+        ),
+        Ok(())
+    );
+    let owned = |owner: &str, s: Value| {
+        let mut spec = with(minimal(), "owner", json!(owner));
+        spec["setup"] = s;
+        store("shop", spec)
+    };
+    refused(
+        &owned("bob@example.com", json!({})),
+        &owned("alice@example.com", json!({})),
+        "spec.setup.adminEmail",
+    );
+    // A new owner with the old e-mail pinned is fine.
+    assert_eq!(
+        admit(
+            &owned(
+                "bob@example.com",
+                json!({"adminEmail": "alice@example.com"})
+            ),
+            Some(&owned("alice@example.com", json!({})))
+        ),
+        Ok(())
+    );
+    // Medusa's currency, USD by default.
+    refused(
+        &setup("medusa", json!({"currency": "EUR"})),
+        &setup("medusa", json!({})),
+        "spec.setup.currency",
+    );
+    assert_eq!(
+        admit(
+            &setup("medusa", json!({"currency": "USD"})),
+            Some(&setup("medusa", json!({})))
+        ),
+        Ok(())
+    );
+    // WooCommerce's is a setting the setup applies again.
+    assert_eq!(
+        admit(
+            &setup("woocommerce", json!({"currency": "EUR"})),
+            Some(&setup("woocommerce", json!({})))
+        ),
+        Ok(())
+    );
+}

@@ -80,16 +80,32 @@ export default async function storefleetSetup({ container }: ExecArgs) {
   const apiKeys = container.resolve(Modules.API_KEY)
   const products = container.resolve(Modules.PRODUCT)
 
-  // The admin user: an existing one is success.
-  const [existingUser] = await users.listUsers({ email: adminEmail })
-  if (existingUser) {
+  // The admin: a user and its login, checked as one. A run that stopped between the two (a user
+  // without a login) is completed now; a login for the e-mail that is not this user's (someone
+  // else registered it) is refused, never adopted.
+  let [adminUser] = await users.listUsers({ email: adminEmail })
+  if (adminUser) {
     log("the admin user exists")
   } else {
     const { result } = await createUsersWorkflow(container).run({ input: { users: [{ email: adminEmail }] } })
+    adminUser = result[0]
+    created.push("admin user")
+  }
+  const [login] = await auth.listProviderIdentities(
+    { entity_id: adminEmail, provider: "emailpass" },
+    { relations: ["auth_identity"] },
+  )
+  if (!login) {
     const { authIdentity, error } = await auth.register("emailpass", { body: { email: adminEmail, password: adminPassword } })
     if (error || !authIdentity) fail(`could not register the admin login: ${error}`)
-    await auth.updateAuthIdentities({ id: authIdentity.id, app_metadata: { user_id: result[0].id } })
-    created.push("admin user")
+    await auth.updateAuthIdentities({ id: authIdentity.id, app_metadata: { user_id: adminUser.id } })
+    created.push("admin login")
+  } else {
+    const owner = (login.auth_identity?.app_metadata as Record<string, unknown> | undefined)?.user_id
+    if (owner !== adminUser.id) {
+      fail(`a login for the admin e-mail exists that is not the admin user's (${owner ? "another user's" : "not an admin's, e.g. a customer's"}): it was not made by this setup; remove it, or give the store another setup.adminEmail`)
+    }
+    log("the admin login exists and is the admin user's")
   }
 
   // Sales channel.

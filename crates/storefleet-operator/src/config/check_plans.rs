@@ -114,6 +114,12 @@ pub(super) fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
         &volumes,
     );
     let m = &plan.medusa.resources;
+    // A Medusa store also has Redis's volume (its append-only file).
+    let cache = ParsedQuantity::try_from(crate::build::medusa::CACHE_VOLUME).ok();
+    let medusa_volumes = match (&volumes, cache) {
+        (Some(v), Some(c)) => Some(v.clone() + c),
+        _ => None,
+    };
     check_engine(
         c,
         &Engine {
@@ -128,13 +134,13 @@ pub(super) fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
                 ("setup", &m.setup),
             ],
             least: Counts {
-                claims: (2, "database and uploads"),
+                claims: (3, "database, uploads and cache"),
                 pods: (5, "database, cache, server, worker, one Job"),
                 services: (3, "database, cache and storefront"),
             },
         },
         &max,
-        &volumes,
+        &medusa_volumes,
     );
 }
 
@@ -218,7 +224,7 @@ fn check_engine(c: &mut Checker, e: &Engine<'_>, max: &Maxima, volumes: &Option<
     {
         c.issue(
             &p("quota.requestsStorage"),
-            format!("{storage} is below the two volumes together ({both})"),
+            format!("{storage} is below the store's volumes together ({both})"),
         );
     }
     let counts = [

@@ -1,5 +1,6 @@
 //! Medusa's data services: PostgreSQL (official image, StatefulSet, own volume) and Redis
-//! (official image, StatefulSet without a volume: cache, event bus, workflow engine and locks).
+//! (official image, StatefulSet, own volume with an append-only file: cache, event bus, workflow
+//! engine and locks, which a restart must not lose).
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -19,6 +20,13 @@ use crate::validate::{Medusa, ValidatedStore};
 pub const POSTGRES_UID: i64 = 999;
 /// The `redis` user of the official (Debian) image.
 pub const REDIS_UID: i64 = 999;
+/// Size of Redis's volume (the append-only file). Fixed, not from the plan: a StatefulSet's
+/// claim template cannot change, and Redis holds at most `maxmemory` (three quarters of the
+/// cache container's memory limit, 1 GiB on the large plan) plus the file's rewrite.
+pub const CACHE_VOLUME: &str = "2Gi";
+/// The part of the cache container's memory limit Redis may fill (`maxmemory`), in percent.
+const MAXMEMORY_PERCENT: i128 = 75;
+
 /// Where the volume is mounted; the cluster lives in a folder below it (a fresh volume's root
 /// may hold `lost+found`, which initdb refuses).
 const POSTGRES_MOUNT: &str = "/var/lib/postgresql/data";
@@ -168,8 +176,19 @@ pub fn build_postgres_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> S
     )
 }
 
-/// Redis with a generated password and no persistence (`/data` is an emptyDir): the cache,
-/// event bus, workflow engine and locks of one store.
+/// `maxmemory` for a container limited to `limit` (bytes); Redis's default (no limit) when the
+/// quantity cannot be read.
+fn maxmemory(limit: &k8s_openapi::apimachinery::pkg::api::resource::Quantity) -> Option<String> {
+    let bytes = kube_quantity::ParsedQuantity::try_from(limit)
+        .ok()?
+        .to_bytes_i128()?;
+    Some((bytes * MAXMEMORY_PERCENT / 100).to_string())
+}
+
+/// Redis with a generated password, persisted on its own volume (append-only file, fsync every
+/// second), bounded by `maxmemory` with `noeviction`: when full, writes fail loudly instead of
+/// silently dropping a workflow's state or a lock. The cache, event bus, workflow engine and
+/// locks of one store.
 pub fn build_cache_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> StatefulSet {
     let tcp = Probe {
         tcp_socket: Some(TCPSocketAction {
@@ -196,12 +215,23 @@ pub fn build_cache_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> Stat
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes",
+                "--appendfsync",
+                "everysec",
                 "--dir",
                 "/data",
+                "--maxmemory-policy",
+                "noeviction",
             ]
             .map(String::from)
-            .to_vec(),
+            .into_iter()
+            .chain(
+                maxmemory(&store.plan.medusa.resources.cache.limits.memory)
+                    .map(|m| ["--maxmemory".to_string(), m])
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect(),
         ),
         ports: Some(vec![port(ports::REDIS_NAME, ports::REDIS)]),
         startup_probe: probe(tcp.clone(), 2, 60),
@@ -209,8 +239,23 @@ pub fn build_cache_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> Stat
         liveness_probe: probe(tcp, 20, 3),
         resources: Some(resources(&store.plan.medusa.resources.cache)),
         security_context: Some(container_security(true)),
-        volume_mounts: Some(vec![mount("data", "/data")]),
+        volume_mounts: Some(vec![
+            mount(child::DATABASE_DATA, "/data"),
+            mount("tmp", "/tmp"),
+        ]),
         ..Container::default()
+    };
+    let claim = PersistentVolumeClaim {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(child::DATABASE_DATA.into()),
+            labels: Some(super::super::labels(store, Component::Cache)),
+            ..Default::default()
+        },
+        spec: Some(super::super::rwo_claim_spec(
+            store,
+            &k8s_openapi::apimachinery::pkg::api::resource::Quantity(CACHE_VOLUME.into()),
+        )),
+        status: None,
     };
     stateful_set(
         store,
@@ -218,7 +263,7 @@ pub fn build_cache_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> Stat
         Component::Cache,
         REDIS_UID,
         container,
-        vec![empty_dir(store, "data")],
-        None,
+        vec![empty_dir(store, "tmp")],
+        Some(vec![claim]),
     )
 }

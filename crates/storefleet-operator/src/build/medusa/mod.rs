@@ -21,8 +21,8 @@ use k8s_openapi::api::core::v1::{EnvVar, PersistentVolumeClaim, Service};
 use storefleet_types::names::{child, ports, secret_keys as keys};
 
 pub use data::{
-    POSTGRES_UID, REDIS_UID, build_cache_service, build_cache_stateful_set, build_postgres_service,
-    build_postgres_stateful_set,
+    CACHE_VOLUME, POSTGRES_UID, REDIS_UID, build_cache_service, build_cache_stateful_set,
+    build_postgres_service, build_postgres_stateful_set,
 };
 pub use server::{
     MEDUSA_UID, UPLOADS_PATH, build_migration_job, build_server_deployment, build_setup_job,
