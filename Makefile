@@ -15,7 +15,7 @@ SCHEMATHESIS_PIP := schemathesis==4.32.5 hypothesis==6.130.12
 SCHEMATHESIS_STAMP := .tools/venv/.installed-schemathesis-4.32.5-hypothesis-6.130.12
 OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production medusa
-SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/tests/fixtures/fake-wp
+SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/scripts/postgres-init.sh crates/storefleet-operator/tests/fixtures/fake-wp
 BASH_SCRIPTS := hack/demo.sh hack/test-assets.sh hack/medusa-deps.sh .ci/run
 IMAGE_REGISTRY ?= localhost/storefleet
 # The real components the test tiers use (envtest, WordPress fixtures, Gateway API CRDs).

@@ -419,25 +419,48 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
         assert!(Instant::now() < deadline, "postgres did not start");
         std::thread::sleep(Duration::from_millis(200));
     }
-    // The entrypoint creates POSTGRES_DB unless it is `postgres`.
-    if pg["POSTGRES_DB"] != "postgres" {
+    // The entrypoint runs the store's first-start scripts (the postgres-init ConfigMap) as the
+    // superuser, with the container's environment; POSTGRES_DB is not set, so it creates no
+    // database itself.
+    assert!(!pg.contains_key("POSTGRES_DB"), "{pg:?}");
+    assert_eq!(pg["POSTGRES_USER"], "postgres");
+    let init = objects.database_init.data.clone().expect("init scripts");
+    for (name, script) in &init {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, script).expect("script");
+        let path_var = format!(
+            "{}:{}",
+            tools.postgres.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         check(
-            "createdb",
-            &Command::new(tools.postgres.join("createdb"))
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &pg_port.to_string(),
-                    "-U",
-                    &pg["POSTGRES_USER"],
-                    &pg["POSTGRES_DB"],
-                ])
+            name,
+            &Command::new("sh")
+                .arg(&path)
+                .envs(&pg)
+                .env("PATH", path_var)
+                .env("PGHOST", "127.0.0.1")
+                .env("PGPORT", pg_port.to_string())
                 .env("PGPASSWORD", &pg["POSTGRES_PASSWORD"])
                 .output()
-                .expect("createdb"),
+                .expect("init script"),
         );
     }
+    // The application's role owns its database and is no superuser.
+    let roles = check(
+        "the application's role",
+        &Command::new(tools.postgres.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &pg_port.to_string()])
+            .args(["-U", "postgres", "-d", "postgres", "-At", "-c"])
+            .arg(format!(
+                "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = '{}'",
+                pg["APP_USER"]
+            ))
+            .env("PGPASSWORD", &pg["POSTGRES_PASSWORD"])
+            .output()
+            .expect("psql"),
+    );
+    assert_eq!(roles.trim(), "f|f|f", "{roles}");
 
     // Each container's command and environment; only addresses change: the Services become
     // loopback ports and the store's public URL the server's address here.
@@ -582,12 +605,12 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
         "remove the admin's login",
         &Command::new(tools.postgres.join("psql"))
             .args(["-h", "127.0.0.1", "-p", &pg_port.to_string()])
-            .args(["-U", &pg["POSTGRES_USER"], "-d", &pg["POSTGRES_DB"]])
+            .args(["-U", &pg["APP_USER"], "-d", &pg["APP_DB"]])
             .args(["-v", "ON_ERROR_STOP=1", "-c"])
             .arg(format!(
                 "DELETE FROM provider_identity WHERE entity_id = '{ADMIN_EMAIL}' AND provider = 'emailpass'"
             ))
-            .env("PGPASSWORD", &pg["POSTGRES_PASSWORD"])
+            .env("PGPASSWORD", &pg["APP_PASSWORD"])
             .output()
             .expect("psql"),
     );

@@ -200,6 +200,8 @@ pub mod child {
     pub const NETPOL_INTERNET: &str = "allow-internet-egress";
     /// Medusa: Redis, its Service and StatefulSet.
     pub const CACHE: &str = "cache";
+    /// Medusa: the ConfigMap with PostgreSQL's first-start script (the application's role).
+    pub const POSTGRES_INIT: &str = "postgres-init";
     /// Medusa: the worker Deployment.
     pub const WORKER: &str = "worker";
     /// Medusa: the migration Job is `migrate-<hash of the image>`.

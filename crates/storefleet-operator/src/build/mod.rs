@@ -123,6 +123,7 @@ impl StoreObjects {
                 Child::Job(&w.setup.job),
             ]),
             AppObjects::Medusa(m) => out.extend([
+                Child::ConfigMap(&m.database_init),
                 Child::Service(&m.database_service),
                 Child::StatefulSet(&m.database),
                 Child::Service(&m.cache_service),

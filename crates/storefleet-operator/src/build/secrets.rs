@@ -156,12 +156,14 @@ pub fn build_secret_templates(store: &ValidatedStore) -> Vec<SecretTemplate> {
             admin,
             template(store, child::SALTS_SECRET, &salts),
         ],
-        // PostgreSQL's user is the database's owner: no separate root password.
+        // PostgreSQL's superuser (`postgres`, its password `root-password`) only sets the
+        // database up; the application's user owns its database and is no superuser.
         App::Medusa(_) => vec![
             template(
                 store,
                 child::DATABASE_SECRET,
                 &[
+                    (keys::DB_ROOT_PASSWORD, Value::Generated(PASSWORD_LEN)),
                     (keys::DB_USER, fixed(super::medusa::DATABASE_NAME)),
                     (keys::DB_PASSWORD, Value::Generated(PASSWORD_LEN)),
                     (keys::DB_NAME, fixed(super::medusa::DATABASE_NAME)),

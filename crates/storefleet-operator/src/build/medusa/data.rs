@@ -4,8 +4,9 @@
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, ExecAction, PersistentVolumeClaim, PodSpec, Probe, Service,
-    ServicePort, ServiceSpec, TCPSocketAction, Volume,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction,
+    PersistentVolumeClaim, PodSpec, Probe, SecretKeySelector, Service, ServicePort, ServiceSpec,
+    TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
@@ -26,6 +27,11 @@ pub const REDIS_UID: i64 = 999;
 pub const CACHE_VOLUME: &str = "2Gi";
 /// The part of the cache container's memory limit Redis may fill (`maxmemory`), in percent.
 const MAXMEMORY_PERCENT: i128 = 75;
+
+/// PostgreSQL's first-start script: the application's role, no superuser, owning its database.
+pub const POSTGRES_INIT_SCRIPT: &str = include_str!("../../../scripts/postgres-init.sh");
+/// The superuser the official image creates (it only sets the database up).
+pub const POSTGRES_SUPERUSER: &str = "postgres";
 
 /// Where the volume is mounted; the cluster lives in a folder below it (a fresh volume's root
 /// may hold `lost+found`, which initdb refuses).
@@ -146,10 +152,26 @@ pub fn build_postgres_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> S
         name: "postgres".into(),
         image: Some(medusa.images.postgres.clone()),
         image_pull_policy: Some("IfNotPresent".into()),
+        // Read by the image's entrypoint on an empty data directory only. The superuser's
+        // password is optional: stores made before it existed have a database already (and
+        // their application user is its superuser).
         env: Some(vec![
-            env_from_secret("POSTGRES_USER", secret, keys::DB_USER),
-            env_from_secret("POSTGRES_PASSWORD", secret, keys::DB_PASSWORD),
-            env_from_secret("POSTGRES_DB", secret, keys::DB_NAME),
+            env("POSTGRES_USER", POSTGRES_SUPERUSER),
+            EnvVar {
+                name: "POSTGRES_PASSWORD".into(),
+                value: None,
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: secret.into(),
+                        key: keys::DB_ROOT_PASSWORD.into(),
+                        optional: Some(true),
+                    }),
+                    ..EnvVarSource::default()
+                }),
+            },
+            env_from_secret("APP_USER", secret, keys::DB_USER),
+            env_from_secret("APP_PASSWORD", secret, keys::DB_PASSWORD),
+            env_from_secret("APP_DB", secret, keys::DB_NAME),
             env("PGDATA", format!("{POSTGRES_MOUNT}/pgdata")),
         ]),
         ports: Some(vec![port(ports::POSTGRES_NAME, ports::POSTGRES)]),
@@ -162,6 +184,10 @@ pub fn build_postgres_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> S
             mount(child::DATABASE_DATA, POSTGRES_MOUNT),
             mount("run", "/var/run/postgresql"),
             mount("tmp", "/tmp"),
+            VolumeMount {
+                read_only: Some(true),
+                ..mount("init", "/docker-entrypoint-initdb.d")
+            },
         ]),
         ..Container::default()
     };
@@ -171,9 +197,33 @@ pub fn build_postgres_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> S
         Component::Database,
         POSTGRES_UID,
         container,
-        vec![empty_dir(store, "run"), empty_dir(store, "tmp")],
+        vec![
+            empty_dir(store, "run"),
+            empty_dir(store, "tmp"),
+            Volume {
+                name: "init".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: child::POSTGRES_INIT.into(),
+                    default_mode: Some(0o555),
+                    ..ConfigMapVolumeSource::default()
+                }),
+                ..Volume::default()
+            },
+        ],
         Some(vec![database_claim(store)]),
     )
+}
+
+/// The ConfigMap with PostgreSQL's first-start script.
+pub fn build_postgres_init(store: &ValidatedStore) -> ConfigMap {
+    ConfigMap {
+        metadata: child_meta(store, child::POSTGRES_INIT, Component::Database),
+        data: Some(std::collections::BTreeMap::from([(
+            "10-storefleet-app-role.sh".to_string(),
+            POSTGRES_INIT_SCRIPT.to_string(),
+        )])),
+        ..ConfigMap::default()
+    }
 }
 
 /// `maxmemory` for a container limited to `limit` (bytes); Redis's default (no limit) when the

@@ -17,12 +17,13 @@ mod server;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{EnvVar, PersistentVolumeClaim, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, PersistentVolumeClaim, Service};
 use storefleet_types::names::{child, ports, secret_keys as keys};
 
 pub use data::{
-    CACHE_VOLUME, POSTGRES_UID, REDIS_UID, build_cache_service, build_cache_stateful_set,
-    build_postgres_service, build_postgres_stateful_set,
+    CACHE_VOLUME, POSTGRES_INIT_SCRIPT, POSTGRES_SUPERUSER, POSTGRES_UID, REDIS_UID,
+    build_cache_service, build_cache_stateful_set, build_postgres_init, build_postgres_service,
+    build_postgres_stateful_set,
 };
 pub use server::{
     MEDUSA_UID, UPLOADS_PATH, build_migration_job, build_server_deployment, build_setup_job,
@@ -38,6 +39,8 @@ pub const DATABASE_NAME: &str = "medusa";
 /// Every object of a Medusa store's application.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MedusaObjects {
+    /// PostgreSQL's first-start script (the application's role).
+    pub database_init: ConfigMap,
     /// PostgreSQL's headless Service.
     pub database_service: Service,
     /// PostgreSQL.
@@ -63,6 +66,7 @@ pub struct MedusaObjects {
 /// Builds a Medusa store's application objects.
 pub fn build_medusa(store: &ValidatedStore, medusa: &Medusa) -> MedusaObjects {
     MedusaObjects {
+        database_init: build_postgres_init(store),
         database_service: build_postgres_service(store),
         database: build_postgres_stateful_set(store, medusa),
         cache_service: build_cache_service(store),
