@@ -41,7 +41,8 @@ capabilities:
 The operator configuration: operator.config, with images.medusa defaulting to the chart's own
 storefleet-medusa image (image.registry, image.tag or the appVersion) when it is not set, and the
 dashboard's hosts (api.ingress.host, api.httpRoute.host, where enabled) added to reservedHosts so
-that no Store can be given them.
+that no Store can be given them, and the API's ServiceAccount as apiServiceAccount (the operator
+lets it read each store's admin login, in that store's namespace only).
 */}}
 {{- define "storefleet.operatorConfig" -}}
 {{- $config := deepCopy .Values.operator.config -}}
@@ -55,5 +56,8 @@ that no Store can be given them.
 {{- if .Values.api.ingress.enabled -}}{{- $reserved = append $reserved .Values.api.ingress.host -}}{{- end -}}
 {{- if .Values.api.httpRoute.enabled -}}{{- $reserved = append $reserved .Values.api.httpRoute.host -}}{{- end -}}
 {{- if $reserved -}}{{- $_ := set $config "reservedHosts" ($reserved | uniq) -}}{{- end -}}
+{{- if and .Values.api.enabled (not (hasKey $config "apiServiceAccount")) -}}
+{{- $_ := set $config "apiServiceAccount" (dict "namespace" .Release.Namespace "name" (printf "%s-api" (include "storefleet.fullname" .))) -}}
+{{- end -}}
 {{- toYaml $config -}}
 {{- end -}}

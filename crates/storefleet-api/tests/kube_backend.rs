@@ -18,7 +18,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{CustomResourceExt, ResourceExt};
 use serde_json::{Value, json};
 use storefleet_api::backend::kube::{
-    EVENTS_NAMESPACE, KubeBackend, RBAC, RBAC_IN_EVENTS_NAMESPACE,
+    EVENTS_NAMESPACE, KubeBackend, RBAC, RBAC_IN_EVENTS_NAMESPACE, RBAC_IN_STORE_NAMESPACES,
 };
 use storefleet_api::backend::{Backend, Change};
 use storefleet_api::tokens::{Role, TokenEntry, Tokens};
@@ -224,6 +224,33 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
         .create(&PostParams::default(), &secret)
         .await
         .expect("secret");
+    // The operator's grant in the store's namespace (build::access): the API's ServiceAccount
+    // may get that Secret there, and no Secret anywhere else.
+    let grant = |kind: &str, body: Value| {
+        let mut doc = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": kind,
+            "metadata": {"name": child::API_ACCESS, "namespace": ns},
+        });
+        if let (Some(d), Some(b)) = (doc.as_object_mut(), body.as_object()) {
+            d.extend(b.clone());
+        }
+        doc
+    };
+    cp.apply(&[
+        grant(
+            "Role",
+            json!({"rules": [{"apiGroups": [""], "resources": ["secrets"],
+                "resourceNames": [child::ADMIN_SECRET], "verbs": ["get"]}]}),
+        ),
+        grant(
+            "RoleBinding",
+            json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": child::API_ACCESS},
+                "subjects": [{"kind": "ServiceAccount", "name": API_SA, "namespace": NAMESPACE}]}),
+        ),
+    ])
+    .await
+    .expect("the operator's grant");
     let status = json!({"apiVersion": names::API_VERSION, "kind": "Store", "status": {
         "phase": "Ready", "namespace": ns, "credentialsSecret": child::ADMIN_SECRET, "url": "http://shop-a.shop.local",
         "observedGeneration": created.metadata.generation, "message": "Store is ready"}});
@@ -389,6 +416,7 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
     let table: BTreeSet<(String, String, String)> = RBAC
         .iter()
         .chain(RBAC_IN_EVENTS_NAMESPACE)
+        .chain(RBAC_IN_STORE_NAMESPACES)
         .map(|(g, r, v, _)| (g.to_string(), r.to_string(), v.to_string()))
         .collect();
     // Events are listed in their namespace only, never cluster-wide.

@@ -68,6 +68,8 @@ fn objects_yaml(n: usize, config: &OperatorConfig) -> (String, usize) {
                 Child::NetworkPolicy(o) | Child::EdgePolicy(o) => serde_json::to_value(o),
                 Child::GeneratedSecret(t) => serde_json::to_value(t.materialize(&mut Csprng)),
                 Child::Service(o) => serde_json::to_value(o),
+                Child::Role(o) => serde_json::to_value(o),
+                Child::RoleBinding(o) => serde_json::to_value(o),
                 Child::StatefulSet(o) => serde_json::to_value(o),
                 Child::PersistentVolumeClaim(o) => serde_json::to_value(o),
                 Child::Deployment(o) => serde_json::to_value(o),

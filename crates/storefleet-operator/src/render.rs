@@ -177,6 +177,8 @@ pub fn render(store: &Store, config: &OperatorConfig) -> Result<String, RenderEr
                 to_yaml("Secret", Some(t.name()), &secret)
             }
             Child::Service(o) => to_yaml("Service", o.metadata.name.as_deref(), o),
+            Child::Role(o) => to_yaml("Role", o.metadata.name.as_deref(), o),
+            Child::RoleBinding(o) => to_yaml("RoleBinding", o.metadata.name.as_deref(), o),
             Child::StatefulSet(o) => to_yaml("StatefulSet", o.metadata.name.as_deref(), o),
             Child::PersistentVolumeClaim(o) => {
                 to_yaml("PersistentVolumeClaim", o.metadata.name.as_deref(), o)

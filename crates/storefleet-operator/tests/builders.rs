@@ -29,6 +29,10 @@ fn config() -> OperatorConfig {
     };
     config.ingress.allowed_class_names = vec!["traefik".into()];
     config.ingress.allowed_cluster_issuers = vec!["letsencrypt".into()];
+    config.api_service_account = Some(storefleet_operator::config::ServiceAccountRef {
+        namespace: "storefleet-system".into(),
+        name: "storefleet-api".into(),
+    });
     config.ingress.allowed_annotations.push("a/*".into());
     config
 }
@@ -234,6 +238,8 @@ fn apply_order_puts_isolation_first_and_exposure_after_setup() {
             Child::EdgePolicy(_) => "EdgePolicy",
             Child::GeneratedSecret(_) => "Secret",
             Child::Service(_) => "Service",
+            Child::Role(_) => "Role",
+            Child::RoleBinding(_) => "RoleBinding",
             Child::StatefulSet(_) => "StatefulSet",
             Child::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
             Child::Deployment(_) => "Deployment",
@@ -1517,4 +1523,48 @@ fn medusa_redis_persists_and_is_bounded() {
                 .any(|m| m.name == name && m.mount_path == after("--dir"))
         );
     }
+}
+
+#[test]
+fn the_api_may_read_the_admin_login_of_each_store_and_nothing_else() {
+    for store in both_engines() {
+        let o = objects(&store);
+        let access = o.api_access.as_ref().expect("configured");
+        let rules = access.role.rules.clone().expect("rules");
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].api_groups.as_deref(), Some(&[String::new()][..]));
+        assert_eq!(
+            rules[0].resources.as_deref(),
+            Some(&["secrets".to_string()][..])
+        );
+        assert_eq!(
+            rules[0].resource_names.as_deref(),
+            Some(&[child::ADMIN_SECRET.to_string()][..])
+        );
+        assert_eq!(rules[0].verbs, ["get"]);
+        let subjects = access.binding.subjects.clone().expect("subjects");
+        assert_eq!(subjects.len(), 1);
+        assert_eq!(subjects[0].kind, "ServiceAccount");
+        assert_eq!(subjects[0].name, "storefleet-api");
+        assert_eq!(subjects[0].namespace.as_deref(), Some("storefleet-system"));
+        assert_eq!(
+            access.binding.role_ref.name,
+            access.role.metadata.name.clone().expect("name")
+        );
+        // Before any pod runs.
+        let kinds: Vec<storefleet_operator::build::wave::Wave> = o
+            .children()
+            .iter()
+            .filter(|c| matches!(c, Child::Role(_) | Child::RoleBinding(_)))
+            .map(|c| c.wave())
+            .collect();
+        use storefleet_operator::build::wave::Wave;
+        assert_eq!(kinds, [Wave::Foundation, Wave::Foundation]);
+    }
+    // Without the API's ServiceAccount in the config, nobody is granted anything.
+    let plain = storefleet_operator::build::build(
+        &storefleet_operator::validate::validate(&Store::test(), &OperatorConfig::default())
+            .expect("valid"),
+    );
+    assert!(plain.api_access.is_none());
 }

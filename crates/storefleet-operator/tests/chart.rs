@@ -466,7 +466,15 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
         return;
     };
     let config = env.cp.dir().join("operator.yaml");
-    std::fs::write(&config, "setup:\n  backoffLimit: 0\n").expect("config");
+    // As the chart configures it: the API's ServiceAccount is granted each store's admin login.
+    std::fs::write(
+        &config,
+        format!(
+            "setup:\n  backoffLimit: 0\napiServiceAccount:\n  namespace: {}\n  name: storefleet-api\n",
+            common::RELEASE_NAMESPACE
+        ),
+    )
+    .expect("config");
     let port = storefleet_envtest::ports::free_port().expect("free port");
     let addr = format!("127.0.0.1:{port}");
     let log = std::fs::File::create(env.cp.dir().join("operator.log")).expect("log");
@@ -671,6 +679,51 @@ fn api_rbac_is_exactly_what_the_code_calls() {
     );
     let granted = granted(&render(""), "-api");
     assert_eq!(granted, required);
+    // What it calls in store namespaces is exactly what the operator's Role there grants.
+    let config = OperatorConfig {
+        api_service_account: Some(storefleet_operator::config::ServiceAccountRef {
+            namespace: "storefleet-system".into(),
+            name: "storefleet-api".into(),
+        }),
+        ..OperatorConfig::default()
+    };
+    let store = storefleet_operator::validate::validate(&Store::test(), &config).expect("valid");
+    let access = storefleet_operator::build::build(&store)
+        .api_access
+        .expect("granted");
+    let mut in_stores = BTreeSet::new();
+    for rule in access.role.rules.iter().flatten() {
+        for g in rule.api_groups.iter().flatten() {
+            for r in rule.resources.iter().flatten() {
+                for v in &rule.verbs {
+                    for n in rule.resource_names.iter().flatten() {
+                        in_stores.insert((g.clone(), r.clone(), v.clone(), Some(n.clone())));
+                    }
+                }
+            }
+        }
+    }
+    let expected: BTreeSet<_> = storefleet_api::backend::kube::RBAC_IN_STORE_NAMESPACES
+        .iter()
+        .map(|(g, r, v, n)| {
+            (
+                g.to_string(),
+                r.to_string(),
+                v.to_string(),
+                n.map(String::from),
+            )
+        })
+        .collect();
+    assert_eq!(in_stores, expected);
+    // The chart names the API's ServiceAccount to the operator.
+    let docs = render("");
+    let cm = find(&docs, "ConfigMap", "-operator-config");
+    let rendered = OperatorConfig::from_yaml(cm["data"]["config.yaml"].as_str().expect("text"))
+        .expect("valid");
+    assert_eq!(
+        rendered.api_service_account.map(|sa| sa.name),
+        Some("storefleet-api".to_string())
+    );
 }
 
 /// A PodDisruptionBudget must let a node drain evict one pod: none for a single replica, and

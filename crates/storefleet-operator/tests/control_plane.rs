@@ -1781,3 +1781,89 @@ async fn a_larger_plan_grows_the_volumes_in_place() {
     let files = bob.get("storefront-data").await.expect("claim");
     assert_eq!(requested_storage(&files), "2Gi");
 }
+
+/// The API reads a store's admin login through the operator's grant in that store's namespace
+/// only: as the API's ServiceAccount (the chart's RBAC, which grants no Secret cluster-wide),
+/// the store's `admin-credentials` is readable, a Secret of that name elsewhere is not, nor any
+/// other Secret of the store.
+#[tokio::test]
+async fn the_api_reads_a_stores_admin_login_in_that_namespace_only() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let mut config = config();
+    config.api_service_account = Some(storefleet_operator::config::ServiceAccountRef {
+        namespace: common::RELEASE_NAMESPACE.into(),
+        name: "storefleet-api".into(),
+    });
+    let Some(env) = Env::start(
+        "the_api_reads_a_stores_admin_login_in_that_namespace_only",
+        config,
+    )
+    .await
+    else {
+        return;
+    };
+    // The chart's API ServiceAccount and its (cluster-wide) RBAC.
+    let api_rbac: Vec<serde_json::Value> =
+        storefleet_envtest::chart::render("storefleet", common::RELEASE_NAMESPACE, &[])
+            .expect("helm template")
+            .into_iter()
+            .filter(|d| {
+                matches!(
+                    storefleet_envtest::chart::kind(d),
+                    "ServiceAccount"
+                        | "ClusterRole"
+                        | "ClusterRoleBinding"
+                        | "Role"
+                        | "RoleBinding"
+                ) && storefleet_envtest::chart::name(d).starts_with("storefleet-api")
+            })
+            .collect();
+    env.cp.apply(&api_rbac).await.expect("API RBAC");
+    common::eventually("the API's ServiceAccount", || async {
+        Api::<ServiceAccount>::namespaced(env.admin.clone(), common::RELEASE_NAMESPACE)
+            .get_opt("storefleet-api")
+            .await
+            .ok()?
+    })
+    .await;
+    let (_, api) = env
+        .cp
+        .service_account(common::RELEASE_NAMESPACE, "storefleet-api")
+        .await
+        .expect("API token");
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+
+    let in_store: Api<Secret> = Api::namespaced(api.clone(), NS);
+    let login = common::eventually("the API reads the store's login", || async {
+        in_store.get(child::ADMIN_SECRET).await.ok()
+    })
+    .await;
+    assert!(login.data.is_some_and(|d| d.contains_key("password")));
+    let forbidden = |r: Result<Secret, kube::Error>| match r {
+        Err(kube::Error::Api(s)) => s.code == 403,
+        _ => false,
+    };
+    assert!(
+        forbidden(in_store.get(child::DATABASE_SECRET).await),
+        "no other Secret of the store"
+    );
+    // A Secret of the same name in a namespace that is no store's.
+    let elsewhere: Secret = serde_json::from_value(json!({
+        "metadata": {"name": child::ADMIN_SECRET, "namespace": "default"},
+        "stringData": {"password": "not-yours"}
+    }))
+    .expect("secret");
+    Api::<Secret>::namespaced(env.admin.clone(), "default")
+        .create(&PostParams::default(), &elsewhere)
+        .await
+        .expect("secret");
+    assert!(
+        forbidden(
+            Api::<Secret>::namespaced(api, "default")
+                .get(child::ADMIN_SECRET)
+                .await
+        ),
+        "admin-credentials outside store namespaces"
+    );
+}

@@ -200,6 +200,8 @@ pub mod child {
     pub const NETPOL_INTERNET: &str = "allow-internet-egress";
     /// Medusa: Redis, its Service and StatefulSet.
     pub const CACHE: &str = "cache";
+    /// The Role and RoleBinding that let Storefleet's API read the admin login.
+    pub const API_ACCESS: &str = "storefleet-api-credentials";
     /// Medusa: the ConfigMap with PostgreSQL's first-start script (the application's role).
     pub const POSTGRES_INIT: &str = "postgres-init";
     /// Medusa: the worker Deployment.

@@ -27,8 +27,6 @@ pub const RBAC: &[(&str, &str, &str, Option<&str>)] = &[
     ("storefleet.io", "stores", "create", None),
     ("storefleet.io", "stores", "delete", None),
     ("storefleet.io", "stores", "patch", None),
-    // the admin login of a Ready store, and nothing else
-    ("", "secrets", "get", Some(child::ADMIN_SECRET)),
     // whose namespace it is (its store-uid annotation), before reading that Secret
     ("", "namespaces", "get", None),
 ];
@@ -41,6 +39,14 @@ pub const EVENTS_NAMESPACE: &str = "default";
 pub const RBAC_IN_EVENTS_NAMESPACE: &[(&str, &str, &str, Option<&str>)] = &[
     // GET /api/v1/stores/{name}/events
     ("", "events", "list", None),
+];
+
+/// What the API calls in each store's namespace, granted there by the operator (a Role and
+/// RoleBinding `storefleet-api-credentials`, operator config `apiServiceAccount`), never
+/// cluster-wide.
+pub const RBAC_IN_STORE_NAMESPACES: &[(&str, &str, &str, Option<&str>)] = &[
+    // the admin login of a Ready store, and nothing else
+    ("", "secrets", "get", Some(child::ADMIN_SECRET)),
 ];
 
 /// Field manager of the API's writes.

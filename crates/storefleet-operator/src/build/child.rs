@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Service,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::SecretTemplate;
@@ -28,6 +29,10 @@ pub enum Child<'a> {
     EdgePolicy(&'a NetworkPolicy),
     /// Secret with generated values: create-only.
     GeneratedSecret(&'a SecretTemplate),
+    /// Role (the API's read of the store's admin login).
+    Role(&'a Role),
+    /// RoleBinding of that Role to the API's ServiceAccount.
+    RoleBinding(&'a RoleBinding),
     /// Service.
     Service(&'a Service),
     /// StatefulSet.
@@ -57,6 +62,8 @@ impl Child<'_> {
             Child::LimitRange(o) => &o.metadata,
             Child::NetworkPolicy(o) | Child::EdgePolicy(o) => &o.metadata,
             Child::GeneratedSecret(t) => &t.metadata,
+            Child::Role(o) => &o.metadata,
+            Child::RoleBinding(o) => &o.metadata,
             Child::Service(o) => &o.metadata,
             Child::StatefulSet(o) => &o.metadata,
             Child::PersistentVolumeClaim(o) => &o.metadata,

@@ -19,6 +19,7 @@
 //! included, has an ownerReference to the Store, except under `deletionPolicy: Retain`
 //! (see [`owner_references`]).
 
+pub mod access;
 pub mod child;
 pub mod database;
 pub mod limits;
@@ -68,6 +69,8 @@ pub struct StoreObjects {
     pub edge_policies: Vec<NetworkPolicy>,
     /// Generated credentials: created once when absent, never overwritten.
     pub secrets: Vec<SecretTemplate>,
+    /// The API's read of the admin login (when the config names the API's ServiceAccount).
+    pub api_access: Option<access::ApiAccess>,
     /// The engine's application.
     pub app: AppObjects,
     /// The storefront's route from outside.
@@ -108,6 +111,12 @@ impl StoreObjects {
         ];
         out.extend(self.network_policies.iter().map(Child::NetworkPolicy));
         out.extend(self.secrets.iter().map(Child::GeneratedSecret));
+        if let Some(access) = &self.api_access {
+            out.extend([
+                Child::Role(&access.role),
+                Child::RoleBinding(&access.binding),
+            ]);
+        }
         let route = match &self.route {
             route::RouteObject::Ingress(o) => Child::Ingress(o),
             route::RouteObject::HttpRoute(o) => Child::HttpRoute(o),
@@ -220,6 +229,7 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
         network_policies: network::build_network_policies(store),
         edge_policies: network::build_edge_policies(store),
         secrets: secrets::build_secret_templates(store),
+        api_access: access::build_api_access(store),
         app: match &store.app {
             App::Woocommerce(woo) => AppObjects::Woocommerce(WoocommerceObjects {
                 database: database::build_database(store, woo),

@@ -73,6 +73,8 @@ impl Child<'_> {
             | Child::NetworkPolicy(_)
             | Child::GeneratedSecret(_)
             | Child::Service(_)
+            | Child::Role(_)
+            | Child::RoleBinding(_)
             | Child::ConfigMap(_) => Wave::Foundation,
             Child::PersistentVolumeClaim(_) => Wave::Volumes,
             Child::StatefulSet(_) => Wave::Data,

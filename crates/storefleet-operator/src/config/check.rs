@@ -27,6 +27,20 @@ impl OperatorConfig {
                 );
             }
         }
+        if let Some(sa) = &self.api_service_account {
+            if !is_label(&sa.namespace) {
+                c.issue(
+                    "apiServiceAccount.namespace",
+                    format!("{:?} is not a valid namespace name", sa.namespace),
+                );
+            }
+            if !is_subdomain(&sa.name) {
+                c.issue(
+                    "apiServiceAccount.name",
+                    format!("{:?} is not a valid ServiceAccount name", sa.name),
+                );
+            }
+        }
         check_prefix(&mut c, &self.namespace_prefix);
         if self.max_stores == 0 {
             c.issue("maxStores", "must be at least 1");

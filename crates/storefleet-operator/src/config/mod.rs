@@ -35,7 +35,7 @@ pub use plans::{
 };
 pub use sections::{
     ControllerConfig, DEFAULT_ALLOWED_ANNOTATIONS, GatewayConfig, GatewayRef, Image, Images,
-    IngressConfig, NetworkConfig, RoutingMode, SetupConfig,
+    IngressConfig, NetworkConfig, RoutingMode, ServiceAccountRef, SetupConfig,
 };
 pub use storefleet_types::names::{is_dns_label as is_label, is_hostname};
 
@@ -97,6 +97,11 @@ pub struct OperatorConfig {
     /// Host names outside the base domain that an admin allowed for an owner: owner → hosts,
     /// each exact (`shop.alice.com`) or a wildcard for its subdomains (`*.alice.com`).
     pub owner_domains: BTreeMap<String, Vec<String>>,
+    /// The ServiceAccount of Storefleet's API (the chart sets it): every store namespace gets a
+    /// Role and RoleBinding that let it read that store's admin login (the Secret
+    /// `admin-credentials`) and nothing else, so the API needs no cluster-wide Secret access.
+    /// Null: no API reads logins.
+    pub api_service_account: Option<ServiceAccountRef>,
     /// Hosts no Store may have, whatever its name or owner: the platform's own (the chart adds
     /// the dashboard's). A store whose host is one of them is `Stalled`/`HostReserved`.
     pub reserved_hosts: Vec<String>,
@@ -140,6 +145,7 @@ impl Default for OperatorConfig {
             base_domain: "shop.local".into(),
             owner_domains: BTreeMap::new(),
             reserved_hosts: Vec::new(),
+            api_service_account: None,
             namespace_prefix: "store-".into(),
             max_stores: 100,
             max_stores_per_owner: None,

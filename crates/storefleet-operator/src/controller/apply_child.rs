@@ -90,6 +90,8 @@ pub fn start<'a>(
         Child::LimitRange(o) => apply_one(ctx, memo, o, nothing),
         Child::NetworkPolicy(o) | Child::EdgePolicy(o) => apply_one(ctx, memo, o, nothing),
         Child::Service(o) => apply_one(ctx, memo, o, nothing),
+        Child::Role(o) => apply_one(ctx, memo, o, nothing),
+        Child::RoleBinding(o) => apply_one(ctx, memo, o, nothing),
         Child::PersistentVolumeClaim(o) => apply_one(ctx, memo, o, nothing),
         Child::ConfigMap(o) => apply_one(ctx, memo, o, nothing),
         Child::Ingress(o) => apply_one(ctx, memo, o, nothing),

@@ -15,6 +15,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::core::ApiResource;
 
 use super::observe::{self, Step};
@@ -102,6 +103,8 @@ child_kinds! {
     LimitRange => namespaced,
     NetworkPolicy => namespaced,
     Secret => namespaced,
+    Role => namespaced,
+    RoleBinding => namespaced,
     Service => namespaced,
     StatefulSet => namespaced observed by observe::database,
     PersistentVolumeClaim => namespaced,
@@ -138,7 +141,7 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), kinds.len(), "{kinds:?}");
-        assert_eq!(kinds.len(), 13);
+        assert_eq!(kinds.len(), 15);
         let gateway: Vec<_> = api_resources()
             .into_iter()
             .filter(|(_, g)| *g)

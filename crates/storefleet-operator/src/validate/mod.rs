@@ -213,6 +213,8 @@ pub struct ValidatedStore {
     pub edge_namespace: String,
     /// CIDRs store pods may not reach on the internet-egress rule.
     pub blocked_egress_cidrs: Vec<ipnet::IpNet>,
+    /// The API's ServiceAccount, which may read this store's admin login (operator config).
+    pub api_service_account: Option<crate::config::ServiceAccountRef>,
     /// Node-local DNS caches the pods may query (operator config).
     pub node_local_dns_cidrs: Vec<ipnet::IpNet>,
     /// StorageClass; the cluster default when None.
@@ -335,6 +337,7 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         edge_namespace,
         blocked_egress_cidrs: config.network.blocked_egress_cidrs.clone(),
         node_local_dns_cidrs: config.network.node_local_dns_cidrs.clone(),
+        api_service_account: config.api_service_account.clone(),
         storage_class,
         database_size,
         storefront_size,
