@@ -151,8 +151,8 @@ fn every_object_is_labelled_owned_and_placed() {
     let children = o.children();
     assert_eq!(
         children.len(),
-        20,
-        "namespace, quota, limits, 6 policies, 3 secrets, 8 workload objects"
+        22,
+        "namespace, quota, limits, 6 policies, 3 secrets, the API's Role and RoleBinding, 8 workload objects"
     );
     for child in &children {
         let meta = child.metadata().clone();
