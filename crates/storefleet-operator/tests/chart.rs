@@ -575,14 +575,20 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
     let requests = env.operator_requests();
     let forbidden: Vec<_> = requests.iter().filter(|r| r.code == 403).collect();
     assert!(forbidden.is_empty(), "forbidden requests: {forbidden:#?}");
+    let events: Vec<_> = requests.iter().filter(|r| r.resource == "events").collect();
+    assert!(!events.is_empty(), "the operator published events");
+    for r in events {
+        assert_eq!(r.namespace.as_deref(), Some("default"), "{r:?}");
+    }
     let used: BTreeSet<(String, String, String, Option<String>, bool)> = env
         .cp
         .permissions_used(&common::operator_user())
         .expect("audit log")
         .into_iter()
         .map(|(g, r, v)| {
-            let leases = r == "leases";
-            (g, r, v, None, leases)
+            // Granted by Roles: Leases in the release namespace, Events in `default`.
+            let namespaced = r == "leases" || r == "events";
+            (g, r, v, None, namespaced)
         })
         .chain(UNEXERCISED.iter().map(|(g, r, v, namespaced)| {
             (
