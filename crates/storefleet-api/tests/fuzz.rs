@@ -14,8 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kube::CustomResourceExt;
-use serde_json::Value;
-use storefleet_envtest::{ControlPlane, chart, ports::free_port};
+use storefleet_envtest::{ControlPlane, TempDir, chart, ports::free_port};
 use storefleet_types::Store;
 
 /// Examples per operation and phase.
@@ -142,7 +141,8 @@ fn fuzzing_the_demo_api_finds_no_5xx_and_nothing_undocumented() {
     let Some(st) = schemathesis() else {
         return;
     };
-    let dir = tempdir("storefleet-fuzz-demo");
+    let tmp = TempDir::new("fuzz-demo").expect("temporary folder");
+    let dir = tmp.path();
     let addr = format!("127.0.0.1:{}", free_port().expect("port"));
     let probes = format!("127.0.0.1:{}", free_port().expect("port"));
     let mut api = start_api(
@@ -160,10 +160,8 @@ fn fuzzing_the_demo_api_finds_no_5xx_and_nothing_undocumented() {
         &st,
         &format!("http://{addr}"),
         storefleet_api::demo::TENANT_TOKEN,
-        &dir,
+        dir,
     );
-    drop(api);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -183,16 +181,8 @@ async fn fuzzing_the_api_on_a_real_apiserver_finds_no_5xx_and_nothing_undocument
         .await
         .expect("CRD");
     cp.ensure_namespace(NAMESPACE).await.expect("namespace");
-    let rbac: Vec<Value> = chart::render("storefleet", NAMESPACE, &[])
-        .expect("helm template")
-        .into_iter()
-        .filter(|d| {
-            matches!(
-                chart::kind(d),
-                "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding"
-            ) && chart::name(d).starts_with("storefleet-api")
-        })
-        .collect();
+    let rbac = chart::access_objects("storefleet", NAMESPACE, &[], "storefleet-api")
+        .expect("helm template");
     cp.apply(&rbac).await.expect("RBAC");
     let stores: kube::Api<Store> = kube::Api::all(cp.admin());
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -231,10 +221,4 @@ async fn fuzzing_the_api_on_a_real_apiserver_finds_no_5xx_and_nothing_undocument
     })
     .await
     .expect("fuzzing");
-}
-
-fn tempdir(prefix: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
 }

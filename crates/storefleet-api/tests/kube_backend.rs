@@ -105,16 +105,7 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
         .await
         .expect("CRD");
     cp.ensure_namespace(NAMESPACE).await.expect("namespace");
-    let rbac: Vec<Value> = chart::render("storefleet", NAMESPACE, &[])
-        .expect("helm template")
-        .into_iter()
-        .filter(|d| {
-            matches!(
-                chart::kind(d),
-                "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding"
-            ) && chart::name(d).starts_with(API_SA)
-        })
-        .collect();
+    let rbac = chart::access_objects("storefleet", NAMESPACE, &[], API_SA).expect("helm template");
     assert!(
         rbac.len() >= 3,
         "the chart has the API's ServiceAccount and RBAC"

@@ -70,6 +70,32 @@ pub fn render(release: &str, namespace: &str, set: &[&str]) -> Result<Vec<Value>
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
+/// What the chart gives one component to act as: its ServiceAccount, (Cluster)Roles and their
+/// bindings, and admission policies, i.e. the rendered objects of those kinds whose name starts
+/// with `prefix` (e.g. `storefleet-operator`, `storefleet-api`).
+pub fn access_objects(
+    release: &str,
+    namespace: &str,
+    set: &[&str],
+    prefix: &str,
+) -> Result<Vec<Value>, Error> {
+    Ok(render(release, namespace, set)?
+        .into_iter()
+        .filter(|d| {
+            matches!(
+                kind(d),
+                "ServiceAccount"
+                    | "ClusterRole"
+                    | "ClusterRoleBinding"
+                    | "Role"
+                    | "RoleBinding"
+                    | "ValidatingAdmissionPolicy"
+                    | "ValidatingAdmissionPolicyBinding"
+            ) && name(d).starts_with(prefix)
+        })
+        .collect())
+}
+
 /// The `kind` of a rendered object.
 pub fn kind(doc: &Value) -> &str {
     doc["kind"].as_str().unwrap_or_default()

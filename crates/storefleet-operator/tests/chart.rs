@@ -703,23 +703,18 @@ fn api_rbac_is_exactly_what_the_code_calls() {
             for r in rule.resources.iter().flatten() {
                 for v in &rule.verbs {
                     for n in rule.resource_names.iter().flatten() {
-                        in_stores.insert((g.clone(), r.clone(), v.clone(), Some(n.clone())));
+                        in_stores.insert((g.clone(), r.clone(), v.clone(), Some(n.clone()), true));
                     }
                 }
             }
         }
     }
-    let expected: BTreeSet<_> = storefleet_api::backend::kube::RBAC_IN_STORE_NAMESPACES
-        .iter()
-        .map(|(g, r, v, n)| {
-            (
-                g.to_string(),
-                r.to_string(),
-                v.to_string(),
-                n.map(String::from),
-            )
-        })
-        .collect();
+    let expected: BTreeSet<_> = entries(
+        storefleet_api::backend::kube::RBAC_IN_STORE_NAMESPACES,
+        true,
+    )
+    .into_iter()
+    .collect();
     assert_eq!(in_stores, expected);
     // The chart names the API's ServiceAccount to the operator.
     let docs = render("");

@@ -1252,13 +1252,10 @@ async fn a_host_routed_by_a_foreign_route_is_taken() {
         .expect("foreign ingress");
     env.create(Store::test()).await;
     let alice = env
-        .wait_store("alice", "host taken", |s| {
-            s.and_then(|s| s.status.as_ref())
-                .and_then(|s| condition(s, "Stalled"))
-                .is_some_and(|c| c.reason == "HostTaken")
+        .wait_condition("alice", "Stalled", "host taken", |c| {
+            c.reason == "HostTaken"
         })
-        .await
-        .expect("alice");
+        .await;
     let message = alice.status.and_then(|s| s.message).unwrap_or_default();
     assert!(message.contains("Ingress web/landing"), "{message}");
     assert!(env.namespace(NS).await.is_none(), "nothing created");
@@ -1769,13 +1766,10 @@ async fn a_larger_plan_grows_the_volumes_in_place() {
     .await;
     env.patch("bob", json!({"spec": {"plan": "medium"}})).await;
     let refused = env
-        .wait_store("bob", "expansion unsupported", |s| {
-            s.and_then(|s| s.status.as_ref())
-                .and_then(|s| condition(s, "Stalled"))
-                .is_some_and(|c| c.reason == "VolumeExpansionUnsupported")
+        .wait_condition("bob", "Stalled", "expansion unsupported", |c| {
+            c.reason == "VolumeExpansionUnsupported"
         })
-        .await
-        .expect("bob");
+        .await;
     let message = refused.status.and_then(|s| s.message).unwrap_or_default();
     assert!(message.contains("StorageClass fixed"), "{message}");
     let files = bob.get("storefront-data").await.expect("claim");
@@ -1803,21 +1797,13 @@ async fn the_api_reads_a_stores_admin_login_in_that_namespace_only() {
         return;
     };
     // The chart's API ServiceAccount and its (cluster-wide) RBAC.
-    let api_rbac: Vec<serde_json::Value> =
-        storefleet_envtest::chart::render("storefleet", common::RELEASE_NAMESPACE, &[])
-            .expect("helm template")
-            .into_iter()
-            .filter(|d| {
-                matches!(
-                    storefleet_envtest::chart::kind(d),
-                    "ServiceAccount"
-                        | "ClusterRole"
-                        | "ClusterRoleBinding"
-                        | "Role"
-                        | "RoleBinding"
-                ) && storefleet_envtest::chart::name(d).starts_with("storefleet-api")
-            })
-            .collect();
+    let api_rbac = storefleet_envtest::chart::access_objects(
+        "storefleet",
+        common::RELEASE_NAMESPACE,
+        &[],
+        "storefleet-api",
+    )
+    .expect("helm template");
     env.cp.apply(&api_rbac).await.expect("API RBAC");
     common::eventually("the API's ServiceAccount", || async {
         Api::<ServiceAccount>::namespaced(env.admin.clone(), common::RELEASE_NAMESPACE)

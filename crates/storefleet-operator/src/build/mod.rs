@@ -169,12 +169,7 @@ impl StoreObjects {
     /// StatefulSet and its claim template.
     pub fn data_claims(&self) -> Vec<DataClaim> {
         let size = |claim: &PersistentVolumeClaim| {
-            claim
-                .spec
-                .as_ref()
-                .and_then(|s| s.resources.as_ref())
-                .and_then(|r| r.requests.as_ref())
-                .and_then(|r| r.get("storage"))
+            requested_storage(claim)
                 .cloned()
                 .unwrap_or_else(|| Quantity(String::new()))
         };
@@ -321,17 +316,37 @@ pub fn rwo_claim_spec(store: &ValidatedStore, size: &Quantity) -> PersistentVolu
     }
 }
 
-/// The database's volume claim template `data` (`databaseSize`, the store's StorageClass).
-pub fn database_claim(store: &ValidatedStore) -> PersistentVolumeClaim {
+/// The storage a claim (or claim template) requests.
+pub fn requested_storage(claim: &PersistentVolumeClaim) -> Option<&Quantity> {
+    claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("storage"))
+}
+
+/// A StatefulSet's volume claim template `data` of `component`, `size` in the store's
+/// StorageClass.
+pub fn claim_template(
+    store: &ValidatedStore,
+    component: Component,
+    size: &Quantity,
+) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some(names::child::DATABASE_DATA.into()),
-            labels: Some(labels(store, Component::Database)),
+            labels: Some(labels(store, component)),
             ..ObjectMeta::default()
         },
-        spec: Some(rwo_claim_spec(store, &store.database_size)),
+        spec: Some(rwo_claim_spec(store, size)),
         status: None,
     }
+}
+
+/// The database's volume claim template `data` (`databaseSize`, the store's StorageClass).
+pub fn database_claim(store: &ValidatedStore) -> PersistentVolumeClaim {
+    claim_template(store, Component::Database, &store.database_size)
 }
 
 /// A pod template of `component`: our labels, no ServiceAccount token, no service links, and

@@ -1,38 +1,52 @@
-//! How a plan fits together (CPU, memory and ephemeral storage alike): the limit range in itself, the volumes within it, and for each
-//! engine (WooCommerce, and Medusa's own section) every container within its limits and the
-//! limit range, all of them together within the engine's quota, and the object counts.
+//! How a plan fits together (CPU, memory and ephemeral storage alike): the limit range in
+//! itself, the volumes within it, and for each engine (WooCommerce, and Medusa's own section)
+//! every container within its limits and the limit range, all of them together within the
+//! engine's quota, and the object counts.
 
 use kube_quantity::ParsedQuantity;
 
-use super::checker::Checker;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use super::checker::Checker;
 use super::{Compute, ContainerResources, PlanConfig, QuotaConfig};
 
-/// Where one amount is in a [`Compute`].
-type Of = fn(&Compute) -> &Quantity;
-
-/// The three amounts a container and a limit range give: the key of each in the config file
-/// and in a quota, and where it is in a [`Compute`].
-const AMOUNTS: [(&str, &str, Of); 3] = [
-    ("cpu", "Cpu", |c| &c.cpu),
-    ("memory", "Memory", |c| &c.memory),
-    ("ephemeralStorage", "EphemeralStorage", |c| {
-        &c.ephemeral_storage
-    }),
-];
-
-/// The quota's bound on the requests and on the limits of one amount.
-fn quota_of<'q>(quota: &'q QuotaConfig, amount: &str) -> (&'q Quantity, &'q Quantity) {
-    match amount {
-        "cpu" => (&quota.requests_cpu, &quota.limits_cpu),
-        "memory" => (&quota.requests_memory, &quota.limits_memory),
-        _ => (
-            &quota.requests_ephemeral_storage,
-            &quota.limits_ephemeral_storage,
-        ),
-    }
+/// One amount a container, a limit range and a quota give (CPU, memory, ephemeral storage).
+struct Amount {
+    /// Its key in a container's or limit range's config (`cpu`, `ephemeralStorage`).
+    key: &'static str,
+    /// Its suffix in the quota's config keys (`requestsCpu`, `limitsEphemeralStorage`).
+    quota_key: &'static str,
+    /// Its Kubernetes resource name (`ephemeral-storage`).
+    resource: &'static str,
+    /// Where it is in a [`Compute`].
+    of: fn(&Compute) -> &Quantity,
+    /// The quota's bound on its requests and on its limits.
+    quota: fn(&QuotaConfig) -> (&Quantity, &Quantity),
 }
+
+const AMOUNTS: [Amount; 3] = [
+    Amount {
+        key: "cpu",
+        quota_key: "Cpu",
+        resource: "cpu",
+        of: |c| &c.cpu,
+        quota: |q| (&q.requests_cpu, &q.limits_cpu),
+    },
+    Amount {
+        key: "memory",
+        quota_key: "Memory",
+        resource: "memory",
+        of: |c| &c.memory,
+        quota: |q| (&q.requests_memory, &q.limits_memory),
+    },
+    Amount {
+        key: "ephemeralStorage",
+        quota_key: "EphemeralStorage",
+        resource: "ephemeral-storage",
+        of: |c| &c.ephemeral_storage,
+        quota: |q| (&q.requests_ephemeral_storage, &q.limits_ephemeral_storage),
+    },
+];
 
 /// Each amount's limit range maximum (None where it is invalid).
 type Maxima = [Option<ParsedQuantity>; 3];
@@ -41,7 +55,8 @@ pub(super) fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
     let p = |suffix: &str| format!("{path}.{suffix}");
     let lr = &plan.limit_range;
     let mut max: Maxima = Default::default();
-    for ((key, _, of), max) in AMOUNTS.iter().zip(max.iter_mut()) {
+    for (amount, max) in AMOUNTS.iter().zip(max.iter_mut()) {
+        let (key, of) = (amount.key, amount.of);
         let at = |which: &str| p(&format!("limitRange.{which}.{key}"));
         *max = c.positive(&at("containerMax"), of(&lr.container_max));
         let default = c.positive(&at("containerDefault"), of(&lr.container_default));
@@ -166,8 +181,9 @@ fn check_engine(c: &mut Checker, e: &Engine<'_>, max: &Maxima, volumes: &Option<
     let path = &e.path;
     let p = |suffix: &str| format!("{path}.{suffix}");
     let quota = e.quota;
-    for ((key, quota_key, of), max) in AMOUNTS.iter().zip(max) {
-        let (q_requests, q_limits) = quota_of(quota, key);
+    for (amount, max) in AMOUNTS.iter().zip(max) {
+        let (key, quota_key, of) = (amount.key, amount.quota_key, amount.of);
+        let (q_requests, q_limits) = (amount.quota)(quota);
         let bound_requests = c.positive(&p(&format!("quota.requests{quota_key}")), q_requests);
         let bound_limits = c.positive(&p(&format!("quota.limits{quota_key}")), q_limits);
         // Summed from the first value on, so that the total keeps its unit (`24Gi`, not bytes).
@@ -197,11 +213,7 @@ fn check_engine(c: &mut Checker, e: &Engine<'_>, max: &Maxima, volumes: &Option<
             requests = add(requests, request);
             limits = add(limits, limit);
         }
-        let kube_key = if *key == "ephemeralStorage" {
-            "ephemeral-storage"
-        } else {
-            key
-        };
+        let resource = amount.resource;
         for (which, bound, sum) in [
             ("requests", bound_requests, requests),
             ("limits", bound_limits, limits),
@@ -212,7 +224,7 @@ fn check_engine(c: &mut Checker, e: &Engine<'_>, max: &Maxima, volumes: &Option<
                 c.issue(
                     &p(&format!("quota.{which}{quota_key}")),
                     format!(
-                        "{b} is below the {which}.{kube_key} of the store's pods together ({sum})"
+                        "{b} is below the {which}.{resource} of the store's pods together ({sum})"
                     ),
                 );
             }

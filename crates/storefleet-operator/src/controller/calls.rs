@@ -180,7 +180,7 @@ pub async fn delete_child<K: ChildKind>(
     }
 }
 
-/// Reads a child whole (for a Job's status); None when absent.
+/// Reads a child whole (a Job's status, a volume claim's size); None when absent.
 pub async fn get<K: ChildKind>(
     ctx: &Context,
     desired: &ObjectMeta,

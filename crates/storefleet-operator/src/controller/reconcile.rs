@@ -140,29 +140,21 @@ fn admit(store: &Store, ctx: &Context) -> Admission {
         }
     };
     // A host belongs to one Store: the oldest valid claim wins, the others wait (they start by
-    // themselves when the holder is deleted or moves).
-    if let Some(holder) = host_holder(store, &validated.host, ctx) {
+    // themselves when the holder is deleted or moves). Nor may a store take a host that a route
+    // outside its namespace already serves (the ingress controller or Gateway would give it to
+    // the older route).
+    let host = &validated.host;
+    let taken = host_holder(store, host, ctx)
+        .map(|holder| format!("Host {host} is already served by store {holder}; choose another spec.domain"))
+        .or_else(|| {
+            ctx.routes.holder(host, &validated.namespace).map(|route| {
+                format!("Host {host} is already routed by {route}, which is older than this store's route; choose another spec.domain or remove that route")
+            })
+        });
+    if let Some(message) = taken {
         let blocked = Blocked {
             reason: "HostTaken".into(),
-            message: format!(
-                "Host {} is already served by store {holder}; choose another spec.domain",
-                validated.host
-            ),
-        };
-        return Admission::Refused(
-            Box::new(Outcome::Invalid(blocked)),
-            Action::requeue(LIMIT_RECHECK),
-        );
-    }
-    // Nor a host that a route outside the store's namespace already serves (the ingress
-    // controller or Gateway would give it to the older route).
-    if let Some(route) = ctx.routes.holder(&validated.host, &validated.namespace) {
-        let blocked = Blocked {
-            reason: "HostTaken".into(),
-            message: format!(
-                "Host {} is already routed by {route}, which is older than this store's route; choose another spec.domain or remove that route",
-                validated.host
-            ),
+            message,
         };
         return Admission::Refused(
             Box::new(Outcome::Invalid(blocked)),
@@ -272,7 +264,7 @@ async fn provision(
         retry,
     )
     .await?;
-    let live = match applied {
+    let mut live = match applied {
         Ok(live) => live,
         Err(refusal) => {
             if matches!(refusal, Refusal::DataLost(_)) {
@@ -284,7 +276,7 @@ async fn provision(
             return Ok(action);
         }
     };
-    facts.volume_sizes = live.volume_sizes.clone();
+    facts.volume_sizes = std::mem::take(&mut live.volume_sizes);
     let (database, storefront) = (live.database, live.storefront);
     let gates = Gates {
         database: &database,

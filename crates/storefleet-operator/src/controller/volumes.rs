@@ -15,16 +15,26 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions, PropagationPolicy};
 use kube::{Api, ResourceExt};
 use kube_quantity::ParsedQuantity;
 use storefleet_types::names;
 
 use super::Context;
-use super::calls::{ApplyError, status_code};
+use super::calls::{ApplyError, get, status_code};
 use super::children::key_of;
 use super::memo::ChildKey;
-use crate::build::DataClaim;
+use crate::build::{DataClaim, requested_storage};
+
+/// The metadata naming `name` in `namespace` (what [`get`] reads).
+fn object_meta(namespace: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        namespace: Some(namespace.into()),
+        name: Some(name.into()),
+        ..ObjectMeta::default()
+    }
+}
 
 /// Why a store's volumes cannot be made the size its spec asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,16 +91,6 @@ pub fn plan(current: Option<&Quantity>, wanted: &Quantity) -> Plan {
     }
 }
 
-/// The storage request of a claim (or claim template).
-fn requested(claim: &PersistentVolumeClaim) -> Option<&Quantity> {
-    claim
-        .spec
-        .as_ref()
-        .and_then(|s| s.resources.as_ref())
-        .and_then(|r| r.requests.as_ref())
-        .and_then(|r| r.get("storage"))
-}
-
 /// Brings every data claim of the store (in `namespace`) to its size: grows claims, re-creates
 /// StatefulSets whose claim template is stale (pods orphaned), refuses a shrink.
 pub async fn grow(
@@ -105,14 +105,9 @@ pub async fn grow(
             grown.sizes.insert(claim.name.clone(), claim.size.0.clone());
             continue;
         }
-        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), namespace);
-        ctx.metrics.api_request("get");
-        let pvc = pvcs
-            .get_opt(&claim.name)
-            .await
-            .map_err(|source| read_error("PersistentVolumeClaim", &claim.name, source))?;
+        let pvc = get::<PersistentVolumeClaim>(ctx, &object_meta(namespace, &claim.name)).await?;
         if let Some(pvc) = &pvc {
-            match plan(requested(pvc), &claim.size) {
+            match plan(requested_storage(pvc), &claim.size) {
                 Plan::Fine => {}
                 Plan::Shrink { current } => {
                     return Ok(Err(Unresizable::Shrink(format!(
@@ -127,7 +122,7 @@ pub async fn grow(
                     // A StatefulSet's claim is not ours to apply whole: only its size changes.
                     // Our own claims grow with their next apply.
                     if claim.template.is_some() {
-                        resize(ctx, &pvcs, &claim.name, &claim.size).await?;
+                        resize(ctx, namespace, &claim.name, &claim.size).await?;
                     }
                 }
             }
@@ -166,7 +161,10 @@ async fn expandable(
     let allows = classes
         .get_opt(&class)
         .await
-        .map_err(|source| read_error("StorageClass", &class, source))?
+        .map_err(|source| ApplyError::Read {
+            object: format!("StorageClass {class}"),
+            source,
+        })?
         .and_then(|c| c.allow_volume_expansion)
         .unwrap_or(false);
     Ok((!allows).then(|| {
@@ -179,10 +177,11 @@ async fn expandable(
 /// Sets the storage request of the claim `name` (a merge patch of that one field).
 async fn resize(
     ctx: &Context,
-    pvcs: &Api<PersistentVolumeClaim>,
+    namespace: &str,
     name: &str,
     size: &Quantity,
 ) -> Result<(), ApplyError> {
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), namespace);
     ctx.metrics.api_request("patch");
     let patch = serde_json::json!({"spec": {"resources": {"requests": {"storage": size}}}});
     let params = PatchParams {
@@ -208,13 +207,7 @@ async fn stale_template(
     template: &str,
     size: &Quantity,
 ) -> Result<Option<ChildKey>, ApplyError> {
-    let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
-    ctx.metrics.api_request("get");
-    let Some(sts) = api
-        .get_opt(name)
-        .await
-        .map_err(|source| read_error("StatefulSet", name, source))?
-    else {
+    let Some(sts) = get::<StatefulSet>(ctx, &object_meta(namespace, name)).await? else {
         return Ok(None);
     };
     let key = key_of::<StatefulSet>(&sts.metadata);
@@ -228,7 +221,7 @@ async fn stale_template(
         .iter()
         .flatten()
         .find(|t| t.metadata.name.as_deref() == Some(template))
-        .and_then(requested);
+        .and_then(requested_storage);
     if plan(current, size) == Plan::Fine && current.is_some() {
         return Ok(None);
     }
@@ -239,6 +232,7 @@ async fn stale_template(
         "re-creating a StatefulSet for its new volume size (its pod keeps running)"
     );
     ctx.metrics.api_request("delete");
+    let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), namespace);
     let params = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Orphan),
         preconditions: Some(Preconditions {
@@ -254,13 +248,6 @@ async fn stale_template(
             object: format!("StatefulSet {namespace}/{name}"),
             source,
         }),
-    }
-}
-
-fn read_error(kind: &str, name: &str, source: kube::Error) -> ApplyError {
-    ApplyError::Read {
-        object: format!("{kind} {name}"),
-        source,
     }
 }
 

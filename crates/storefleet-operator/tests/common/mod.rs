@@ -46,22 +46,7 @@ pub fn operator_rbac() -> Vec<Value> {
 
 /// [`operator_rbac`] with `--set` values.
 pub fn operator_rbac_with(set: &[&str]) -> Vec<Value> {
-    chart::render("storefleet", RELEASE_NAMESPACE, set)
-        .expect("helm template")
-        .into_iter()
-        .filter(|d| {
-            matches!(
-                chart::kind(d),
-                "ServiceAccount"
-                    | "ClusterRole"
-                    | "ClusterRoleBinding"
-                    | "Role"
-                    | "RoleBinding"
-                    | "ValidatingAdmissionPolicy"
-                    | "ValidatingAdmissionPolicyBinding"
-            ) && chart::name(d).starts_with(OPERATOR_SA)
-        })
-        .collect()
+    chart::access_objects("storefleet", RELEASE_NAMESPACE, set, OPERATOR_SA).expect("helm template")
 }
 
 /// A running in-process operator.

@@ -8,12 +8,13 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaim, PodSpec, Probe, SecretKeySelector, Service, ServicePort, ServiceSpec,
     TCPSocketAction, Volume, VolumeMount,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
 use super::super::{
-    child_meta, container_security, database_claim, empty_dir, env, env_from_secret, mount,
-    pod_template, resources, selector, selector_labels,
+    child_meta, claim_template, container_security, database_claim, empty_dir, env,
+    env_from_secret, mount, pod_template, resources, selector, selector_labels,
 };
 use crate::validate::{Medusa, ValidatedStore};
 
@@ -228,7 +229,7 @@ pub fn build_postgres_init(store: &ValidatedStore) -> ConfigMap {
 
 /// `maxmemory` for a container limited to `limit` (bytes); Redis's default (no limit) when the
 /// quantity cannot be read.
-fn maxmemory(limit: &k8s_openapi::apimachinery::pkg::api::resource::Quantity) -> Option<String> {
+fn maxmemory(limit: &Quantity) -> Option<String> {
     let bytes = kube_quantity::ParsedQuantity::try_from(limit)
         .ok()?
         .to_bytes_i128()?;
@@ -295,18 +296,7 @@ pub fn build_cache_stateful_set(store: &ValidatedStore, medusa: &Medusa) -> Stat
         ]),
         ..Container::default()
     };
-    let claim = PersistentVolumeClaim {
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-            name: Some(child::DATABASE_DATA.into()),
-            labels: Some(super::super::labels(store, Component::Cache)),
-            ..Default::default()
-        },
-        spec: Some(super::super::rwo_claim_spec(
-            store,
-            &k8s_openapi::apimachinery::pkg::api::resource::Quantity(CACHE_VOLUME.into()),
-        )),
-        status: None,
-    };
+    let claim = claim_template(store, Component::Cache, &Quantity(CACHE_VOLUME.into()));
     stateful_set(
         store,
         child::CACHE,
