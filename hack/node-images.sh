@@ -128,9 +128,11 @@ pack() {
 config() {
   local user=$1 entrypoint=$2 cmd=$3 workdir=$4 volume=$5 standin=$6
   shift 6
-  printf '{"User":"%s","Env":%s,"Entrypoint":%s,"Cmd":%s,"WorkingDir":"%s","Volumes":{"%s":{}},"Labels":{"io.storefleet.stand-in":"%s"}}' \
+  local volumes="{}"
+  [ -z "$volume" ] || volumes="{\"$volume\":{}}"
+  printf '{"User":"%s","Env":%s,"Entrypoint":%s,"Cmd":%s,"WorkingDir":"%s","Volumes":%s,"Labels":{"io.storefleet.stand-in":"%s"}}' \
     "$user" "$(json_array "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "$@")" \
-    "$entrypoint" "$cmd" "$workdir" "$volume" "$standin"
+    "$entrypoint" "$cmd" "$workdir" "$volumes" "$standin"
 }
 
 rm -rf "$out" && mkdir -p "$out"
@@ -149,7 +151,7 @@ int main(void) {
 }
 EOF
 gcc -static -O2 -o "$work/pause/pause" "$work/pause.c"
-pack "$work/pause" "$out/pause.tar" registry.k8s.io/pause:3.10 "$(config 65535:65535 '["/pause"]' '[]' / /nonexistent \
+pack "$work/pause" "$out/pause.tar" registry.k8s.io/pause:3.10 "$(config 65535:65535 '["/pause"]' '[]' / "" \
   "stand-in for registry.k8s.io/pause:3.10: a static binary that waits for a signal")"
 
 # --- docker.io/library/mariadb:11.4.8 ------------------------------------------------------------
@@ -172,6 +174,21 @@ if [ -L "$root/etc/mysql/my.cnf" ]; then
 fi
 install -m 0755 "$mariadb_src/healthcheck.sh" "$root/usr/local/bin/healthcheck.sh"
 install -m 0755 "$mariadb_src/docker-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
+# The one shim of a stand-in: the 11.4 entrypoint starts its temporary server with
+# --ssl-cert='' --ssl-key='' --ssl-ca='' (11.4: no certificate); Debian's 10.11 reads that as a
+# certificate file named '' and aborts. Found by the node tier; not a difference of the manifests.
+cat >"$root/usr/local/sbin/mariadbd" <<'EOF'
+#!/bin/bash
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --ssl-cert= | --ssl-key= | --ssl-ca=) ;;
+    *) args+=("$arg") ;;
+  esac
+done
+exec /usr/sbin/mariadbd "${args[@]}"
+EOF
+chmod 0755 "$root/usr/local/sbin/mariadbd"
 finish "$root"
 pack "$root" "$out/mariadb.tar" docker.io/library/mariadb:11.4.8 "$(config "" \
   '["docker-entrypoint.sh"]' '["mariadbd"]' / /var/lib/mysql \

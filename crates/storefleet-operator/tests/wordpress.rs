@@ -12,13 +12,14 @@
 //! Without the fixtures or the Debian packages (or without root, needed to run as uid 33) the
 //! test prints one `skipped:` line.
 
+mod customer;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Container, Secret};
-use serde_json::Value;
 use storefleet_envtest::TempDir;
 use storefleet_envtest::process::Supervised;
 use storefleet_operator::build::secrets::Csprng;
@@ -26,6 +27,7 @@ use storefleet_operator::build::setup::SCRIPT_KEY;
 use storefleet_operator::build::{self, AppObjects, StoreObjects, WoocommerceObjects};
 use storefleet_operator::config::OperatorConfig;
 use storefleet_operator::validate::validate;
+use customer::Browser;
 use storefleet_types::{PaymentMethod, SetupSpec, Store};
 
 /// The variable naming the unpacked fixtures.
@@ -425,76 +427,6 @@ require $_SERVER['DOCUMENT_ROOT'] . '/index.php';
     (php, port)
 }
 
-/// A customer's HTTP client: curl with a cookie jar, reaching the store's host on `port`.
-struct Browser {
-    jar: PathBuf,
-    port: u16,
-    host: String,
-}
-
-impl Browser {
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> (u16, BTreeMap<String, String>, String) {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-s", "-S", "-X", method, "-D", "-", "--max-time", "60"])
-            .arg("--connect-to")
-            .arg(format!("{}:80:127.0.0.1:{}", self.host, self.port))
-            .arg("-b")
-            .arg(&self.jar)
-            .arg("-c")
-            .arg(&self.jar);
-        for (k, v) in headers {
-            cmd.arg("-H").arg(format!("{k}: {v}"));
-        }
-        if let Some(body) = body {
-            cmd.args([
-                "-H",
-                "Content-Type: application/json",
-                "--data-binary",
-                &body.to_string(),
-            ]);
-        }
-        cmd.arg(format!("http://{}{path}", self.host));
-        let out = run(&mut cmd);
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let mut lines = head.lines();
-        let code = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        (code, headers, body.to_string())
-    }
-
-    fn json(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> (BTreeMap<String, String>, Value) {
-        let (code, headers, text) = self.request(method, path, headers, body);
-        assert!(
-            (200..300).contains(&code),
-            "{method} {path}: {code}\n{text}"
-        );
-        (
-            headers,
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}\n{text}")),
-        )
-    }
-}
-
 #[test]
 fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
     let Some(fixtures) = tier() else {
@@ -601,7 +533,7 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
     let (_php, port) = serve(&shop);
     let browser = Browser {
         jar: shop.path().join("cookies"),
-        port,
+        address: format!("127.0.0.1:{port}"),
         host: "alice.shop.local".into(),
     };
     let (code, _, page) = browser.request("GET", "/shop/", &[], None);
@@ -612,43 +544,10 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
             "the shop lists sample product {i}"
         );
     }
-    // Checkout offers the configured payment methods.
-    let (headers, cart) = browser.json("GET", "/wp-json/wc/store/v1/cart", &[], None);
-    let mut methods: Vec<String> = cart["payment_methods"]
-        .as_array()
-        .expect("payment_methods")
-        .iter()
-        .filter_map(|m| m.as_str().map(String::from))
-        .collect();
-    methods.sort();
+    // Checkout offers the configured payment methods; a customer orders.
+    let (methods, nonce) = browser.payment_methods();
     assert_eq!(methods, ["bacs", "cod"]);
-    let nonce = headers.get("nonce").cloned().expect("Store API nonce");
-
-    // A customer orders: cart → checkout with cash on delivery.
-    let (_, products) = browser.json("GET", "/wp-json/wc/store/v1/products", &[], None);
-    let product = products[0]["id"].as_i64().expect("product id");
-    let (_, cart) = browser.json(
-        "POST",
-        "/wp-json/wc/store/v1/cart/add-item",
-        &[("Nonce", &nonce)],
-        Some(&serde_json::json!({"id": product, "quantity": 2})),
-    );
-    assert_eq!(cart["items_count"], 2);
-    let address = serde_json::json!({"first_name": "Ada", "last_name": "Lovelace", "address_1": "1 Main St", "city": "Springfield", "state": "CA", "postcode": "90001", "country": "US"});
-    let mut billing = address.clone();
-    billing["email"] = "ada@example.com".into();
-    let (_, order) = browser.json(
-        "POST",
-        "/wp-json/wc/store/v1/checkout",
-        &[("Nonce", &nonce)],
-        Some(&serde_json::json!({"billing_address": billing, "shipping_address": address, "payment_method": "cod"})),
-    );
-    assert_eq!(order["status"], "processing", "{order}");
-    assert_eq!(
-        order["payment_result"]["payment_status"], "success",
-        "{order}"
-    );
-    let id = order["order_id"].as_i64().expect("order id").to_string();
+    let id = browser.order_with_cash_on_delivery(&nonce);
     assert_eq!(
         shop.wp(&[
             "--user=storeadmin",

@@ -69,6 +69,8 @@ pub struct Env {
     pub operator_kubeconfig: std::path::PathBuf,
     /// Configuration the operator runs with.
     pub config: OperatorConfig,
+    /// How long any one wait may take ([`WAIT`]; longer where pods really run).
+    pub wait: Duration,
     operator: Option<Operator>,
 }
 
@@ -76,6 +78,20 @@ impl Env {
     /// Control plane + CRD + RBAC, operator not started. None (one skip line) without assets.
     pub async fn prepare(test: &str, config: OperatorConfig) -> Option<Self> {
         let cp = ControlPlane::start(test).await?;
+        Some(Self::prepare_on(cp, config).await)
+    }
+
+    /// [`Env::start`] on a control plane with a real node (its pods really run), or None (one
+    /// skip line) where the node cannot run. Waits may take up to six minutes.
+    pub async fn start_on_real_node(test: &str, config: OperatorConfig) -> Option<Self> {
+        let cp = ControlPlane::start_with_real_node(test).await?;
+        let mut env = Self::prepare_on(cp, config).await;
+        env.wait = Duration::from_secs(360);
+        env.start_operator();
+        Some(env)
+    }
+
+    async fn prepare_on(cp: ControlPlane, config: OperatorConfig) -> Self {
         let admin = cp.admin();
         let crd = serde_json::to_value(Store::crd()).unwrap();
         cp.apply(&[crd]).await.expect("CRD");
@@ -109,14 +125,15 @@ impl Env {
             .service_account(RELEASE_NAMESPACE, OPERATOR_SA)
             .await
             .expect("operator token");
-        Some(Self {
+        Self {
             cp,
             admin,
             operator_client,
             operator_kubeconfig,
             config,
+            wait: WAIT,
             operator: None,
-        })
+        }
     }
 
     /// [`Env::prepare`] and start the operator.
@@ -203,7 +220,7 @@ impl Env {
         what: &str,
         check: impl Fn(Option<&Store>) -> bool,
     ) -> Option<Store> {
-        let deadline = Instant::now() + WAIT;
+        let deadline = Instant::now() + self.wait;
         loop {
             let store = self.get(name).await;
             if check(store.as_ref()) {

@@ -1,0 +1,238 @@
+//! The node tier: a Store's pods really run (crate `storefleet-envtest`, `node/`: containerd,
+//! kubelet, kube-proxy and kube-scheduler on this machine, the harness's DNS and hostPath
+//! storage), from the manifests as the operator renders them, unchanged. The images are
+//! STAND-INS built from Debian packages with the official images' start-up files
+//! (`hack/node-images.sh`: Debian's PHP 8.2 and MariaDB 10.11 under the official references), not
+//! the official images.
+
+mod common;
+mod customer;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Env;
+use customer::Browser;
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use storefleet_operator::config::OperatorConfig;
+use storefleet_types::{Phase, Store};
+
+const NS: &str = "store-alice";
+
+/// WooCommerce and Storefront from the fixtures (`STOREFLEET_WORDPRESS_FIXTURES`): with no
+/// internet here, the setup's `wp plugin install` cannot download them.
+fn fixtures(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("STOREFLEET_WORDPRESS_FIXTURES").filter(|v| !v.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            println!(
+                "skipped: {test}: real node tier needs STOREFLEET_WORDPRESS_FIXTURES (WooCommerce, Storefront; see README, \"Test tiers\")"
+            );
+            None
+        }
+    }
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The folder behind a claim (the hostPath provisioner's), once it is bound and open.
+async fn volume_folder(env: &Env, claim: &str) -> PathBuf {
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(env.admin.clone(), NS);
+    let volumes: Api<PersistentVolume> = Api::all(env.admin.clone());
+    eventually(&format!("claim {claim} bound"), env.wait, || async {
+        let volume = claims.get_opt(claim).await.ok()??.spec?.volume_name?;
+        let path = volumes.get_opt(&volume).await.ok()??.spec?.host_path?.path;
+        use std::os::unix::fs::PermissionsExt;
+        let open = std::fs::metadata(&path).ok()?.permissions().mode() & 0o777 == 0o777;
+        open.then(|| PathBuf::from(path))
+    })
+    .await
+}
+
+/// What `wp plugin install woocommerce` / `wp theme install storefront` would have put on the
+/// storefront's volume, owned by www-data (uid 33), before the setup Job runs. Staged beside
+/// and renamed into place, so the storefront's entrypoint (copying WordPress in as uid 33 at the
+/// same time) never meets a root-owned `wp-content`.
+fn preinstall(fixtures: &Path, folder: &Path) {
+    let staging = folder.join(".storefleet-test-staging");
+    for (from, to) in [
+        ("woocommerce", "wp-content/plugins/woocommerce"),
+        ("storefront", "wp-content/themes/storefront"),
+    ] {
+        let target = staging.join(to);
+        std::fs::create_dir_all(&target).expect("staging folder");
+        run(Command::new("cp")
+            .arg("-R")
+            .arg(format!("{}/.", fixtures.join(from).display()))
+            .arg(&target));
+    }
+    run(Command::new("chown").args(["-R", "33:33"]).arg(&staging));
+    let content = folder.join("wp-content");
+    if std::fs::rename(staging.join("wp-content"), &content).is_err() {
+        // The entrypoint made wp-content first: merge into it.
+        run(Command::new("cp")
+            .args(["-R", "-p"])
+            .arg(format!("{}/.", staging.join("wp-content").display()))
+            .arg(&content));
+    }
+    std::fs::remove_dir_all(&staging).expect("remove the staging folder");
+}
+
+fn secret_value(secret: &Secret, key: &str) -> String {
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .unwrap_or_else(|| panic!("secret key {key}"));
+    String::from_utf8(bytes.0.clone()).expect("utf-8")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_when_deleted() {
+    const TEST: &str =
+        "a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_when_deleted";
+    let Some(fixtures) = fixtures(TEST) else {
+        return;
+    };
+    let Some(env) = Env::start_on_real_node(TEST, OperatorConfig::default()).await else {
+        return;
+    };
+    println!("node tier: stand-in images (Debian packages + the official start-up files), not the official images");
+    let started = Instant::now();
+
+    // kubectl apply --server-side -f examples/minimal.yaml
+    let store: Store =
+        serde_saphyr::from_str(include_str!("../../../examples/minimal.yaml")).expect("example");
+    env.stores()
+        .patch(
+            "alice",
+            &PatchParams::apply("kubectl").force(),
+            &Patch::Apply(&store),
+        )
+        .await
+        .expect("apply the example");
+
+    let files = volume_folder(&env, "storefront-data").await;
+    preinstall(&fixtures, &files);
+    let ready = env.wait_phase("alice", Phase::Ready).await;
+    println!(
+        "node tier: alice Ready on real pods after {:.0?}",
+        started.elapsed()
+    );
+    let url = ready.status.and_then(|s| s.url).expect("url");
+    let host = url.trim_start_matches("http://").to_string();
+
+    // The storefront serves the shop with its sample products through its Service.
+    let service = Api::<Service>::namespaced(env.admin.clone(), NS)
+        .get("storefront")
+        .await
+        .expect("storefront service");
+    let ip = service
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .expect("cluster IP");
+    let jar = env.cp.dir().join("cookies");
+    let browser = Browser {
+        jar,
+        address: format!("{ip}:80"),
+        host,
+    };
+    let (code, _, page) = browser.request("GET", "/shop/", &[], None);
+    assert_eq!(code, 200, "{page}");
+    for i in 1..=3 {
+        assert!(
+            page.contains(&format!("Sample product {i}")),
+            "the shop lists sample product {i}"
+        );
+    }
+    let (methods, nonce) = browser.payment_methods();
+    assert_eq!(methods, ["cod"]);
+
+    // The setup Job's test order and a customer's order are in the database.
+    let order = browser.order_with_cash_on_delivery(&nonce);
+    let credentials = Api::<Secret>::namespaced(env.admin.clone(), NS)
+        .get("database-credentials")
+        .await
+        .expect("database credentials");
+    let database = Api::<Pod>::namespaced(env.admin.clone(), NS)
+        .get("database-0")
+        .await
+        .expect("database pod");
+    let database_ip = database
+        .status
+        .and_then(|s| s.pod_ip)
+        .expect("database pod IP");
+    let sql = |query: &str| {
+        run(Command::new("mariadb")
+            .args(["--batch", "--skip-column-names", "-h", &database_ip])
+            .arg(format!("-u{}", secret_value(&credentials, "username")))
+            .env("MYSQL_PWD", secret_value(&credentials, "password"))
+            .arg(secret_value(&credentials, "database"))
+            .args(["-e", query]))
+    };
+    let test_order = sql(
+        "SELECT option_value FROM wp_options WHERE option_name = 'storefleet_test_order_id'",
+    );
+    assert!(!test_order.is_empty(), "setup remembered its test order");
+    for id in [&test_order, &order] {
+        assert_eq!(
+            sql(&format!(
+                "SELECT COUNT(*) FROM wp_wc_orders WHERE id = {id} AND payment_method = 'cod'"
+            )),
+            "1",
+            "order {id} is in the database"
+        );
+    }
+
+    // Deleting the store leaves no pod, volume or folder behind.
+    let node = env.cp.real_node().expect("real node");
+    let data = volume_folder(&env, "data-database-0").await;
+    env.delete("alice").await;
+    env.wait_gone("alice").await;
+    env.wait_namespace_gone(NS).await;
+    let volumes: Api<PersistentVolume> = Api::all(env.admin.clone());
+    eventually("no volume left", env.wait, || async {
+        volumes
+            .list(&ListParams::default())
+            .await
+            .ok()
+            .filter(|l| l.items.is_empty())
+    })
+    .await;
+    for folder in [&files, &data] {
+        assert!(!folder.exists(), "{} removed", folder.display());
+    }
+    eventually("no container running", env.wait, || async {
+        node.ctr(&["tasks", "ls", "-q"])
+            .ok()
+            .filter(|tasks| tasks.trim().is_empty())
+    })
+    .await;
+}
