@@ -150,6 +150,24 @@ async fn pods_run_reach_services_by_name_stay_confined_and_the_host_is_restored(
     assert!(ok, "a pod reaches a Service by its name: {log}");
     assert_eq!(log.matches("served-by-a-real-pod").count(), 2, "{log}");
 
+    // The host reaches the Service too (its range is routed onto the bridge, where kube-proxy's
+    // rules translate it).
+    let service = Api::<Service>::namespaced(client.clone(), NS)
+        .get("web")
+        .await
+        .expect("service");
+    let ip = service.spec.and_then(|s| s.cluster_ip).expect("cluster IP");
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-m", "10", &format!("http://{ip}/")])
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "served-by-a-real-pod",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Nothing outside the cluster: no name resolves, no address outside the machine is reached.
     jobs.create(
         &PostParams::default(),

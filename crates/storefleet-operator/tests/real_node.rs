@@ -124,7 +124,9 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
     let Some(env) = Env::start_on_real_node(TEST, OperatorConfig::default()).await else {
         return;
     };
-    println!("node tier: stand-in images (Debian packages + the official start-up files), not the official images");
+    println!(
+        "node tier: stand-in images (Debian packages + the official start-up files), not the official images"
+    );
     let started = Instant::now();
 
     // kubectl apply --server-side -f examples/minimal.yaml
@@ -154,10 +156,7 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
         .get("storefront")
         .await
         .expect("storefront service");
-    let ip = service
-        .spec
-        .and_then(|s| s.cluster_ip)
-        .expect("cluster IP");
+    let ip = service.spec.and_then(|s| s.cluster_ip).expect("cluster IP");
     let jar = env.cp.dir().join("cookies");
     let browser = Browser {
         jar,
@@ -197,9 +196,8 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
             .arg(secret_value(&credentials, "database"))
             .args(["-e", query]))
     };
-    let test_order = sql(
-        "SELECT option_value FROM wp_options WHERE option_name = 'storefleet_test_order_id'",
-    );
+    let test_order =
+        sql("SELECT option_value FROM wp_options WHERE option_name = 'storefleet_test_order_id'");
     assert!(!test_order.is_empty(), "setup remembered its test order");
     for id in [&test_order, &order] {
         assert_eq!(

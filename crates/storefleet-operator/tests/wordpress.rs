@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use customer::Browser;
 use k8s_openapi::api::core::v1::{Container, Secret};
 use storefleet_envtest::TempDir;
 use storefleet_envtest::process::Supervised;
@@ -27,7 +28,6 @@ use storefleet_operator::build::setup::SCRIPT_KEY;
 use storefleet_operator::build::{self, AppObjects, StoreObjects, WoocommerceObjects};
 use storefleet_operator::config::OperatorConfig;
 use storefleet_operator::validate::validate;
-use customer::Browser;
 use storefleet_types::{PaymentMethod, SetupSpec, Store};
 
 /// The variable naming the unpacked fixtures.

@@ -289,6 +289,20 @@ impl RealNode {
             ],
         )?;
         sh("ip", &["link", "set", &l.bridge, "up"])?;
+        // The host's own traffic to Services goes onto the bridge (kube-proxy translates it
+        // there), never to the default route; the route goes with the bridge.
+        sh(
+            "ip",
+            &[
+                "route",
+                "add",
+                files::SERVICE_CIDR,
+                "dev",
+                &l.bridge,
+                "src",
+                files::BRIDGE_ADDRESS,
+            ],
+        )?;
         sh(
             "sysctl",
             &[

@@ -52,6 +52,12 @@ impl Browser {
         let out = cmd
             .output()
             .unwrap_or_else(|e| panic!("cannot run curl: {e}"));
+        assert!(
+            out.status.success(),
+            "curl {method} {path} via {}: {}",
+            self.address,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let mut lines = head.lines();
