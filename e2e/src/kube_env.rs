@@ -359,6 +359,8 @@ mod tests {
     fn the_medusa_image_becomes_an_operator_config() {
         let path = medusa_config("localhost/storefleet/storefleet-medusa:dev").expect("config");
         let text = std::fs::read_to_string(&path).expect("written");
+        // The suite keeps its file for the operator it starts; this test leaves nothing behind.
+        std::fs::remove_file(&path).expect("remove the config");
         let config = storefleet_operator::config::OperatorConfig::from_yaml(&text).expect("parses");
         assert_eq!(
             config.images.medusa.reference(None),
