@@ -49,9 +49,17 @@ if [ -f "$out/.done" ]; then
 fi
 
 work=$(mktemp -d /var/tmp/storefleet-node-images.XXXXXX)
+# On any failure (a mirror that does not answer, a package that does not install) the build
+# stops, says so, leaves no half-built folder, and the node tier skips (exit 0, no variable).
 cleanup() {
+  local status=$?
   for m in "$work"/*/proc; do mountpoint -q "$m" 2>/dev/null && umount -l "$m"; done
   rm -rf "$work"
+  if [ "$status" != 0 ]; then
+    rm -rf "$out"
+    echo "node-images: the build failed (exit $status, see above): the node tier will skip" >&2
+    exit 0
+  fi
 }
 trap cleanup EXIT
 started=$(date +%s)
