@@ -13,9 +13,10 @@
 # (`io.storefleet.stand-in`). They are imported under the references a Store's manifests use, so
 # the manifests run unchanged.
 #
-# Built once per content (this script and the fixture files it reads); about 3 minutes the first
-# time. Needs root and debootstrap (`make test-deps` installs it); otherwise it prints why and
-# nothing else, and the node tier skips with one line.
+# Built once per content (this script and the fixture files it reads); about 2 minutes the first
+# time. Needs root, debootstrap (`make test-deps` installs it) and gcc (the pause binary);
+# otherwise, or when the build fails, it prints why and nothing else, and the node tier skips
+# with one line.
 set -euo pipefail
 
 shared=${1:-../shared}

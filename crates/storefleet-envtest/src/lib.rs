@@ -39,6 +39,7 @@ pub use kubelet::{JobPods, Kubelet};
 pub use node::RealNode;
 use process::Supervised;
 pub use tempdir::TempDir;
+pub use wait::eventually;
 use wait::{wait_for_etcd, wait_for_readyz};
 
 /// The variable that names the folder with `etcd`, `kube-apiserver`, `kube-controller-manager`.
@@ -201,17 +202,8 @@ impl ControlPlane {
     /// line and returns None when the node cannot run here (no root, no containerd, no stand-in
     /// images, no assets). Panics when it could run but does not start.
     pub async fn start_with_real_node(test: &str) -> Option<Self> {
-        let dir = match assets() {
-            Ok(dir) => dir,
-            Err(why) => {
-                println!(
-                    "skipped: {test}: real node tier not available ({why}; see README, \"Test tiers\")"
-                );
-                return None;
-            }
-        };
-        let node_assets = match node::assets(&dir) {
-            Ok(a) => a,
+        let (dir, node_assets) = match assets().and_then(|dir| Ok((node::assets(&dir)?, dir))) {
+            Ok((node_assets, dir)) => (dir, node_assets),
             Err(why) => {
                 println!(
                     "skipped: {test}: real node tier not available ({why}; see README, \"Test tiers\")"
@@ -438,7 +430,7 @@ impl ControlPlane {
         match &self.nodes {
             Nodes::StandIn(kubelet) => kubelet,
             Nodes::Real(_) | Nodes::Nothing => {
-                panic!("this control plane has a real node, not the stand-in")
+                panic!("this control plane was started for a real node: it has no stand-in")
             }
         }
     }

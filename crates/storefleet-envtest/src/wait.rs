@@ -67,6 +67,23 @@ pub(crate) async fn wait_for_readyz(
     }
 }
 
+/// Polls `f` every 250 ms until it returns Some; panics naming `what` after `timeout` (a test's
+/// wait for the cluster to reach a state).
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,29 +2,14 @@
 //! fail on request, held pods stay unready, namespaces with pods are deleted, and no process
 //! outlives the harness.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
-use storefleet_envtest::{ControlPlane, JobPods};
-
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use storefleet_envtest::{ControlPlane, JobPods, eventually};
 
 fn deployment(name: &str, component: &str) -> Deployment {
     serde_json::from_value(json!({

@@ -10,12 +10,13 @@ mod customer;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::Env;
 use customer::Browser;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service};
 use kube::api::{Api, ListParams, Patch, PatchParams};
+use storefleet_envtest::eventually;
 use storefleet_operator::config::OperatorConfig;
 use storefleet_types::{Phase, Store};
 
@@ -55,21 +56,6 @@ fn run(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// The folder behind a claim (the hostPath provisioner's), once it is bound and open.
@@ -173,14 +159,7 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
         address: format!("{ip}:80"),
         host,
     };
-    let (code, _, page) = browser.request("GET", "/shop/", &[], None);
-    assert_eq!(code, 200, "{page}");
-    for i in 1..=3 {
-        assert!(
-            page.contains(&format!("Sample product {i}")),
-            "the shop lists sample product {i}"
-        );
-    }
+    browser.shop_lists_sample_products(3);
     let (methods, nonce) = browser.payment_methods();
     assert_eq!(methods, ["cod"]);
 

@@ -536,14 +536,7 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
         address: format!("127.0.0.1:{port}"),
         host: "alice.shop.local".into(),
     };
-    let (code, _, page) = browser.request("GET", "/shop/", &[], None);
-    assert_eq!(code, 200, "{page}");
-    for i in 1..=3 {
-        assert!(
-            page.contains(&format!("Sample product {i}")),
-            "the shop lists sample product {i}"
-        );
-    }
+    browser.shop_lists_sample_products(3);
     // Checkout offers the configured payment methods; a customer orders.
     let (methods, nonce) = browser.payment_methods();
     assert_eq!(methods, ["bacs", "cod"]);

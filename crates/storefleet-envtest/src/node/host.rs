@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use crate::Error;
 
 use super::files::Layout;
+use super::sh;
 
 /// The sysctls the node's components change (the kubelet's kernel defaults, kube-proxy's and
 /// the bridge's settings), restored at teardown.
@@ -48,24 +49,6 @@ pub struct Snapshot {
     pub netns: Vec<String>,
     /// `iptables-save` and `ip6tables-save` of [`TABLES`], without counters.
     pub iptables: String,
-}
-
-fn run(program: &str, args: &[&str]) -> Result<String, Error> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|source| Error::Io {
-            what: format!("run {program}"),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(Error::Manifest(format!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The rules of `iptables-save` output, without comments and counters: what a comparison of
@@ -108,7 +91,7 @@ impl Snapshot {
         let mut iptables = String::new();
         for save in ["iptables-save", "ip6tables-save"] {
             for table in TABLES {
-                iptables.push_str(&rules_only(&run(save, &["-t", table])?));
+                iptables.push_str(&rules_only(&sh(save, &["-t", table])?));
                 iptables.push('\n');
             }
         }
@@ -159,8 +142,7 @@ for name in kubelet kube-proxy kube-scheduler containerd; do
 done
 # 2. every task in the node's cgroups (the pods), then containerd's shims (they name our socket)
 for round in 1 2 3 4 5 6 7 8 9 10; do
-  tasks=$(cat /sys/fs/cgroup/*/'{cgroup}'/cgroup.procs /sys/fs/cgroup/*/'{cgroup}'/*/cgroup.procs \
-    $(find /sys/fs/cgroup/*/'{cgroup}' -name cgroup.procs 2>/dev/null) 2>/dev/null | sort -u)
+  tasks=$(find /sys/fs/cgroup/*/'{cgroup}' -name cgroup.procs -exec cat {{}} + 2>/dev/null | sort -u)
   for pid in /proc/[0-9]*; do
     grep -qsF '{socket}' "$pid/cmdline" && tasks="$tasks ${{pid#/proc/}}"
   done

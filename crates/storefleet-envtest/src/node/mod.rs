@@ -126,6 +126,7 @@ fn write(path: &Path, text: &str) -> Result<(), Error> {
     std::fs::write(path, text).map_err(io(format!("write {}", path.display())))
 }
 
+/// Runs a host command (ip, iptables, sysctl, ctr, ...); its output, or its error output.
 fn sh(program: &str, args: &[&str]) -> Result<String, Error> {
     let out = Command::new(program)
         .args(args)
@@ -192,7 +193,6 @@ pub struct RealNode {
     janitor: Janitor,
     snapshot: Snapshot,
     layout: Layout,
-    default_interface: Option<String>,
     dir: TempDir,
     _lock: File,
 }
@@ -238,19 +238,17 @@ impl RealNode {
         let tag = layout.cgroup_root.clone();
         // The janitor first: from here on, whatever happens, the host is restored.
         let janitor = Janitor::start(dir.path(), &host::teardown_script(&layout, &snapshot, &tag))?;
-        let default_interface = default_interface();
         let mut node = Self {
             tasks: Vec::new(),
             components: Vec::new(),
             janitor,
             snapshot,
             layout,
-            default_interface,
             dir,
             _lock: lock,
         };
         node.network(&tag)?;
-        node.start_containerd(assets).await?;
+        node.start_containerd().await?;
         node.import_images(assets)?;
         node.start_dns(admin.clone()).await?;
         node.start_kubernetes(assets)?;
@@ -271,8 +269,8 @@ impl RealNode {
         ] {
             std::fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
         }
-        if let Some(default_if) = &self.default_interface {
-            for rule in confinement_rules(&l.bridge, default_if, tag) {
+        if let Some(default_if) = default_interface() {
+            for rule in confinement_rules(&l.bridge, &default_if, tag) {
                 let args: Vec<&str> = rule.iter().map(String::as_str).collect();
                 sh("iptables", &args)?;
             }
@@ -330,11 +328,10 @@ impl RealNode {
         Ok(())
     }
 
-    async fn start_containerd(&mut self, _assets: &NodeAssets) -> Result<(), Error> {
+    async fn start_containerd(&mut self) -> Result<(), Error> {
         let config = self.layout.dir.join("containerd.toml");
         write(&config, &files::containerd_toml(&self.layout))?;
-        // A stray pull fails here instead of reaching out.
-        // SAFETY of the environment: set for this child only, through `env` in its arguments.
+        // A stray pull fails here instead of reaching out (the proxy is set for this child only).
         self.supervise(
             "containerd",
             Path::new("/usr/bin/env"),
@@ -360,15 +357,9 @@ impl RealNode {
     }
 
     fn not_ready(&self, component: &str) -> Error {
-        let tail = self
-            .components
-            .iter()
-            .find(|c| c.name() == component)
-            .map(|c| c.log_tail(20))
-            .unwrap_or_default();
         Error::NotReady {
             component: component.into(),
-            detail: tail,
+            detail: self.log_tail(component, 20),
         }
     }
 
@@ -582,25 +573,16 @@ impl RealNode {
         all.extend_from_slice(args);
         sh("ctr", &all)
     }
+}
 
-    /// Stops everything and restores the host now (what drop does).
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
+impl Drop for RealNode {
+    fn drop(&mut self) {
         for task in self.tasks.drain(..) {
             task.abort();
         }
         // The janitor kills what runs by pid, in order; the guards then find their binaries gone.
         self.janitor.finish();
         self.components.clear();
-    }
-}
-
-impl Drop for RealNode {
-    fn drop(&mut self) {
-        self.shutdown();
     }
 }
 

@@ -453,19 +453,12 @@ pub fn gateway_api_crds(test: &str) -> Option<Vec<Value>> {
 }
 
 /// Polls `f` until it returns Some, at most [`WAIT`].
-pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    storefleet_envtest::eventually(what, WAIT, f).await
 }
 
 /// The condition of a type, if any.

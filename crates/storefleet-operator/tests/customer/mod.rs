@@ -92,6 +92,18 @@ impl Browser {
         )
     }
 
+    /// The shop page answers and lists sample products 1 to `count`.
+    pub fn shop_lists_sample_products(&self, count: usize) {
+        let (code, _, page) = self.request("GET", "/shop/", &[], None);
+        assert_eq!(code, 200, "{page}");
+        for i in 1..=count {
+            assert!(
+                page.contains(&format!("Sample product {i}")),
+                "the shop lists sample product {i}"
+            );
+        }
+    }
+
     /// The payment methods the checkout offers (sorted) and the Store API nonce.
     pub fn payment_methods(&self) -> (Vec<String>, String) {
         let (headers, cart) = self.json("GET", "/wp-json/wc/store/v1/cart", &[], None);
