@@ -15,8 +15,8 @@ SCHEMATHESIS_PIP := schemathesis==4.32.5 hypothesis==6.130.12
 SCHEMATHESIS_STAMP := .tools/venv/.installed-schemathesis-4.32.5-hypothesis-6.130.12
 OPERATOR := $(CARGO) run -q -p storefleet-operator --
 EXAMPLES := minimal production medusa
-SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/scripts/postgres-init.sh crates/storefleet-operator/tests/fixtures/fake-wp
-BASH_SCRIPTS := hack/demo.sh hack/test-assets.sh hack/medusa-deps.sh hack/node-images.sh .ci/run
+SCRIPTS := crates/storefleet-operator/scripts/woocommerce-setup.sh crates/storefleet-operator/scripts/postgres-init.sh crates/storefleet-operator/tests/fixtures/fake-wp hack/node-images/redis-entrypoint.sh hack/node-images/node-entrypoint.sh
+BASH_SCRIPTS := hack/demo.sh hack/test-assets.sh hack/medusa-deps.sh hack/node-images.sh .ci/run hack/node-images/postgres-entrypoint.sh
 IMAGE_REGISTRY ?= localhost/storefleet
 # The real components the test tiers use (envtest, WordPress fixtures, Gateway API CRDs).
 SHARED ?= ../shared
@@ -82,7 +82,7 @@ lint: ## cargo fmt --check, clippy with warnings denied, shellcheck of the setup
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: make test-deps" >&2; exit 1; }
 	shellcheck -s sh $(SCRIPTS)
-	shellcheck -s bash $(BASH_SCRIPTS)
+	shellcheck -x -s bash $(BASH_SCRIPTS)
 
 unit: ## every test tier that can run here: the real components beside the repository (SHARED, default ../shared) are found by themselves
 	@assets=$$(hack/test-assets.sh $(SHARED); hack/medusa-deps.sh; hack/node-images.sh $(SHARED)); \

@@ -4,7 +4,9 @@
 #
 #   eval "$(hack/node-images.sh ../shared)"   # then: make test
 #
-# STOREFLEET_NODE_IMAGES   a folder of OCI archives (one per image) and `refs` (archive → reference)
+# STOREFLEET_NODE_IMAGES   folders (`:`-separated) of OCI archives, each with `refs` (archive →
+#                          reference): the Debian-based images, and the Medusa image in its own
+#                          folder (rebuilt when medusa/ changes, without the others)
 #
 # These are STAND-INS, not the official images: a Debian 12 root (debootstrap) with Debian's
 # packages (PHP 8.2, MariaDB 10.11, ...) plus the official images' own start-up files from
@@ -13,12 +15,19 @@
 # (`io.storefleet.stand-in`). They are imported under the references a Store's manifests use, so
 # the manifests run unchanged.
 #
-# Built once per content (this script and the fixture files it reads); about 2 minutes the first
-# time. Needs root, debootstrap (`make test-deps` installs it) and gcc (the pause binary);
-# otherwise, or when the build fails, it prints why and nothing else, and the node tier skips
-# with one line.
+# The Medusa image is built as medusa/Dockerfile builds it (`medusa build`, then the production
+# modules with `npm ci --omit=dev`), from the locked modules of hack/medusa-deps.sh, on this
+# machine's Node 20 in place of the node:20-bookworm-slim base.
+#
+# Built once per content (this script, hack/node-images/, the fixture files, medusa/); about 3
+# minutes the first time (the Medusa image alone about 1.5). Needs root, debootstrap (`make
+# test-deps` installs it) and gcc (the pause binary); otherwise, or when the build fails, it
+# prints why and nothing else, and the node tier skips with one line. Without node/npm or the
+# Medusa modules only the Medusa image is missing, and only the tests that need it skip.
 set -euo pipefail
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+medusa_src="$here/../medusa"
 shared=${1:-../shared}
 cache=${2:-${XDG_CACHE_HOME:-$HOME/.cache}/storefleet}/node-images
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -40,38 +49,10 @@ wordpress_tar=$(find "$wp_src" -maxdepth 1 -name 'wordpress-*.tar.xz' | sort | h
 wp_cli=$(find "$wp_src" -maxdepth 1 -name 'wp-cli-*.phar' | sort | head -n1)
 
 # The cache key: this script and every file it puts into an image.
-key=$(cat "${BASH_SOURCE[0]}" "$wordpress_tar" "$wp_cli" "$wp_src/docker-entrypoint-apache.sh" \
-  "$wp_src/docker-entrypoint-cli.sh" "$wp_src/wp-config-docker.php" "$mariadb_src/docker-entrypoint.sh" \
-  "$mariadb_src/healthcheck.sh" | sha256sum | cut -c1-16)
+key=$(cat "${BASH_SOURCE[0]}" "$here"/node-images/{lib,postgres-entrypoint,redis-entrypoint}.sh "$wordpress_tar" "$wp_cli" \
+  "$wp_src/docker-entrypoint-apache.sh" "$wp_src/docker-entrypoint-cli.sh" "$wp_src/wp-config-docker.php" \
+  "$mariadb_src/docker-entrypoint.sh" "$mariadb_src/healthcheck.sh" | sha256sum | cut -c1-16)
 out="$cache/$key"
-if [ -f "$out/.done" ]; then
-  echo "export STOREFLEET_NODE_IMAGES=$out"
-  exit 0
-fi
-
-work=$(mktemp -d /var/tmp/storefleet-node-images.XXXXXX)
-# On any failure (a mirror that does not answer, a package that does not install) the build
-# stops, says so, leaves no half-built folder, and the node tier skips (exit 0, no variable).
-cleanup() {
-  local status=$?
-  for m in "$work"/*/proc; do mountpoint -q "$m" 2>/dev/null && umount -l "$m"; done
-  rm -rf "$work"
-  if [ "$status" != 0 ]; then
-    rm -rf "$out"
-    echo "node-images: the build failed (exit $status, see above): the node tier will skip" >&2
-    exit 0
-  fi
-}
-trap cleanup EXIT
-started=$(date +%s)
-echo "node-images: building the stand-in images into $out (once per content)" >&2
-
-debootstrap --variant=minbase bookworm "$work/base" "$mirror" >"$work/debootstrap.log" 2>&1 \
-  || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
-# No service starts while packages install; apt finds the same mirror.
-printf '#!/bin/sh\nexit 101\n' >"$work/base/usr/sbin/policy-rc.d"
-chmod +x "$work/base/usr/sbin/policy-rc.d"
-cp /etc/resolv.conf "$work/base/etc/resolv.conf"
 
 # new_root NAME: a copy of the base root to install into.
 new_root() {
@@ -97,54 +78,39 @@ finish() {
   umount -l "$root/proc"
 }
 
-# json_array A B ...: ["A","B",...] (the values here hold no quotes or backslashes).
-json_array() {
-  local out="" v
-  for v in "$@"; do out="$out${out:+,}\"$v\""; done
-  printf '[%s]' "$out"
-}
+# json_array, pack, config, phase_cleanup: shared with the Medusa image's phase.
+# shellcheck source=hack/node-images/lib.sh
+. "$here/node-images/lib.sh"
+# medusa_image: the Medusa image's phase (its own cache key: editing it rebuilds only that image).
+# shellcheck source=hack/node-images/medusa-image.sh
+. "$here/node-images/medusa-image.sh"
 
-# pack ROOT ARCHIVE REF CONFIG-JSON: ROOT as a one-layer OCI image archive named REF.
-pack() {
-  local root=$1 archive=$2 ref=$3 config=$4 oci
-  oci="$work/oci-$(basename "$2" .tar)"
-  mkdir -p "$oci/blobs/sha256"
-  tar --numeric-owner --xattrs --one-file-system -C "$root" \
-    --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -cf "$oci/layer.tar" .
-  local layer_sum layer_size config_sum config_size manifest manifest_sum
-  layer_sum=$(sha256sum "$oci/layer.tar" | cut -d' ' -f1)
-  layer_size=$(stat -c %s "$oci/layer.tar")
-  mv "$oci/layer.tar" "$oci/blobs/sha256/$layer_sum"
-  printf '{"architecture":"amd64","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-    "$config" "$layer_sum" >"$oci/config.json"
-  config_sum=$(sha256sum "$oci/config.json" | cut -d' ' -f1)
-  config_size=$(stat -c %s "$oci/config.json")
-  mv "$oci/config.json" "$oci/blobs/sha256/$config_sum"
-  manifest=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
-    "$config_sum" "$config_size" "$layer_sum" "$layer_size")
-  printf '%s' "$manifest" >"$oci/manifest.json"
-  manifest_sum=$(sha256sum "$oci/manifest.json" | cut -d' ' -f1)
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s"}}]}' \
-    "$manifest_sum" "$(stat -c %s "$oci/manifest.json")" "$ref" >"$oci/index.json"
-  mv "$oci/manifest.json" "$oci/blobs/sha256/$manifest_sum"
-  printf '{"imageLayoutVersion":"1.0.0"}' >"$oci/oci-layout"
-  tar -C "$oci" -cf "$archive" oci-layout index.json blobs
-  rm -rf "$oci"
-  printf '%s %s\n' "$(basename "$archive")" "$ref" >>"$out/refs.partial"
-}
-
-# config USER ENTRYPOINT-JSON CMD-JSON WORKDIR VOLUME STANDIN-TEXT ENV...: an image config.
-config() {
-  local user=$1 entrypoint=$2 cmd=$3 workdir=$4 volume=$5 standin=$6
-  shift 6
-  local volumes="{}"
-  [ -z "$volume" ] || volumes="{\"$volume\":{}}"
-  printf '{"User":"%s","Env":%s,"Entrypoint":%s,"Cmd":%s,"WorkingDir":"%s","Volumes":%s,"Labels":{"io.storefleet.stand-in":"%s"}}' \
-    "$user" "$(json_array "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "$@")" \
-    "$entrypoint" "$cmd" "$workdir" "$volumes" "$standin"
-}
-
+# --- The Debian-based images (one phase, in a subshell: its own work folder and clean-up) ----------
+debian_images() {
+work=$(mktemp -d /var/tmp/storefleet-node-images.XXXXXX)
+dest=$out
+trap 'phase_cleanup "$out" "the stand-in images" "the node tier will skip"' EXIT
 rm -rf "$out" && mkdir -p "$out"
+echo "node-images: building the stand-in images into $out (once per content)" >&2
+
+debootstrap --variant=minbase bookworm "$work/base" "$mirror" >"$work/debootstrap.log" 2>&1 \
+  || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
+# No service starts while packages install; apt finds the same mirror.
+printf '#!/bin/sh\nexit 101\n' >"$work/base/usr/sbin/policy-rc.d"
+chmod +x "$work/base/usr/sbin/policy-rc.d"
+cp /etc/resolv.conf "$work/base/etc/resolv.conf"
+# debian:bookworm-slim's trim, which the official images start from: no documentation (but the
+# copyrights), manuals or translations, from the packages installed so far and from every later one.
+printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+  'path-exclude /usr/share/groff/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/linda/*' \
+  'path-exclude /usr/share/lintian/*' 'path-exclude /usr/share/locale/*' 'path-exclude /usr/share/man/*' \
+  >"$work/base/etc/dpkg/dpkg.cfg.d/docker"
+find "$work/base/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
+find "$work/base/usr/share/doc" -mindepth 1 -type d -empty -delete
+rm -rf "$work/base"/usr/share/{groff,info,linda,lintian,locale,man}/*
+# The base root, kept for the Medusa image (built later, and again whenever medusa/ changes).
+tar --numeric-owner --xattrs -C "$work/base" -cf "$out/base.tar" .
+
 
 # --- registry.k8s.io/pause:3.10 ------------------------------------------------------------------
 # The sandbox image: a static binary that waits for a signal (as Kubernetes' build/pause does).
@@ -160,7 +126,7 @@ int main(void) {
 }
 EOF
 gcc -static -O2 -o "$work/pause/pause" "$work/pause.c"
-pack "$work/pause" "$out/pause.tar" registry.k8s.io/pause:3.10 "$(config 65535:65535 '["/pause"]' '[]' / "" \
+pack "$work/pause" "$out/pause.tar" registry.k8s.io/pause:3.10 "$(config 65535:65535 '["/pause"]' '[]' / "" "" \
   "stand-in for registry.k8s.io/pause:3.10: a static binary that waits for a signal")"
 
 # --- docker.io/library/mariadb:11.4.8 ------------------------------------------------------------
@@ -200,7 +166,7 @@ EOF
 chmod 0755 "$root/usr/local/sbin/mariadbd"
 finish "$root"
 pack "$root" "$out/mariadb.tar" docker.io/library/mariadb:11.4.8 "$(config "" \
-  '["docker-entrypoint.sh"]' '["mariadbd"]' / /var/lib/mysql \
+  '["docker-entrypoint.sh"]' '["mariadbd"]' / /var/lib/mysql "" \
   "stand-in for mariadb:11.4.8: Debian 12 mariadb-server 10.11 with the official 11.4 entrypoint and healthcheck.sh" \
   LANG=C.UTF-8 MARIADB_VERSION=1:10.11-debian-stand-in)"
 rm -rf "$root"
@@ -284,7 +250,7 @@ ln -sfT docker-entrypoint.sh "$root/usr/local/bin/docker-ensure-installed.sh"
 finish "$root"
 wp_version=$(basename "$wordpress_tar" .tar.xz | sed 's/^wordpress-//')
 pack "$root" "$out/wordpress.tar" "docker.io/library/wordpress:$wp_version-php8.3-apache" "$(config "" \
-  '["docker-entrypoint.sh"]' '["apache2-foreground"]' /var/www/html /var/www/html \
+  '["docker-entrypoint.sh"]' '["apache2-foreground"]' /var/www/html /var/www/html SIGWINCH \
   "stand-in for wordpress:$wp_version-php8.3-apache: Debian 12 Apache and PHP 8.2 with the official Dockerfile layout and docker-entrypoint.sh" \
   APACHE_CONFDIR=/etc/apache2 APACHE_ENVVARS=/etc/apache2/envvars)"
 rm -rf "$root"
@@ -302,13 +268,97 @@ install -m 0755 "$wp_src/docker-entrypoint-cli.sh" "$root/usr/local/bin/docker-e
 mkdir -p "$root/var/www/html" && chroot "$root" chown www-data:www-data /var/www/html
 finish "$root"
 pack "$root" "$out/wp-cli.tar" docker.io/library/wordpress:cli-2.12.0-php8.3 "$(config 33:33 \
-  '["docker-entrypoint.sh"]' '["wp","shell"]' /var/www/html /var/www/html \
+  '["docker-entrypoint.sh"]' '["wp","shell"]' /var/www/html /var/www/html "" \
   "stand-in for wordpress:cli-2.12.0-php8.3: Debian 12 PHP 8.2 CLI, WP-CLI $(basename "$wp_cli" .phar | sed 's/^wp-cli-//'), busybox sh, the official entrypoint" \
   PAGER=more)"
 rm -rf "$root"
 
+
+# --- docker.io/library/postgres:17.6 ------------------------------------------------------------
+# As the official Dockerfile (Debian variant): user postgres uid/gid 999 before the packages, no
+# cluster made by the package, the en_US.UTF-8 locale, the server's binaries on the PATH,
+# listen_addresses = '*' in the sample configuration, PGDATA (1777) and /var/run/postgresql
+# (3777) owned by postgres, /docker-entrypoint-initdb.d, stop signal SIGINT (a fast shutdown).
+root="$work/postgres"
+new_root postgres
+chroot "$root" groupadd -r -g 999 postgres
+chroot "$root" useradd -r -g postgres -u 999 --home-dir=/var/lib/postgresql --shell=/bin/bash postgres
+mkdir -p "$root/var/lib/postgresql" && chroot "$root" chown -R postgres:postgres /var/lib/postgresql
+# As the official Dockerfile: translations are kept in this image (initdb's locale).
+sed -i '/\/usr\/share\/locale/d' "$root/etc/dpkg/dpkg.cfg.d/docker"
+apt_install "$root" postgresql-common locales
+sed -ri 's/#(create_main_cluster) .*$/\1 = false/' "$root/etc/postgresql-common/createcluster.conf"
+grep -q '^create_main_cluster = false' "$root/etc/postgresql-common/createcluster.conf"
+chroot "$root" localedef -i en_US -c -f UTF-8 -A /usr/share/locale/locale.alias en_US.UTF-8
+apt_install "$root" postgresql-15
+pg_bin=/usr/lib/postgresql/15/bin
+sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" "$root/usr/share/postgresql/15/postgresql.conf.sample"
+grep -F "listen_addresses = '*'" "$root/usr/share/postgresql/15/postgresql.conf.sample" >/dev/null
+mkdir -p "$root/var/run/postgresql" "$root/var/lib/postgresql/data" "$root/docker-entrypoint-initdb.d"
+chroot "$root" chown -R postgres:postgres /var/run/postgresql /var/lib/postgresql/data
+chmod 3777 "$root/var/run/postgresql"
+chmod 1777 "$root/var/lib/postgresql/data"
+install -m 0755 "$here/node-images/postgres-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
+finish "$root"
+pack "$root" "$out/postgres.tar" docker.io/library/postgres:17.6 "$(config "" \
+  '["docker-entrypoint.sh"]' '["postgres"]' / /var/lib/postgresql/data SIGINT \
+  "stand-in for postgres:17.6: Debian 12 PostgreSQL 15 with a Storefleet-written entrypoint of the official one's behaviour (hack/node-images/postgres-entrypoint.sh)" \
+  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$pg_bin" \
+  LANG=en_US.utf8 PG_MAJOR=15 PGDATA=/var/lib/postgresql/data)"
+rm -rf "$root"
+
+# --- docker.io/library/redis:7.4.5 --------------------------------------------------------------
+# As the official Dockerfile: user redis uid/gid 999 before the package, /data owned by it as the
+# volume and working folder, redis-server as the command.
+root="$work/redis"
+new_root redis
+chroot "$root" groupadd -r -g 999 redis
+chroot "$root" useradd -r -g redis -u 999 redis
+apt_install "$root" redis-server
+mkdir -p "$root/data" && chroot "$root" chown redis:redis /data
+install -m 0755 "$here/node-images/redis-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
+finish "$root"
+pack "$root" "$out/redis.tar" docker.io/library/redis:7.4.5 "$(config "" \
+  '["docker-entrypoint.sh"]' '["redis-server"]' /data /data "" \
+  "stand-in for redis:7.4.5: Debian 12 Redis 7.0 with a Storefleet-written entrypoint of the official one's behaviour (hack/node-images/redis-entrypoint.sh)")"
+rm -rf "$root"
+
 mv "$out/refs.partial" "$out/refs"
 touch "$out/.done"
-find "$cache" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -exec rm -rf {} + 2>/dev/null || true
-echo "node-images: built $(wc -l <"$out/refs") images in $(($(date +%s) - started)) s" >&2
-echo "export STOREFLEET_NODE_IMAGES=$out"
+}
+
+started=$(date +%s)
+# The Medusa modules (hack/medusa-deps.sh), when node and npm are here.
+modules=${STOREFLEET_MEDUSA_MODULES:-}
+if [ -z "$modules" ] && command -v node >/dev/null && command -v npm >/dev/null; then
+  modules=$(STOREFLEET_MEDUSA_MODULES='' "$here/medusa-deps.sh" | sed -n 's/^export STOREFLEET_MEDUSA_MODULES=//p')
+fi
+mkey='' mout='' mstage='' build=''
+if [ -z "$modules" ] || [ ! -x "$modules/.bin/medusa" ]; then
+  echo "node-images: no Medusa modules (hack/medusa-deps.sh): the Medusa store of the node tier will skip" >&2
+else
+  medusa_version=$(sed -n 's/^  "version": "\([^"]*\)",$/\1/p' "$medusa_src/package.json")
+  mkey=$( (cat "$here"/node-images/{lib,medusa-image,node-entrypoint}.sh; echo "$key $modules"
+    node --version; npm --version
+    cd "$medusa_src" && find . \( -name node_modules -o -name .medusa \) -prune -o -type f -print | LC_ALL=C sort \
+      | while read -r f; do echo "$f"; cat "$f"; done) | sha256sum | cut -c1-16)
+  mout="$cache/medusa-$mkey"
+  mstage="$mout.stage"
+  if [ ! -f "$mout/.done" ] && [ ! -f "$mstage/.done" ]; then
+    (medusa_build) &
+    build=$!
+  fi
+fi
+[ -f "$out/.done" ] || (debian_images)
+[ -z "$build" ] || wait "$build" || true
+[ -f "$out/.done" ] || exit 0
+folders=$out
+if [ -n "$mout" ]; then
+  [ -f "$mout/.done" ] || [ ! -f "$mstage/.done" ] || (medusa_image)
+  [ ! -f "$mout/.done" ] || folders="$folders:$mout"
+fi
+find "$cache" -mindepth 1 -maxdepth 1 -type d ! -name "$key" ! -name "medusa-$mkey" -exec rm -rf {} + 2>/dev/null || true
+if [ $(($(date +%s) - started)) -gt 5 ]; then
+  echo "node-images: ready in $(($(date +%s) - started)) s: $folders" >&2
+fi
+echo "export STOREFLEET_NODE_IMAGES=$folders"

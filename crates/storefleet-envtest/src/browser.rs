@@ -81,6 +81,12 @@ pub fn processes_naming(path: &Path) -> Vec<u32> {
 impl Browser {
     /// Starts chromedriver and a headless session (window 1280×900), or says why not.
     pub async fn start() -> Result<Self, String> {
+        Self::start_resolving(&[]).await
+    }
+
+    /// [`Browser::start`], with each `(host, address)` of `hosts` resolved to that address (an
+    /// IP) instead of through the system's resolver: a shop's name reaches its Service.
+    pub async fn start_resolving(hosts: &[(&str, &str)]) -> Result<Self, String> {
         for path in [CHROMIUM, CHROMEDRIVER] {
             if !std::path::Path::new(path).exists() {
                 return Err(format!(
@@ -104,16 +110,30 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("chromedriver: {e}"))?;
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            "--window-size=1280,900",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        if !hosts.is_empty() {
+            let rules: Vec<String> = hosts
+                .iter()
+                .map(|(host, address)| format!("MAP {host} {address}"))
+                .collect();
+            args.push(format!("--host-resolver-rules={}", rules.join(",")));
+        }
         let caps = json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-quic", "--no-first-run", "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.display()),
-                ]
-            }
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args }
         });
         let caps = caps.as_object().cloned().unwrap_or_default();
         let url = format!("http://127.0.0.1:{port}");

@@ -198,11 +198,14 @@ impl ControlPlane {
         }
     }
 
-    /// Starts a control plane with a real node (`node/`) for `test`, or prints one `skipped:`
-    /// line and returns None when the node cannot run here (no root, no containerd, no stand-in
-    /// images, no assets). Panics when it could run but does not start.
-    pub async fn start_with_real_node(test: &str) -> Option<Self> {
-        let (dir, node_assets) = match assets().and_then(|dir| Ok((node::assets(&dir)?, dir))) {
+    /// Starts a control plane with a real node (`node/`) for `test`, with the stand-ins of
+    /// `images` (references) imported, or prints one `skipped:` line and returns None when the
+    /// node cannot run here (no root, no containerd, no stand-in of one of the images, no
+    /// assets). Panics when it could run but does not start.
+    pub async fn start_with_real_node(test: &str, images: &[&str]) -> Option<Self> {
+        let (dir, node_assets) = match assets()
+            .and_then(|dir| Ok((node::assets(&dir, images)?, dir)))
+        {
             Ok((node_assets, dir)) => (dir, node_assets),
             Err(why) => {
                 println!(

@@ -75,6 +75,7 @@ fn job(name: &str, command: &str) -> Job {
 async fn pods_run_reach_services_by_name_stay_confined_and_the_host_is_restored() {
     let Some(mut cp) = ControlPlane::start_with_real_node(
         "pods_run_reach_services_by_name_stay_confined_and_the_host_is_restored",
+        &[IMAGE],
     )
     .await
     else {

@@ -1,9 +1,10 @@
 //! The node tier: a Store's pods really run (crate `storefleet-envtest`, `node/`: containerd,
 //! kubelet, kube-proxy and kube-scheduler on this machine, the harness's DNS and hostPath
-//! storage), from the manifests as the operator renders them, unchanged. The images are
-//! STAND-INS built from Debian packages with the official images' start-up files
-//! (`hack/node-images.sh`: Debian's PHP 8.2 and MariaDB 10.11 under the official references), not
-//! the official images.
+//! storage), from the manifests as the operator renders them, unchanged, for both engines. The
+//! images are STAND-INS built from Debian packages with the official images' start-up files
+//! (`hack/node-images.sh`: Debian's PHP 8.2, MariaDB 10.11, PostgreSQL 15 and Redis 7.0 under the
+//! official references; Storefleet's Medusa image built from `medusa/` on this machine's Node
+//! 20), not the official images.
 
 mod common;
 mod customer;
@@ -14,11 +15,15 @@ use std::time::Instant;
 
 use common::Env;
 use customer::Browser;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service};
+use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use storefleet_envtest::eventually;
 use storefleet_operator::config::OperatorConfig;
-use storefleet_types::{Phase, Store};
+use storefleet_types::Store;
+use storefleet_types::names::{child, secret_keys};
 
 const NS: &str = "store-alice";
 
@@ -58,9 +63,10 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// The folder behind a claim (the hostPath provisioner's), once it is bound and open.
-async fn volume_folder(env: &Env, claim: &str) -> PathBuf {
-    let claims: Api<PersistentVolumeClaim> = Api::namespaced(env.admin.clone(), NS);
+/// The folder behind a claim of `namespace` (the hostPath provisioner's), once it is bound and
+/// open.
+async fn volume_folder(env: &Env, namespace: &str, claim: &str) -> PathBuf {
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(env.admin.clone(), namespace);
     let volumes: Api<PersistentVolume> = Api::all(env.admin.clone());
     eventually(&format!("claim {claim} bound"), env.wait, || async {
         let volume = claims.get_opt(claim).await.ok()??.spec?.volume_name?;
@@ -101,6 +107,60 @@ fn preinstall(fixtures: &Path, folder: &Path) {
     std::fs::remove_dir_all(&staging).expect("remove the staging folder");
 }
 
+/// `kubectl apply --server-side -f examples/<file>` of one Store.
+async fn apply_example(env: &Env, yaml: &str) {
+    let store: Store = serde_saphyr::from_str(yaml).expect("example");
+    env.stores()
+        .patch(
+            &store.name_any(),
+            &PatchParams::apply("kubectl").force(),
+            &Patch::Apply(&store),
+        )
+        .await
+        .expect("apply the example");
+}
+
+/// The folders of every volume (the hostPath provisioner's).
+async fn volume_folders(env: &Env) -> Vec<PathBuf> {
+    Api::<PersistentVolume>::all(env.admin.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("volumes")
+        .items
+        .into_iter()
+        .filter_map(|v| v.spec?.host_path.map(|h| PathBuf::from(h.path)))
+        .collect()
+}
+
+/// Deletes the store `name` and checks that nothing it made is left: no namespace, volume,
+/// volume folder or running container.
+async fn delete_leaves_nothing(env: &Env, name: &str, namespace: &str) {
+    let node = env.cp.real_node().expect("real node");
+    let folders = volume_folders(env).await;
+    assert!(!folders.is_empty(), "the store had volumes");
+    env.delete(name).await;
+    env.wait_gone(name).await;
+    env.wait_namespace_gone(namespace).await;
+    let volumes: Api<PersistentVolume> = Api::all(env.admin.clone());
+    eventually("no volume left", env.wait, || async {
+        volumes
+            .list(&ListParams::default())
+            .await
+            .ok()
+            .filter(|l| l.items.is_empty())
+    })
+    .await;
+    for folder in &folders {
+        assert!(!folder.exists(), "{} removed", folder.display());
+    }
+    eventually("no container running", env.wait, || async {
+        node.ctr(&["tasks", "ls", "-q"])
+            .ok()
+            .filter(|tasks| tasks.trim().is_empty())
+    })
+    .await;
+}
+
 fn secret_value(secret: &Secret, key: &str) -> String {
     let bytes = secret
         .data
@@ -117,7 +177,14 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
     let Some(fixtures) = fixtures(TEST) else {
         return;
     };
-    let Some(env) = Env::start_on_real_node(TEST, OperatorConfig::default()).await else {
+    let config = OperatorConfig::default();
+    let images = [
+        &config.images.wordpress,
+        &config.images.mariadb,
+        &config.images.wp_cli,
+    ]
+    .map(|image| image.reference(None));
+    let Some(env) = Env::start_on_real_node(TEST, config, &images).await else {
         return;
     };
     println!(
@@ -125,21 +192,11 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
     );
     let started = Instant::now();
 
-    // kubectl apply --server-side -f examples/minimal.yaml
-    let store: Store =
-        serde_saphyr::from_str(include_str!("../../../examples/minimal.yaml")).expect("example");
-    env.stores()
-        .patch(
-            "alice",
-            &PatchParams::apply("kubectl").force(),
-            &Patch::Apply(&store),
-        )
-        .await
-        .expect("apply the example");
+    apply_example(&env, include_str!("../../../examples/minimal.yaml")).await;
 
-    let files = volume_folder(&env, "storefront-data").await;
+    let files = volume_folder(&env, NS, "storefront-data").await;
     preinstall(&fixtures, &files);
-    let ready = env.wait_phase("alice", Phase::Ready).await;
+    let ready = env.wait_ready("alice").await;
     println!(
         "node tier: alice Ready on real pods after {:.0?}",
         started.elapsed()
@@ -210,27 +267,134 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
     }
 
     // Deleting the store leaves no pod, volume or folder behind.
-    let node = env.cp.real_node().expect("real node");
-    let data = volume_folder(&env, "data-database-0").await;
-    env.delete("alice").await;
-    env.wait_gone("alice").await;
-    env.wait_namespace_gone(NS).await;
-    let volumes: Api<PersistentVolume> = Api::all(env.admin.clone());
-    eventually("no volume left", env.wait, || async {
-        volumes
-            .list(&ListParams::default())
-            .await
-            .ok()
-            .filter(|l| l.items.is_empty())
-    })
-    .await;
-    for folder in [&files, &data] {
-        assert!(!folder.exists(), "{} removed", folder.display());
+    delete_leaves_nothing(&env, "alice", NS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_medusa_store_migrates_goes_ready_on_real_pods_sells_and_leaves_nothing_when_deleted() {
+    const TEST: &str =
+        "a_medusa_store_migrates_goes_ready_on_real_pods_sells_and_leaves_nothing_when_deleted";
+    const NS: &str = "store-bob";
+    for program in [
+        storefleet_envtest::browser::CHROMIUM,
+        storefleet_envtest::browser::CHROMEDRIVER,
+        "/usr/bin/psql",
+    ] {
+        if !Path::new(program).exists() {
+            println!(
+                "skipped: {TEST}: real node tier needs {program} (make test-deps; see README, \"Test tiers\")"
+            );
+            return;
+        }
     }
-    eventually("no container running", env.wait, || async {
-        node.ctr(&["tasks", "ls", "-q"])
-            .ok()
-            .filter(|tasks| tasks.trim().is_empty())
-    })
-    .await;
+    let config = OperatorConfig::default();
+    let images = [
+        &config.images.medusa,
+        &config.images.postgres,
+        &config.images.redis,
+    ]
+    .map(|image| image.reference(None));
+    let Some(env) = Env::start_on_real_node(TEST, config, &images).await else {
+        return;
+    };
+    println!(
+        "node tier: stand-in images (Debian's PostgreSQL 15 and Redis 7.0 with entrypoints of the official ones' behaviour; medusa/ built on this machine's Node 20), not the official images"
+    );
+    let started = Instant::now();
+
+    apply_example(&env, include_str!("../../../examples/medusa.yaml")).await;
+    let ready = env.wait_ready("bob").await;
+    println!(
+        "node tier: bob Ready on real pods after {:.0?}",
+        started.elapsed()
+    );
+    let status = ready.status.expect("status");
+    let url = status.url.expect("url");
+    assert_eq!(url, "http://bob.shop.local/shop");
+
+    // The migration Job ran to success on the node; the server and the worker pass their
+    // /health probes.
+    let jobs: Vec<Job> = env.children(NS, "bob").await;
+    let migration = jobs
+        .iter()
+        .find(|j| j.name_any().starts_with(child::MIGRATION_JOB_PREFIX))
+        .expect("the migration Job");
+    assert_eq!(
+        migration.status.as_ref().and_then(|s| s.succeeded),
+        Some(1),
+        "{:?}",
+        migration.status
+    );
+    let deployments: Api<Deployment> = Api::namespaced(env.admin.clone(), NS);
+    for name in [child::STOREFRONT, child::WORKER] {
+        let available = deployments
+            .get(name)
+            .await
+            .expect("deployment")
+            .status
+            .and_then(|s| s.available_replicas);
+        assert_eq!(available, Some(1), "{name} is available (its probes pass)");
+    }
+
+    // Through the storefront's Service: the health check, the admin, the storefront.
+    let ip = Api::<Service>::namespaced(env.admin.clone(), NS)
+        .get(child::STOREFRONT)
+        .await
+        .expect("storefront service")
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .expect("cluster IP");
+    let http = Browser {
+        jar: env.cp.dir().join("cookies"),
+        address: format!("{ip}:80"),
+        host: "bob.shop.local".into(),
+    };
+    let (code, _, body) = http.request("GET", "/health", &[], None);
+    assert_eq!((code, body.as_str()), (200, "OK"));
+    for page in ["/app/", "/shop"] {
+        let (code, _, body) = http.request("GET", page, &[], None);
+        assert_eq!(code, 200, "{page}: {body}");
+    }
+
+    // A customer buys in the storefront, in Chromium, the shop's name resolving to its Service.
+    let browser = storefleet_envtest::browser::Browser::start_resolving(&[("bob.shop.local", &ip)])
+        .await
+        .expect("headless Chromium");
+    customer::medusa::buys_a_sample_product(&browser, &url, "Bob's Bikes", "customer@example.com")
+        .await;
+    drop(browser);
+
+    // The setup Job's test order and the customer's order are in PostgreSQL.
+    let credentials = Api::<Secret>::namespaced(env.admin.clone(), NS)
+        .get(child::DATABASE_SECRET)
+        .await
+        .expect("database credentials");
+    let database_ip = Api::<Pod>::namespaced(env.admin.clone(), NS)
+        .get(&format!("{}-0", child::DATABASE))
+        .await
+        .expect("database pod")
+        .status
+        .and_then(|s| s.pod_ip)
+        .expect("database pod IP");
+    let emails = run(Command::new("psql")
+        .args(["-h", &database_ip, "-At", "-v", "ON_ERROR_STOP=1"])
+        .args(["-U", &secret_value(&credentials, secret_keys::DB_USER)])
+        .args(["-d", &secret_value(&credentials, secret_keys::DB_NAME)])
+        .env(
+            "PGPASSWORD",
+            secret_value(&credentials, secret_keys::DB_PASSWORD),
+        )
+        .args([
+            "-c",
+            "SELECT email FROM \"order\" WHERE deleted_at IS NULL ORDER BY created_at",
+        ]));
+    let emails: Vec<&str> = emails.lines().collect();
+    assert_eq!(
+        emails.len(),
+        2,
+        "the test order and the customer's: {emails:?}"
+    );
+    assert_eq!(emails[1], "customer@example.com");
+
+    delete_leaves_nothing(&env, "bob", NS).await;
 }

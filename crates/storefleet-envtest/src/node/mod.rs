@@ -21,7 +21,7 @@ pub mod host;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -37,7 +37,7 @@ use crate::{Error, TempDir, free_port};
 use files::Layout;
 use host::{Janitor, Snapshot};
 
-/// The variable that names the folder of stand-in images (`hack/node-images.sh`).
+/// The variable that names the folders (`:`-separated) of stand-in images (`hack/node-images.sh`).
 pub const IMAGES_VAR: &str = "STOREFLEET_NODE_IMAGES";
 /// The default StorageClass (the kube-controller-manager's hostPath provisioner).
 pub const STORAGE_CLASS: &str = "standard";
@@ -51,8 +51,24 @@ const LOCK: &str = "/run/storefleet-envtest-node.lock";
 pub struct NodeAssets {
     /// kubelet, kube-proxy, kube-scheduler.
     pub bin: PathBuf,
-    /// The stand-in images' folder (`refs`: archive file → reference).
-    pub images: PathBuf,
+    /// The stand-in images to import, as (OCI archive, reference): the sandbox image and the
+    /// ones the test asked for.
+    pub images: Vec<(PathBuf, String)>,
+}
+
+/// Every stand-in image in the folders of `value` (each folder's `refs`: archive → reference).
+fn stand_ins(value: &std::ffi::OsStr) -> Result<BTreeMap<String, PathBuf>, String> {
+    let mut found = BTreeMap::new();
+    for folder in std::env::split_paths(value).filter(|f| !f.as_os_str().is_empty()) {
+        let refs = std::fs::read_to_string(folder.join("refs"))
+            .map_err(|e| format!("{IMAGES_VAR}: {}/refs: {e}", folder.display()))?;
+        for line in refs.lines() {
+            if let Some((archive, reference)) = line.split_once(' ') {
+                found.insert(reference.trim().to_string(), folder.join(archive.trim()));
+            }
+        }
+    }
+    Ok(found)
 }
 
 fn on_path(program: &str) -> bool {
@@ -71,8 +87,9 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Whether a node can start here, and from what; the reason when it cannot.
-pub fn assets(bin: &Path) -> Result<NodeAssets, String> {
+/// Whether a node can start here with stand-ins of `images` (references, e.g.
+/// `docker.io/library/mariadb:11.4.8`), and from what; the reason when it cannot.
+pub fn assets(bin: &Path, images: &[&str]) -> Result<NodeAssets, String> {
     if !is_root() {
         return Err("the node needs root (containerd, iptables, mounts)".into());
     }
@@ -104,13 +121,24 @@ pub fn assets(bin: &Path) -> Result<NodeAssets, String> {
             ));
         }
     }
-    let images = std::env::var_os(IMAGES_VAR)
+    let folders = std::env::var_os(IMAGES_VAR)
         .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
         .ok_or_else(|| format!("{IMAGES_VAR} is not set (hack/node-images.sh)"))?;
-    if !images.join("refs").is_file() {
-        return Err(format!("{IMAGES_VAR}={} has no refs", images.display()));
-    }
+    let found = stand_ins(&folders)?;
+    let images = std::iter::once(files::PAUSE_IMAGE)
+        .chain(images.iter().copied())
+        .map(|reference| {
+            found
+                .get(reference)
+                .map(|archive| (archive.clone(), reference.to_string()))
+                .ok_or_else(|| {
+                    format!(
+                        "no stand-in for {reference} in {IMAGES_VAR}={} (hack/node-images.sh did not build it)",
+                        folders.to_string_lossy()
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     Ok(NodeAssets {
         bin: bin.to_path_buf(),
         images,
@@ -363,28 +391,45 @@ impl RealNode {
         }
     }
 
-    /// Every stand-in image into containerd's `k8s.io` namespace, under its reference.
+    /// The stand-in images into containerd's `k8s.io` namespace, under their references.
     fn import_images(&mut self, assets: &NodeAssets) -> Result<(), Error> {
-        let refs = std::fs::read_to_string(assets.images.join("refs"))
-            .map_err(io("read the images' refs"))?;
+        // All at once: each import is mostly waiting on the disk (a 1 GB layer is written
+        // twice: the content store, the snapshot).
         let socket = self.layout.containerd_socket().display().to_string();
-        for line in refs.lines().filter(|l| !l.trim().is_empty()) {
-            let archive = line.split_whitespace().next().unwrap_or_default();
-            let path = assets.images.join(archive).display().to_string();
-            sh(
-                "ctr",
-                &[
-                    "--address",
-                    &socket,
-                    "-n",
-                    "k8s.io",
-                    "images",
-                    "import",
-                    &path,
-                ],
-            )?;
+        let imports = assets
+            .images
+            .iter()
+            .map(|(archive, reference)| {
+                Command::new("ctr")
+                    .args(["--address", &socket, "-n", "k8s.io", "images", "import"])
+                    .arg(archive)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .map(|child| (reference, child))
+                    .map_err(io("run ctr images import"))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let mut failed = Vec::new();
+        for (reference, child) in imports {
+            let out = child
+                .wait_with_output()
+                .map_err(io("wait for ctr images import"))?;
+            if !out.status.success() {
+                failed.push(format!(
+                    "{reference}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
         }
-        Ok(())
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Manifest(format!(
+                "ctr images import: {}",
+                failed.join("; ")
+            )))
+        }
     }
 
     async fn start_dns(&mut self, admin: Client) -> Result<(), Error> {

@@ -81,10 +81,16 @@ impl Env {
         Some(Self::prepare_on(cp, config).await)
     }
 
-    /// [`Env::start`] on a control plane with a real node (its pods really run), or None (one
-    /// skip line) where the node cannot run. Waits may take up to six minutes.
-    pub async fn start_on_real_node(test: &str, config: OperatorConfig) -> Option<Self> {
-        let cp = ControlPlane::start_with_real_node(test).await?;
+    /// [`Env::start`] on a control plane with a real node (its pods really run) and the
+    /// stand-ins of `images`, or None (one skip line) where the node cannot run. Waits may take
+    /// up to six minutes.
+    pub async fn start_on_real_node(
+        test: &str,
+        config: OperatorConfig,
+        images: &[String],
+    ) -> Option<Self> {
+        let images: Vec<&str> = images.iter().map(String::as_str).collect();
+        let cp = ControlPlane::start_with_real_node(test, &images).await?;
         let mut env = Self::prepare_on(cp, config).await;
         env.wait = Duration::from_secs(360);
         env.start_operator();
@@ -259,6 +265,23 @@ impl Env {
         })
         .await
         .expect("store exists")
+    }
+
+    /// Waits until the Store is Ready; a Store that fails first fails the test at once, with
+    /// its status (where pods really run, a wait for Ready would otherwise last minutes).
+    pub async fn wait_ready(&self, name: &str) -> Store {
+        let store = self
+            .wait_store(name, "phase Ready (or Failed)", |s| {
+                matches!(
+                    s.and_then(|s| s.status.as_ref()).and_then(|s| s.phase),
+                    Some(Phase::Ready | Phase::Failed)
+                )
+            })
+            .await
+            .expect("store exists");
+        let status = store.status.clone().unwrap_or_default();
+        assert_eq!(status.phase, Some(Phase::Ready), "{status:#?}");
+        store
     }
 
     /// Waits until the Store is gone.

@@ -1,8 +1,10 @@
-//! A shop's customer over HTTP (curl with a cookie jar), for the tiers where a real WordPress
-//! serves: the real WordPress tier (PHP's server on a loopback port) and the node tier (the
-//! storefront's Service on the real node).
+//! A shop's customer, for the tiers where a real shop serves: of a WooCommerce store over HTTP
+//! (curl with a cookie jar; the real WordPress tier's loopback port or, on the node tier, the
+//! storefront's Service), of a Medusa store in Chromium (`medusa`).
 
 #![allow(dead_code)]
+
+pub mod medusa;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -91,10 +91,13 @@ pub fn medusa_env(store: &ValidatedStore, mode: &str) -> Vec<EnvVar> {
         env_from_secret("DB_USER", db, keys::DB_USER),
         env_from_secret("DB_PASSWORD", db, keys::DB_PASSWORD),
         env_from_secret("DB_NAME", db, keys::DB_NAME),
+        // `sslmode=disable`: Medusa insists on TLS to any database whose URL does not name
+        // localhost, and the store's own PostgreSQL (reached from its namespace only, through
+        // the NetworkPolicies) serves plain connections, as MariaDB does for WooCommerce.
         env(
             "DATABASE_URL",
             format!(
-                "postgres://$(DB_USER):$(DB_PASSWORD)@{}:{}/$(DB_NAME)",
+                "postgres://$(DB_USER):$(DB_PASSWORD)@{}:{}/$(DB_NAME)?sslmode=disable",
                 child::DATABASE,
                 ports::POSTGRES
             ),
