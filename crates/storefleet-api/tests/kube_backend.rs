@@ -215,7 +215,7 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
         .create(&PostParams::default(), &secret)
         .await
         .expect("secret");
-    // The operator's grant in the store's namespace (build::access): the API's ServiceAccount
+    // The operator's grant in the store's namespace (desired::access): the API's ServiceAccount
     // may get that Secret there, and no Secret anywhere else.
     let grant = |kind: &str, body: Value| {
         let mut doc = json!({

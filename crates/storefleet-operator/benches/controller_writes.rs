@@ -60,7 +60,7 @@ fn main() {
         let children = {
             let validated = storefleet_operator::validate::validate(&Store::test(), &env.config)
                 .expect("valid");
-            storefleet_operator::build::build(&validated).children().len()
+            storefleet_operator::desired::build(&validated).children().len()
         };
         env.create(Store::test()).await;
         env.wait_phase("alice", Phase::Ready).await;

@@ -21,9 +21,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, ListParams};
-use storefleet_operator::build::secrets::Csprng;
-use storefleet_operator::build::{self, Child};
 use storefleet_operator::config::OperatorConfig;
+use storefleet_operator::desired::secrets::Csprng;
+use storefleet_operator::desired::{self, Child};
 use storefleet_operator::validate;
 use storefleet_types::{DeletionPolicy, Store};
 
@@ -59,7 +59,7 @@ fn objects_yaml(n: usize, config: &OperatorConfig) -> (String, usize) {
         s.spec.deletion_policy = DeletionPolicy::Retain;
         s.metadata.uid = Some(format!("00000000-0000-0000-0000-{i:012}"));
         let validated = validate::validate(&s, config).expect("valid store");
-        let objects = build::build(&validated);
+        let objects = desired::build(&validated);
         for child in objects.children() {
             let doc = match child {
                 Child::Namespace(o) => serde_json::to_value(o),

@@ -6,7 +6,7 @@
 //! ```text
 //!  Store ──► validate ──► build ──► apply ──► observe ──► status
 //!            (pure)       (pure)    (client)  (client)    (client)
-//!            validate.rs  build/    ...
+//!            validate.rs  desired/    ...
 //!               │           │
 //!               └───────────┴──► render.rs: multi-document YAML, no cluster needed
 //! ```
@@ -18,9 +18,9 @@
 //! - [`controller`]: the reconcile loop (apply, observe, status, cleanup) and `run`.
 //! - [`metrics`], [`http`]: Prometheus metrics and the health endpoints.
 
-pub mod build;
 pub mod config;
 pub mod controller;
+pub mod desired;
 pub mod gateway_api;
 pub mod http;
 pub mod metrics;

@@ -2,14 +2,14 @@
 //! runs, so what a reviewer sees in a pull request is what the cluster gets.
 //!
 //! Output is multi-document YAML in apply order, deterministic: generated secret values are shown
-//! as [`crate::build::secrets::PLACEHOLDER`], never random, never real.
+//! as [`crate::desired::secrets::PLACEHOLDER`], never random, never real.
 
 use serde::Serialize;
 use storefleet_types::{Store, names};
 
-use crate::build::secrets::Placeholder;
-use crate::build::{self, Child};
 use crate::config::OperatorConfig;
+use crate::desired::secrets::Placeholder;
+use crate::desired::{self, Child};
 use crate::validate::{self, ValidationError};
 
 /// UID used for ownerReferences when the rendered Store has none (it never met an apiserver).
@@ -162,7 +162,7 @@ pub fn render(store: &Store, config: &OperatorConfig) -> Result<String, RenderEr
         store.metadata.uid = Some(PLACEHOLDER_UID.into());
     }
     let validated = validate::validate(&store, config)?;
-    let objects = build::build(&validated);
+    let objects = desired::build(&validated);
     let mut docs = Vec::new();
     for child in objects.children() {
         let doc = match child {

@@ -9,10 +9,10 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube_quantity::ParsedQuantity;
-use storefleet_operator::build::route::RouteObject;
-use storefleet_operator::build::secrets::{Csprng, PASSWORD_LEN, Placeholder, Value};
-use storefleet_operator::build::{self, AppObjects, Child, StoreObjects, WoocommerceObjects};
 use storefleet_operator::config::{GatewayConfig, OperatorConfig};
+use storefleet_operator::desired::route::RouteObject;
+use storefleet_operator::desired::secrets::{Csprng, PASSWORD_LEN, Placeholder, Value};
+use storefleet_operator::desired::{self, AppObjects, Child, StoreObjects, WoocommerceObjects};
 use storefleet_operator::validate::{ValidatedStore, validate};
 use storefleet_types::fixtures::TEST_UID;
 use storefleet_types::names::{self, Component, child, labels as keys};
@@ -66,7 +66,7 @@ fn validated(store: &Store) -> ValidatedStore {
 }
 
 fn objects(store: &Store) -> StoreObjects {
-    build::build(&validated(store))
+    desired::build(&validated(store))
 }
 
 /// `LabelSelector` semantics (matchLabels and the In/NotIn/Exists/DoesNotExist operators).
@@ -877,7 +877,7 @@ fn secrets_are_templates_materialized_once() {
         "fresh randomness each time a Secret is created"
     );
     let p = admin.materialize(&mut Placeholder);
-    assert_eq!(pw(&p), storefleet_operator::build::secrets::PLACEHOLDER);
+    assert_eq!(pw(&p), storefleet_operator::desired::secrets::PLACEHOLDER);
     // Building again yields equal templates: nothing random is ever part of the desired state.
     assert_eq!(objects(&Store::test()).secrets, o.secrets);
 }
@@ -1048,7 +1048,7 @@ fn storefront_and_database_volumes() {
     };
     let v = validate(&Store::test(), &config).expect("valid");
     assert_eq!(
-        woo(&build::build(&v))
+        woo(&desired::build(&v))
             .storefront
             .volume
             .clone()
@@ -1067,7 +1067,7 @@ fn gateway_routing_builds_an_http_route_and_admits_the_data_plane() {
     let store = Store::test()
         .with_gateway(GatewaySpec::default())
         .with_tls(storefleet_types::TlsSpec::default());
-    let o = build::build(&validate(&store, &gateway_config()).expect("valid"));
+    let o = desired::build(&validate(&store, &gateway_config()).expect("valid"));
     let kinds: Vec<_> = o
         .children()
         .iter()
@@ -1128,7 +1128,7 @@ fn gateway_routing_builds_an_http_route_and_admits_the_data_plane() {
     );
 }
 
-fn medusa(o: &StoreObjects) -> &storefleet_operator::build::medusa::MedusaObjects {
+fn medusa(o: &StoreObjects) -> &storefleet_operator::desired::medusa::MedusaObjects {
     match &o.app {
         AppObjects::Medusa(m) => m,
         AppObjects::Woocommerce(_) => panic!("a Medusa store"),
@@ -1408,7 +1408,7 @@ fn medusa_jobs_are_named_after_their_inputs() {
 
 #[test]
 fn waves_follow_the_apply_order_and_no_pod_runs_before_its_guards() {
-    use storefleet_operator::build::wave::Wave;
+    use storefleet_operator::desired::wave::Wave;
     for store in [Store::test(), medusa_store()] {
         let o = objects(&store);
         let children = o.children();
@@ -1552,17 +1552,17 @@ fn the_api_may_read_the_admin_login_of_each_store_and_nothing_else() {
             access.role.metadata.name.clone().expect("name")
         );
         // Before any pod runs.
-        let kinds: Vec<storefleet_operator::build::wave::Wave> = o
+        let kinds: Vec<storefleet_operator::desired::wave::Wave> = o
             .children()
             .iter()
             .filter(|c| matches!(c, Child::Role(_) | Child::RoleBinding(_)))
             .map(|c| c.wave())
             .collect();
-        use storefleet_operator::build::wave::Wave;
+        use storefleet_operator::desired::wave::Wave;
         assert_eq!(kinds, [Wave::Foundation, Wave::Foundation]);
     }
     // Without the API's ServiceAccount in the config, nobody is granted anything.
-    let plain = storefleet_operator::build::build(
+    let plain = storefleet_operator::desired::build(
         &storefleet_operator::validate::validate(&Store::test(), &OperatorConfig::default())
             .expect("valid"),
     );

@@ -694,7 +694,7 @@ fn api_rbac_is_exactly_what_the_code_calls() {
         ..OperatorConfig::default()
     };
     let store = storefleet_operator::validate::validate(&Store::test(), &config).expect("valid");
-    let access = storefleet_operator::build::build(&store)
+    let access = storefleet_operator::desired::build(&store)
         .api_access
         .expect("granted");
     let mut in_stores = BTreeSet::new();

@@ -159,10 +159,10 @@ async fn ephemeral_storage_is_bounded(env: &Env) {
             containers: vec![Container {
                 name: "c".into(),
                 image: Some("busybox".into()),
-                security_context: Some(storefleet_operator::build::container_security(true)),
+                security_context: Some(storefleet_operator::desired::container_security(true)),
                 ..Default::default()
             }],
-            security_context: Some(storefleet_operator::build::pod_security(1000)),
+            security_context: Some(storefleet_operator::desired::pod_security(1000)),
             ..Default::default()
         }),
         status: None,
@@ -828,10 +828,10 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
     use k8s_openapi::api::core::v1::Namespace;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use kube::runtime::events::{Recorder, Reporter};
-    use storefleet_operator::controller::apply::{
+    use storefleet_operator::controller::calls::{
         self, ApplyError, create_once, get_metadata, is_rejection, ssa,
     };
-    use storefleet_operator::controller::{Context, SystemClock};
+    use storefleet_operator::controller::context::{Context, SystemClock};
     let Some(env) = Env::prepare("apply_layer_calls_behave_on_a_real_apiserver", config()).await
     else {
         return;
@@ -930,11 +930,11 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
     // ownerReferences are guarded by resourceVersion: a stale read is a conflict.
     let mut stale = live.metadata.clone();
     stale.resource_version = Some("1".into());
-    let err = apply::set_owner_references::<Secret>(&ctx, &stale, vec![])
+    let err = calls::set_owner_references::<Secret>(&ctx, &stale, vec![])
         .await
         .expect_err("stale");
-    assert_eq!(apply::status_code(err.kube()), Some(409), "{err:?}");
-    apply::set_owner_references::<Secret>(&ctx, &live.metadata, vec![])
+    assert_eq!(calls::status_code(err.kube()), Some(409), "{err:?}");
+    calls::set_owner_references::<Secret>(&ctx, &live.metadata, vec![])
         .await
         .expect("fresh");
 
@@ -955,7 +955,7 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
     assert!(
         matches!(&err, ApplyError::Apply { object, .. } if object == "Service store-calls/bad")
     );
-    assert!(apply::rejection(&err).contains("port"), "{err:?}");
+    assert!(calls::rejection(&err).contains("port"), "{err:?}");
 }
 
 /// Ownership is by identity, not by name: a retained namespace is not adopted by a new Store

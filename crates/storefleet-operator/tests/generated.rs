@@ -151,7 +151,7 @@ fn render_is_deterministic_and_shows_no_secret() {
             let value = line.split_once(": ").map(|(_, v)| v).unwrap_or_default();
             assert_eq!(
                 value,
-                storefleet_operator::build::secrets::PLACEHOLDER,
+                storefleet_operator::desired::secrets::PLACEHOLDER,
                 "{line}"
             );
         }

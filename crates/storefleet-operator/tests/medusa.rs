@@ -31,10 +31,10 @@ use serde_json::{Value, json};
 use storefleet_envtest::TempDir;
 use storefleet_envtest::browser::{Browser, CHROMEDRIVER, CHROMIUM};
 use storefleet_envtest::process::Supervised;
-use storefleet_operator::build::medusa::MedusaObjects;
-use storefleet_operator::build::secrets::Csprng;
-use storefleet_operator::build::{self, AppObjects};
 use storefleet_operator::config::OperatorConfig;
+use storefleet_operator::desired::medusa::MedusaObjects;
+use storefleet_operator::desired::secrets::Csprng;
+use storefleet_operator::desired::{self, AppObjects};
 use storefleet_operator::validate::validate;
 use storefleet_types::names::{child, secret_keys};
 use storefleet_types::{Engine, SetupSpec, Store};
@@ -128,7 +128,7 @@ fn operator_objects() -> (MedusaObjects, BTreeMap<(String, String), String>, Str
     store.metadata.uid = Some("medusa-tier".into());
     let validated = validate(&store, &OperatorConfig::default()).expect("a valid Medusa store");
     let public_url = validated.url();
-    let objects = build::build(&validated);
+    let objects = desired::build(&validated);
     let mut secrets = BTreeMap::new();
     for template in &objects.secrets {
         let secret = template.materialize(&mut Csprng);

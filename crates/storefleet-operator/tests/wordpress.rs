@@ -23,10 +23,10 @@ use customer::Browser;
 use k8s_openapi::api::core::v1::{Container, Secret};
 use storefleet_envtest::TempDir;
 use storefleet_envtest::process::Supervised;
-use storefleet_operator::build::secrets::Csprng;
-use storefleet_operator::build::setup::SCRIPT_KEY;
-use storefleet_operator::build::{self, AppObjects, StoreObjects, WoocommerceObjects};
 use storefleet_operator::config::OperatorConfig;
+use storefleet_operator::desired::secrets::Csprng;
+use storefleet_operator::desired::setup::SCRIPT_KEY;
+use storefleet_operator::desired::{self, AppObjects, StoreObjects, WoocommerceObjects};
 use storefleet_operator::validate::validate;
 use storefleet_types::{PaymentMethod, SetupSpec, Store};
 
@@ -244,7 +244,7 @@ impl Shop {
 /// `wp plugin install` / `wp theme install` would put them: there is no internet here).
 fn start_shop(fixtures: &Path, store: Store) -> Shop {
     let validated = validate(&store, &OperatorConfig::default()).expect("valid store");
-    let objects = build::build(&validated);
+    let objects = desired::build(&validated);
     let secrets: Vec<Secret> = objects
         .secrets
         .iter()

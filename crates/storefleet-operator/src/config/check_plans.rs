@@ -130,7 +130,7 @@ pub(super) fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
     );
     let m = &plan.medusa.resources;
     // A Medusa store also has Redis's volume (its append-only file).
-    let cache = ParsedQuantity::try_from(crate::build::medusa::CACHE_VOLUME).ok();
+    let cache = ParsedQuantity::try_from(crate::desired::medusa::CACHE_VOLUME).ok();
     let medusa_volumes = match (&volumes, cache) {
         (Some(v), Some(c)) => Some(v.clone() + c),
         _ => None,

@@ -9,8 +9,8 @@ use serde_json::json;
 use storefleet_types::names::{self, labels as keys};
 use tracing::debug;
 
-use super::Context;
-use super::children::ChildKind;
+use crate::controller::children::ChildKind;
+use crate::controller::context::Context;
 
 /// An apiserver call of the apply step failed.
 #[derive(Debug, thiserror::Error)]

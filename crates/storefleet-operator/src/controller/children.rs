@@ -18,8 +18,8 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::core::ApiResource;
 
-use super::observe::{self, Step};
-use super::seen::ChildKey;
+use crate::controller::memory::seen::ChildKey;
+use crate::controller::observe::{self, Step};
 use crate::gateway_api::HTTPRoute;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Api, Client, Resource};

@@ -12,11 +12,11 @@ use storefleet_types::names::labels as keys;
 use storefleet_types::{DeletionPolicy, Store};
 use tracing::{info, warn};
 
-use super::Context;
-use super::apply::{self, ApplyError, status_code};
-use super::children::{ChildKind, KindVisitor, for_each_kind};
-use super::report::{self, StatusError};
-use super::status::{Facts, Outcome};
+use crate::controller::calls::{self, ApplyError, status_code};
+use crate::controller::children::{ChildKind, KindVisitor, for_each_kind};
+use crate::controller::context::Context;
+use crate::controller::report::{self, StatusError};
+use crate::controller::status::{Facts, Outcome};
 
 /// A step of the cleanup failed.
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +115,7 @@ async fn delete_namespace(
     let Some(ns) = api.get_metadata_opt(namespace).await.map_err(failed)? else {
         return Ok(true);
     };
-    if !apply::belongs_to(&ns.metadata, name, uid) {
+    if !calls::belongs_to(&ns.metadata, name, uid) {
         warn!(store = %name, %namespace, "namespace does not belong to this store; leaving it");
         return Ok(true);
     }
@@ -179,7 +179,7 @@ async fn release_kind<K: ChildKind>(
         let refs = object.metadata.owner_references.clone().unwrap_or_default();
         let kept: Vec<_> = refs.iter().filter(|r| r.uid != uid).cloned().collect();
         if kept.len() != refs.len() {
-            apply::set_owner_references::<K>(ctx, &object.metadata, kept).await?;
+            calls::set_owner_references::<K>(ctx, &object.metadata, kept).await?;
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use storefleet_types::StoreData;
 
-use super::seen::Identity;
+use crate::controller::memory::seen::Identity;
 
 /// What this pass observed of the objects that hold the data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,9 +10,9 @@ use storefleet_types::names;
 use storefleet_types::{Phase, Store, StoreStatus, condition};
 use tracing::{info, warn};
 
-use super::Context;
-use super::apply::status_code;
-use super::status::{Facts, Outcome, next_status};
+use crate::controller::calls::status_code;
+use crate::controller::context::Context;
+use crate::controller::status::{Facts, Outcome, next_status};
 
 /// Writing the Store's status failed.
 #[derive(Debug, thiserror::Error)]

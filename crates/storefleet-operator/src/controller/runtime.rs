@@ -21,10 +21,11 @@ use storefleet_types::names;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use super::reconcile::reconcile;
-use super::routes::RoutedHosts;
-use super::{Clock, Context, Error, SystemClock, error_policy};
 use crate::config::OperatorConfig;
+use crate::controller::context::{Clock, Context, SystemClock};
+use crate::controller::driver::reconcile;
+use crate::controller::error::{Error, error_policy};
+use crate::controller::routes::RoutedHosts;
 use crate::http;
 use crate::metrics::Metrics;
 
@@ -373,7 +374,8 @@ pub async fn run_controller(
         )
         .with_routes(routes),
     );
-    let controller = super::watches::watch_children(controller, &client, &ctx.seen, gateway_api);
+    let controller =
+        crate::controller::watches::watch_children(controller, &client, &ctx.seen, gateway_api);
 
     info!(concurrency, "controller starting");
     controller

@@ -9,7 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 use storefleet_types::names;
 use storefleet_types::{Phase, Store, StoreData, StoreStatus, condition};
 
-use super::observe::Step;
+use crate::controller::observe::Step;
 
 /// The setup step as the reconciler sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

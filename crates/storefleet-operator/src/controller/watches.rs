@@ -12,9 +12,9 @@ use kube::{Api, Client, ResourceExt};
 use storefleet_types::Store;
 use storefleet_types::names::labels as keys;
 
-use super::children::{ChildKind, KindVisitor, for_each_kind, key_of};
-use super::memo::{DELETED, Seen, version_of};
-use super::observe::Step;
+use crate::controller::children::{ChildKind, KindVisitor, for_each_kind, key_of};
+use crate::controller::memory::{DELETED, Seen, version_of};
+use crate::controller::observe::Step;
 
 /// Watches every child kind carrying our labels (Gateway API kinds only when the configuration
 /// offers Gateway routing) and maps each object to its Store. The watches are metadata-only (no

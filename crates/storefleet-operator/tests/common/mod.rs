@@ -19,7 +19,7 @@ use kube::{Client, CustomResourceExt, ResourceExt};
 use serde_json::{Value, json};
 use storefleet_envtest::{ControlPlane, chart};
 use storefleet_operator::config::OperatorConfig;
-use storefleet_operator::controller::SystemClock;
+use storefleet_operator::controller::context::SystemClock;
 use storefleet_operator::controller::runtime::run_controller;
 use storefleet_operator::metrics::Metrics;
 use storefleet_types::names::{self, labels as keys};

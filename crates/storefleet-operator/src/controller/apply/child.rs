@@ -6,14 +6,14 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 
-use super::Context;
-use super::calls::{ApplyError, align_owners, create_once, get_metadata, ssa};
-use super::children::ChildKind;
-use super::children::key_of;
-use super::memo::{ChildKey, Memo, version_of};
-use super::observe::{self, Step};
-use crate::build::secrets::Csprng;
-use crate::build::{Child, SecretTemplate};
+use crate::controller::calls::{ApplyError, align_owners, create_once, get_metadata, ssa};
+use crate::controller::children::ChildKind;
+use crate::controller::children::key_of;
+use crate::controller::context::Context;
+use crate::controller::memory::{ChildKey, Memo, version_of};
+use crate::controller::observe::{self, Step};
+use crate::desired::secrets::Csprng;
+use crate::desired::{Child, SecretTemplate};
 
 /// What a workload or the route said when it was applied.
 #[derive(Debug)]

@@ -21,11 +21,11 @@ use kube::{Api, ResourceExt};
 use kube_quantity::ParsedQuantity;
 use storefleet_types::names;
 
-use super::Context;
-use super::calls::{ApplyError, get, status_code};
-use super::children::key_of;
-use super::memo::ChildKey;
-use crate::build::{DataClaim, requested_storage};
+use crate::controller::calls::{ApplyError, get, status_code};
+use crate::controller::children::key_of;
+use crate::controller::context::Context;
+use crate::controller::memory::ChildKey;
+use crate::desired::{DataClaim, requested_storage};
 
 /// The metadata naming `name` in `namespace` (what [`get`] reads).
 fn object_meta(namespace: &str, name: &str) -> ObjectMeta {

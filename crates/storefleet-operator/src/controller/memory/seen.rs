@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::observe::Step;
+use crate::controller::observe::Step;
 
 /// One child object: kind, namespace ("" for cluster-scoped), name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -10,11 +10,11 @@ use kube::{Api, ResourceExt};
 use storefleet_types::names::{self, labels as keys};
 use tracing::info;
 
-use super::Context;
-use super::apply::{self, ApplyError, status_code};
-use super::memo::ChildKey;
-use super::observe::{self, JobState, Step};
-use super::status::{Blocked, Facts, Setup};
+use crate::controller::calls::{self, ApplyError, status_code};
+use crate::controller::context::Context;
+use crate::controller::memory::ChildKey;
+use crate::controller::observe::{self, JobState, Step};
+use crate::controller::status::{Blocked, Facts, Setup};
 use crate::validate::ValidatedStore;
 
 /// An apiserver call of the setup step failed.
@@ -167,7 +167,7 @@ pub async fn run_setup(
     if done {
         // Done before; the finished Job may have been cleaned up, which is fine.
         if let Some(live) = &live {
-            apply::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
+            calls::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
             ctx.jobs.record(
                 key,
                 live.metadata.resource_version.as_deref(),
@@ -196,7 +196,7 @@ pub async fn run_setup(
             ..SetupStep::of(Setup::Gated("Restarting setup".into()))
         });
     }
-    apply::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
+    calls::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
     let state = observe::job(&live);
     ctx.jobs.record(
         key,
@@ -243,7 +243,7 @@ async fn start(
     owned: bool,
 ) -> Result<Option<SetupStep>, SetupError> {
     let job_name = job.name_any();
-    let Some(created) = apply::create_once(ctx, job).await? else {
+    let Some(created) = calls::create_once(ctx, job).await? else {
         return Ok(None);
     };
     info!(%job_name, "started setup");

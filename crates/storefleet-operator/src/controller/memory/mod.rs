@@ -14,9 +14,11 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::observe::{JobState, Step};
-pub use super::seen::{ChildKey, DELETED, Seen, version_of};
-use crate::build::StoreObjects;
+use crate::controller::observe::{JobState, Step};
+pub mod seen;
+
+use crate::desired::StoreObjects;
+pub use seen::{ChildKey, DELETED, Seen, version_of};
 
 /// How long a pass's memo is trusted before a full pass.
 pub const MEMO_TTL: Duration = Duration::from_secs(300);
@@ -221,7 +223,7 @@ impl Memos {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::seen::{DELETED, Seen};
+    use crate::controller::memory::seen::{DELETED, Seen};
 
     #[test]
     fn a_deleted_child_is_a_change_and_no_longer_seen() {

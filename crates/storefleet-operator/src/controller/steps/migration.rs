@@ -9,12 +9,12 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use storefleet_types::names;
 
-use super::Context;
-use super::calls::{ApplyError, align_owners, create_once, delete_child, get};
-use super::children::{ChildKind, key_of};
-use super::memo::Memo;
-use super::observe::{self, JobState, Step};
-use super::status::Blocked;
+use crate::controller::calls::{ApplyError, align_owners, create_once, delete_child, get};
+use crate::controller::children::{ChildKind, key_of};
+use crate::controller::context::Context;
+use crate::controller::memory::Memo;
+use crate::controller::observe::{self, JobState, Step};
+use crate::controller::status::Blocked;
 
 /// What the migration step concluded.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! Apply: the store's children, typed, wave by wave (`build::wave`): the Namespace, then at once
+//! Apply: the store's children, typed, wave by wave (`desired::wave`): the Namespace, then at once
 //! everything that runs no pod (quota, limit range, network policies, Secrets, Services, claims,
 //! ConfigMaps, the route), then the StatefulSets, the migration Job (Medusa), the Deployments.
 //! Within a wave at most [`PARALLEL_APPLIES`] requests of a store are in flight.
@@ -14,6 +14,9 @@
 //! Deployments after it are applied only when it has succeeded: a new image never serves
 //! before its database is migrated.
 
+pub mod child;
+pub mod volumes;
+
 use std::collections::BTreeMap;
 
 use futures::{StreamExt, stream};
@@ -23,23 +26,22 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use storefleet_types::names;
 
-use super::Context;
-use super::apply_child::{Pending, record, start};
-pub use super::calls::{
-    ApplyError, align_owners, belongs_to, create_once, delete_child, describe, get, get_metadata,
-    is_rejection, rejection, set_owner_references, ssa, status_code,
+use crate::controller::calls::{
+    ApplyError, belongs_to, delete_child, get_metadata, is_rejection, rejection, ssa,
 };
-use super::children::key_of;
-use super::data::{self, ObservedData};
-use super::memo::{ChildKey, Memo};
-use super::observe::Step;
-use super::seen::Identity;
-use super::status::Blocked;
-use super::{migration, volumes};
-use crate::build::route::RouteObject;
-use crate::build::wave::Wave;
-use crate::build::{Child, StoreObjects};
+use crate::controller::children::key_of;
+use crate::controller::context::Context;
+use crate::controller::data::{self, ObservedData};
+use crate::controller::memory::seen::Identity;
+use crate::controller::memory::{ChildKey, Memo};
+use crate::controller::observe::Step;
+use crate::controller::status::Blocked;
+use crate::controller::steps::migration;
+use crate::desired::route::RouteObject;
+use crate::desired::wave::Wave;
+use crate::desired::{Child, StoreObjects};
 use crate::gateway_api::HTTPRoute;
+use child::{Pending, record, start};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use storefleet_types::StoreData;
 
@@ -62,6 +64,15 @@ pub struct Live {
     pub volume_sizes: BTreeMap<String, String>,
 }
 
+/// What applying the children came to.
+#[derive(Debug)]
+pub enum Applied {
+    /// Every child was applied (or rejected: see [`Live::rejected`]).
+    Children(Live),
+    /// None could be, or not all: the store waits.
+    Refused(Refusal),
+}
+
 /// Why the children could not be applied: the store waits (these become status, not errors).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -81,8 +92,8 @@ pub enum Refusal {
 pub const PARALLEL_APPLIES: usize = 8;
 
 /// Applies every child except the setup Job, wave by wave, skipping those the memo shows
-/// unchanged since our last apply. Only the Namespace (ownership) and issued Secrets (create-only) are
-/// read first.
+/// unchanged since our last apply. Only the Namespace (ownership) and issued Secrets
+/// (create-only) are read first.
 pub async fn apply_children(
     ctx: &Context,
     memo: &mut Memo,
@@ -90,38 +101,9 @@ pub async fn apply_children(
     objects: &StoreObjects,
     (recorded, recorded_sizes): (Option<&StoreData>, &BTreeMap<String, String>),
     retry: bool,
-) -> Result<Result<Live, Refusal>, ApplyError> {
-    // Whether the generated Secrets were issued before (marked on the Namespace): from then on
-    // the database and the shop hold their values, and a missing one is lost, not regenerated.
-    let ns_key = key_of::<Namespace>(&objects.namespace.metadata);
-    if !memo.unchanged(&ns_key, &ctx.seen) {
-        memo.issued = false;
-        let read = get_metadata::<Namespace>(ctx, &objects.namespace.metadata).await?;
-        memo.namespace_uid = read.as_ref().and_then(|ns| ns.metadata.uid.clone());
-        if read.is_none()
-            && let Some(recorded) = recorded
-        {
-            // Gone, and recorded as the store's: not to be created again empty.
-            let lost = data::lost(recorded, &objects.namespace.name_any(), &gone_namespace());
-            if !lost.is_empty() {
-                return Ok(Err(Refusal::DataLost(lost)));
-            }
-        }
-        if let Some(ns) = read {
-            let ns_name = ns.name_any();
-            if !belongs_to(&ns.metadata, name, uid) {
-                return Ok(Err(Refusal::NamespaceTaken(format!(
-                    "Namespace {ns_name} exists and does not belong to this store (it may be kept from a deleted store with the same name); delete it, rename the store, or have an admin hand it over by setting its {} annotation to this store's uid",
-                    names::STORE_UID_ANNOTATION
-                ))));
-            }
-            if ns.metadata.deletion_timestamp.is_some() {
-                return Ok(Err(Refusal::NamespaceTerminating));
-            }
-            memo.issued = ns
-                .annotations()
-                .contains_key(names::CREDENTIALS_ISSUED_ANNOTATION);
-        }
+) -> Result<Applied, ApplyError> {
+    if let Some(refusal) = read_namespace(ctx, memo, (name, uid), objects, recorded).await? {
+        return Ok(Applied::Refused(refusal));
     }
     // The data lives in the namespace and the volumes we recorded once setup had succeeded; if
     // one of them was replaced, nothing is applied on the empty ones (no new setup, no route).
@@ -129,119 +111,220 @@ pub async fn apply_children(
     if let Some(recorded) = recorded {
         let lost = data::lost(recorded, &objects.namespace.name_any(), &observed);
         if !lost.is_empty() {
-            return Ok(Err(Refusal::DataLost(lost)));
+            return Ok(Applied::Refused(Refusal::DataLost(lost)));
         }
     }
-    let mut grown = volumes::Grown::default();
-    let claims = objects.data_claims();
-    let ns_name = objects.namespace.name_any();
     let issued = memo.issued;
-    let namespace = issued_namespace(&objects.namespace, issued);
-    let children = objects.children();
-    let mut rejected = None;
-    let mut lost = Vec::new();
-    let mut migration: Option<migration::Migration> = None;
+    let mut pass = Pass {
+        namespace: issued_namespace(&objects.namespace, issued),
+        children: objects.children(),
+        issued,
+        retry,
+        grown: volumes::Grown::default(),
+        rejected: None,
+        lost: Vec::new(),
+        migration: None,
+    };
     for wave in Wave::ALL {
         if wave == Wave::Volumes {
             // Before the claims are applied: every data claim (the StatefulSets' too) grows to
             // the size asked, or the store is refused.
-            grown = if memo.namespace_uid.is_some() {
-                match volumes::grow(ctx, &ns_name, &claims, recorded_sizes).await? {
-                    Ok(grown) => grown,
-                    Err(unresizable) => return Ok(Err(Refusal::Unresizable(unresizable))),
-                }
-            } else {
-                // A new namespace: its claims are made with their sizes, nothing to read.
-                volumes::Grown::made(&claims)
-            };
-            memo.resizing.extend(grown.orphaned.iter().cloned());
-        }
-        let mut results = Vec::new();
-        match wave {
-            // Created by the setup step, behind its gates; the exposure follows it (`expose`).
-            Wave::Setup | Wave::Exposure => continue,
-            Wave::Migration => {
-                for child in children.iter().filter(|c| c.wave() == wave) {
-                    if let Child::MigrationJob(job) = child {
-                        let data_ready = steps(memo, &children, Wave::Data).is_none();
-                        let result = migration::migrate(ctx, memo, job, data_ready, retry).await;
-                        results.push(result.map(|m| migration = Some(m)));
-                    }
-                }
-            }
-            // The Deployments wait for the migration: they are not applied at all, so a
-            // running older version keeps serving until the new one's database is ready.
-            Wave::Storefront if migration.as_ref().is_some_and(|m| !m.step.is_ready()) => {}
-            _ => {
-                refresh_workloads(ctx, memo, &children, wave);
-                let started: Vec<Pending<'_>> = children
-                    .iter()
-                    .filter(|c| c.wave() == wave)
-                    // Being deleted for a new claim template: applied again by a later pass.
-                    .filter(|c| !orphaned(c, &grown.orphaned))
-                    .filter_map(|c| start(ctx, memo, *c, &namespace, issued))
-                    .collect();
-                let done: Vec<_> = stream::iter(started)
-                    .buffered(PARALLEL_APPLIES)
-                    .collect()
-                    .await;
-                for result in done {
-                    results.push(result.map(|d| record(memo, d, &mut lost)));
-                }
+            match grow_volumes(ctx, memo, objects, recorded_sizes).await? {
+                Ok(grown) => pass.grown = grown,
+                Err(unresizable) => return Ok(Applied::Refused(Refusal::Unresizable(unresizable))),
             }
         }
-        // A rejected child is reported and the others are still applied; any other error ends
-        // the pass once the wave's requests have finished (what succeeded is remembered).
-        let mut failed = None;
-        for result in results {
-            match result {
-                Ok(()) => {}
-                Err(e) if is_rejection(e.kube()) => {
-                    if rejected.is_none() {
-                        rejected = Some(format!("Kubernetes rejected {}", rejection(&e)));
-                    }
-                }
-                Err(e) => {
-                    failed.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        let results = apply_wave(ctx, memo, &mut pass, wave).await;
+        settle(results, &mut pass.rejected)?;
     }
-    if !lost.is_empty() {
-        return Ok(Err(Refusal::CredentialsLost(lost)));
+    if !pass.lost.is_empty() {
+        return Ok(Applied::Refused(Refusal::CredentialsLost(pass.lost)));
     }
     prune_other_route(ctx, objects).await?;
     // Every generated Secret exists now: mark them issued (once in a store's life).
-    if !issued && rejected.is_none() {
+    if !issued && pass.rejected.is_none() {
+        let ns_key = key_of::<Namespace>(&objects.namespace.metadata);
         let marked = ssa(ctx, &issued_namespace(&objects.namespace, true)).await?;
         memo.record(ns_key, marked.metadata.resource_version.as_deref());
         memo.issued = true;
     }
-    let (storefront, blocked, restarting) = match migration {
+    Ok(Applied::Children(conclude(memo, pass, observed)))
+}
+
+/// One pass of [`apply_children`], between its waves.
+struct Pass<'a> {
+    /// The Namespace as applied (issued or not).
+    namespace: Namespace,
+    /// Every child of the store.
+    children: Vec<Child<'a>>,
+    /// Whether the generated Secrets were issued before this pass.
+    issued: bool,
+    /// Whether this pass is a retry after a failure.
+    retry: bool,
+    /// The data claims' sizes, and claims being re-created for a new template.
+    grown: volumes::Grown,
+    /// The first rejection by the apiserver.
+    rejected: Option<String>,
+    /// Issued Secrets found missing.
+    lost: Vec<String>,
+    /// The migration step (Medusa), once its wave ran.
+    migration: Option<migration::Migration>,
+}
+
+/// Whether the generated Secrets were issued before (marked on the Namespace): from then on the
+/// database and the shop hold their values, and a missing one is lost, not regenerated. The
+/// Namespace decides ownership: another's, or one still terminating, refuses the store.
+async fn read_namespace(
+    ctx: &Context,
+    memo: &mut Memo,
+    (name, uid): (&str, &str),
+    objects: &StoreObjects,
+    recorded: Option<&StoreData>,
+) -> Result<Option<Refusal>, ApplyError> {
+    let ns_key = key_of::<Namespace>(&objects.namespace.metadata);
+    if memo.unchanged(&ns_key, &ctx.seen) {
+        return Ok(None);
+    }
+    memo.issued = false;
+    let read = get_metadata::<Namespace>(ctx, &objects.namespace.metadata).await?;
+    memo.namespace_uid = read.as_ref().and_then(|ns| ns.metadata.uid.clone());
+    let Some(ns) = read else {
+        // Gone, and recorded as the store's: not to be created again empty.
+        let lost = recorded
+            .map(|recorded| data::lost(recorded, &objects.namespace.name_any(), &gone_namespace()))
+            .unwrap_or_default();
+        return Ok((!lost.is_empty()).then_some(Refusal::DataLost(lost)));
+    };
+    if !belongs_to(&ns.metadata, name, uid) {
+        return Ok(Some(Refusal::NamespaceTaken(format!(
+            "Namespace {} exists and does not belong to this store (it may be kept from a deleted store with the same name); delete it, rename the store, or have an admin hand it over by setting its {} annotation to this store's uid",
+            ns.name_any(),
+            names::STORE_UID_ANNOTATION
+        ))));
+    }
+    if ns.metadata.deletion_timestamp.is_some() {
+        return Ok(Some(Refusal::NamespaceTerminating));
+    }
+    memo.issued = ns
+        .annotations()
+        .contains_key(names::CREDENTIALS_ISSUED_ANNOTATION);
+    Ok(None)
+}
+
+/// Every data claim (the StatefulSets' too) grown to the size asked; in a new namespace its
+/// claims are made with their sizes, nothing to read.
+async fn grow_volumes(
+    ctx: &Context,
+    memo: &mut Memo,
+    objects: &StoreObjects,
+    recorded_sizes: &BTreeMap<String, String>,
+) -> Result<Result<volumes::Grown, volumes::Unresizable>, ApplyError> {
+    let claims = objects.data_claims();
+    let grown = if memo.namespace_uid.is_some() {
+        match volumes::grow(ctx, &objects.namespace.name_any(), &claims, recorded_sizes).await? {
+            Ok(grown) => grown,
+            Err(unresizable) => return Ok(Err(unresizable)),
+        }
+    } else {
+        volumes::Grown::made(&claims)
+    };
+    memo.resizing.extend(grown.orphaned.iter().cloned());
+    Ok(Ok(grown))
+}
+
+/// The requests of one wave, at most [`PARALLEL_APPLIES`] in flight.
+async fn apply_wave(
+    ctx: &Context,
+    memo: &mut Memo,
+    pass: &mut Pass<'_>,
+    wave: Wave,
+) -> Vec<Result<(), ApplyError>> {
+    let mut results = Vec::new();
+    match wave {
+        // Created by the setup step, behind its gates; the exposure follows it (`expose`).
+        Wave::Setup | Wave::Exposure => {}
+        Wave::Migration => {
+            for child in pass.children.iter().filter(|c| c.wave() == wave) {
+                if let Child::MigrationJob(job) = child {
+                    let data_ready = steps(memo, &pass.children, Wave::Data).is_none();
+                    let result = migration::migrate(ctx, memo, job, data_ready, pass.retry).await;
+                    results.push(result.map(|m| pass.migration = Some(m)));
+                }
+            }
+        }
+        // The Deployments wait for the migration: they are not applied at all, so a running
+        // older version keeps serving until the new one's database is ready.
+        Wave::Storefront if pass.migration.as_ref().is_some_and(|m| !m.step.is_ready()) => {}
+        _ => {
+            refresh_workloads(ctx, memo, &pass.children, wave);
+            let started: Vec<Pending<'_>> = pass
+                .children
+                .iter()
+                .filter(|c| c.wave() == wave)
+                // Being deleted for a new claim template: applied again by a later pass.
+                .filter(|c| !orphaned(c, &pass.grown.orphaned))
+                .filter_map(|c| start(ctx, memo, *c, &pass.namespace, pass.issued))
+                .collect();
+            let done: Vec<_> = stream::iter(started)
+                .buffered(PARALLEL_APPLIES)
+                .collect()
+                .await;
+            for result in done {
+                results.push(result.map(|d| record(memo, d, &mut pass.lost)));
+            }
+        }
+    }
+    results
+}
+
+/// A rejected child is reported (the first one) and the others are still applied; any other
+/// error ends the pass once the wave's requests have finished (what succeeded is remembered).
+fn settle(
+    results: Vec<Result<(), ApplyError>>,
+    rejected: &mut Option<String>,
+) -> Result<(), ApplyError> {
+    let mut failed = None;
+    for result in results {
+        match result {
+            Ok(()) => {}
+            Err(e) if is_rejection(e.kube()) => {
+                if rejected.is_none() {
+                    *rejected = Some(format!("Kubernetes rejected {}", rejection(&e)));
+                }
+            }
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// What the applied children say: the database and storefront steps (the migration first,
+/// when it is not done), and the volumes' sizes.
+fn conclude(memo: &mut Memo, pass: Pass<'_>, observed: ObservedData) -> Live {
+    let (storefront, blocked, restarting) = match pass.migration {
         Some(m) if !m.step.is_ready() => (m.step, m.blocked, m.restarting),
         _ => (
-            steps(memo, &children, Wave::Storefront).unwrap_or(Step::Ready),
+            steps(memo, &pass.children, Wave::Storefront).unwrap_or(Step::Ready),
             None,
             false,
         ),
     };
     // A re-created StatefulSet is resizing no more once it says it is ready itself.
+    let orphaned = &pass.grown.orphaned;
     let workloads = &memo.workloads;
-    memo.resizing.retain(|key| {
-        grown.orphaned.contains(key) || !workloads.get(key).is_some_and(Step::is_ready)
-    });
-    Ok(Ok(Live {
-        volume_sizes: grown.sizes,
-        database: steps(memo, &children, Wave::Data).unwrap_or(Step::Ready),
+    memo.resizing
+        .retain(|key| orphaned.contains(key) || !workloads.get(key).is_some_and(Step::is_ready));
+    Live {
+        database: steps(memo, &pass.children, Wave::Data).unwrap_or(Step::Ready),
+        volume_sizes: pass.grown.sizes,
         storefront,
         blocked,
         restarting,
-        rejected,
+        rejected: pass.rejected,
         data: observed,
-    }))
+    }
 }
 
 fn gone_namespace() -> ObservedData {

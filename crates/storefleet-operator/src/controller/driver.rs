@@ -1,0 +1,217 @@
+//! One reconcile of one Store, a straight line. Only the lines marked (client) talk to the API.
+//!
+//! ```text
+//!  admit (admission.rs: validate, host, caps; caches only)    refused: status, no finalizer
+//!                                                             (a store that served: route withdrawn)
+//!  kube finalizer ─┬─ Apply:   desired objects (crate::desired, pure)
+//!                  │           ─► apply, wave by wave (apply/; Medusa's migration Job in its wave)
+//!                  │           ─► the setup step (steps/setup.rs)
+//!                  │           ─► expose (set up) | withdraw (not yet)          (apply/)
+//!                  │           ─► assess (assess.rs, pure: timeout, ready, next look)
+//!                  │           ─► one status write (report.rs)
+//!                  └─ Cleanup: cleanup.rs (delete or release), then the finalizer goes
+//! ```
+//!
+//! Children are server-side applied on every pass (an apply that changes nothing writes nothing
+//! to etcd, and one that finds drift repairs it); a Secret is created only when absent; the
+//! status is written only when it changed. A Ready store's reconcile changes no resourceVersion.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use storefleet_types::{Store, names};
+use tracing::{Instrument, debug, info, warn};
+
+use crate::controller::admission::{self, Admission, has_finalizer};
+use crate::controller::apply::{self, Applied, Refusal};
+use crate::controller::assess;
+use crate::controller::cleanup;
+use crate::controller::context::Context;
+use crate::controller::data;
+use crate::controller::error::Error;
+use crate::controller::report;
+use crate::controller::status::Facts;
+use crate::controller::steps::setup::{self, Gates};
+use crate::desired::{self, StoreObjects};
+use crate::validate::ValidatedStore;
+
+/// Reconciles one Store; the entry point given to the kube-runtime Controller.
+pub async fn reconcile(store: Arc<Store>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let name = store.name_any();
+    let span = tracing::info_span!("reconcile", store = %name);
+    let result = reconcile_store(store, &ctx).instrument(span).await;
+    ctx.metrics.reconciled(
+        if result.is_ok() { "success" } else { "error" },
+        started.elapsed(),
+    );
+    match &result {
+        Ok(action) => {
+            ctx.succeeded(&name);
+            debug!(store = %name, ?action, "reconciled");
+        }
+        Err(e) if e.is_waiting() => debug!(store = %name, "{e}"),
+        Err(e) => warn!(store = %name, error = %e, kind = e.metric_label(), "reconcile failed"),
+    }
+    result
+}
+
+async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Error> {
+    let validated = if store.metadata.deletion_timestamp.is_some() {
+        if !has_finalizer(&store) {
+            ctx.release(&store.name_any());
+        }
+        None
+    } else {
+        match admission::admit(&store, ctx) {
+            Admission::Admitted(validated) => Some(*validated),
+            Admission::Refused(outcome, action) => {
+                // A store refused after it served (its host taken, its domain or annotations
+                // no longer allowed) is closed: its route and edge policies go.
+                if has_finalizer(&store)
+                    && let Some(namespace) =
+                        store.status.as_ref().and_then(|s| s.namespace.as_deref())
+                    && apply::withdraw(ctx, namespace)
+                        .await
+                        .map_err(Error::Apply)?
+                {
+                    info!(store = %store.name_any(), "route withdrawn: the store is refused");
+                }
+                report::finish(&store, ctx, Facts::of(&store), *outcome).await?;
+                return Ok(action);
+            }
+        }
+    };
+    finalized(store, validated.as_ref(), ctx).await
+}
+
+/// kube's finalizer helper around a pass: Apply provisions an admitted store, Cleanup removes
+/// it. When the helper only added the finalizer (a store's first pass), the store is ours from
+/// then on, so this pass goes on to provision it rather than wait for the watch to show it.
+async fn finalized(
+    store: Arc<Store>,
+    validated: Option<&ValidatedStore>,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let stores: Api<Store> = Api::all(ctx.client.clone());
+    let handle = |event| async {
+        match (event, validated) {
+            (FinalizerEvent::Apply(store), Some(validated)) => {
+                provision(&store, validated, ctx).await
+            }
+            (FinalizerEvent::Apply(_), None) => Ok(Action::await_change()),
+            (FinalizerEvent::Cleanup(store), _) => Ok(cleanup::cleanup(&store, ctx).await?),
+        }
+    };
+    let adding_finalizer = validated.is_some() && !has_finalizer(&store);
+    let action = finalizer(&stores, names::FINALIZER, store.clone(), handle).await?;
+    if !adding_finalizer {
+        return Ok(action);
+    }
+    let mut with_finalizer = (*store).clone();
+    with_finalizer
+        .finalizers_mut()
+        .push(names::FINALIZER.to_string());
+    Ok(finalizer(&stores, names::FINALIZER, Arc::new(with_finalizer), handle).await?)
+}
+
+/// Converges an admitted Store: desired objects, apply, setup, exposure, assess, one status write.
+async fn provision(
+    store: &Store,
+    validated: &ValidatedStore,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let now = ctx.clock.now(); //                                            no client
+    let (mut facts, retry) = assess::begin(store, validated, now); //        no client
+    if retry {
+        announce_retry(store, validated, ctx).await; //                      client: event
+    }
+    let objects = desired::build(validated); //                              no client
+    let mut memo = ctx.memos.for_pass(&validated.name, &objects); //         no client
+    let recorded = (facts.data.as_ref(), &facts.volume_sizes);
+    let store_id = (validated.name.as_str(), validated.uid.as_str());
+    let mut live = match apply::apply_children(ctx, &mut memo, store_id, &objects, recorded, retry)
+        .await?
+    {
+        Applied::Children(live) => live, //                               client
+        Applied::Refused(refusal) => return refuse(store, validated, ctx, facts, refusal).await,
+    };
+    facts.volume_sizes = std::mem::take(&mut live.volume_sizes);
+    let gates = Gates {
+        database: &live.database,
+        storefront: &live.storefront,
+        applied: live.rejected.is_none(),
+        retry,
+    };
+    let setup = setup::run_setup(ctx, validated, objects.setup_job(), gates, &mut facts).await?;
+    if facts.completed_setup.is_some() {
+        // Set up on this data: from now on, losing it is DataLost.
+        facts.data = Some(data::record(facts.data.as_ref(), &live.data));
+    }
+    let route = exposure(ctx, &mut memo, &objects, validated, &facts).await?; // client
+    let (restarting, rejected) = (setup.restarting || live.restarting, live.rejected.clone());
+    let progress = assess::progress(live, setup, route); //                  no client
+    let timeout = Duration::from_secs(ctx.config.provisioning_timeout_seconds);
+    let created = store.metadata.creation_timestamp.as_ref();
+    let assessed = assess::assess(progress, &mut facts, (now, created), timeout, restarting);
+    if let Some(seconds) = assessed.time_to_ready {
+        ctx.metrics.time_to_ready(seconds);
+    }
+    report::finish(store, ctx, facts, assessed.outcome).await?; //          client
+    match rejected {
+        Some(message) => Err(Error::Rejected(message)),
+        None => Ok(assessed.action),
+    }
+}
+
+/// Nothing is public before it is ours: the edge policies and the route go out only once setup
+/// has installed the shop with our admin (in this pass or an earlier one).
+async fn exposure(
+    ctx: &Context,
+    memo: &mut crate::controller::memory::Memo,
+    objects: &StoreObjects,
+    validated: &ValidatedStore,
+    facts: &Facts,
+) -> Result<Option<crate::controller::observe::Step>, Error> {
+    if facts.completed_setup.is_some() {
+        Ok(apply::expose(ctx, memo, objects).await?)
+    } else {
+        apply::withdraw(ctx, &validated.namespace).await?;
+        Ok(assess::unexposed_route(objects))
+    }
+}
+
+/// Children that could not be applied: an empty shop is never public (its installer would be
+/// anyone's), and the status says why.
+async fn refuse(
+    store: &Store,
+    validated: &ValidatedStore,
+    ctx: &Context,
+    facts: Facts,
+    refusal: Refusal,
+) -> Result<Action, Error> {
+    if matches!(refusal, Refusal::DataLost(_)) {
+        apply::withdraw(ctx, &validated.namespace).await?;
+    }
+    let (outcome, action) = assess::refused(refusal, &validated.namespace);
+    report::finish(store, ctx, facts, outcome).await?;
+    Ok(action)
+}
+
+async fn announce_retry(store: &Store, validated: &ValidatedStore, ctx: &Context) {
+    info!(store = %validated.name, "retry requested");
+    report::publish(
+        store,
+        ctx,
+        EventType::Normal,
+        "RetryRequested",
+        "Retry",
+        "Provisioning again after a failure",
+    )
+    .await;
+}
