@@ -37,12 +37,7 @@ where
 
 /// A condition of a Store by type.
 pub fn condition<'a>(store: &'a Store, type_: &str) -> Option<&'a Condition> {
-    store
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
+    store.status.as_ref()?.condition(type_)
 }
 
 /// Whether a condition is `True`.

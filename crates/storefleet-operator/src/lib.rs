@@ -4,18 +4,20 @@
 //! apiserver, and `render` runs the pure ones to show what a Store produces:
 //!
 //! ```text
-//!  Store ──► validate ──► build ──► apply ──► observe ──► status
-//!            (pure)       (pure)    (client)  (client)    (client)
-//!            validate.rs  desired/    ...
-//!               │           │
-//!               └───────────┴──► render.rs: multi-document YAML, no cluster needed
+//!  Store ──► validate ──► admit ──► desired ──► apply ──► steps ──► assess ──► report
+//!            (pure)       (cache)   (pure)      (client)  (client)  (pure)     (client)
+//!            validate/    controller/admission  controller/apply/   controller/assess.rs
+//!               │                   desired/    controller/steps/   controller/report.rs
+//!               └───────────────────────┴──► render.rs: multi-document YAML, no cluster needed
 //! ```
 //!
 //! - [`config`]: the operator's configuration (plans, images, domains), loaded and checked.
 //! - [`validate`]: `&Store` + config → [`validate::ValidatedStore`] or a user error.
-//! - [`build`]: one pure function per child object, typed k8s-openapi structs.
-//! - [`render`]: validate + build + serialize, for `storefleet-operator render`.
-//! - [`controller`]: the reconcile loop (apply, observe, status, cleanup) and `run`.
+//! - [`desired`]: what should exist: one pure function per child object, typed k8s-openapi
+//!   structs.
+//! - [`render`]: validate + desired + serialize, for `storefleet-operator render`.
+//! - [`controller`]: the reconcile (driver, admission, apply, steps, assess, report, cleanup)
+//!   and `run`.
 //! - [`metrics`], [`http`]: Prometheus metrics and the health endpoints.
 
 pub mod config;

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `storefleet_reconciles_total` | counter | `result` = success, error |
 //! | `storefleet_reconcile_duration_seconds` | histogram | |
-//! | `storefleet_reconcile_errors_total` | counter | `kind` = Conflict, Rejected, Transient |
+//! | `storefleet_reconcile_errors_total` | counter | `kind` = the failed step: Apply, Setup, Cleanup, Status, Finalizer, Rejected, Unnamed |
 //! | `storefleet_stores` | gauge | `phase` |
 //! | `storefleet_time_to_ready_seconds` | histogram | (creation to first Ready) |
 //! | `storefleet_api_requests_total` | counter | `verb` = get, apply, create, delete, list, patch, patch_status |
@@ -211,7 +211,7 @@ mod tests {
     fn exposes_every_metric() {
         let m = Metrics::default();
         m.reconciled("success", Duration::from_millis(3));
-        m.reconcile_error("Transient");
+        m.reconcile_error("Apply");
         m.set_phase("a", Some(Phase::Ready));
         m.set_phase("b", Some(Phase::Provisioning));
         m.set_phase("b", Some(Phase::Ready));
@@ -222,7 +222,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("storefleet_reconcile_errors_total{kind=\"Transient\"} 1"),
+            text.contains("storefleet_reconcile_errors_total{kind=\"Apply\"} 1"),
             "{text}"
         );
         assert!(

@@ -1,5 +1,5 @@
-//! Render: validate + build + serialize, with no cluster. The same code path the controller
-//! runs, so what a reviewer sees in a pull request is what the cluster gets.
+//! Render: validate + desired objects + serialize, with no cluster. The same code path the
+//! controller runs, so what a reviewer sees in a pull request is what the cluster gets.
 //!
 //! Output is multi-document YAML in apply order, deterministic: generated secret values are shown
 //! as [`crate::desired::secrets::PLACEHOLDER`], never random, never real.

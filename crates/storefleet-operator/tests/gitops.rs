@@ -143,7 +143,7 @@ fn alert_rules_use_metrics_the_operator_exports() {
         .expect("rules");
     let rules: Value = serde_saphyr::from_str(&text).expect("yaml");
     let metrics = Metrics::default();
-    metrics.reconcile_error("Transient");
+    metrics.reconcile_error("Apply");
     metrics.time_to_ready(std::time::Duration::from_secs(1));
     let exported = metrics.encode();
     let mut checked = 0;

@@ -121,6 +121,17 @@ pub enum Engine {
     Medusa,
 }
 
+impl Store {
+    /// Whether the Store carries the operator's finalizer (`storefleet.io/cleanup`): its
+    /// provisioning has started, and its deletion waits for the cleanup.
+    pub fn has_finalizer(&self) -> bool {
+        self.metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|f| f == crate::names::FINALIZER))
+    }
+}
+
 impl Engine {
     /// The value as written in the spec.
     pub const fn as_str(self) -> &'static str {

@@ -84,6 +84,18 @@ pub struct StoreStatus {
     pub volume_sizes: BTreeMap<String, String>,
 }
 
+impl StoreStatus {
+    /// The condition of `type_`, if any (conditions are a map keyed on their type).
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// Whether the condition of `type_` is `True`.
+    pub fn is_true(&self, type_: &str) -> bool {
+        self.condition(type_).is_some_and(|c| c.status == "True")
+    }
+}
+
 /// The objects a store's data lives in, by uid.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -4,16 +4,10 @@
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use storefleet_types::Store;
-use storefleet_types::names;
 
 use crate::controller::context::{Context, LIMIT_RECHECK};
 use crate::controller::status::{Blocked, Outcome};
 use crate::validate::{self, ValidatedStore};
-
-/// Whether the Store carries our finalizer.
-pub fn has_finalizer(store: &Store) -> bool {
-    store.finalizers().iter().any(|f| f == names::FINALIZER)
-}
 
 /// Whether a store that is not being deleted may be provisioned.
 #[derive(Debug)]
@@ -59,7 +53,7 @@ pub fn admit(store: &Store, ctx: &Context) -> Admission {
             Action::requeue(LIMIT_RECHECK),
         );
     }
-    if !has_finalizer(store)
+    if !store.has_finalizer()
         && let Err(message) = ctx.admit(&validated.name, &store.spec.owner)
     {
         return Admission::Refused(

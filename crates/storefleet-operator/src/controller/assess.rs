@@ -50,9 +50,8 @@ pub fn begin(store: &Store, validated: &ValidatedStore, now: Timestamp) -> (Fact
 fn is_retry(store: &Store, facts: &Facts) -> bool {
     let prev = store.status.clone().unwrap_or_default();
     let stalled_generation = prev
-        .conditions
-        .iter()
-        .find(|c| c.type_ == condition::STALLED && c.status == "True")
+        .condition(condition::STALLED)
+        .filter(|c| c.status == "True")
         .and_then(|c| c.observed_generation);
     prev.phase == Some(Phase::Failed)
         && (facts.observed_retry != prev.observed_retry
@@ -64,9 +63,8 @@ fn is_retry(store: &Store, facts: &Facts) -> bool {
 fn starts_over(store: &Store, facts: &Facts) -> bool {
     let prev = store.status.clone().unwrap_or_default();
     let data_lost = prev
-        .conditions
-        .iter()
-        .any(|c| c.type_ == condition::STALLED && c.status == "True" && c.reason == "DataLost");
+        .condition(condition::STALLED)
+        .is_some_and(|c| c.status == "True" && c.reason == "DataLost");
     data_lost && facts.observed_retry != prev.observed_retry
 }
 

@@ -13,7 +13,6 @@ use kube::runtime::reflector;
 use storefleet_types::Store;
 
 use crate::config::OperatorConfig;
-use crate::controller::admission::has_finalizer;
 use crate::controller::memory::{JobStates, Memos, Seen};
 use crate::controller::routes::RoutedHosts;
 use crate::metrics::Metrics;
@@ -148,7 +147,7 @@ impl Context {
         };
         let taken: HashSet<String> = stores
             .iter()
-            .filter(|s| has_finalizer(s))
+            .filter(|s| s.has_finalizer())
             .filter_map(|s| s.metadata.name.clone())
             .chain(admitted.iter().cloned())
             .filter(|n| n != name)

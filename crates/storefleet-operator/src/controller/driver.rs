@@ -27,7 +27,7 @@ use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use storefleet_types::{Store, names};
 use tracing::{Instrument, debug, info, warn};
 
-use crate::controller::admission::{self, Admission, has_finalizer};
+use crate::controller::admission::{self, Admission};
 use crate::controller::apply::{self, Applied, Refusal};
 use crate::controller::assess;
 use crate::controller::cleanup;
@@ -63,7 +63,7 @@ pub async fn reconcile(store: Arc<Store>, ctx: Arc<Context>) -> Result<Action, E
 
 async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Error> {
     let validated = if store.metadata.deletion_timestamp.is_some() {
-        if !has_finalizer(&store) {
+        if !store.has_finalizer() {
             ctx.release(&store.name_any());
         }
         None
@@ -73,7 +73,7 @@ async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Err
             Admission::Refused(outcome, action) => {
                 // A store refused after it served (its host taken, its domain or annotations
                 // no longer allowed) is closed: its route and edge policies go.
-                if has_finalizer(&store)
+                if store.has_finalizer()
                     && let Some(namespace) =
                         store.status.as_ref().and_then(|s| s.namespace.as_deref())
                     && apply::withdraw(ctx, namespace)
@@ -108,7 +108,7 @@ async fn finalized(
             (FinalizerEvent::Cleanup(store), _) => Ok(cleanup::cleanup(&store, ctx).await?),
         }
     };
-    let adding_finalizer = validated.is_some() && !has_finalizer(&store);
+    let adding_finalizer = validated.is_some() && !store.has_finalizer();
     let action = finalizer(&stores, names::FINALIZER, store.clone(), handle).await?;
     if !adding_finalizer {
         return Ok(action);

@@ -1,27 +1,33 @@
 //! The controller: drives every Store from Pending to Ready, keeps it there, deletes it cleanly.
 //!
 //! ```text
-//!  reconcile(store)                                               reconcile.rs
-//!   ├─ admit: validate (pure), host and caps (from the cache)     refused: status (+ route withdrawn)
-//!   └─ kube finalizer
-//!       ├─ Apply:   build (crate::desired, pure)
-//!       │           ─► the data still there? (namespace, volumes)  data.rs (pure)   lost: DataLost
-//!       │           ─► apply each child, typed server-side apply   apply.rs, apply_child.rs, calls.rs
+//!  reconcile(store)                                              driver.rs
+//!   ├─ admit: validate (pure), host and caps (from the cache)    admission.rs   refused: status
+//!   └─ kube finalizer                                                           (+ route withdrawn)
+//!       ├─ Apply:   desired objects (crate::desired, pure)
+//!       │           ─► the namespace: ours? issued? (read once)    apply/mod.rs
+//!       │           ─► the data still there? (namespace, volumes)  data.rs (pure)  lost: DataLost
+//!       │           ─► each child, typed server-side apply,        apply/child.rs, calls.rs
 //!       │              wave by wave, in parallel within a wave     desired/wave.rs
-//!       │              (skipping what the memo shows unchanged)    memo.rs, seen.rs  [Secrets: create-only]
-//!       │              Medusa: migration Job gates the Deployments  migration.rs
-//!       │           ─► observe the applied or watched objects      observe.rs (pure)
-//!       │           ─► setup Job behind its gates                  setup.rs
-//!       │           ─► expose (route, edge policies) once set up   apply.rs (Exposure wave)
+//!       │              (skipping what the memory shows unchanged)  memory/  [Secrets: create-only]
+//!       │              data claims grown first                     apply/volumes.rs
+//!       │              Medusa: the migration step gates the        steps/migration.rs
+//!       │              Deployments
+//!       │           ─► the setup step behind its gates             steps/setup.rs
+//!       │           ─► expose (route, edge policies) once set up   apply/mod.rs (Exposure wave)
+//!       │           ─► assess: timeout, ready, next look (pure)    assess.rs, observe.rs
 //!       │           ─► one status write + events                   report.rs, status.rs (pure)
-//!       └─ Cleanup: delete the namespace or release the children  cleanup.rs
+//!       └─ Cleanup: delete the namespace or release the children   cleanup.rs
+//!  shared by every pass: context.rs (client, caches, config, clock, caps); errors: error.rs
+//!  run: leader election, the Controller and its watches          runtime.rs, watches.rs, routes.rs
 //! ```
 //!
 //! The kinds of child are listed once (`children.rs`); the watches (`watches.rs`) and the Retain
 //! cleanup derive from that list. Each step has its own error enum carrying the `kube::Error`;
-//! [`Error::metric_label`] names the step and [`error_policy`] decides how soon to come back.
-//! The I/O is tested against a real kube-apiserver, kube-controller-manager and etcd
+//! `Error::metric_label` (`error.rs`) names the step and `error_policy` decides how soon to come
+//! back. The I/O is tested against a real kube-apiserver, kube-controller-manager and etcd
 //! (`tests/control_plane.rs`, crate `storefleet-envtest`).
+
 pub mod admission;
 pub mod apply;
 pub mod assess;

@@ -35,9 +35,8 @@ impl StatusError {
 /// The Stalled reason, if any, of a status.
 fn stalled_reason(status: &StoreStatus) -> Option<&str> {
     status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == condition::STALLED && c.status == "True")
+        .condition(condition::STALLED)
+        .filter(|c| c.status == "True")
         .map(|c| c.reason.as_str())
 }
 

@@ -15,7 +15,7 @@ use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher;
-use kube_lease_manager::LeaseManagerBuilder;
+use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use storefleet_types::Store;
 use storefleet_types::names;
 use tokio::sync::watch;
@@ -237,14 +237,9 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     result
 }
 
-async fn run_as_leader(
-    client: Client,
-    options: RunOptions,
-    metrics: Arc<Metrics>,
-    ready: Arc<AtomicBool>,
-    stop: watch::Receiver<bool>,
-) -> Result<(), RunError> {
-    // A missing namespace is the usual start-up problem outside the chart: say so in one line.
+/// The lease's manager, in the lease namespace (a missing one is the usual start-up problem
+/// outside the chart: said in one line).
+async fn lease_manager(client: &Client, options: &RunOptions) -> Result<LeaseManager, RunError> {
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     if let Err(kube::Error::Api(status)) = namespaces.get_metadata(&options.lease_namespace).await
         && status.code == 404
@@ -253,7 +248,7 @@ async fn run_as_leader(
             options.lease_namespace.clone(),
         ));
     }
-    let manager = LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
+    LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
         .with_namespace(&options.lease_namespace)
         .with_identity(&options.identity)
         .with_duration(LEASE_SECONDS)
@@ -261,8 +256,17 @@ async fn run_as_leader(
         .with_field_manager(names::FIELD_MANAGER)
         .build()
         .await
-        .map_err(|e| RunError::LeaderElection(e.to_string()))?;
-    let (mut leader, task) = manager.watch().await;
+        .map_err(|e| RunError::LeaderElection(e.to_string()))
+}
+
+async fn run_as_leader(
+    client: Client,
+    options: RunOptions,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    let (mut leader, task) = lease_manager(&client, &options).await?.watch().await;
     // A standby is healthy and ready: it only waits.
     ready.store(true, Ordering::SeqCst);
     info!(lease = LEASE_NAME, namespace = %options.lease_namespace, identity = %options.identity, "waiting for leadership");

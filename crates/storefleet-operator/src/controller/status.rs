@@ -198,59 +198,7 @@ pub fn next_status(
             c.keep_steps();
             message.clone()
         }
-        Outcome::Progress(p) => {
-            let message = if let Some(b) = &p.blocked {
-                c.set(condition::READY, false, &b.reason, &b.message);
-                c.set(condition::STALLED, true, &b.reason, &b.message);
-                b.message.clone()
-            } else if p.is_ready() {
-                c.set(condition::READY, true, "StoreReady", "Store is ready");
-                "Store is ready".to_string()
-            } else {
-                let (reason, message) = p.waiting_for();
-                c.set(condition::READY, false, reason, &message);
-                c.set(condition::RECONCILING, true, "Provisioning", &message);
-                message
-            };
-            c.step(
-                condition::NAMESPACE_READY,
-                &p.namespace,
-                "NamespaceReady",
-                "NamespaceNotReady",
-            );
-            c.step(
-                condition::DATABASE_READY,
-                &p.database,
-                "DatabaseReady",
-                "DatabaseNotReady",
-            );
-            c.step(
-                condition::STOREFRONT_READY,
-                &p.storefront,
-                "StorefrontAvailable",
-                "StorefrontNotAvailable",
-            );
-            match &p.setup {
-                Setup::Succeeded => c.set(
-                    condition::SETUP_COMPLETE,
-                    true,
-                    "SetupSucceeded",
-                    "Setup succeeded",
-                ),
-                Setup::Gated(m) => c.set(condition::SETUP_COMPLETE, false, "SetupPending", m),
-                Setup::Running(m) => c.set(condition::SETUP_COMPLETE, false, "SetupRunning", m),
-                Setup::Failed(m) => c.set(condition::SETUP_COMPLETE, false, "SetupFailed", m),
-            }
-            if let Some(route) = &p.route {
-                c.step(
-                    condition::ROUTE_ACCEPTED,
-                    route,
-                    "Accepted",
-                    "RouteNotAccepted",
-                );
-            }
-            message
-        }
+        Outcome::Progress(p) => progress_conditions(&mut c, p),
     };
     StoreStatus {
         observed_generation: Some(facts.generation),
@@ -268,6 +216,62 @@ pub fn next_status(
         data: facts.data,
         volume_sizes: facts.volume_sizes,
     }
+}
+
+/// The conditions of a store on its way (or Ready, or blocked): Ready, Stalled or Reconciling,
+/// and one per step; the status message.
+fn progress_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
+    let message = if let Some(b) = &p.blocked {
+        c.set(condition::READY, false, &b.reason, &b.message);
+        c.set(condition::STALLED, true, &b.reason, &b.message);
+        b.message.clone()
+    } else if p.is_ready() {
+        c.set(condition::READY, true, "StoreReady", "Store is ready");
+        "Store is ready".to_string()
+    } else {
+        let (reason, message) = p.waiting_for();
+        c.set(condition::READY, false, reason, &message);
+        c.set(condition::RECONCILING, true, "Provisioning", &message);
+        message
+    };
+    c.step(
+        condition::NAMESPACE_READY,
+        &p.namespace,
+        "NamespaceReady",
+        "NamespaceNotReady",
+    );
+    c.step(
+        condition::DATABASE_READY,
+        &p.database,
+        "DatabaseReady",
+        "DatabaseNotReady",
+    );
+    c.step(
+        condition::STOREFRONT_READY,
+        &p.storefront,
+        "StorefrontAvailable",
+        "StorefrontNotAvailable",
+    );
+    match &p.setup {
+        Setup::Succeeded => c.set(
+            condition::SETUP_COMPLETE,
+            true,
+            "SetupSucceeded",
+            "Setup succeeded",
+        ),
+        Setup::Gated(m) => c.set(condition::SETUP_COMPLETE, false, "SetupPending", m),
+        Setup::Running(m) => c.set(condition::SETUP_COMPLETE, false, "SetupRunning", m),
+        Setup::Failed(m) => c.set(condition::SETUP_COMPLETE, false, "SetupFailed", m),
+    }
+    if let Some(route) = &p.route {
+        c.step(
+            condition::ROUTE_ACCEPTED,
+            route,
+            "Accepted",
+            "RouteNotAccepted",
+        );
+    }
+    message
 }
 
 struct Conditions<'a> {
@@ -359,7 +363,7 @@ mod tests {
     }
 
     fn cond<'a>(s: &'a StoreStatus, t: &str) -> Option<&'a Condition> {
-        s.conditions.iter().find(|c| c.type_ == t)
+        s.condition(t)
     }
 
     #[test]

@@ -16,6 +16,80 @@ use crate::controller::children::{ChildKind, KindVisitor, for_each_kind, key_of}
 use crate::controller::memory::{DELETED, Seen, version_of};
 use crate::controller::observe::Step;
 
+/// The watches being added to the controller, one kind at a time.
+struct Watch {
+    controller: Option<Controller<Store>>,
+    client: Client,
+    seen: Arc<Seen>,
+    gateway_api: bool,
+}
+impl Watch {
+    /// Adds a watch of kind `K` (`events` of whole objects or of metadata only).
+    fn add<K, O>(
+        &mut self,
+        events: impl futures::Stream<Item = Result<watcher::Event<O>, watcher::Error>> + Send + 'static,
+        step: fn(&O) -> Option<Step>,
+    ) where
+        K: ChildKind,
+        O: kube::Resource<DynamicType = ()>
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned
+            + Send
+            + Sync
+            + 'static,
+    {
+        let seen = self.seen.clone();
+        let kind = K::kind(&()).to_string();
+        // The events themselves (not only the objects) are read, so that a deletion is
+        // recorded as one even where the memo compares managedFields (see memory::version_of).
+        let events = events
+            .map_ok(move |event| {
+                match &event {
+                    watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                        let key = key_of::<K>(o.meta());
+                        if let Some(step) = step(o) {
+                            seen.saw_step(key.clone(), step);
+                        }
+                        seen.saw_uid(key.clone(), o.meta().uid.as_deref());
+                        seen.saw(key, version_of(&kind, o.meta()).as_deref());
+                    }
+                    watcher::Event::Delete(o) => {
+                        seen.saw(key_of::<K>(o.meta()), Some(DELETED));
+                    }
+                    watcher::Event::Init | watcher::Event::InitDone => {}
+                }
+                event
+            })
+            .touched_objects();
+        self.controller = self.controller.take().map(|c| {
+            c.watches_stream(events, |object: O| {
+                object
+                    .labels()
+                    .get(keys::STORE)
+                    .map(|name| ObjectRef::<Store>::new(name))
+            })
+        });
+    }
+}
+impl KindVisitor for Watch {
+    fn visit<K: ChildKind>(&mut self) {
+        if K::GATEWAY_API && !self.gateway_api {
+            return;
+        }
+        let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
+        let config = watcher::Config::default().labels(&selector);
+        let client = self.client.clone();
+        if K::OBSERVED {
+            self.add::<K, K>(watcher::watcher(Api::all(client), config), K::step);
+        } else {
+            // An Api of PartialObjectMeta makes metadata-only requests.
+            let api = Api::<PartialObjectMeta<K>>::all(client);
+            self.add::<K, PartialObjectMeta<K>>(watcher::watcher(api, config), |_| None);
+        }
+    }
+}
+
 /// Watches every child kind carrying our labels (Gateway API kinds only when the configuration
 /// offers Gateway routing) and maps each object to its Store. The watches are metadata-only (no
 /// Secret value, spec or status is ever held in memory), except for the kinds whose status
@@ -28,80 +102,6 @@ pub fn watch_children(
     seen: &Arc<Seen>,
     gateway_api: bool,
 ) -> Controller<Store> {
-    struct Watch {
-        controller: Option<Controller<Store>>,
-        client: Client,
-        seen: Arc<Seen>,
-        gateway_api: bool,
-    }
-    impl Watch {
-        /// Adds a watch of kind `K` (`events` of whole objects or of metadata only).
-        fn add<K, O>(
-            &mut self,
-            events: impl futures::Stream<Item = Result<watcher::Event<O>, watcher::Error>>
-            + Send
-            + 'static,
-            step: fn(&O) -> Option<Step>,
-        ) where
-            K: ChildKind,
-            O: kube::Resource<DynamicType = ()>
-                + Clone
-                + std::fmt::Debug
-                + serde::de::DeserializeOwned
-                + Send
-                + Sync
-                + 'static,
-        {
-            let seen = self.seen.clone();
-            let kind = K::kind(&()).to_string();
-            // The events themselves (not only the objects) are read, so that a deletion is
-            // recorded as one even where the memo compares managedFields (see memo::version_of).
-            let events = events
-                .map_ok(move |event| {
-                    match &event {
-                        watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
-                            let key = key_of::<K>(o.meta());
-                            if let Some(step) = step(o) {
-                                seen.saw_step(key.clone(), step);
-                            }
-                            seen.saw_uid(key.clone(), o.meta().uid.as_deref());
-                            seen.saw(key, version_of(&kind, o.meta()).as_deref());
-                        }
-                        watcher::Event::Delete(o) => {
-                            seen.saw(key_of::<K>(o.meta()), Some(DELETED));
-                        }
-                        watcher::Event::Init | watcher::Event::InitDone => {}
-                    }
-                    event
-                })
-                .touched_objects();
-            self.controller = self.controller.take().map(|c| {
-                c.watches_stream(events, |object: O| {
-                    object
-                        .labels()
-                        .get(keys::STORE)
-                        .map(|name| ObjectRef::<Store>::new(name))
-                })
-            });
-        }
-    }
-    impl KindVisitor for Watch {
-        fn visit<K: ChildKind>(&mut self) {
-            if K::GATEWAY_API && !self.gateway_api {
-                return;
-            }
-            let selector = format!("{}={}", keys::MANAGED_BY, keys::MANAGED_BY_VALUE);
-            let config = watcher::Config::default().labels(&selector);
-            let client = self.client.clone();
-            if K::OBSERVED {
-                self.add::<K, K>(watcher::watcher(Api::all(client), config), K::step);
-            } else {
-                // An Api of PartialObjectMeta makes metadata-only requests.
-                let api = Api::<PartialObjectMeta<K>>::all(client);
-                self.add::<K, PartialObjectMeta<K>>(watcher::watcher(api, config), |_| None);
-            }
-        }
-    }
     let mut watch = Watch {
         controller: Some(controller),
         client: client.clone(),

@@ -1,6 +1,6 @@
-//! Build: one pure function per child object, from a [`ValidatedStore`] to typed k8s-openapi
-//! structs. No client, no randomness (generated secret values come from a [`SecretValues`]
-//! source the caller picks), no `json!`.
+//! Desired objects (what should exist): one pure function per child object, from a
+//! [`ValidatedStore`] to typed k8s-openapi structs. No client, no randomness (generated secret
+//! values come from a [`SecretValues`] source the caller picks), no `json!`.
 //!
 //! ```text
 //!  ValidatedStore ─► namespace ─► limits (quota, limit range) ─► network (policies)

@@ -20,7 +20,6 @@ use crate::validate::{ValidatedStore, Woocommerce};
 pub const WWW_DATA_UID: i64 = 33;
 /// Where WordPress lives in the official image.
 pub const DOCROOT: &str = "/var/www/html";
-pub use super::route::{CERT_MANAGER_ISSUER_ANNOTATION, TLS_SECRET};
 /// Name of the files volume inside pods.
 pub const FILES_VOLUME: &str = "files";
 

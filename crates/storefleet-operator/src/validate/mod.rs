@@ -92,7 +92,7 @@ impl ValidationError {
 /// How the shop's certificate is obtained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tls {
-    /// cert-manager issues it into [`crate::desired::storefront::TLS_SECRET`].
+    /// cert-manager issues it into [`crate::desired::route::TLS_SECRET`].
     ClusterIssuer(String),
     /// An existing Secret in the store's namespace.
     Secret(String),

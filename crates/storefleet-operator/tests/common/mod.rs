@@ -486,12 +486,12 @@ where
 
 /// The condition of a type, if any.
 pub fn condition(status: &StoreStatus, type_: &str) -> Option<Condition> {
-    status.conditions.iter().find(|c| c.type_ == type_).cloned()
+    status.condition(type_).cloned()
 }
 
 /// Whether a condition is True.
 pub fn is_true(status: &StoreStatus, type_: &str) -> bool {
-    condition(status, type_).is_some_and(|c| c.status == "True")
+    status.is_true(type_)
 }
 
 /// A store's phase.

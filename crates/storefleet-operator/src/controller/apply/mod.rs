@@ -6,7 +6,7 @@
 //! Every child but the generated Secrets and the Jobs is written with server-side apply
 //! (field manager `storefleet-operator`, force): an apply that changes nothing writes nothing to
 //! etcd, one that finds a field changed or removed puts it back, and a field we stop sending is
-//! dropped (server-side apply knows which fields we own). A child the memo (`memo.rs`) shows
+//! dropped (server-side apply knows which fields we own). A child the memo (`memory/`) shows
 //! unchanged since our last apply is skipped; every few minutes a pass applies everything. The
 //! applied StatefulSets and Deployments feed `observe`. Secrets are created once and never
 //! overwritten; only their metadata is ever read. The Namespace is read first: it decides

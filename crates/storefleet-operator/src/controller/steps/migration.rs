@@ -5,6 +5,8 @@
 //! image still runs. A failed migration fails the store until a retry; a finished one removes
 //! the finished migration Jobs of earlier images.
 
+use std::ops::ControlFlow;
+
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use storefleet_types::names;
@@ -64,21 +66,10 @@ pub async fn migrate(
                 "Waiting for the database and the cache before migrating the database".into(),
             )));
         }
-        None => {
-            if let Some(running) = earlier_running(ctx, &namespace, &name).await? {
-                return Ok(Migration::of(Step::Waiting(format!(
-                    "Waiting for migration job {running} (of an earlier image) to finish before starting {name}"
-                ))));
-            }
-            match create_once(ctx, job).await? {
-                Some(created) => created,
-                None => {
-                    return Ok(Migration::of(Step::Waiting(format!(
-                        "Migration job {name} started"
-                    ))));
-                }
-            }
-        }
+        None => match start(ctx, job, &namespace, &name).await? {
+            ControlFlow::Continue(created) => created,
+            ControlFlow::Break(waiting) => return Ok(waiting),
+        },
     };
     if live.metadata.deletion_timestamp.is_some() {
         return Ok(Migration {
@@ -105,24 +96,48 @@ pub async fn migrate(
                 )))
             });
         }
-        JobState::Failed { reason, message } => {
-            let text = format!(
-                "Migration job {name} failed ({reason}: {message}); see `kubectl logs -n {namespace} job/{name}`. Change the spec or the {} annotation to retry",
-                names::RETRY_ANNOTATION
-            );
-            Migration {
-                step: Step::Waiting(text.clone()),
-                blocked: Some(Blocked {
-                    reason: "MigrationFailed".into(),
-                    message: text,
-                }),
-                restarting: false,
-            }
-        }
+        JobState::Failed { reason, message } => failed(&name, &namespace, &reason, &message),
     };
     memo.record(key.clone(), live.metadata.resource_version.as_deref());
     memo.workloads.insert(key, migration.step.clone());
     Ok(migration)
+}
+
+/// Creates the migration Job once no Job of an earlier image runs (Continue with it); or the
+/// step to report meanwhile (Break).
+async fn start(
+    ctx: &Context,
+    job: &Job,
+    namespace: &str,
+    name: &str,
+) -> Result<ControlFlow<Migration, Job>, ApplyError> {
+    if let Some(running) = earlier_running(ctx, namespace, name).await? {
+        return Ok(ControlFlow::Break(Migration::of(Step::Waiting(format!(
+            "Waiting for migration job {running} (of an earlier image) to finish before starting {name}"
+        )))));
+    }
+    Ok(match create_once(ctx, job).await? {
+        Some(created) => ControlFlow::Continue(created),
+        None => ControlFlow::Break(Migration::of(Step::Waiting(format!(
+            "Migration job {name} started"
+        )))),
+    })
+}
+
+/// A migration that failed for good: the store is Failed until a retry.
+fn failed(name: &str, namespace: &str, reason: &str, message: &str) -> Migration {
+    let text = format!(
+        "Migration job {name} failed ({reason}: {message}); see `kubectl logs -n {namespace} job/{name}`. Change the spec or the {} annotation to retry",
+        names::RETRY_ANNOTATION
+    );
+    Migration {
+        step: Step::Waiting(text.clone()),
+        blocked: Some(Blocked {
+            reason: "MigrationFailed".into(),
+            message: text,
+        }),
+        restarting: false,
+    }
 }
 
 /// The migration Jobs of this store other than `current`, read whole (for their state); none

@@ -1,4 +1,5 @@
-//! The setup step: the WP-CLI Job, behind its gates.
+//! The setup step: the setup Job (WP-CLI for WooCommerce, `medusa exec` for Medusa), behind its
+//! gates.
 //!
 //! The Job is created (never applied) once the database and the storefront are ready; its name
 //! is a hash of its inputs, so a spec change makes a new one. Setup Jobs of earlier specs never
@@ -87,6 +88,18 @@ pub struct Gates<'a> {
     pub retry: bool,
 }
 
+/// The setup Job this pass wants, and what decides it.
+struct Wanted<'a> {
+    job: &'a Job,
+    name: String,
+    key: ChildKey,
+    owned: bool,
+    /// Set up with this Job already (the status says so).
+    done: bool,
+    /// The database and the storefront are ready and every child was accepted.
+    open: bool,
+}
+
 /// Runs the setup behind its gates; records a success in `facts.completed_setup`.
 pub async fn run_setup(
     ctx: &Context,
@@ -95,45 +108,121 @@ pub async fn run_setup(
     gates: Gates<'_>,
     facts: &mut Facts,
 ) -> Result<SetupStep, SetupError> {
-    let job_name = job.name_any();
-    let namespace = &store.namespace;
-    let done = facts.completed_setup.as_deref() == Some(job_name.as_str());
-    let open = gates.database.is_ready() && gates.storefront.is_ready() && gates.applied;
-    let key = ChildKey::new("Job", Some(namespace), Some(&job_name));
-    let owned = job.metadata.owner_references.is_some();
-    // With no Job in the namespace (as the watches saw it), nothing needs listing: the setup is
-    // done, waits behind its gates, or starts now. A Job the watches did not show (a namespace
-    // handed over from a retained store) makes the create a conflict: then it is read below.
-    if !ctx.seen.any("Job", namespace) {
-        if done {
-            return Ok(SetupStep::of(Setup::Succeeded));
+    let name = job.name_any();
+    let wanted = Wanted {
+        job,
+        key: ChildKey::new("Job", Some(&store.namespace), Some(&name)),
+        owned: job.metadata.owner_references.is_some(),
+        done: facts.completed_setup.as_deref() == Some(name.as_str()),
+        open: gates.database.is_ready() && gates.storefront.is_ready() && gates.applied,
+        name,
+    };
+    if let Some(step) = from_watches(ctx, &store.namespace, &wanted, facts).await? {
+        return Ok(step);
+    }
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &store.namespace);
+    let (live, earlier_running) = list_setup_jobs(ctx, store, &jobs, &wanted.name).await?;
+    if wanted.done {
+        // Done before; the finished Job may have been cleaned up, which is fine.
+        if let Some(live) = &live {
+            calls::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
+            let version = live.metadata.resource_version.as_deref();
+            ctx.jobs
+                .record(wanted.key, version, wanted.owned, JobState::Succeeded);
         }
-        if !open {
+        return Ok(SetupStep::of(Setup::Succeeded));
+    }
+    let Some(live) = live else {
+        if let Some(earlier) = earlier_running {
+            return Ok(SetupStep::of(Setup::Gated(format!(
+                "Waiting for setup job {earlier} (from an earlier spec) to finish before starting {}",
+                wanted.name
+            ))));
+        }
+        if !wanted.open {
             return Ok(SetupStep::of(gated()));
         }
-        if let Some(started) = start(ctx, job, key.clone(), owned).await? {
-            return Ok(started);
+        let started = start(ctx, job, wanted.key, wanted.owned).await?;
+        return Ok(started.unwrap_or_else(|| {
+            SetupStep::of(Setup::Running(format!("Setup job {} started", wanted.name)))
+        }));
+    };
+    if live.metadata.deletion_timestamp.is_some() {
+        return Ok(SetupStep {
+            restarting: true,
+            ..SetupStep::of(Setup::Gated("Restarting setup".into()))
+        });
+    }
+    calls::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
+    let state = observe::job(&live);
+    let version = live.metadata.resource_version.as_deref();
+    ctx.jobs
+        .record(wanted.key.clone(), version, wanted.owned, state.clone());
+    if let JobState::Failed { reason, .. } = &state
+        && gates.retry
+    {
+        info!(job_name = %wanted.name, %reason, "deleting failed setup job for a retry");
+        delete(ctx, &jobs, &wanted.name).await?;
+    }
+    Ok(step_of(
+        state,
+        &wanted.name,
+        &store.namespace,
+        gates.retry,
+        facts,
+    ))
+}
+
+/// The setup as the watches show it, when that is enough: with no Job in the namespace the setup
+/// is done, waits behind its gates, or starts now (a Job the watches did not show, from a
+/// namespace handed over by a retained store, makes the create a conflict: then it is read);
+/// with the Job unchanged since it was last read and no Job of an earlier spec, its last state.
+async fn from_watches(
+    ctx: &Context,
+    namespace: &str,
+    wanted: &Wanted<'_>,
+    facts: &mut Facts,
+) -> Result<Option<SetupStep>, SetupError> {
+    if !ctx.seen.any("Job", namespace) {
+        if wanted.done {
+            return Ok(Some(SetupStep::of(Setup::Succeeded)));
+        }
+        if !wanted.open {
+            return Ok(Some(SetupStep::of(gated())));
+        }
+        if let Some(started) = start(ctx, wanted.job, wanted.key.clone(), wanted.owned).await? {
+            return Ok(Some(started));
         }
     }
-    // The Job as last read, if the watches show it unchanged and no setup Job of an earlier
-    // spec is there: nothing to read, nothing to clean up.
     let earlier = ctx
         .seen
         .names("Job", namespace)
         .into_iter()
-        .any(|n| n != job_name && n.starts_with(names::child::SETUP_JOB_PREFIX));
-    if !earlier && let Some(state) = ctx.jobs.current(&key, &ctx.seen, owned) {
-        match state {
-            JobState::Succeeded => {
-                facts.completed_setup = Some(job_name);
-                return Ok(SetupStep::of(Setup::Succeeded));
-            }
-            JobState::Running(m) => return Ok(SetupStep::of(Setup::Running(m))),
-            // A failure is read again: a retry deletes the Job.
-            JobState::Failed { .. } => {}
-        }
+        .any(|n| n != wanted.name && n.starts_with(names::child::SETUP_JOB_PREFIX));
+    if earlier {
+        return Ok(None);
     }
-    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
+    Ok(
+        match ctx.jobs.current(&wanted.key, &ctx.seen, wanted.owned) {
+            Some(JobState::Succeeded) => {
+                facts.completed_setup = Some(wanted.name.clone());
+                Some(SetupStep::of(Setup::Succeeded))
+            }
+            Some(JobState::Running(m)) => Some(SetupStep::of(Setup::Running(m))),
+            // A failure is read again: a retry deletes the Job.
+            Some(JobState::Failed { .. }) | None => None,
+        },
+    )
+}
+
+/// The store's setup Jobs: this pass's (if it exists) and the name of a running one of an
+/// earlier spec; finished ones of earlier specs are deleted.
+async fn list_setup_jobs(
+    ctx: &Context,
+    store: &ValidatedStore,
+    jobs: &Api<Job>,
+    job_name: &str,
+) -> Result<(Option<Job>, Option<String>), SetupError> {
     let selector = format!(
         "{}={},{}={}",
         keys::STORE,
@@ -146,7 +235,7 @@ pub async fn run_setup(
         .list(&ListParams::default().labels(&selector))
         .await
         .map_err(|source| SetupError::List {
-            namespace: namespace.clone(),
+            namespace: store.namespace.clone(),
             source,
         })?;
     let mut live = None;
@@ -155,69 +244,37 @@ pub async fn run_setup(
         let other_name = other.name_any();
         if other_name == job_name {
             live = Some(other);
-        } else if other.metadata.deletion_timestamp.is_some() {
-            earlier_running = Some(other_name);
-        } else if let JobState::Running(_) = observe::job(&other) {
+        } else if other.metadata.deletion_timestamp.is_some()
+            || matches!(observe::job(&other), JobState::Running(_))
+        {
             earlier_running = Some(other_name);
         } else {
             info!(job = %other_name, "removing a finished setup job of an earlier spec");
-            delete(ctx, &jobs, &other_name).await?;
+            delete(ctx, jobs, &other_name).await?;
         }
     }
-    if done {
-        // Done before; the finished Job may have been cleaned up, which is fine.
-        if let Some(live) = &live {
-            calls::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
-            ctx.jobs.record(
-                key,
-                live.metadata.resource_version.as_deref(),
-                owned,
-                JobState::Succeeded,
-            );
-        }
-        return Ok(SetupStep::of(Setup::Succeeded));
-    }
-    let Some(live) = live else {
-        if let Some(earlier) = earlier_running {
-            return Ok(SetupStep::of(Setup::Gated(format!(
-                "Waiting for setup job {earlier} (from an earlier spec) to finish before starting {job_name}"
-            ))));
-        }
-        if !open {
-            return Ok(SetupStep::of(gated()));
-        }
-        return Ok(start(ctx, job, key, owned).await?.unwrap_or_else(|| {
-            SetupStep::of(Setup::Running(format!("Setup job {job_name} started")))
-        }));
-    };
-    if live.metadata.deletion_timestamp.is_some() {
-        return Ok(SetupStep {
-            restarting: true,
-            ..SetupStep::of(Setup::Gated("Restarting setup".into()))
-        });
-    }
-    calls::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
-    let state = observe::job(&live);
-    ctx.jobs.record(
-        key,
-        live.metadata.resource_version.as_deref(),
-        owned,
-        state.clone(),
-    );
-    Ok(match state {
+    Ok((live, earlier_running))
+}
+
+/// The setup step of a Job in `state` (pure); a success is recorded in `facts`. A failure on a
+/// retry restarts the setup (the Job was deleted); otherwise it fails the store until a retry.
+fn step_of(
+    state: JobState,
+    job_name: &str,
+    namespace: &str,
+    retry: bool,
+    facts: &mut Facts,
+) -> SetupStep {
+    match state {
         JobState::Succeeded => {
-            facts.completed_setup = Some(job_name);
+            facts.completed_setup = Some(job_name.to_string());
             SetupStep::of(Setup::Succeeded)
         }
         JobState::Running(m) => SetupStep::of(Setup::Running(m)),
-        JobState::Failed { reason, .. } if gates.retry => {
-            info!(%job_name, %reason, "deleting failed setup job for a retry");
-            delete(ctx, &jobs, &job_name).await?;
-            SetupStep {
-                restarting: true,
-                ..SetupStep::of(Setup::Gated(format!("Restarting setup after {reason}")))
-            }
-        }
+        JobState::Failed { reason, .. } if retry => SetupStep {
+            restarting: true,
+            ..SetupStep::of(Setup::Gated(format!("Restarting setup after {reason}")))
+        },
         JobState::Failed { reason, message } => {
             let text = format!(
                 "Setup job {job_name} failed ({reason}: {message}); see `kubectl logs -n {namespace} job/{job_name}`. Change the spec or the {} annotation to retry",
@@ -232,7 +289,7 @@ pub async fn run_setup(
                 restarting: false,
             }
         }
-    })
+    }
 }
 
 /// Creates the setup Job and remembers it as started; None when it exists already.
