@@ -77,7 +77,7 @@ fn objects_yaml(n: usize, config: &OperatorConfig) -> (String, usize) {
                 Child::HttpRoute(o) => serde_json::to_value(o),
                 Child::ConfigMap(o) => serde_json::to_value(o),
                 // The Job waits for readiness in the operator too; not part of "all children".
-                Child::Job(_) | Child::MigrationJob(_) => continue,
+                Child::SetupJob(_) | Child::MigrationJob(_) => continue,
             }
             .expect("serializable");
             docs.push(doc);

@@ -4,7 +4,7 @@
 //! kube-rs's `gateway-api` crate (0.22, the newest) is built on kube 4 and k8s-openapi 0.28; its
 //! types implement the `Resource` trait of that kube, not of the kube 5 this operator uses, so
 //! they cannot be applied with our client. These structs follow the v1.6.1 CRD's field names
-//! (`tests/control_plane.rs` applies them to the real CRD); they hold only what we send and read,
+//! (`tests/control_plane/` applies them to the real CRD); they hold only what we send and read,
 //! which is all server-side apply needs: fields we do not send are not ours.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;

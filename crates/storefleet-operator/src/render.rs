@@ -187,7 +187,9 @@ pub fn render(store: &Store, config: &OperatorConfig) -> Result<String, RenderEr
             Child::Ingress(o) => to_yaml("Ingress", o.metadata.name.as_deref(), o),
             Child::HttpRoute(o) => to_yaml("HTTPRoute", o.metadata.name.as_deref(), o),
             Child::ConfigMap(o) => to_yaml("ConfigMap", o.metadata.name.as_deref(), o),
-            Child::Job(o) | Child::MigrationJob(o) => to_yaml("Job", o.metadata.name.as_deref(), o),
+            Child::SetupJob(o) | Child::MigrationJob(o) => {
+                to_yaml("Job", o.metadata.name.as_deref(), o)
+            }
         }?;
         docs.push(doc);
     }

@@ -26,7 +26,7 @@
 //! cleanup derive from that list. Each step has its own error enum carrying the `kube::Error`;
 //! `Error::metric_label` (`error.rs`) names the step and `error_policy` decides how soon to come
 //! back. The I/O is tested against a real kube-apiserver, kube-controller-manager and etcd
-//! (`tests/control_plane.rs`, crate `storefleet-envtest`).
+//! (`tests/control_plane/`, crate `storefleet-envtest`).
 
 pub mod admission;
 pub mod apply;

@@ -48,7 +48,7 @@ pub enum Child<'a> {
     /// ConfigMap.
     ConfigMap(&'a ConfigMap),
     /// The setup Job: created by the setup step behind its gates.
-    Job(&'a Job),
+    SetupJob(&'a Job),
     /// A migration Job: created once per image; the Deployments after it wait for its success.
     MigrationJob(&'a Job),
 }
@@ -71,7 +71,7 @@ impl Child<'_> {
             Child::Ingress(o) => &o.metadata,
             Child::HttpRoute(o) => &o.metadata,
             Child::ConfigMap(o) => &o.metadata,
-            Child::Job(o) | Child::MigrationJob(o) => &o.metadata,
+            Child::SetupJob(o) | Child::MigrationJob(o) => &o.metadata,
         }
     }
 }

@@ -5,11 +5,12 @@
 //! ```text
 //!  ValidatedStore ─► namespace ─► limits (quota, limit range) ─► network (policies)
 //!                 ─► secrets (templates: created once, never overwritten)
-//!                 ─► the engine's application:
-//!                      woocommerce: database (MariaDB) ─► storefront (PVC, Service,
-//!                                   Deployment) ─► setup (ConfigMap script, Job)
-//!                      medusa:      medusa/ (PostgreSQL, Redis, migration Job, uploads PVC,
-//!                                   Service, server and worker Deployments, setup Job)
+//!                 ─► the engine's application, on what every shop has (shop: the
+//!                    storefront Service, the files volume, hashed Job names):
+//!                      woocommerce/: database (MariaDB) ─► storefront (WordPress
+//!                                    Deployment) ─► setup (ConfigMap script, Job)
+//!                      medusa/:      PostgreSQL, Redis, migration Job, server and worker
+//!                                    Deployments, setup Job
 //!                 ─► route (Ingress or Gateway API HTTPRoute)   = StoreObjects, in apply order
 //! ```
 //!
@@ -21,16 +22,15 @@
 
 pub mod access;
 pub mod child;
-pub mod database;
 pub mod limits;
 pub mod medusa;
 pub mod namespace;
 pub mod network;
 pub mod route;
 pub mod secrets;
-pub mod setup;
-pub mod storefront;
+pub mod shop;
 pub mod wave;
+pub mod woocommerce;
 
 pub use child::Child;
 
@@ -77,23 +77,12 @@ pub struct StoreObjects {
     pub route: route::RouteObject,
 }
 
-/// A WooCommerce store's application.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WoocommerceObjects {
-    /// MariaDB.
-    pub database: database::DatabaseObjects,
-    /// WordPress.
-    pub storefront: storefront::StorefrontObjects,
-    /// The WP-CLI setup.
-    pub setup: setup::SetupObjects,
-}
-
 /// The application objects of one engine.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)] // built once per reconcile, never moved around in bulk
 pub enum AppObjects {
     /// WordPress + WooCommerce on MariaDB.
-    Woocommerce(WoocommerceObjects),
+    Woocommerce(woocommerce::WoocommerceObjects),
     /// Medusa v2 on PostgreSQL and Redis.
     Medusa(medusa::MedusaObjects),
 }
@@ -129,7 +118,7 @@ impl StoreObjects {
                 Child::Service(&w.storefront.service),
                 Child::Deployment(&w.storefront.deployment),
                 Child::ConfigMap(&w.setup.script),
-                Child::Job(&w.setup.job),
+                Child::SetupJob(&w.setup.job),
             ]),
             AppObjects::Medusa(m) => out.extend([
                 Child::ConfigMap(&m.database_init),
@@ -142,7 +131,7 @@ impl StoreObjects {
                 Child::Service(&m.service),
                 Child::Deployment(&m.server),
                 Child::Deployment(&m.worker),
-                Child::Job(&m.setup),
+                Child::SetupJob(&m.setup),
             ]),
         }
         out.extend(self.edge_policies.iter().map(Child::EdgePolicy));
@@ -226,11 +215,9 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
         secrets: secrets::build_secret_templates(store),
         api_access: access::build_api_access(store),
         app: match &store.app {
-            App::Woocommerce(woo) => AppObjects::Woocommerce(WoocommerceObjects {
-                database: database::build_database(store, woo),
-                storefront: storefront::build_storefront(store, woo),
-                setup: setup::build_setup(store, woo),
-            }),
+            App::Woocommerce(woo) => {
+                AppObjects::Woocommerce(woocommerce::build_woocommerce(store, woo))
+            }
             App::Medusa(m) => AppObjects::Medusa(medusa::build_medusa(store, m)),
         },
         route: route::build_route(store),

@@ -80,7 +80,7 @@ impl Child<'_> {
             Child::StatefulSet(_) => Wave::Data,
             Child::MigrationJob(_) => Wave::Migration,
             Child::Deployment(_) => Wave::Storefront,
-            Child::Job(_) => Wave::Setup,
+            Child::SetupJob(_) => Wave::Setup,
             Child::EdgePolicy(_) | Child::Ingress(_) | Child::HttpRoute(_) => Wave::Exposure,
         }
     }

@@ -107,7 +107,7 @@ pub fn start<'a>(
         Child::GeneratedSecret(t) => (!memo.unchanged(&key_of::<Secret>(&t.metadata), &ctx.seen))
             .then(|| secret(ctx, t, issued).boxed()),
         // The migration step and the setup step create their Jobs themselves.
-        Child::MigrationJob(_) | Child::Job(_) => None,
+        Child::MigrationJob(_) | Child::SetupJob(_) => None,
     }
 }
 

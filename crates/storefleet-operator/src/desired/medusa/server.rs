@@ -9,14 +9,14 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
-use super::super::setup::hashed_name;
-use super::super::storefront::files_volume;
 use super::super::{
     child_meta, container_security, empty_dir, env, env_from_secret, mount, pod_template,
     resources, selector,
 };
 use super::medusa_env;
 use crate::config::ContainerResources;
+use crate::desired::shop::files_volume;
+use crate::desired::shop::hashed_name;
 use crate::validate::{Medusa, ValidatedStore};
 
 /// The `node` user of the official Node image, which the Medusa image runs as.
@@ -138,7 +138,7 @@ pub fn build_server_deployment(store: &ValidatedStore, medusa: &Medusa) -> Deplo
         &store.plan.medusa.resources.server,
     ));
     if let Some(mounts) = c.volume_mounts.as_mut() {
-        mounts.push(mount(super::super::storefront::FILES_VOLUME, UPLOADS_PATH));
+        mounts.push(mount(crate::desired::shop::FILES_VOLUME, UPLOADS_PATH));
     }
     deployment(
         store,

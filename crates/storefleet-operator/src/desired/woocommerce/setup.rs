@@ -14,15 +14,16 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use storefleet_types::names::{Component, child, secret_keys as keys};
 
-use super::storefront::{WWW_DATA_UID, files_mount, files_volume, wordpress_env};
-use super::{
+use super::storefront::{WWW_DATA_UID, files_mount, wordpress_env};
+use crate::desired::shop::{files_volume, hashed_name};
+use crate::desired::{
     child_meta, container_security, empty_dir, env, env_from_secret, labels, pod_security,
     resources, selector,
 };
 use crate::validate::{ValidatedStore, Woocommerce};
 
 /// The WP-CLI script, shipped in the ConfigMap.
-pub const SCRIPT: &str = include_str!("../../scripts/woocommerce-setup.sh");
+pub const SCRIPT: &str = include_str!("../../../scripts/woocommerce-setup.sh");
 /// Key of the script in the ConfigMap.
 pub const SCRIPT_KEY: &str = "setup.sh";
 /// Where the script is mounted in the Job's pod.
@@ -86,17 +87,6 @@ pub fn setup_job_name(store: &ValidatedStore, woo: &Woocommerce) -> String {
         parts.push(var.value.as_deref().unwrap_or_default());
     }
     hashed_name(child::SETUP_JOB_PREFIX, &parts)
-}
-
-/// `prefix` + 8 hex digits of a hash of `parts` (in order): the name of a Job whose pod
-/// template is immutable, so that a change of any input is a new Job.
-pub fn hashed_name(prefix: &str, parts: &[&str]) -> String {
-    let mut hasher = Fnv1a::default();
-    for part in parts {
-        hasher.write(part.as_bytes());
-    }
-    let h = hasher.finish();
-    format!("{prefix}{:08x}", (h ^ (h >> 32)) & 0xffff_ffff)
 }
 
 /// The Job: runs the script once with a deadline and a bounded backoff, on the storefront's
@@ -180,31 +170,5 @@ pub fn build_setup_job(store: &ValidatedStore, woo: &Woocommerce) -> Job {
             ..JobSpec::default()
         }),
         status: None,
-    }
-}
-
-/// FNV-1a, 64 bit: a stable hash for names (not for security).
-#[derive(Debug)]
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-        // Separator, so that ("ab","c") and ("a","bc") differ.
-        self.0 ^= 0xff;
-        self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }

@@ -12,7 +12,8 @@ use kube_quantity::ParsedQuantity;
 use storefleet_operator::config::{GatewayConfig, OperatorConfig};
 use storefleet_operator::desired::route::RouteObject;
 use storefleet_operator::desired::secrets::{Csprng, PASSWORD_LEN, Placeholder, Value};
-use storefleet_operator::desired::{self, AppObjects, Child, StoreObjects, WoocommerceObjects};
+use storefleet_operator::desired::woocommerce::WoocommerceObjects;
+use storefleet_operator::desired::{self, AppObjects, Child, StoreObjects};
 use storefleet_operator::validate::{ValidatedStore, validate};
 use storefleet_types::fixtures::TEST_UID;
 use storefleet_types::names::{self, Component, child, labels as keys};
@@ -106,7 +107,7 @@ fn pods(o: &StoreObjects) -> Vec<(Component, PodTemplateSpec)> {
         .filter_map(|c| match c {
             Child::StatefulSet(s) => Some(s.spec.template.clone()),
             Child::Deployment(d) => Some(d.spec.template.clone()),
-            Child::Job(j) | Child::MigrationJob(j) => Some(j.spec.as_ref()?.template.clone()),
+            Child::SetupJob(j) | Child::MigrationJob(j) => Some(j.spec.as_ref()?.template.clone()),
             _ => None,
         })
         .map(|t| {
@@ -246,7 +247,7 @@ fn apply_order_puts_isolation_first_and_exposure_after_setup() {
             Child::Ingress(_) => "Ingress",
             Child::HttpRoute(_) => "HTTPRoute",
             Child::ConfigMap(_) => "ConfigMap",
-            Child::Job(_) | Child::MigrationJob(_) => "Job",
+            Child::SetupJob(_) | Child::MigrationJob(_) => "Job",
         })
         .collect();
     assert_eq!(&kinds[..3], ["Namespace", "ResourceQuota", "LimitRange"]);
@@ -1425,7 +1426,7 @@ fn waves_follow_the_apply_order_and_no_pod_runs_before_its_guards() {
                 child,
                 Child::StatefulSet(_)
                     | Child::Deployment(_)
-                    | Child::Job(_)
+                    | Child::SetupJob(_)
                     | Child::MigrationJob(_)
             );
             assert_eq!(
@@ -1460,7 +1461,7 @@ fn waves_follow_the_apply_order_and_no_pod_runs_before_its_guards() {
             assert!(data.iter().all(|d| *d < m) && deployments.iter().all(|s| m < *s));
         }
         // The route and the edge policies come after the setup Job, in their own wave.
-        let setup = wave_of(|c| matches!(c, Child::Job(_)));
+        let setup = wave_of(|c| matches!(c, Child::SetupJob(_)));
         let exposure = wave_of(|c| {
             matches!(
                 c,

@@ -1,18 +1,20 @@
-//! WordPress: the files volume, a Service, a one-replica Deployment, and its route (`route.rs`).
+//! WordPress: a one-replica Deployment on the store's files volume (`shop.rs`, with the Service), its
+//! environment and probes.
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, Service, ServicePort,
-    ServiceSpec, Sysctl, TCPSocketAction, Volume, VolumeMount,
+    Container, ContainerPort, EnvVar, HTTPGetAction, PersistentVolumeClaim, PodSpec,
+    PodTemplateSpec, Probe, Service, Sysctl, TCPSocketAction, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
-use super::{
-    child_meta, container_security, env, env_from_secret, labels, pod_security, resources,
-    rwo_claim_spec, selector, selector_labels,
+use crate::desired::shop::{
+    FILES_VOLUME, build_storefront_service, build_storefront_volume, files_volume,
+};
+use crate::desired::{
+    child_meta, container_security, env, env_from_secret, labels, pod_security, resources, selector,
 };
 use crate::validate::{ValidatedStore, Woocommerce};
 
@@ -20,8 +22,6 @@ use crate::validate::{ValidatedStore, Woocommerce};
 pub const WWW_DATA_UID: i64 = 33;
 /// Where WordPress lives in the official image.
 pub const DOCROOT: &str = "/var/www/html";
-/// Name of the files volume inside pods.
-pub const FILES_VOLUME: &str = "files";
 
 /// The storefront's objects.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,47 +69,6 @@ pub fn wordpress_env(store: &ValidatedStore) -> Vec<EnvVar> {
         format!("define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\n"),
     ));
     out
-}
-
-/// The files volume (ReadWriteOnce: the setup Job runs on the same node as the storefront).
-pub fn build_storefront_volume(store: &ValidatedStore) -> PersistentVolumeClaim {
-    PersistentVolumeClaim {
-        metadata: child_meta(store, child::STOREFRONT_DATA, Component::Storefront),
-        spec: Some(rwo_claim_spec(store, &store.storefront_size)),
-        status: None,
-    }
-}
-
-/// ClusterIP Service on port 80.
-pub fn build_storefront_service(store: &ValidatedStore) -> Service {
-    Service {
-        metadata: child_meta(store, child::STOREFRONT, Component::Storefront),
-        spec: Some(ServiceSpec {
-            type_: Some("ClusterIP".into()),
-            selector: Some(selector_labels(store, Component::Storefront)),
-            ports: Some(vec![ServicePort {
-                name: Some(ports::HTTP_NAME.into()),
-                port: 80,
-                target_port: Some(IntOrString::String(ports::HTTP_NAME.into())),
-                protocol: Some("TCP".into()),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        status: None,
-    }
-}
-
-/// A volume backed by the files PVC.
-pub fn files_volume() -> Volume {
-    Volume {
-        name: FILES_VOLUME.into(),
-        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-            claim_name: child::STOREFRONT_DATA.into(),
-            read_only: Some(false),
-        }),
-        ..Volume::default()
-    }
 }
 
 /// Mount of [`files_volume`] at the docroot.

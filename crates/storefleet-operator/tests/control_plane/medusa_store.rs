@@ -3,11 +3,11 @@
 //! gates the server and the worker, the setup Job follows, the store goes Ready with the
 //! storefront and admin URLs, every pod is admitted under the `restricted` Pod Security Standard
 //! and the quota, and deleting the Store removes everything. Pods are made ready (Job pods
-//! succeed) by the kubelet stand-in; the Medusa processes themselves run in `tests/medusa.rs`.
+//! succeed) by the kubelet stand-in; the Medusa processes themselves run in `tests/real_stack/medusa.rs`.
 //!
 //! Without the assets the test prints one `skipped:` line and returns.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -18,7 +18,7 @@
 //!
 //! Without the modules, node, PostgreSQL, Redis or Chromium the test prints one `skipped:` line.
 
-mod customer;
+use crate::customer;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

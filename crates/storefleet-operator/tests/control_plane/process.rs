@@ -4,7 +4,7 @@
 //!
 //! Without the assets every test prints one `skipped:` line and returns.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! (`STOREFLEET_GATEWAY_API_CRDS`). There is no Gateway controller here: the test writes the
 //! HTTPRoute's status as one would (`Accepted` for its parent).
 
-mod common;
+use crate::common;
 
 use common::{Env, condition, eventually, is_true};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};

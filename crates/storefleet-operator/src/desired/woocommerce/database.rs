@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports, secret_keys as keys};
 
-use super::{
+use crate::desired::{
     child_meta, container_security, database_claim, empty_dir, env_from_secret, labels, mount,
     pod_security, resources, selector, selector_labels,
 };
@@ -81,7 +81,7 @@ pub fn build_database_stateful_set(store: &ValidatedStore, woo: &Woocommerce) ->
             env_from_secret("MARIADB_DATABASE", secret, keys::DB_NAME),
             env_from_secret("MARIADB_USER", secret, keys::DB_USER),
             env_from_secret("MARIADB_PASSWORD", secret, keys::DB_PASSWORD),
-            super::env("MARIADB_AUTO_UPGRADE", "1"),
+            crate::desired::env("MARIADB_AUTO_UPGRADE", "1"),
         ]),
         ports: Some(vec![ContainerPort {
             name: Some(ports::DATABASE_NAME.into()),

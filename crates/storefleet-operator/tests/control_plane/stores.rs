@@ -6,7 +6,7 @@
 //!
 //! Without the assets every test prints one `skipped:` line and returns.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

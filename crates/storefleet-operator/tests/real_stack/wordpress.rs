@@ -12,7 +12,7 @@
 //! Without the fixtures or the Debian packages (or without root, needed to run as uid 33) the
 //! test prints one `skipped:` line.
 
-mod customer;
+use crate::customer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,8 +25,9 @@ use storefleet_envtest::TempDir;
 use storefleet_envtest::process::Supervised;
 use storefleet_operator::config::OperatorConfig;
 use storefleet_operator::desired::secrets::Csprng;
-use storefleet_operator::desired::setup::SCRIPT_KEY;
-use storefleet_operator::desired::{self, AppObjects, StoreObjects, WoocommerceObjects};
+use storefleet_operator::desired::woocommerce::WoocommerceObjects;
+use storefleet_operator::desired::woocommerce::setup::SCRIPT_KEY;
+use storefleet_operator::desired::{self, AppObjects, StoreObjects};
 use storefleet_operator::validate::validate;
 use storefleet_types::{PaymentMethod, SetupSpec, Store};
 

@@ -2,8 +2,7 @@
 //! 5.4 against its upstream-format test cases; `control_plane.rs` runs it on statuses the
 //! operator writes on a real apiserver), the Flux example, and the Prometheus alert rules (every metric they use exists).
 
-#[path = "common/argocd.rs"]
-mod argocd;
+use crate::argocd;
 
 use argocd::{health, health_dir, lua_literal, root};
 use serde_json::Value;

@@ -6,7 +6,7 @@
 //!
 //! helm comes from `make test-deps` (`.tools/bin/helm`), or `$HELM`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

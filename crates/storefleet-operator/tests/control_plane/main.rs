@@ -1,0 +1,15 @@
+//! The control-plane tier: a real kube-apiserver, kube-controller-manager and etcd (crate
+//! `storefleet-envtest`, `KUBEBUILDER_ASSETS`), the operator running with the chart's RBAC and a
+//! kubelet stand-in that makes pods ready. Stores from creation to deletion (`stores`), a Medusa
+//! store (`medusa_store`), Gateway API routing (`gateway`), the operator binary as a process
+//! (`process`) and the Helm chart (`chart`). Without the assets each test prints one `skipped:`
+//! line.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod chart;
+mod gateway;
+mod medusa_store;
+mod process;
+mod stores;
