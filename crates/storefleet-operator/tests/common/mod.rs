@@ -57,6 +57,33 @@ pub struct Operator {
     pub metrics: Arc<Metrics>,
 }
 
+/// The name of the test function this is expanded in (the name its control plane and its
+/// skip line are given): the function a local item is declared in, closures skipped.
+#[allow(unused_macros)]
+macro_rules! this_test {
+    () => {{
+        fn here() {}
+        std::any::type_name_of_val(&here)
+            .strip_suffix("::here")
+            .unwrap_or_default()
+            .rsplit("::")
+            .find(|part| *part != "{{closure}}")
+            .unwrap_or_default()
+    }};
+}
+
+/// `Env::start` (or `Env::prepare`) for the test this is expanded in, with `config`; where there
+/// is no control plane, one `skipped:` line and the test returns.
+#[allow(unused_macros)]
+macro_rules! env_or_skip {
+    ($how:ident, $config:expr) => {
+        match $crate::common::Env::$how(this_test!(), $config).await {
+            Some(env) => env,
+            None => return,
+        }
+    };
+}
+
 /// A control plane with the CRD and the chart's RBAC, and (usually) the operator running.
 pub struct Env {
     /// The control plane.

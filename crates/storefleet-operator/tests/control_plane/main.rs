@@ -6,6 +6,7 @@
 //! line.
 
 #[path = "../common/mod.rs"]
+#[macro_use]
 mod common;
 
 mod chart;
@@ -13,3 +14,10 @@ mod gateway;
 mod medusa_store;
 mod process;
 mod stores;
+
+#[tokio::test]
+async fn this_test_names_the_test_it_is_expanded_in() {
+    assert_eq!(this_test!(), "this_test_names_the_test_it_is_expanded_in");
+    let nested = async { this_test!() }.await;
+    assert_eq!(nested, "this_test_names_the_test_it_is_expanded_in");
+}

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Env;
 use storefleet_envtest::process::Supervised;
 use storefleet_envtest::{ControlPlane, TempDir};
 use storefleet_operator::config::OperatorConfig;
@@ -105,14 +104,7 @@ async fn without_the_crd_run_says_what_to_apply_and_exits_non_zero() {
 
 #[tokio::test]
 async fn sigterm_stops_the_operator_within_the_grace_period() {
-    let Some(env) = Env::prepare(
-        "sigterm_stops_the_operator_within_the_grace_period",
-        OperatorConfig::default(),
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(prepare, OperatorConfig::default());
     env.create(storefleet_types::Store::test()).await;
     let dir = TempDir::new("operator-process").expect("temp dir");
     for mode in [

@@ -34,10 +34,7 @@ fn config() -> OperatorConfig {
 
 #[tokio::test]
 async fn a_store_becomes_ready_with_every_child_admitted() {
-    let Some(env) = Env::start("a_store_becomes_ready_with_every_child_admitted", config()).await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.create(Store::test()).await;
     let store = env.wait_phase("alice", Phase::Ready).await;
     assert!(
@@ -243,14 +240,7 @@ async fn pods_pass_restricted(env: &Env) {
 
 #[tokio::test]
 async fn a_ready_store_reconciles_without_changing_anything() {
-    let Some(mut env) = Env::start(
-        "a_ready_store_reconciles_without_changing_anything",
-        config(),
-    )
-    .await
-    else {
-        return;
-    };
+    let mut env = env_or_skip!(start, config());
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Ready).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -275,9 +265,7 @@ async fn a_ready_store_reconciles_without_changing_anything() {
 
 #[tokio::test]
 async fn drift_is_repaired_without_rerunning_setup() {
-    let Some(env) = Env::start("drift_is_repaired_without_rerunning_setup", config()).await else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.create(Store::test()).await;
     let ready = env.wait_phase("alice", Phase::Ready).await;
     let job = ready
@@ -351,14 +339,7 @@ async fn drift_is_repaired_without_rerunning_setup() {
 
 #[tokio::test]
 async fn generated_secrets_survive_restarts_and_are_never_overwritten() {
-    let Some(mut env) = Env::start(
-        "generated_secrets_survive_restarts_and_are_never_overwritten",
-        config(),
-    )
-    .await
-    else {
-        return;
-    };
+    let mut env = env_or_skip!(start, config());
     // Stop half-way: database ready, storefront not.
     env.cp.kubelet().hold(NS, Component::Storefront.as_str());
     env.create(Store::test()).await;
@@ -408,14 +389,7 @@ async fn generated_secrets_survive_restarts_and_are_never_overwritten() {
 
 #[tokio::test]
 async fn a_failed_setup_is_retried_by_annotation_and_by_spec_change() {
-    let Some(env) = Env::start(
-        "a_failed_setup_is_retried_by_annotation_and_by_spec_change",
-        config(),
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.cp.kubelet().jobs(NS, JobPods::Fail);
     env.create(Store::test()).await;
     let failed = env.wait_phase("alice", Phase::Failed).await;
@@ -452,14 +426,7 @@ async fn a_failed_setup_is_retried_by_annotation_and_by_spec_change() {
 async fn provisioning_times_out_and_a_retry_restarts_the_clock() {
     let mut config = config();
     config.provisioning_timeout_seconds = 8;
-    let Some(env) = Env::start(
-        "provisioning_times_out_and_a_retry_restarts_the_clock",
-        config,
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config);
     env.cp.kubelet().hold(NS, Component::Database.as_str());
     env.create(Store::test()).await;
     let failed = env.wait_phase("alice", Phase::Failed).await;
@@ -479,10 +446,7 @@ async fn provisioning_times_out_and_a_retry_restarts_the_clock() {
 
 #[tokio::test]
 async fn an_invalid_spec_is_stalled_with_no_children() {
-    let Some(env) = Env::start("an_invalid_spec_is_stalled_with_no_children", config()).await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     // Admission cannot know the operator's base domain: this host is refused by the operator.
     env.create(
         Store::test()
@@ -509,9 +473,7 @@ async fn an_invalid_spec_is_stalled_with_no_children() {
 
 #[tokio::test]
 async fn the_crd_rejects_bad_stores_at_admission() {
-    let Some(env) = Env::prepare("the_crd_rejects_bad_stores_at_admission", config()).await else {
-        return;
-    };
+    let env = env_or_skip!(prepare, config());
     let create = |value: serde_json::Value| {
         let api = env.stores();
         async move {
@@ -653,14 +615,7 @@ async fn the_crd_rejects_bad_stores_at_admission() {
 async fn the_store_cap_holds_new_stores_until_capacity_frees() {
     let mut config = config();
     config.max_stores = 1;
-    let Some(env) = Env::start(
-        "the_store_cap_holds_new_stores_until_capacity_frees",
-        config,
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config);
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Ready).await;
     env.create(Store::test().with_name("bob")).await;
@@ -681,14 +636,7 @@ async fn the_store_cap_holds_new_stores_until_capacity_frees() {
 
 #[tokio::test]
 async fn deleting_a_store_removes_its_namespace_then_the_store() {
-    let Some(env) = Env::start(
-        "deleting_a_store_removes_its_namespace_then_the_store",
-        config(),
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Ready).await;
     env.delete("alice").await;
@@ -710,10 +658,7 @@ async fn deleting_a_store_removes_its_namespace_then_the_store() {
 
 #[tokio::test]
 async fn retain_keeps_the_namespace_without_ownership() {
-    let Some(env) = Env::start("retain_keeps_the_namespace_without_ownership", config()).await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.create(Store::test().with_deletion_policy(DeletionPolicy::Retain))
         .await;
     let store = env.wait_phase("alice", Phase::Ready).await;
@@ -745,14 +690,7 @@ async fn retain_keeps_the_namespace_without_ownership() {
 
 #[tokio::test]
 async fn owner_references_let_the_garbage_collector_remove_children() {
-    let Some(mut env) = Env::start(
-        "owner_references_let_the_garbage_collector_remove_children",
-        config(),
-    )
-    .await
-    else {
-        return;
-    };
+    let mut env = env_or_skip!(start, config());
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Provisioning).await;
     env.wait_store("alice", "namespace ready", |s| {
@@ -772,10 +710,7 @@ async fn owner_references_let_the_garbage_collector_remove_children() {
 
 #[tokio::test]
 async fn a_foreign_namespace_is_never_adopted_nor_deleted() {
-    let Some(env) = Env::start("a_foreign_namespace_is_never_adopted_nor_deleted", config()).await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.cp
         .ensure_namespace(NS)
         .await
@@ -803,9 +738,7 @@ async fn a_foreign_namespace_is_never_adopted_nor_deleted() {
 
 #[tokio::test]
 async fn metrics_follow_the_stores() {
-    let Some(env) = Env::start("metrics_follow_the_stores", config()).await else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Ready).await;
     let text = env.metrics().encode();
@@ -832,10 +765,7 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
         self, ApplyError, create_once, get_metadata, is_rejection, ssa,
     };
     use storefleet_operator::controller::context::{Context, SystemClock};
-    let Some(env) = Env::prepare("apply_layer_calls_behave_on_a_real_apiserver", config()).await
-    else {
-        return;
-    };
+    let env = env_or_skip!(prepare, config());
     let client = env.operator_client.clone();
     let (reader, _writer) = kube::runtime::reflector::store();
     let recorder = Recorder::new(
@@ -963,14 +893,7 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
 /// hands it over explicitly by setting the uid annotation.
 #[tokio::test]
 async fn a_retained_namespace_is_not_adopted_by_a_new_store_of_the_same_name() {
-    let Some(env) = Env::start(
-        "a_retained_namespace_is_not_adopted_by_a_new_store_of_the_same_name",
-        config(),
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.create(Store::test().with_deletion_policy(DeletionPolicy::Retain))
         .await;
     env.wait_phase("alice", Phase::Ready).await;
@@ -1048,14 +971,7 @@ async fn a_retained_namespace_is_not_adopted_by_a_new_store_of_the_same_name() {
 /// and the shop still use its values); restoring it lets the store continue.
 #[tokio::test]
 async fn a_deleted_credentials_secret_is_reported_not_regenerated() {
-    let Some(env) = Env::start(
-        "a_deleted_credentials_secret_is_reported_not_regenerated",
-        config(),
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Ready).await;
     let secrets: Api<Secret> = Api::namespaced(env.admin.clone(), NS);
@@ -1104,14 +1020,7 @@ async fn a_deleted_credentials_secret_is_reported_not_regenerated() {
 /// for the old one, which is removed once finished.
 #[tokio::test]
 async fn setup_jobs_never_overlap_and_old_ones_are_removed() {
-    let Some(env) = Env::start(
-        "setup_jobs_never_overlap_and_old_ones_are_removed",
-        config(),
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.cp.kubelet().jobs(NS, JobPods::Hold);
     env.create(Store::test()).await;
     env.wait_store("alice", "setup running", |s| {
@@ -1164,9 +1073,7 @@ async fn a_host_is_served_by_one_store_only() {
         vec!["shop.example.com".to_string()],
     )]
     .into();
-    let Some(env) = Env::start("a_host_is_served_by_one_store_only", config).await else {
-        return;
-    };
+    let env = env_or_skip!(start, config);
     env.create(
         Store::test()
             .with_name("first")
@@ -1233,9 +1140,7 @@ async fn a_host_is_served_by_one_store_only() {
 #[tokio::test]
 async fn a_host_routed_by_a_foreign_route_is_taken() {
     use k8s_openapi::api::networking::v1::Ingress;
-    let Some(env) = Env::start("a_host_routed_by_a_foreign_route_is_taken", config()).await else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.cp.ensure_namespace("web").await.expect("namespace");
     let squatter: Ingress = serde_json::from_value(json!({
         "metadata": {"name": "landing", "namespace": "web"},
@@ -1273,9 +1178,7 @@ async fn a_host_routed_by_a_foreign_route_is_taken() {
 async fn the_per_owner_cap_holds_for_every_door() {
     let mut config = config();
     config.max_stores_per_owner = Some(1);
-    let Some(env) = Env::start("the_per_owner_cap_holds_for_every_door", config).await else {
-        return;
-    };
+    let env = env_or_skip!(start, config);
     env.create(Store::test()).await;
     env.create(Store::test().with_name("alice-two")).await;
     env.create(Store::test().with_name("bob").with_owner("bob@example.com"))
@@ -1305,14 +1208,7 @@ async fn the_per_owner_cap_holds_for_every_door() {
 #[tokio::test]
 async fn no_route_nor_edge_policy_exists_before_setup_completes() {
     use k8s_openapi::api::networking::v1::Ingress;
-    let Some(env) = Env::start(
-        "no_route_nor_edge_policy_exists_before_setup_completes",
-        config(),
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.cp.kubelet().jobs(NS, JobPods::Hold);
     env.create(Store::test()).await;
     env.wait_store("alice", "setup running", |s| {
@@ -1359,14 +1255,7 @@ async fn no_route_nor_edge_policy_exists_before_setup_completes() {
 #[tokio::test]
 async fn a_ready_store_whose_namespace_is_deleted_is_data_lost_not_ready() {
     use k8s_openapi::api::networking::v1::Ingress;
-    let Some(env) = Env::start(
-        "a_ready_store_whose_namespace_is_deleted_is_data_lost_not_ready",
-        config(),
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.create(Store::test()).await;
     let ready = env.wait_phase("alice", Phase::Ready).await;
     let first_setup = ready
@@ -1456,10 +1345,7 @@ async fn a_store_refused_after_it_served_loses_its_route() {
         vec!["shop.example.com".to_string()],
     )]
     .into();
-    let Some(mut env) = Env::start("a_store_refused_after_it_served_loses_its_route", config).await
-    else {
-        return;
-    };
+    let mut env = env_or_skip!(start, config);
     env.create(Store::test().with_domain("shop.example.com"))
         .await;
     env.wait_phase("alice", Phase::Ready).await;
@@ -1499,10 +1385,7 @@ async fn a_store_refused_after_it_served_loses_its_route() {
 /// in a store's namespace (the store here) everything is accepted.
 #[tokio::test]
 async fn the_operator_may_write_only_in_store_namespaces() {
-    let Some(env) = Env::start("the_operator_may_write_only_in_store_namespaces", config()).await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config());
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Ready).await;
 
@@ -1674,9 +1557,7 @@ async fn a_larger_plan_grows_the_volumes_in_place() {
     let mut config = config();
     config.storage_class_name = Some("expandable".into());
     config.allowed_storage_class_names = vec!["fixed".into()];
-    let Some(env) = Env::start("a_larger_plan_grows_the_volumes_in_place", config).await else {
-        return;
-    };
+    let env = env_or_skip!(start, config);
     storage_for(&env, "expandable", true, "alice").await;
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Ready).await;
@@ -1788,14 +1669,7 @@ async fn the_api_reads_a_stores_admin_login_in_that_namespace_only() {
         namespace: common::RELEASE_NAMESPACE.into(),
         name: "storefleet-api".into(),
     });
-    let Some(env) = Env::start(
-        "the_api_reads_a_stores_admin_login_in_that_namespace_only",
-        config,
-    )
-    .await
-    else {
-        return;
-    };
+    let env = env_or_skip!(start, config);
     // The chart's API ServiceAccount and its (cluster-wide) RBAC.
     let api_rbac = storefleet_envtest::chart::access_objects(
         "storefleet",
