@@ -19,10 +19,11 @@
 # modules with `npm ci --omit=dev`), from the locked modules of hack/medusa-deps.sh, on this
 # machine's Node 20 in place of the node:20-bookworm-slim base.
 #
-# Built once per content (this script, hack/node-images/, the fixture files, medusa/); about 3
-# minutes the first time (the Medusa image alone about 1.5). Needs root, debootstrap (`make
-# test-deps` installs it) and gcc (the pause binary); otherwise, or when the build fails, it
-# prints why and nothing else, and the node tier skips with one line. Without node/npm or the
+# Built once per content (this script, hack/node-images/, the fixture files, medusa/); about 3½
+# minutes the first time (the Medusa application builds meanwhile), the Medusa image alone about
+# 1½ when only medusa/ changed. Needs root, debootstrap (`make test-deps` installs it) and gcc
+# (the pause binary); otherwise, or when the build fails, it prints why and nothing else, and the
+# node tier skips with one line. Without node/npm or the
 # Medusa modules only the Medusa image is missing, and only the tests that need it skip.
 set -euo pipefail
 

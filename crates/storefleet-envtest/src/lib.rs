@@ -214,7 +214,7 @@ impl ControlPlane {
                 return None;
             }
         };
-        let mut cp = match Self::start_once(&dir, NodeKind::Real).await {
+        let mut cp = match Self::start_retrying(&dir, NodeKind::Real).await {
             Ok(cp) => cp,
             Err(e) => panic!("{test}: cannot start the control plane: {e}"),
         };
@@ -228,10 +228,14 @@ impl ControlPlane {
     /// Starts everything from the binaries in `assets`. A component that lost its port to
     /// another process between choosing and binding it is started again on new ports.
     pub async fn start_with(assets: &Path) -> Result<Self, Error> {
+        Self::start_retrying(assets, NodeKind::StandIn).await
+    }
+
+    async fn start_retrying(assets: &Path, kind: NodeKind) -> Result<Self, Error> {
         const ATTEMPTS: u32 = 4;
         let mut attempt = 1;
         loop {
-            match Self::start_once(assets, NodeKind::StandIn).await {
+            match Self::start_once(assets, kind).await {
                 Err(Error::NotReady { component, detail })
                     if attempt < ATTEMPTS && ports::is_address_in_use(&detail) =>
                 {

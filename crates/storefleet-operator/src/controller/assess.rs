@@ -158,7 +158,7 @@ pub fn unexposed_route(objects: &desired::StoreObjects) -> Option<Step> {
     }
 }
 
-pub fn seconds_since(start: Option<&Time>, now: k8s_openapi::jiff::Timestamp) -> Duration {
+fn seconds_since(start: Option<&Time>, now: k8s_openapi::jiff::Timestamp) -> Duration {
     start
         .map(|t| Duration::from_secs(u64::try_from(now.as_second() - t.0.as_second()).unwrap_or(0)))
         .unwrap_or_default()

@@ -34,6 +34,8 @@ use crate::controller::cleanup;
 use crate::controller::context::Context;
 use crate::controller::data;
 use crate::controller::error::Error;
+use crate::controller::memory::Memo;
+use crate::controller::observe::Step;
 use crate::controller::report;
 use crate::controller::status::Facts;
 use crate::controller::steps::setup::{self, Gates};
@@ -173,11 +175,11 @@ async fn provision(
 /// has installed the shop with our admin (in this pass or an earlier one).
 async fn exposure(
     ctx: &Context,
-    memo: &mut crate::controller::memory::Memo,
+    memo: &mut Memo,
     objects: &StoreObjects,
     validated: &ValidatedStore,
     facts: &Facts,
-) -> Result<Option<crate::controller::observe::Step>, Error> {
+) -> Result<Option<Step>, Error> {
     if facts.completed_setup.is_some() {
         Ok(apply::expose(ctx, memo, objects).await?)
     } else {
