@@ -137,6 +137,32 @@ async fn pods_run_reach_services_by_name_stay_confined_and_the_host_is_restored(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
+    // The host reaches the Service (its range is routed onto the bridge, where kube-proxy's rules
+    // translate it). kube-proxy programs a Service a moment after its endpoint is ready: until
+    // then the address is routed onto the bridge untranslated and nothing answers ("No route to
+    // host", seen once in CI), so the host waits for the rules before any pod is asked to use them.
+    let service = Api::<Service>::namespaced(client.clone(), NS)
+        .get("web")
+        .await
+        .expect("service");
+    let ip = service.spec.and_then(|s| s.cluster_ip).expect("cluster IP");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "-m", "5", &format!("http://{ip}/")])
+            .output()
+            .expect("curl");
+        if String::from_utf8_lossy(&out.stdout).trim() == "served-by-a-real-pod" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the host never reached the Service at {ip}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     jobs.create(
         &PostParams::default(),
@@ -150,24 +176,6 @@ async fn pods_run_reach_services_by_name_stay_confined_and_the_host_is_restored(
     let (ok, log) = job_outcome(&jobs, &pods, "reach").await;
     assert!(ok, "a pod reaches a Service by its name: {log}");
     assert_eq!(log.matches("served-by-a-real-pod").count(), 2, "{log}");
-
-    // The host reaches the Service too (its range is routed onto the bridge, where kube-proxy's
-    // rules translate it).
-    let service = Api::<Service>::namespaced(client.clone(), NS)
-        .get("web")
-        .await
-        .expect("service");
-    let ip = service.spec.and_then(|s| s.cluster_ip).expect("cluster IP");
-    let out = std::process::Command::new("curl")
-        .args(["-sS", "-m", "10", &format!("http://{ip}/")])
-        .output()
-        .expect("curl");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "served-by-a-real-pod",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     // Nothing outside the cluster: no name resolves, no address outside the machine is reached.
     jobs.create(
