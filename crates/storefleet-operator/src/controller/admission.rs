@@ -1,6 +1,8 @@
 //! Admission: whether a Store may be provisioned (a valid spec, a host of its own, room under the
 //! caps), and what its status says about a retry. Reads only the controller's caches.
 
+use std::collections::HashSet;
+
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use storefleet_types::Store;
@@ -54,7 +56,7 @@ pub fn admit(store: &Store, ctx: &Context) -> Admission {
         );
     }
     if !store.has_finalizer()
-        && let Err(message) = ctx.admit(&validated.name, &store.spec.owner)
+        && let Err(message) = take_place(ctx, &validated.name, &store.spec.owner)
     {
         return Admission::Refused(
             Box::new(Outcome::LimitReached(message)),
@@ -81,4 +83,54 @@ fn host_holder(store: &Store, host: &str, ctx: &Context) -> Option<String> {
         .filter(|other| validate::validate(other, &ctx.config).is_ok_and(|v| v.host == host))
         .map(|other| other.name_any())
         .min()
+}
+
+/// Whether the store `name` of `owner` may start provisioning under the store caps (all
+/// stores, and per owner); if so it holds a place from now on. Stores that hold the finalizer
+/// (provisioning started) count; admission decisions are serialized (the places stay locked while
+/// one is taken) so two concurrent reconciles cannot both take the last place. The operator is
+/// the one writer of finalizers, so this holds however many API replicas (or kubectl users)
+/// create Stores.
+fn take_place(ctx: &Context, name: &str, owner: &str) -> Result<(), String> {
+    let mut places = ctx.memory.places();
+    if places.contains(name) {
+        return Ok(());
+    }
+    let stores = ctx.stores.state();
+    // A store deleted between its admission and its finalizer leaves no event to release its
+    // place: forget places of stores that no longer exist.
+    places.retain(|n| stores.iter().any(|s| s.metadata.name.as_deref() == Some(n)));
+    let owner_of = |n: &str| {
+        stores
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(n))
+            .map(|s| s.spec.owner.clone())
+    };
+    let taken: HashSet<String> = stores
+        .iter()
+        .filter(|s| s.has_finalizer())
+        .filter_map(|s| s.metadata.name.clone())
+        .chain(places.iter().cloned())
+        .filter(|n| n != name)
+        .collect();
+    let max = usize::try_from(ctx.config.max_stores).unwrap_or(usize::MAX);
+    if taken.len() >= max {
+        return Err(format!(
+            "Waiting for capacity: {} stores exist and the operator allows {max}; this store starts when one is deleted",
+            taken.len()
+        ));
+    }
+    if let Some(per_owner) = ctx.config.max_stores_per_owner {
+        let mine = taken
+            .iter()
+            .filter(|n| owner_of(n).as_deref() == Some(owner))
+            .count();
+        if mine >= usize::try_from(per_owner).unwrap_or(usize::MAX) {
+            return Err(format!(
+                "Waiting for capacity: owner {owner} has {mine} stores and the operator allows {per_owner} per owner; this store starts when one of them is deleted"
+            ));
+        }
+    }
+    places.insert(name.to_string());
+    Ok(())
 }

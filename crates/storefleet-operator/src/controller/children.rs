@@ -5,7 +5,7 @@
 //! knows how to address its objects ([`ChildKind::api`]), so the apply layer stays typed.
 //! Gateway API kinds ([`ChildKind::GATEWAY_API`]) are used only when the operator configuration
 //! offers Gateway routing. The kinds whose status decides a step ([`ChildKind::OBSERVED`]) say
-//! how ([`ChildKind::step`]).
+//! what their watch keeps ([`ChildKind::observed`]).
 
 use std::fmt::Debug;
 
@@ -19,7 +19,7 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::core::ApiResource;
 
 use crate::controller::memory::seen::ChildKey;
-use crate::controller::observe::{self, Step};
+use crate::controller::observe::{self, Observed};
 use crate::gateway_api::HTTPRoute;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Api, Client, Resource};
@@ -34,16 +34,16 @@ pub trait ChildKind:
     /// offers Gateway routing (a cluster without the CRDs has no such kind to watch).
     const GATEWAY_API: bool;
 
-    /// Whether the kind's status decides a provisioning step (StatefulSets, Deployments): its
-    /// watch reads whole objects and keeps the step ([`ChildKind::step`]), never the object;
-    /// the other kinds are watched as metadata only.
+    /// Whether the kind's status decides a step (StatefulSets, Deployments, the steps' Jobs): its
+    /// watch reads whole objects and keeps what they say ([`ChildKind::observed`]), never the
+    /// object; the other kinds are watched as metadata only.
     const OBSERVED: bool;
 
     /// The Api for objects of this kind in `namespace` (ignored for cluster-scoped kinds).
     fn api(client: Client, namespace: &str) -> Api<Self>;
 
-    /// The provisioning step the object's status shows (None for kinds not [`ChildKind::OBSERVED`]).
-    fn step(&self) -> Option<Step>;
+    /// What the object's status says (None for kinds not [`ChildKind::OBSERVED`]).
+    fn observed(&self) -> Option<Observed>;
 }
 
 /// The key (in the memo and in what the watches saw) of an object of kind `K`.
@@ -69,7 +69,7 @@ macro_rules! child_kinds {
             fn api(client: Client, namespace: &str) -> Api<Self> {
                 child_kinds!(@api $scope, client, namespace)
             }
-            fn step(&self) -> Option<Step> {
+            fn observed(&self) -> Option<Observed> {
                 child_kinds!(@step self $(, $step)?)
             }
         })+
@@ -85,7 +85,7 @@ macro_rules! child_kinds {
         let _ = $self;
         None
     }};
-    (@step $self:ident, $step:path) => { Some($step(Some($self))) };
+    (@step $self:ident, $step:path) => { Some($step($self)) };
     (@flag) => { false };
     (@flag gateway_api) => { true };
     (@api cluster, $client:ident, $namespace:ident) => {{
@@ -106,13 +106,13 @@ child_kinds! {
     Role => namespaced,
     RoleBinding => namespaced,
     Service => namespaced,
-    StatefulSet => namespaced observed by observe::database,
+    StatefulSet => namespaced observed by observe::statefulset,
     PersistentVolumeClaim => namespaced,
-    Deployment => namespaced observed by observe::storefront,
+    Deployment => namespaced observed by observe::deployment,
     Ingress => namespaced,
     HTTPRoute => namespaced if gateway_api,
     ConfigMap => namespaced,
-    Job => namespaced,
+    Job => namespaced observed by observe::job_observed,
 }
 
 /// The API resource (group, version, kind, plural) of every child kind, in apply order, and
@@ -151,22 +151,32 @@ mod tests {
     }
 
     #[test]
-    fn only_the_workloads_are_observed() {
-        struct Observed(Vec<String>);
-        impl KindVisitor for Observed {
+    fn only_the_workloads_and_jobs_are_observed() {
+        struct Kinds(Vec<String>);
+        impl KindVisitor for Kinds {
             fn visit<K: ChildKind>(&mut self) {
                 if K::OBSERVED {
                     self.0.push(K::kind(&()).to_string());
                 }
             }
         }
-        let mut observed = Observed(Vec::new());
+        let mut observed = Kinds(Vec::new());
         for_each_kind(&mut observed);
-        assert_eq!(observed.0, ["StatefulSet", "Deployment"]);
+        assert_eq!(observed.0, ["StatefulSet", "Deployment", "Job"]);
         assert_eq!(
-            StatefulSet::default().step(),
-            Some(observe::database(Some(&StatefulSet::default())))
+            StatefulSet::default().observed(),
+            Some(Observed::Step(observe::database(Some(
+                &StatefulSet::default()
+            ))))
         );
-        assert_eq!(Secret::default().step(), None);
+        assert!(matches!(
+            Job::default().observed(),
+            Some(Observed::Job(observe::JobSeen {
+                state: observe::JobState::Running(_),
+                owned: false,
+                deleting: false
+            }))
+        ));
+        assert_eq!(Secret::default().observed(), None);
     }
 }

@@ -89,10 +89,7 @@ pub async fn cleanup(store: &Store, ctx: &Context) -> Result<Action, CleanupErro
         }
         DeletionPolicy::Retain => release(ctx, &name, &uid).await?,
     }
-    ctx.release(&name);
-    ctx.memos.forget(&name);
-    ctx.seen.forget_namespace(&namespace);
-    ctx.jobs.forget_namespace(&namespace);
+    ctx.memory.forget(&name, &namespace);
     ctx.metrics.remove_store(&name);
     info!(store = %name, "cleanup finished");
     Ok(Action::await_change())

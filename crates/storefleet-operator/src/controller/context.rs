@@ -1,9 +1,7 @@
-//! What every reconcile shares: the client, the caches, the configuration, the clock, the
-//! metrics, the per-store backoff and the places under the store caps; and how soon a store is
-//! looked at again.
+//! What every reconcile shares: the client, the Store cache, the controller's memory, the
+//! configuration, the clock, the metrics; and how soon a store is looked at again.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
@@ -13,7 +11,7 @@ use kube::runtime::reflector;
 use storefleet_types::Store;
 
 use crate::config::OperatorConfig;
-use crate::controller::memory::{JobStates, Memos, Seen};
+use crate::controller::memory::Memory;
 use crate::controller::routes::RoutedHosts;
 use crate::metrics::Metrics;
 
@@ -50,12 +48,9 @@ pub struct Context {
     pub recorder: Recorder,
     /// Every Store, from the controller's cache (no API call).
     pub stores: reflector::Store<Store>,
-    /// The children's resourceVersions as the watches last saw them.
-    pub seen: Arc<Seen>,
-    /// What each store's last pass applied.
-    pub memos: Memos,
-    /// Each setup Job's state as last read.
-    pub jobs: JobStates,
+    /// What the controller remembers between passes: memos, what the watches saw, backoffs,
+    /// places under the caps.
+    pub memory: Memory,
     /// Operator configuration.
     pub config: OperatorConfig,
     /// Time source.
@@ -65,8 +60,6 @@ pub struct Context {
     /// The hosts every Ingress and HTTPRoute of the cluster routes (empty until
     /// [`Context::with_routes`]).
     pub routes: Arc<RoutedHosts>,
-    failures: Mutex<HashMap<String, u32>>,
-    admitted: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -91,15 +84,11 @@ impl Context {
             client,
             recorder,
             stores,
-            seen: Arc::default(),
-            jobs: JobStates::default(),
-            memos: Memos::default(),
+            memory: Memory::default(),
             config,
             clock,
             metrics,
             routes: Arc::default(),
-            failures: Mutex::default(),
-            admitted: Mutex::default(),
         }
     }
 
@@ -107,78 +96,5 @@ impl Context {
     #[must_use]
     pub fn with_routes(self, routes: Arc<RoutedHosts>) -> Self {
         Self { routes, ..self }
-    }
-
-    /// Backoff for a failing store: 5 s doubling to 5 min; the count resets on success.
-    pub(crate) fn backoff(&self, store: &str) -> Duration {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = failures.entry(store.to_string()).or_insert(0);
-        *n = n.saturating_add(1);
-        let secs = 5u64.saturating_mul(1u64 << (*n - 1).min(6));
-        Duration::from_secs(secs.min(300))
-    }
-
-    pub(crate) fn succeeded(&self, store: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(store);
-    }
-
-    /// Whether the store `name` of `owner` may start provisioning under the store caps (all
-    /// stores, and per owner). Stores that hold the finalizer (provisioning started) count;
-    /// admission decisions are serialized so two concurrent reconciles cannot both take the
-    /// last place. The operator is the one writer of finalizers, so this holds however many API
-    /// replicas (or kubectl users) create Stores.
-    pub(crate) fn admit(&self, name: &str, owner: &str) -> Result<(), String> {
-        let mut admitted = self.admitted.lock().unwrap_or_else(PoisonError::into_inner);
-        if admitted.contains(name) {
-            return Ok(());
-        }
-        let stores = self.stores.state();
-        // A store deleted between its admission and its finalizer leaves no event to release
-        // its place: forget places of stores that no longer exist.
-        admitted.retain(|n| stores.iter().any(|s| s.metadata.name.as_deref() == Some(n)));
-        let owner_of = |n: &str| {
-            stores
-                .iter()
-                .find(|s| s.metadata.name.as_deref() == Some(n))
-                .map(|s| s.spec.owner.clone())
-        };
-        let taken: HashSet<String> = stores
-            .iter()
-            .filter(|s| s.has_finalizer())
-            .filter_map(|s| s.metadata.name.clone())
-            .chain(admitted.iter().cloned())
-            .filter(|n| n != name)
-            .collect();
-        let max = usize::try_from(self.config.max_stores).unwrap_or(usize::MAX);
-        if taken.len() >= max {
-            return Err(format!(
-                "Waiting for capacity: {} stores exist and the operator allows {max}; this store starts when one is deleted",
-                taken.len()
-            ));
-        }
-        if let Some(per_owner) = self.config.max_stores_per_owner {
-            let mine = taken
-                .iter()
-                .filter(|n| owner_of(n).as_deref() == Some(owner))
-                .count();
-            if mine >= usize::try_from(per_owner).unwrap_or(usize::MAX) {
-                return Err(format!(
-                    "Waiting for capacity: owner {owner} has {mine} stores and the operator allows {per_owner} per owner; this store starts when one of them is deleted"
-                ));
-            }
-        }
-        admitted.insert(name.to_string());
-        Ok(())
-    }
-
-    /// Frees the store's place under the caps.
-    pub(crate) fn release(&self, name: &str) {
-        self.admitted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name);
     }
 }

@@ -6,7 +6,8 @@
 //!  kube finalizer ─┬─ Apply:   desired objects (crate::desired, pure)
 //!                  │           ─► apply, wave by wave (apply/; Medusa's migration Job in its wave)
 //!                  │           ─► the setup step (steps/setup.rs)
-//!                  │           ─► expose (set up) | withdraw (not yet)          (apply/)
+//!                  │           ─► expose, once set up                           (apply/)
+//!                  │           ─► sweep what the pass no longer wants           (sweep.rs)
 //!                  │           ─► assess (assess.rs, pure: timeout, ready, next look)
 //!                  │           ─► one status write (report.rs)
 //!                  └─ Cleanup: cleanup.rs (delete or release), then the finalizer goes
@@ -38,7 +39,10 @@ use crate::controller::memory::Memo;
 use crate::controller::observe::Step;
 use crate::controller::report;
 use crate::controller::status::Facts;
+use crate::controller::status::Setup;
+use crate::controller::steps::job::{MIGRATION, SETUP};
 use crate::controller::steps::setup::{self, Gates};
+use crate::controller::sweep::{self, Keep};
 use crate::desired::{self, StoreObjects};
 use crate::validate::ValidatedStore;
 
@@ -54,7 +58,7 @@ pub async fn reconcile(store: Arc<Store>, ctx: Arc<Context>) -> Result<Action, E
     );
     match &result {
         Ok(action) => {
-            ctx.succeeded(&name);
+            ctx.memory.succeeded(&name);
             debug!(store = %name, ?action, "reconciled");
         }
         Err(e) if e.is_waiting() => debug!(store = %name, "{e}"),
@@ -66,7 +70,7 @@ pub async fn reconcile(store: Arc<Store>, ctx: Arc<Context>) -> Result<Action, E
 async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Error> {
     let validated = if store.metadata.deletion_timestamp.is_some() {
         if !store.has_finalizer() {
-            ctx.release(&store.name_any());
+            ctx.memory.release(&store.name_any());
         }
         None
     } else {
@@ -78,7 +82,7 @@ async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Err
                 if store.has_finalizer()
                     && let Some(namespace) =
                         store.status.as_ref().and_then(|s| s.namespace.as_deref())
-                    && apply::withdraw(ctx, namespace)
+                    && sweep::sweep(ctx, &Keep::withdrawn(namespace))
                         .await
                         .map_err(Error::Apply)?
                 {
@@ -134,7 +138,7 @@ async fn provision(
         announce_retry(store, validated, ctx).await; //                      client: event
     }
     let objects = desired::build(validated); //                              no client
-    let mut memo = ctx.memos.for_pass(&validated.name, &objects); //         no client
+    let mut memo = ctx.memory.for_pass(&validated.name, &objects); //         no client
     let recorded = (facts.data.as_ref(), &facts.volume_sizes);
     let store_id = (validated.name.as_str(), validated.uid.as_str());
     let mut live = match apply::apply_children(ctx, &mut memo, store_id, &objects, recorded, retry)
@@ -150,12 +154,19 @@ async fn provision(
         applied: live.rejected.is_none(),
         retry,
     };
-    let setup = setup::run_setup(ctx, validated, objects.setup_job(), gates, &mut facts).await?;
+    let setup = setup::run_setup(ctx, objects.setup_job(), gates, &mut facts) //  client
+        .await
+        .map_err(Error::Setup)?;
     if facts.completed_setup.is_some() {
         // Set up on this data: from now on, losing it is DataLost.
         facts.data = Some(data::record(facts.data.as_ref(), &live.data));
     }
-    let route = exposure(ctx, &mut memo, &objects, validated, &facts).await?; // client
+    let route = exposure(ctx, &mut memo, &objects, &facts).await?; //        client
+    let done = |kind| {
+        (kind == SETUP && setup.setup == Setup::Succeeded) || (kind == MIGRATION && live.migrated)
+    };
+    let keep = Keep::store(&objects, facts.completed_setup.is_some(), done); // no client
+    sweep::sweep(ctx, &keep).await?; //                                      client
     let (restarting, rejected) = (setup.restarting || live.restarting, live.rejected.clone());
     let progress = assess::progress(live, setup, route); //                  no client
     let timeout = Duration::from_secs(ctx.config.provisioning_timeout_seconds);
@@ -172,18 +183,17 @@ async fn provision(
 }
 
 /// Nothing is public before it is ours: the edge policies and the route go out only once setup
-/// has installed the shop with our admin (in this pass or an earlier one).
+/// has installed the shop with our admin (in this pass or an earlier one); until then the sweep
+/// keeps none.
 async fn exposure(
     ctx: &Context,
     memo: &mut Memo,
     objects: &StoreObjects,
-    validated: &ValidatedStore,
     facts: &Facts,
 ) -> Result<Option<Step>, Error> {
     if facts.completed_setup.is_some() {
         Ok(apply::expose(ctx, memo, objects).await?)
     } else {
-        apply::withdraw(ctx, &validated.namespace).await?;
         Ok(assess::unexposed_route(objects))
     }
 }
@@ -198,7 +208,7 @@ async fn refuse(
     refusal: Refusal,
 ) -> Result<Action, Error> {
     if matches!(refusal, Refusal::DataLost(_)) {
-        apply::withdraw(ctx, &validated.namespace).await?;
+        sweep::sweep(ctx, &Keep::withdrawn(&validated.namespace)).await?;
     }
     let (outcome, action) = assess::refused(refusal, &validated.namespace);
     report::finish(store, ctx, facts, outcome).await?;

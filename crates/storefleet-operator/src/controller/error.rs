@@ -10,7 +10,6 @@ use crate::controller::calls::{ApplyError, status_code};
 use crate::controller::cleanup::CleanupError;
 use crate::controller::context::{Context, DELETION_RECHECK};
 use crate::controller::report::StatusError;
-use crate::controller::steps::setup::SetupError;
 
 /// Errors a reconcile can end with, one variant per step. User errors are not here: they become
 /// status.
@@ -19,9 +18,9 @@ pub enum Error {
     /// Applying the children failed.
     #[error(transparent)]
     Apply(#[from] ApplyError),
-    /// The setup step failed.
+    /// The setup step's requests failed.
     #[error(transparent)]
-    Setup(#[from] SetupError),
+    Setup(ApplyError),
     /// Cleanup failed or waits for the namespace.
     #[error(transparent)]
     Cleanup(#[from] CleanupError),
@@ -100,6 +99,6 @@ pub fn error_policy(store: &Store, error: &Error, ctx: &Context) -> Duration {
     } else if error.kube().and_then(status_code) == Some(409) {
         Duration::from_secs(1)
     } else {
-        ctx.backoff(name)
+        ctx.memory.backoff(name)
     }
 }

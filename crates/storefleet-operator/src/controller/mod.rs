@@ -12,18 +12,20 @@
 //!       │              (skipping what the memory shows unchanged)  memory/  [Secrets: create-only]
 //!       │              data claims grown first                     apply/volumes.rs
 //!       │              Medusa: the migration step gates the        steps/migration.rs
-//!       │              Deployments
+//!       │              Deployments                                 (the shape: steps/job.rs)
 //!       │           ─► the setup step behind its gates             steps/setup.rs
 //!       │           ─► expose (route, edge policies) once set up   apply/mod.rs (Exposure wave)
+//!       │           ─► sweep what the pass no longer wants         sweep.rs (from the watches)
 //!       │           ─► assess: timeout, ready, next look (pure)    assess.rs, observe.rs
 //!       │           ─► one status write + events                   report.rs, status.rs (pure)
 //!       └─ Cleanup: delete the namespace or release the children   cleanup.rs
-//!  shared by every pass: context.rs (client, caches, config, clock, caps); errors: error.rs
+//!  shared by every pass: context.rs (client, Store cache, config, clock) and its memory/
+//!  (memos, what the watches saw, backoffs, places under the caps); errors: error.rs
 //!  run: leader election, the Controller and its watches          runtime.rs, watches.rs, routes.rs
 //! ```
 //!
-//! The kinds of child are listed once (`children.rs`); the watches (`watches.rs`) and the Retain
-//! cleanup derive from that list. Each step has its own error enum carrying the `kube::Error`;
+//! The kinds of child are listed once (`children.rs`); the watches (`watches.rs`), the sweep's
+//! deletes and the Retain cleanup derive from that list. Each step has its own error enum carrying the `kube::Error`;
 //! `Error::metric_label` (`error.rs`) names the step and `error_policy` decides how soon to come
 //! back. The I/O is tested against a real kube-apiserver, kube-controller-manager and etcd
 //! (`tests/control_plane/`, crate `storefleet-envtest`).
@@ -45,4 +47,5 @@ pub mod routes;
 pub mod runtime;
 pub mod status;
 pub mod steps;
+pub mod sweep;
 pub mod watches;

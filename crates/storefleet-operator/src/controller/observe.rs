@@ -21,7 +21,7 @@ impl Step {
     }
 }
 
-/// State of the setup Job.
+/// What a Job of a step (setup, migration) says: its state, from its conditions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobState {
     /// Running or waiting to be scheduled.
@@ -35,6 +35,62 @@ pub enum JobState {
         /// The Job controller's message.
         message: String,
     },
+}
+
+/// What the watch of a step's Jobs keeps of each: its state, whether it has owners (a retained
+/// store's Job has none) and whether it is being deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSeen {
+    /// The state its conditions show.
+    pub state: JobState,
+    /// Whether it has owner references.
+    pub owned: bool,
+    /// Whether it is being deleted.
+    pub deleting: bool,
+}
+
+impl JobSeen {
+    /// Whether it still runs (or is still being deleted): a step's next Job waits for it.
+    pub fn busy(&self) -> bool {
+        self.deleting || matches!(self.state, JobState::Running(_))
+    }
+}
+
+/// What the watch of a kind whose status matters keeps of an object (never the object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// A StatefulSet's or Deployment's step.
+    Step(Step),
+    /// A Job's state.
+    Job(JobSeen),
+}
+
+/// What a StatefulSet's watch keeps.
+pub fn statefulset(live: &StatefulSet) -> Observed {
+    Observed::Step(database(Some(live)))
+}
+
+/// What a Deployment's watch keeps.
+pub fn deployment(live: &Deployment) -> Observed {
+    Observed::Step(storefront(Some(live)))
+}
+
+/// What a Job's watch keeps.
+pub fn job_seen(live: &Job) -> JobSeen {
+    JobSeen {
+        state: job(live),
+        owned: live
+            .metadata
+            .owner_references
+            .as_ref()
+            .is_some_and(|o| !o.is_empty()),
+        deleting: live.metadata.deletion_timestamp.is_some(),
+    }
+}
+
+/// What a Job's watch keeps, as [`Observed`].
+pub fn job_observed(live: &Job) -> Observed {
+    Observed::Job(job_seen(live))
 }
 
 /// The database is ready when its one replica is ready.
@@ -126,7 +182,7 @@ pub fn route(live: &HTTPRoute) -> Step {
     }
 }
 
-/// The setup Job's state from its conditions.
+/// A step's Job's state from its conditions.
 pub fn job(live: &Job) -> JobState {
     let status = live.status.clone().unwrap_or_default();
     for c in status.conditions.iter().flatten() {
@@ -138,10 +194,7 @@ pub fn job(live: &Job) -> JobState {
             "Failed" => {
                 return JobState::Failed {
                     reason: c.reason.clone().unwrap_or_else(|| "Failed".into()),
-                    message: c
-                        .message
-                        .clone()
-                        .unwrap_or_else(|| "the setup job failed".into()),
+                    message: c.message.clone().unwrap_or_else(|| "the job failed".into()),
                 };
             }
             _ => {}
@@ -153,7 +206,7 @@ pub fn job(live: &Job) -> JobState {
     } else {
         String::new()
     };
-    JobState::Running(format!("Running setup{note}"))
+    JobState::Running(format!("Running{note}"))
 }
 
 #[cfg(test)]

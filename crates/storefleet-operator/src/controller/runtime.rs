@@ -378,8 +378,12 @@ pub async fn run_controller(
         )
         .with_routes(routes),
     );
-    let controller =
-        crate::controller::watches::watch_children(controller, &client, &ctx.seen, gateway_api);
+    let controller = crate::controller::watches::watch_children(
+        controller,
+        &client,
+        ctx.memory.seen(),
+        gateway_api,
+    );
 
     info!(concurrency, "controller starting");
     controller

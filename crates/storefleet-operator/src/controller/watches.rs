@@ -14,7 +14,7 @@ use storefleet_types::names::labels as keys;
 
 use crate::controller::children::{ChildKind, KindVisitor, for_each_kind, key_of};
 use crate::controller::memory::{DELETED, Seen, version_of};
-use crate::controller::observe::Step;
+use crate::controller::observe::Observed;
 
 /// The watches being added to the controller, one kind at a time.
 struct Watch {
@@ -28,7 +28,7 @@ impl Watch {
     fn add<K, O>(
         &mut self,
         events: impl futures::Stream<Item = Result<watcher::Event<O>, watcher::Error>> + Send + 'static,
-        step: fn(&O) -> Option<Step>,
+        observe: fn(&O) -> Option<Observed>,
     ) where
         K: ChildKind,
         O: kube::Resource<DynamicType = ()>
@@ -48,8 +48,8 @@ impl Watch {
                 match &event {
                     watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
                         let key = key_of::<K>(o.meta());
-                        if let Some(step) = step(o) {
-                            seen.saw_step(key.clone(), step);
+                        if let Some(observed) = observe(o) {
+                            seen.saw_observed(key.clone(), observed);
                         }
                         seen.saw_uid(key.clone(), o.meta().uid.as_deref());
                         seen.saw(key, version_of(&kind, o.meta()).as_deref());
@@ -81,7 +81,7 @@ impl KindVisitor for Watch {
         let config = watcher::Config::default().labels(&selector);
         let client = self.client.clone();
         if K::OBSERVED {
-            self.add::<K, K>(watcher::watcher(Api::all(client), config), K::step);
+            self.add::<K, K>(watcher::watcher(Api::all(client), config), K::observed);
         } else {
             // An Api of PartialObjectMeta makes metadata-only requests.
             let api = Api::<PartialObjectMeta<K>>::all(client);
@@ -93,8 +93,8 @@ impl KindVisitor for Watch {
 /// Watches every child kind carrying our labels (Gateway API kinds only when the configuration
 /// offers Gateway routing) and maps each object to its Store. The watches are metadata-only (no
 /// Secret value, spec or status is ever held in memory), except for the kinds whose status
-/// decides a step (StatefulSets, Deployments): their events carry whole objects, of which only
-/// the step is kept ([`Seen::saw_step`]). Every event is recorded in [`Seen`] (see
+/// decides a step (StatefulSets, Deployments, Jobs): their events carry whole objects, of which
+/// only what the status says is kept ([`Seen::saw_observed`]). Every event is recorded in [`Seen`] (see
 /// [`version_of`]), deletions included, and triggers a reconcile of the Store.
 pub fn watch_children(
     controller: Controller<Store>,

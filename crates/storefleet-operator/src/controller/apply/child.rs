@@ -50,13 +50,13 @@ fn apply_one<'a, K: ChildKind>(
     observe: fn(&K) -> Observed,
 ) -> Option<Pending<'a>> {
     let key = key_of::<K>(object.meta());
-    if memo.unchanged(&key, &ctx.seen) {
+    if memo.unchanged(&key, ctx.memory.seen()) {
         return None;
     }
     // kube-apiserver writes a PersistentVolumeClaim once more on the first re-apply after its
     // creation (seen on 1.36), so a claim is memoized from its second apply on: otherwise that
     // write would happen on the next full pass of a Ready store.
-    let memoize = K::kind(&()) != "PersistentVolumeClaim" || memo.knows(&key, &ctx.seen);
+    let memoize = K::kind(&()) != "PersistentVolumeClaim" || memo.knows(&key, ctx.memory.seen());
     Some(
         async move {
             let applied = ssa(ctx, object).await?;
@@ -104,8 +104,9 @@ pub fn start<'a>(
         Child::HttpRoute(o) => {
             apply_one(ctx, memo, o, |route| Observed::Route(observe::route(route)))
         }
-        Child::GeneratedSecret(t) => (!memo.unchanged(&key_of::<Secret>(&t.metadata), &ctx.seen))
-            .then(|| secret(ctx, t, issued).boxed()),
+        Child::GeneratedSecret(t) => (!memo
+            .unchanged(&key_of::<Secret>(&t.metadata), ctx.memory.seen()))
+        .then(|| secret(ctx, t, issued).boxed()),
         // The migration step and the setup step create their Jobs themselves.
         Child::MigrationJob(_) | Child::SetupJob(_) => None,
     }

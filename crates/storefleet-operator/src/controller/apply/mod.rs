@@ -1,7 +1,9 @@
 //! Apply: the store's children, typed, wave by wave (`desired::wave`): the Namespace, then at once
 //! everything that runs no pod (quota, limit range, network policies, Secrets, Services, claims,
-//! ConfigMaps, the route), then the StatefulSets, the migration Job (Medusa), the Deployments.
-//! Within a wave at most [`PARALLEL_APPLIES`] requests of a store are in flight.
+//! ConfigMaps), then the StatefulSets, the migration Job (Medusa), the Deployments; the route and
+//! the edge policies once set up ([`expose`]). Within a wave at most [`PARALLEL_APPLIES`]
+//! requests of a store are in flight. What a store no longer wants is removed by the sweep
+//! (`sweep.rs`), not here.
 //!
 //! Every child but the generated Secrets and the Jobs is written with server-side apply
 //! (field manager `storefleet-operator`, force): an apply that changes nothing writes nothing to
@@ -22,12 +24,11 @@ use std::collections::BTreeMap;
 use futures::{StreamExt, stream};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use storefleet_types::names;
 
 use crate::controller::calls::{
-    ApplyError, belongs_to, delete_child, get_metadata, is_rejection, rejection, ssa,
+    ApplyError, belongs_to, get_metadata, is_rejection, rejection, ssa,
 };
 use crate::controller::children::key_of;
 use crate::controller::context::Context;
@@ -40,9 +41,7 @@ use crate::controller::steps::migration;
 use crate::desired::route::RouteObject;
 use crate::desired::wave::Wave;
 use crate::desired::{Child, StoreObjects};
-use crate::gateway_api::HTTPRoute;
 use child::{Pending, record, start};
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use storefleet_types::StoreData;
 
 /// What applying the children found.
@@ -58,6 +57,8 @@ pub struct Live {
     pub blocked: Option<Blocked>,
     /// A failed migration Job was just deleted for a retry: check again soon.
     pub restarting: bool,
+    /// The migration step (Medusa) has succeeded for the current image.
+    pub migrated: bool,
     /// What this pass observed of the objects that hold the store's data.
     pub data: ObservedData,
     /// The size each data claim has now (with its StatefulSet's template).
@@ -140,7 +141,6 @@ pub async fn apply_children(
     if !pass.lost.is_empty() {
         return Ok(Applied::Refused(Refusal::CredentialsLost(pass.lost)));
     }
-    prune_other_route(ctx, objects).await?;
     // Every generated Secret exists now: mark them issued (once in a store's life).
     if !issued && pass.rejected.is_none() {
         let ns_key = key_of::<Namespace>(&objects.namespace.metadata);
@@ -182,7 +182,7 @@ async fn read_namespace(
     recorded: Option<&StoreData>,
 ) -> Result<Option<Refusal>, ApplyError> {
     let ns_key = key_of::<Namespace>(&objects.namespace.metadata);
-    if memo.unchanged(&ns_key, &ctx.seen) {
+    if memo.unchanged(&ns_key, ctx.memory.seen()) {
         return Ok(None);
     }
     memo.issued = false;
@@ -247,7 +247,7 @@ async fn apply_wave(
             for child in pass.children.iter().filter(|c| c.wave() == wave) {
                 if let Child::MigrationJob(job) = child {
                     let data_ready = steps(memo, &pass.children, Wave::Data).is_none();
-                    let result = migration::migrate(ctx, memo, job, data_ready, pass.retry).await;
+                    let result = migration::migrate(ctx, job, data_ready, pass.retry).await;
                     results.push(result.map(|m| pass.migration = Some(m)));
                 }
             }
@@ -303,6 +303,7 @@ fn settle(
 /// What the applied children say: the database and storefront steps (the migration first,
 /// when it is not done), and the volumes' sizes.
 fn conclude(memo: &mut Memo, pass: Pass<'_>, observed: ObservedData) -> Live {
+    let migrated = pass.migration.as_ref().is_some_and(|m| m.step.is_ready());
     let (storefront, blocked, restarting) = match pass.migration {
         Some(m) if !m.step.is_ready() => (m.step, m.blocked, m.restarting),
         _ => (
@@ -322,6 +323,7 @@ fn conclude(memo: &mut Memo, pass: Pass<'_>, observed: ObservedData) -> Live {
         storefront,
         blocked,
         restarting,
+        migrated,
         rejected: pass.rejected,
         data: observed,
     }
@@ -339,7 +341,7 @@ fn gone_namespace() -> ObservedData {
 fn observe_data(ctx: &Context, memo: &Memo, objects: &StoreObjects) -> ObservedData {
     let namespace = objects.namespace.name_any();
     let ns_key = key_of::<Namespace>(&objects.namespace.metadata);
-    let from_watch = match ctx.seen.identity(&ns_key) {
+    let from_watch = match ctx.memory.seen().identity(&ns_key) {
         Identity::Uid(uid) => Some(Identity::Uid(uid)),
         _ => None,
     };
@@ -350,7 +352,7 @@ fn observe_data(ctx: &Context, memo: &Memo, objects: &StoreObjects) -> ObservedD
             .into_iter()
             .map(|claim| {
                 let key = ChildKey::new("PersistentVolumeClaim", Some(&namespace), Some(&claim));
-                let identity = ctx.seen.identity(&key);
+                let identity = ctx.memory.seen().identity(&key);
                 (claim, identity)
             })
             .collect(),
@@ -398,58 +400,17 @@ pub async fn expose(
     }
 }
 
-/// Closes the store to the edge: deletes its route (of either kind) and its edge policies in
-/// `namespace` where the watches show them. Works from names alone, so that a store refused
-/// after it served (no valid spec to build from) is closed too. Returns whether anything was
-/// deleted.
-pub async fn withdraw(ctx: &Context, namespace: &str) -> Result<bool, ApplyError> {
-    let mut deleted = false;
-    let route = route_meta(namespace, names::child::STOREFRONT);
-    let ingress = key_of::<Ingress>(&route);
-    if ctx.seen.contains(&ingress) {
-        delete_child::<Ingress>(ctx, namespace, names::child::STOREFRONT).await?;
-        ctx.seen.saw(ingress, None);
-        deleted = true;
-    }
-    let http_route = key_of::<HTTPRoute>(&route);
-    if ctx.seen.contains(&http_route) {
-        delete_child::<HTTPRoute>(ctx, namespace, names::child::STOREFRONT).await?;
-        ctx.seen.saw(http_route, None);
-        deleted = true;
-    }
-    for policy in [
-        names::child::NETPOL_INGRESS,
-        names::child::NETPOL_ACME_SOLVER,
-    ] {
-        let key = key_of::<NetworkPolicy>(&route_meta(namespace, policy));
-        if ctx.seen.contains(&key) {
-            delete_child::<NetworkPolicy>(ctx, namespace, policy).await?;
-            ctx.seen.saw(key, None);
-            deleted = true;
-        }
-    }
-    Ok(deleted)
-}
-
-fn route_meta(namespace: &str, name: &str) -> ObjectMeta {
-    ObjectMeta {
-        namespace: Some(namespace.to_string()),
-        name: Some(name.to_string()),
-        ..ObjectMeta::default()
-    }
-}
-
 /// The workloads of `wave` that need no apply (unchanged since ours, status aside) take the
 /// step their watch last showed: their status updates are read from the watch, not by applying
 /// them again.
 fn refresh_workloads(ctx: &Context, memo: &mut Memo, children: &[Child<'_>], wave: Wave) {
     for key in workloads(children, wave) {
-        if !memo.unchanged(&key, &ctx.seen) {
+        if !memo.unchanged(&key, ctx.memory.seen()) {
             continue;
         }
         if let Some(step) = memo
             .version(&key)
-            .and_then(|version| ctx.seen.step(&key, version))
+            .and_then(|version| ctx.memory.seen().step(&key, version))
         {
             memo.workloads.insert(key, step);
         }
@@ -493,29 +454,6 @@ fn orphaned(child: &Child<'_>, orphaned: &[ChildKey]) -> bool {
         Child::StatefulSet(o) => orphaned.contains(&key_of::<StatefulSet>(&o.metadata)),
         _ => false,
     }
-}
-
-/// A store switched between Ingress and Gateway routing: the route of the kind it no longer has
-/// is deleted once the watches show it exists (the watch of HTTPRoutes runs only when the
-/// operator offers Gateway routing).
-async fn prune_other_route(ctx: &Context, objects: &StoreObjects) -> Result<(), ApplyError> {
-    let (meta, stale_kind) = match &objects.route {
-        RouteObject::Ingress(o) => (&o.metadata, key_of::<HTTPRoute>(&o.metadata)),
-        RouteObject::HttpRoute(o) => (&o.metadata, key_of::<Ingress>(&o.metadata)),
-    };
-    if !ctx.seen.contains(&stale_kind) {
-        return Ok(());
-    }
-    let (namespace, name) = (
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default(),
-    );
-    match &objects.route {
-        RouteObject::Ingress(_) => delete_child::<HTTPRoute>(ctx, namespace, name).await?,
-        RouteObject::HttpRoute(_) => delete_child::<Ingress>(ctx, namespace, name).await?,
-    }
-    ctx.seen.saw(stale_kind, None);
-    Ok(())
 }
 
 /// The Namespace, carrying the issued-credentials annotation once the Secrets were issued.

@@ -1,5 +1,9 @@
-//! What the last pass applied, and what the watches have seen since: lets a pass skip the
-//! requests for children that cannot have changed.
+//! The controller's memory, one type ([`Memory`]): what each store's last pass applied (its
+//! [`Memo`]), what the watches have seen since ([`Seen`]: versions, workload steps, Job states),
+//! each store's failures in a row (its backoff) and the places taken under the store caps. It
+//! answers the questions a pass asks: which children need no apply ([`Memo::unchanged`]), what
+//! a step's Job says ([`Memory::job`]), how long to back off ([`Memory::backoff`]); a deleted
+//! store is forgotten in one call ([`Memory::forget`]).
 //!
 //! A child is skipped only when all of these hold: the store's desired objects are the same as
 //! when it was last applied (a fingerprint), the pass that applied it is younger than
@@ -9,12 +13,12 @@
 //! Deployment is no change: their watch keeps the step it shows ([`Seen::step`]). Every [`MEMO_TTL`] a store gets a full pass, so drift a watch could miss is
 //! still repaired by server-side apply.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::controller::observe::{JobState, Step};
+use crate::controller::observe::{JobSeen, Step};
 pub mod seen;
 
 use crate::desired::StoreObjects;
@@ -22,49 +26,6 @@ pub use seen::{ChildKey, DELETED, Seen, version_of};
 
 /// How long a pass's memo is trusted before a full pass.
 pub const MEMO_TTL: Duration = Duration::from_secs(300);
-
-/// Each setup Job's state as last read, with the resourceVersion it was read at and whether
-/// it was owned by its Store then: while the watches show the same version (and the ownership
-/// wanted is the same), the state still holds and the Job need not be read again.
-#[derive(Debug, Default)]
-pub struct JobStates(Mutex<HashMap<ChildKey, (String, bool, JobState)>>);
-
-impl JobStates {
-    /// Records what a Job at `resource_version` said.
-    pub fn record(
-        &self,
-        key: ChildKey,
-        resource_version: Option<&str>,
-        owned: bool,
-        state: JobState,
-    ) {
-        let mut states = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match resource_version {
-            Some(rv) => {
-                states.insert(key, (rv.to_string(), owned, state));
-            }
-            None => {
-                states.remove(&key);
-            }
-        }
-    }
-
-    /// The Job's state, if the watches show it unchanged since it was read.
-    pub fn current(&self, key: &ChildKey, seen: &Seen, owned: bool) -> Option<JobState> {
-        let states = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let (rv, was_owned, state) = states.get(key)?;
-        (seen.get(key).as_deref() == Some(rv.as_str()) && *was_owned == owned)
-            .then(|| state.clone())
-    }
-
-    /// Forgets the Jobs of `namespace` (a deleted store).
-    pub fn forget_namespace(&self, namespace: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|k, _| k.namespace() != namespace);
-    }
-}
 
 /// What one store's last pass applied.
 #[derive(Debug, Clone)]
@@ -74,8 +35,7 @@ pub struct Memo {
     versions: HashMap<ChildKey, String>,
     /// Whether the generated Secrets were issued (namespace annotation), as last read.
     pub issued: bool,
-    /// What each StatefulSet and Deployment said when last applied, and each migration Job
-    /// when last read.
+    /// What each StatefulSet and Deployment said when last applied (or since, from its watch).
     pub workloads: HashMap<ChildKey, Step>,
     /// The route step, observed from the HTTPRoute as last applied.
     pub route: Option<Step>,
@@ -137,6 +97,69 @@ impl Memo {
     }
 }
 
+/// Everything the controller remembers between passes (see the module doc).
+#[derive(Debug, Default)]
+pub struct Memory {
+    seen: Arc<Seen>,
+    memos: Memos,
+    failures: Mutex<HashMap<String, u32>>,
+    places: Mutex<HashSet<String>>,
+}
+
+impl Memory {
+    /// What the watches saw (they write it; see `watches.rs`).
+    pub fn seen(&self) -> &Arc<Seen> {
+        &self.seen
+    }
+
+    /// The store's memo for one pass (see [`Memos::for_pass`]).
+    pub fn for_pass<'a>(&'a self, store: &str, objects: &StoreObjects) -> PassMemo<'a> {
+        self.memos.for_pass(store, objects)
+    }
+
+    /// What the watch last showed of the Job `key`, while it exists.
+    pub fn job(&self, key: &ChildKey) -> Option<JobSeen> {
+        self.seen.job(key)
+    }
+
+    /// Backoff for a failing store: 5 s doubling to 5 min; the count resets on success.
+    pub fn backoff(&self, store: &str) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = failures.entry(store.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        let secs = 5u64.saturating_mul(1u64 << (*n - 1).min(6));
+        Duration::from_secs(secs.min(300))
+    }
+
+    /// A pass of the store succeeded: its backoff starts over.
+    pub fn succeeded(&self, store: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(store);
+    }
+
+    /// The stores holding a place under the caps since admission (before their finalizer shows
+    /// in the cache); held while admission decides, so two decisions never interleave.
+    pub fn places(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.places.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Frees the store's place under the caps.
+    pub fn release(&self, store: &str) {
+        self.places().remove(store);
+    }
+
+    /// Forgets a deleted store: its memo, its place, its backoff and what the watches saw in its
+    /// namespace.
+    pub fn forget(&self, store: &str, namespace: &str) {
+        self.release(store);
+        self.memos.forget(store);
+        self.succeeded(store);
+        self.seen.forget_namespace(namespace);
+    }
+}
+
 /// A hash of everything a store should consist of.
 fn fingerprint(objects: &StoreObjects) -> u64 {
     let mut hasher = DefaultHasher::new();
@@ -175,11 +198,11 @@ impl Drop for PassMemo<'_> {
 
 /// The memos of all stores.
 #[derive(Debug, Default)]
-pub struct Memos(Mutex<HashMap<String, Memo>>);
+struct Memos(Mutex<HashMap<String, Memo>>);
 
 impl Memos {
     /// The store's memo if it still describes `objects`, else a fresh one.
-    pub fn take(&self, store: &str, objects: &StoreObjects) -> Memo {
+    fn take(&self, store: &str, objects: &StoreObjects) -> Memo {
         let memo = self
             .0
             .lock()
@@ -194,7 +217,7 @@ impl Memos {
     }
 
     /// Keeps the store's memo for the next pass.
-    pub fn put(&self, store: &str, memo: Memo) {
+    fn put(&self, store: &str, memo: Memo) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -203,7 +226,7 @@ impl Memos {
 
     /// The store's memo for one pass (see [`Memos::take`]), put back when the pass drops it,
     /// whatever happened: the memo holds only what succeeded.
-    pub fn for_pass<'a>(&'a self, store: &str, objects: &StoreObjects) -> PassMemo<'a> {
+    fn for_pass<'a>(&'a self, store: &str, objects: &StoreObjects) -> PassMemo<'a> {
         PassMemo {
             memos: self,
             store: store.to_string(),
@@ -212,7 +235,7 @@ impl Memos {
     }
 
     /// Forgets a store.
-    pub fn forget(&self, store: &str) {
+    fn forget(&self, store: &str) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -224,6 +247,37 @@ impl Memos {
 mod tests {
     use super::*;
     use crate::controller::memory::seen::{DELETED, Seen};
+
+    #[test]
+    fn backoff_doubles_to_five_minutes_and_a_success_resets_it() {
+        let memory = Memory::default();
+        let waits: Vec<u64> = (0..8).map(|_| memory.backoff("a").as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(memory.backoff("b").as_secs(), 5, "per store");
+        memory.succeeded("a");
+        assert_eq!(memory.backoff("a").as_secs(), 5);
+    }
+
+    #[test]
+    fn a_forgotten_store_leaves_nothing_behind() {
+        let memory = Memory::default();
+        let key = ChildKey::new("Service", Some("store-a"), Some("storefront"));
+        let other = ChildKey::new("Service", Some("store-b"), Some("storefront"));
+        memory.seen().saw(key.clone(), Some("1"));
+        memory.seen().saw(other.clone(), Some("1"));
+        memory.places().insert("a".into());
+        memory.backoff("a");
+        memory.memos.put("a", Memo::fresh(7));
+        memory.forget("a", "store-a");
+        assert!(!memory.seen().contains(&key));
+        assert!(
+            memory.seen().contains(&other),
+            "another store's children stay"
+        );
+        assert!(memory.places().is_empty());
+        assert_eq!(memory.backoff("a").as_secs(), 5);
+        assert!(memory.memos.0.lock().expect("memos").is_empty());
+    }
 
     #[test]
     fn a_deleted_child_is_a_change_and_no_longer_seen() {

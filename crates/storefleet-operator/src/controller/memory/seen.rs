@@ -1,6 +1,7 @@
 //! What the watches saw of each labelled child: its version (see [`version_of`]), and for the
-//! kinds whose status decides a step, that step. The memo compares these with what the last
-//! pass applied.
+//! kinds whose status decides a step, what that status says ([`Observed`]: a workload's step, a
+//! Job's state). The memo compares the versions with what the last pass applied; the steps read
+//! their Jobs' states here, and the sweep finds what a store no longer wants.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -8,7 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::controller::observe::Step;
+use crate::controller::observe::{JobSeen, Observed, Step};
 
 /// One child object: kind, namespace ("" for cluster-scoped), name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -26,6 +27,11 @@ impl ChildKey {
             namespace: namespace.unwrap_or_default().to_string(),
             name: name.unwrap_or_default().to_string(),
         }
+    }
+
+    /// The object's kind.
+    pub fn kind(&self) -> &str {
+        &self.kind
     }
 
     /// The object's name.
@@ -99,11 +105,11 @@ pub fn version_of(kind: &str, meta: &ObjectMeta) -> Option<String> {
 }
 
 /// The last version (see [`version_of`]) the watches saw of each labelled child, and, for the
-/// kinds whose status decides a step, that step.
+/// kinds whose status decides a step, what it says.
 #[derive(Debug, Default)]
 pub struct Seen {
     versions: Mutex<HashMap<ChildKey, String>>,
-    steps: Mutex<HashMap<ChildKey, Step>>,
+    observed: Mutex<HashMap<ChildKey, Observed>>,
     uids: Mutex<HashMap<ChildKey, String>>,
 }
 
@@ -112,8 +118,8 @@ impl Seen {
         self.versions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn steps(&self) -> MutexGuard<'_, HashMap<ChildKey, Step>> {
-        self.steps.lock().unwrap_or_else(PoisonError::into_inner)
+    fn observed(&self) -> MutexGuard<'_, HashMap<ChildKey, Observed>> {
+        self.observed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn uids(&self) -> MutexGuard<'_, HashMap<ChildKey, String>> {
@@ -144,24 +150,55 @@ impl Seen {
         }
     }
 
-    /// Records the step an observed child's status showed in a watch event.
-    pub fn saw_step(&self, key: ChildKey, step: Step) {
-        self.steps().insert(key, step);
+    /// Records what an observed child's status showed in a watch event.
+    pub fn saw_observed(&self, key: ChildKey, observed: Observed) {
+        self.observed().insert(key, observed);
     }
 
-    /// The step the watch last showed for `key`, if the object is still the one at `version`
-    /// (status updates aside).
+    /// The step the watch last showed for the workload `key`, if the object is still the one at
+    /// `version` (status updates aside).
     pub fn step(&self, key: &ChildKey, version: &str) -> Option<Step> {
         if self.get(key).as_deref() != Some(version) {
             return None;
         }
-        self.steps().get(key).cloned()
+        match self.observed().get(key) {
+            Some(Observed::Step(step)) => Some(step.clone()),
+            _ => None,
+        }
+    }
+
+    /// What the watch last showed of the Job `key`, while it exists.
+    pub fn job(&self, key: &ChildKey) -> Option<JobSeen> {
+        if !self.contains(key) {
+            return None;
+        }
+        match self.observed().get(key) {
+            Some(Observed::Job(job)) => Some(job.clone()),
+            _ => None,
+        }
+    }
+
+    /// The existing Jobs of `namespace` whose names start with `prefix`, with what their watch
+    /// showed (Unknown state: seen, state not yet).
+    pub fn jobs(&self, namespace: &str, prefix: &str) -> Vec<(String, Option<JobSeen>)> {
+        let mut jobs: Vec<(String, Option<JobSeen>)> = self
+            .names("Job", namespace)
+            .into_iter()
+            .filter(|n| n.starts_with(prefix))
+            .map(|n| {
+                let key = ChildKey::new("Job", Some(namespace), Some(&n));
+                let job = self.job(&key);
+                (n, job)
+            })
+            .collect();
+        jobs.sort_by(|a, b| a.0.cmp(&b.0));
+        jobs
     }
 
     /// Records a watch event.
     pub fn saw(&self, key: ChildKey, resource_version: Option<&str>) {
         if resource_version.is_none_or(|v| v == DELETED) {
-            self.steps().remove(&key);
+            self.observed().remove(&key);
             self.uids().remove(&key);
         }
         let mut seen = self.versions();
@@ -203,7 +240,8 @@ impl Seen {
 
     /// Forgets everything in `namespace` and the namespace itself (a deleted store).
     pub fn forget_namespace(&self, namespace: &str) {
-        self.steps().retain(|k, _| k.namespace != namespace);
+        self.observed().retain(|k, _| k.namespace != namespace);
+        self.uids().retain(|k, _| k.namespace != namespace);
         self.versions().retain(|k, _| {
             k.namespace != namespace && !(k.kind == "Namespace" && k.name == namespace)
         });
@@ -324,7 +362,7 @@ mod tests {
     fn a_watched_step_holds_only_for_the_version_it_was_seen_at() {
         let seen = Seen::default();
         let key = ChildKey::new("Deployment", Some("store-a"), Some("storefront"));
-        seen.saw_step(key.clone(), Step::Ready);
+        seen.saw_observed(key.clone(), Observed::Step(Step::Ready));
         seen.saw(key.clone(), Some("fields:1"));
         assert_eq!(seen.step(&key, "fields:1"), Some(Step::Ready));
         assert_eq!(seen.step(&key, "fields:2"), None, "another object");
