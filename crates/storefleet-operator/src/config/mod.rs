@@ -9,16 +9,15 @@
 //!  mod.rs       OperatorConfig, loading (YAML, flags, env), errors
 //!  sections.rs  controller, routing (ingress, gateway), network, images, setup
 //!  plans.rs     what small, medium and large mean (quota, limit range, resources, volumes)
-//!  check.rs     every value and how they fit together, all problems at once
-//!  check_plans.rs  each plan: limit range, volumes, and each engine's containers within its quota
+//!  checks/      every value (values.rs) and how each plan fits together (fit.rs: limit range,
+//!               volumes, each engine's containers within its quota), all problems at once,
+//!               collected by one Checker (mod.rs)
 //! ```
 //!
 //! Typed values are checked once, at load: CIDRs are [`ipnet::IpNet`] (a bad one is a parse
 //! error naming its key), quantities are compared with `kube_quantity`.
 
-mod check;
-mod check_plans;
-mod checker;
+mod checks;
 mod plans;
 mod sections;
 #[cfg(test)]

@@ -12,13 +12,13 @@ use storefleet_types::{Phase, Store, condition};
 use tracing::info;
 
 use crate::controller::apply::volumes;
-use crate::controller::apply::{Live, Refusal};
+use crate::controller::apply::{AppliedChildren, Refusal};
 use crate::controller::context::{
     DELETION_RECHECK, LIMIT_RECHECK, PROVISIONING_RECHECK, READY_RESYNC,
 };
 use crate::controller::data;
 use crate::controller::observe::Step;
-use crate::controller::status::{Blocked, Facts, Outcome, Progress, Setup};
+use crate::controller::status::{Blocked, Outcome, Progress, Setup, StatusFacts};
 use crate::controller::steps::setup::SetupStep;
 use crate::desired;
 use crate::validate::ValidatedStore;
@@ -26,8 +26,8 @@ use crate::validate::ValidatedStore;
 /// The facts a pass starts from (the store's status, its names and URLs), and whether it is a
 /// retry after a failure. A retry restarts the provisioning clock; a retry of a store whose
 /// data is gone starts it over, empty.
-pub fn begin(store: &Store, validated: &ValidatedStore, now: Timestamp) -> (Facts, bool) {
-    let mut facts = Facts::of(store);
+pub fn begin(store: &Store, validated: &ValidatedStore, now: Timestamp) -> (StatusFacts, bool) {
+    let mut facts = StatusFacts::of(store);
     facts.namespace = Some(validated.namespace.clone());
     facts.url = Some(validated.shop_url());
     facts.admin_url = Some(validated.admin_url());
@@ -47,7 +47,7 @@ pub fn begin(store: &Store, validated: &ValidatedStore, now: Timestamp) -> (Fact
 }
 
 /// A retry: the store Failed and since then its spec or its retry annotation changed.
-fn is_retry(store: &Store, facts: &Facts) -> bool {
+fn is_retry(store: &Store, facts: &StatusFacts) -> bool {
     let prev = store.status.clone().unwrap_or_default();
     let stalled_generation = prev
         .condition(condition::STALLED)
@@ -60,7 +60,7 @@ fn is_retry(store: &Store, facts: &Facts) -> bool {
 
 /// Whether a retry asks to start a store over whose data is gone: it is Stalled with reason
 /// `DataLost` and its retry annotation changed (a spec change alone never empties a shop).
-fn starts_over(store: &Store, facts: &Facts) -> bool {
+fn starts_over(store: &Store, facts: &StatusFacts) -> bool {
     let prev = store.status.clone().unwrap_or_default();
     let data_lost = prev
         .condition(condition::STALLED)
@@ -70,7 +70,7 @@ fn starts_over(store: &Store, facts: &Facts) -> bool {
 
 /// The steps of a pass that applied its children, ran its setup step and opened (or not) its
 /// route.
-pub fn progress(live: Live, setup: SetupStep, route: Option<Step>) -> Progress {
+pub fn progress(live: AppliedChildren, setup: SetupStep, route: Option<Step>) -> Progress {
     Progress {
         namespace: match live.rejected {
             Some(_) => Step::Waiting("Isolation objects not applied".into()),
@@ -103,7 +103,7 @@ pub struct Assessed {
 /// provisioning one within [`PROVISIONING_RECHECK`] (or at its deadline).
 pub fn assess(
     mut progress: Progress,
-    facts: &mut Facts,
+    facts: &mut StatusFacts,
     (now, created): (Timestamp, Option<&Time>),
     timeout: Duration,
     restarting: bool,

@@ -12,11 +12,11 @@ use storefleet_types::names::labels as keys;
 use storefleet_types::{DeletionPolicy, Store};
 use tracing::{info, warn};
 
-use crate::controller::calls::{self, ApplyError, status_code};
 use crate::controller::children::{ChildKind, KindVisitor, for_each_kind};
 use crate::controller::context::Context;
 use crate::controller::report::{self, StatusError};
-use crate::controller::status::{Facts, Outcome};
+use crate::controller::requests::{self, ApplyError, status_code};
+use crate::controller::status::{Outcome, StatusFacts};
 
 /// A step of the cleanup failed.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +70,7 @@ impl CleanupError {
 /// keeps the finalizer on any error).
 pub async fn cleanup(store: &Store, ctx: &Context) -> Result<Action, CleanupError> {
     let name = store.name_any();
-    let facts = Facts::of(store);
+    let facts = StatusFacts::of(store);
     let namespace = facts
         .namespace
         .clone()
@@ -112,7 +112,7 @@ async fn delete_namespace(
     let Some(ns) = api.get_metadata_opt(namespace).await.map_err(failed)? else {
         return Ok(true);
     };
-    if !calls::belongs_to(&ns.metadata, name, uid) {
+    if !requests::belongs_to(&ns.metadata, name, uid) {
         warn!(store = %name, %namespace, "namespace does not belong to this store; leaving it");
         return Ok(true);
     }
@@ -176,7 +176,7 @@ async fn release_kind<K: ChildKind>(
         let refs = object.metadata.owner_references.clone().unwrap_or_default();
         let kept: Vec<_> = refs.iter().filter(|r| r.uid != uid).cloned().collect();
         if kept.len() != refs.len() {
-            calls::set_owner_references::<K>(ctx, &object.metadata, kept).await?;
+            requests::set_owner_references::<K>(ctx, &object.metadata, kept).await?;
         }
     }
     Ok(())

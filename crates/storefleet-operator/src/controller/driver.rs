@@ -38,8 +38,8 @@ use crate::controller::error::Error;
 use crate::controller::memory::Memo;
 use crate::controller::observe::Step;
 use crate::controller::report;
-use crate::controller::status::Facts;
 use crate::controller::status::Setup;
+use crate::controller::status::StatusFacts;
 use crate::controller::steps::job::{MIGRATION, SETUP};
 use crate::controller::steps::setup::{self, Gates};
 use crate::controller::sweep::{self, Keep};
@@ -88,7 +88,7 @@ async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Err
                 {
                     info!(store = %store.name_any(), "route withdrawn: the store is refused");
                 }
-                report::finish(&store, ctx, Facts::of(&store), *outcome).await?;
+                report::finish(&store, ctx, StatusFacts::of(&store), *outcome).await?;
                 return Ok(action);
             }
         }
@@ -189,7 +189,7 @@ async fn exposure(
     ctx: &Context,
     memo: &mut Memo,
     objects: &StoreObjects,
-    facts: &Facts,
+    facts: &StatusFacts,
 ) -> Result<Option<Step>, Error> {
     if facts.completed_setup.is_some() {
         Ok(apply::expose(ctx, memo, objects).await?)
@@ -204,7 +204,7 @@ async fn refuse(
     store: &Store,
     validated: &ValidatedStore,
     ctx: &Context,
-    facts: Facts,
+    facts: StatusFacts,
     refusal: Refusal,
 ) -> Result<Action, Error> {
     if matches!(refusal, Refusal::DataLost(_)) {

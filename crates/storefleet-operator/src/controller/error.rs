@@ -6,10 +6,10 @@ use std::time::Duration;
 use kube::runtime::finalizer;
 use storefleet_types::Store;
 
-use crate::controller::calls::{ApplyError, status_code};
 use crate::controller::cleanup::CleanupError;
 use crate::controller::context::{Context, DELETION_RECHECK};
 use crate::controller::report::StatusError;
+use crate::controller::requests::{ApplyError, status_code};
 
 /// Errors a reconcile can end with, one variant per step. User errors are not here: they become
 /// status.

@@ -7,7 +7,7 @@
 //!       ├─ Apply:   desired objects (crate::desired, pure)
 //!       │           ─► the namespace: ours? issued? (read once)    apply/mod.rs
 //!       │           ─► the data still there? (namespace, volumes)  data.rs (pure)  lost: DataLost
-//!       │           ─► each child, typed server-side apply,        apply/child.rs, calls.rs
+//!       │           ─► each child, typed server-side apply,        apply/child.rs, requests.rs
 //!       │              wave by wave, in parallel within a wave     desired/wave.rs
 //!       │              (skipping what the memory shows unchanged)  memory/  [Secrets: create-only]
 //!       │              data claims grown first                     apply/volumes.rs
@@ -33,7 +33,6 @@
 pub mod admission;
 pub mod apply;
 pub mod assess;
-pub mod calls;
 pub mod children;
 pub mod cleanup;
 pub mod context;
@@ -43,6 +42,7 @@ pub mod error;
 pub mod memory;
 pub mod observe;
 pub mod report;
+pub mod requests;
 pub mod routes;
 pub mod runtime;
 pub mod status;

@@ -10,9 +10,9 @@ use storefleet_types::names;
 use storefleet_types::{Phase, Store, StoreStatus, condition};
 use tracing::{info, warn};
 
-use crate::controller::calls::status_code;
 use crate::controller::context::Context;
-use crate::controller::status::{Facts, Outcome, next_status};
+use crate::controller::requests::status_code;
+use crate::controller::status::{Outcome, StatusFacts, next_status};
 
 /// Writing the Store's status failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +45,7 @@ fn stalled_reason(status: &StoreStatus) -> Option<&str> {
 pub async fn finish(
     store: &Store,
     ctx: &Context,
-    facts: Facts,
+    facts: StatusFacts,
     outcome: Outcome,
 ) -> Result<(), StatusError> {
     let prev = store.status.clone().unwrap_or_default();

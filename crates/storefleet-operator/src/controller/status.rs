@@ -114,9 +114,9 @@ impl Progress {
     }
 }
 
-/// Facts the reconciler decided that go into the status as they are.
+/// StatusFacts the reconciler decided that go into the status as they are.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Facts {
+pub struct StatusFacts {
     /// `metadata.generation`.
     pub generation: i64,
     /// The store's namespace.
@@ -141,7 +141,7 @@ pub struct Facts {
     pub volume_sizes: std::collections::BTreeMap<String, String>,
 }
 
-impl Facts {
+impl StatusFacts {
     /// The facts every pass writes, carried over from the store's previous status (and its
     /// retry annotation).
     pub fn of(store: &Store) -> Self {
@@ -170,7 +170,7 @@ impl Facts {
 /// The status to write after a reconcile.
 pub fn next_status(
     prev: &StoreStatus,
-    facts: Facts,
+    facts: StatusFacts,
     outcome: &Outcome,
     now: Timestamp,
 ) -> StoreStatus {
@@ -368,9 +368,9 @@ mod tests {
 
     #[test]
     fn provisioning_then_ready_follows_the_contract() {
-        let facts = Facts {
+        let facts = StatusFacts {
             generation: 1,
-            ..Facts::default()
+            ..StatusFacts::default()
         };
         let s1 = next_status(
             &StoreStatus::default(),
@@ -432,7 +432,7 @@ mod tests {
         });
         let s = next_status(
             &StoreStatus::default(),
-            Facts::default(),
+            StatusFacts::default(),
             &Outcome::Progress(p),
             t(1),
         );
@@ -450,7 +450,7 @@ mod tests {
             reason: "InvalidField".into(),
             message: "spec.x: bad".into(),
         });
-        let s = next_status(&s, Facts::default(), &invalid, t(2));
+        let s = next_status(&s, StatusFacts::default(), &invalid, t(2));
         assert_eq!(s.phase, Some(Phase::Failed));
         assert_eq!(
             cond(&s, "Ready").map(|c| c.message.as_str()),
@@ -462,7 +462,12 @@ mod tests {
         );
 
         let limit = Outcome::LimitReached("full".into());
-        let s = next_status(&StoreStatus::default(), Facts::default(), &limit, t(3));
+        let s = next_status(
+            &StoreStatus::default(),
+            StatusFacts::default(),
+            &limit,
+            t(3),
+        );
         assert_eq!(s.phase, Some(Phase::Pending));
         assert_eq!(
             cond(&s, "Stalled").map(|c| c.reason.as_str()),

@@ -16,10 +16,10 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use storefleet_types::names::child;
 
-use crate::controller::calls::{ApplyError, delete_child};
 use crate::controller::children::{ChildKind, KindVisitor, for_each_kind, key_of};
 use crate::controller::context::Context;
 use crate::controller::memory::{ChildKey, Seen};
+use crate::controller::requests::{ApplyError, delete_child};
 use crate::controller::steps::job::{MIGRATION, SETUP, StepKind};
 use crate::desired::wave::Wave;
 use crate::desired::{Child, StoreObjects};

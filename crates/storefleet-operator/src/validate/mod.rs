@@ -5,6 +5,12 @@
 //! a file in `render`) and adds what needs the operator's configuration: the plan's sizes, the
 //! default ClusterIssuer, the namespace prefix. Everything later steps need is resolved here
 //! (defaults applied), so builders never see an `Option` they would have to guess about.
+//!
+//! ```text
+//!  mod.rs      ValidatedStore, ValidationError, validate (one pass, every problem)
+//!  resolve.rs  the sections resolved on their own: host, routing, TLS, the engine, setup
+//!  rules.rs    the rules they share: hosts and domains, e-mail addresses, volume sizes
+//! ```
 
 use std::collections::BTreeMap;
 
@@ -16,14 +22,14 @@ use storefleet_types::{DeletionPolicy, Engine, PaymentMethod, Plan, Store, Store
 use crate::config::{GatewayRef, OperatorConfig, PlanConfig, QuotaConfig};
 use kube_quantity::ParsedQuantity;
 
-mod checks;
-mod sections;
+mod resolve;
+mod rules;
 #[cfg(test)]
 mod tests;
 
-pub use checks::host_of;
-use checks::{check_sizes, invalid};
-use sections::Problems;
+use resolve::Problems;
+pub use rules::host_of;
+use rules::{check_sizes, invalid};
 
 /// A user error: the Store cannot be provisioned as written. The variant name is the
 /// condition reason and the metric label.
@@ -276,9 +282,9 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
     if storefleet_types::names::owner::check(&spec.owner).is_err() {
         p.add(ValidationError::InvalidOwner);
     }
-    let host = p.ok(sections::host(spec, &name, config));
-    let route = p.ok(sections::route(spec, config));
-    let tls = p.ok(sections::tls(spec, config, route.as_ref().map(|r| &r.0)));
+    let host = p.ok(resolve::host(spec, &name, config));
+    let route = p.ok(resolve::route(spec, config));
+    let tls = p.ok(resolve::tls(spec, config, route.as_ref().map(|r| &r.0)));
 
     let plan = config.plans.get(spec.plan).clone();
     let storage = spec.storage.clone().unwrap_or_default();
@@ -309,9 +315,9 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         .storage_class_name
         .or_else(|| config.storage_class_name.clone());
 
-    let app = sections::app(spec, config, &mut p);
+    let app = resolve::app(spec, config, &mut p);
     let default_host = format!("{name}.{}", config.base_domain);
-    let setup = sections::setup(
+    let setup = resolve::setup(
         spec,
         &name,
         host.as_deref().unwrap_or(&default_host),

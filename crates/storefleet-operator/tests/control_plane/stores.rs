@@ -761,10 +761,10 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
     use k8s_openapi::api::core::v1::Namespace;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use kube::runtime::events::{Recorder, Reporter};
-    use storefleet_operator::controller::calls::{
+    use storefleet_operator::controller::context::{Context, SystemClock};
+    use storefleet_operator::controller::requests::{
         self, ApplyError, create_once, get_metadata, is_rejection, ssa,
     };
-    use storefleet_operator::controller::context::{Context, SystemClock};
     let env = env_or_skip!(prepare, config());
     let client = env.operator_client.clone();
     let (reader, _writer) = kube::runtime::reflector::store();
@@ -860,11 +860,11 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
     // ownerReferences are guarded by resourceVersion: a stale read is a conflict.
     let mut stale = live.metadata.clone();
     stale.resource_version = Some("1".into());
-    let err = calls::set_owner_references::<Secret>(&ctx, &stale, vec![])
+    let err = requests::set_owner_references::<Secret>(&ctx, &stale, vec![])
         .await
         .expect_err("stale");
-    assert_eq!(calls::status_code(err.kube()), Some(409), "{err:?}");
-    calls::set_owner_references::<Secret>(&ctx, &live.metadata, vec![])
+    assert_eq!(requests::status_code(err.kube()), Some(409), "{err:?}");
+    requests::set_owner_references::<Secret>(&ctx, &live.metadata, vec![])
         .await
         .expect("fresh");
 
@@ -885,7 +885,7 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
     assert!(
         matches!(&err, ApplyError::Apply { object, .. } if object == "Service store-calls/bad")
     );
-    assert!(calls::rejection(&err).contains("port"), "{err:?}");
+    assert!(requests::rejection(&err).contains("port"), "{err:?}");
 }
 
 /// Ownership is by identity, not by name: a retained namespace is not adopted by a new Store

@@ -99,7 +99,7 @@ fn named_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
         }
         if let Some(inner) = rest.strip_prefix('{') {
             for item in top_level_items(inner) {
-                // `calls::{x, y}` inside the group names the module `calls`.
+                // `requests::{x, y}` inside the group names the module `calls`.
                 let item = item.split("::{").next().unwrap_or_default();
                 let mut path = base.clone();
                 path.extend(
@@ -237,10 +237,10 @@ fn the_circle_finder_finds_a_circle_and_none_where_there_is_none() {
     assert!(circles(&edges).is_empty());
     edges.insert(m("c"), BTreeSet::from([m("a")]));
     assert_eq!(circles(&edges), vec![vec!["a", "b", "c"]]);
-    let code = "use crate::controller::{apply::child, calls::{x, y}};\nuse super::Foo;";
+    let code = "use crate::controller::{apply::child, requests::{x, y}};\nuse super::Foo;";
     let paths = named_paths(code, &m("controller::driver"));
     assert!(paths.contains(&m("controller::apply::child")), "{paths:?}");
-    assert!(paths.contains(&m("controller::calls")), "{paths:?}");
+    assert!(paths.contains(&m("controller::requests")), "{paths:?}");
     assert!(paths.contains(&m("controller::Foo")), "{paths:?}");
 }
 

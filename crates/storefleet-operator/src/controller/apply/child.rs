@@ -6,12 +6,12 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 
-use crate::controller::calls::{ApplyError, align_owners, create_once, get_metadata, ssa};
 use crate::controller::children::ChildKind;
 use crate::controller::children::key_of;
 use crate::controller::context::Context;
 use crate::controller::memory::{ChildKey, Memo, version_of};
 use crate::controller::observe::{self, Step};
+use crate::controller::requests::{ApplyError, align_owners, create_once, get_metadata, ssa};
 use crate::desired::secrets::Csprng;
 use crate::desired::{Child, SecretTemplate};
 
@@ -26,7 +26,7 @@ pub enum Observed {
 /// What applying (or creating, or reading) one child came to; recorded in the memo once its
 /// wave has finished.
 #[derive(Debug)]
-pub enum Done {
+pub enum Answer {
     /// Applied (or read): the version to remember, unless `memoize` is false.
     Applied {
         key: ChildKey,
@@ -40,7 +40,7 @@ pub enum Done {
     Nothing,
 }
 
-pub type Pending<'a> = BoxFuture<'a, Result<Done, ApplyError>>;
+pub type Pending<'a> = BoxFuture<'a, Result<Answer, ApplyError>>;
 
 /// Server-side apply of one child, unless the memo shows it unchanged (None).
 fn apply_one<'a, K: ChildKind>(
@@ -60,7 +60,7 @@ fn apply_one<'a, K: ChildKind>(
     Some(
         async move {
             let applied = ssa(ctx, object).await?;
-            Ok(Done::Applied {
+            Ok(Answer::Applied {
                 version: version_of(&K::kind(&()), applied.meta()),
                 observed: observe(&applied),
                 key,
@@ -113,9 +113,9 @@ pub fn start<'a>(
 }
 
 /// Records what a wave's request came to.
-pub fn record(memo: &mut Memo, done: Done, lost: &mut Vec<String>) {
+pub fn record(memo: &mut Memo, done: Answer, lost: &mut Vec<String>) {
     match done {
-        Done::Applied {
+        Answer::Applied {
             key,
             version,
             memoize,
@@ -132,8 +132,8 @@ pub fn record(memo: &mut Memo, done: Done, lost: &mut Vec<String>) {
                 memo.record(key, version.as_deref());
             }
         }
-        Done::Lost(name) => lost.push(name),
-        Done::Nothing => {}
+        Answer::Lost(name) => lost.push(name),
+        Answer::Nothing => {}
     }
 }
 
@@ -143,9 +143,9 @@ async fn secret(
     ctx: &Context,
     template: &SecretTemplate,
     issued: bool,
-) -> Result<Done, ApplyError> {
+) -> Result<Answer, ApplyError> {
     let key = key_of::<Secret>(&template.metadata);
-    let applied = |version: Option<&str>, key| Done::Applied {
+    let applied = |version: Option<&str>, key| Answer::Applied {
         key,
         version: version.map(str::to_string),
         memoize: true,
@@ -163,9 +163,9 @@ async fn secret(
                 align_owners::<Secret>(ctx, &existing.metadata, &template.metadata).await?;
                 applied(existing.metadata.resource_version.as_deref(), key)
             }
-            None if issued => Done::Lost(template.metadata.name.clone().unwrap_or_default()),
+            None if issued => Answer::Lost(template.metadata.name.clone().unwrap_or_default()),
             // Deleted between our create and our read: the next pass creates it.
-            None => Done::Nothing,
+            None => Answer::Nothing,
         },
     )
 }

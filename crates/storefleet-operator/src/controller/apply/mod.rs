@@ -27,15 +27,15 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 use storefleet_types::names;
 
-use crate::controller::calls::{
-    ApplyError, belongs_to, get_metadata, is_rejection, rejection, ssa,
-};
 use crate::controller::children::key_of;
 use crate::controller::context::Context;
 use crate::controller::data::{self, ObservedData};
 use crate::controller::memory::seen::Identity;
 use crate::controller::memory::{ChildKey, Memo};
 use crate::controller::observe::Step;
+use crate::controller::requests::{
+    ApplyError, belongs_to, get_metadata, is_rejection, rejection, ssa,
+};
 use crate::controller::status::Blocked;
 use crate::controller::steps::migration;
 use crate::desired::route::RouteObject;
@@ -46,7 +46,7 @@ use storefleet_types::StoreData;
 
 /// What applying the children found.
 #[derive(Debug)]
-pub struct Live {
+pub struct AppliedChildren {
     /// The database step: every StatefulSet (MariaDB; PostgreSQL and Redis), as last applied.
     pub database: Step,
     /// The storefront step: the migration (Medusa), then every Deployment, as last applied.
@@ -68,8 +68,8 @@ pub struct Live {
 /// What applying the children came to.
 #[derive(Debug)]
 pub enum Applied {
-    /// Every child was applied (or rejected: see [`Live::rejected`]).
-    Children(Live),
+    /// Every child was applied (or rejected: see [`AppliedChildren::rejected`]).
+    Children(AppliedChildren),
     /// None could be, or not all: the store waits.
     Refused(Refusal),
 }
@@ -302,7 +302,7 @@ fn settle(
 
 /// What the applied children say: the database and storefront steps (the migration first,
 /// when it is not done), and the volumes' sizes.
-fn conclude(memo: &mut Memo, pass: Pass<'_>, observed: ObservedData) -> Live {
+fn conclude(memo: &mut Memo, pass: Pass<'_>, observed: ObservedData) -> AppliedChildren {
     let migrated = pass.migration.as_ref().is_some_and(|m| m.step.is_ready());
     let (storefront, blocked, restarting) = match pass.migration {
         Some(m) if !m.step.is_ready() => (m.step, m.blocked, m.restarting),
@@ -317,7 +317,7 @@ fn conclude(memo: &mut Memo, pass: Pass<'_>, observed: ObservedData) -> Live {
     let workloads = &memo.workloads;
     memo.resizing
         .retain(|key| orphaned.contains(key) || !workloads.get(key).is_some_and(Step::is_ready));
-    Live {
+    AppliedChildren {
         database: steps(memo, &pass.children, Wave::Data).unwrap_or(Step::Ready),
         volume_sizes: pass.grown.sizes,
         storefront,

@@ -21,10 +21,10 @@ use kube::{Api, ResourceExt};
 use kube_quantity::ParsedQuantity;
 use storefleet_types::names;
 
-use crate::controller::calls::{ApplyError, get, status_code};
 use crate::controller::children::key_of;
 use crate::controller::context::Context;
 use crate::controller::memory::ChildKey;
+use crate::controller::requests::{ApplyError, get, status_code};
 use crate::desired::{DataClaim, requested_storage};
 
 /// The metadata naming `name` in `namespace` (what [`get`] reads).

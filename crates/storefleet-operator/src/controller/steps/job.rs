@@ -12,10 +12,10 @@ use kube::ResourceExt;
 use storefleet_types::names::{self, Component};
 use tracing::info;
 
-use crate::controller::calls::{self, ApplyError};
 use crate::controller::children::key_of;
 use crate::controller::context::Context;
 use crate::controller::observe::{self, JobSeen, JobState};
+use crate::controller::requests::{self, ApplyError};
 use crate::controller::status::Blocked;
 
 /// A kind of step run as Jobs: what names its Jobs, what its status messages call it.
@@ -105,7 +105,7 @@ pub async fn run(
             if let Some(waiting) = waiting(ctx, kind, &namespace, &name, gates) {
                 return Ok(waiting);
             }
-            match calls::create_once(ctx, job).await? {
+            match requests::create_once(ctx, job).await? {
                 Some(_) => {
                     info!(job = %name, step = kind.title, "started");
                     return Ok(Gate::Started(format!("{} job {name} started", kind.title)));
@@ -129,7 +129,7 @@ pub async fn run(
         JobState::Running(m) => Gate::Running(m),
         JobState::Failed { reason, .. } if gates.retry => {
             info!(job = %name, %reason, step = kind.title, "deleting the failed job for a retry");
-            calls::delete_child::<Job>(ctx, &namespace, &name).await?;
+            requests::delete_child::<Job>(ctx, &namespace, &name).await?;
             Gate::Restarting(format!("Restarting the {} after {reason}", lower(kind)))
         }
         JobState::Failed { reason, message } => {
@@ -165,10 +165,10 @@ fn waiting(
 /// Reads the step's Job (its watch has not shown it, or shows other owners), gives it the owners
 /// wanted, and says what it shows; None when it is gone.
 async fn read(ctx: &Context, job: &Job) -> Result<Option<JobSeen>, ApplyError> {
-    let Some(live) = calls::get::<Job>(ctx, &job.metadata).await? else {
+    let Some(live) = requests::get::<Job>(ctx, &job.metadata).await? else {
         return Ok(None);
     };
-    calls::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
+    requests::align_owners::<Job>(ctx, &live.metadata, &job.metadata).await?;
     Ok(Some(JobSeen {
         owned: job.metadata.owner_references.is_some(),
         ..observe::job_seen(&live)

@@ -8,9 +8,9 @@
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 
-use crate::controller::calls::ApplyError;
 use crate::controller::context::Context;
 use crate::controller::observe::Step;
+use crate::controller::requests::ApplyError;
 use crate::controller::status::Blocked;
 use crate::controller::steps::job::{self, Gate};
 

@@ -7,10 +7,10 @@
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 
-use crate::controller::calls::ApplyError;
 use crate::controller::context::Context;
 use crate::controller::observe::Step;
-use crate::controller::status::{Blocked, Facts, Setup};
+use crate::controller::requests::ApplyError;
+use crate::controller::status::{Blocked, Setup, StatusFacts};
 use crate::controller::steps::job::{self, Gate};
 
 /// What the setup step concluded.
@@ -59,7 +59,7 @@ pub async fn run_setup(
     ctx: &Context,
     job: &Job,
     gates: Gates<'_>,
-    facts: &mut Facts,
+    facts: &mut StatusFacts,
 ) -> Result<SetupStep, ApplyError> {
     let name = job.name_any();
     let open = gates.database.is_ready() && gates.storefront.is_ready() && gates.applied;

@@ -7,8 +7,8 @@ use kube_quantity::ParsedQuantity;
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::checker::Checker;
-use super::{Compute, ContainerResources, PlanConfig, QuotaConfig};
+use super::Checker;
+use crate::config::{Compute, ContainerResources, PlanConfig, QuotaConfig};
 
 /// One amount a container, a limit range and a quota give (CPU, memory, ephemeral storage).
 struct Amount {

@@ -6,8 +6,8 @@ use storefleet_types::Plan;
 use storefleet_types::names::store_name;
 use storefleet_types::spec::is_image_tag;
 
-use super::checker::Checker;
-use super::{ConfigError, OperatorConfig, is_hostname, is_label, is_subdomain};
+use super::Checker;
+use crate::config::{ConfigError, OperatorConfig, is_hostname, is_label, is_subdomain};
 
 impl OperatorConfig {
     /// Checks every value and how they fit together; lists all problems at once.
@@ -138,7 +138,7 @@ impl OperatorConfig {
             c.issue("setup.backoffLimit", "must be between 0 and 10");
         }
         for plan in [Plan::Small, Plan::Medium, Plan::Large] {
-            super::check_plans::check_plan(
+            super::fit::check_plan(
                 &mut c,
                 &format!("plans.{}", plan.as_str()),
                 self.plans.get(plan),
@@ -150,7 +150,7 @@ impl OperatorConfig {
 
 fn check_gateway(c: &mut Checker, config: &OperatorConfig) {
     let Some(gateway) = &config.gateway else {
-        if config.routing == super::RoutingMode::Gateway {
+        if config.routing == crate::config::RoutingMode::Gateway {
             c.issue(
                 "routing",
                 "gateway routing needs the gateway section (defaultGateway, dataPlaneNamespace)",

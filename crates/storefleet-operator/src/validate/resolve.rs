@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::config::{self, RoutingMode};
-use checks::{domain_allowed, looks_like_email};
+use rules::{domain_allowed, looks_like_email};
 
 /// The problems found so far.
 #[derive(Debug, Default)]

@@ -1,14 +1,17 @@
-//! [`Checker`]: collects every problem of a configuration, each with the path of its key, so
-//! that all of them are reported at once.
+//! The checks of a loaded configuration, all problems at once, each with the path of its key:
+//! every value (`values.rs`), how a plan fits together (`fit.rs`); [`Checker`] collects them.
+
+mod fit;
+mod values;
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube_quantity::ParsedQuantity;
 
-use super::{ConfigError, ConfigIssue};
+use crate::config::{ConfigError, ConfigIssue};
 
 /// The problems found so far.
 #[derive(Default)]
-pub(super) struct Checker {
+pub(crate) struct Checker {
     issues: Vec<ConfigIssue>,
 }
 
