@@ -1,6 +1,6 @@
 //! The tests, by tier.
 
-pub mod control_plane;
+pub mod apiserver;
 pub mod scale;
 pub mod workloads;
 
@@ -21,37 +21,37 @@ pub fn all() -> Vec<Test> {
         Test {
             name: "admission_rejects_invalid_stores",
             tier: Tier::ControlPlane,
-            run: control_plane::admission_rejects_invalid_stores,
+            run: apiserver::admission_rejects_invalid_stores,
         },
         Test {
             name: "children_are_accepted",
             tier: Tier::ControlPlane,
-            run: control_plane::children_are_accepted,
+            run: apiserver::children_are_accepted,
         },
         Test {
             name: "status_and_printer_columns",
             tier: Tier::ControlPlane,
-            run: control_plane::status_and_printer_columns,
+            run: apiserver::status_and_printer_columns,
         },
         Test {
             name: "deleted_child_is_recreated",
             tier: Tier::ControlPlane,
-            run: control_plane::deleted_child_is_recreated,
+            run: apiserver::deleted_child_is_recreated,
         },
         Test {
             name: "delete_removes_namespace_then_store",
             tier: Tier::ControlPlane,
-            run: control_plane::delete_removes_namespace_then_store,
+            run: apiserver::delete_removes_namespace_then_store,
         },
         Test {
             name: "retain_keeps_the_namespace",
             tier: Tier::ControlPlane,
-            run: control_plane::retain_keeps_the_namespace,
+            run: apiserver::retain_keeps_the_namespace,
         },
         Test {
             name: "restart_converges_without_duplicates",
             tier: Tier::ControlPlane,
-            run: control_plane::restart_converges_without_duplicates,
+            run: apiserver::restart_converges_without_duplicates,
         },
         Test {
             name: "store_sells_through_the_ingress",

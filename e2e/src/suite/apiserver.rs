@@ -1,5 +1,7 @@
-//! Control-plane tier: needs only an apiserver with controller-manager. Pods need not run, so
-//! nothing here waits for Ready; tests wait on the conditions they name.
+//! The apiserver tier ("control-plane" in the settings; named apart from the operator's envtest
+//! tests in `crates/storefleet-operator/tests/control_plane/`): needs only an apiserver with
+//! controller-manager. Pods need not run, so nothing here waits for Ready; tests wait on the
+//! conditions they name.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
