@@ -1,6 +1,7 @@
 //! The control-plane tier: a real kube-apiserver, kube-controller-manager and etcd (crate
 //! `storefleet-envtest`, `KUBEBUILDER_ASSETS`), the operator running with the chart's RBAC and a
-//! kubelet stand-in that makes pods ready. Stores from creation to deletion (`stores`), a Medusa
+//! kubelet stand-in that makes pods ready. Stores from creation to deletion (`stores/`: lifecycle,
+//! admission, ownership, data, exposure, access), a Medusa
 //! store (`medusa_store`), Gateway API routing (`gateway`), the operator binary as a process
 //! (`process`) and the Helm chart (`chart`). Without the assets each test prints one `skipped:`
 //! line.
