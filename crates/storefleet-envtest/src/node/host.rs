@@ -176,6 +176,8 @@ done
 ip link delete '{bridge}' 2>/dev/null
 {sysctls}# 7. provisioned volume folders that are still there, then the node's folder (nothing mounted)
 [ -f "$DIR/volumes" ] && while read -r v; do case "$v" in /tmp/?*) rm -rf "$v" ;; esac; done <"$DIR/volumes"
+# the provisioner's root, made by kube-controller-manager on the first volume (if now empty)
+rmdir '{hostpath}' 2>/dev/null
 if awk '{{print $5}}' /proc/self/mountinfo | grep -q "^$DIR/"; then
   echo "teardown: mounts remain under $DIR; leaving it"
 else
@@ -186,6 +188,7 @@ fi
         cgroup = layout.cgroup_root,
         socket = layout.containerd_socket().display(),
         bridge = layout.bridge,
+        hostpath = super::HOSTPATH_ROOT,
     )
 }
 

@@ -1,4 +1,4 @@
-//! The checks of a loaded configuration: every value and how the values fit together (a
+//! Every value of a loaded configuration, and how the values fit together (a
 //! container limit above the limit range, pods that do not fit the quota, ...), all problems at
 //! once, each with the path of its key.
 
