@@ -17,7 +17,7 @@ use crate::desired::{Child, SecretTemplate};
 
 /// What a workload or the route said when it was applied.
 #[derive(Debug)]
-pub enum Observed {
+pub enum Said {
     Nothing,
     Workload(Step),
     Route(Step),
@@ -32,7 +32,7 @@ pub enum Answer {
         key: ChildKey,
         version: Option<String>,
         memoize: bool,
-        observed: Observed,
+        said: Said,
     },
     /// An issued Secret is gone (its name).
     Lost(String),
@@ -47,7 +47,7 @@ fn apply_one<'a, K: ChildKind>(
     ctx: &'a Context,
     memo: &Memo,
     object: &'a K,
-    observe: fn(&K) -> Observed,
+    observe: fn(&K) -> Said,
 ) -> Option<Pending<'a>> {
     let key = key_of::<K>(object.meta());
     if memo.unchanged(&key, ctx.memory.seen()) {
@@ -62,7 +62,7 @@ fn apply_one<'a, K: ChildKind>(
             let applied = ssa(ctx, object).await?;
             Ok(Answer::Applied {
                 version: version_of(&K::kind(&()), applied.meta()),
-                observed: observe(&applied),
+                said: observe(&applied),
                 key,
                 memoize,
             })
@@ -71,8 +71,8 @@ fn apply_one<'a, K: ChildKind>(
     )
 }
 
-fn nothing<K>(_: &K) -> Observed {
-    Observed::Nothing
+fn nothing<K>(_: &K) -> Said {
+    Said::Nothing
 }
 
 /// The request a child of the Namespace, Foundation, Data, Storefront or Exposure wave needs,
@@ -96,13 +96,13 @@ pub fn start<'a>(
         Child::ConfigMap(o) => apply_one(ctx, memo, o, nothing),
         Child::Ingress(o) => apply_one(ctx, memo, o, nothing),
         Child::StatefulSet(o) => apply_one(ctx, memo, o, |sts| {
-            Observed::Workload(observe::database(Some(sts)))
+            Said::Workload(observe::database(Some(sts)))
         }),
         Child::Deployment(o) => apply_one(ctx, memo, o, |deploy| {
-            Observed::Workload(observe::storefront(Some(deploy)))
+            Said::Workload(observe::storefront(Some(deploy)))
         }),
         Child::HttpRoute(o) => {
-            apply_one(ctx, memo, o, |route| Observed::Route(observe::route(route)))
+            apply_one(ctx, memo, o, |route| Said::Route(observe::route(route)))
         }
         Child::GeneratedSecret(t) => (!memo
             .unchanged(&key_of::<Secret>(&t.metadata), ctx.memory.seen()))
@@ -119,14 +119,14 @@ pub fn record(memo: &mut Memo, done: Answer, lost: &mut Vec<String>) {
             key,
             version,
             memoize,
-            observed,
+            said,
         } => {
-            match observed {
-                Observed::Nothing => {}
-                Observed::Workload(step) => {
+            match said {
+                Said::Nothing => {}
+                Said::Workload(step) => {
                     memo.workloads.insert(key.clone(), step);
                 }
-                Observed::Route(step) => memo.route = Some(step),
+                Said::Route(step) => memo.route = Some(step),
             }
             if memoize {
                 memo.record(key, version.as_deref());
@@ -149,7 +149,7 @@ async fn secret(
         key,
         version: version.map(str::to_string),
         memoize: true,
-        observed: Observed::Nothing,
+        said: Said::Nothing,
     };
     if !issued {
         // Fresh values from the CSPRNG; never logged, never overwritten.
