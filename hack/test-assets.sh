@@ -7,6 +7,7 @@
 # KUBEBUILDER_ASSETS            etcd, kube-apiserver, kube-controller-manager (control-plane tier)
 # STOREFLEET_WORDPRESS_FIXTURES WordPress, WooCommerce, Storefront, WP-CLI (real WordPress tier)
 # STOREFLEET_GATEWAY_API_CRDS   the Gateway API CRDs (Gateway routing on the control-plane tier)
+# STOREFLEET_GARAGE             Garage, a real S3-compatible object store (the backup tests)
 #
 # Each folder is unpacked once (a marker names the source files' sizes). Missing sources print
 # nothing for that tier; its tests then skip with one line.
@@ -60,4 +61,20 @@ if [ -f "$gateway_src/gateway.networking.k8s.io_httproutes.yaml" ]; then
   echo "export STOREFLEET_GATEWAY_API_CRDS=$(cd "$gateway_src" && pwd)"
 else
   echo "test-assets: no $gateway_src: the Gateway routing tests will skip" >&2
+fi
+
+garage_src="$shared/fixtures/object-store/garage-2.5.0.xz"
+if [ -f "$garage_src" ]; then
+  dir="$cache/object-store"
+  want=$(stamp "$garage_src")
+  if [ "$(cat "$dir/.stamp" 2>/dev/null || true)" != "$want" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    xz -dc "$garage_src" > "$dir/garage"
+    chmod +x "$dir/garage"
+    echo "$want" > "$dir/.stamp"
+    echo "test-assets: unpacked Garage (the S3-compatible object store) into $dir" >&2
+  fi
+  echo "export STOREFLEET_GARAGE=$dir/garage"
+else
+  echo "test-assets: no $garage_src: the backup tests will skip" >&2
 fi

@@ -21,6 +21,7 @@ pub mod browser;
 pub mod chart;
 pub mod kubelet;
 pub mod node;
+pub mod object_store;
 pub mod pki;
 pub mod ports;
 pub mod process;

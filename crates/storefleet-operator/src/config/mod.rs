@@ -17,6 +17,7 @@
 //! Typed values are checked once, at load: CIDRs are [`ipnet::IpNet`] (a bad one is a parse
 //! error naming its key), quantities are compared with `kube_quantity`.
 
+mod backup;
 mod checks;
 mod plans;
 mod sections;
@@ -28,6 +29,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use backup::{BackupConfig, Retention, S3Target, is_cron};
 pub use plans::{
     ComponentResources, Compute, ContainerResources, LimitRangeConfig, MedusaPlanConfig,
     MedusaResources, PlanConfig, Plans, QuotaConfig, VolumeSizes,
@@ -132,6 +134,8 @@ pub struct OperatorConfig {
     pub network: NetworkConfig,
     /// Container images (official images only; tags pinned).
     pub images: Images,
+    /// Backups (restic, one S3-compatible bucket); none when null.
+    pub backup: Option<BackupConfig>,
     /// The setup Job.
     pub setup: SetupConfig,
     /// What each plan means.
@@ -157,6 +161,7 @@ impl Default for OperatorConfig {
             allowed_storage_class_names: Vec::new(),
             network: NetworkConfig::default(),
             images: Images::default(),
+            backup: None,
             setup: SetupConfig::default(),
             plans: Plans::default(),
         }

@@ -228,6 +228,8 @@ pub struct Images {
     pub postgres: Image,
     /// Official Redis image (Medusa's cache, event bus, workflow engine and locking).
     pub redis: Image,
+    /// Official restic image: backups, restores and their drills.
+    pub restic: Image,
 }
 
 /// The setup Job.
@@ -292,6 +294,7 @@ impl Default for Images {
             medusa: Image::new("ghcr.io/storefleet/storefleet-medusa", "0.1.0"),
             postgres: Image::new("docker.io/library/postgres", "17.6"),
             redis: Image::new("docker.io/library/redis", "7.4.5"),
+            restic: Image::new("docker.io/restic/restic", "0.18.0"),
         }
     }
 }

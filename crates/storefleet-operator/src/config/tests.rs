@@ -271,3 +271,37 @@ fn gateway_routing_needs_a_gateway_and_valid_names() {
         "no class is assumed"
     );
 }
+
+#[test]
+fn a_backup_target_is_checked_whole() {
+    let good = "backup:\n  s3: {endpoint: \"https://s3.example.com\", bucket: shop-backups}\n  credentialsSecret: backup-s3\n  keySecret: backup-key\n  egressCidrs: [\"203.0.113.10/32\"]\n";
+    assert_eq!(issues(good), Vec::<String>::new());
+    let config = OperatorConfig::from_yaml(good).expect("valid");
+    let backup = config.backup.expect("backup");
+    assert_eq!(backup.schedule, "0 3 * * *", "the default schedule");
+    assert_eq!(backup.s3.region, "us-east-1");
+    assert_eq!(
+        backup.repository("alice", "shop"),
+        "s3:https://s3.example.com/shop-backups/stores/alice/shop"
+    );
+    let bad = "backup:\n  s3: {endpoint: \"s3.example.com\", bucket: B, prefix: \"../x\"}\n  credentialsSecret: \"Backup S3\"\n  keySecret: backup-key\n  egressCidrs: []\n  schedule: \"every night\"\n  retention: {daily: 0, weekly: 0, monthly: 0}\n";
+    let found = issues(bad);
+    for path in [
+        "backup.s3.endpoint",
+        "backup.s3.bucket",
+        "backup.s3.prefix",
+        "backup.credentialsSecret",
+        "backup.egressCidrs",
+        "backup.schedule",
+        "backup.retention",
+    ] {
+        assert!(
+            found.iter().any(|i| i.starts_with(&format!("{path}:"))),
+            "{path} in {found:?}"
+        );
+    }
+    assert!(
+        !found.iter().any(|i| i.starts_with("backup.keySecret")),
+        "{found:?}"
+    );
+}

@@ -42,6 +42,9 @@ impl OperatorConfig {
             }
         }
         check_prefix(&mut c, &self.namespace_prefix);
+        if let Some(backup) = &self.backup {
+            check_backup(&mut c, backup);
+        }
         if self.max_stores == 0 {
             c.issue("maxStores", "must be at least 1");
         }
@@ -231,5 +234,59 @@ fn check_prefix(c: &mut Checker, prefix: &str) {
                 "{prefix:?} must be lower case letters, digits and '-' and start with a letter"
             ),
         );
+    }
+}
+
+/// Backups: an endpoint restic can reach, a bucket, the Secrets' names, the object store's
+/// addresses (the pods' only way out), a schedule Kubernetes accepts, a retention that keeps
+/// something.
+fn check_backup(c: &mut Checker, backup: &crate::config::BackupConfig) {
+    if backup.s3.port().is_none() || !backup.s3.endpoint.starts_with("http") {
+        c.issue(
+            "backup.s3.endpoint",
+            format!("{:?} is not an http:// or https:// URL", backup.s3.endpoint),
+        );
+    }
+    let bucket = &backup.s3.bucket;
+    if bucket.len() < 3 || bucket.len() > 63 || !is_subdomain(bucket) {
+        c.issue(
+            "backup.s3.bucket",
+            format!("{bucket:?} is not an S3 bucket name"),
+        );
+    }
+    if backup
+        .s3
+        .prefix
+        .split('/')
+        .any(|part| part == ".." || part.contains(char::is_whitespace))
+    {
+        c.issue(
+            "backup.s3.prefix",
+            format!("{:?} is not a plain folder", backup.s3.prefix),
+        );
+    }
+    for (path, name) in [
+        ("backup.credentialsSecret", &backup.credentials_secret),
+        ("backup.keySecret", &backup.key_secret),
+    ] {
+        if !is_subdomain(name) {
+            c.issue(path, format!("{name:?} is not a valid Secret name"));
+        }
+    }
+    if backup.egress_cidrs.is_empty() {
+        c.issue(
+            "backup.egressCidrs",
+            "name the object store's addresses: the backup pods may reach nothing else",
+        );
+    }
+    if !crate::config::is_cron(&backup.schedule) {
+        c.issue(
+            "backup.schedule",
+            format!("{:?} is not a cron schedule", backup.schedule),
+        );
+    }
+    let r = &backup.retention;
+    if r.daily + r.weekly + r.monthly == 0 {
+        c.issue("backup.retention", "keeps no snapshot at all");
     }
 }

@@ -101,9 +101,7 @@ pub fn start<'a>(
         Child::Deployment(o) => apply_one(ctx, memo, o, |deploy| {
             Said::Workload(observe::storefront(Some(deploy)))
         }),
-        Child::HttpRoute(o) => {
-            apply_one(ctx, memo, o, |route| Said::Route(observe::route(route)))
-        }
+        Child::HttpRoute(o) => apply_one(ctx, memo, o, |route| Said::Route(observe::route(route))),
         Child::GeneratedSecret(t) => (!memo
             .unchanged(&key_of::<Secret>(&t.metadata), ctx.memory.seen()))
         .then(|| secret(ctx, t, issued).boxed()),

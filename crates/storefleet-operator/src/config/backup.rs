@@ -1,0 +1,205 @@
+//! Backups: where every store's restic repository lives (one S3-compatible bucket), the platform
+//! key each repository's password is derived from, and the default schedule and retention.
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// Backups of every store with restic, to one S3-compatible bucket. Each store's repository is
+/// `<prefix>/<owner>/<store>` in the bucket, encrypted with a password derived from the
+/// platform key and the store's owner and name: it survives the loss of the store's namespace,
+/// and a new store of the same owner and name (a restore) finds it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupConfig {
+    /// The bucket.
+    pub s3: S3Target,
+    /// A Secret in the operator's namespace with `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`
+    /// for the bucket.
+    pub credentials_secret: String,
+    /// A Secret in the operator's namespace whose key `key` holds the platform key (at least 32
+    /// bytes) every repository password is derived from. Losing it loses every backup: keep a
+    /// copy outside the cluster.
+    pub key_secret: String,
+    /// Where the object store is (its addresses): the backup pods' only way out of the store's
+    /// namespace, on the endpoint's port.
+    pub egress_cidrs: Vec<IpNet>,
+    /// When a store is backed up unless its spec says otherwise (cron, UTC).
+    #[serde(default = "default_schedule")]
+    pub schedule: String,
+    /// What a store keeps unless its spec says otherwise.
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// An S3-compatible bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct S3Target {
+    /// `https://s3.example.com` (or `http://` inside a trusted network), with a port if not the
+    /// scheme's.
+    pub endpoint: String,
+    /// The bucket's name.
+    pub bucket: String,
+    /// The region the endpoint answers for.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The folder in the bucket under which each owner's stores are kept.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+/// How many snapshots a store keeps (restic's `forget --keep-*`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Retention {
+    /// The last snapshot of each of this many days.
+    pub daily: u32,
+    /// The last snapshot of each of this many weeks.
+    pub weekly: u32,
+    /// The last snapshot of each of this many months.
+    pub monthly: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            daily: 7,
+            weekly: 4,
+            monthly: 6,
+        }
+    }
+}
+
+fn default_schedule() -> String {
+    "0 3 * * *".into()
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+fn default_prefix() -> String {
+    "stores".into()
+}
+
+impl S3Target {
+    /// The endpoint's port (from the URL, else the scheme's).
+    pub fn port(&self) -> Option<u16> {
+        let (scheme, rest) = self.endpoint.split_once("://")?;
+        let authority = rest.split('/').next()?;
+        match authority.rsplit_once(':') {
+            Some((_, port)) => port.parse().ok(),
+            None => match scheme {
+                "https" => Some(443),
+                "http" => Some(80),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl BackupConfig {
+    /// The restic repository of the store `name` of `owner`.
+    pub fn repository(&self, owner: &str, name: &str) -> String {
+        let endpoint = self.s3.endpoint.trim_end_matches('/');
+        let prefix = self.s3.prefix.trim_matches('/');
+        format!(
+            "s3:{endpoint}/{}/{}{owner}/{name}",
+            self.s3.bucket,
+            if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            }
+        )
+    }
+}
+
+/// Whether `schedule` is a five-field cron expression Kubernetes accepts (numbers, `*`, ranges,
+/// lists, steps, and names of months and days), or one of the `@` macros.
+pub fn is_cron(schedule: &str) -> bool {
+    if matches!(
+        schedule,
+        "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly"
+    ) {
+        return true;
+    }
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    fields.len() == 5
+        && fields.iter().all(|f| {
+            f.split(',').all(|part| {
+                let (range, step) = part.split_once('/').unwrap_or((part, "1"));
+                let step_ok = !step.is_empty() && step.chars().all(|c| c.is_ascii_digit());
+                let range_ok = range == "*"
+                    || range.split('-').count() <= 2
+                        && range
+                            .split('-')
+                            .all(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()));
+                step_ok && range_ok
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(endpoint: &str, prefix: &str) -> BackupConfig {
+        BackupConfig {
+            s3: S3Target {
+                endpoint: endpoint.into(),
+                bucket: "backups".into(),
+                region: "garage".into(),
+                prefix: prefix.into(),
+            },
+            credentials_secret: "backup-s3".into(),
+            key_secret: "backup-key".into(),
+            egress_cidrs: Vec::new(),
+            schedule: default_schedule(),
+            retention: Retention::default(),
+        }
+    }
+
+    #[test]
+    fn each_store_has_its_repository_under_its_owner() {
+        assert_eq!(
+            config("https://s3.example.com/", "/stores/").repository("alice", "shop"),
+            "s3:https://s3.example.com/backups/stores/alice/shop"
+        );
+        assert_eq!(
+            config("http://127.0.0.1:3900", "").repository("bob", "shop"),
+            "s3:http://127.0.0.1:3900/backups/bob/shop"
+        );
+    }
+
+    #[test]
+    fn the_endpoint_port_is_the_urls_or_the_schemes() {
+        assert_eq!(config("https://s3.example.com", "").s3.port(), Some(443));
+        assert_eq!(config("http://10.0.0.5:3900/", "").s3.port(), Some(3900));
+        assert_eq!(config("http://minio", "").s3.port(), Some(80));
+        assert_eq!(config("s3.example.com", "").s3.port(), None);
+    }
+
+    #[test]
+    fn cron_schedules() {
+        for good in [
+            "0 3 * * *",
+            "*/15 * * * *",
+            "0 2 * * mon-fri",
+            "5 4 1,15 * *",
+            "@daily",
+        ] {
+            assert!(is_cron(good), "{good}");
+        }
+        for bad in [
+            "",
+            "0 3 * *",
+            "0 3 * * * *",
+            "every day",
+            "0 3 * * $(rm)",
+            "*/ * * * *",
+        ] {
+            assert!(!is_cron(bad), "{bad}");
+        }
+    }
+}
