@@ -21,7 +21,9 @@ need() {
   done
 }
 need RESTIC_REPOSITORY RESTIC_PASSWORD STORE
-export HOME=/tmp RESTIC_CACHE_DIR=/tmp/restic-cache
+HOME=${TMPDIR:-/tmp}
+RESTIC_CACHE_DIR=$HOME/restic-cache
+export HOME RESTIC_CACHE_DIR
 
 backup() {
   need BACKUP_ROOT REASON KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY
@@ -35,10 +37,10 @@ backup() {
   [ -d files/wp-content ] && paths="$paths files/wp-content"
   log "backing up $paths"
   # shellcheck disable=SC2086 # two known paths without spaces
-  restic backup --host "$STORE" --tag storefleet --tag "$REASON" $paths >/tmp/backup.log 2>&1 \
-    || { cat /tmp/backup.log >&2; fail "restic backup failed"; }
-  snapshot=$(sed -n 's/^snapshot \([0-9a-f]*\) saved$/\1/p' /tmp/backup.log)
-  [ -n "$snapshot" ] || { cat /tmp/backup.log >&2; fail "restic saved no snapshot"; }
+  restic backup --host "$STORE" --tag storefleet --tag "$REASON" $paths >"$HOME/backup.log" 2>&1 \
+    || { cat "$HOME/backup.log" >&2; fail "restic backup failed"; }
+  snapshot=$(sed -n 's/^snapshot \([0-9a-f]*\) saved$/\1/p' "$HOME/backup.log")
+  [ -n "$snapshot" ] || { cat "$HOME/backup.log" >&2; fail "restic saved no snapshot"; }
   log "forgetting what the retention does not keep (daily $KEEP_DAILY, weekly $KEEP_WEEKLY, monthly $KEEP_MONTHLY)"
   restic forget --host "$STORE" --keep-daily "$KEEP_DAILY" --keep-weekly "$KEEP_WEEKLY" \
     --keep-monthly "$KEEP_MONTHLY" --prune >/dev/null || fail "restic forget failed"

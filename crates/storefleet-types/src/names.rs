@@ -64,6 +64,8 @@ pub enum Component {
     Worker,
     /// Medusa's database migration Job (`medusa db:migrate`).
     Migration,
+    /// Backups and restores (restic) and their Jobs.
+    Backup,
 }
 
 impl Component {
@@ -78,6 +80,7 @@ impl Component {
             Self::Cache => "cache",
             Self::Worker => "worker",
             Self::Migration => "migration",
+            Self::Backup => "backup",
         }
     }
 }
@@ -174,6 +177,14 @@ pub mod child {
     pub const SETUP_SCRIPT: &str = "setup-script";
     /// Prefix of the setup Job's name; a hash of its inputs follows.
     pub const SETUP_JOB_PREFIX: &str = "setup-";
+    /// The backup CronJob (and the NetworkPolicy of backup and restore pods).
+    pub const BACKUP: &str = "backup";
+    /// The Secret with the store's restic repository, its password and the bucket's key.
+    pub const BACKUP_SECRET: &str = "backup-repository";
+    /// The ConfigMap with the backup and restore scripts.
+    pub const BACKUP_SCRIPTS: &str = "backup-scripts";
+    /// Prefix of a restore Job's name; a hash of its inputs follows.
+    pub const RESTORE_JOB_PREFIX: &str = "restore-";
     /// ResourceQuota.
     pub const QUOTA: &str = "store-quota";
     /// LimitRange.

@@ -99,10 +99,12 @@ impl S3Target {
 }
 
 impl BackupConfig {
-    /// The restic repository of the store `name` of `owner`.
+    /// The restic repository of the store `name` of `owner` (an owner that is not a plain
+    /// lower-case name is its hash: no owner can name a folder of another's).
     pub fn repository(&self, owner: &str, name: &str) -> String {
         let endpoint = self.s3.endpoint.trim_end_matches('/');
         let prefix = self.s3.prefix.trim_matches('/');
+        let owner = owner_folder(owner);
         format!(
             "s3:{endpoint}/{}/{}{owner}/{name}",
             self.s3.bucket,
@@ -113,6 +115,27 @@ impl BackupConfig {
             }
         )
     }
+}
+
+/// The folder of an owner's stores: the owner itself when it is a plain lower-case name, else
+/// `owner-` and a hash of it (an owner such as `alice/../bob` names no other owner's folder).
+pub fn owner_folder(owner: &str) -> String {
+    let plain = !owner.is_empty()
+        && owner.len() <= 63
+        && !owner.starts_with(['.', '-', '_'])
+        && owner
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && !owner.contains("..");
+    if plain && !owner.starts_with("owner-") {
+        return owner.to_string();
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, owner.as_bytes());
+    let hex: String = digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("owner-{hex}")
 }
 
 /// Whether `schedule` is a five-field cron expression Kubernetes accepts (numbers, `*`, ranges,
@@ -170,6 +193,29 @@ mod tests {
             config("http://127.0.0.1:3900", "").repository("bob", "shop"),
             "s3:http://127.0.0.1:3900/backups/bob/shop"
         );
+    }
+
+    #[test]
+    fn an_owner_names_no_other_owners_folder() {
+        assert_eq!(owner_folder("alice"), "alice");
+        assert_eq!(owner_folder("team.a_1"), "team.a_1");
+        for odd in [
+            "alice/../bob",
+            "..",
+            "Alice",
+            "a b",
+            "",
+            "owner-abc",
+            ".hidden",
+        ] {
+            let folder = owner_folder(odd);
+            assert!(
+                folder.starts_with("owner-") && folder.len() == 38,
+                "{odd}: {folder}"
+            );
+            assert!(!folder.contains('/'));
+        }
+        assert_ne!(owner_folder("Alice"), owner_folder("ALICE"));
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! (see [`owner_references`]).
 
 pub mod access;
+pub mod backup;
 pub mod child;
 pub mod limits;
 pub mod medusa;

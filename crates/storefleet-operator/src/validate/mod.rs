@@ -193,6 +193,27 @@ pub struct ResolvedSetup {
     pub backoff_limit: i32,
 }
 
+/// A store's backups, as the operator configuration resolves them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedBackup {
+    /// The store's restic repository (`s3:<endpoint>/<bucket>/<prefix>/<owner>/<store>`).
+    pub repository: String,
+    /// The S3 region.
+    pub region: String,
+    /// When it is backed up (cron, UTC).
+    pub schedule: String,
+    /// What it keeps.
+    pub retention: crate::config::Retention,
+    /// The restic image.
+    pub image: String,
+    /// The MariaDB image (its client dumps and loads the database).
+    pub database_image: String,
+    /// The object store's addresses and port: the backup pods' only way out.
+    pub egress_cidrs: Vec<ipnet::IpNet>,
+    /// The object store's port.
+    pub port: u16,
+}
+
 /// Everything the builders need, resolved and checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidatedStore {
@@ -233,6 +254,8 @@ pub struct ValidatedStore {
     pub app: App,
     /// Setup parameters.
     pub setup: ResolvedSetup,
+    /// Backups; None when the operator has no backup target.
+    pub backup: Option<ResolvedBackup>,
 }
 
 impl ValidatedStore {
@@ -330,6 +353,16 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
     let (Some(host), Some((route, edge_namespace)), Some(tls)) = (host, route, tls) else {
         return Err(ValidationError::Several(Vec::new()));
     };
+    let backup = config.backup.as_ref().map(|b| ResolvedBackup {
+        repository: b.repository(&spec.owner, &name),
+        region: b.s3.region.clone(),
+        schedule: b.schedule.clone(),
+        retention: b.retention.clone(),
+        image: config.images.restic.reference(None),
+        database_image: config.images.mariadb.reference(None),
+        egress_cidrs: b.egress_cidrs.clone(),
+        port: b.s3.port().unwrap_or(443),
+    });
     Ok(ValidatedStore {
         namespace: config.namespace_for(&name),
         name,
@@ -347,6 +380,7 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         storage_class,
         database_size,
         storefront_size,
+        backup,
         app,
         setup,
     })

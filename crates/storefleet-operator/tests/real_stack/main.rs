@@ -9,3 +9,4 @@ mod customer;
 
 mod medusa;
 mod wordpress;
+mod wordpress_backup;

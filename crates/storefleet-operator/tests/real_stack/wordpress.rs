@@ -34,9 +34,9 @@ use storefleet_types::{PaymentMethod, SetupSpec, Store};
 /// The variable naming the unpacked fixtures.
 const FIXTURES_VAR: &str = "STOREFLEET_WORDPRESS_FIXTURES";
 /// www-data in the official images.
-const WWW_DATA: &str = "33";
+pub(crate) const WWW_DATA: &str = "33";
 
-fn which(bin: &str) -> Option<PathBuf> {
+pub(crate) fn which(bin: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join(bin))
@@ -46,7 +46,7 @@ fn which(bin: &str) -> Option<PathBuf> {
 }
 
 /// The fixtures folder, or why the tier cannot run here.
-fn fixtures() -> Result<PathBuf, String> {
+pub(crate) fn fixtures() -> Result<PathBuf, String> {
     let dir = std::env::var_os(FIXTURES_VAR)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -85,7 +85,7 @@ fn fixtures() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),
@@ -96,19 +96,19 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
-fn woo(o: &StoreObjects) -> &WoocommerceObjects {
+pub(crate) fn woo(o: &StoreObjects) -> &WoocommerceObjects {
     match &o.app {
         AppObjects::Woocommerce(w) => w,
         AppObjects::Medusa(_) => panic!("a WooCommerce store"),
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     storefleet_envtest::ports::free_port().expect("free port")
 }
 
 /// A container's environment with every secretKeyRef resolved from `secrets`.
-fn resolve_env(container: &Container, secrets: &[Secret]) -> BTreeMap<String, String> {
+pub(crate) fn resolve_env(container: &Container, secrets: &[Secret]) -> BTreeMap<String, String> {
     container
         .env
         .iter()
@@ -141,23 +141,24 @@ fn resolve_env(container: &Container, secrets: &[Secret]) -> BTreeMap<String, St
         .collect()
 }
 
-struct Shop {
-    dir: TempDir,
-    docroot: PathBuf,
-    bin: PathBuf,
-    db_port: u16,
-    objects: StoreObjects,
-    secrets: Vec<Secret>,
+pub(crate) struct Shop {
+    pub(crate) dir: TempDir,
+    pub(crate) docroot: PathBuf,
+    pub(crate) bin: PathBuf,
+    pub(crate) db_port: u16,
+    pub(crate) objects: StoreObjects,
+    pub(crate) validated: storefleet_operator::validate::ValidatedStore,
+    pub(crate) secrets: Vec<Secret>,
     _mariadb: Supervised,
 }
 
 impl Shop {
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// The Job's environment, with the two documented changes.
-    fn job_env(&self) -> BTreeMap<String, String> {
+    pub(crate) fn job_env(&self) -> BTreeMap<String, String> {
         let job = &woo(&self.objects).setup.job;
         let pod = job
             .spec
@@ -182,7 +183,7 @@ impl Shop {
     }
 
     /// The storefront's environment (for php -S), with the same database change.
-    fn storefront_env(&self) -> BTreeMap<String, String> {
+    pub(crate) fn storefront_env(&self) -> BTreeMap<String, String> {
         let deployment = &woo(&self.objects).storefront.deployment;
         let pod = deployment.spec.template.spec.as_ref().expect("pod");
         let mut env = resolve_env(&pod.containers[0], &self.secrets);
@@ -197,7 +198,7 @@ impl Shop {
         env
     }
 
-    fn as_www_data(&self, env: &BTreeMap<String, String>, args: &[&str]) -> Command {
+    pub(crate) fn as_www_data(&self, env: &BTreeMap<String, String>, args: &[&str]) -> Command {
         let mut cmd = Command::new("setpriv");
         cmd.args([
             "--reuid",
@@ -215,7 +216,7 @@ impl Shop {
     }
 
     /// Runs the setup script from the ConfigMap as the Job would.
-    fn setup(&self) -> Output {
+    pub(crate) fn setup(&self) -> Output {
         let script = self.path().join("setup.sh");
         let text = woo(&self.objects)
             .setup
@@ -232,7 +233,7 @@ impl Shop {
     }
 
     /// `wp` as www-data with the Job's environment; trimmed stdout.
-    fn wp(&self, args: &[&str]) -> String {
+    pub(crate) fn wp(&self, args: &[&str]) -> String {
         let mut all = vec!["wp"];
         all.extend_from_slice(args);
         let out = run(&mut self.as_www_data(&self.job_env(), &all));
@@ -243,8 +244,13 @@ impl Shop {
 /// MariaDB initialised as the image's entrypoint would from the StatefulSet's environment, and
 /// a WordPress tree as the storefront image lays it out (with WooCommerce and Storefront where
 /// `wp plugin install` / `wp theme install` would put them: there is no internet here).
-fn start_shop(fixtures: &Path, store: Store) -> Shop {
-    let validated = validate(&store, &OperatorConfig::default()).expect("valid store");
+pub(crate) fn start_shop(fixtures: &Path, store: Store) -> Shop {
+    start_shop_with(fixtures, store, &OperatorConfig::default())
+}
+
+/// [`start_shop`] under an operator configuration of the test's.
+pub(crate) fn start_shop_with(fixtures: &Path, store: Store, config: &OperatorConfig) -> Shop {
+    let validated = validate(&store, config).expect("valid store");
     let objects = desired::build(&validated);
     let secrets: Vec<Secret> = objects
         .secrets
@@ -354,13 +360,14 @@ fn start_shop(fixtures: &Path, store: Store) -> Shop {
         bin,
         db_port,
         objects,
+        validated,
         secrets,
         _mariadb: mariadb,
     }
 }
 
 /// The fixtures, or None after one `skipped:` line saying why the tier cannot run here.
-fn tier() -> Option<PathBuf> {
+pub(crate) fn tier() -> Option<PathBuf> {
     fixtures()
         .map_err(|why| {
             println!(
@@ -372,7 +379,7 @@ fn tier() -> Option<PathBuf> {
 
 /// `php -S` with a router standing in for Apache's rewrite rules, as www-data, with the
 /// storefront Deployment's environment.
-fn serve(shop: &Shop) -> (Supervised, u16) {
+pub(crate) fn serve(shop: &Shop) -> (Supervised, u16) {
     let router = shop.path().join("router.php");
     std::fs::write(
         &router,

@@ -8,6 +8,7 @@
 //!  setup-<hash of its inputs> (WP-CLI Job, on the storefront's node: the files volume is RWO)
 //! ```
 
+pub mod backup;
 pub mod database;
 pub mod setup;
 pub mod storefront;

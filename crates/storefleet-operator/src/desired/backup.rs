@@ -1,0 +1,252 @@
+//! Backups with restic, what both engines share: the store's repository Secret (its address, its
+//! password derived from the platform key, the bucket's key), the scripts, and the restic
+//! container of a backup or restore pod. The engines add what dumps and loads their data
+//! (`woocommerce/backup.rs`).
+//!
+//! A store's repository password is HMAC-SHA256 of its owner and name under the platform key:
+//! nothing per store has to be kept, a store whose namespace is gone can still be restored, and
+//! a new store of the same owner and name (the "roll my shop back" path) finds its repository
+//! again. Another owner's store of the same name has another folder (`<prefix>/<owner>/<store>`)
+//! and another password.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapVolumeSource, Container, EnvVar, Secret, Volume, VolumeMount,
+};
+use storefleet_types::names::{Component, child};
+
+use crate::desired::{child_meta, container_security, env, env_from_secret, resources};
+use crate::validate::{ResolvedBackup, ValidatedStore};
+
+/// The restic half of a backup or restore (`backup` | `restore`).
+pub const RESTIC_SCRIPT: &str = include_str!("../../scripts/restic.sh");
+/// Its key in the scripts ConfigMap.
+pub const RESTIC_KEY: &str = "restic.sh";
+/// The database half of a WooCommerce backup or restore (`dump` | `import`).
+pub const WOOCOMMERCE_SCRIPT: &str = include_str!("../../scripts/woocommerce-backup.sh");
+/// Its key in the scripts ConfigMap.
+pub const WOOCOMMERCE_KEY: &str = "woocommerce-backup.sh";
+/// Where the scripts are mounted.
+pub const SCRIPT_DIR: &str = "/opt/storefleet";
+/// Where a backup pod gathers what restic backs up (`dump/`, `files/`).
+pub const BACKUP_ROOT: &str = "/backup";
+/// Where a restore pod puts what restic restored.
+pub const RESTORED: &str = "/restore";
+
+/// Keys of the repository Secret (the variables restic and its S3 client read).
+pub mod keys {
+    /// The repository's address.
+    pub const REPOSITORY: &str = "RESTIC_REPOSITORY";
+    /// The repository's password.
+    pub const PASSWORD: &str = "RESTIC_PASSWORD";
+    /// The bucket's key id.
+    pub const ACCESS_KEY: &str = "AWS_ACCESS_KEY_ID";
+    /// The bucket's key secret.
+    pub const SECRET_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+    /// The bucket's region.
+    pub const REGION: &str = "AWS_DEFAULT_REGION";
+}
+
+/// The repository password of the store `name` of `owner` (64 hex digits).
+pub fn repository_password(platform_key: &[u8], owner: &str, name: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, platform_key);
+    // Each part with its length: no owner and name can be shifted into another pair.
+    let message = format!(
+        "storefleet-backup/v1:{}:{owner}:{}:{name}",
+        owner.len(),
+        name.len()
+    );
+    ring::hmac::sign(&key, message.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The bucket's key, as the platform's Secret holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BucketKey {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for BucketKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BucketKey")
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Secret `backup-repository` of a store: what restic needs to reach its repository.
+pub fn repository_secret(
+    store: &ValidatedStore,
+    backup: &ResolvedBackup,
+    password: &str,
+    bucket: &BucketKey,
+) -> Secret {
+    Secret {
+        metadata: child_meta(store, child::BACKUP_SECRET, Component::Backup),
+        type_: Some("Opaque".into()),
+        string_data: Some(BTreeMap::from([
+            (keys::REPOSITORY.into(), backup.repository.clone()),
+            (keys::PASSWORD.into(), password.to_string()),
+            (keys::ACCESS_KEY.into(), bucket.access_key.clone()),
+            (keys::SECRET_KEY.into(), bucket.secret_key.clone()),
+            (keys::REGION.into(), backup.region.clone()),
+        ])),
+        ..Secret::default()
+    }
+}
+
+/// The ConfigMap with the scripts.
+pub fn scripts(store: &ValidatedStore) -> ConfigMap {
+    ConfigMap {
+        metadata: child_meta(store, child::BACKUP_SCRIPTS, Component::Backup),
+        data: Some(BTreeMap::from([
+            (RESTIC_KEY.to_string(), RESTIC_SCRIPT.to_string()),
+            (WOOCOMMERCE_KEY.to_string(), WOOCOMMERCE_SCRIPT.to_string()),
+        ])),
+        ..ConfigMap::default()
+    }
+}
+
+/// The scripts' volume.
+pub fn scripts_volume() -> Volume {
+    Volume {
+        name: "scripts".into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: child::BACKUP_SCRIPTS.into(),
+            default_mode: Some(0o555),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+/// A mount of `volume` at `path`, read-only or not.
+pub fn mount_at(volume: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: volume.into(),
+        mount_path: path.into(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+/// The repository's variables, from the Secret, and the store's name (restic's host).
+fn repository_env(store: &ValidatedStore) -> Vec<EnvVar> {
+    let secret = child::BACKUP_SECRET;
+    let mut out: Vec<EnvVar> = [
+        keys::REPOSITORY,
+        keys::PASSWORD,
+        keys::ACCESS_KEY,
+        keys::SECRET_KEY,
+        keys::REGION,
+    ]
+    .into_iter()
+    .map(|key| env_from_secret(key, secret, key))
+    .collect();
+    out.push(env("STORE", store.name.clone()));
+    out
+}
+
+/// What a restic container does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResticRun {
+    /// Back up `dump/` and `files/` under [`BACKUP_ROOT`], tagged with why.
+    Backup {
+        /// `scheduled`, `manual`, ...
+        reason: String,
+    },
+    /// Restore a snapshot (an id or `latest`) into [`RESTORED`].
+    Restore {
+        /// The snapshot.
+        snapshot: String,
+    },
+}
+
+/// The restic container of a backup or restore pod, with `mounts` besides the scripts and
+/// `/tmp`.
+pub fn restic_container(
+    store: &ValidatedStore,
+    backup: &ResolvedBackup,
+    run: &ResticRun,
+    mounts: Vec<VolumeMount>,
+) -> Container {
+    let mut env_vars = repository_env(store);
+    let verb = match run {
+        ResticRun::Backup { reason } => {
+            let r = &backup.retention;
+            env_vars.extend([
+                env("BACKUP_ROOT", BACKUP_ROOT),
+                env("REASON", reason.clone()),
+                env("KEEP_DAILY", r.daily.to_string()),
+                env("KEEP_WEEKLY", r.weekly.to_string()),
+                env("KEEP_MONTHLY", r.monthly.to_string()),
+            ]);
+            "backup"
+        }
+        ResticRun::Restore { snapshot } => {
+            env_vars.extend([env("SNAPSHOT", snapshot.clone()), env("RESTORED", RESTORED)]);
+            "restore"
+        }
+    };
+    let mut volume_mounts = vec![
+        mount_at("scripts", SCRIPT_DIR, true),
+        mount_at("tmp", "/tmp", false),
+    ];
+    volume_mounts.extend(mounts);
+    Container {
+        name: "restic".into(),
+        image: Some(backup.image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec![
+            "sh".into(),
+            format!("{SCRIPT_DIR}/{RESTIC_KEY}"),
+            verb.into(),
+        ]),
+        env: Some(env_vars),
+        resources: Some(resources(&store.plan.resources.setup)),
+        security_context: Some(container_security(true)),
+        volume_mounts: Some(volume_mounts),
+        ..Container::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_the_owners_and_the_stores_under_the_platform_key() {
+        let key = b"a platform key of at least thirty-two bytes";
+        let alice = repository_password(key, "alice", "shop");
+        assert_eq!(alice.len(), 64);
+        assert!(alice.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(alice, repository_password(key, "alice", "shop"), "stable");
+        assert_ne!(alice, repository_password(key, "bob", "shop"));
+        assert_ne!(alice, repository_password(key, "alice", "shop2"));
+        assert_ne!(
+            repository_password(key, "a", "lice\0shop"),
+            repository_password(key, "a\0lice", "shop"),
+            "the parts cannot be shifted into each other"
+        );
+        assert_ne!(
+            alice,
+            repository_password(b"another platform key", "alice", "shop")
+        );
+    }
+
+    #[test]
+    fn the_bucket_key_is_never_printed() {
+        let key = BucketKey {
+            access_key: "GK123".into(),
+            secret_key: "very-secret".into(),
+        };
+        assert!(!format!("{key:?}").contains("very-secret"));
+    }
+}

@@ -1,0 +1,228 @@
+//! A WooCommerce store's backup and restore pods.
+//!
+//! Backup (the CronJob `backup`): the init container `dump` (the MariaDB image, whose client
+//! does `mariadb-dump --single-transaction`) writes the dump and its manifest into `dump/`;
+//! then `restic` backs up `dump/` and the shop's `wp-content` (the files volume, mounted
+//! read-only on the storefront's node) and applies the retention.
+//!
+//! Restore (a Job `restore-<hash>`): the init container `restic` restores a snapshot into an
+//! empty folder and verifies what it read; then `load` (the MariaDB image, as www-data) checks
+//! the dump against its manifest, loads it into the store's database, puts `wp-content` in
+//! place and checks the shop's counts against the manifest.
+//!
+//! Every pod is restricted, has no ServiceAccount token and no Service links, and reaches only
+//! the database and the object store (the `backup` NetworkPolicy).
+
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Affinity, Container, PodAffinity, PodAffinityTerm, PodSpec, PodTemplateSpec, Volume,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use storefleet_types::names::{Component, child};
+
+use super::setup::HOSTNAME_TOPOLOGY;
+use super::storefront::{WWW_DATA_UID, wordpress_env};
+use crate::desired::backup::{
+    BACKUP_ROOT, RESTORED, ResticRun, SCRIPT_DIR, WOOCOMMERCE_KEY, mount_at, restic_container,
+    scripts_volume,
+};
+use crate::desired::shop::{files_volume, hashed_name};
+use crate::desired::{
+    child_meta, container_security, empty_dir, env, labels, pod_security, resources, selector,
+};
+use crate::validate::{ResolvedBackup, ValidatedStore};
+
+/// The docroot as the storefront mounts the files volume.
+const DOCROOT: &str = "/var/www/html";
+
+/// The backup CronJob: one backup at a time, a missed run is not made up for later than an
+/// hour, the last three runs of each outcome kept for `kubectl logs`.
+pub fn build_backup_cron_job(store: &ValidatedStore, backup: &ResolvedBackup) -> CronJob {
+    let dump = database_container(
+        store,
+        backup,
+        "dump",
+        vec![env("DUMP_DIR", format!("{BACKUP_ROOT}/dump"))],
+        vec![mount_at("dump", &format!("{BACKUP_ROOT}/dump"), false)],
+    );
+    let restic = restic_container(
+        store,
+        backup,
+        &ResticRun::Backup {
+            reason: "scheduled".into(),
+        },
+        vec![
+            mount_at("dump", &format!("{BACKUP_ROOT}/dump"), true),
+            mount_at(
+                files_volume().name.as_str(),
+                &format!("{BACKUP_ROOT}/files"),
+                true,
+            ),
+        ],
+    );
+    let volumes = vec![
+        files_volume(),
+        empty_dir(store, "dump"),
+        empty_dir(store, "tmp"),
+        scripts_volume(),
+    ];
+    CronJob {
+        metadata: child_meta(store, child::BACKUP, Component::Backup),
+        spec: CronJobSpec {
+            schedule: backup.schedule.clone(),
+            time_zone: Some("Etc/UTC".into()),
+            concurrency_policy: Some("Forbid".into()),
+            starting_deadline_seconds: Some(3600),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(store, Component::Backup)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(job_spec(store, vec![dump], restic, volumes)),
+            },
+            ..CronJobSpec::default()
+        },
+        status: None,
+    }
+}
+
+/// The name of the restore Job of `snapshot`: [`child::RESTORE_JOB_PREFIX`] + a hash of it.
+pub fn restore_job_name(backup: &ResolvedBackup, snapshot: &str) -> String {
+    hashed_name(
+        child::RESTORE_JOB_PREFIX,
+        &[&backup.repository, snapshot, &backup.image],
+    )
+}
+
+/// The Job that restores `snapshot` (an id, or `latest`) into the store.
+pub fn build_restore_job(store: &ValidatedStore, backup: &ResolvedBackup, snapshot: &str) -> Job {
+    let fetch = restic_container(
+        store,
+        backup,
+        &ResticRun::Restore {
+            snapshot: snapshot.into(),
+        },
+        vec![mount_at("restored", RESTORED, false)],
+    );
+    let load = database_container(
+        store,
+        backup,
+        "load",
+        vec![
+            env("DUMP_DIR", format!("{RESTORED}/dump")),
+            env("RESTORED", RESTORED),
+            env("DOCROOT", DOCROOT),
+        ],
+        vec![
+            mount_at("restored", RESTORED, true),
+            mount_at(files_volume().name.as_str(), DOCROOT, false),
+        ],
+    );
+    let load = Container {
+        command: Some(vec![
+            "sh".into(),
+            format!("{SCRIPT_DIR}/{WOOCOMMERCE_KEY}"),
+            "import".into(),
+        ]),
+        ..load
+    };
+    let volumes = vec![
+        files_volume(),
+        empty_dir(store, "restored"),
+        empty_dir(store, "tmp"),
+        scripts_volume(),
+    ];
+    let mut spec = job_spec(store, vec![fetch], load, volumes);
+    // A restore that failed is looked at, not repeated over a half-loaded database.
+    spec.backoff_limit = Some(0);
+    Job {
+        metadata: child_meta(
+            store,
+            &restore_job_name(backup, snapshot),
+            Component::Backup,
+        ),
+        spec: Some(spec),
+        status: None,
+    }
+}
+
+/// A container on the MariaDB image running the database half (`dump`, or `import` when the
+/// caller sets the command), with the storefront's database variables.
+fn database_container(
+    store: &ValidatedStore,
+    backup: &ResolvedBackup,
+    name: &str,
+    extra: Vec<k8s_openapi::api::core::v1::EnvVar>,
+    mounts: Vec<k8s_openapi::api::core::v1::VolumeMount>,
+) -> Container {
+    let mut env_vars: Vec<_> = wordpress_env(store)
+        .into_iter()
+        .filter(|v| v.name.starts_with("WORDPRESS_DB_"))
+        .collect();
+    env_vars.extend(extra);
+    let mut volume_mounts = vec![
+        mount_at("scripts", SCRIPT_DIR, true),
+        mount_at("tmp", "/tmp", false),
+    ];
+    volume_mounts.extend(mounts);
+    Container {
+        name: name.into(),
+        image: Some(backup.database_image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec![
+            "sh".into(),
+            format!("{SCRIPT_DIR}/{WOOCOMMERCE_KEY}"),
+            "dump".into(),
+        ]),
+        env: Some(env_vars),
+        resources: Some(resources(&store.plan.resources.setup)),
+        security_context: Some(container_security(true)),
+        volume_mounts: Some(volume_mounts),
+        ..Container::default()
+    }
+}
+
+/// A run-once Job spec as www-data on the storefront's node (the files volume is
+/// ReadWriteOnce), with a deadline.
+fn job_spec(
+    store: &ValidatedStore,
+    init: Vec<Container>,
+    main: Container,
+    volumes: Vec<Volume>,
+) -> JobSpec {
+    let affinity = Affinity {
+        pod_affinity: Some(PodAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                label_selector: Some(selector(store, Component::Storefront)),
+                topology_key: HOSTNAME_TOPOLOGY.into(),
+                ..PodAffinityTerm::default()
+            }]),
+            preferred_during_scheduling_ignored_during_execution: None,
+        }),
+        ..Affinity::default()
+    };
+    JobSpec {
+        backoff_limit: Some(1),
+        active_deadline_seconds: Some(store.setup.active_deadline_seconds),
+        template: PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                labels: Some(labels(store, Component::Backup)),
+                ..ObjectMeta::default()
+            }),
+            spec: Some(PodSpec {
+                restart_policy: Some("Never".into()),
+                automount_service_account_token: Some(false),
+                enable_service_links: Some(false),
+                security_context: Some(pod_security(WWW_DATA_UID)),
+                affinity: Some(affinity),
+                init_containers: Some(init),
+                containers: vec![main],
+                volumes: Some(volumes),
+                ..PodSpec::default()
+            }),
+        },
+        ..JobSpec::default()
+    }
+}

@@ -1,0 +1,395 @@
+//! Backups on the real stack: a WooCommerce shop (as `wordpress` runs it: Debian's MariaDB, the
+//! released WordPress, WooCommerce and WP-CLI), Debian's restic, and a real S3-compatible object
+//! store on loopback (Garage, `STOREFLEET_GARAGE`). The scripts run with exactly the environment
+//! the backup CronJob's and the restore Job's containers get (the Secrets materialized, the
+//! repository Secret built as the operator builds it), as www-data; four variables differ
+//! because a Service name and volume mounts do not exist outside a cluster: `WORDPRESS_DB_HOST`,
+//! `BACKUP_ROOT`/`DUMP_DIR`, `RESTORED` and `DOCROOT`.
+//!
+//! Orders before the backup come back, the ones after it do not, media are byte-identical, the
+//! shop serves and sells again; a corrupted object makes the restore fail loudly; the retention
+//! leaves only what it keeps.
+
+use crate::customer::Browser;
+use crate::wordpress::{Shop, WWW_DATA, resolve_env, run, serve, start_shop_with, tier, which};
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use k8s_openapi::api::core::v1::{Container, Secret};
+use storefleet_envtest::object_store::{self, ObjectStore};
+use storefleet_operator::config::{BackupConfig, OperatorConfig, Retention, S3Target};
+use storefleet_operator::desired::backup::{self, BucketKey};
+use storefleet_operator::desired::woocommerce::backup::{build_backup_cron_job, build_restore_job};
+use storefleet_types::{SetupSpec, Store};
+
+/// The platform key of this test (a real one is 32 random bytes in a Secret).
+const PLATFORM_KEY: &[u8] = b"storefleet-test-platform-key-0123456789";
+
+/// Garage, restic and mariadb-dump, or None after one `skipped:` line.
+fn backup_tier() -> Option<PathBuf> {
+    let garage = match object_store::garage() {
+        Ok(garage) => garage,
+        Err(why) => {
+            println!("skipped: backup tier not available ({why}; see README, \"Test tiers\")");
+            return None;
+        }
+    };
+    for bin in ["restic", "mariadb-dump"] {
+        if which(bin).is_none() {
+            println!("skipped: backup tier not available ({bin} is not installed: make test-deps)");
+            return None;
+        }
+    }
+    Some(garage)
+}
+
+fn config(store: &ObjectStore) -> OperatorConfig {
+    OperatorConfig {
+        backup: Some(BackupConfig {
+            s3: S3Target {
+                endpoint: store.endpoint(),
+                bucket: store.bucket().into(),
+                region: object_store::REGION.into(),
+                prefix: "stores".into(),
+            },
+            credentials_secret: "backup-s3".into(),
+            key_secret: "backup-key".into(),
+            egress_cidrs: vec!["127.0.0.1/32".parse().expect("cidr")],
+            schedule: "0 3 * * *".into(),
+            retention: Retention {
+                daily: 2,
+                weekly: 0,
+                monthly: 0,
+            },
+        }),
+        ..OperatorConfig::default()
+    }
+}
+
+/// A folder www-data owns.
+fn folder(shop: &Shop, name: &str) -> PathBuf {
+    let dir = shop.path().join(name);
+    std::fs::create_dir_all(&dir).expect("folder");
+    run(Command::new("chown")
+        .arg(format!("{WWW_DATA}:{WWW_DATA}"))
+        .arg(&dir));
+    dir
+}
+
+/// Runs one container's command as the pod would (as www-data), with its environment resolved
+/// and `changes` applied; the script from the ConfigMap.
+fn run_container(
+    shop: &Shop,
+    container: &Container,
+    secrets: &[Secret],
+    changes: &[(&str, String)],
+) -> Output {
+    let mut env: BTreeMap<String, String> = resolve_env(container, secrets);
+    assert_eq!(
+        env.get("WORDPRESS_DB_HOST")
+            .map_or("database:3306", String::as_str),
+        "database:3306",
+        "the pod talks to the database Service"
+    );
+    if env.contains_key("WORDPRESS_DB_HOST") {
+        env.insert(
+            "WORDPRESS_DB_HOST".into(),
+            format!("127.0.0.1:{}", shop.db_port),
+        );
+    }
+    for (k, v) in changes {
+        env.insert((*k).into(), v.clone());
+    }
+    env.insert(
+        "TMPDIR".into(),
+        folder(shop, &format!("tmp-{}", container.name))
+            .display()
+            .to_string(),
+    );
+    env.insert("PATH".into(), "/usr/bin:/bin:/usr/sbin:/sbin".into());
+    let command = container.command.clone().expect("command");
+    let scripts = folder(shop, "scripts");
+    let script_name = Path::new(&command[1])
+        .file_name()
+        .expect("script")
+        .to_string_lossy()
+        .into_owned();
+    let text = if script_name == backup::RESTIC_KEY {
+        backup::RESTIC_SCRIPT
+    } else {
+        backup::WOOCOMMERCE_SCRIPT
+    };
+    let script = scripts.join(&script_name);
+    std::fs::write(&script, text).expect("script");
+    let script = script.display().to_string();
+    shop.as_www_data(&env, &["sh", &script, &command[2]])
+        .output()
+        .expect("run container")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The shop's secrets with the repository Secret as the operator builds it.
+fn secrets(shop: &Shop, store: &ObjectStore) -> Vec<Secret> {
+    let resolved = shop.validated.backup.as_ref().expect("backup configured");
+    let password = backup::repository_password(PLATFORM_KEY, "alice", &shop.validated.name);
+    let bucket = BucketKey {
+        access_key: store.access_key().into(),
+        secret_key: store.secret_key().into(),
+    };
+    let mut secrets = shop.secrets.clone();
+    secrets.push(backup::repository_secret(
+        &shop.validated,
+        resolved,
+        &password,
+        &bucket,
+    ));
+    secrets
+}
+
+/// One backup, as the CronJob's pod runs it: `dump`, then `restic`. The snapshot id.
+fn back_up(shop: &Shop, store: &ObjectStore) -> String {
+    let resolved = shop.validated.backup.as_ref().expect("backup");
+    let cron = build_backup_cron_job(&shop.validated, resolved);
+    let pod = cron
+        .spec
+        .job_template
+        .spec
+        .and_then(|j| j.template.spec)
+        .expect("pod");
+    let root = folder(shop, "backup");
+    let dump_dir = root.join("dump");
+    let _ = std::fs::remove_dir_all(&dump_dir);
+    let files = root.join("files");
+    if !files.exists() {
+        std::os::unix::fs::symlink(&shop.docroot, &files).expect("files");
+    }
+    let secrets = secrets(shop, store);
+    let dump = &pod.init_containers.as_ref().expect("init")[0];
+    let out = run_container(
+        shop,
+        dump,
+        &secrets,
+        &[("DUMP_DIR", dump_dir.display().to_string())],
+    );
+    assert!(out.status.success(), "dump: {}", text(&out));
+    let out = run_container(
+        shop,
+        &pod.containers[0],
+        &secrets,
+        &[("BACKUP_ROOT", root.display().to_string())],
+    );
+    assert!(out.status.success(), "restic backup: {}", text(&out));
+    let log = text(&out);
+    log.lines()
+        .find_map(|l| l.strip_prefix("storefleet-backup: snapshot "))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no snapshot id in {log}"))
+}
+
+/// One restore of `snapshot`, as the restore Job's pod runs it: `restic`, then `load`.
+fn restore(shop: &Shop, store: &ObjectStore, snapshot: &str) -> Result<String, String> {
+    let resolved = shop.validated.backup.as_ref().expect("backup");
+    let job = build_restore_job(&shop.validated, resolved, snapshot);
+    let pod = job.spec.and_then(|j| j.template.spec).expect("pod");
+    let restored = folder(shop, &format!("restored-{snapshot}"));
+    let secrets = secrets(shop, store);
+    let fetch = &pod.init_containers.as_ref().expect("init")[0];
+    let out = run_container(
+        shop,
+        fetch,
+        &secrets,
+        &[("RESTORED", restored.display().to_string())],
+    );
+    if !out.status.success() {
+        return Err(text(&out));
+    }
+    let load = &pod.containers[0];
+    let out = run_container(
+        shop,
+        load,
+        &secrets,
+        &[
+            ("RESTORED", restored.display().to_string()),
+            ("DUMP_DIR", restored.join("dump").display().to_string()),
+            ("DOCROOT", shop.docroot.display().to_string()),
+        ],
+    );
+    if out.status.success() {
+        Ok(text(&out))
+    } else {
+        Err(text(&out))
+    }
+}
+
+/// A new order for the first product; its id.
+fn order(shop: &Shop) -> String {
+    let id = shop.wp(&[
+        "eval",
+        "$p = wc_get_products(array('limit' => 1)); $o = wc_create_order(); $o->add_product($p[0], 1); $o->calculate_totals(); $o->set_status('processing'); $o->save(); echo $o->get_id();",
+    ]);
+    assert!(id.parse::<u64>().is_ok(), "an order id: {id}");
+    id
+}
+
+fn order_exists(shop: &Shop, id: &str) -> bool {
+    shop.wp(&["eval", &format!("echo wc_get_order({id}) ? 'yes' : 'no';")]) == "yes"
+}
+
+fn snapshots(store: &ObjectStore, shop: &Shop) -> usize {
+    let resolved = shop.validated.backup.as_ref().expect("backup");
+    let out = run(Command::new("restic")
+        .args(["snapshots", "--json", "--no-lock"])
+        .env("RESTIC_REPOSITORY", &resolved.repository)
+        .env(
+            "RESTIC_PASSWORD",
+            backup::repository_password(PLATFORM_KEY, "alice", &shop.validated.name),
+        )
+        .env("AWS_ACCESS_KEY_ID", store.access_key())
+        .env("AWS_SECRET_ACCESS_KEY", store.secret_key())
+        .env("AWS_DEFAULT_REGION", object_store::REGION)
+        .env("RESTIC_CACHE_DIR", shop.path().join("restic-cache-host")));
+    let list: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("snapshots as JSON");
+    list.len()
+}
+
+#[test]
+fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
+    let Some(fixtures) = tier() else {
+        return;
+    };
+    let Some(garage) = backup_tier() else {
+        return;
+    };
+    let store = ObjectStore::start(&garage, "backups").expect("garage");
+    let shop = start_shop_with(
+        &fixtures,
+        Store::test().with_setup(SetupSpec {
+            sample_products: Some(2),
+            ..SetupSpec::default()
+        }),
+        &config(&store),
+    );
+    let out = shop.setup();
+    assert!(out.status.success(), "setup: {}", text(&out));
+
+    // Before the backup: an order and a media file.
+    let before = order(&shop);
+    let uploads = shop.docroot.join("wp-content/uploads/storefleet");
+    let photo: Vec<u8> = (0..200_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    std::fs::create_dir_all(&uploads).expect("uploads");
+    std::fs::write(uploads.join("photo.jpg"), &photo).expect("photo");
+    run(Command::new("chown")
+        .args(["-R", &format!("{WWW_DATA}:{WWW_DATA}")])
+        .arg(shop.docroot.join("wp-content/uploads")));
+    let orders_then = shop.wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"]);
+
+    let snapshot = back_up(&shop, &store);
+    println!("backed up: snapshot {snapshot} of a shop with {orders_then} orders");
+
+    // After it: another order and another file; then the data is destroyed.
+    let after = order(&shop);
+    std::fs::write(uploads.join("later.jpg"), b"later").expect("later");
+    let db = &resolve_env(
+        &storefleet_operator::desired::woocommerce::backup::build_backup_cron_job(
+            &shop.validated,
+            shop.validated.backup.as_ref().expect("backup"),
+        )
+        .spec
+        .job_template
+        .spec
+        .and_then(|j| j.template.spec)
+        .expect("pod")
+        .init_containers
+        .expect("init")[0],
+        &shop.secrets,
+    );
+    run(Command::new("mariadb")
+        .args(["--no-defaults", "-uroot"])
+        .arg(format!(
+            "--socket={}",
+            shop.path().join("mysql.sock").display()
+        ))
+        .args([
+            "-e",
+            &format!(
+                "DROP DATABASE `{0}`; CREATE DATABASE `{0}`",
+                db["WORDPRESS_DB_NAME"]
+            ),
+        ]));
+    std::fs::remove_dir_all(shop.docroot.join("wp-content/uploads")).expect("rm uploads");
+
+    let log = restore(&shop, &store, &snapshot).unwrap_or_else(|e| panic!("restore: {e}"));
+    println!("{log}");
+    assert!(
+        order_exists(&shop, &before),
+        "the order before the backup is back"
+    );
+    assert!(
+        !order_exists(&shop, &after),
+        "the order after the backup is not"
+    );
+    assert_eq!(
+        shop.wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"]),
+        orders_then
+    );
+    assert_eq!(
+        std::fs::read(uploads.join("photo.jpg")).expect("photo restored"),
+        photo,
+        "media are byte-identical"
+    );
+    assert!(
+        !uploads.join("later.jpg").exists(),
+        "nothing from after the backup"
+    );
+
+    // The shop serves its products and a customer buys again.
+    let (_php, port) = serve(&shop);
+    let browser = Browser {
+        jar: shop.path().join("cookies"),
+        address: format!("127.0.0.1:{port}"),
+        host: "alice.shop.local".into(),
+    };
+    browser.shop_lists_sample_products(2);
+    let (_, nonce) = browser.payment_methods();
+    let bought = browser.order_with_cash_on_delivery(&nonce);
+    assert!(
+        order_exists(&shop, &bought),
+        "a customer's order after the restore"
+    );
+
+    // Retention: more backups the same day; daily 2 keeps the day's last one.
+    for _ in 0..2 {
+        back_up(&shop, &store);
+    }
+    assert_eq!(snapshots(&store, &shop), 1, "only what the retention keeps");
+
+    // A corrupted object: the restore fails and says so; nothing is loaded.
+    let latest = back_up(&shop, &store);
+    for file in store.data_files() {
+        let mut bytes = std::fs::read(&file).expect("block");
+        if bytes.len() > 64 {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0xff;
+            std::fs::write(&file, bytes).expect("corrupt");
+        }
+    }
+    let err = restore(&shop, &store, &latest).expect_err("a corrupt backup is not restored");
+    assert!(
+        err.contains("storefleet-backup: FAILED"),
+        "the failure is one clear line: {err}"
+    );
+    println!(
+        "corrupt backup refused: {}",
+        err.lines().last().unwrap_or_default()
+    );
+}
