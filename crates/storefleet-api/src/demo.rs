@@ -168,6 +168,7 @@ fn sample(name: &str, display: &str, engine: Engine, plan: Plan, owner: &str) ->
             storage: None,
             versions: None,
             setup: None,
+            backup: None,
             deletion_policy: Default::default(),
         },
     )

@@ -61,6 +61,7 @@ impl CreateStore {
             storage: None,
             versions: None,
             setup: None,
+            backup: None,
             deletion_policy: Default::default(),
         };
         Ok(Store::new(&self.name, spec))

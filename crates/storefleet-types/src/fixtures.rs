@@ -30,6 +30,7 @@ impl Store {
                 storage: None,
                 versions: None,
                 setup: None,
+                backup: None,
                 deletion_policy: DeletionPolicy::Delete,
             },
         );

@@ -18,7 +18,7 @@ pub mod status;
 pub mod fixtures;
 
 pub use spec::{
-    DeletionPolicy, Engine, GatewaySpec, IngressSpec, PaymentMethod, Plan, SetupSpec, StorageSpec,
-    Store, StoreSpec, TlsSpec, VersionsSpec,
+    BackupSpec, DeletionPolicy, Engine, GatewaySpec, IngressSpec, PaymentMethod, Plan,
+    RetentionSpec, SetupSpec, StorageSpec, Store, StoreSpec, TlsSpec, VersionsSpec,
 };
 pub use status::{Phase, StoreData, StoreStatus, condition};

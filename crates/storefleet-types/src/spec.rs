@@ -106,9 +106,55 @@ pub struct StoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup: Option<SetupSpec>,
 
+    /// Backups (restic, to the platform's bucket): on by default where the operator has a
+    /// backup target; the schedule and retention are the operator's unless given here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupSpec>,
+
     /// What deleting the Store does to its namespace and data.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+}
+
+/// A store's backups.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupSpec {
+    /// `false` turns scheduled backups off (the repository and its snapshots are kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+
+    /// When to back up (cron, five fields, UTC; or `@daily`, ...); the operator's default when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 100),
+        regex(pattern = r"^(@[a-z]+|[0-9A-Za-z*/,-]+( +[0-9A-Za-z*/,-]+){4})$")
+    )]
+    pub schedule: Option<String>,
+
+    /// What to keep; the operator's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionSpec>,
+}
+
+/// How many snapshots a store keeps.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.daily + self.weekly + self.monthly > 0").message("the retention must keep at least one snapshot"))]
+pub struct RetentionSpec {
+    /// The last snapshot of each of this many days.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 366))]
+    pub daily: u32,
+    /// The last snapshot of each of this many weeks.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 260))]
+    pub weekly: u32,
+    /// The last snapshot of each of this many months.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 120))]
+    pub monthly: u32,
 }
 
 /// The shop software.

@@ -551,3 +551,35 @@ fn the_admin_email_and_a_medusa_currency_are_fixed_once_the_store_exists() {
         Ok(())
     );
 }
+
+#[test]
+fn backup_schedules_and_retentions_are_checked() {
+    for good in [
+        json!({"enabled": false}),
+        json!({"schedule": "30 2 * * *"}),
+        json!({"schedule": "@daily", "retention": {"daily": 14}}),
+    ] {
+        accepted(store("a", with(minimal(), "backup", good)));
+    }
+    rejected(
+        store(
+            "a",
+            with(minimal(), "backup", json!({"schedule": "every night"})),
+        ),
+        "schedule",
+    );
+    rejected(
+        store(
+            "a",
+            with(minimal(), "backup", json!({"retention": {"daily": 0}})),
+        ),
+        "at least one snapshot",
+    );
+    rejected(
+        store(
+            "a",
+            with(minimal(), "backup", json!({"retention": {"daily": 400}})),
+        ),
+        "daily",
+    );
+}

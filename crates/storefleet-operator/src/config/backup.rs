@@ -117,15 +117,16 @@ impl BackupConfig {
     }
 }
 
-/// The folder of an owner's stores: the owner itself when it is a plain lower-case name, else
+/// The folder of an owner's stores: the owner itself when it is a plain lower-case name or
+/// e-mail address, else
 /// `owner-` and a hash of it (an owner such as `alice/../bob` names no other owner's folder).
 pub fn owner_folder(owner: &str) -> String {
     let plain = !owner.is_empty()
         && owner.len() <= 63
         && !owner.starts_with(['.', '-', '_'])
-        && owner
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && owner.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.' | '@')
+        })
         && !owner.contains("..");
     if plain && !owner.starts_with("owner-") {
         return owner.to_string();
@@ -199,6 +200,7 @@ mod tests {
     fn an_owner_names_no_other_owners_folder() {
         assert_eq!(owner_folder("alice"), "alice");
         assert_eq!(owner_folder("team.a_1"), "team.a_1");
+        assert_eq!(owner_folder("alice@example.com"), "alice@example.com");
         for odd in [
             "alice/../bob",
             "..",

@@ -196,12 +196,16 @@ pub struct ResolvedSetup {
 /// A store's backups, as the operator configuration resolves them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedBackup {
+    /// The store's owner (its repository password is derived from it and the store's name).
+    pub owner: String,
     /// The store's restic repository (`s3:<endpoint>/<bucket>/<prefix>/<owner>/<store>`).
     pub repository: String,
     /// The S3 region.
     pub region: String,
     /// When it is backed up (cron, UTC).
     pub schedule: String,
+    /// Whether scheduled backups run (`spec.backup.enabled`); the repository is kept either way.
+    pub scheduled: bool,
     /// What it keeps.
     pub retention: crate::config::Retention,
     /// The restic image.
@@ -347,22 +351,13 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         config,
         &mut p,
     );
+    let backup = resolve::backup(spec, &name, config, &mut p);
 
     p.finish()?;
     // A section without a value reported a problem, so this only satisfies the types.
     let (Some(host), Some((route, edge_namespace)), Some(tls)) = (host, route, tls) else {
         return Err(ValidationError::Several(Vec::new()));
     };
-    let backup = config.backup.as_ref().map(|b| ResolvedBackup {
-        repository: b.repository(&spec.owner, &name),
-        region: b.s3.region.clone(),
-        schedule: b.schedule.clone(),
-        retention: b.retention.clone(),
-        image: config.images.restic.reference(None),
-        database_image: config.images.mariadb.reference(None),
-        egress_cidrs: b.egress_cidrs.clone(),
-        port: b.s3.port().unwrap_or(443),
-    });
     Ok(ValidatedStore {
         namespace: config.namespace_for(&name),
         name,

@@ -1,4 +1,5 @@
-//! The sections of a Store that `validate` resolves on their own: host, routing, TLS, setup.
+//! The sections of a Store that `validate` resolves on their own: host, routing, TLS, setup,
+//! backup.
 //! Each reports its problems to [`Problems`], so that one pass finds all of them.
 
 use super::*;
@@ -386,4 +387,61 @@ fn payment_methods(methods: Option<Vec<PaymentMethod>>, p: &mut Problems) -> Vec
         ));
     }
     methods
+}
+
+/// Backups: the operator's target with the store's schedule and retention, if it gives them. A
+/// store that asks for backups where the operator has no target is refused.
+pub(super) fn backup(
+    spec: &StoreSpec,
+    name: &str,
+    config: &OperatorConfig,
+    p: &mut Problems,
+) -> Option<ResolvedBackup> {
+    let wanted = spec.backup.clone().unwrap_or_default();
+    let Some(target) = &config.backup else {
+        if wanted.enabled != Some(false)
+            && (wanted.enabled.is_some() || wanted.schedule.is_some() || wanted.retention.is_some())
+        {
+            p.add(invalid(
+                "spec.backup",
+                "this operator has no backup target: leave spec.backup out (or set enabled: false), or ask an admin to configure backup in the operator config".into(),
+            ));
+        }
+        return None;
+    };
+    let schedule = wanted.schedule.unwrap_or_else(|| target.schedule.clone());
+    if !config::is_cron(&schedule) {
+        p.add(invalid(
+            "spec.backup.schedule",
+            format!(
+                "{schedule:?} is not a cron schedule (five fields, e.g. \"0 3 * * *\", or @daily)"
+            ),
+        ));
+    }
+    let retention = wanted.retention.map_or_else(
+        || target.retention.clone(),
+        |r| config::Retention {
+            daily: r.daily,
+            weekly: r.weekly,
+            monthly: r.monthly,
+        },
+    );
+    if retention.daily + retention.weekly + retention.monthly == 0 {
+        p.add(invalid(
+            "spec.backup.retention",
+            "keeps no snapshot at all".into(),
+        ));
+    }
+    Some(ResolvedBackup {
+        owner: spec.owner.clone(),
+        repository: target.repository(&spec.owner, name),
+        region: target.s3.region.clone(),
+        schedule,
+        scheduled: wanted.enabled != Some(false),
+        retention,
+        image: config.images.restic.reference(None),
+        database_image: config.images.mariadb.reference(None),
+        egress_cidrs: target.egress_cidrs.clone(),
+        port: target.s3.port().unwrap_or(443),
+    })
 }

@@ -479,3 +479,54 @@ fn every_problem_is_reported_at_once() {
         "spec.domain"
     );
 }
+
+fn backup_config() -> OperatorConfig {
+    OperatorConfig::from_yaml(
+        "backup:\n  s3: {endpoint: \"https://s3.example.com\", bucket: shop-backups}\n  credentialsSecret: backup-s3\n  keySecret: backup-key\n  egressCidrs: [\"203.0.113.10/32\"]\n",
+    )
+    .expect("config")
+}
+
+#[test]
+fn backups_follow_the_operator_and_the_store() {
+    assert_eq!(ok(&Store::test()).backup, None, "no target, no backup");
+    let mut store = Store::test();
+    store.spec.backup = Some(storefleet_types::BackupSpec {
+        schedule: Some("15 1 * * *".into()),
+        ..Default::default()
+    });
+    assert!(
+        err(&store).to_string().contains("no backup target"),
+        "a store asking for backups where there is no target is told so"
+    );
+    let config = backup_config();
+    let b = validate(&store, &config)
+        .expect("valid")
+        .backup
+        .expect("backed up");
+    assert_eq!(b.schedule, "15 1 * * *");
+    assert!(b.scheduled);
+    assert_eq!(b.retention, crate::config::Retention::default());
+    assert_eq!(
+        b.repository,
+        "s3:https://s3.example.com/shop-backups/stores/alice@example.com/alice"
+    );
+    store.spec.backup = Some(storefleet_types::BackupSpec {
+        enabled: Some(false),
+        ..Default::default()
+    });
+    assert!(
+        !validate(&store, &config)
+            .expect("valid")
+            .backup
+            .expect("kept")
+            .scheduled
+    );
+    assert!(ok(&store).backup.is_none(), "turned off needs no target");
+    store.spec.backup = Some(storefleet_types::BackupSpec {
+        schedule: Some("61 * * *".into()),
+        ..Default::default()
+    });
+    let e = validate(&store, &config).expect_err("bad schedule");
+    assert!(e.to_string().contains("spec.backup.schedule"), "{e}");
+}

@@ -140,7 +140,7 @@ fn text(out: &Output) -> String {
 /// The shop's secrets with the repository Secret as the operator builds it.
 fn secrets(shop: &Shop, store: &ObjectStore) -> Vec<Secret> {
     let resolved = shop.validated.backup.as_ref().expect("backup configured");
-    let password = backup::repository_password(PLATFORM_KEY, "alice", &shop.validated.name);
+    let password = backup::repository_password(PLATFORM_KEY, &resolved.owner, &shop.validated.name);
     let bucket = BucketKey {
         access_key: store.access_key().into(),
         secret_key: store.secret_key().into(),
@@ -251,7 +251,7 @@ fn snapshots(store: &ObjectStore, shop: &Shop) -> usize {
         .env("RESTIC_REPOSITORY", &resolved.repository)
         .env(
             "RESTIC_PASSWORD",
-            backup::repository_password(PLATFORM_KEY, "alice", &shop.validated.name),
+            backup::repository_password(PLATFORM_KEY, &resolved.owner, &shop.validated.name),
         )
         .env("AWS_ACCESS_KEY_ID", store.access_key())
         .env("AWS_SECRET_ACCESS_KEY", store.secret_key())
