@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `storefleet_reconciles_total` | counter | `result` = success, error |
 //! | `storefleet_reconcile_duration_seconds` | histogram | |
-//! | `storefleet_reconcile_errors_total` | counter | `kind` = the failed step: Apply, Setup, Cleanup, Status, Finalizer, Rejected, Unnamed |
+//! | `storefleet_reconcile_errors_total` | counter | `kind` = the failed step: Apply, Setup, Backup, Cleanup, NamespaceTerminating, Status, Finalizer, Rejected, Unnamed |
 //! | `storefleet_stores` | gauge | `phase` |
 //! | `storefleet_time_to_ready_seconds` | histogram | (creation to first Ready) |
 //! | `storefleet_api_requests_total` | counter | `verb` = get, apply, create, delete, list, patch, patch_status |

@@ -190,6 +190,14 @@ pub fn render(store: &Store, config: &OperatorConfig) -> Result<String, RenderEr
             Child::SetupJob(o) | Child::MigrationJob(o) => {
                 to_yaml("Job", o.metadata.name.as_deref(), o)
             }
+            Child::BackupCronJob(o) => to_yaml("CronJob", o.metadata.name.as_deref(), o),
+            // Built only by the controller (it holds the platform key); values never rendered.
+            Child::BackupSecret(o) => {
+                let mut redacted = o.clone();
+                redacted.string_data = None;
+                redacted.data = None;
+                to_yaml("Secret", o.metadata.name.as_deref(), &redacted)
+            }
         }?;
         docs.push(doc);
     }

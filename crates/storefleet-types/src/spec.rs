@@ -145,15 +145,15 @@ pub struct BackupSpec {
 pub struct RetentionSpec {
     /// The last snapshot of each of this many days.
     #[serde(default)]
-    #[schemars(range(min = 0, max = 366))]
+    #[schemars(range(min = 0, max = 366), extend("format" = "int32"))]
     pub daily: u32,
     /// The last snapshot of each of this many weeks.
     #[serde(default)]
-    #[schemars(range(min = 0, max = 260))]
+    #[schemars(range(min = 0, max = 260), extend("format" = "int32"))]
     pub weekly: u32,
     /// The last snapshot of each of this many months.
     #[serde(default)]
-    #[schemars(range(min = 0, max = 120))]
+    #[schemars(range(min = 0, max = 120), extend("format" = "int32"))]
     pub monthly: u32,
 }
 

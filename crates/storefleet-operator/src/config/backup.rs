@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 pub struct BackupConfig {
     /// The bucket.
     pub s3: S3Target,
+    /// The namespace of the two Secrets below: the operator's (the chart sets its release's).
+    #[serde(default = "default_secrets_namespace")]
+    pub secrets_namespace: String,
     /// A Secret in the operator's namespace with `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`
     /// for the bucket.
     pub credentials_secret: String,
@@ -68,6 +71,10 @@ impl Default for Retention {
             monthly: 6,
         }
     }
+}
+
+fn default_secrets_namespace() -> String {
+    "storefleet-system".into()
 }
 
 fn default_schedule() -> String {
@@ -176,6 +183,7 @@ mod tests {
                 region: "garage".into(),
                 prefix: prefix.into(),
             },
+            secrets_namespace: default_secrets_namespace(),
             credentials_secret: "backup-s3".into(),
             key_secret: "backup-key".into(),
             egress_cidrs: Vec::new(),

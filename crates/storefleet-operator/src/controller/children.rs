@@ -10,7 +10,7 @@
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service,
 };
@@ -113,6 +113,7 @@ child_kinds! {
     HTTPRoute => namespaced if gateway_api,
     ConfigMap => namespaced,
     Job => namespaced observed by observe::job_observed,
+    CronJob => namespaced,
 }
 
 /// The API resource (group, version, kind, plural) of every child kind, in apply order, and
@@ -141,7 +142,7 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), kinds.len(), "{kinds:?}");
-        assert_eq!(kinds.len(), 15);
+        assert_eq!(kinds.len(), 16);
         let gateway: Vec<_> = api_resources()
             .into_iter()
             .filter(|(_, g)| *g)

@@ -11,8 +11,9 @@ use kube::runtime::reflector;
 use storefleet_types::Store;
 
 use crate::config::OperatorConfig;
-use crate::controller::memory::Memory;
+use crate::controller::memory::{Cached, Memory};
 use crate::controller::routes::RoutedHosts;
+use crate::desired::backup::PlatformKeys;
 use crate::metrics::Metrics;
 
 /// How often a store waiting for capacity (or a host, or lost credentials) checks again.
@@ -60,6 +61,8 @@ pub struct Context {
     /// The hosts every Ingress and HTTPRoute of the cluster routes (empty until
     /// [`Context::with_routes`]).
     pub routes: Arc<RoutedHosts>,
+    /// The platform's backup keys, as last read.
+    pub backup_keys: Cached<PlatformKeys>,
 }
 
 impl std::fmt::Debug for Context {
@@ -89,6 +92,7 @@ impl Context {
             clock,
             metrics,
             routes: Arc::default(),
+            backup_keys: Default::default(),
         }
     }
 

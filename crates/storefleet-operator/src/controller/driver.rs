@@ -31,6 +31,7 @@ use tracing::{Instrument, debug, info, warn};
 use crate::controller::admission::{self, Admission};
 use crate::controller::apply::{self, Applied, Refusal};
 use crate::controller::assess;
+use crate::controller::backup_keys;
 use crate::controller::cleanup;
 use crate::controller::context::Context;
 use crate::controller::data;
@@ -137,7 +138,8 @@ async fn provision(
     if retry {
         announce_retry(store, validated, ctx).await; //                      client: event
     }
-    let objects = desired::build(validated); //                              no client
+    let mut objects = desired::build(validated); //                          no client
+    backup_keys::attach(ctx, validated, &mut objects).await?; //             client (cached)
     let mut memo = ctx.memory.for_pass(&validated.name, &objects); //         no client
     let recorded = (facts.data.as_ref(), &facts.volume_sizes);
     let store_id = (validated.name.as_str(), validated.uid.as_str());

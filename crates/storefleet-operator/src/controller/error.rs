@@ -6,6 +6,7 @@ use std::time::Duration;
 use kube::runtime::finalizer;
 use storefleet_types::Store;
 
+use crate::controller::backup_keys::BackupKeyError;
 use crate::controller::cleanup::CleanupError;
 use crate::controller::context::{Context, DELETION_RECHECK};
 use crate::controller::report::StatusError;
@@ -21,6 +22,9 @@ pub enum Error {
     /// The setup step's requests failed.
     #[error(transparent)]
     Setup(ApplyError),
+    /// The platform's backup keys cannot be used.
+    #[error(transparent)]
+    Backup(#[from] BackupKeyError),
     /// Cleanup failed or waits for the namespace.
     #[error(transparent)]
     Cleanup(#[from] CleanupError),
@@ -56,6 +60,7 @@ impl Error {
         match self {
             Error::Apply(_) => "Apply",
             Error::Setup(_) => "Setup",
+            Error::Backup(_) => "Backup",
             Error::Cleanup(CleanupError::NamespaceTerminating { .. }) => "NamespaceTerminating",
             Error::Cleanup(_) => "Cleanup",
             Error::Status(_) => "Status",
@@ -70,6 +75,7 @@ impl Error {
         match self {
             Error::Apply(e) => Some(e.kube()),
             Error::Setup(e) => Some(e.kube()),
+            Error::Backup(e) => e.kube(),
             Error::Cleanup(e) => e.kube(),
             Error::Status(e) => Some(e.kube()),
             Error::Finalizer(e) => Some(e),

@@ -2,8 +2,9 @@
 //! worked out (pure, [`stale`]) from what the watches saw, with no list request.
 //!
 //! What a store can leave behind:
-//! - its exposure (the route of either kind, the edge policies) while it is not set up, refused
-//!   after it served, or its data is gone; and the route of the kind it no longer uses (a store
+//! - what only a set-up shop has (the route of either kind, the edge policies, the backup
+//!   CronJob) while it is not set up, refused after it served, or its data is gone (empty data
+//!   is never backed up over good snapshots); and the route of the kind it no longer uses (a store
 //!   that moved between Ingress and Gateway routing) or an edge policy it no longer needs;
 //! - the Jobs of a step's earlier inputs (earlier setup specs, earlier Medusa images): the
 //!   finished ones go once the step's current Job has succeeded (a running one is waited for by
@@ -12,7 +13,7 @@
 //! Every other child keeps its name for the store's life: it is applied in place.
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use storefleet_types::names::child;
 
@@ -61,6 +62,9 @@ impl Keep {
                 Child::HttpRoute(o) if exposed => {
                     keep.exposure.push(key_of::<HTTPRoute>(&o.metadata));
                 }
+                Child::BackupCronJob(o) if exposed => {
+                    keep.exposure.push(key_of::<CronJob>(&o.metadata));
+                }
                 Child::SetupJob(job) => keep.step(SETUP, job, &done),
                 Child::MigrationJob(job) => keep.step(MIGRATION, job, &done),
                 _ => debug_assert!(c.wave() != Wave::Exposure || !exposed),
@@ -83,6 +87,7 @@ pub fn stale(keep: &Keep, seen: &Seen) -> Vec<ChildKey> {
         ChildKey::new("HTTPRoute", ns, Some(child::STOREFRONT)),
         ChildKey::new("NetworkPolicy", ns, Some(child::NETPOL_INGRESS)),
         ChildKey::new("NetworkPolicy", ns, Some(child::NETPOL_ACME_SOLVER)),
+        ChildKey::new("CronJob", ns, Some(child::BACKUP)),
     ]
     .into_iter()
     .filter(|key| !keep.exposure.contains(key) && seen.contains(key))

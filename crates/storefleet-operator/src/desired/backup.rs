@@ -11,9 +11,12 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::ByteString;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, EnvVar, Secret, Volume, VolumeMount,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use storefleet_types::names::{Component, child};
 
 use crate::desired::{child_meta, container_security, env, env_from_secret, resources};
@@ -46,6 +49,22 @@ pub mod keys {
     pub const SECRET_KEY: &str = "AWS_SECRET_ACCESS_KEY";
     /// The bucket's region.
     pub const REGION: &str = "AWS_DEFAULT_REGION";
+}
+
+/// A store's backup objects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupObjects {
+    /// The scripts.
+    pub scripts: ConfigMap,
+    /// The backup and restore pods' way out.
+    pub policy: NetworkPolicy,
+    /// The scheduled backups (suspended when the store turns them off). Applied only while the
+    /// store is set up on its current data: a shop whose data is gone is never backed up over
+    /// its good snapshots.
+    pub cron_job: CronJob,
+    /// The repository Secret: added by the controller, which holds the platform key (None in a
+    /// render, which has no cluster).
+    pub secret: Option<Secret>,
 }
 
 /// The repository password of the store `name` of `owner` (64 hex digits).
@@ -81,6 +100,23 @@ impl std::fmt::Debug for BucketKey {
     }
 }
 
+/// The platform's keys: the key repository passwords are derived from, and the bucket's key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlatformKeys {
+    /// The platform key.
+    pub platform: Vec<u8>,
+    /// The bucket's key.
+    pub bucket: BucketKey,
+}
+
+impl std::fmt::Debug for PlatformKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformKeys")
+            .field("bucket", &self.bucket)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The Secret `backup-repository` of a store: what restic needs to reach its repository.
 pub fn repository_secret(
     store: &ValidatedStore,
@@ -91,12 +127,29 @@ pub fn repository_secret(
     Secret {
         metadata: child_meta(store, child::BACKUP_SECRET, Component::Backup),
         type_: Some("Opaque".into()),
-        string_data: Some(BTreeMap::from([
-            (keys::REPOSITORY.into(), backup.repository.clone()),
-            (keys::PASSWORD.into(), password.to_string()),
-            (keys::ACCESS_KEY.into(), bucket.access_key.clone()),
-            (keys::SECRET_KEY.into(), bucket.secret_key.clone()),
-            (keys::REGION.into(), backup.region.clone()),
+        // `data`, not `stringData`: server-side apply then compares like with like, and an
+        // unchanged Secret is no write.
+        data: Some(BTreeMap::from([
+            (
+                keys::REPOSITORY.into(),
+                ByteString(backup.repository.clone().into_bytes()),
+            ),
+            (
+                keys::PASSWORD.into(),
+                ByteString(password.as_bytes().to_vec()),
+            ),
+            (
+                keys::ACCESS_KEY.into(),
+                ByteString(bucket.access_key.clone().into_bytes()),
+            ),
+            (
+                keys::SECRET_KEY.into(),
+                ByteString(bucket.secret_key.clone().into_bytes()),
+            ),
+            (
+                keys::REGION.into(),
+                ByteString(backup.region.clone().into_bytes()),
+            ),
         ])),
         ..Secret::default()
     }

@@ -2,9 +2,9 @@
 //! apply order; the apply step and `render` walk these.
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Service,
+    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -51,6 +51,10 @@ pub enum Child<'a> {
     SetupJob(&'a Job),
     /// A migration Job: created once per image; the Deployments after it wait for its success.
     MigrationJob(&'a Job),
+    /// The backup CronJob: applied with the route, once the store is set up on its data.
+    BackupCronJob(&'a CronJob),
+    /// The repository Secret (built by the controller from the platform key): applied.
+    BackupSecret(&'a Secret),
 }
 
 impl Child<'_> {
@@ -72,6 +76,8 @@ impl Child<'_> {
             Child::HttpRoute(o) => &o.metadata,
             Child::ConfigMap(o) => &o.metadata,
             Child::SetupJob(o) | Child::MigrationJob(o) => &o.metadata,
+            Child::BackupCronJob(o) => &o.metadata,
+            Child::BackupSecret(o) => &o.metadata,
         }
     }
 }

@@ -76,6 +76,8 @@ pub struct StoreObjects {
     pub app: AppObjects,
     /// The storefront's route from outside.
     pub route: route::RouteObject,
+    /// Backups (WooCommerce, where the operator has a backup target).
+    pub backup: Option<backup::BackupObjects>,
 }
 
 /// The application objects of one engine.
@@ -134,6 +136,14 @@ impl StoreObjects {
                 Child::Deployment(&m.worker),
                 Child::SetupJob(&m.setup),
             ]),
+        }
+        if let Some(b) = &self.backup {
+            out.extend([
+                Child::ConfigMap(&b.scripts),
+                Child::NetworkPolicy(&b.policy),
+                Child::BackupCronJob(&b.cron_job),
+            ]);
+            out.extend(b.secret.iter().map(Child::BackupSecret));
         }
         out.extend(self.edge_policies.iter().map(Child::EdgePolicy));
         out.push(route);
@@ -222,6 +232,15 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
             App::Medusa(m) => AppObjects::Medusa(medusa::build_medusa(store, m)),
         },
         route: route::build_route(store),
+        backup: match (&store.backup, &store.app) {
+            (Some(b), App::Woocommerce(_)) => Some(backup::BackupObjects {
+                scripts: backup::scripts(store),
+                policy: network::build_backup_policy(store, b),
+                cron_job: woocommerce::backup::build_backup_cron_job(store, b),
+                secret: None,
+            }),
+            _ => None,
+        },
     }
 }
 

@@ -10,6 +10,9 @@
 //!  edge ns ──8089──► cert-manager's HTTP-01 solver (stores with a ClusterIssuer)
 //! ```
 //!
+//! With backups (WooCommerce): backup, restore ──3306──► database, ──the endpoint's port──► the
+//! object store (`backup.egressCidrs`), nothing else.
+//!
 //! Medusa (no internet egress: the image holds everything, payments are manual):
 //! ```text
 //!  edge ns ──9000──► storefront (server) ◄──9000── setup
@@ -28,7 +31,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, labels as keys, ports};
 
 use super::{child_meta, selector};
-use crate::validate::{App, Tls, ValidatedStore};
+use crate::validate::{App, ResolvedBackup, Tls, ValidatedStore};
 use ipnet::IpNet;
 
 /// Label every namespace carries with its own name (set by the apiserver).
@@ -218,8 +221,19 @@ pub fn build_ingress_controller_access(store: &ValidatedStore) -> NetworkPolicy 
     )
 }
 
-/// Lets the storefront and setup pods into the database on 3306 (the database's side).
+/// Lets the storefront and setup pods (and, with backups, the backup and restore pods) into the
+/// database on 3306 (the database's side).
 pub fn build_database_ingress(store: &ValidatedStore) -> NetworkPolicy {
+    let mut from = vec![NetworkPolicyPeer {
+        pod_selector: Some(web_pods(store)),
+        ..NetworkPolicyPeer::default()
+    }];
+    if store.backup.is_some() && matches!(store.app, App::Woocommerce(_)) {
+        from.push(NetworkPolicyPeer {
+            pod_selector: Some(selector(store, Component::Backup)),
+            ..NetworkPolicyPeer::default()
+        });
+    }
     policy(
         store,
         child::NETPOL_DATABASE_INGRESS,
@@ -227,10 +241,7 @@ pub fn build_database_ingress(store: &ValidatedStore) -> NetworkPolicy {
             pod_selector: Some(selector(store, Component::Database)),
             policy_types: Some(vec!["Ingress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![NetworkPolicyPeer {
-                    pod_selector: Some(web_pods(store)),
-                    ..NetworkPolicyPeer::default()
-                }]),
+                from: Some(from),
                 ports: Some(vec![port("TCP", database_port(store))]),
             }]),
             ..NetworkPolicySpec::default()
@@ -281,6 +292,39 @@ pub fn build_internet_egress(store: &ValidatedStore) -> NetworkPolicy {
             ..NetworkPolicySpec::default()
         },
     )
+}
+
+/// The backup and restore pods' way out: the database, and the object store on its port (DNS
+/// as every pod). Nothing else, the internet included.
+pub fn build_backup_policy(store: &ValidatedStore, backup: &ResolvedBackup) -> NetworkPolicy {
+    let object_store = NetworkPolicyEgressRule {
+        to: Some(
+            backup
+                .egress_cidrs
+                .iter()
+                .map(|cidr| NetworkPolicyPeer {
+                    ip_block: Some(IPBlock {
+                        cidr: cidr.trunc().to_string(),
+                        except: None,
+                    }),
+                    ..NetworkPolicyPeer::default()
+                })
+                .collect(),
+        ),
+        ports: Some(vec![port("TCP", i32::from(backup.port))]),
+    };
+    NetworkPolicy {
+        metadata: child_meta(store, child::BACKUP, Component::Backup),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector(store, Component::Backup)),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(Vec::new()),
+            egress: Some(vec![
+                egress_to(store, Component::Database, database_port(store)),
+                object_store,
+            ]),
+        }),
+    }
 }
 
 /// The port the storefront pods serve on.

@@ -39,8 +39,9 @@ pub enum Wave {
     Storefront,
     /// The setup Job, created by the setup step behind its gates.
     Setup,
-    /// The edge policies and the Ingress or HTTPRoute: applied once the store has been set up
-    /// (on its current data), removed while it is refused or its data is gone.
+    /// What only a set-up shop has: the edge policies, the Ingress or HTTPRoute, the backup
+    /// CronJob. Applied once the store has been set up (on its current data), removed while it
+    /// is refused or its data is gone (empty data is never backed up over good snapshots).
     Exposure,
 }
 
@@ -75,13 +76,17 @@ impl Child<'_> {
             | Child::Service(_)
             | Child::Role(_)
             | Child::RoleBinding(_)
-            | Child::ConfigMap(_) => Wave::Foundation,
+            | Child::ConfigMap(_)
+            | Child::BackupSecret(_) => Wave::Foundation,
             Child::PersistentVolumeClaim(_) => Wave::Volumes,
             Child::StatefulSet(_) => Wave::Data,
             Child::MigrationJob(_) => Wave::Migration,
             Child::Deployment(_) => Wave::Storefront,
             Child::SetupJob(_) => Wave::Setup,
-            Child::EdgePolicy(_) | Child::Ingress(_) | Child::HttpRoute(_) => Wave::Exposure,
+            Child::EdgePolicy(_)
+            | Child::Ingress(_)
+            | Child::HttpRoute(_)
+            | Child::BackupCronJob(_) => Wave::Exposure,
         }
     }
 }

@@ -431,6 +431,10 @@ const UNEXERCISED: &[(&str, &str, &str, bool)] = &[
     ("", "persistentvolumeclaims", "get", false),
     ("apps", "statefulsets", "get", false),
     ("storage.k8s.io", "storageclasses", "get", false),
+    // Written only where the operator has a backup target.
+    ("batch", "cronjobs", "create", false),
+    ("batch", "cronjobs", "patch", false),
+    ("batch", "cronjobs", "delete", false),
 ];
 
 type Grant = (String, String, String, Option<String>, bool);

@@ -132,6 +132,13 @@ pub(crate) fn resolve_env(container: &Container, secrets: &[Secret]) -> BTreeMap
                         .as_ref()
                         .and_then(|d| d.get(&key.key))
                         .cloned()
+                        .or_else(|| {
+                            secret
+                                .data
+                                .as_ref()
+                                .and_then(|d| d.get(&key.key))
+                                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+                        })
                         .unwrap_or_else(|| panic!("Secret {} has no key {}", key.name, key.key))
                 }
                 (None, None) => String::new(),

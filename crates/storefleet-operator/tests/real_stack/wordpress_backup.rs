@@ -54,6 +54,7 @@ fn config(store: &ObjectStore) -> OperatorConfig {
                 region: object_store::REGION.into(),
                 prefix: "stores".into(),
             },
+            secrets_namespace: "storefleet-system".into(),
             credentials_secret: "backup-s3".into(),
             key_secret: "backup-key".into(),
             egress_cidrs: vec!["127.0.0.1/32".parse().expect("cidr")],

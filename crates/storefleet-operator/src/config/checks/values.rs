@@ -265,6 +265,12 @@ fn check_backup(c: &mut Checker, backup: &crate::config::BackupConfig) {
             format!("{:?} is not a plain folder", backup.s3.prefix),
         );
     }
+    if !is_label(&backup.secrets_namespace) {
+        c.issue(
+            "backup.secretsNamespace",
+            format!("{:?} is not a namespace name", backup.secrets_namespace),
+        );
+    }
     for (path, name) in [
         ("backup.credentialsSecret", &backup.credentials_secret),
         ("backup.keySecret", &backup.key_secret),

@@ -160,6 +160,38 @@ impl Memory {
     }
 }
 
+/// One value read from the cluster, kept for a while (e.g. the platform's backup keys).
+pub struct Cached<T>(Mutex<Option<(Instant, T)>>);
+
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Self(Mutex::new(None))
+    }
+}
+
+impl<T> std::fmt::Debug for Cached<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cached")
+    }
+}
+
+impl<T: Clone> Cached<T> {
+    /// The value, if it was kept less than `ttl` ago.
+    pub fn get(&self, ttl: Duration) -> Option<T> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Keeps `value` from now on.
+    pub fn put(&self, value: T) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), value));
+    }
+}
+
 /// A hash of everything a store should consist of.
 fn fingerprint(objects: &StoreObjects) -> u64 {
     let mut hasher = DefaultHasher::new();

@@ -70,6 +70,7 @@ pub fn build_backup_cron_job(store: &ValidatedStore, backup: &ResolvedBackup) ->
         metadata: child_meta(store, child::BACKUP, Component::Backup),
         spec: CronJobSpec {
             schedule: backup.schedule.clone(),
+            suspend: Some(!backup.scheduled),
             time_zone: Some("Etc/UTC".into()),
             concurrency_policy: Some("Forbid".into()),
             starting_deadline_seconds: Some(3600),
@@ -82,7 +83,6 @@ pub fn build_backup_cron_job(store: &ValidatedStore, backup: &ResolvedBackup) ->
                 }),
                 spec: Some(job_spec(store, vec![dump], restic, volumes)),
             },
-            ..CronJobSpec::default()
         },
         status: None,
     }

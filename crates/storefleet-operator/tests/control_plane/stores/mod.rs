@@ -34,6 +34,7 @@ fn config() -> OperatorConfig {
 
 mod access;
 mod admission;
+mod backup;
 mod data;
 mod exposure;
 mod lifecycle;

@@ -105,6 +105,8 @@ fn apply_order_puts_isolation_first_and_exposure_after_setup() {
             Child::HttpRoute(_) => "HTTPRoute",
             Child::ConfigMap(_) => "ConfigMap",
             Child::SetupJob(_) | Child::MigrationJob(_) => "Job",
+            Child::BackupCronJob(_) => "CronJob",
+            Child::BackupSecret(_) => "Secret",
         })
         .collect();
     assert_eq!(&kinds[..3], ["Namespace", "ResourceQuota", "LimitRange"]);

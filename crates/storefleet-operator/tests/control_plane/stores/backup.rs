@@ -1,0 +1,140 @@
+//! Backups on a real apiserver: where the operator has a backup target, a set-up store gets its
+//! repository Secret (the password derived from the platform key), the scripts, the backup
+//! NetworkPolicy and the CronJob (accepted by the apiserver, restricted, on the storefront's
+//! node); a store that turns backups off keeps them suspended; without the platform key the
+//! store waits and says why in the operator's log, never the key.
+
+use super::*;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::batch::v1::CronJob;
+use storefleet_operator::desired::backup::{self as backup_objects, keys as backup_keys};
+
+const KEY: &[u8] = b"0123456789abcdef0123456789abcdef-platform";
+
+fn backup_config() -> OperatorConfig {
+    let mut config = config();
+    let yaml = format!(
+        "backup:\n  s3: {{endpoint: \"http://203.0.113.10:3900\", bucket: shop-backups, region: garage}}\n  secretsNamespace: {}\n  credentialsSecret: backup-s3\n  keySecret: backup-key\n  egressCidrs: [\"203.0.113.10/32\"]\n  schedule: \"30 2 * * *\"\n",
+        common::RELEASE_NAMESPACE
+    );
+    config.backup = OperatorConfig::from_yaml(&yaml).expect("config").backup;
+    config
+}
+
+async fn platform_secrets(env: &Env) {
+    let secrets: Api<Secret> = Api::namespaced(env.admin.clone(), common::RELEASE_NAMESPACE);
+    for (name, data) in [
+        ("backup-key", vec![("key", KEY.to_vec())]),
+        (
+            "backup-s3",
+            vec![
+                (backup_keys::ACCESS_KEY, b"GK-test".to_vec()),
+                (backup_keys::SECRET_KEY, b"bucket-secret".to_vec()),
+            ],
+        ),
+    ] {
+        let secret: Secret =
+            serde_json::from_value(json!({"metadata": {"name": name}})).expect("secret");
+        let secret = Secret {
+            data: Some(
+                data.into_iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v)))
+                    .collect(),
+            ),
+            ..secret
+        };
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("platform secret");
+    }
+}
+
+#[tokio::test]
+async fn a_set_up_store_is_backed_up_on_its_schedule_with_its_own_key() {
+    let env = env_or_skip!(start, backup_config());
+    // Without the platform's Secrets the store waits, and nothing is backed up.
+    env.create(Store::test()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cron_jobs: Vec<CronJob> = env.children(NS, "alice").await;
+    assert!(cron_jobs.is_empty(), "no backup without the platform key");
+    platform_secrets(&env).await;
+    env.wait_phase("alice", Phase::Ready).await;
+
+    let secrets: Vec<Secret> = env.children(NS, "alice").await;
+    let repository = secrets
+        .iter()
+        .find(|s| s.name_any() == child::BACKUP_SECRET)
+        .expect("the repository Secret");
+    let value = |key: &str| {
+        repository
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        value(backup_keys::PASSWORD),
+        backup_objects::repository_password(KEY, "alice@example.com", "alice"),
+        "the password is derived from the platform key, the owner and the name"
+    );
+    assert_eq!(
+        value(backup_keys::REPOSITORY),
+        "s3:http://203.0.113.10:3900/shop-backups/stores/alice@example.com/alice"
+    );
+    assert_eq!(value(backup_keys::ACCESS_KEY), "GK-test");
+
+    let cron_job = common::eventually("the backup CronJob", || async {
+        let cron_jobs: Vec<CronJob> = env.children(NS, "alice").await;
+        cron_jobs
+            .into_iter()
+            .find(|c| c.name_any() == child::BACKUP)
+    })
+    .await;
+    assert_eq!(cron_job.spec.schedule, "30 2 * * *");
+    assert_eq!(cron_job.spec.suspend, Some(false));
+    assert_eq!(cron_job.spec.concurrency_policy.as_deref(), Some("Forbid"));
+    let pod = cron_job
+        .spec
+        .job_template
+        .spec
+        .and_then(|j| j.template.spec)
+        .expect("pod");
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    let policies: Vec<NetworkPolicy> = env.children(NS, "alice").await;
+    let backup_policy = policies
+        .iter()
+        .find(|p| p.name_any() == child::BACKUP)
+        .expect("the backup NetworkPolicy");
+    let egress = serde_json::to_string(&backup_policy.spec).expect("json");
+    assert!(
+        egress.contains("203.0.113.10/32") && egress.contains("3900"),
+        "{egress}"
+    );
+    let database = policies
+        .iter()
+        .find(|p| p.name_any() == child::NETPOL_DATABASE_INGRESS)
+        .expect("database ingress");
+    assert!(
+        serde_json::to_string(&database.spec)
+            .expect("json")
+            .contains("\"backup\""),
+        "the database lets the backup pods in"
+    );
+
+    // Turned off: the CronJob is suspended, the repository kept.
+    env.patch("alice", json!({"spec": {"backup": {"enabled": false}}}))
+        .await;
+    common::eventually("the CronJob suspended", || async {
+        let cron_jobs: Vec<CronJob> = env.children(NS, "alice").await;
+        cron_jobs
+            .into_iter()
+            .find(|c| c.spec.suspend == Some(true))
+            .map(|_| ())
+    })
+    .await;
+    let secrets: Vec<Secret> = env.children(NS, "alice").await;
+    assert!(secrets.iter().any(|s| s.name_any() == child::BACKUP_SECRET));
+}
