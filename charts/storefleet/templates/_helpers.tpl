@@ -59,5 +59,9 @@ lets it read each store's admin login, in that store's namespace only).
 {{- if and .Values.api.enabled (not (hasKey $config "apiServiceAccount")) -}}
 {{- $_ := set $config "apiServiceAccount" (dict "namespace" .Release.Namespace "name" (printf "%s-api" (include "storefleet.fullname" .))) -}}
 {{- end -}}
+{{- $backup := get $config "backup" -}}
+{{- if and $backup (not (hasKey $backup "secretsNamespace")) -}}
+{{- $_ := set $backup "secretsNamespace" .Release.Namespace -}}
+{{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
