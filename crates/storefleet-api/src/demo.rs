@@ -169,6 +169,7 @@ fn sample(name: &str, display: &str, engine: Engine, plan: Plan, owner: &str) ->
             versions: None,
             setup: None,
             backup: None,
+            restore_from: None,
             deletion_policy: Default::default(),
         },
     )

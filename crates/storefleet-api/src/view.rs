@@ -62,6 +62,7 @@ impl CreateStore {
             versions: None,
             setup: None,
             backup: None,
+            restore_from: None,
             deletion_policy: Default::default(),
         };
         Ok(Store::new(&self.name, spec))

@@ -79,7 +79,7 @@ fn objects_yaml(n: usize, config: &OperatorConfig) -> (String, usize) {
                 Child::BackupCronJob(o) => serde_json::to_value(o),
                 Child::BackupSecret(o) => serde_json::to_value(o),
                 // The Job waits for readiness in the operator too; not part of "all children".
-                Child::SetupJob(_) | Child::MigrationJob(_) => continue,
+                Child::SetupJob(_) | Child::MigrationJob(_) | Child::RestoreJob(_) => continue,
             }
             .expect("serializable");
             docs.push(doc);

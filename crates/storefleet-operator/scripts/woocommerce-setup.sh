@@ -7,7 +7,8 @@
 #
 # Inputs (env): STORE_URL STORE_TITLE ADMIN_USER ADMIN_PASSWORD ADMIN_EMAIL THEME CURRENCY
 # SAMPLE_PRODUCTS PAYMENT_METHODS (space separated, first one takes the test order)
-# WOOCOMMERCE_VERSION (optional) and the WORDPRESS_DB_* / salt variables of the storefront.
+# WOOCOMMERCE_VERSION (optional), RESTORED_FROM (optional: the store whose backup the restore Job
+# put in place; that shop is adopted) and the WORDPRESS_DB_* / salt variables of the storefront.
 set -eu
 
 log() { printf 'storefleet-setup: %s\n' "$*"; }
@@ -85,8 +86,35 @@ wipe_foreign_install() {
   wp db reset --yes >/dev/null || fail "could not empty the database of the foreign install"
 }
 
+# A shop restored from a backup of one of this owner's stores (the operator ran the restore Job,
+# before anything could reach the shop): moved to this store's address, its admin is ours.
+adopt_restored() {
+  log "adopting the shop restored from a backup of store $RESTORED_FROM"
+  # shellcheck disable=SC2016 # PHP, not shell
+  old=$(wp --skip-plugins --skip-themes eval 'global $wpdb; echo $wpdb->get_var("SELECT option_value FROM {$wpdb->options} WHERE option_name = \"home\"");') \
+    || fail "could not read the restored shop's address"
+  if [ -n "$old" ] && [ "$old" != "$STORE_URL" ]; then
+    log "moving the restored shop from $old to $STORE_URL"
+    wp --skip-plugins --skip-themes search-replace "$old" "$STORE_URL" --all-tables-with-prefix \
+      --skip-columns=guid --quiet || fail "could not move the restored shop to $STORE_URL"
+  fi
+  if wp --skip-plugins --skip-themes user get "$ADMIN_USER" --field=ID >/dev/null 2>&1; then
+    wp --skip-plugins --skip-themes user update "$ADMIN_USER" --user_pass="$ADMIN_PASSWORD" \
+      --user_email="$ADMIN_EMAIL" --role=administrator --skip-email >/dev/null \
+      || fail "could not hand the restored shop to this store's admin"
+  else
+    wp --skip-plugins --skip-themes user create "$ADMIN_USER" "$ADMIN_EMAIL" --role=administrator \
+      --user_pass="$ADMIN_PASSWORD" >/dev/null || fail "could not give the restored shop this store's admin"
+  fi
+  mark_ours
+}
+
 if wp core is-installed >/dev/null 2>&1; then
   owner=$(ownership) || fail "could not tell who installed WordPress"
+  if [ "$owner" != ours ] && [ -n "${RESTORED_FROM:-}" ]; then
+    adopt_restored
+    owner=ours
+  fi
   case "$owner" in
     ours) log "WordPress is already installed (by this setup)" ;;
     adopt) log "WordPress is already installed (by an earlier setup: admin verified)"; mark_ours ;;

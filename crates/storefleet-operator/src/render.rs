@@ -187,7 +187,7 @@ pub fn render(store: &Store, config: &OperatorConfig) -> Result<String, RenderEr
             Child::Ingress(o) => to_yaml("Ingress", o.metadata.name.as_deref(), o),
             Child::HttpRoute(o) => to_yaml("HTTPRoute", o.metadata.name.as_deref(), o),
             Child::ConfigMap(o) => to_yaml("ConfigMap", o.metadata.name.as_deref(), o),
-            Child::SetupJob(o) | Child::MigrationJob(o) => {
+            Child::SetupJob(o) | Child::MigrationJob(o) | Child::RestoreJob(o) => {
                 to_yaml("Job", o.metadata.name.as_deref(), o)
             }
             Child::BackupCronJob(o) => to_yaml("CronJob", o.metadata.name.as_deref(), o),

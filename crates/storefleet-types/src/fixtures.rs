@@ -31,6 +31,7 @@ impl Store {
                 versions: None,
                 setup: None,
                 backup: None,
+                restore_from: None,
                 deletion_policy: DeletionPolicy::Delete,
             },
         );

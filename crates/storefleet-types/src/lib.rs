@@ -19,6 +19,7 @@ pub mod fixtures;
 
 pub use spec::{
     BackupSpec, DeletionPolicy, Engine, GatewaySpec, IngressSpec, PaymentMethod, Plan,
-    RetentionSpec, SetupSpec, StorageSpec, Store, StoreSpec, TlsSpec, VersionsSpec,
+    RestoreFromSpec, RetentionSpec, SetupSpec, StorageSpec, Store, StoreSpec, TlsSpec,
+    VersionsSpec,
 };
 pub use status::{Phase, StoreData, StoreStatus, condition};

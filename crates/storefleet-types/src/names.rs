@@ -181,6 +181,8 @@ pub mod child {
     pub const BACKUP: &str = "backup";
     /// The Secret with the store's restic repository, its password and the bucket's key.
     pub const BACKUP_SECRET: &str = "backup-repository";
+    /// The Secret with the repository a new store is restored from (`spec.restoreFrom`).
+    pub const RESTORE_SECRET: &str = "restore-repository";
     /// The ConfigMap with the backup and restore scripts.
     pub const BACKUP_SCRIPTS: &str = "backup-scripts";
     /// Prefix of a restore Job's name; a hash of its inputs follows.

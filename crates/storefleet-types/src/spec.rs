@@ -111,9 +111,37 @@ pub struct StoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
 
+    /// Start this new store from a backup of one of its owner's stores (the owner's own
+    /// repositories only: a store's repository lives under its owner and is encrypted with a
+    /// key derived from the owner). The database and files are restored before setup runs;
+    /// setup then adopts the restored shop under this store's admin and host. Fixed once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("restoreFrom is fixed once set: create a new store to restore another backup"))]
+    pub restore_from: Option<RestoreFromSpec>,
+
     /// What deleting the Store does to its namespace and data.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+}
+
+/// Which backup a new store starts from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreFromSpec {
+    /// The store whose backups to restore (same owner; it may have been deleted since).
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub store: String,
+    /// A snapshot id (8 to 64 hex digits, as `restic snapshots` prints them), or `latest`.
+    #[serde(default = "latest")]
+    #[schemars(regex(pattern = r"^(latest|[0-9a-f]{8,64})$"))]
+    pub snapshot: String,
+}
+
+fn latest() -> String {
+    "latest".into()
 }
 
 /// A store's backups.

@@ -58,6 +58,11 @@ pub struct StoreStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_setup: Option<String>,
 
+    /// Name of the restore Job that put `spec.restoreFrom`'s backup in place. Set once: a store
+    /// is restored once in its life, never again over the shop it became.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_restore: Option<String>,
+
     /// The value of the `storefleet.io/retry` annotation the operator last saw; changing the
     /// annotation on a Failed store asks for a retry.
     #[serde(default, skip_serializing_if = "Option::is_none")]

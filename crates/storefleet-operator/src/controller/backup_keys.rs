@@ -89,6 +89,12 @@ pub async fn attach(
         &password,
         &keys.bucket,
     ));
+    // The repository restored from is the owner's too: its password is the owner's and the
+    // source store's (another owner's repository is neither reachable nor readable).
+    objects.restore_secret = resolved.restore.as_ref().map(|restore| {
+        let password = backup::repository_password(&keys.platform, &resolved.owner, &restore.store);
+        backup::restore_secret(store, resolved, restore, &password, &keys.bucket)
+    });
     Ok(())
 }
 

@@ -41,7 +41,7 @@ use crate::controller::observe::Step;
 use crate::controller::report;
 use crate::controller::status::Setup;
 use crate::controller::status::StatusFacts;
-use crate::controller::steps::job::{MIGRATION, SETUP};
+use crate::controller::steps::job::{MIGRATION, RESTORE, SETUP};
 use crate::controller::steps::setup::{self, Gates};
 use crate::controller::sweep::{self, Keep};
 use crate::desired::{self, StoreObjects};
@@ -156,7 +156,8 @@ async fn provision(
         applied: live.rejected.is_none(),
         retry,
     };
-    let setup = setup::run_setup(ctx, objects.setup_job(), gates, &mut facts) //  client
+    let restore_job = objects.backup.as_ref().and_then(|b| b.restore_job.as_ref());
+    let setup = setup::run_setup(ctx, objects.setup_job(), restore_job, gates, &mut facts) // client
         .await
         .map_err(Error::Setup)?;
     if facts.completed_setup.is_some() {
@@ -165,7 +166,9 @@ async fn provision(
     }
     let route = exposure(ctx, &mut memo, &objects, &facts).await?; //        client
     let done = |kind| {
-        (kind == SETUP && setup.setup == Setup::Succeeded) || (kind == MIGRATION && live.migrated)
+        (kind == SETUP && setup.setup == Setup::Succeeded)
+            || (kind == MIGRATION && live.migrated)
+            || (kind == RESTORE && facts.completed_restore.is_some())
     };
     let keep = Keep::store(&objects, facts.completed_setup.is_some(), done); // no client
     sweep::sweep(ctx, &keep).await?; //                                      client

@@ -129,6 +129,8 @@ pub struct StatusFacts {
     pub credentials_secret: Option<String>,
     /// Last succeeded setup Job.
     pub completed_setup: Option<String>,
+    /// The restore Job that put `spec.restoreFrom`'s backup in place.
+    pub completed_restore: Option<String>,
     /// Retry annotation acted on.
     pub observed_retry: Option<String>,
     /// When provisioning started.
@@ -153,6 +155,7 @@ impl StatusFacts {
             admin_url: prev.admin_url,
             credentials_secret: prev.credentials_secret,
             completed_setup: prev.completed_setup,
+            completed_restore: prev.completed_restore,
             observed_retry: store
                 .metadata
                 .annotations
@@ -210,6 +213,7 @@ pub fn next_status(
         credentials_secret: facts.credentials_secret,
         message: Some(message),
         completed_setup: facts.completed_setup,
+        completed_restore: facts.completed_restore,
         observed_retry: facts.observed_retry,
         provisioning_started_at: facts.provisioning_started_at,
         ready_at: facts.ready_at,

@@ -21,7 +21,7 @@ use crate::controller::children::{ChildKind, KindVisitor, for_each_kind, key_of}
 use crate::controller::context::Context;
 use crate::controller::memory::{ChildKey, Seen};
 use crate::controller::requests::{ApplyError, delete_child};
-use crate::controller::steps::job::{MIGRATION, SETUP, StepKind};
+use crate::controller::steps::job::{MIGRATION, RESTORE, SETUP, StepKind};
 use crate::desired::wave::Wave;
 use crate::desired::{Child, StoreObjects};
 use crate::gateway_api::HTTPRoute;
@@ -67,6 +67,7 @@ impl Keep {
                 }
                 Child::SetupJob(job) => keep.step(SETUP, job, &done),
                 Child::MigrationJob(job) => keep.step(MIGRATION, job, &done),
+                Child::RestoreJob(job) => keep.step(RESTORE, job, &done),
                 _ => debug_assert!(c.wave() != Wave::Exposure || !exposed),
             }
         }

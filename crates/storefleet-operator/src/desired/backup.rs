@@ -20,7 +20,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use storefleet_types::names::{Component, child};
 
 use crate::desired::{child_meta, container_security, env, env_from_secret, resources};
-use crate::validate::{ResolvedBackup, ValidatedStore};
+use crate::validate::{ResolvedBackup, ResolvedRestore, ValidatedStore};
 
 /// The restic half of a backup or restore (`backup` | `restore`).
 pub const RESTIC_SCRIPT: &str = include_str!("../../scripts/restic.sh");
@@ -65,6 +65,10 @@ pub struct BackupObjects {
     /// The repository Secret: added by the controller, which holds the platform key (None in a
     /// render, which has no cluster).
     pub secret: Option<Secret>,
+    /// The Job that restores `spec.restoreFrom`'s backup before setup (a new store's, once).
+    pub restore_job: Option<k8s_openapi::api::batch::v1::Job>,
+    /// The Secret of the repository restored from (added by the controller, as `secret`).
+    pub restore_secret: Option<Secret>,
 }
 
 /// The repository password of the store `name` of `owner` (64 hex digits).
@@ -124,15 +128,51 @@ pub fn repository_secret(
     password: &str,
     bucket: &BucketKey,
 ) -> Secret {
+    secret(
+        store,
+        child::BACKUP_SECRET,
+        &backup.repository,
+        backup,
+        password,
+        bucket,
+    )
+}
+
+/// The Secret `restore-repository` of a new store: the repository it is restored from.
+pub fn restore_secret(
+    store: &ValidatedStore,
+    backup: &ResolvedBackup,
+    restore: &ResolvedRestore,
+    password: &str,
+    bucket: &BucketKey,
+) -> Secret {
+    secret(
+        store,
+        child::RESTORE_SECRET,
+        &restore.repository,
+        backup,
+        password,
+        bucket,
+    )
+}
+
+fn secret(
+    store: &ValidatedStore,
+    name: &str,
+    repository: &str,
+    backup: &ResolvedBackup,
+    password: &str,
+    bucket: &BucketKey,
+) -> Secret {
     Secret {
-        metadata: child_meta(store, child::BACKUP_SECRET, Component::Backup),
+        metadata: child_meta(store, name, Component::Backup),
         type_: Some("Opaque".into()),
         // `data`, not `stringData`: server-side apply then compares like with like, and an
         // unchanged Secret is no write.
         data: Some(BTreeMap::from([
             (
                 keys::REPOSITORY.into(),
-                ByteString(backup.repository.clone().into_bytes()),
+                ByteString(repository.as_bytes().to_vec()),
             ),
             (
                 keys::PASSWORD.into(),
@@ -190,9 +230,9 @@ pub fn mount_at(volume: &str, path: &str, read_only: bool) -> VolumeMount {
     }
 }
 
-/// The repository's variables, from the Secret, and the store's name (restic's host).
-fn repository_env(store: &ValidatedStore) -> Vec<EnvVar> {
-    let secret = child::BACKUP_SECRET;
+/// The repository's variables, from its Secret, and the store's name (restic's host; the
+/// source store's when restoring another store's backups).
+fn repository_env(secret: &str, host: &str) -> Vec<EnvVar> {
     let mut out: Vec<EnvVar> = [
         keys::REPOSITORY,
         keys::PASSWORD,
@@ -203,7 +243,7 @@ fn repository_env(store: &ValidatedStore) -> Vec<EnvVar> {
     .into_iter()
     .map(|key| env_from_secret(key, secret, key))
     .collect();
-    out.push(env("STORE", store.name.clone()));
+    out.push(env("STORE", host));
     out
 }
 
@@ -215,8 +255,10 @@ pub enum ResticRun {
         /// `scheduled`, `manual`, ...
         reason: String,
     },
-    /// Restore a snapshot (an id or `latest`) into [`RESTORED`].
+    /// Restore a snapshot (an id or `latest`) of `from`'s repository into [`RESTORED`].
     Restore {
+        /// The store whose backups these are.
+        from: String,
         /// The snapshot.
         snapshot: String,
     },
@@ -230,7 +272,10 @@ pub fn restic_container(
     run: &ResticRun,
     mounts: Vec<VolumeMount>,
 ) -> Container {
-    let mut env_vars = repository_env(store);
+    let mut env_vars = match run {
+        ResticRun::Backup { .. } => repository_env(child::BACKUP_SECRET, &store.name),
+        ResticRun::Restore { from, .. } => repository_env(child::RESTORE_SECRET, from),
+    };
     let verb = match run {
         ResticRun::Backup { reason } => {
             let r = &backup.retention;
@@ -243,7 +288,7 @@ pub fn restic_container(
             ]);
             "backup"
         }
-        ResticRun::Restore { snapshot } => {
+        ResticRun::Restore { snapshot, .. } => {
             env_vars.extend([env("SNAPSHOT", snapshot.clone()), env("RESTORED", RESTORED)]);
             "restore"
         }

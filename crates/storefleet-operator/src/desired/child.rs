@@ -53,8 +53,11 @@ pub enum Child<'a> {
     MigrationJob(&'a Job),
     /// The backup CronJob: applied with the route, once the store is set up on its data.
     BackupCronJob(&'a CronJob),
-    /// The repository Secret (built by the controller from the platform key): applied.
+    /// A repository Secret (built by the controller from the platform key): applied.
     BackupSecret(&'a Secret),
+    /// The restore Job of a new store (`spec.restoreFrom`): created by the restore step, once,
+    /// before setup.
+    RestoreJob(&'a Job),
 }
 
 impl Child<'_> {
@@ -75,7 +78,7 @@ impl Child<'_> {
             Child::Ingress(o) => &o.metadata,
             Child::HttpRoute(o) => &o.metadata,
             Child::ConfigMap(o) => &o.metadata,
-            Child::SetupJob(o) | Child::MigrationJob(o) => &o.metadata,
+            Child::SetupJob(o) | Child::MigrationJob(o) | Child::RestoreJob(o) => &o.metadata,
             Child::BackupCronJob(o) => &o.metadata,
             Child::BackupSecret(o) => &o.metadata,
         }

@@ -144,6 +144,8 @@ impl StoreObjects {
                 Child::BackupCronJob(&b.cron_job),
             ]);
             out.extend(b.secret.iter().map(Child::BackupSecret));
+            out.extend(b.restore_secret.iter().map(Child::BackupSecret));
+            out.extend(b.restore_job.iter().map(Child::RestoreJob));
         }
         out.extend(self.edge_policies.iter().map(Child::EdgePolicy));
         out.push(route);
@@ -238,6 +240,10 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
                 policy: network::build_backup_policy(store, b),
                 cron_job: woocommerce::backup::build_backup_cron_job(store, b),
                 secret: None,
+                restore_job: b.restore.as_ref().map(|r| {
+                    woocommerce::backup::build_restore_job(store, b, &r.store, &r.snapshot)
+                }),
+                restore_secret: None,
             }),
             _ => None,
         },

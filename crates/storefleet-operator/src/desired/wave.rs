@@ -82,7 +82,7 @@ impl Child<'_> {
             Child::StatefulSet(_) => Wave::Data,
             Child::MigrationJob(_) => Wave::Migration,
             Child::Deployment(_) => Wave::Storefront,
-            Child::SetupJob(_) => Wave::Setup,
+            Child::SetupJob(_) | Child::RestoreJob(_) => Wave::Setup,
             Child::EdgePolicy(_)
             | Child::Ingress(_)
             | Child::HttpRoute(_)

@@ -216,6 +216,19 @@ pub struct ResolvedBackup {
     pub egress_cidrs: Vec<ipnet::IpNet>,
     /// The object store's port.
     pub port: u16,
+    /// The backup this new store starts from (`spec.restoreFrom`).
+    pub restore: Option<ResolvedRestore>,
+}
+
+/// The backup a new store starts from: a repository of its owner's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedRestore {
+    /// The store whose backups these are.
+    pub store: String,
+    /// Its repository (under this store's owner).
+    pub repository: String,
+    /// The snapshot (an id or `latest`).
+    pub snapshot: String,
 }
 
 /// Everything the builders need, resolved and checked.

@@ -399,6 +399,12 @@ pub(super) fn backup(
 ) -> Option<ResolvedBackup> {
     let wanted = spec.backup.clone().unwrap_or_default();
     let Some(target) = &config.backup else {
+        if spec.restore_from.is_some() {
+            p.add(invalid(
+                "spec.restoreFrom",
+                "this operator has no backup target, so there is no backup to restore".into(),
+            ));
+        }
         if wanted.enabled != Some(false)
             && (wanted.enabled.is_some() || wanted.schedule.is_some() || wanted.retention.is_some())
         {
@@ -432,7 +438,20 @@ pub(super) fn backup(
             "keeps no snapshot at all".into(),
         ));
     }
+    let restore = spec.restore_from.as_ref().map(|from| ResolvedRestore {
+        store: from.store.clone(),
+        repository: target.repository(&spec.owner, &from.store),
+        snapshot: from.snapshot.clone(),
+    });
+    if restore.is_some() && spec.engine != storefleet_types::Engine::Woocommerce {
+        p.add(invalid(
+            "spec.restoreFrom",
+            "only WooCommerce stores are backed up so far; a Medusa store cannot be restored yet"
+                .into(),
+        ));
+    }
     Some(ResolvedBackup {
+        restore,
         owner: spec.owner.clone(),
         repository: target.repository(&spec.owner, name),
         region: target.s3.region.clone(),

@@ -153,6 +153,19 @@ fn secrets(shop: &Shop, store: &ObjectStore) -> Vec<Secret> {
         &password,
         &bucket,
     ));
+    // Restoring its own backups: the restore repository is its own.
+    let own = storefleet_operator::validate::ResolvedRestore {
+        store: shop.validated.name.clone(),
+        repository: resolved.repository.clone(),
+        snapshot: "latest".into(),
+    };
+    secrets.push(backup::restore_secret(
+        &shop.validated,
+        resolved,
+        &own,
+        &password,
+        &bucket,
+    ));
     secrets
 }
 
@@ -199,15 +212,24 @@ fn back_up(shop: &Shop, store: &ObjectStore) -> String {
 /// One restore of `snapshot`, as the restore Job's pod runs it: `restic`, then `load`.
 fn restore(shop: &Shop, store: &ObjectStore, snapshot: &str) -> Result<String, String> {
     let resolved = shop.validated.backup.as_ref().expect("backup");
-    let job = build_restore_job(&shop.validated, resolved, snapshot);
+    let job = build_restore_job(&shop.validated, resolved, &shop.validated.name, snapshot);
+    restore_job(shop, job, &secrets(shop, store), snapshot)
+}
+
+/// Runs a restore Job's pod as the cluster would: `restic`, then `load`.
+fn restore_job(
+    shop: &Shop,
+    job: k8s_openapi::api::batch::v1::Job,
+    secrets: &[Secret],
+    snapshot: &str,
+) -> Result<String, String> {
     let pod = job.spec.and_then(|j| j.template.spec).expect("pod");
     let restored = folder(shop, &format!("restored-{snapshot}"));
-    let secrets = secrets(shop, store);
     let fetch = &pod.init_containers.as_ref().expect("init")[0];
     let out = run_container(
         shop,
         fetch,
-        &secrets,
+        secrets,
         &[("RESTORED", restored.display().to_string())],
     );
     if !out.status.success() {
@@ -217,7 +239,7 @@ fn restore(shop: &Shop, store: &ObjectStore, snapshot: &str) -> Result<String, S
     let out = run_container(
         shop,
         load,
-        &secrets,
+        secrets,
         &[
             ("RESTORED", restored.display().to_string()),
             ("DUMP_DIR", restored.join("dump").display().to_string()),
@@ -367,6 +389,92 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
         order_exists(&shop, &bought),
         "a customer's order after the restore"
     );
+
+    // A clone for staging: a new store of the same owner, restored from this one's latest
+    // backup before its setup, which adopts the shop under its own admin and address.
+    let latest = back_up(&shop, &store);
+    let orders_now = shop.wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"]);
+    let mut clone = Store::test().with_name("alice-staging");
+    clone.spec.restore_from = Some(storefleet_types::RestoreFromSpec {
+        store: "alice".into(),
+        snapshot: latest.clone(),
+    });
+    let staging = start_shop_with(&fixtures, clone, &config(&store));
+    let resolved = staging.validated.backup.as_ref().expect("backup");
+    let restore_from = resolved.restore.as_ref().expect("restoreFrom");
+    assert_eq!(
+        restore_from.repository,
+        shop.validated.backup.as_ref().expect("backup").repository
+    );
+    let bucket = BucketKey {
+        access_key: store.access_key().into(),
+        secret_key: store.secret_key().into(),
+    };
+    let password = backup::repository_password(PLATFORM_KEY, &resolved.owner, "alice");
+    let mut clone_secrets = staging.secrets.clone();
+    clone_secrets.push(backup::restore_secret(
+        &staging.validated,
+        resolved,
+        restore_from,
+        &password,
+        &bucket,
+    ));
+    let job = staging
+        .objects
+        .backup
+        .as_ref()
+        .and_then(|b| b.restore_job.clone())
+        .expect("the restore Job");
+    let log = restore_job(&staging, job, &clone_secrets, &latest)
+        .unwrap_or_else(|e| panic!("restoring the clone: {e}"));
+    println!("{log}");
+    let out = staging.setup();
+    assert!(
+        out.status.success(),
+        "setup adopts the restored shop: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("adopting the shop restored from a backup of store alice"),
+        "{}",
+        text(&out)
+    );
+    let home = staging.wp(&[
+        "eval",
+        "global $wpdb; echo $wpdb->get_var(\"SELECT option_value FROM {$wpdb->options} WHERE option_name = 'home'\");",
+    ]);
+    assert_eq!(
+        home, "http://alice-staging.shop.local",
+        "moved to its own address"
+    );
+    let orders_clone: u64 = staging
+        .wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"])
+        .parse()
+        .expect("count");
+    let orders_now: u64 = orders_now.parse().expect("count");
+    assert!(
+        orders_clone >= orders_now,
+        "the clone holds alice's {orders_now} orders: {orders_clone}"
+    );
+    assert_eq!(
+        std::fs::read(
+            staging
+                .docroot
+                .join("wp-content/uploads/storefleet/photo.jpg")
+        )
+        .expect("the clone's media"),
+        photo
+    );
+    let admin = staging.job_env()["ADMIN_USER"].clone();
+    assert_eq!(
+        staging.wp(&[
+            "eval",
+            "$u = get_user_by('login', getenv('ADMIN_USER')); echo wp_check_password(getenv('ADMIN_PASSWORD'), $u->user_pass, $u->ID) ? 'yes' : 'no';",
+        ]),
+        "yes",
+        "the clone's admin ({admin}) logs in with the clone's password"
+    );
+    drop(staging);
 
     // Retention: more backups the same day; daily 2 keeps the day's last one.
     for _ in 0..2 {

@@ -108,7 +108,7 @@ pub fn start<'a>(
         Child::BackupCronJob(o) => apply_one(ctx, memo, o, nothing),
         Child::BackupSecret(o) => apply_one(ctx, memo, o, nothing),
         // The migration step and the setup step create their Jobs themselves.
-        Child::MigrationJob(_) | Child::SetupJob(_) => None,
+        Child::MigrationJob(_) | Child::SetupJob(_) | Child::RestoreJob(_) => None,
     }
 }
 

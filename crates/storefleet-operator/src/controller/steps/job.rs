@@ -47,8 +47,16 @@ pub const MIGRATION: StepKind = StepKind {
     failed_reason: "MigrationFailed",
 };
 
+/// The restore step (`spec.restoreFrom`): a backup put in place before setup, once.
+pub const RESTORE: StepKind = StepKind {
+    component: Component::Backup,
+    prefix: names::child::RESTORE_JOB_PREFIX,
+    title: "Restore",
+    failed_reason: "RestoreFailed",
+};
+
 /// Every step run as Jobs (the sweep removes their earlier Jobs).
-pub const ALL: [StepKind; 2] = [SETUP, MIGRATION];
+pub const ALL: [StepKind; 3] = [SETUP, MIGRATION, RESTORE];
 
 /// What decides whether a step's Job may run now.
 #[derive(Debug, Clone)]

@@ -11,4 +11,5 @@
 
 pub mod job;
 pub mod migration;
+pub mod restore;
 pub mod setup;

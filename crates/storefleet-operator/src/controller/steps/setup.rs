@@ -12,6 +12,7 @@ use crate::controller::observe::Step;
 use crate::controller::requests::ApplyError;
 use crate::controller::status::{Blocked, Setup, StatusFacts};
 use crate::controller::steps::job::{self, Gate};
+use crate::controller::steps::restore;
 
 /// What the setup step concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,15 +55,28 @@ pub struct Gates<'a> {
     pub retry: bool,
 }
 
-/// Runs the setup behind its gates; records a success in `facts.completed_setup`.
+/// Runs the setup behind its gates (a new store's restore first, if it has one: setup adopts
+/// the restored shop); records a success in `facts.completed_setup`.
 pub async fn run_setup(
     ctx: &Context,
     job: &Job,
+    restore_job: Option<&Job>,
     gates: Gates<'_>,
     facts: &mut StatusFacts,
 ) -> Result<SetupStep, ApplyError> {
     let name = job.name_any();
     let open = gates.database.is_ready() && gates.storefront.is_ready() && gates.applied;
+    let restore = restore::run_restore(ctx, restore_job, open, gates.retry, facts).await?;
+    if let Step::Waiting(message) = restore.step {
+        return Ok(SetupStep {
+            setup: match &restore.blocked {
+                Some(blocked) => Setup::Failed(blocked.message.clone()),
+                None => Setup::Gated(message),
+            },
+            blocked: restore.blocked,
+            restarting: restore.restarting,
+        });
+    }
     let gates = job::Gates {
         closed: (!open).then(|| {
             "Waiting for the database and the storefront before running setup".to_string()

@@ -88,20 +88,28 @@ pub fn build_backup_cron_job(store: &ValidatedStore, backup: &ResolvedBackup) ->
     }
 }
 
-/// The name of the restore Job of `snapshot`: [`child::RESTORE_JOB_PREFIX`] + a hash of it.
-pub fn restore_job_name(backup: &ResolvedBackup, snapshot: &str) -> String {
+/// The name of the restore Job of `from`'s `snapshot`: [`child::RESTORE_JOB_PREFIX`] + a hash
+/// of them.
+pub fn restore_job_name(backup: &ResolvedBackup, from: &str, snapshot: &str) -> String {
     hashed_name(
         child::RESTORE_JOB_PREFIX,
-        &[&backup.repository, snapshot, &backup.image],
+        &[from, snapshot, &backup.image, &backup.database_image],
     )
 }
 
-/// The Job that restores `snapshot` (an id, or `latest`) into the store.
-pub fn build_restore_job(store: &ValidatedStore, backup: &ResolvedBackup, snapshot: &str) -> Job {
+/// The Job that restores `snapshot` (an id, or `latest`) of `from`'s repository (the Secret
+/// `restore-repository`) into the store.
+pub fn build_restore_job(
+    store: &ValidatedStore,
+    backup: &ResolvedBackup,
+    from: &str,
+    snapshot: &str,
+) -> Job {
     let fetch = restic_container(
         store,
         backup,
         &ResticRun::Restore {
+            from: from.into(),
             snapshot: snapshot.into(),
         },
         vec![mount_at("restored", RESTORED, false)],
@@ -140,7 +148,7 @@ pub fn build_restore_job(store: &ValidatedStore, backup: &ResolvedBackup, snapsh
     Job {
         metadata: child_meta(
             store,
-            &restore_job_name(backup, snapshot),
+            &restore_job_name(backup, from, snapshot),
             Component::Backup,
         ),
         spec: Some(spec),

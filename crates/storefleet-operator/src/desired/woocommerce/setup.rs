@@ -75,6 +75,10 @@ pub fn setup_parameters(store: &ValidatedStore, woo: &Woocommerce) -> Vec<EnvVar
     if let Some(version) = &woo.woocommerce_version {
         out.push(env("WOOCOMMERCE_VERSION", version.clone()));
     }
+    // A new store restored from a backup (the restore Job ran first): setup adopts that shop.
+    if let Some(restore) = store.backup.as_ref().and_then(|b| b.restore.as_ref()) {
+        out.push(env("RESTORED_FROM", restore.store.clone()));
+    }
     out
 }
 

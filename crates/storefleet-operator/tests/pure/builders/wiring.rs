@@ -104,7 +104,7 @@ fn apply_order_puts_isolation_first_and_exposure_after_setup() {
             Child::Ingress(_) => "Ingress",
             Child::HttpRoute(_) => "HTTPRoute",
             Child::ConfigMap(_) => "ConfigMap",
-            Child::SetupJob(_) | Child::MigrationJob(_) => "Job",
+            Child::SetupJob(_) | Child::MigrationJob(_) | Child::RestoreJob(_) => "Job",
             Child::BackupCronJob(_) => "CronJob",
             Child::BackupSecret(_) => "Secret",
         })
