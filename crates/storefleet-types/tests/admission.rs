@@ -583,3 +583,52 @@ fn backup_schedules_and_retentions_are_checked() {
         "daily",
     );
 }
+
+#[test]
+fn restore_from_names_a_store_and_a_snapshot_and_is_fixed_once_set() {
+    accepted(store(
+        "a",
+        with(minimal(), "restoreFrom", json!({"store": "shop"})),
+    ));
+    accepted(store(
+        "a",
+        with(
+            minimal(),
+            "restoreFrom",
+            json!({"store": "shop", "snapshot": "4bba301e"}),
+        ),
+    ));
+    rejected(
+        store(
+            "a",
+            with(minimal(), "restoreFrom", json!({"store": "Shop/../x"})),
+        ),
+        "store",
+    );
+    rejected(
+        store(
+            "a",
+            with(
+                minimal(),
+                "restoreFrom",
+                json!({"store": "shop", "snapshot": "yesterday"}),
+            ),
+        ),
+        "snapshot",
+    );
+    let old = store(
+        "a",
+        with(minimal(), "restoreFrom", json!({"store": "shop"})),
+    );
+    let new = store(
+        "a",
+        with(minimal(), "restoreFrom", json!({"store": "other"})),
+    );
+    let result = admit(&new, Some(&old));
+    assert!(
+        result
+            .as_ref()
+            .is_err_and(|e| e.iter().any(|m| m.contains("restoreFrom is fixed"))),
+        "{result:?}"
+    );
+}

@@ -530,3 +530,41 @@ fn backups_follow_the_operator_and_the_store() {
     let e = validate(&store, &config).expect_err("bad schedule");
     assert!(e.to_string().contains("spec.backup.schedule"), "{e}");
 }
+
+#[test]
+fn a_store_restores_only_its_owners_backups_and_only_where_there_are_backups() {
+    let mut store = Store::test().with_name("staging");
+    store.spec.restore_from = Some(storefleet_types::RestoreFromSpec {
+        store: "alice".into(),
+        snapshot: "latest".into(),
+    });
+    assert!(err(&store).to_string().contains("spec.restoreFrom"));
+    let restore = validate(&store, &backup_config())
+        .expect("valid")
+        .backup
+        .and_then(|b| b.restore)
+        .expect("restore");
+    assert_eq!(
+        restore.repository, "s3:https://s3.example.com/shop-backups/stores/alice@example.com/alice",
+        "the owner's own repository of that store"
+    );
+    store.spec.owner = "mallory@example.com".into();
+    let theirs = validate(&store, &backup_config())
+        .expect("valid")
+        .backup
+        .and_then(|b| b.restore)
+        .expect("restore");
+    assert!(
+        theirs.repository.contains("/mallory@example.com/alice"),
+        "another owner's restoreFrom names its own folder, never alice's: {}",
+        theirs.repository
+    );
+    let mut medusa = store.clone();
+    medusa.spec.engine = storefleet_types::Engine::Medusa;
+    let e = validate(&medusa, &backup_config()).expect_err("medusa");
+    assert!(
+        e.to_string()
+            .contains("Medusa store cannot be restored yet"),
+        "{e}"
+    );
+}

@@ -138,3 +138,84 @@ async fn a_set_up_store_is_backed_up_on_its_schedule_with_its_own_key() {
     let secrets: Vec<Secret> = env.children(NS, "alice").await;
     assert!(secrets.iter().any(|s| s.name_any() == child::BACKUP_SECRET));
 }
+
+#[tokio::test]
+async fn a_store_restored_from_a_backup_restores_before_its_setup_and_only_once() {
+    let env = env_or_skip!(start, backup_config());
+    platform_secrets(&env).await;
+    env.cp.kubelet().hold(NS, Component::Backup.as_str());
+    let mut store = Store::test();
+    store.spec.restore_from = Some(storefleet_types::RestoreFromSpec {
+        store: "old-alice".into(),
+        snapshot: "latest".into(),
+    });
+    env.create(store).await;
+    env.wait_store("alice", "restoring before setup", |s| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
+            condition(s, "SetupComplete").is_some_and(|c| c.message.contains("estor"))
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    let names: Vec<String> = jobs.iter().map(|j| j.name_any()).collect();
+    assert_eq!(
+        names.len(),
+        1,
+        "the restore Job only, no setup yet: {names:?}"
+    );
+    assert!(names[0].starts_with(child::RESTORE_JOB_PREFIX), "{names:?}");
+    let secrets: Vec<Secret> = env.children(NS, "alice").await;
+    let restore = secrets
+        .iter()
+        .find(|s| s.name_any() == child::RESTORE_SECRET)
+        .expect("the restore-repository Secret");
+    let value = |key: &str| {
+        restore
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+            .unwrap_or_default()
+    };
+    assert!(
+        value(backup_keys::REPOSITORY).ends_with("/alice@example.com/old-alice"),
+        "{}",
+        value(backup_keys::REPOSITORY)
+    );
+    assert_eq!(
+        value(backup_keys::PASSWORD),
+        backup_objects::repository_password(KEY, "alice@example.com", "old-alice")
+    );
+
+    env.cp.kubelet().release(NS, Component::Backup.as_str());
+    let ready = env.wait_phase("alice", Phase::Ready).await;
+    let status = ready.status.expect("status");
+    assert_eq!(status.completed_restore.as_deref(), Some(names[0].as_str()));
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    let setup = jobs
+        .iter()
+        .find(|j| j.name_any().starts_with(child::SETUP_JOB_PREFIX))
+        .expect("the setup Job");
+    let env_vars = serde_json::to_string(&setup.spec).expect("json");
+    assert!(
+        env_vars.contains("RESTORED_FROM") && env_vars.contains("old-alice"),
+        "setup adopts the restored shop"
+    );
+    // Restored once: the finished restore Job may go, it is never run again.
+    Api::<Job>::namespaced(env.admin.clone(), NS)
+        .delete(&names[0], &DeleteParams::background())
+        .await
+        .expect("delete the restore Job");
+    env.retry("alice", "after-restore").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    assert!(
+        !jobs
+            .iter()
+            .any(|j| j.name_any().starts_with(child::RESTORE_JOB_PREFIX)
+                && j.metadata.deletion_timestamp.is_none()),
+        "no second restore"
+    );
+    assert_eq!(env.status("alice").await.phase, Some(Phase::Ready));
+}
