@@ -19,6 +19,9 @@ pub const FINALIZER: &str = "storefleet.io/cleanup";
 pub const FIELD_MANAGER: &str = "storefleet-operator";
 /// Annotation whose change asks the operator to run a failed setup again.
 pub const RETRY_ANNOTATION: &str = "storefleet.io/retry";
+/// Annotation on a Store asking for a backup now: each new value is one backup (e.g.
+/// `kubectl annotate store shop storefleet.io/backup-now="$(date +%s)" --overwrite`).
+pub const BACKUP_NOW_ANNOTATION: &str = "storefleet.io/backup-now";
 /// Annotation on a store's Namespace naming the uid of the Store it belongs to. Ownership is by
 /// identity: a new Store with the name of a deleted (retained) one does not get its namespace.
 /// An admin hands a retained namespace to a new Store by setting this to the new Store's uid.

@@ -160,4 +160,6 @@ pub mod condition {
     pub const SETUP_COMPLETE: &str = "SetupComplete";
     /// The store's HTTPRoute was accepted by its Gateway (Gateway API routing only).
     pub const ROUTE_ACCEPTED: &str = "RouteAccepted";
+    /// The store's newest scheduled backup succeeded (stores with backups only).
+    pub const BACKUP_READY: &str = "BackupReady";
 }

@@ -18,7 +18,7 @@ use crate::controller::context::{
 };
 use crate::controller::data;
 use crate::controller::observe::Step;
-use crate::controller::status::{Blocked, Outcome, Progress, Setup, StatusFacts};
+use crate::controller::status::{Backups, Blocked, Outcome, Progress, Setup, StatusFacts};
 use crate::controller::steps::setup::SetupStep;
 use crate::desired;
 use crate::validate::ValidatedStore;
@@ -70,7 +70,12 @@ fn starts_over(store: &Store, facts: &StatusFacts) -> bool {
 
 /// The steps of a pass that applied its children, ran its setup step and opened (or not) its
 /// route.
-pub fn progress(live: AppliedChildren, setup: SetupStep, route: Option<Step>) -> Progress {
+pub fn progress(
+    live: AppliedChildren,
+    setup: SetupStep,
+    route: Option<Step>,
+    backup: Option<Backups>,
+) -> Progress {
     Progress {
         namespace: match live.rejected {
             Some(_) => Step::Waiting("Isolation objects not applied".into()),
@@ -82,6 +87,7 @@ pub fn progress(live: AppliedChildren, setup: SetupStep, route: Option<Step>) ->
         route,
         blocked: live.blocked.or(setup.blocked),
         rejected: live.rejected,
+        backup,
     }
 }
 
@@ -208,6 +214,7 @@ pub fn refused(refusal: Refusal, namespace: &str) -> (Outcome, Action) {
                 route: None,
                 blocked: None,
                 rejected: None,
+                backup: None,
             };
             (
                 Outcome::Progress(progress),

@@ -175,7 +175,8 @@ mod tests {
             Some(Observed::Job(observe::JobSeen {
                 state: observe::JobState::Running(_),
                 owned: false,
-                deleting: false
+                deleting: false,
+                finished_at: None,
             }))
         ));
         assert_eq!(Secret::default().observed(), None);

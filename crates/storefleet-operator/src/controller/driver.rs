@@ -32,6 +32,7 @@ use crate::controller::admission::{self, Admission};
 use crate::controller::apply::{self, Applied, Refusal};
 use crate::controller::assess;
 use crate::controller::backup_keys;
+use crate::controller::backups;
 use crate::controller::cleanup;
 use crate::controller::context::Context;
 use crate::controller::data;
@@ -164,7 +165,7 @@ async fn provision(
         // Set up on this data: from now on, losing it is DataLost.
         facts.data = Some(data::record(facts.data.as_ref(), &live.data));
     }
-    let route = exposure(ctx, &mut memo, &objects, &facts).await?; //        client
+    let route = exposure(ctx, &mut memo, store, &objects, &facts).await?; // client
     let done = |kind| {
         (kind == SETUP && setup.setup == Setup::Succeeded)
             || (kind == MIGRATION && live.migrated)
@@ -173,7 +174,8 @@ async fn provision(
     let keep = Keep::store(&objects, facts.completed_setup.is_some(), done); // no client
     sweep::sweep(ctx, &keep).await?; //                                      client
     let (restarting, rejected) = (setup.restarting || live.restarting, live.rejected.clone());
-    let progress = assess::progress(live, setup, route); //                  no client
+    let backups = backups::observed(ctx.memory.seen(), validated); //        no client
+    let progress = assess::progress(live, setup, route, backups); //         no client
     let timeout = Duration::from_secs(ctx.config.provisioning_timeout_seconds);
     let created = store.metadata.creation_timestamp.as_ref();
     let assessed = assess::assess(progress, &mut facts, (now, created), timeout, restarting);
@@ -190,14 +192,21 @@ async fn provision(
 /// Nothing is public before it is ours: the edge policies and the route go out only once setup
 /// has installed the shop with our admin (in this pass or an earlier one); until then the sweep
 /// keeps none.
+/// A backup asked for now (`storefleet.io/backup-now`) runs only on a set-up shop too.
 async fn exposure(
     ctx: &Context,
     memo: &mut Memo,
+    store: &Store,
     objects: &StoreObjects,
     facts: &StatusFacts,
 ) -> Result<Option<Step>, Error> {
     if facts.completed_setup.is_some() {
-        Ok(apply::expose(ctx, memo, objects).await?)
+        let route = apply::expose(ctx, memo, objects).await?;
+        let asked = store.annotations().get(names::BACKUP_NOW_ANNOTATION);
+        if let Some(job) = asked.and_then(|value| backups::on_demand(objects, value)) {
+            backups::start(ctx, &job).await?;
+        }
+        Ok(route)
     } else {
         Ok(assess::unexposed_route(objects))
     }

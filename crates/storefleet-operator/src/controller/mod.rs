@@ -34,6 +34,7 @@ pub mod admission;
 pub mod apply;
 pub mod assess;
 pub mod backup_keys;
+pub mod backups;
 pub mod children;
 pub mod cleanup;
 pub mod context;

@@ -47,6 +47,8 @@ pub struct JobSeen {
     pub owned: bool,
     /// Whether it is being deleted.
     pub deleting: bool,
+    /// When it finished (succeeded or failed for good), if it did.
+    pub finished_at: Option<String>,
 }
 
 impl JobSeen {
@@ -85,6 +87,13 @@ pub fn job_seen(live: &Job) -> JobSeen {
             .as_ref()
             .is_some_and(|o| !o.is_empty()),
         deleting: live.metadata.deletion_timestamp.is_some(),
+        finished_at: live
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .find(|c| c.status == "True" && matches!(c.type_.as_str(), "Complete" | "Failed"))
+            .and_then(|c| c.last_transition_time.as_ref())
+            .map(|t| t.0.to_string()),
     }
 }
 

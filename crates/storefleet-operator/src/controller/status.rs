@@ -50,10 +50,38 @@ pub struct Progress {
     pub blocked: Option<Blocked>,
     /// The apiserver refused a child (quota, admission); retried with backoff.
     pub rejected: Option<String>,
+    /// The scheduled backups; None for a store without backups.
+    pub backup: Option<Backups>,
+}
+
+/// A store's scheduled backups, as the Jobs of its CronJob show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backups {
+    /// Turned off (`spec.backup.enabled: false`).
+    Off,
+    /// None has finished yet.
+    NoneYet,
+    /// The newest finished backup succeeded.
+    Succeeded {
+        /// Its Job.
+        job: String,
+        /// When it finished.
+        at: String,
+    },
+    /// The newest finished backup failed.
+    Failed {
+        /// Its Job.
+        job: String,
+        /// The Job controller's reason.
+        reason: String,
+        /// The store's namespace (for the `kubectl logs` command).
+        namespace: String,
+    },
 }
 
 /// What one reconcile concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one per reconcile, moved once into the status
 pub enum Outcome {
     /// The spec cannot be provisioned as written.
     Invalid(Blocked),
@@ -275,7 +303,47 @@ fn progress_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
             "RouteNotAccepted",
         );
     }
+    if let Some(backup) = &p.backup {
+        backup_condition(c, backup);
+    }
     message
+}
+
+/// `BackupReady`: whether the newest finished backup succeeded (it never holds Ready back).
+fn backup_condition(c: &mut Conditions<'_>, backup: &Backups) {
+    let ready = condition::BACKUP_READY;
+    match backup {
+        Backups::Off => c.set(
+            ready,
+            false,
+            "BackupsOff",
+            "Scheduled backups are turned off (spec.backup.enabled: false)",
+        ),
+        Backups::NoneYet => c.set(
+            ready,
+            false,
+            "NoBackupYet",
+            "No backup has finished yet: the first runs on the store's schedule",
+        ),
+        Backups::Succeeded { job, at } => c.set(
+            ready,
+            true,
+            "BackupSucceeded",
+            &format!("The last backup (job {job}) finished at {at}"),
+        ),
+        Backups::Failed {
+            job,
+            reason,
+            namespace,
+        } => c.set(
+            ready,
+            false,
+            "BackupFailed",
+            &format!(
+                "The last backup (job {job}) failed ({reason}); see `kubectl logs -n {namespace} job/{job} --all-containers`"
+            ),
+        ),
+    }
 }
 
 struct Conditions<'a> {
@@ -363,6 +431,7 @@ mod tests {
             route: None,
             blocked: None,
             rejected: None,
+            backup: None,
         })
     }
 

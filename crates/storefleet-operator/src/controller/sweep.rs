@@ -163,6 +163,7 @@ mod tests {
                 state,
                 owned: true,
                 deleting: false,
+                finished_at: None,
             }),
         );
         seen.saw(key, Some("1"));

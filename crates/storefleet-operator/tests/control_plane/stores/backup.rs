@@ -219,3 +219,57 @@ async fn a_store_restored_from_a_backup_restores_before_its_setup_and_only_once(
     );
     assert_eq!(env.status("alice").await.phase, Some(Phase::Ready));
 }
+
+#[tokio::test]
+async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() {
+    let env = env_or_skip!(start, backup_config());
+    platform_secrets(&env).await;
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+    let status = env.status("alice").await;
+    let backup = condition(&status, "BackupReady").expect("BackupReady");
+    assert_eq!(
+        (backup.status.as_str(), backup.reason.as_str()),
+        ("False", "NoBackupYet")
+    );
+
+    // A backup now: one Job from the CronJob's template; it fails, and the condition says so.
+    env.cp.kubelet().jobs(NS, JobPods::Fail);
+    let annotate =
+        |value: &str| json!({"metadata": {"annotations": {names::BACKUP_NOW_ANNOTATION: value}}});
+    env.patch("alice", annotate("1")).await;
+    env.wait_condition("alice", "BackupReady", "the failed backup", |c| {
+        c.reason == "BackupFailed" && c.message.contains("kubectl logs")
+    })
+    .await;
+    assert_eq!(
+        env.status("alice").await.phase,
+        Some(Phase::Ready),
+        "a failed backup is no outage"
+    );
+    // Another value, another backup: it succeeds.
+    env.cp.kubelet().jobs(NS, JobPods::Succeed);
+    env.patch("alice", annotate("2")).await;
+    env.wait_condition("alice", "BackupReady", "the good backup", |c| {
+        c.status == "True" && c.reason == "BackupSucceeded"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let jobs: Vec<Job> = env.children(NS, "alice").await;
+    let backups: Vec<String> = jobs
+        .iter()
+        .map(|j| j.name_any())
+        .filter(|n| n.starts_with("backup-now-"))
+        .collect();
+    assert_eq!(backups.len(), 2, "one Job per value: {backups:?}");
+    let job = jobs
+        .iter()
+        .find(|j| j.name_any() == backups[0])
+        .expect("job");
+    assert!(
+        serde_json::to_string(&job.spec)
+            .expect("json")
+            .contains("\"manual\""),
+        "tagged manual"
+    );
+}
