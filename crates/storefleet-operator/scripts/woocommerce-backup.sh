@@ -7,6 +7,9 @@
 #         dump's sha256 and size, how long the dump took.
 # import: checks the dump against the manifest's checksum, loads it into the store's database,
 #         puts the restored wp-content in place, and checks that the counts equal the manifest's.
+# drill:  the same import into a scratch database this pod starts for itself (mariadbd on a
+#         socket in $TMPDIR) and a scratch folder: proves the backup restores, touches nothing of
+#         the shop's, and prints the measured restore time.
 #
 # Inputs (env): WORDPRESS_DB_HOST WORDPRESS_DB_USER WORDPRESS_DB_PASSWORD WORDPRESS_DB_NAME
 # WORDPRESS_TABLE_PREFIX (default wp_) DUMP_DIR; import also RESTORED (restic's restore target,
@@ -17,19 +20,28 @@ set -eu
 log() { printf 'storefleet-backup: %s\n' "$*"; }
 fail() { printf 'storefleet-backup: FAILED: %s\n' "$*" >&2; exit 1; }
 
-for var in WORDPRESS_DB_HOST WORDPRESS_DB_USER WORDPRESS_DB_PASSWORD WORDPRESS_DB_NAME DUMP_DIR; do
-  eval "value=\${$var:-}"
-  [ -n "$value" ] || fail "environment variable $var is not set"
-done
-host=${WORDPRESS_DB_HOST%%:*}
-port=${WORDPRESS_DB_HOST#"$host"}
-port=${port#:}
-port=${port:-3306}
 prefix=${WORDPRESS_TABLE_PREFIX:-wp_}
 case $prefix in *[!A-Za-z0-9_]*) fail "WORDPRESS_TABLE_PREFIX may hold only letters, digits and _" ;; esac
-MYSQL_PWD=$WORDPRESS_DB_PASSWORD
-export MYSQL_PWD
-connection() { printf '%s\n' --host="$host" --port="$port" --user="$WORDPRESS_DB_USER"; }
+# The store's database, from the storefront's variables (dump, import).
+need_db() {
+  for var in WORDPRESS_DB_HOST WORDPRESS_DB_USER WORDPRESS_DB_PASSWORD WORDPRESS_DB_NAME DUMP_DIR; do
+    eval "value=\${$var:-}"
+    [ -n "$value" ] || fail "environment variable $var is not set"
+  done
+  host=${WORDPRESS_DB_HOST%%:*}
+  port=${WORDPRESS_DB_HOST#"$host"}
+  port=${port#:}
+  port=${port:-3306}
+  MYSQL_PWD=$WORDPRESS_DB_PASSWORD
+  export MYSQL_PWD
+}
+connection() {
+  if [ -n "${WORDPRESS_DB_SOCKET:-}" ]; then
+    printf '%s\n' --socket="$WORDPRESS_DB_SOCKET" --user="$WORDPRESS_DB_USER"
+  else
+    printf '%s\n' --host="$host" --port="$port" --user="$WORDPRESS_DB_USER"
+  fi
+}
 sql() {
   # shellcheck disable=SC2046 # one option per line, none with spaces
   mariadb $(connection) --batch --skip-column-names "$WORDPRESS_DB_NAME" -e "$1"
@@ -55,6 +67,7 @@ manifest_field() {
 }
 
 dump() {
+  need_db
   started=$(date +%s)
   mkdir -p "$DUMP_DIR"
   umask 077
@@ -75,6 +88,7 @@ JSON
 }
 
 import() {
+  [ -n "${WORDPRESS_DB_SOCKET:-}" ] || need_db
   for var in RESTORED DOCROOT; do
     eval "value=\${$var:-}"
     [ -n "$value" ] || fail "environment variable $var is not set"
@@ -104,8 +118,42 @@ import() {
   log "restored: the counts equal the manifest's ($(manifest_field orders) orders, $(manifest_field products) products, $(manifest_field customers) customers)"
 }
 
+drill() {
+  [ -n "${RESTORED:-}" ] || fail "environment variable RESTORED is not set"
+  started=$(date +%s)
+  scratch=${TMPDIR:-/tmp}/drill
+  rm -rf "$scratch"
+  mkdir -p "$scratch/db" "$scratch/files" || fail "cannot make $scratch"
+  log "starting a scratch database"
+  unset MYSQL_PWD
+  mariadb-install-db --no-defaults --datadir="$scratch/db" --auth-root-authentication-method=normal \
+    --skip-test-db >"$scratch/install.log" 2>&1 || { cat "$scratch/install.log" >&2; fail "cannot initialise the scratch database"; }
+  mariadbd --no-defaults --datadir="$scratch/db" --socket="$scratch/db.sock" --skip-networking \
+    --skip-log-bin >"$scratch/mariadbd.log" 2>&1 &
+  server=$!
+  trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT
+  i=0
+  until mariadb --no-defaults --socket="$scratch/db.sock" --user=root -e 'SELECT 1' >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ "$i" -lt 120 ] || { cat "$scratch/mariadbd.log" >&2; fail "the scratch database did not start"; }
+    sleep 0.5
+  done
+  mariadb --no-defaults --socket="$scratch/db.sock" --user=root \
+    -e "CREATE DATABASE drill; CREATE USER 'drill'@'localhost' IDENTIFIED BY 'drill'; GRANT ALL ON drill.* TO 'drill'@'localhost';" \
+    || fail "cannot prepare the scratch database"
+  WORDPRESS_DB_SOCKET=$scratch/db.sock
+  WORDPRESS_DB_USER=drill
+  WORDPRESS_DB_NAME=drill
+  MYSQL_PWD=drill
+  DOCROOT=$scratch/files
+  export MYSQL_PWD
+  import
+  log "verified: the backup restores in $(($(date +%s) - started)) s"
+}
+
 case ${1:-} in
   dump) dump ;;
   import) import ;;
-  *) fail "usage: $0 dump|import" ;;
+  drill) drill ;;
+  *) fail "usage: $0 dump|import|drill" ;;
 esac

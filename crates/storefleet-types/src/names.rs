@@ -182,6 +182,8 @@ pub mod child {
     pub const SETUP_JOB_PREFIX: &str = "setup-";
     /// The backup CronJob (and the NetworkPolicy of backup and restore pods).
     pub const BACKUP: &str = "backup";
+    /// The drill CronJob: the newest backup restored into a scratch database.
+    pub const DRILL: &str = "drill";
     /// The Secret with the store's restic repository, its password and the bucket's key.
     pub const BACKUP_SECRET: &str = "backup-repository";
     /// The Secret with the repository a new store is restored from (`spec.restoreFrom`).

@@ -162,4 +162,7 @@ pub mod condition {
     pub const ROUTE_ACCEPTED: &str = "RouteAccepted";
     /// The store's newest scheduled backup succeeded (stores with backups only).
     pub const BACKUP_READY: &str = "BackupReady";
+    /// The store's newest drill restored its newest backup and found it whole (stores with
+    /// backups only): a backup counts once a drill restored it.
+    pub const BACKUP_VERIFIED: &str = "BackupVerified";
 }

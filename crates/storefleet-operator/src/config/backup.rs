@@ -32,6 +32,10 @@ pub struct BackupConfig {
     /// What a store keeps unless its spec says otherwise.
     #[serde(default)]
     pub retention: Retention,
+    /// When each store's newest backup is restored into a scratch database to prove it (cron,
+    /// UTC): a backup counts once a drill restored it (`BackupVerified`).
+    #[serde(default = "default_drill_schedule")]
+    pub drill_schedule: String,
 }
 
 /// An S3-compatible bucket.
@@ -75,6 +79,10 @@ impl Default for Retention {
 
 fn default_secrets_namespace() -> String {
     "storefleet-system".into()
+}
+
+fn default_drill_schedule() -> String {
+    "0 5 * * 0".into()
 }
 
 fn default_schedule() -> String {
@@ -189,6 +197,7 @@ mod tests {
             egress_cidrs: Vec::new(),
             schedule: default_schedule(),
             retention: Retention::default(),
+            drill_schedule: default_drill_schedule(),
         }
     }
 

@@ -74,7 +74,7 @@ pub fn progress(
     live: AppliedChildren,
     setup: SetupStep,
     route: Option<Step>,
-    backup: Option<Backups>,
+    (backup, drill): (Option<Backups>, Option<Backups>),
 ) -> Progress {
     Progress {
         namespace: match live.rejected {
@@ -88,6 +88,7 @@ pub fn progress(
         blocked: live.blocked.or(setup.blocked),
         rejected: live.rejected,
         backup,
+        drill,
     }
 }
 
@@ -215,6 +216,7 @@ pub fn refused(refusal: Refusal, namespace: &str) -> (Outcome, Action) {
                 blocked: None,
                 rejected: None,
                 backup: None,
+                drill: None,
             };
             (
                 Outcome::Progress(progress),

@@ -61,13 +61,21 @@ pub async fn start(ctx: &Context, job: &Job) -> Result<(), ApplyError> {
     Ok(())
 }
 
-/// The store's backups as its CronJob's Jobs show them; None for a store without backups.
-pub fn observed(seen: &Seen, store: &ValidatedStore) -> Option<Backups> {
+/// The store's backups and drills as their Jobs show them; None for a store without backups.
+pub fn observed(seen: &Seen, store: &ValidatedStore) -> (Option<Backups>, Option<Backups>) {
+    (
+        newest(seen, store, child::BACKUP),
+        newest(seen, store, child::DRILL),
+    )
+}
+
+/// The newest finished Job whose name starts with `cron_job` and a dash.
+fn newest(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Option<Backups> {
     let backup = store.backup.as_ref()?;
     if !backup.scheduled {
         return Some(Backups::Off);
     }
-    let prefix = format!("{}-", child::BACKUP);
+    let prefix = format!("{cron_job}-");
     let newest = seen
         .jobs(&store.namespace, &prefix)
         .into_iter()

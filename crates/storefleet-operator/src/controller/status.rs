@@ -52,6 +52,8 @@ pub struct Progress {
     pub rejected: Option<String>,
     /// The scheduled backups; None for a store without backups.
     pub backup: Option<Backups>,
+    /// The scheduled drills (same shape); None for a store without backups.
+    pub drill: Option<Backups>,
 }
 
 /// A store's scheduled backups, as the Jobs of its CronJob show them.
@@ -304,43 +306,76 @@ fn progress_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
         );
     }
     if let Some(backup) = &p.backup {
-        backup_condition(c, backup);
+        backup_condition(c, backup, BACKUP_WORDS);
+    }
+    if let Some(drill) = &p.drill {
+        backup_condition(c, drill, DRILL_WORDS);
     }
     message
 }
 
-/// `BackupReady`: whether the newest finished backup succeeded (it never holds Ready back).
-fn backup_condition(c: &mut Conditions<'_>, backup: &Backups) {
-    let ready = condition::BACKUP_READY;
-    match backup {
+/// How a backup condition speaks: its type, its reasons, what it calls one run.
+struct Words {
+    type_: &'static str,
+    off: &'static str,
+    none_yet: (&'static str, &'static str),
+    succeeded: &'static str,
+    failed: &'static str,
+    run: &'static str,
+}
+
+const BACKUP_WORDS: Words = Words {
+    type_: condition::BACKUP_READY,
+    off: "BackupsOff",
+    none_yet: (
+        "NoBackupYet",
+        "No backup has finished yet: the first runs on the store's schedule",
+    ),
+    succeeded: "BackupSucceeded",
+    failed: "BackupFailed",
+    run: "backup",
+};
+
+const DRILL_WORDS: Words = Words {
+    type_: condition::BACKUP_VERIFIED,
+    off: "DrillsOff",
+    none_yet: (
+        "NoDrillYet",
+        "No drill has restored a backup yet: the first runs on the operator's drill schedule",
+    ),
+    succeeded: "DrillSucceeded",
+    failed: "DrillFailed",
+    run: "drill (the newest backup restored into a scratch database and checked)",
+};
+
+/// `BackupReady` / `BackupVerified`: whether the newest finished backup (drill) succeeded. They
+/// never hold Ready back.
+fn backup_condition(c: &mut Conditions<'_>, runs: &Backups, w: Words) {
+    match runs {
         Backups::Off => c.set(
-            ready,
+            w.type_,
             false,
-            "BackupsOff",
+            w.off,
             "Scheduled backups are turned off (spec.backup.enabled: false)",
         ),
-        Backups::NoneYet => c.set(
-            ready,
-            false,
-            "NoBackupYet",
-            "No backup has finished yet: the first runs on the store's schedule",
-        ),
+        Backups::NoneYet => c.set(w.type_, false, w.none_yet.0, w.none_yet.1),
         Backups::Succeeded { job, at } => c.set(
-            ready,
+            w.type_,
             true,
-            "BackupSucceeded",
-            &format!("The last backup (job {job}) finished at {at}"),
+            w.succeeded,
+            &format!("The last {} (job {job}) finished at {at}", w.run),
         ),
         Backups::Failed {
             job,
             reason,
             namespace,
         } => c.set(
-            ready,
+            w.type_,
             false,
-            "BackupFailed",
+            w.failed,
             &format!(
-                "The last backup (job {job}) failed ({reason}); see `kubectl logs -n {namespace} job/{job} --all-containers`"
+                "The last {} (job {job}) failed ({reason}); see `kubectl logs -n {namespace} job/{job} --all-containers`",
+                w.run
             ),
         ),
     }
@@ -432,6 +467,7 @@ mod tests {
             blocked: None,
             rejected: None,
             backup: None,
+            drill: None,
         })
     }
 

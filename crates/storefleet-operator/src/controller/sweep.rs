@@ -89,6 +89,7 @@ pub fn stale(keep: &Keep, seen: &Seen) -> Vec<ChildKey> {
         ChildKey::new("NetworkPolicy", ns, Some(child::NETPOL_INGRESS)),
         ChildKey::new("NetworkPolicy", ns, Some(child::NETPOL_ACME_SOLVER)),
         ChildKey::new("CronJob", ns, Some(child::BACKUP)),
+        ChildKey::new("CronJob", ns, Some(child::DRILL)),
     ]
     .into_iter()
     .filter(|key| !keep.exposure.contains(key) && seen.contains(key))

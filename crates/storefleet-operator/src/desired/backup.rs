@@ -62,6 +62,9 @@ pub struct BackupObjects {
     /// store is set up on its current data: a shop whose data is gone is never backed up over
     /// its good snapshots.
     pub cron_job: CronJob,
+    /// The scheduled drills: the newest backup restored into a scratch database, checked
+    /// against its manifest (applied and suspended with the backups).
+    pub drill: CronJob,
     /// The repository Secret: added by the controller, which holds the platform key (None in a
     /// render, which has no cluster).
     pub secret: Option<Secret>,
@@ -255,6 +258,8 @@ pub enum ResticRun {
         /// `scheduled`, `manual`, ...
         reason: String,
     },
+    /// Restore the store's own newest snapshot into [`RESTORED`] (a drill).
+    Verify,
     /// Restore a snapshot (an id or `latest`) of `from`'s repository into [`RESTORED`].
     Restore {
         /// The store whose backups these are.
@@ -275,6 +280,7 @@ pub fn restic_container(
     let mut env_vars = match run {
         ResticRun::Backup { .. } => repository_env(child::BACKUP_SECRET, &store.name),
         ResticRun::Restore { from, .. } => repository_env(child::RESTORE_SECRET, from),
+        ResticRun::Verify => repository_env(child::BACKUP_SECRET, &store.name),
     };
     let verb = match run {
         ResticRun::Backup { reason } => {
@@ -290,6 +296,10 @@ pub fn restic_container(
         }
         ResticRun::Restore { snapshot, .. } => {
             env_vars.extend([env("SNAPSHOT", snapshot.clone()), env("RESTORED", RESTORED)]);
+            "restore"
+        }
+        ResticRun::Verify => {
+            env_vars.extend([env("SNAPSHOT", "latest"), env("RESTORED", RESTORED)]);
             "restore"
         }
     };

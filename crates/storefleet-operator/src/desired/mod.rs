@@ -142,6 +142,7 @@ impl StoreObjects {
                 Child::ConfigMap(&b.scripts),
                 Child::NetworkPolicy(&b.policy),
                 Child::BackupCronJob(&b.cron_job),
+                Child::BackupCronJob(&b.drill),
             ]);
             out.extend(b.secret.iter().map(Child::BackupSecret));
             out.extend(b.restore_secret.iter().map(Child::BackupSecret));
@@ -239,6 +240,7 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
                 scripts: backup::scripts(store),
                 policy: network::build_backup_policy(store, b),
                 cron_job: woocommerce::backup::build_backup_cron_job(store, b),
+                drill: woocommerce::backup::build_drill_cron_job(store, b),
                 secret: None,
                 restore_job: b.restore.as_ref().map(|r| {
                     woocommerce::backup::build_restore_job(store, b, &r.store, &r.snapshot)

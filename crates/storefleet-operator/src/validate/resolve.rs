@@ -457,6 +457,7 @@ pub(super) fn backup(
         region: target.s3.region.clone(),
         schedule,
         scheduled: wanted.enabled != Some(false),
+        drill_schedule: target.drill_schedule.clone(),
         retention,
         image: config.images.restic.reference(None),
         database_image: config.images.mariadb.reference(None),

@@ -64,6 +64,7 @@ fn config(store: &ObjectStore) -> OperatorConfig {
                 weekly: 0,
                 monthly: 0,
             },
+            drill_schedule: "0 5 * * 0".into(),
         }),
         ..OperatorConfig::default()
     }
@@ -245,6 +246,47 @@ fn restore_job(
             ("DUMP_DIR", restored.join("dump").display().to_string()),
             ("DOCROOT", shop.docroot.display().to_string()),
         ],
+    );
+    if out.status.success() {
+        Ok(text(&out))
+    } else {
+        Err(text(&out))
+    }
+}
+
+/// One drill, as the drill CronJob's pod runs it: `restic` restores the newest snapshot, then
+/// `drill` loads it into a scratch database and checks it against its manifest.
+fn drill(shop: &Shop, store: &ObjectStore) -> Result<String, String> {
+    let resolved = shop.validated.backup.as_ref().expect("backup");
+    let cron = storefleet_operator::desired::woocommerce::backup::build_drill_cron_job(
+        &shop.validated,
+        resolved,
+    );
+    let pod = cron
+        .spec
+        .job_template
+        .spec
+        .and_then(|j| j.template.spec)
+        .expect("pod");
+    let restored = folder(shop, "drill-restored");
+    let _ = std::fs::remove_dir_all(&restored);
+    let restored = folder(shop, "drill-restored");
+    let secrets = secrets(shop, store);
+    let fetch = &pod.init_containers.as_ref().expect("init")[0];
+    let out = run_container(
+        shop,
+        fetch,
+        &secrets,
+        &[("RESTORED", restored.display().to_string())],
+    );
+    if !out.status.success() {
+        return Err(text(&out));
+    }
+    let out = run_container(
+        shop,
+        &pod.containers[0],
+        &secrets,
+        &[("RESTORED", restored.display().to_string())],
     );
     if out.status.success() {
         Ok(text(&out))
@@ -482,6 +524,18 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
     }
     assert_eq!(snapshots(&store, &shop), 1, "only what the retention keeps");
 
+    // A drill restores the newest backup into a scratch database and checks it; the shop's own
+    // database and files are not touched.
+    let orders_before_drill =
+        shop.wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"]);
+    let log = drill(&shop, &store).unwrap_or_else(|e| panic!("drill: {e}"));
+    assert!(log.contains("verified: the backup restores in"), "{log}");
+    println!("{}", log.lines().last().unwrap_or_default());
+    assert_eq!(
+        shop.wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"]),
+        orders_before_drill
+    );
+
     // A corrupted object: the restore fails and says so; nothing is loaded.
     let latest = back_up(&shop, &store);
     for file in store.data_files() {
@@ -492,6 +546,11 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
             std::fs::write(&file, bytes).expect("corrupt");
         }
     }
+    let err = drill(&shop, &store).expect_err("a drill of a corrupt backup fails");
+    assert!(
+        err.contains("storefleet-backup: FAILED"),
+        "the drill's failure is one clear line: {err}"
+    );
     let err = restore(&shop, &store, &latest).expect_err("a corrupt backup is not restored");
     assert!(
         err.contains("storefleet-backup: FAILED"),

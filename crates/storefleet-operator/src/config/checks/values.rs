@@ -285,6 +285,12 @@ fn check_backup(c: &mut Checker, backup: &crate::config::BackupConfig) {
             "name the object store's addresses: the backup pods may reach nothing else",
         );
     }
+    if !crate::config::is_cron(&backup.drill_schedule) {
+        c.issue(
+            "backup.drillSchedule",
+            format!("{:?} is not a cron schedule", backup.drill_schedule),
+        );
+    }
     if !crate::config::is_cron(&backup.schedule) {
         c.issue(
             "backup.schedule",

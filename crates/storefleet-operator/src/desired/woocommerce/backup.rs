@@ -88,6 +88,73 @@ pub fn build_backup_cron_job(store: &ValidatedStore, backup: &ResolvedBackup) ->
     }
 }
 
+/// The drill CronJob: the store's newest snapshot restored (`restic restore --verify`) into an
+/// empty folder, then loaded into a scratch database the pod starts for itself and checked
+/// against its manifest (checksum, counts), the files put in a scratch folder: nothing of the
+/// shop's is touched, and the pod needs neither the database nor the files volume.
+pub fn build_drill_cron_job(store: &ValidatedStore, backup: &ResolvedBackup) -> CronJob {
+    let fetch = restic_container(
+        store,
+        backup,
+        &ResticRun::Verify,
+        vec![mount_at("restored", RESTORED, false)],
+    );
+    let check = Container {
+        name: "drill".into(),
+        image: Some(backup.database_image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec![
+            "sh".into(),
+            format!("{SCRIPT_DIR}/{WOOCOMMERCE_KEY}"),
+            "drill".into(),
+        ]),
+        env: Some(vec![env("RESTORED", RESTORED), env("TMPDIR", "/tmp")]),
+        resources: Some(resources(&store.plan.resources.setup)),
+        security_context: Some(container_security(true)),
+        volume_mounts: Some(vec![
+            mount_at("scripts", SCRIPT_DIR, true),
+            mount_at("tmp", "/tmp", false),
+            mount_at("restored", RESTORED, true),
+        ]),
+        ..Container::default()
+    };
+    let volumes = vec![
+        empty_dir(store, "restored"),
+        empty_dir(store, "tmp"),
+        scripts_volume(),
+    ];
+    let mut spec = job_spec(store, vec![fetch], check, volumes);
+    if let Some(pod) = spec.template.spec.as_mut() {
+        // No volume of the shop's: any node will do.
+        pod.affinity = None;
+        // The scratch database runs as the MariaDB image's user.
+        pod.security_context = Some(pod_security(MARIADB_UID));
+    }
+    CronJob {
+        metadata: child_meta(store, child::DRILL, Component::Backup),
+        spec: CronJobSpec {
+            schedule: backup.drill_schedule.clone(),
+            time_zone: Some("Etc/UTC".into()),
+            suspend: Some(!backup.scheduled),
+            concurrency_policy: Some("Forbid".into()),
+            starting_deadline_seconds: Some(3600),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(store, Component::Backup)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(spec),
+            },
+        },
+        status: None,
+    }
+}
+
+/// The MariaDB image's `mysql` user.
+const MARIADB_UID: i64 = 999;
+
 /// The name of the restore Job of `from`'s `snapshot`: [`child::RESTORE_JOB_PREFIX`] + a hash
 /// of them.
 pub fn restore_job_name(backup: &ResolvedBackup, from: &str, snapshot: &str) -> String {

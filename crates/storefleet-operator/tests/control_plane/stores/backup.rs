@@ -272,4 +272,34 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
             .contains("\"manual\""),
         "tagged manual"
     );
+
+    // A drill (its CronJob's Job, as the cronjob controller would make it on its schedule):
+    // BackupVerified says the newest backup restored.
+    let status = env.status("alice").await;
+    let verified = condition(&status, "BackupVerified").expect("BackupVerified");
+    assert_eq!(verified.reason, "NoDrillYet");
+    let cron_jobs: Vec<CronJob> = env.children(NS, "alice").await;
+    let drill = cron_jobs
+        .into_iter()
+        .find(|c| c.name_any() == child::DRILL)
+        .expect("the drill CronJob");
+    assert_eq!(drill.spec.schedule, "0 5 * * 0", "weekly by default");
+    let template = drill.spec.job_template;
+    let job = Job {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some("drill-29000000".into()),
+            labels: template.metadata.and_then(|m| m.labels),
+            ..Default::default()
+        },
+        spec: template.spec,
+        status: None,
+    };
+    Api::<Job>::namespaced(env.admin.clone(), NS)
+        .create(&PostParams::default(), &job)
+        .await
+        .expect("a drill Job");
+    env.wait_condition("alice", "BackupVerified", "the drill", |c| {
+        c.status == "True" && c.reason == "DrillSucceeded"
+    })
+    .await;
 }
