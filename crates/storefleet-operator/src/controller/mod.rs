@@ -5,6 +5,7 @@
 //!   ├─ admit: validate (pure), host and caps (from the cache)    admission.rs   refused: status
 //!   └─ kube finalizer                                                           (+ route withdrawn)
 //!       ├─ Apply:   desired objects (crate::desired, pure)
+//!       │           ─► their repository Secrets (backups)          backup_keys.rs (cached)
 //!       │           ─► the namespace: ours? issued? (read once)    apply/mod.rs
 //!       │           ─► the data still there? (namespace, volumes)  data.rs (pure)  lost: DataLost
 //!       │           ─► each child, typed server-side apply,        apply/child.rs, requests.rs
@@ -13,10 +14,13 @@
 //!       │              data claims grown first                     apply/volumes.rs
 //!       │              Medusa: the migration step gates the        steps/migration.rs
 //!       │              Deployments                                 (the shape: steps/job.rs)
-//!       │           ─► the setup step behind its gates             steps/setup.rs
-//!       │           ─► expose (route, edge policies) once set up   apply/mod.rs (Exposure wave)
+//!       │           ─► a restore (spec.restoreFrom), then the      steps/restore.rs,
+//!       │              setup step behind its gates                 steps/setup.rs
+//!       │           ─► expose (route, edge policies, backup        apply/mod.rs (Exposure wave)
+//!       │              CronJobs) once set up; a backup asked for   backups.rs
 //!       │           ─► sweep what the pass no longer wants         sweep.rs (from the watches)
-//!       │           ─► assess: timeout, ready, next look (pure)    assess.rs, observe.rs
+//!       │           ─► assess: timeout, ready, next look (pure)    assess.rs, observe.rs,
+//!       │              backups and drills from the watches         backups.rs
 //!       │           ─► one status write + events                   report.rs, status.rs (pure)
 //!       └─ Cleanup: delete the namespace or release the children   cleanup.rs
 //!  shared by every pass: context.rs (client, Store cache, config, clock) and its memory/
