@@ -9,6 +9,9 @@
 //! | `storefleet_time_to_ready_seconds` | histogram | (creation to first Ready) |
 //! | `storefleet_api_requests_total` | counter | `verb` = get, apply, create, delete, list, patch, patch_status |
 //! | `storefleet_process_resident_memory_bytes` | gauge | (Linux; read at scrape) |
+//! | `storefleet_backup_last_success_timestamp_seconds` | gauge | `store`: when its newest successful backup finished |
+//! | `storefleet_backup_last_verified_timestamp_seconds` | gauge | `store`: when its newest successful drill finished (the measured RPO is now minus the backup it restored) |
+//! | `storefleet_backup_drill_failed` | gauge | `store`: 1 while its newest drill failed |
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -38,6 +41,11 @@ struct VerbLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabel {
+    store: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabel {
     phase: &'static str,
 }
@@ -55,6 +63,9 @@ pub struct Metrics {
     resident_memory: Gauge,
     orphan_events: Counter,
     phases: Mutex<HashMap<String, Phase>>,
+    backup_success: Family<StoreLabel, Gauge>,
+    backup_verified: Family<StoreLabel, Gauge>,
+    drill_failed: Family<StoreLabel, Gauge>,
 }
 
 const PHASES: [Phase; 5] = [
@@ -108,6 +119,24 @@ impl Default for Metrics {
             "Events on labelled children whose Store does not exist (a retained store's objects), dropped",
             orphan_events.clone(),
         );
+        let backup_success = Family::<StoreLabel, Gauge>::default();
+        registry.register(
+            "backup_last_success_timestamp_seconds",
+            "When each store's newest successful backup finished (Unix time)",
+            backup_success.clone(),
+        );
+        let backup_verified = Family::<StoreLabel, Gauge>::default();
+        registry.register(
+            "backup_last_verified_timestamp_seconds",
+            "When each store's newest successful restore drill finished (Unix time)",
+            backup_verified.clone(),
+        );
+        let drill_failed = Family::<StoreLabel, Gauge>::default();
+        registry.register(
+            "backup_drill_failed",
+            "1 while a store's newest restore drill failed",
+            drill_failed.clone(),
+        );
         for phase in PHASES {
             stores
                 .get_or_create(&PhaseLabel {
@@ -126,6 +155,9 @@ impl Default for Metrics {
             resident_memory,
             orphan_events,
             phases: Mutex::default(),
+            backup_success,
+            backup_verified,
+            drill_failed,
         }
     }
 }
@@ -160,6 +192,42 @@ impl Metrics {
     /// Forgets a deleted store.
     pub fn remove_store(&self, store: &str) {
         self.set_phase(store, None);
+        let label = StoreLabel {
+            store: store.to_string(),
+        };
+        self.backup_success.remove(&label);
+        self.backup_verified.remove(&label);
+        self.drill_failed.remove(&label);
+    }
+
+    /// Records a store's newest successful backup and drill (Unix seconds, when there is one) and
+    /// whether its newest drill failed.
+    pub fn set_backups(
+        &self,
+        store: &str,
+        success: Option<i64>,
+        verified: Option<i64>,
+        drill_failed: bool,
+    ) {
+        let label = StoreLabel {
+            store: store.to_string(),
+        };
+        for (family, value) in [
+            (&self.backup_success, success),
+            (&self.backup_verified, verified),
+        ] {
+            match value {
+                Some(at) => {
+                    family.get_or_create(&label).set(at);
+                }
+                None => {
+                    family.remove(&label);
+                }
+            }
+        }
+        self.drill_failed
+            .get_or_create(&label)
+            .set(i64::from(drill_failed));
     }
 
     fn refresh(&self, phases: &HashMap<String, Phase>) {

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::controller::context::Context;
 use crate::controller::requests::status_code;
-use crate::controller::status::{Outcome, StatusFacts, next_status};
+use crate::controller::status::{Backups, Outcome, StatusFacts, next_status};
 
 /// Writing the Store's status failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +55,20 @@ pub async fn finish(
         patch_status(ctx, &name, &next).await?;
     }
     ctx.metrics.set_phase(&name, next.phase);
+    if let Outcome::Progress(p) = &outcome
+        && let (Some(backup), Some(drill)) = (&p.backup, &p.drill)
+    {
+        let at = |b: &Backups| match b {
+            Backups::Succeeded { at, .. } => at
+                .parse::<k8s_openapi::jiff::Timestamp>()
+                .ok()
+                .map(|t| t.as_second()),
+            _ => None,
+        };
+        let drill_failed = matches!(drill, Backups::Failed { .. });
+        ctx.metrics
+            .set_backups(&name, at(backup), at(drill), drill_failed);
+    }
     let phase_changed = prev.phase != next.phase;
     let failure_changed = stalled_reason(&prev) != stalled_reason(&next);
     let rejected_changed = matches!(&outcome, Outcome::Progress(p) if p.rejected.is_some())

@@ -144,6 +144,7 @@ fn alert_rules_use_metrics_the_operator_exports() {
     let metrics = Metrics::default();
     metrics.reconcile_error("Apply");
     metrics.time_to_ready(std::time::Duration::from_secs(1));
+    metrics.set_backups("alice", Some(1_800_000_000), Some(1_800_000_000), false);
     let exported = metrics.encode();
     let mut checked = 0;
     for group in rules["spec"]["groups"].as_array().expect("groups") {

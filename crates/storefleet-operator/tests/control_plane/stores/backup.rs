@@ -302,4 +302,15 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
         c.status == "True" && c.reason == "DrillSucceeded"
     })
     .await;
+    let text = common::eventually("the backup metrics", || async {
+        let text = env.metrics().encode();
+        text.contains("storefleet_backup_last_verified_timestamp_seconds{store=\"alice\"}")
+            .then_some(text)
+    })
+    .await;
+    assert!(
+        text.contains("storefleet_backup_last_success_timestamp_seconds{store=\"alice\"}")
+            && text.contains("storefleet_backup_drill_failed{store=\"alice\"} 0"),
+        "{text}"
+    );
 }
