@@ -4,7 +4,8 @@
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
-use storefleet_types::names::{Component, child};
+use storefleet_types::Store;
+use storefleet_types::names::{self, Component, child};
 use tracing::info;
 
 use crate::controller::children::key_of;
@@ -16,6 +17,12 @@ use crate::controller::status::Backups;
 use crate::desired::StoreObjects;
 use crate::desired::shop::hashed_name;
 use crate::validate::ValidatedStore;
+
+/// The Job of the backup the store's `storefleet.io/backup-now` annotation asks for, if any.
+pub fn asked(store: &Store, objects: &StoreObjects) -> Option<Job> {
+    let value = store.annotations().get(names::BACKUP_NOW_ANNOTATION)?;
+    on_demand(objects, value)
+}
 
 /// The Job of a backup asked for with `value` of the annotation: the CronJob's template, tagged
 /// `manual`, named after the value (so each value is one backup, created once).

@@ -166,13 +166,8 @@ async fn provision(
         facts.data = Some(data::record(facts.data.as_ref(), &live.data));
     }
     let route = exposure(ctx, &mut memo, store, &objects, &facts).await?; // client
-    let done = |kind| {
-        (kind == SETUP && setup.setup == Setup::Succeeded)
-            || (kind == MIGRATION && live.migrated)
-            || (kind == RESTORE && facts.completed_restore.is_some())
-    };
-    let keep = Keep::store(&objects, facts.completed_setup.is_some(), done); // no client
-    sweep::sweep(ctx, &keep).await?; //                                      client
+    let done = [setup.setup == Setup::Succeeded, live.migrated];
+    sweep_unwanted(ctx, store, &objects, &facts, done).await?; //           client
     let (restarting, rejected) = (setup.restarting || live.restarting, live.rejected.clone());
     let backups = backups::observed(ctx.memory.seen(), validated); //        no client
     let progress = assess::progress(live, setup, route, backups); //         no client
@@ -202,14 +197,34 @@ async fn exposure(
 ) -> Result<Option<Step>, Error> {
     if facts.completed_setup.is_some() {
         let route = apply::expose(ctx, memo, objects).await?;
-        let asked = store.annotations().get(names::BACKUP_NOW_ANNOTATION);
-        if let Some(job) = asked.and_then(|value| backups::on_demand(objects, value)) {
+        if let Some(job) = backups::asked(store, objects) {
             backups::start(ctx, &job).await?;
         }
         Ok(route)
     } else {
         Ok(assess::unexposed_route(objects))
     }
+}
+
+/// Removes what this pass no longer wants (`sweep.rs`): `done` says whether the setup and the
+/// migration succeeded in this pass.
+async fn sweep_unwanted(
+    ctx: &Context,
+    store: &Store,
+    objects: &StoreObjects,
+    facts: &StatusFacts,
+    [setup, migrated]: [bool; 2],
+) -> Result<(), Error> {
+    let done = |kind| {
+        (kind == SETUP && setup)
+            || (kind == MIGRATION && migrated)
+            || (kind == RESTORE && facts.completed_restore.is_some())
+    };
+    let asked = backups::asked(store, objects); //                           no client
+    let keep = Keep::store(objects, facts.completed_setup.is_some(), done)
+        .with_asked_backup(asked.as_ref()); //                               no client
+    sweep::sweep(ctx, &keep).await?; //                                      client
+    Ok(())
 }
 
 /// Children that could not be applied: an empty shop is never public (its installer would be

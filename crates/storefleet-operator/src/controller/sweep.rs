@@ -8,7 +8,8 @@
 //!   that moved between Ingress and Gateway routing) or an edge policy it no longer needs;
 //! - the Jobs of a step's earlier inputs (earlier setup specs, earlier Medusa images): the
 //!   finished ones go once the step's current Job has succeeded (a running one is waited for by
-//!   the step, never two at once).
+//!   the step, never two at once); backups asked for with earlier values of
+//!   `storefleet.io/backup-now` once finished.
 //!
 //! Every other child keeps its name for the store's life: it is applied in place.
 
@@ -21,7 +22,7 @@ use crate::controller::children::{ChildKind, KindVisitor, for_each_kind, key_of}
 use crate::controller::context::Context;
 use crate::controller::memory::{ChildKey, Seen};
 use crate::controller::requests::{ApplyError, delete_child};
-use crate::controller::steps::job::{MIGRATION, RESTORE, SETUP, StepKind};
+use crate::controller::steps::job::{BACKUP_NOW, MIGRATION, RESTORE, SETUP, StepKind};
 use crate::desired::wave::Wave;
 use crate::desired::{Child, StoreObjects};
 use crate::gateway_api::HTTPRoute;
@@ -72,6 +73,17 @@ impl Keep {
             }
         }
         keep
+    }
+
+    /// Keeps the Job of the backup asked for now (`job`: the current annotation value's), and
+    /// no earlier one once it finished.
+    #[must_use]
+    pub fn with_asked_backup(mut self, job: Option<&Job>) -> Self {
+        let name = job
+            .and_then(|j| j.metadata.name.clone())
+            .unwrap_or_default();
+        self.steps.push((BACKUP_NOW, name, true));
+        self
     }
 
     fn step(&mut self, kind: StepKind, job: &Job, done: impl Fn(StepKind) -> bool) {

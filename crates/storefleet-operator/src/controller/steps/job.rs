@@ -55,8 +55,17 @@ pub const RESTORE: StepKind = StepKind {
     failed_reason: "RestoreFailed",
 };
 
+/// A backup asked for now (`storefleet.io/backup-now`): one Job per value of the annotation; the
+/// sweep keeps the current value's, so that value never backs up twice.
+pub const BACKUP_NOW: StepKind = StepKind {
+    component: Component::Backup,
+    prefix: "backup-now-",
+    title: "Backup",
+    failed_reason: "BackupFailed",
+};
+
 /// Every step run as Jobs (the sweep removes their earlier Jobs).
-pub const ALL: [StepKind; 3] = [SETUP, MIGRATION, RESTORE];
+pub const ALL: [StepKind; 4] = [SETUP, MIGRATION, RESTORE, BACKUP_NOW];
 
 /// What decides whether a step's Job may run now.
 #[derive(Debug, Clone)]

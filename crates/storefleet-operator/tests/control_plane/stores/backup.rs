@@ -254,18 +254,35 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
         c.status == "True" && c.reason == "BackupSucceeded"
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let jobs: Vec<Job> = env.children(NS, "alice").await;
-    let backups: Vec<String> = jobs
-        .iter()
-        .map(|j| j.name_any())
-        .filter(|n| n.starts_with("backup-now-"))
-        .collect();
-    assert_eq!(backups.len(), 2, "one Job per value: {backups:?}");
-    let job = jobs
-        .iter()
-        .find(|j| j.name_any() == backups[0])
-        .expect("job");
+    // The earlier value's finished Job is swept; the current value's stays (it never runs twice).
+    let jobs = common::eventually("one backup Job asked for", || async {
+        let jobs: Vec<Job> = env.children(NS, "alice").await;
+        let asked: Vec<Job> = jobs
+            .into_iter()
+            .filter(|j| j.name_any().starts_with("backup-now-"))
+            .filter(|j| j.metadata.deletion_timestamp.is_none())
+            .collect();
+        (asked.len() == 1).then_some(asked)
+    })
+    .await;
+    let job = &jobs[0];
+    assert!(
+        job.status
+            .as_ref()
+            .and_then(|s| s.succeeded)
+            .is_some_and(|n| n > 0),
+        "the kept one is the current value's, which succeeded"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again: Vec<Job> = env.children(NS, "alice").await;
+    assert_eq!(
+        again
+            .iter()
+            .filter(|j| j.name_any().starts_with("backup-now-"))
+            .count(),
+        1,
+        "the current value does not back up twice"
+    );
     assert!(
         serde_json::to_string(&job.spec)
             .expect("json")
