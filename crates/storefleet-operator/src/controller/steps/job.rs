@@ -9,7 +9,7 @@
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
-use storefleet_types::names::{self, Component};
+use storefleet_types::names;
 use tracing::info;
 
 use crate::controller::children::key_of;
@@ -21,8 +21,6 @@ use crate::controller::status::Blocked;
 /// A kind of step run as Jobs: what names its Jobs, what its status messages call it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepKind {
-    /// The component label of its Jobs.
-    pub component: Component,
     /// The prefix of its Jobs' names (the rest is a hash of its inputs).
     pub prefix: &'static str,
     /// How its messages name it: "Setup", "Migration".
@@ -33,7 +31,6 @@ pub struct StepKind {
 
 /// The setup step: WP-CLI (WooCommerce) or `medusa exec` (Medusa) installs the shop.
 pub const SETUP: StepKind = StepKind {
-    component: Component::Setup,
     prefix: names::child::SETUP_JOB_PREFIX,
     title: "Setup",
     failed_reason: "SetupFailed",
@@ -41,7 +38,6 @@ pub const SETUP: StepKind = StepKind {
 
 /// The migration step (Medusa): `medusa db:migrate` for an image before it serves.
 pub const MIGRATION: StepKind = StepKind {
-    component: Component::Migration,
     prefix: names::child::MIGRATION_JOB_PREFIX,
     title: "Migration",
     failed_reason: "MigrationFailed",
@@ -49,7 +45,6 @@ pub const MIGRATION: StepKind = StepKind {
 
 /// The restore step (`spec.restoreFrom`): a backup put in place before setup, once.
 pub const RESTORE: StepKind = StepKind {
-    component: Component::Backup,
     prefix: names::child::RESTORE_JOB_PREFIX,
     title: "Restore",
     failed_reason: "RestoreFailed",
@@ -58,14 +53,10 @@ pub const RESTORE: StepKind = StepKind {
 /// A backup asked for now (`storefleet.io/backup-now`): one Job per value of the annotation; the
 /// sweep keeps the current value's, so that value never backs up twice.
 pub const BACKUP_NOW: StepKind = StepKind {
-    component: Component::Backup,
     prefix: "backup-now-",
     title: "Backup",
     failed_reason: "BackupFailed",
 };
-
-/// Every step run as Jobs (the sweep removes their earlier Jobs).
-pub const ALL: [StepKind; 4] = [SETUP, MIGRATION, RESTORE, BACKUP_NOW];
 
 /// What decides whether a step's Job may run now.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@
 //! says only what gates it and what its outcome means for the status. The sweep (`sweep.rs`)
 //! removes the Jobs of earlier inputs.
 //!
-//! A new step (a backup, a restore) is a [`job::StepKind`] in `job.rs` (added to [`job::ALL`]),
+//! A new step (a backup, a restore) is a [`job::StepKind`] in `job.rs`,
 //! a file here that builds its gates and maps its [`job::Gate`] into the status, its Job built in
 //! `crate::desired`, and one line in the driver that runs it.
 

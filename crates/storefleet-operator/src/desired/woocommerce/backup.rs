@@ -14,13 +14,11 @@
 //! the database and the object store (the `backup` NetworkPolicy).
 
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
-use k8s_openapi::api::core::v1::{
-    Affinity, Container, PodAffinity, PodAffinityTerm, PodSpec, PodTemplateSpec, Volume,
-};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use storefleet_types::names::{Component, child};
 
-use super::setup::HOSTNAME_TOPOLOGY;
+use super::setup::on_the_storefronts_node;
 use super::storefront::{WWW_DATA_UID, wordpress_env};
 use crate::desired::backup::{
     BACKUP_ROOT, RESTORED, ResticRun, SCRIPT_DIR, WOOCOMMERCE_KEY, mount_at, restic_container,
@@ -28,15 +26,14 @@ use crate::desired::backup::{
 };
 use crate::desired::shop::{files_volume, hashed_name};
 use crate::desired::{
-    child_meta, container_security, empty_dir, env, labels, pod_security, resources, selector,
+    child_meta, container_security, empty_dir, env, labels, pod_security, resources,
 };
 use crate::validate::{ResolvedBackup, ValidatedStore};
 
 /// The docroot as the storefront mounts the files volume.
 const DOCROOT: &str = "/var/www/html";
 
-/// The backup CronJob: one backup at a time, a missed run is not made up for later than an
-/// hour, the last three runs of each outcome kept for `kubectl logs`.
+/// The backup CronJob.
 pub fn build_backup_cron_job(store: &ValidatedStore, backup: &ResolvedBackup) -> CronJob {
     let dump = database_container(
         store,
@@ -66,10 +63,24 @@ pub fn build_backup_cron_job(store: &ValidatedStore, backup: &ResolvedBackup) ->
         empty_dir(store, "tmp"),
         scripts_volume(),
     ];
+    let spec = job_spec(store, vec![dump], restic, volumes);
+    cron_job(store, backup, child::BACKUP, &backup.schedule, spec)
+}
+
+/// A CronJob of the store's backups (`name`, on `schedule`): one run at a time, a missed run not
+/// made up for later than an hour, the last three runs of each outcome kept for `kubectl logs`,
+/// suspended with the store's scheduled backups.
+fn cron_job(
+    store: &ValidatedStore,
+    backup: &ResolvedBackup,
+    name: &str,
+    schedule: &str,
+    spec: JobSpec,
+) -> CronJob {
     CronJob {
-        metadata: child_meta(store, child::BACKUP, Component::Backup),
+        metadata: child_meta(store, name, Component::Backup),
         spec: CronJobSpec {
-            schedule: backup.schedule.clone(),
+            schedule: schedule.to_string(),
             suspend: Some(!backup.scheduled),
             time_zone: Some("Etc/UTC".into()),
             concurrency_policy: Some("Forbid".into()),
@@ -81,7 +92,7 @@ pub fn build_backup_cron_job(store: &ValidatedStore, backup: &ResolvedBackup) ->
                     labels: Some(labels(store, Component::Backup)),
                     ..ObjectMeta::default()
                 }),
-                spec: Some(job_spec(store, vec![dump], restic, volumes)),
+                spec: Some(spec),
             },
         },
         status: None,
@@ -130,26 +141,7 @@ pub fn build_drill_cron_job(store: &ValidatedStore, backup: &ResolvedBackup) -> 
         // The scratch database runs as the MariaDB image's user.
         pod.security_context = Some(pod_security(MARIADB_UID));
     }
-    CronJob {
-        metadata: child_meta(store, child::DRILL, Component::Backup),
-        spec: CronJobSpec {
-            schedule: backup.drill_schedule.clone(),
-            time_zone: Some("Etc/UTC".into()),
-            suspend: Some(!backup.scheduled),
-            concurrency_policy: Some("Forbid".into()),
-            starting_deadline_seconds: Some(3600),
-            successful_jobs_history_limit: Some(3),
-            failed_jobs_history_limit: Some(3),
-            job_template: JobTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(store, Component::Backup)),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(spec),
-            },
-        },
-        status: None,
-    }
+    cron_job(store, backup, child::DRILL, &backup.drill_schedule, spec)
 }
 
 /// The MariaDB image's `mysql` user.
@@ -267,17 +259,6 @@ fn job_spec(
     main: Container,
     volumes: Vec<Volume>,
 ) -> JobSpec {
-    let affinity = Affinity {
-        pod_affinity: Some(PodAffinity {
-            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
-                label_selector: Some(selector(store, Component::Storefront)),
-                topology_key: HOSTNAME_TOPOLOGY.into(),
-                ..PodAffinityTerm::default()
-            }]),
-            preferred_during_scheduling_ignored_during_execution: None,
-        }),
-        ..Affinity::default()
-    };
     JobSpec {
         backoff_limit: Some(1),
         active_deadline_seconds: Some(store.setup.active_deadline_seconds),
@@ -291,7 +272,7 @@ fn job_spec(
                 automount_service_account_token: Some(false),
                 enable_service_links: Some(false),
                 security_context: Some(pod_security(WWW_DATA_UID)),
-                affinity: Some(affinity),
+                affinity: Some(on_the_storefronts_node(store)),
                 init_containers: Some(init),
                 containers: vec![main],
                 volumes: Some(volumes),

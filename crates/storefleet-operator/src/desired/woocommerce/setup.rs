@@ -31,6 +31,21 @@ pub const SCRIPT_DIR: &str = "/opt/storefleet";
 /// Node topology key the Job shares with the storefront pod (ReadWriteOnce volume).
 pub const HOSTNAME_TOPOLOGY: &str = "kubernetes.io/hostname";
 
+/// Required on the storefront pod's node: a pod that mounts its ReadWriteOnce files volume.
+pub fn on_the_storefronts_node(store: &ValidatedStore) -> Affinity {
+    Affinity {
+        pod_affinity: Some(PodAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                label_selector: Some(selector(store, Component::Storefront)),
+                topology_key: HOSTNAME_TOPOLOGY.into(),
+                ..PodAffinityTerm::default()
+            }]),
+            preferred_during_scheduling_ignored_during_execution: None,
+        }),
+        ..Affinity::default()
+    }
+}
+
 /// The setup objects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetupObjects {
@@ -127,17 +142,6 @@ pub fn build_setup_job(store: &ValidatedStore, woo: &Woocommerce) -> Job {
         ]),
         ..Container::default()
     };
-    let affinity = Affinity {
-        pod_affinity: Some(PodAffinity {
-            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
-                label_selector: Some(selector(store, Component::Storefront)),
-                topology_key: HOSTNAME_TOPOLOGY.into(),
-                ..PodAffinityTerm::default()
-            }]),
-            preferred_during_scheduling_ignored_during_execution: None,
-        }),
-        ..Affinity::default()
-    };
     Job {
         metadata: child_meta(store, &setup_job_name(store, woo), Component::Setup),
         spec: Some(JobSpec {
@@ -153,7 +157,7 @@ pub fn build_setup_job(store: &ValidatedStore, woo: &Woocommerce) -> Job {
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
                     security_context: Some(pod_security(WWW_DATA_UID)),
-                    affinity: Some(affinity),
+                    affinity: Some(on_the_storefronts_node(store)),
                     containers: vec![container],
                     volumes: Some(vec![
                         files_volume(),
