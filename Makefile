@@ -112,6 +112,10 @@ bench: ## build time of one store; requests per store; 100 stores vs kubectl; RS
 	$(CARGO) bench -p storefleet-operator --bench controller_writes
 	$(CARGO) bench -p storefleet-operator --bench provisioning
 
+bench-backup: ## backup, restore and drill times of a WooCommerce shop with the sample data and with 1,000 orders (real stack: MariaDB, WordPress, restic, Garage)
+	@eval "$$(hack/test-assets.sh $(SHARED))"; export STOREFLEET_WORDPRESS_FIXTURES STOREFLEET_GARAGE; \
+	  $(CARGO) bench -p storefleet-operator --bench backup
+
 install-crd: ## kubectl apply the Store CRD to the current kube context
 	kubectl apply --server-side -f crd/storefleet.io_stores.yaml
 

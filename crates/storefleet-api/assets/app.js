@@ -67,6 +67,13 @@ function showError(message) {
   const box = $("error");
   box.textContent = message || "";
   box.hidden = !message;
+  if (message) showNotice("");
+}
+
+function showNotice(message) {
+  const box = $("notice");
+  box.textContent = message || "";
+  box.hidden = !message;
 }
 
 // "just now", "5 min ago", "3 h ago", "yesterday", "4 days ago"; the exact time is the tooltip.
@@ -116,6 +123,7 @@ function render() {
     const actions = el("div", { class: "actions" },
       el("button", { class: "small", type: "button", "data-action": "details", onclick: stop(() => select(name)) }, "Details"));
     if (s.phase === "Failed") actions.append(el("button", { class: "small", type: "button", "data-action": "retry", onclick: stop(() => retry(name)) }, "Retry"));
+    if (s.phase === "Ready" && hasBackups(s)) actions.append(el("button", { class: "small", type: "button", "data-action": "backup", onclick: stop(() => backUp(name)) }, "Back up"));
     if (!s.deleting) actions.append(el("button", { class: "small danger", type: "button", "data-action": "delete", onclick: stop(() => askDelete(name)) }, "Delete"));
     body.append(el("tr", { "data-store": name, class: name === selected ? "selected" : "", onclick: () => select(name) },
       el("td", {}, el("div", { class: "store-title" }, s.displayName || name), el("div", { class: "store-name" }, name)),
@@ -179,6 +187,17 @@ async function select(name) {
       });
       fact("Admin password", el("span", { class: "secret" }, password, reveal, copyButton("copy-password", () => credentials.password)));
     }
+    if (hasBackups(s)) {
+      const c = conditions.get("BackupReady");
+      const last = s.backup && s.backup.last;
+      fact("Last backup", last
+        ? el("span", { id: "last-backup" }, time(last.finishedAt), last.snapshot ? el("div", { class: "url" }, "snapshot " + last.snapshot + (last.orders != null ? " · " + last.orders + " orders" : "")) : null)
+        : el("span", { class: "muted", id: "last-backup" }, c && c.status === "False" ? c.message : "None yet"));
+      const proven = s.backup && s.backup.lastVerifiedRestore;
+      fact("Restore proven", proven
+        ? el("span", { id: "last-drill" }, time(proven.finishedAt), el("div", { class: "url" }, "snapshot " + (proven.snapshot || "?") + (proven.seconds != null ? " · restored in " + proven.seconds + " s" : "")))
+        : el("span", { class: "muted", id: "last-drill" }, "No drill yet"));
+    }
     parts.push(facts);
     $("detail-body").replaceChildren(...parts);
     $("detail").hidden = false;
@@ -213,6 +232,19 @@ function copyButton(id, value) {
 async function retry(name) {
   try { await api("POST", "/api/v1/stores/" + encodeURIComponent(name) + "/retry"); showError(""); }
   catch (e) { showError(e.message); }
+}
+
+// Stores whose platform has a backup target carry the BackupReady condition.
+function hasBackups(s) {
+  return (s.conditions || []).some((c) => c.type === "BackupReady");
+}
+
+async function backUp(name) {
+  try {
+    await api("POST", "/api/v1/stores/" + encodeURIComponent(name) + "/backups");
+    showError("");
+    showNotice("Backup of " + name + " requested: the Last backup line shows it once it has run.");
+  } catch (e) { showError(e.message); }
 }
 
 function askDelete(name) {

@@ -1,7 +1,9 @@
-//! The API's request handlers: stores (list, create, get, delete, retry, events), the watch
-//! stream, readiness and metrics. Routing, state, authentication and middleware are in `lib.rs`.
+//! The API's request handlers: stores (list, create, get, delete, retry, backup, events), the
+//! watch stream, readiness and metrics. Routing, state, authentication and middleware are in
+//! `lib.rs`.
 
 use super::*;
+use storefleet_types::{condition, names};
 
 /// The store if the caller may see it; 404 otherwise (other tenants' stores are not revealed).
 pub(crate) async fn visible<B: Backend>(
@@ -138,11 +140,57 @@ pub(crate) async fn retry_store<B: Backend>(
             phase.as_str()
         )));
     }
-    let token = std::time::SystemTime::now()
+    let updated = state
+        .backend
+        .annotate(&name, names::RETRY_ANNOTATION, &token())
+        .await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(StoreView::of(&updated))).into_response())
+}
+
+/// A fresh annotation value: the time in milliseconds.
+fn token() -> String {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis().to_string())
-        .unwrap_or_default();
-    let updated = state.backend.request_retry(&name, &token).await?;
+        .unwrap_or_default()
+}
+
+/// `POST /api/v1/stores/{name}/backups`: a backup now (sets `storefleet.io/backup-now`, which
+/// the operator turns into one backup Job). Only a Ready store with backups; a tenant's backups
+/// share the budget of the rate limiter under their own key, so they cannot flood the bucket.
+pub(crate) async fn backup_store<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = visible(&state, &caller, &name).await?;
+    let view = StoreView::of(&store);
+    let has_backups = store
+        .status
+        .as_ref()
+        .is_some_and(|s| s.condition(condition::BACKUP_READY).is_some());
+    if !has_backups {
+        return Err(ApiError::conflict(format!(
+            "store {name} has no backups: the platform has configured no backup target"
+        )));
+    }
+    if view.phase != Phase::Ready {
+        return Err(ApiError::conflict(format!(
+            "store {name} is {}, only a Ready store is backed up",
+            view.phase.as_str()
+        )));
+    }
+    let keys = [format!("backup:{}", caller.user)];
+    if let Err(wait) = state.limiter.check(&keys, Instant::now()) {
+        state.metrics.rate_limited();
+        return Err(ApiError::rate_limited(retry_after_secs(wait)));
+    }
+    let value = token();
+    let updated = state
+        .backend
+        .annotate(&name, names::BACKUP_NOW_ANNOTATION, &value)
+        .await?;
+    tracing::info!(store = %name, by = %caller.user, "backup requested");
     Ok((StatusCode::ACCEPTED, axum::Json(StoreView::of(&updated))).into_response())
 }
 

@@ -202,6 +202,8 @@ pub mod routes {
     pub const STORE: &str = "/api/v1/stores/{name}";
     /// Retry a failed store: POST.
     pub const RETRY: &str = "/api/v1/stores/{name}/retry";
+    /// A backup of a store now: POST.
+    pub const BACKUPS: &str = "/api/v1/stores/{name}/backups";
     /// A store's events: GET.
     pub const EVENTS: &str = "/api/v1/stores/{name}/events";
     /// Server-sent events of the caller's stores.
@@ -220,10 +222,11 @@ pub mod routes {
 
 /// Every route the public API serves (the OpenAPI document lists the same). Readiness and
 /// metrics are on the probe listener only ([`probes`]).
-pub const ROUTES: [&str; 8] = [
+pub const ROUTES: [&str; 9] = [
     routes::STORES,
     routes::STORE,
     routes::RETRY,
+    routes::BACKUPS,
     routes::EVENTS,
     routes::WATCH,
     routes::ME,
@@ -255,6 +258,7 @@ pub fn app<B: Backend>(state: AppState<B>) -> Router {
             get(handlers::get_store::<B>).delete(handlers::delete_store::<B>),
         )
         .route(routes::RETRY, post(handlers::retry_store::<B>))
+        .route(routes::BACKUPS, post(handlers::backup_store::<B>))
         .route(routes::EVENTS, get(handlers::store_events::<B>))
         .route(routes::WATCH, get(handlers::watch::<B>))
         .route(routes::ME, get(handlers::whoami::<B>))

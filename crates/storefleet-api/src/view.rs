@@ -128,6 +128,9 @@ pub struct StoreView {
     /// Admin login: only in the single-store response, only when Ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credentials: Option<Credentials>,
+    /// The newest backup and the newest restore a drill proved (stores with backups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<storefleet_types::BackupStatus>,
 }
 
 impl StoreView {
@@ -168,6 +171,7 @@ impl StoreView {
             provisioning_started_at: status.provisioning_started_at.map(|t| t.0.to_string()),
             ready_at: status.ready_at.map(|t| t.0.to_string()),
             credentials: None,
+            backup: status.backup,
         }
     }
 }

@@ -199,6 +199,7 @@ async fn tenants_are_isolated_and_admins_see_all() {
         ("GET", "/api/v1/stores/shop-a"),
         ("DELETE", "/api/v1/stores/shop-a"),
         ("POST", "/api/v1/stores/shop-a/retry"),
+        ("POST", "/api/v1/stores/shop-a/backups"),
         ("GET", "/api/v1/stores/shop-a/events"),
     ] {
         let r = api.call(method, path, Some(BOB), None).await;
@@ -477,6 +478,97 @@ async fn retry_only_a_failed_store() {
             .as_ref()
             .is_some_and(|a| a.contains_key("storefleet.io/retry"))
     );
+}
+
+#[tokio::test]
+async fn a_backup_now_only_for_a_ready_store_with_backups_within_the_rate_limit() {
+    use storefleet_api::backend::Backend;
+    let api = Api::new();
+    api.create(ALICE, "shop").await;
+    let backup = || api.call("POST", "/api/v1/stores/shop/backups", Some(ALICE), None);
+    let message = |r: &Reply| {
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // Ready, but the platform has no backup target (no BackupReady condition).
+    api.backend
+        .set_phase("shop", Phase::Ready, "Store is ready");
+    let r = backup().await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(message(&r).contains("has no backups"), "{}", message(&r));
+    // With backups, but not Ready.
+    let with_backups = |phase: Phase| {
+        let mut status = storefleet_types::StoreStatus {
+            phase: Some(phase),
+            ..storefleet_types::StoreStatus::default()
+        };
+        status
+            .conditions
+            .push(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                type_: "BackupReady".into(),
+                status: "False".into(),
+                reason: "NoBackupYet".into(),
+                message: "none yet".into(),
+                observed_generation: None,
+                last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    k8s_openapi::jiff::Timestamp::now(),
+                ),
+            });
+        status.backup = Some(storefleet_types::BackupStatus {
+            last: Some(storefleet_types::BackupRecord {
+                job: "backup-1".into(),
+                snapshot: Some("5ba21d3e".into()),
+                orders: Some(3),
+                ..storefleet_types::BackupRecord::default()
+            }),
+            last_verified_restore: None,
+        });
+        api.backend.put_status(
+            "shop",
+            status,
+            storefleet_api::backend::EventView {
+                type_: "Normal".into(),
+                reason: phase.as_str().into(),
+                message: String::new(),
+                time: None,
+            },
+        );
+    };
+    with_backups(Phase::Provisioning);
+    let r = backup().await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        message(&r).contains("only a Ready store"),
+        "{}",
+        message(&r)
+    );
+    with_backups(Phase::Ready);
+    let r = backup().await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(r.body["backup"]["last"]["snapshot"], "5ba21d3e");
+    let store = api.backend.get("shop").await.expect("get").expect("store");
+    let asked = store
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("storefleet.io/backup-now"))
+        .cloned()
+        .expect("the backup-now annotation");
+    assert!(asked.parse::<u64>().is_ok(), "a fresh value: {asked}");
+    // Asking again and again runs into the rate limit, with Retry-After.
+    let mut limited = None;
+    for _ in 0..100 {
+        let r = backup().await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+    }
+    let limited = limited.expect("backups are rate limited");
+    assert!(limited.headers.contains_key("retry-after"));
 }
 
 #[tokio::test]

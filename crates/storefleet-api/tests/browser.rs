@@ -256,13 +256,14 @@ impl storefleet_api::backend::Backend for Unreachable {
     ) -> Result<(), storefleet_api::backend::BackendError> {
         self.0.delete(store).await
     }
-    async fn request_retry(
+    async fn annotate(
         &self,
         name: &str,
-        token: &str,
+        annotation: &str,
+        value: &str,
     ) -> Result<std::sync::Arc<storefleet_types::Store>, storefleet_api::backend::BackendError>
     {
-        self.0.request_retry(name, token).await
+        self.0.annotate(name, annotation, value).await
     }
     async fn events(
         &self,

@@ -6,7 +6,8 @@
 //! namespace with pods would never go away.
 //!
 //! Per namespace, a test can hold back the pods of a component (`app.kubernetes.io/component`)
-//! and choose what Job pods do ([`JobPods`]).
+//! and choose what Job pods do ([`JobPods`]) and which termination message a container of a
+//! succeeded Job pod leaves (what a kubelet copies from `/dev/termination-log`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,6 +45,7 @@ pub enum JobPods {
 struct Policy {
     held: HashSet<String>,
     jobs: JobPods,
+    reports: HashMap<String, String>,
 }
 
 type Policies = Arc<Mutex<HashMap<String, Policy>>>;
@@ -95,6 +97,14 @@ impl Kubelet {
     pub fn release(&self, namespace: &str, component: &str) {
         self.update(namespace, |p| {
             p.held.remove(component);
+        });
+    }
+
+    /// The termination message the container `container` of a succeeded Job pod in `namespace`
+    /// leaves from now on.
+    pub fn report(&self, namespace: &str, container: &str, message: &str) {
+        self.update(namespace, |p| {
+            p.reports.insert(container.to_string(), message.to_string());
         });
     }
 
@@ -278,6 +288,13 @@ async fn handle(client: &Client, policies: &Policies, pod: &Pod) {
     let statuses: Vec<_> = containers
         .iter()
         .map(|c| {
+            let mut state = state.clone();
+            if let (Some(message), Some(terminated)) = (
+                policy.reports.get(c).filter(|_| target == "Succeeded"),
+                state.get_mut("terminated"),
+            ) {
+                terminated["message"] = json!(message);
+            }
             json!({"name": c, "ready": ready, "started": target == "Running", "restartCount": 0,
                    "image": "envtest", "imageID": "", "state": state})
         })

@@ -97,14 +97,23 @@ impl ObjectStore {
     /// One node in the layout, the bucket, the key.
     fn lay_out(&mut self) -> Result<(), Error> {
         let deadline = Instant::now() + Duration::from_secs(30);
-        let id = loop {
-            match self.garage(&["node", "id", "-q"]) {
-                Ok(out) => break out.split('@').next().unwrap_or_default().trim().to_string(),
-                Err(e) if Instant::now() > deadline => return Err(e),
+        // `node id` reads the node's key from its metadata folder, which the server writes at
+        // start; `layout assign` is the first call over RPC, which the server answers only once
+        // it listens (later on a busy machine): both are retried until the deadline.
+        let until_ready = |args: &[&str]| loop {
+            match self.garage(args) {
+                Ok(out) => break Ok(out),
+                Err(e) if Instant::now() > deadline => break Err(e),
                 Err(_) => std::thread::sleep(Duration::from_millis(200)),
             }
         };
-        self.garage(&["layout", "assign", "-z", "dc1", "-c", "1G", &id])?;
+        let id = until_ready(&["node", "id", "-q"])?
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        until_ready(&["layout", "assign", "-z", "dc1", "-c", "1G", &id])?;
         self.garage(&["layout", "apply", "--version", "1"])?;
         let bucket = self.bucket.clone();
         self.garage(&["bucket", "create", &bucket])?;

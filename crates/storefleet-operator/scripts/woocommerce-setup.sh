@@ -8,7 +8,8 @@
 # Inputs (env): STORE_URL STORE_TITLE ADMIN_USER ADMIN_PASSWORD ADMIN_EMAIL THEME CURRENCY
 # SAMPLE_PRODUCTS PAYMENT_METHODS (space separated, first one takes the test order)
 # WOOCOMMERCE_VERSION (optional), RESTORED_FROM (optional: the store whose backup the restore Job
-# put in place; that shop is adopted) and the WORDPRESS_DB_* / salt variables of the storefront.
+# put in place; that shop is adopted), WP_ENVIRONMENT_TYPE (staging for a clone of another store:
+# no e-mail, no online payment) and the WORDPRESS_DB_* / salt variables of the storefront.
 set -eu
 
 log() { printf 'storefleet-setup: %s\n' "$*"; }
@@ -86,6 +87,53 @@ wipe_foreign_install() {
   wp db reset --yes >/dev/null || fail "could not empty the database of the foreign install"
 }
 
+# A staging clone (restored from another store's backup) never mails the real shop's customers
+# nor takes real payments: a must-use plugin stops every e-mail (`pre_wp_mail`) and offers only
+# the offline payment methods; `staging_settings` switches the online gateways off (test mode
+# where they have one), pauses webhooks and keeps search engines away. Both run on every setup.
+staging_guard() {
+  mu="$DOCROOT/wp-content/mu-plugins"
+  mkdir -p "$mu" || fail "cannot make $mu"
+  cat >"$mu/storefleet-staging.php" <<'PHP' || fail "cannot write the staging guard"
+<?php
+/*
+ * Plugin Name: Storefleet staging clone
+ * Description: This shop is a staging clone of another store: it sends no e-mail and offers only offline payment methods. Written by Storefleet's setup on every run.
+ */
+add_filter( 'pre_wp_mail', '__return_false', PHP_INT_MAX );
+add_filter(
+	'woocommerce_available_payment_gateways',
+	function ( $gateways ) {
+		foreach ( array_keys( (array) $gateways ) as $id ) {
+			if ( ! in_array( $id, array( 'bacs', 'cheque', 'cod' ), true ) ) {
+				unset( $gateways[ $id ] );
+			}
+		}
+		return $gateways;
+	},
+	PHP_INT_MAX
+);
+PHP
+  log "staging clone: e-mail is off, only offline payment methods are offered"
+}
+staging_settings() {
+  # shellcheck disable=SC2016 # PHP, not shell
+  wp eval '
+    foreach (WC()->payment_gateways()->payment_gateways() as $id => $gateway) {
+      if (in_array($id, array("bacs", "cheque", "cod"), true)) { continue; }
+      $gateway->update_option("enabled", "no");
+      if (array_key_exists("testmode", $gateway->get_form_fields())) { $gateway->update_option("testmode", "yes"); }
+    }
+    $webhooks = WC_Data_Store::load("webhook");
+    foreach ($webhooks->get_webhooks_ids("active") as $id) {
+      $webhook = wc_get_webhook($id);
+      if ($webhook) { $webhook->set_status("paused"); $webhook->save(); }
+    }
+  ' >/dev/null || fail "could not switch the staging clone's online payments and webhooks off"
+  wp option update blog_public 0 >/dev/null || fail "could not hide the staging clone from search engines"
+  log "staging clone: online payment gateways off (test mode), webhooks paused, hidden from search engines"
+}
+
 # A shop restored from a backup of one of this owner's stores (the operator ran the restore Job,
 # before anything could reach the shop): moved to this store's address, its admin is ours.
 adopt_restored() {
@@ -132,6 +180,8 @@ if ! wp core is-installed >/dev/null 2>&1; then
   mark_ours
 fi
 wp core is-installed || fail "WordPress reports it is not installed"
+# A staging clone: the guard goes in before anything loads the restored shop's plugins.
+[ "${WP_ENVIRONMENT_TYPE:-}" = staging ] && staging_guard
 # The title is user input: passed on stdin, so that a title such as `--exec=...` is never
 # read as an option by WP-CLI.
 printf '%s' "$STORE_TITLE" | wp option update blogname >/dev/null || fail "could not set the shop title"
@@ -149,6 +199,7 @@ fi
 wp plugin is-active woocommerce || wp plugin activate woocommerce || fail "could not activate WooCommerce"
 wp plugin is-active woocommerce || fail "WooCommerce is installed but not active"
 log "WooCommerce is active"
+[ "${WP_ENVIRONMENT_TYPE:-}" = staging ] && staging_settings
 
 wp theme is-installed "$THEME" || wp theme install "$THEME" || fail "could not install theme $THEME"
 [ "$(wp theme list --status=active --field=name)" = "$THEME" ] || wp theme activate "$THEME" >/dev/null \

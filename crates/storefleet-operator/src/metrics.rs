@@ -12,6 +12,8 @@
 //! | `storefleet_backup_last_success_timestamp_seconds` | gauge | `store`: when its newest successful backup finished |
 //! | `storefleet_backup_last_verified_timestamp_seconds` | gauge | `store`: when its newest successful drill finished (the measured RPO is now minus the backup it restored) |
 //! | `storefleet_backup_drill_failed` | gauge | `store`: 1 while its newest drill failed |
+//! | `storefleet_backup_verified_snapshot_timestamp_seconds` | gauge | `store`: when the newest backup a drill restored was taken (the measured RPO is now minus this) |
+//! | `storefleet_backup_restore_duration_seconds` | gauge | `store`: how long the newest successful drill took to restore, load and check (the measured RTO) |
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -66,6 +68,8 @@ pub struct Metrics {
     backup_success: Family<StoreLabel, Gauge>,
     backup_verified: Family<StoreLabel, Gauge>,
     drill_failed: Family<StoreLabel, Gauge>,
+    verified_snapshot: Family<StoreLabel, Gauge>,
+    restore_duration: Family<StoreLabel, Gauge>,
 }
 
 const PHASES: [Phase; 5] = [
@@ -137,6 +141,18 @@ impl Default for Metrics {
             "1 while a store's newest restore drill failed",
             drill_failed.clone(),
         );
+        let verified_snapshot = Family::<StoreLabel, Gauge>::default();
+        registry.register(
+            "backup_verified_snapshot_timestamp_seconds",
+            "When the newest backup a restore drill proved was taken (Unix time): the RPO is now minus this",
+            verified_snapshot.clone(),
+        );
+        let restore_duration = Family::<StoreLabel, Gauge>::default();
+        registry.register(
+            "backup_restore_duration_seconds",
+            "How long the newest successful restore drill took (the measured RTO)",
+            restore_duration.clone(),
+        );
         for phase in PHASES {
             stores
                 .get_or_create(&PhaseLabel {
@@ -158,6 +174,8 @@ impl Default for Metrics {
             backup_success,
             backup_verified,
             drill_failed,
+            verified_snapshot,
+            restore_duration,
         }
     }
 }
@@ -198,6 +216,8 @@ impl Metrics {
         self.backup_success.remove(&label);
         self.backup_verified.remove(&label);
         self.drill_failed.remove(&label);
+        self.verified_snapshot.remove(&label);
+        self.restore_duration.remove(&label);
     }
 
     /// Records a store's newest successful backup and drill (Unix seconds, when there is one) and
@@ -208,6 +228,7 @@ impl Metrics {
         success: Option<i64>,
         verified: Option<i64>,
         drill_failed: bool,
+        proven: Option<&storefleet_types::BackupRecord>,
     ) {
         let label = StoreLabel {
             store: store.to_string(),
@@ -215,6 +236,14 @@ impl Metrics {
         for (family, value) in [
             (&self.backup_success, success),
             (&self.backup_verified, verified),
+            (
+                &self.verified_snapshot,
+                proven
+                    .and_then(|r| r.snapshot_time.as_deref())
+                    .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                    .map(|t| t.as_second()),
+            ),
+            (&self.restore_duration, proven.and_then(|r| r.seconds)),
         ] {
             match value {
                 Some(at) => {

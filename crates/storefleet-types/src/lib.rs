@@ -22,4 +22,4 @@ pub use spec::{
     RestoreFromSpec, RetentionSpec, SetupSpec, StorageSpec, Store, StoreSpec, TlsSpec,
     VersionsSpec,
 };
-pub use status::{Phase, StoreData, StoreStatus, condition};
+pub use status::{BackupRecord, BackupStatus, Phase, StoreData, StoreStatus, condition};

@@ -87,6 +87,11 @@ pub struct StoreStatus {
     /// shrink.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub volume_sizes: BTreeMap<String, String>,
+
+    /// The store's newest backup and its newest restore proven by a drill (stores with backups
+    /// only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupStatus>,
 }
 
 impl StoreStatus {
@@ -112,6 +117,63 @@ pub struct StoreData {
     /// The uid of each volume claim that holds the shop's data (database, files), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub volumes: BTreeMap<String, String>,
+}
+
+/// What the store's backups have recorded, from the reports of their pods.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStatus {
+    /// The newest successful backup: its snapshot, when it was taken, how long it took, its
+    /// dump's size and what the shop held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<BackupRecord>,
+
+    /// The newest drill that restored a backup and found it whole: `snapshot` is the newest
+    /// backup proven by a restore (the RPO is the age of its `snapshotTime`), `seconds` the
+    /// measured restore time (the RTO), the counts what the restored shop held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified_restore: Option<BackupRecord>,
+}
+
+/// One backup or drill, as its pod reported it. A field its pod did not report (the pod was
+/// removed before the operator read it) is left out.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupRecord {
+    /// The Job that ran it.
+    pub job: String,
+
+    /// When the Job finished (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+
+    /// The restic snapshot (short id): what `spec.restoreFrom.snapshot` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+
+    /// When the snapshot was taken (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_time: Option<String>,
+
+    /// How long it took: a backup's dump and upload; a drill's restore, load and checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<i64>,
+
+    /// The size of the database dump in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
+
+    /// Orders in the shop (in the backup; in the restored shop, for a drill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders: Option<i64>,
+
+    /// Published products.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<i64>,
+
+    /// Customers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customers: Option<i64>,
 }
 
 /// Coarse lifecycle phase.

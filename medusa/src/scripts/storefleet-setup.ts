@@ -8,7 +8,9 @@
 // Inputs (environment):
 //   STORE_TITLE, ADMIN_EMAIL, ADMIN_PASSWORD, CURRENCY (ISO 4217), SAMPLE_PRODUCTS (0-50),
 //   COUNTRY (ISO 3166-1 alpha-2, default from the currency), MEDUSA_URL (the server, for the
-//   Store API). Secrets are never printed.
+//   Store API), RESTORED_FROM (optional: the store whose backup the restore Job put in place;
+//   that shop is adopted: its admin login takes this store's password, its cache is emptied).
+//   Secrets are never printed.
 import {
   createApiKeysWorkflow,
   createInventoryLevelsWorkflow,
@@ -65,6 +67,7 @@ export default async function storefleetSetup({ container }: ExecArgs) {
   if (!Number.isInteger(sampleProducts) || sampleProducts < 0 || sampleProducts > 50) fail("SAMPLE_PRODUCTS must be 0 to 50")
   const country = (process.env.COUNTRY || COUNTRY_OF[currency] || "us").toLowerCase()
   const medusaUrl = required("MEDUSA_URL").replace(/\/$/, "")
+  const restoredFrom = process.env.RESTORED_FROM || ""
   const created: string[] = []
 
   const link = container.resolve(ContainerRegistrationKeys.LINK)
@@ -79,6 +82,12 @@ export default async function storefleetSetup({ container }: ExecArgs) {
   const fulfillment = container.resolve(Modules.FULFILLMENT)
   const apiKeys = container.resolve(Modules.API_KEY)
   const products = container.resolve(Modules.PRODUCT)
+
+  if (restoredFrom) {
+    log(`adopting the shop restored from a backup of store ${restoredFrom}`)
+    // What the server cached before the restore is not the restored shop's.
+    await container.resolve(Modules.CACHE).invalidate("*")
+  }
 
   // The admin: a user and its login, checked as one. A run that stopped between the two (a user
   // without a login) is completed now; a login for the e-mail that is not this user's (someone
@@ -106,6 +115,12 @@ export default async function storefleetSetup({ container }: ExecArgs) {
       fail(`a login for the admin e-mail exists that is not the admin user's (${owner ? "another user's" : "not an admin's, e.g. a customer's"}): it was not made by this setup; remove it, or give the store another setup.adminEmail`)
     }
     log("the admin login exists and is the admin user's")
+    if (restoredFrom) {
+      // A shop restored from a backup: its admin's password is the backed-up store's until now.
+      const { success, error } = await auth.updateProvider("emailpass", { entity_id: adminEmail, password: adminPassword })
+      if (!success) fail(`could not hand the restored shop to this store's admin: ${error}`)
+      log("the restored shop's admin logs in with this store's password")
+    }
   }
 
   // Sales channel.

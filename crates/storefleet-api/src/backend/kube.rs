@@ -162,9 +162,13 @@ impl Backend for KubeBackend {
         }
     }
 
-    async fn request_retry(&self, name: &str, token: &str) -> Result<Arc<Store>, BackendError> {
-        let patch =
-            serde_json::json!({"metadata": {"annotations": {names::RETRY_ANNOTATION: token}}});
+    async fn annotate(
+        &self,
+        name: &str,
+        annotation: &str,
+        value: &str,
+    ) -> Result<Arc<Store>, BackendError> {
+        let patch = serde_json::json!({"metadata": {"annotations": {annotation: value}}});
         self.stores()
             .patch(
                 name,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use storefleet_types::names::{self, child};
+use storefleet_types::names::child;
 use storefleet_types::{Phase, Store, StoreStatus};
 use tokio::sync::broadcast;
 
@@ -202,7 +202,12 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    async fn request_retry(&self, name: &str, token: &str) -> Result<Arc<Store>, BackendError> {
+    async fn annotate(
+        &self,
+        name: &str,
+        annotation: &str,
+        value: &str,
+    ) -> Result<Arc<Store>, BackendError> {
         let updated = {
             let mut s = self.lock();
             let store = s
@@ -214,7 +219,7 @@ impl Backend for MemoryBackend {
                 .metadata
                 .annotations
                 .get_or_insert_with(Default::default)
-                .insert(names::RETRY_ANNOTATION.into(), token.into());
+                .insert(annotation.into(), value.into());
             let store = Arc::new(store);
             s.stores.insert(name.into(), store.clone());
             store

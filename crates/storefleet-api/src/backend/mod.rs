@@ -86,11 +86,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Deletes this Store (by uid: a newer store of the same name is never touched, it is
     /// NotFound); Ok when it was not there.
     fn delete(&self, store: &Store) -> impl Future<Output = Result<(), BackendError>> + Send;
-    /// Sets the `storefleet.io/retry` annotation.
-    fn request_retry(
+    /// Sets the annotation `annotation` (`storefleet.io/retry`, `storefleet.io/backup-now`) of
+    /// a Store to `value`.
+    fn annotate(
         &self,
         name: &str,
-        token: &str,
+        annotation: &str,
+        value: &str,
     ) -> impl Future<Output = Result<Arc<Store>, BackendError>> + Send;
     /// Events about a Store, newest first.
     fn events(

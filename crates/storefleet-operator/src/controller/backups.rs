@@ -1,19 +1,24 @@
 //! A store's backups beyond its CronJob: what they show (pure, from the watches: the newest
 //! finished backup Job, succeeded or failed, for the `BackupReady` condition), and a backup
-//! asked for now (`storefleet.io/backup-now`): one Job from the CronJob's template per value.
+//! asked for now (`storefleet.io/backup-now`): one Job from the CronJob's template per value;
+//! and what the newest backup and drill reported (their pods' termination messages, read once
+//! per Job into `status.backup`).
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use storefleet_types::Store;
+use kube::api::{Api, ListParams};
+use serde::Deserialize;
 use storefleet_types::names::{self, Component, child};
-use tracing::info;
+use storefleet_types::{BackupRecord, Store};
+use tracing::{info, warn};
 
 use crate::controller::children::key_of;
 use crate::controller::context::Context;
 use crate::controller::memory::Seen;
 use crate::controller::observe::JobState;
 use crate::controller::requests::{self, ApplyError};
-use crate::controller::status::Backups;
+use crate::controller::status::{Backups, StatusFacts};
 use crate::desired::StoreObjects;
 use crate::desired::shop::hashed_name;
 use crate::validate::ValidatedStore;
@@ -76,6 +81,103 @@ pub fn observed(seen: &Seen, store: &ValidatedStore) -> (Option<Backups>, Option
     )
 }
 
+/// Records in `facts.backup` what the newest successful backup and drill reported: each Job's
+/// pod is read once (a list of its pods), when it is newer than what the status holds. A read
+/// that fails is tried again on the next pass; a pod already gone leaves a record of the Job and
+/// its time only.
+pub async fn record(
+    ctx: &Context,
+    store: &ValidatedStore,
+    observed: &(Option<Backups>, Option<Backups>),
+    facts: &mut StatusFacts,
+) {
+    let (Some(backup), Some(drill)) = observed else {
+        return;
+    };
+    let status = facts.backup.get_or_insert_default();
+    for (runs, slot, container) in [
+        (backup, &mut status.last, "restic"),
+        (drill, &mut status.last_verified_restore, "drill"),
+    ] {
+        let Backups::Succeeded { job, at } = runs else {
+            continue;
+        };
+        if slot.as_ref().is_some_and(|r| &r.job == job) {
+            continue;
+        }
+        match report(ctx, &store.namespace, job, container).await {
+            Ok(message) => *slot = Some(record_of(job, at, message.as_deref())),
+            Err(e) => {
+                warn!(store = %store.name, %job, error = %e, "cannot read the report of a backup Job")
+            }
+        }
+    }
+}
+
+/// The termination message of `container` in a succeeded pod of `job`.
+async fn report(
+    ctx: &Context,
+    namespace: &str,
+    job: &str,
+    container: &str,
+) -> Result<Option<String>, kube::Error> {
+    ctx.metrics.api_request("list_pods");
+    let pods = Api::<Pod>::namespaced(ctx.client.clone(), namespace)
+        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}")))
+        .await?;
+    Ok(pods
+        .items
+        .iter()
+        .flat_map(|pod| {
+            pod.status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+        })
+        .filter(|c| c.name == container)
+        .filter_map(|c| c.state.as_ref()?.terminated.as_ref())
+        .find(|t| t.exit_code == 0)
+        .and_then(|t| t.message.clone()))
+}
+
+/// A backup or drill pod's report: one line of JSON (the scripts write it).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    snapshot: Option<String>,
+    snapshot_time: Option<String>,
+    seconds: Option<i64>,
+    #[serde(default)]
+    manifest: Manifest,
+}
+
+/// The dump's manifest in a report.
+#[derive(Debug, Default, Deserialize)]
+struct Manifest {
+    bytes: Option<i64>,
+    orders: Option<i64>,
+    products: Option<i64>,
+    customers: Option<i64>,
+}
+
+/// The record of `job` (finished `at`) from its pod's report, if it left a readable one.
+pub fn record_of(job: &str, at: &str, message: Option<&str>) -> BackupRecord {
+    let report: Report = message
+        .and_then(|m| serde_json::from_str(m.trim()).ok())
+        .unwrap_or_default();
+    let text = |s: Option<String>| s.filter(|s| !s.is_empty());
+    BackupRecord {
+        job: job.to_string(),
+        finished_at: Some(at.to_string()),
+        snapshot: text(report.snapshot),
+        snapshot_time: text(report.snapshot_time),
+        seconds: report.seconds,
+        bytes: report.manifest.bytes,
+        orders: report.manifest.orders,
+        products: report.manifest.products,
+        customers: report.manifest.customers,
+    }
+}
+
 /// The newest finished Job whose name starts with `cron_job` and a dash.
 fn newest(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Option<Backups> {
     let backup = store.backup.as_ref()?;
@@ -102,4 +204,42 @@ fn newest(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Option<Backups
         },
         Some((_, _, JobState::Running(_))) => Backups::NoneYet,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_becomes_the_record_and_a_missing_one_leaves_the_job() {
+        let message = r#"{"snapshot": "1a2b3c4d", "snapshotTime": "2026-12-04T03:00:01.5Z", "seconds": 12, "manifest": {"engine": "woocommerce", "orders": 7, "products": 2, "customers": 1, "sha256": "ab", "bytes": 4096, "seconds": 3}}
+"#;
+        let record = record_of("backup-29000", "2026-12-04T03:00:20Z", Some(message));
+        assert_eq!(record.snapshot.as_deref(), Some("1a2b3c4d"));
+        assert_eq!(
+            record.snapshot_time.as_deref(),
+            Some("2026-12-04T03:00:01.5Z")
+        );
+        assert_eq!(record.seconds, Some(12), "the whole run's, not the dump's");
+        assert_eq!(
+            (
+                record.orders,
+                record.products,
+                record.customers,
+                record.bytes
+            ),
+            (Some(7), Some(2), Some(1), Some(4096))
+        );
+        for missing in [None, Some(""), Some("restic: something else")] {
+            let record = record_of("backup-29000", "2026-12-04T03:00:20Z", missing);
+            assert_eq!(
+                record,
+                BackupRecord {
+                    job: "backup-29000".into(),
+                    finished_at: Some("2026-12-04T03:00:20Z".into()),
+                    ..BackupRecord::default()
+                }
+            );
+        }
+    }
 }

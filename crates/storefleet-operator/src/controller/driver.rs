@@ -170,6 +170,7 @@ async fn provision(
     sweep_unwanted(ctx, store, &objects, &facts, done).await?; //           client
     let (restarting, rejected) = (setup.restarting || live.restarting, live.rejected.clone());
     let backups = backups::observed(ctx.memory.seen(), validated); //        no client
+    backups::record(ctx, validated, &backups, &mut facts).await; //           client (once a Job)
     let progress = assess::progress(live, setup, route, backups); //         no client
     let timeout = Duration::from_secs(ctx.config.provisioning_timeout_seconds);
     let created = store.metadata.creation_timestamp.as_ref();

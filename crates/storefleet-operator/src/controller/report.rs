@@ -49,6 +49,10 @@ pub async fn finish(
     outcome: Outcome,
 ) -> Result<(), StatusError> {
     let prev = store.status.clone().unwrap_or_default();
+    let proven = facts
+        .backup
+        .as_ref()
+        .and_then(|b| b.last_verified_restore.clone());
     let next = next_status(&prev, facts, &outcome, ctx.clock.now());
     let name = store.name_any();
     if store.status.as_ref() != Some(&next) {
@@ -67,7 +71,7 @@ pub async fn finish(
         };
         let drill_failed = matches!(drill, Backups::Failed { .. });
         ctx.metrics
-            .set_backups(&name, at(backup), at(drill), drill_failed);
+            .set_backups(&name, at(backup), at(drill), drill_failed, proven.as_ref());
     }
     let phase_changed = prev.phase != next.phase;
     let failure_changed = stalled_reason(&prev) != stalled_reason(&next);

@@ -7,7 +7,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use storefleet_types::names;
-use storefleet_types::{Phase, Store, StoreData, StoreStatus, condition};
+use storefleet_types::{BackupStatus, Phase, Store, StoreData, StoreStatus, condition};
 
 use crate::controller::observe::Step;
 
@@ -171,6 +171,8 @@ pub struct StatusFacts {
     pub data: Option<StoreData>,
     /// The size each data volume claim has been grown to.
     pub volume_sizes: std::collections::BTreeMap<String, String>,
+    /// The newest backup and verified restore recorded.
+    pub backup: Option<BackupStatus>,
 }
 
 impl StatusFacts {
@@ -196,6 +198,7 @@ impl StatusFacts {
             ready_at: prev.ready_at,
             data: prev.data,
             volume_sizes: prev.volume_sizes,
+            backup: prev.backup,
         }
     }
 }
@@ -249,6 +252,7 @@ pub fn next_status(
         ready_at: facts.ready_at,
         data: facts.data,
         volume_sizes: facts.volume_sizes,
+        backup: facts.backup,
     }
 }
 

@@ -235,20 +235,28 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
             App::Medusa(m) => AppObjects::Medusa(medusa::build_medusa(store, m)),
         },
         route: route::build_route(store),
-        backup: match (&store.backup, &store.app) {
-            (Some(b), App::Woocommerce(_)) => Some(backup::BackupObjects {
-                scripts: backup::scripts(store),
+        backup: store.backup.as_ref().map(|b| {
+            let parts = backup_parts(store);
+            backup::BackupObjects {
+                scripts: backup::scripts(store, &parts),
                 policy: network::build_backup_policy(store, b),
-                cron_job: woocommerce::backup::build_backup_cron_job(store, b),
-                drill: woocommerce::backup::build_drill_cron_job(store, b),
+                cron_job: backup::pods::build_backup_cron_job(store, b, &parts),
+                drill: backup::pods::build_drill_cron_job(store, b, &parts),
                 secret: None,
                 restore_job: b.restore.as_ref().map(|r| {
-                    woocommerce::backup::build_restore_job(store, b, &r.store, &r.snapshot)
+                    backup::pods::build_restore_job(store, b, &parts, &r.store, &r.snapshot)
                 }),
                 restore_secret: None,
-            }),
-            _ => None,
-        },
+            }
+        }),
+    }
+}
+
+/// What the store's engine puts into its backup, drill and restore pods.
+pub fn backup_parts(store: &ValidatedStore) -> backup::pods::EngineParts {
+    match &store.app {
+        App::Woocommerce(woo) => woocommerce::backup::parts(store, woo),
+        App::Medusa(m) => medusa::backup::parts(store, m),
     }
 }
 

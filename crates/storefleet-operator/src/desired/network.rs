@@ -10,8 +10,8 @@
 //!  edge ns ──8089──► cert-manager's HTTP-01 solver (stores with a ClusterIssuer)
 //! ```
 //!
-//! With backups (WooCommerce): backup, restore ──3306──► database, ──the endpoint's port──► the
-//! object store (`backup.egressCidrs`), nothing else.
+//! With backups: backup, restore ──3306 (5432 for Medusa)──► database, ──the endpoint's port──►
+//! the object store (`backup.egressCidrs`), nothing else.
 //!
 //! Medusa (no internet egress: the image holds everything, payments are manual):
 //! ```text
@@ -221,14 +221,14 @@ pub fn build_ingress_controller_access(store: &ValidatedStore) -> NetworkPolicy 
     )
 }
 
-/// Lets the storefront and setup pods (and, with backups, the backup and restore pods) into the
-/// database on 3306 (the database's side).
+/// Lets the application's pods (and, with backups, the backup and restore pods) into the
+/// database on its port (the database's side).
 pub fn build_database_ingress(store: &ValidatedStore) -> NetworkPolicy {
     let mut from = vec![NetworkPolicyPeer {
         pod_selector: Some(web_pods(store)),
         ..NetworkPolicyPeer::default()
     }];
-    if store.backup.is_some() && matches!(store.app, App::Woocommerce(_)) {
+    if store.backup.is_some() {
         from.push(NetworkPolicyPeer {
             pod_selector: Some(selector(store, Component::Backup)),
             ..NetworkPolicyPeer::default()

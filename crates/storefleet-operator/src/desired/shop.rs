@@ -3,13 +3,13 @@
 //! pod template cannot change (a hash of their inputs).
 
 use k8s_openapi::api::core::v1::{
-    PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Service, ServicePort, ServiceSpec,
-    Volume,
+    Affinity, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PodAffinity,
+    PodAffinityTerm, Service, ServicePort, ServiceSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use storefleet_types::names::{Component, child, ports};
 
-use super::{child_meta, rwo_claim_spec, selector_labels};
+use super::{child_meta, rwo_claim_spec, selector, selector_labels};
 use crate::validate::ValidatedStore;
 
 /// Name of the files volume inside pods.
@@ -41,6 +41,25 @@ pub fn build_storefront_service(store: &ValidatedStore) -> Service {
             ..ServiceSpec::default()
         }),
         status: None,
+    }
+}
+
+/// Node topology key a pod that mounts the files volume shares with the storefront pod
+/// (ReadWriteOnce volume).
+pub const HOSTNAME_TOPOLOGY: &str = "kubernetes.io/hostname";
+
+/// Required on the storefront pod's node: a pod that mounts its ReadWriteOnce files volume.
+pub fn on_the_storefronts_node(store: &ValidatedStore) -> Affinity {
+    Affinity {
+        pod_affinity: Some(PodAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                label_selector: Some(selector(store, Component::Storefront)),
+                topology_key: HOSTNAME_TOPOLOGY.into(),
+                ..PodAffinityTerm::default()
+            }]),
+            preferred_during_scheduling_ignored_during_execution: None,
+        }),
+        ..Affinity::default()
     }
 }
 

@@ -212,8 +212,6 @@ pub struct ResolvedBackup {
     pub retention: crate::config::Retention,
     /// The restic image.
     pub image: String,
-    /// The MariaDB image (its client dumps and loads the database).
-    pub database_image: String,
     /// The object store's addresses and port: the backup pods' only way out.
     pub egress_cidrs: Vec<ipnet::IpNet>,
     /// The object store's port.
@@ -278,6 +276,16 @@ pub struct ValidatedStore {
 }
 
 impl ValidatedStore {
+    /// Restored from another store's backup (`spec.restoreFrom.store` is not this store): a
+    /// clone, run as a staging shop that mails no one and takes no payment. Restoring a store's
+    /// own backups under its own name (rolling a shop back) is the shop itself.
+    pub fn is_staging_clone(&self) -> bool {
+        self.backup
+            .as_ref()
+            .and_then(|b| b.restore.as_ref())
+            .is_some_and(|r| r.store != self.name)
+    }
+
     /// `http(s)://host`.
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };

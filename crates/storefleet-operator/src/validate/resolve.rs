@@ -443,13 +443,6 @@ pub(super) fn backup(
         repository: target.repository(&spec.owner, &from.store),
         snapshot: from.snapshot.clone(),
     });
-    if restore.is_some() && spec.engine != storefleet_types::Engine::Woocommerce {
-        p.add(invalid(
-            "spec.restoreFrom",
-            "only WooCommerce stores are backed up so far; a Medusa store cannot be restored yet"
-                .into(),
-        ));
-    }
     Some(ResolvedBackup {
         restore,
         owner: spec.owner.clone(),
@@ -460,7 +453,6 @@ pub(super) fn backup(
         drill_schedule: target.drill_schedule.clone(),
         retention,
         image: config.images.restic.reference(None),
-        database_image: config.images.mariadb.reference(None),
         egress_cidrs: target.egress_cidrs.clone(),
         port: target.s3.port().unwrap_or(443),
     })

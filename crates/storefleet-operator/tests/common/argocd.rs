@@ -78,3 +78,67 @@ pub fn health(object: &Value) -> (String, String) {
     let (status, message) = text.split_once('\n').unwrap_or((&text, ""));
     (status.to_string(), message.to_string())
 }
+
+/// Runs `lua` (with `obj` set to `object`) through Lua 5.4; its output.
+pub fn run_lua(object: &Value, lua: &str) -> String {
+    let script = format!("obj = {}\n{lua}", lua_literal(object));
+    let out = Command::new("lua5.4")
+        .args(["-e", &script])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("lua5.4 is needed for this test (make test-deps installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "lua failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The resource actions' discovery on an object: (name, disabled), sorted by name.
+pub fn discover_actions(object: &Value) -> Vec<(String, bool)> {
+    let path = lua_literal(&Value::String(
+        health_dir()
+            .join("actions/discovery.lua")
+            .display()
+            .to_string(),
+    ));
+    let out = run_lua(
+        object,
+        &format!(
+            "local actions = dofile({path})\nlocal names = {{}}\n\
+             for name in pairs(actions) do names[#names + 1] = name end\n\
+             table.sort(names)\n\
+             for _, name in ipairs(names) do io.write(name, \" \", tostring(actions[name].disabled == true), \"\\n\") end\n"
+        ),
+    );
+    out.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, disabled)| (name.to_string(), disabled == "true"))
+        .collect()
+}
+
+/// Runs the resource action `action` on an object; the annotations of what it returns.
+pub fn run_action(object: &Value, action: &str) -> Vec<(String, String)> {
+    let path = lua_literal(&Value::String(
+        health_dir()
+            .join(format!("actions/{action}/action.lua"))
+            .display()
+            .to_string(),
+    ));
+    let out = run_lua(
+        object,
+        &format!(
+            "local o = dofile({path})\n\
+             for k, v in pairs(o.metadata.annotations or {{}}) do io.write(k, \"=\", v, \"\\n\") end\n"
+        ),
+    );
+    let mut annotations: Vec<(String, String)> = out
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    annotations.sort();
+    annotations
+}

@@ -4,7 +4,7 @@
 
 use crate::argocd;
 
-use argocd::{health, health_dir, lua_literal, root};
+use argocd::{discover_actions, health, health_dir, lua_literal, root, run_action};
 use serde_json::Value;
 use storefleet_operator::metrics::Metrics;
 
@@ -43,6 +43,62 @@ fn argocd_health_check_passes_its_upstream_test_cases() {
             "{input}"
         );
     }
+}
+
+#[test]
+fn argocd_resource_actions_pass_their_upstream_discovery_cases_and_set_their_annotation() {
+    let dir = health_dir().join("actions");
+    let cases: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(dir.join("action_test.yaml")).expect("tests"),
+    )
+    .expect("yaml");
+    let load = |input: &str| -> Value {
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join(input)).expect("testdata"))
+            .expect("yaml")
+    };
+    let cases = cases["discoveryTests"].as_array().expect("discoveryTests");
+    assert!(cases.len() >= 4);
+    for case in cases {
+        let input = case["inputPath"].as_str().expect("inputPath");
+        let mut want: Vec<(String, bool)> = case["result"]
+            .as_array()
+            .expect("result")
+            .iter()
+            .map(|a| {
+                (
+                    a["name"].as_str().expect("name").to_string(),
+                    a["disabled"].as_bool().expect("disabled"),
+                )
+            })
+            .collect();
+        want.sort();
+        assert_eq!(discover_actions(&load(input)), want, "{input}");
+    }
+    // Each action sets its annotation to the time (a new value each time it is run, the way
+    // kubectl annotate does), keeping the others.
+    let mut ready = load("testdata/ready-with-backups.yaml");
+    ready["metadata"]["annotations"] = serde_json::json!({"team": "shop"});
+    for (action, annotation) in [
+        ("backup-now", "storefleet.io/backup-now"),
+        ("retry", "storefleet.io/retry"),
+    ] {
+        let annotations = run_action(&ready, action);
+        let value = annotations
+            .iter()
+            .find(|(k, _)| k == annotation)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{action} sets {annotation}: {annotations:?}"));
+        assert!(
+            value.len() == 16
+                && value.ends_with('Z')
+                && value[..8].chars().all(|c| c.is_ascii_digit()),
+            "{action}: a UTC time, {value}"
+        );
+        assert!(annotations.contains(&("team".into(), "shop".into())));
+    }
+    // Without any annotation yet.
+    let bare = load("testdata/ready.yaml");
+    assert_eq!(run_action(&bare, "backup-now").len(), 1);
 }
 
 #[test]
@@ -144,7 +200,19 @@ fn alert_rules_use_metrics_the_operator_exports() {
     let metrics = Metrics::default();
     metrics.reconcile_error("Apply");
     metrics.time_to_ready(std::time::Duration::from_secs(1));
-    metrics.set_backups("alice", Some(1_800_000_000), Some(1_800_000_000), false);
+    let proven = storefleet_types::BackupRecord {
+        job: "drill-29000".into(),
+        snapshot_time: Some("2027-01-15T08:00:00Z".into()),
+        seconds: Some(40),
+        ..storefleet_types::BackupRecord::default()
+    };
+    metrics.set_backups(
+        "alice",
+        Some(1_800_000_000),
+        Some(1_800_000_000),
+        false,
+        Some(&proven),
+    );
     let exported = metrics.encode();
     let mut checked = 0;
     for group in rules["spec"]["groups"].as_array().expect("groups") {

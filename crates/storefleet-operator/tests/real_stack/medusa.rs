@@ -20,6 +20,9 @@
 
 use crate::customer;
 
+#[path = "medusa_backup.rs"]
+mod backup;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -113,8 +116,16 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The operator's objects for a Medusa store, and the values of its generated Secrets.
-fn operator_objects() -> (MedusaObjects, BTreeMap<(String, String), String>, String) {
+/// The operator's objects for a Medusa store (under `config`), and the values of its generated
+/// Secrets.
+fn operator_objects(
+    config: &OperatorConfig,
+) -> (
+    MedusaObjects,
+    BTreeMap<(String, String), String>,
+    String,
+    storefleet_operator::validate::ValidatedStore,
+) {
     let mut store = Store::test()
         .with_name("bob")
         .with_owner(ADMIN_EMAIL)
@@ -126,7 +137,7 @@ fn operator_objects() -> (MedusaObjects, BTreeMap<(String, String), String>, Str
             ..SetupSpec::default()
         });
     store.metadata.uid = Some("medusa-tier".into());
-    let validated = validate(&store, &OperatorConfig::default()).expect("a valid Medusa store");
+    let validated = validate(&store, config).expect("a valid Medusa store");
     let public_url = validated.url();
     let objects = desired::build(&validated);
     let mut secrets = BTreeMap::new();
@@ -139,7 +150,7 @@ fn operator_objects() -> (MedusaObjects, BTreeMap<(String, String), String>, Str
     let AppObjects::Medusa(medusa) = objects.app else {
         panic!("a Medusa store builds Medusa objects")
     };
-    (medusa, secrets, public_url)
+    (medusa, secrets, public_url, validated)
 }
 
 /// `$(VAR)` references expanded from `vars` (as the kubelet does for env values and args).
@@ -308,8 +319,19 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     std::os::unix::fs::symlink(&tools.modules, server_dir.join("node_modules"))
         .expect("link modules");
 
-    // What the operator builds for the store, and its generated Secrets.
-    let (objects, secrets, public_url) = operator_objects();
+    // What the operator builds for the store (backed up where Garage and restic are here), and
+    // its generated Secrets.
+    let object_store = match backup::object_store() {
+        Ok(store) => Some(store),
+        Err(why) => {
+            eprintln!("skipped: medusa backups: {why}: backup tier not available");
+            None
+        }
+    };
+    let config = object_store
+        .as_ref()
+        .map_or_else(OperatorConfig::default, backup::config);
+    let (objects, secrets, public_url, validated) = operator_objects(&config);
     let admin_password = secrets[&(
         child::ADMIN_SECRET.to_string(),
         secret_keys::ADMIN_PASSWORD.to_string(),
@@ -700,4 +722,65 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
         "{orders}"
     );
     assert!(!server.exited() && !worker.exited());
+
+    // Backups: back up, destroy, restore, clone, drill (`medusa_backup.rs`).
+    if let Some(object_store) = &object_store {
+        let shop = backup::Shop {
+            validated: &validated,
+            secrets: &secrets,
+            object_store,
+            postgres_bin: &tools.postgres,
+            root: tools.root,
+            tmp: tmp.path(),
+            pg_port,
+            superuser_password: &pg["POSTGRES_PASSWORD"],
+            app: (&pg["APP_USER"], &pg["APP_PASSWORD"], &pg["APP_DB"]),
+            uploads: server_dir.join("static"),
+            url: &url,
+            public_url: &public_url,
+            token: &token,
+        };
+        backup::backs_up_restores_clones_and_drills(&shop);
+        assert!(!server.exited(), "the server served the restored shop");
+
+        // The setup of a shop restored from a backup hands it to the new store's admin (here: a
+        // new password) and verifies it.
+        let mut adopt = setup.clone();
+        let new_password = "Restored-shop-password-0123456789";
+        for var in adopt.env.iter_mut().flatten() {
+            if var.name == "ADMIN_PASSWORD" {
+                var.value = Some(new_password.into());
+                var.value_from = None;
+            }
+        }
+        adopt
+            .env
+            .get_or_insert_default()
+            .push(k8s_openapi::api::core::v1::EnvVar {
+                name: "RESTORED_FROM".into(),
+                value: Some("bob".into()),
+                value_from: None,
+            });
+        let adopted = check("setup (a restored shop)", &run(&adopt));
+        assert!(
+            adopted.contains("adopting the shop restored from a backup of store bob")
+                && adopted.contains("logs in with this store's password")
+                && adopted.contains(&format!("verified test order {order}")),
+            "{adopted}"
+        );
+        assert!(
+            !adopted.contains(new_password),
+            "the password is never printed"
+        );
+        let (code, login) = http(
+            "POST",
+            &format!("{url}/auth/user/emailpass"),
+            None,
+            Some(json!({"email": ADMIN_EMAIL, "password": new_password})),
+        );
+        assert_eq!(
+            code, 200,
+            "the admin logs in with the new store's password: {login}"
+        );
+    }
 }

@@ -16,12 +16,16 @@ use crate::wordpress::{Shop, WWW_DATA, resolve_env, run, serve, start_shop_with,
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, Secret};
 use storefleet_envtest::object_store::{self, ObjectStore};
 use storefleet_operator::config::{BackupConfig, OperatorConfig, Retention, S3Target};
+use storefleet_operator::desired::backup::pods::{
+    build_backup_cron_job, build_drill_cron_job, build_restore_job,
+};
 use storefleet_operator::desired::backup::{self, BucketKey};
-use storefleet_operator::desired::woocommerce::backup::{build_backup_cron_job, build_restore_job};
+use storefleet_operator::desired::backup_parts;
 use storefleet_types::{SetupSpec, Store};
 
 /// The platform key of this test (a real one is 32 random bytes in a Secret).
@@ -101,15 +105,20 @@ fn run_container(
             format!("127.0.0.1:{}", shop.db_port),
         );
     }
-    for (k, v) in changes {
-        env.insert((*k).into(), v.clone());
-    }
+    // The pod's /tmp (an emptyDir its containers share), unless the caller names one.
+    let tmp = folder(shop, &format!("tmp-{}", container.name));
+    env.insert("TMPDIR".into(), tmp.display().to_string());
+    // What the kubelet would read into the container's status.
     env.insert(
-        "TMPDIR".into(),
-        folder(shop, &format!("tmp-{}", container.name))
+        "TERMINATION_LOG".into(),
+        folder(shop, "reports")
+            .join(&container.name)
             .display()
             .to_string(),
     );
+    for (k, v) in changes {
+        env.insert((*k).into(), v.clone());
+    }
     env.insert("PATH".into(), "/usr/bin:/bin:/usr/sbin:/sbin".into());
     let command = container.command.clone().expect("command");
     let scripts = folder(shop, "scripts");
@@ -118,10 +127,10 @@ fn run_container(
         .expect("script")
         .to_string_lossy()
         .into_owned();
-    let text = if script_name == backup::RESTIC_KEY {
-        backup::RESTIC_SCRIPT
-    } else {
-        backup::WOOCOMMERCE_SCRIPT
+    let text = match script_name.as_str() {
+        backup::RESTIC_KEY => backup::RESTIC_SCRIPT,
+        backup::WOOCOMMERCE_KEY => backup::WOOCOMMERCE_SCRIPT,
+        other => panic!("no script {other}"),
     };
     let script = scripts.join(&script_name);
     std::fs::write(&script, text).expect("script");
@@ -172,8 +181,16 @@ fn secrets(shop: &Shop, store: &ObjectStore) -> Vec<Secret> {
 
 /// One backup, as the CronJob's pod runs it: `dump`, then `restic`. The snapshot id.
 fn back_up(shop: &Shop, store: &ObjectStore) -> String {
+    back_up_with_report(shop, store).0
+}
+
+/// [`back_up`], with its report as the operator records it.
+fn back_up_with_report(
+    shop: &Shop,
+    store: &ObjectStore,
+) -> (String, storefleet_types::BackupRecord) {
     let resolved = shop.validated.backup.as_ref().expect("backup");
-    let cron = build_backup_cron_job(&shop.validated, resolved);
+    let cron = build_backup_cron_job(&shop.validated, resolved, &backup_parts(&shop.validated));
     let pod = cron
         .spec
         .job_template
@@ -204,16 +221,45 @@ fn back_up(shop: &Shop, store: &ObjectStore) -> String {
     );
     assert!(out.status.success(), "restic backup: {}", text(&out));
     let log = text(&out);
-    log.lines()
+    let snapshot = log
+        .lines()
         .find_map(|l| l.strip_prefix("storefleet-backup: snapshot "))
         .map(str::to_string)
-        .unwrap_or_else(|| panic!("no snapshot id in {log}"))
+        .unwrap_or_else(|| panic!("no snapshot id in {log}"));
+    // Its report, as the operator reads it into status.backup.last.
+    let record = report(shop, "restic");
+    assert_eq!(record.snapshot.as_deref(), Some(snapshot.as_str()));
+    let orders: i64 = shop
+        .wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"])
+        .parse()
+        .expect("count");
+    assert_eq!(record.orders, Some(orders), "the report counts the orders");
+    assert_eq!(record.products, Some(2));
+    assert!(record.bytes.is_some_and(|b| b > 100_000), "{record:?}");
+    assert!(record.seconds.is_some() && record.snapshot_time.is_some());
+    (snapshot, record)
+}
+
+/// The report the container `container` left (its termination message), as the operator
+/// records it.
+fn report(shop: &Shop, container: &str) -> storefleet_types::BackupRecord {
+    let path = shop.path().join("reports").join(container);
+    let message = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    storefleet_operator::controller::backups::record_of("job", "now", Some(&message))
 }
 
 /// One restore of `snapshot`, as the restore Job's pod runs it: `restic`, then `load`.
 fn restore(shop: &Shop, store: &ObjectStore, snapshot: &str) -> Result<String, String> {
     let resolved = shop.validated.backup.as_ref().expect("backup");
-    let job = build_restore_job(&shop.validated, resolved, &shop.validated.name, snapshot);
+    let job = build_restore_job(
+        &shop.validated,
+        resolved,
+        &backup_parts(&shop.validated),
+        &shop.validated.name,
+        snapshot,
+    );
     restore_job(shop, job, &secrets(shop, store), snapshot)
 }
 
@@ -258,10 +304,7 @@ fn restore_job(
 /// `drill` loads it into a scratch database and checks it against its manifest.
 fn drill(shop: &Shop, store: &ObjectStore) -> Result<String, String> {
     let resolved = shop.validated.backup.as_ref().expect("backup");
-    let cron = storefleet_operator::desired::woocommerce::backup::build_drill_cron_job(
-        &shop.validated,
-        resolved,
-    );
+    let cron = build_drill_cron_job(&shop.validated, resolved, &backup_parts(&shop.validated));
     let pod = cron
         .spec
         .job_template
@@ -272,12 +315,18 @@ fn drill(shop: &Shop, store: &ObjectStore) -> Result<String, String> {
     let _ = std::fs::remove_dir_all(&restored);
     let restored = folder(shop, "drill-restored");
     let secrets = secrets(shop, store);
+    // The pod's /tmp, shared by its two containers (restic leaves restored.json there).
+    let _ = std::fs::remove_dir_all(shop.path().join("drill-tmp"));
+    let tmp = folder(shop, "drill-tmp").display().to_string();
     let fetch = &pod.init_containers.as_ref().expect("init")[0];
     let out = run_container(
         shop,
         fetch,
         &secrets,
-        &[("RESTORED", restored.display().to_string())],
+        &[
+            ("RESTORED", restored.display().to_string()),
+            ("TMPDIR", tmp.clone()),
+        ],
     );
     if !out.status.success() {
         return Err(text(&out));
@@ -286,7 +335,10 @@ fn drill(shop: &Shop, store: &ObjectStore) -> Result<String, String> {
         shop,
         &pod.containers[0],
         &secrets,
-        &[("RESTORED", restored.display().to_string())],
+        &[
+            ("RESTORED", restored.display().to_string()),
+            ("TMPDIR", tmp),
+        ],
     );
     if out.status.success() {
         Ok(text(&out))
@@ -365,9 +417,10 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
     let after = order(&shop);
     std::fs::write(uploads.join("later.jpg"), b"later").expect("later");
     let db = &resolve_env(
-        &storefleet_operator::desired::woocommerce::backup::build_backup_cron_job(
+        &build_backup_cron_job(
             &shop.validated,
             shop.validated.backup.as_ref().expect("backup"),
+            &backup_parts(&shop.validated),
         )
         .spec
         .job_template
@@ -433,7 +486,17 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
     );
 
     // A clone for staging: a new store of the same owner, restored from this one's latest
-    // backup before its setup, which adopts the shop under its own admin and address.
+    // backup before its setup, which adopts the shop under its own admin and address. The
+    // shop takes online payments (PayPal, live) and mails its customers; the clone must not.
+    shop.wp(&[
+        "option",
+        "update",
+        "woocommerce_paypal_settings",
+        r#"{"enabled":"yes","testmode":"no","email":"payments@alice.example"}"#,
+        "--format=json",
+    ]);
+    let mails = "$n = 0; add_action('phpmailer_init', function () use (&$n) { $n++; }); wp_mail('customer@example.com', 'Your order', 'Thanks'); echo $n;";
+    assert_eq!(shop.wp(&["eval", mails]), "1", "the shop itself mails");
     let latest = back_up(&shop, &store);
     let orders_now = shop.wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"]);
     let mut clone = Store::test().with_name("alice-staging");
@@ -507,6 +570,59 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
         .expect("the clone's media"),
         photo
     );
+    // A staging shop: no e-mail leaves, PayPal is off and in test mode, only offline payment
+    // methods are offered, search engines are kept away; the original is untouched.
+    assert_eq!(
+        staging
+            .job_env()
+            .get("WP_ENVIRONMENT_TYPE")
+            .map(String::as_str),
+        Some("staging")
+    );
+    assert!(
+        text(&out).contains("staging clone: e-mail is off")
+            && text(&out).contains("online payment gateways off"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        staging.wp(&["eval", "echo wp_get_environment_type();"]),
+        "staging"
+    );
+    assert_eq!(staging.wp(&["eval", mails]), "0", "the clone mails no one");
+    let paypal = staging.wp(&[
+        "option",
+        "get",
+        "woocommerce_paypal_settings",
+        "--format=json",
+    ]);
+    let paypal: serde_json::Value = serde_json::from_str(&paypal).expect("settings");
+    assert_eq!(
+        (paypal["enabled"].as_str(), paypal["testmode"].as_str()),
+        (Some("no"), Some("yes")),
+        "{paypal}"
+    );
+    assert_eq!(
+        staging.wp(&[
+            "eval",
+            "echo implode(',', array_keys(WC()->payment_gateways()->get_available_payment_gateways()));",
+        ]),
+        "cod",
+        "only the offline method the store offers"
+    );
+    assert_eq!(staging.wp(&["option", "get", "blog_public"]), "0");
+    assert_eq!(shop.wp(&["eval", mails]), "1", "the original still mails");
+    let original: serde_json::Value = serde_json::from_str(&shop.wp(&[
+        "option",
+        "get",
+        "woocommerce_paypal_settings",
+        "--format=json",
+    ]))
+    .expect("settings");
+    assert_eq!(
+        original["enabled"], "yes",
+        "the original still takes payments"
+    );
     let admin = staging.job_env()["ADMIN_USER"].clone();
     assert_eq!(
         staging.wp(&[
@@ -528,9 +644,26 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
     // database and files are not touched.
     let orders_before_drill =
         shop.wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"]);
+    let newest = back_up(&shop, &store);
     let log = drill(&shop, &store).unwrap_or_else(|e| panic!("drill: {e}"));
     assert!(log.contains("verified: the backup restores in"), "{log}");
     println!("{}", log.lines().last().unwrap_or_default());
+    // Its report, as the operator records it in status.backup.lastVerifiedRestore: the newest
+    // snapshot, the measured restore time and the restored counts.
+    let proven = report(&shop, "drill");
+    assert_eq!(
+        proven.snapshot.as_deref(),
+        Some(newest.as_str()),
+        "{proven:?}"
+    );
+    assert!(
+        proven.seconds.is_some() && proven.snapshot_time.is_some(),
+        "{proven:?}"
+    );
+    assert_eq!(
+        proven.orders.map(|n| n.to_string()),
+        Some(shop.wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"]))
+    );
     assert_eq!(
         shop.wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"]),
         orders_before_drill
@@ -560,4 +693,68 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
         "corrupt backup refused: {}",
         err.lines().last().unwrap_or_default()
     );
+}
+
+/// What one measured round took (`benches/backup.rs`).
+#[allow(dead_code)] // the bench's, not the tests'
+pub(crate) struct Measured {
+    /// Orders in the shop.
+    pub orders: i64,
+    /// The dump's size in bytes.
+    pub dump_bytes: i64,
+    /// The backup (dump, restic backup, retention), as timed here.
+    pub backup: Duration,
+    /// A restore into the store (restic restore, checks, load, files, counts).
+    pub restore: Duration,
+    /// A drill (restic restore, a scratch database, load, checks): the RTO a drill measures.
+    pub drill: Duration,
+    /// The drill's own figure (its report's seconds).
+    pub drill_reported: Option<i64>,
+}
+
+/// Sets a shop up with `extra_orders` orders besides the setup's test order, then times one
+/// backup, one restore of it over the shop and one drill; None (after a `skipped:` line) where
+/// the components are absent.
+#[allow(dead_code)] // the bench's, not the tests'
+pub(crate) fn measure(extra_orders: usize) -> Option<Measured> {
+    use std::time::Instant;
+    let fixtures = tier()?;
+    let garage = backup_tier()?;
+    let store = ObjectStore::start(&garage, "bench").expect("garage");
+    let shop = start_shop_with(
+        &fixtures,
+        Store::test().with_setup(SetupSpec {
+            sample_products: Some(2),
+            ..SetupSpec::default()
+        }),
+        &config(&store),
+    );
+    let out = shop.setup();
+    assert!(out.status.success(), "setup: {}", text(&out));
+    if extra_orders > 0 {
+        shop.wp(&[
+            "eval",
+            &format!(
+                "$p = wc_get_products(array('limit' => 1)); for ($i = 0; $i < {extra_orders}; $i++) {{ $o = wc_create_order(); $o->add_product($p[0], 1); $o->calculate_totals(); $o->set_status('processing'); $o->save(); }}"
+            ),
+        ]);
+    }
+    let started = Instant::now();
+    let (snapshot, record) = back_up_with_report(&shop, &store);
+    let backup = started.elapsed();
+    let started = Instant::now();
+    restore(&shop, &store, &snapshot).unwrap_or_else(|e| panic!("restore: {e}"));
+    let restore = started.elapsed();
+    let started = Instant::now();
+    drill(&shop, &store).unwrap_or_else(|e| panic!("drill: {e}"));
+    let drill_time = started.elapsed();
+    let proven = report(&shop, "drill");
+    Some(Measured {
+        orders: record.orders.unwrap_or_default(),
+        dump_bytes: record.bytes.unwrap_or_default(),
+        backup,
+        restore,
+        drill: drill_time,
+        drill_reported: proven.seconds,
+    })
 }

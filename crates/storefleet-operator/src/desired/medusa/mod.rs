@@ -12,6 +12,7 @@
 //!  worker (Deployment, worker mode, no Service)
 //! ```
 
+pub mod backup;
 mod data;
 mod server;
 

@@ -212,13 +212,18 @@ pub fn build_migration_job(store: &ValidatedStore, medusa: &Medusa) -> Job {
 /// What the setup script is told (no secret among them).
 fn setup_parameters(store: &ValidatedStore) -> Vec<EnvVar> {
     let s = &store.setup;
-    vec![
+    let mut out = vec![
         env("STORE_TITLE", s.title.clone()),
         env("CURRENCY", s.currency.clone()),
         env("SAMPLE_PRODUCTS", s.sample_products.to_string()),
         // The server's Service inside the namespace: the test order goes through the Store API.
         env("MEDUSA_URL", format!("http://{}", child::STOREFRONT)),
-    ]
+    ];
+    // A new store restored from a backup (the restore Job ran first): setup adopts that shop.
+    if let Some(restore) = store.backup.as_ref().and_then(|b| b.restore.as_ref()) {
+        out.push(env("RESTORED_FROM", restore.store.clone()));
+    }
+    out
 }
 
 /// `setup-<hash of the image and the parameters>`.

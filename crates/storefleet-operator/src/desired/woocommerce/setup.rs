@@ -8,17 +8,17 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMap, ConfigMapVolumeSource, Container, EnvVar, PodAffinity, PodAffinityTerm,
-    PodSpec, PodTemplateSpec, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, EnvVar, PodSpec, PodTemplateSpec, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use storefleet_types::names::{Component, child, secret_keys as keys};
 
 use super::storefront::{WWW_DATA_UID, files_mount, wordpress_env};
-use crate::desired::shop::{files_volume, hashed_name};
+use crate::desired::shop::{files_volume, hashed_name, on_the_storefronts_node};
 use crate::desired::{
     child_meta, container_security, empty_dir, env, env_from_secret, labels, pod_security,
-    resources, selector,
+    resources,
 };
 use crate::validate::{ValidatedStore, Woocommerce};
 
@@ -28,24 +28,6 @@ pub const SCRIPT: &str = include_str!("../../../scripts/woocommerce-setup.sh");
 pub const SCRIPT_KEY: &str = "setup.sh";
 /// Where the script is mounted in the Job's pod.
 pub const SCRIPT_DIR: &str = "/opt/storefleet";
-/// Node topology key the Job shares with the storefront pod (ReadWriteOnce volume).
-pub const HOSTNAME_TOPOLOGY: &str = "kubernetes.io/hostname";
-
-/// Required on the storefront pod's node: a pod that mounts its ReadWriteOnce files volume.
-pub fn on_the_storefronts_node(store: &ValidatedStore) -> Affinity {
-    Affinity {
-        pod_affinity: Some(PodAffinity {
-            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
-                label_selector: Some(selector(store, Component::Storefront)),
-                topology_key: HOSTNAME_TOPOLOGY.into(),
-                ..PodAffinityTerm::default()
-            }]),
-            preferred_during_scheduling_ignored_during_execution: None,
-        }),
-        ..Affinity::default()
-    }
-}
-
 /// The setup objects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetupObjects {

@@ -68,6 +68,12 @@ pub fn wordpress_env(store: &ValidatedStore) -> Vec<EnvVar> {
         "WORDPRESS_CONFIG_EXTRA",
         format!("define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\n"),
     ));
+    // A clone restored from another store's backup is a staging shop: WordPress and its
+    // plugins read the environment type from here (`wp_get_environment_type()`), and the setup
+    // keeps the clone from mailing customers or taking payments.
+    if store.is_staging_clone() {
+        out.push(env("WP_ENVIRONMENT_TYPE", "staging"));
+    }
     out
 }
 

@@ -137,6 +137,61 @@ async fn a_set_up_store_is_backed_up_on_its_schedule_with_its_own_key() {
     .await;
     let secrets: Vec<Secret> = env.children(NS, "alice").await;
     assert!(secrets.iter().any(|s| s.name_any() == child::BACKUP_SECRET));
+
+    // A Medusa store is backed up too: the dump and the drill on its PostgreSQL image, its
+    // uploads read-only, the database letting the backup pods in on PostgreSQL's port.
+    env.create(
+        Store::test()
+            .with_name("bob")
+            .with_engine(storefleet_types::Engine::Medusa),
+    )
+    .await;
+    env.wait_phase("bob", Phase::Ready).await;
+    let cron_job = common::eventually("bob's backup CronJob", || async {
+        let cron_jobs: Vec<CronJob> = env.children("store-bob", "bob").await;
+        cron_jobs
+            .into_iter()
+            .find(|c| c.name_any() == child::BACKUP)
+    })
+    .await;
+    let pod = cron_job
+        .spec
+        .job_template
+        .spec
+        .and_then(|j| j.template.spec)
+        .expect("pod");
+    let dump = &pod.init_containers.as_ref().expect("init")[0];
+    assert!(
+        dump.image
+            .as_deref()
+            .is_some_and(|i| i.contains("postgres")),
+        "{:?}",
+        dump.image
+    );
+    assert_eq!(
+        dump.command.as_ref().map(|c| c[1].as_str()),
+        Some("/opt/storefleet/medusa-backup.sh")
+    );
+    let uploads = pod.containers[0]
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == "files")
+        .expect("the files volume");
+    assert_eq!(
+        (uploads.mount_path.as_str(), uploads.read_only),
+        ("/backup/files/uploads", Some(true))
+    );
+    let policies: Vec<NetworkPolicy> = env.children("store-bob", "bob").await;
+    let database = policies
+        .iter()
+        .find(|p| p.name_any() == child::NETPOL_DATABASE_INGRESS)
+        .expect("database ingress");
+    let text = serde_json::to_string(&database.spec).expect("json");
+    assert!(
+        text.contains("\"backup\"") && text.contains("5432"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -247,8 +302,19 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
         Some(Phase::Ready),
         "a failed backup is no outage"
     );
-    // Another value, another backup: it succeeds.
+    // Another value, another backup: it succeeds, and what its restic container reported (the
+    // termination message restic.sh writes) becomes status.backup.last.
     env.cp.kubelet().jobs(NS, JobPods::Succeed);
+    env.cp.kubelet().report(
+        NS,
+        "restic",
+        r#"{"snapshot": "5ba21d3e", "snapshotTime": "2026-12-04T03:00:01.25Z", "seconds": 14, "manifest": {"engine": "woocommerce", "orders": 3, "products": 2, "customers": 1, "sha256": "00", "bytes": 81920, "seconds": 2}}"#,
+    );
+    env.cp.kubelet().report(
+        NS,
+        "drill",
+        r#"{"snapshot": "5ba21d3e", "snapshotTime": "2026-12-04T03:00:01.25Z", "seconds": 37, "manifest": {"orders": 3, "products": 2, "customers": 1, "bytes": 81920}}"#,
+    );
     env.patch("alice", annotate("2")).await;
     env.wait_condition("alice", "BackupReady", "the good backup", |c| {
         c.status == "True" && c.reason == "BackupSucceeded"
@@ -266,6 +332,32 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
     })
     .await;
     let job = &jobs[0];
+    let last = common::eventually("status.backup.last", || async {
+        env.status("alice").await.backup.and_then(|b| b.last)
+    })
+    .await;
+    assert_eq!(last.job, job.name_any(), "the newest backup's record");
+    assert_eq!(
+        (
+            last.snapshot.as_deref(),
+            last.snapshot_time.as_deref(),
+            last.seconds,
+            last.bytes,
+            last.orders,
+            last.products,
+            last.customers,
+        ),
+        (
+            Some("5ba21d3e"),
+            Some("2026-12-04T03:00:01.25Z"),
+            Some(14),
+            Some(81920),
+            Some(3),
+            Some(2),
+            Some(1)
+        )
+    );
+    assert!(last.finished_at.is_some());
     assert!(
         job.status
             .as_ref()
@@ -328,6 +420,37 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
     assert!(
         text.contains("storefleet_backup_last_success_timestamp_seconds{store=\"alice\"}")
             && text.contains("storefleet_backup_drill_failed{store=\"alice\"} 0"),
+        "{text}"
+    );
+    // The drill's report: the newest backup proven by a restore, and the measured restore time.
+    let proven = common::eventually("status.backup.lastVerifiedRestore", || async {
+        env.status("alice")
+            .await
+            .backup
+            .and_then(|b| b.last_verified_restore)
+    })
+    .await;
+    assert_eq!(
+        (
+            proven.job.as_str(),
+            proven.snapshot.as_deref(),
+            proven.seconds,
+            proven.orders
+        ),
+        ("drill-29000000", Some("5ba21d3e"), Some(37), Some(3))
+    );
+    let text = common::eventually("the RPO and RTO metrics", || async {
+        let text = env.metrics().encode();
+        text.contains("storefleet_backup_restore_duration_seconds{store=\"alice\"} 37")
+            .then_some(text)
+    })
+    .await;
+    let taken: k8s_openapi::jiff::Timestamp = "2026-12-04T03:00:01.25Z".parse().expect("time");
+    assert!(
+        text.contains(&format!(
+            "storefleet_backup_verified_snapshot_timestamp_seconds{{store=\"alice\"}} {}",
+            taken.as_second()
+        )),
         "{text}"
     );
 }

@@ -1,13 +1,15 @@
 //! Backups with restic, what both engines share: the store's repository Secret (its address, its
 //! password derived from the platform key, the bucket's key), the scripts, and the restic
-//! container of a backup or restore pod. The engines add what dumps and loads their data
-//! (`woocommerce/backup.rs`).
+//! container of a backup or restore pod; the pods of either engine (`pods.rs`), to which the
+//! engines add what dumps and loads their data (`woocommerce/backup.rs`, `medusa/backup.rs`).
 //!
 //! A store's repository password is HMAC-SHA256 of its owner and name under the platform key:
 //! nothing per store has to be kept, a store whose namespace is gone can still be restored, and
 //! a new store of the same owner and name (the "roll my shop back" path) finds its repository
 //! again. Another owner's store of the same name has another folder (`<prefix>/<owner>/<store>`)
 //! and another password.
+
+pub mod pods;
 
 use std::collections::BTreeMap;
 
@@ -23,13 +25,17 @@ use crate::desired::{child_meta, container_security, env, env_from_secret, resou
 use crate::validate::{ResolvedBackup, ResolvedRestore, ValidatedStore};
 
 /// The restic half of a backup or restore (`backup` | `restore`).
-pub const RESTIC_SCRIPT: &str = include_str!("../../scripts/restic.sh");
+pub const RESTIC_SCRIPT: &str = include_str!("../../../scripts/restic.sh");
 /// Its key in the scripts ConfigMap.
 pub const RESTIC_KEY: &str = "restic.sh";
 /// The database half of a WooCommerce backup or restore (`dump` | `import`).
-pub const WOOCOMMERCE_SCRIPT: &str = include_str!("../../scripts/woocommerce-backup.sh");
+pub const WOOCOMMERCE_SCRIPT: &str = include_str!("../../../scripts/woocommerce-backup.sh");
 /// Its key in the scripts ConfigMap.
 pub const WOOCOMMERCE_KEY: &str = "woocommerce-backup.sh";
+/// The database half of a Medusa backup or restore (`dump` | `import` | `drill`).
+pub const MEDUSA_SCRIPT: &str = include_str!("../../../scripts/medusa-backup.sh");
+/// Its key in the scripts ConfigMap.
+pub const MEDUSA_KEY: &str = "medusa-backup.sh";
 /// Where the scripts are mounted.
 pub const SCRIPT_DIR: &str = "/opt/storefleet";
 /// Where a backup pod gathers what restic backs up (`dump/`, `files/`).
@@ -198,13 +204,13 @@ fn secret(
     }
 }
 
-/// The ConfigMap with the scripts.
-pub fn scripts(store: &ValidatedStore) -> ConfigMap {
+/// The ConfigMap with the scripts: restic's and the store's engine's.
+pub fn scripts(store: &ValidatedStore, parts: &pods::EngineParts) -> ConfigMap {
     ConfigMap {
         metadata: child_meta(store, child::BACKUP_SCRIPTS, Component::Backup),
         data: Some(BTreeMap::from([
             (RESTIC_KEY.to_string(), RESTIC_SCRIPT.to_string()),
-            (WOOCOMMERCE_KEY.to_string(), WOOCOMMERCE_SCRIPT.to_string()),
+            (parts.script.to_string(), parts.script_text.to_string()),
         ])),
         ..ConfigMap::default()
     }

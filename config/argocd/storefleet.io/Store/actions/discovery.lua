@@ -1,0 +1,18 @@
+-- Storefleet Store: the resource actions Argo CD offers, and when each is enabled.
+--   backup-now: a Ready store whose platform backs it up (it has a BackupReady condition)
+--   retry:      a Failed store (Stalled=True)
+local actions = {}
+local ready = false
+local stalled = false
+local backups = false
+if obj.status ~= nil and obj.status.conditions ~= nil then
+  for _, c in ipairs(obj.status.conditions) do
+    if c.type == "Ready" and c.status == "True" then ready = true end
+    if c.type == "Stalled" and c.status == "True" then stalled = true end
+    if c.type == "BackupReady" then backups = true end
+  end
+end
+local deleting = obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil
+actions["backup-now"] = {["disabled"] = deleting or not (ready and backups)}
+actions["retry"] = {["disabled"] = deleting or not stalled}
+return actions
