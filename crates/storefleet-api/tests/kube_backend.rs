@@ -244,7 +244,10 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
     .expect("the operator's grant");
     let status = json!({"apiVersion": names::API_VERSION, "kind": "Store", "status": {
         "phase": "Ready", "namespace": ns, "credentialsSecret": child::ADMIN_SECRET, "url": "http://shop-a.shop.local",
-        "observedGeneration": created.metadata.generation, "message": "Store is ready"}});
+        "observedGeneration": created.metadata.generation, "message": "Store is ready",
+        "conditions": [{"type": "BackupReady", "status": "True", "reason": "BackupSucceeded",
+            "message": "The last backup (job backup-1) finished", "lastTransitionTime": "2026-12-04T03:00:00Z"}],
+        "backup": {"last": {"job": "backup-1", "snapshot": "5ba21d3e", "orders": 3}}}});
     stores
         .patch_status(
             "shop-a",
@@ -289,6 +292,28 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
         body["phase"] == "Ready"
     })
     .await;
+    // A backup now, through the chart's RBAC: the annotation on the real Store; the status'
+    // backup record shown; another tenant cannot.
+    let (status, body) = call(&router, "POST", "/api/v1/stores/shop-a/backups", BOB, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = call(
+        &router,
+        "POST",
+        "/api/v1/stores/shop-a/backups",
+        ALICE,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["backup"]["last"]["snapshot"], "5ba21d3e", "{body}");
+    let asked = stores.get("shop-a").await.expect("store");
+    assert!(
+        asked
+            .annotations()
+            .contains_key(names::BACKUP_NOW_ANNOTATION),
+        "{:?}",
+        asked.annotations()
+    );
     // A namespace that does not carry this store's uid (a retained one of an earlier store of
     // the same name, or a lagging cache's) never yields a login.
     let (_, body) = call(&router, "GET", "/api/v1/stores/shop-a", ALICE, None).await;

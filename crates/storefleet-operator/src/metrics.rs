@@ -2,9 +2,9 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `storefleet_reconciles_total` | counter | `result` = success, error |
+//! | `storefleet_reconciles_total` | counter | `result` = success, requeue (a pass that waits: not an error), error |
 //! | `storefleet_reconcile_duration_seconds` | histogram | |
-//! | `storefleet_reconcile_errors_total` | counter | `kind` = the failed step: Apply, Setup, Backup, Cleanup, NamespaceTerminating, Status, Finalizer, Rejected, Unnamed |
+//! | `storefleet_reconcile_errors_total` | counter | `kind` = the failed step: Apply, Setup, Backup, Cleanup, Status, Finalizer, Rejected, Unnamed |
 //! | `storefleet_stores` | gauge | `phase` |
 //! | `storefleet_time_to_ready_seconds` | histogram | (creation to first Ready) |
 //! | `storefleet_api_requests_total` | counter | `verb` = get, apply, create, delete, list, patch, patch_status |
@@ -14,6 +14,8 @@
 //! | `storefleet_backup_drill_failed` | gauge | `store`: 1 while its newest drill failed |
 //! | `storefleet_backup_verified_snapshot_timestamp_seconds` | gauge | `store`: when the newest backup a drill restored was taken (the measured RPO is now minus this) |
 //! | `storefleet_backup_restore_duration_seconds` | gauge | `store`: how long the newest successful drill took to restore, load and check (the measured RTO) |
+//! | `storefleet_backup_duration_seconds` | gauge | `store`: how long its newest successful backup took |
+//! | `storefleet_backup_size_bytes` | gauge | `store`: the size of its newest successful backup's database dump |
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -70,6 +72,8 @@ pub struct Metrics {
     drill_failed: Family<StoreLabel, Gauge>,
     verified_snapshot: Family<StoreLabel, Gauge>,
     restore_duration: Family<StoreLabel, Gauge>,
+    backup_duration: Family<StoreLabel, Gauge>,
+    backup_size: Family<StoreLabel, Gauge>,
 }
 
 const PHASES: [Phase; 5] = [
@@ -153,6 +157,18 @@ impl Default for Metrics {
             "How long the newest successful restore drill took (the measured RTO)",
             restore_duration.clone(),
         );
+        let backup_duration = Family::<StoreLabel, Gauge>::default();
+        registry.register(
+            "backup_duration_seconds",
+            "How long each store's newest successful backup took (dump, upload, retention)",
+            backup_duration.clone(),
+        );
+        let backup_size = Family::<StoreLabel, Gauge>::default();
+        registry.register(
+            "backup_size_bytes",
+            "The size of each store's newest successful backup's database dump",
+            backup_size.clone(),
+        );
         for phase in PHASES {
             stores
                 .get_or_create(&PhaseLabel {
@@ -176,6 +192,8 @@ impl Default for Metrics {
             drill_failed,
             verified_snapshot,
             restore_duration,
+            backup_duration,
+            backup_size,
         }
     }
 }
@@ -218,6 +236,8 @@ impl Metrics {
         self.drill_failed.remove(&label);
         self.verified_snapshot.remove(&label);
         self.restore_duration.remove(&label);
+        self.backup_duration.remove(&label);
+        self.backup_size.remove(&label);
     }
 
     /// Records a store's newest successful backup and drill (Unix seconds, when there is one) and
@@ -228,7 +248,7 @@ impl Metrics {
         success: Option<i64>,
         verified: Option<i64>,
         drill_failed: bool,
-        proven: Option<&storefleet_types::BackupRecord>,
+        [last, proven]: [Option<&storefleet_types::BackupRecord>; 2],
     ) {
         let label = StoreLabel {
             store: store.to_string(),
@@ -244,6 +264,8 @@ impl Metrics {
                     .map(|t| t.as_second()),
             ),
             (&self.restore_duration, proven.and_then(|r| r.seconds)),
+            (&self.backup_duration, last.and_then(|r| r.seconds)),
+            (&self.backup_size, last.and_then(|r| r.bytes)),
         ] {
             match value {
                 Some(at) => {

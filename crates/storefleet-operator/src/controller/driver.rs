@@ -54,10 +54,13 @@ pub async fn reconcile(store: Arc<Store>, ctx: Arc<Context>) -> Result<Action, E
     let name = store.name_any();
     let span = tracing::info_span!("reconcile", store = %name);
     let result = reconcile_store(store, &ctx).instrument(span).await;
-    ctx.metrics.reconciled(
-        if result.is_ok() { "success" } else { "error" },
-        started.elapsed(),
-    );
+    let outcome = match &result {
+        Ok(_) => "success",
+        // Waiting (a deleted store's namespace still going) is no failure.
+        Err(e) if e.is_waiting() => "requeue",
+        Err(_) => "error",
+    };
+    ctx.metrics.reconciled(outcome, started.elapsed());
     match &result {
         Ok(action) => {
             ctx.memory.succeeded(&name);

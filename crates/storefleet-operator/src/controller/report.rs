@@ -49,10 +49,9 @@ pub async fn finish(
     outcome: Outcome,
 ) -> Result<(), StatusError> {
     let prev = store.status.clone().unwrap_or_default();
-    let proven = facts
-        .backup
-        .as_ref()
-        .and_then(|b| b.last_verified_restore.clone());
+    let (last, proven) = facts.backup.as_ref().map_or((None, None), |b| {
+        (b.last.clone(), b.last_verified_restore.clone())
+    });
     let next = next_status(&prev, facts, &outcome, ctx.clock.now());
     let name = store.name_any();
     if store.status.as_ref() != Some(&next) {
@@ -70,8 +69,13 @@ pub async fn finish(
             _ => None,
         };
         let drill_failed = matches!(drill, Backups::Failed { .. });
-        ctx.metrics
-            .set_backups(&name, at(backup), at(drill), drill_failed, proven.as_ref());
+        ctx.metrics.set_backups(
+            &name,
+            at(backup),
+            at(drill),
+            drill_failed,
+            [last.as_ref(), proven.as_ref()],
+        );
     }
     let phase_changed = prev.phase != next.phase;
     let failure_changed = stalled_reason(&prev) != stalled_reason(&next);

@@ -211,7 +211,7 @@ fn alert_rules_use_metrics_the_operator_exports() {
         Some(1_800_000_000),
         Some(1_800_000_000),
         false,
-        Some(&proven),
+        [Some(&proven), Some(&proven)],
     );
     let exported = metrics.encode();
     let mut checked = 0;

@@ -445,6 +445,11 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
             .then_some(text)
     })
     .await;
+    assert!(
+        text.contains("storefleet_backup_duration_seconds{store=\"alice\"} 14")
+            && text.contains("storefleet_backup_size_bytes{store=\"alice\"} 81920"),
+        "{text}"
+    );
     let taken: k8s_openapi::jiff::Timestamp = "2026-12-04T03:00:01.25Z".parse().expect("time");
     assert!(
         text.contains(&format!(

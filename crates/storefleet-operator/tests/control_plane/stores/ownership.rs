@@ -14,6 +14,16 @@ async fn deleting_a_store_removes_its_namespace_then_the_store() {
         env.namespace(NS).await.is_none(),
         "the Store disappears only after its namespace"
     );
+    // Waiting for the namespace to go is no error: the passes that waited are `requeue`.
+    let text = env.metrics().encode();
+    assert!(
+        text.contains("storefleet_reconciles_total{result=\"requeue\"}"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("storefleet_reconciles_total{result=\"error\"}"),
+        "no pass of this store's life failed: {text}"
+    );
     // A store that never got past validation deletes at once; one deleted while provisioning too.
     env.cp
         .kubelet()
