@@ -324,6 +324,20 @@ pack "$root" "$out/redis.tar" docker.io/library/redis:7.4.5 "$(config "" \
   "stand-in for redis:7.4.5: Debian 12 Redis 7.0 with a Storefleet-written entrypoint of the official one's behaviour (hack/node-images/redis-entrypoint.sh)")"
 rm -rf "$root"
 
+# --- docker.io/restic/restic:0.18.0 --------------------------------------------------------------
+# The official image is Alpine with restic as its entrypoint; Storefleet's backup, restore and
+# drill pods run their script with `sh` (its sed, date, tr). Here: Debian's restic, dash and
+# coreutils, ca-certificates.
+root="$work/restic"
+new_root restic
+apt_install "$root" restic ca-certificates
+restic_version=$(chroot "$root" restic version | cut -d' ' -f2)
+finish "$root"
+pack "$root" "$out/restic.tar" docker.io/restic/restic:0.18.0 "$(config "" \
+  '["/usr/bin/restic"]' '[]' / "" "" \
+  "stand-in for restic/restic:0.18.0: Debian 12 restic $restic_version with a POSIX shell and coreutils")"
+rm -rf "$root"
+
 mv "$out/refs.partial" "$out/refs"
 touch "$out/.done"
 }

@@ -35,6 +35,7 @@ pub struct ObjectStore {
     dir: TempDir,
     binary: PathBuf,
     port: u16,
+    address: String,
     bucket: String,
     access_key: String,
     secret_key: String,
@@ -42,8 +43,20 @@ pub struct ObjectStore {
 }
 
 impl ObjectStore {
-    /// Starts a node, lays it out, and makes `bucket` with a key that may read and write it.
+    /// Starts a node on loopback, lays it out, and makes `bucket` with a key that may read and
+    /// write it.
     pub fn start(binary: &Path, bucket: &str) -> Result<Self, Error> {
+        Self::start_on(binary, bucket, "127.0.0.1", None)
+    }
+
+    /// [`ObjectStore::start`] with its S3 API on `address` (e.g. the node tier's bridge, which
+    /// pods reach) and port `s3_port` (a free one if None); RPC and admin stay on loopback.
+    pub fn start_on(
+        binary: &Path,
+        bucket: &str,
+        address: &str,
+        s3_port: Option<u16>,
+    ) -> Result<Self, Error> {
         let dir = TempDir::new("garage")?;
         let root = dir.path();
         let port_of = |what: &str| {
@@ -52,7 +65,11 @@ impl ObjectStore {
                 source,
             })
         };
-        let (s3, rpc, admin) = (port_of("S3 API")?, port_of("RPC")?, port_of("admin API")?);
+        let s3 = match s3_port {
+            Some(port) => port,
+            None => port_of("S3 API")?,
+        };
+        let (rpc, admin) = (port_of("RPC")?, port_of("admin API")?);
         let secret: String = (0..32)
             .map(|_| format!("{:02x}", rand::rng().random::<u8>()))
             .collect();
@@ -60,7 +77,7 @@ impl ObjectStore {
             "metadata_dir = \"{meta}\"\ndata_dir = \"{data}\"\ndb_engine = \"sqlite\"\n\
              replication_factor = 1\nrpc_bind_addr = \"127.0.0.1:{rpc}\"\n\
              rpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\
-             [s3_api]\ns3_region = \"{REGION}\"\napi_bind_addr = \"127.0.0.1:{s3}\"\n\
+             [s3_api]\ns3_region = \"{REGION}\"\napi_bind_addr = \"{address}:{s3}\"\n\
              root_domain = \".s3.garage.localhost\"\n\
              [admin]\napi_bind_addr = \"127.0.0.1:{admin}\"\n",
             meta = root.join("meta").display(),
@@ -84,6 +101,7 @@ impl ObjectStore {
         let mut store = Self {
             binary: binary.to_path_buf(),
             port: s3,
+            address: address.to_string(),
             bucket: bucket.to_string(),
             access_key: String::new(),
             secret_key: String::new(),
@@ -169,7 +187,7 @@ impl ObjectStore {
 
     /// The S3 endpoint, e.g. `http://127.0.0.1:13900` (path-style addressing).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.address, self.port)
     }
 
     /// The bucket.

@@ -6,6 +6,8 @@
 //! official references; Storefleet's Medusa image built from `medusa/` on this machine's Node
 //! 20), not the official images.
 
+#[path = "real_node/backups.rs"]
+mod backups;
 mod common;
 mod customer;
 
@@ -177,11 +179,25 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
     let Some(fixtures) = fixtures(TEST) else {
         return;
     };
-    let config = OperatorConfig::default();
+    // With Garage (`STOREFLEET_GARAGE`) the operator has a backup target on the node's bridge,
+    // where the pods reach it.
+    let garage = match storefleet_envtest::object_store::garage() {
+        Ok(garage) => Some(garage),
+        Err(why) => {
+            println!("skipped: backups on real pods: {why}");
+            None
+        }
+    };
+    let s3_port = storefleet_envtest::ports::free_port().expect("a port");
+    let mut config = OperatorConfig::default();
+    if garage.is_some() {
+        config.backup = Some(backups::config(s3_port));
+    }
     let images = [
         &config.images.wordpress,
         &config.images.mariadb,
         &config.images.wp_cli,
+        &config.images.restic,
     ]
     .map(|image| image.reference(None));
     let Some(env) = Env::start_on_real_node(TEST, config, &images).await else {
@@ -191,6 +207,10 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
         "node tier: stand-in images (Debian packages + the official start-up files), not the official images"
     );
     let started = Instant::now();
+    let object_store = match &garage {
+        Some(garage) => Some(backups::start(&env, garage, s3_port).await),
+        None => None,
+    };
 
     apply_example(&env, include_str!("../../../examples/minimal.yaml")).await;
 
@@ -264,6 +284,17 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
             "1",
             "order {id} is in the database (HPOS: {hpos})"
         );
+    }
+
+    // Backups on real pods: a backup now, a drill, a new store restored from the backup.
+    if object_store.is_some() {
+        let count_orders = if hpos {
+            "SELECT COUNT(*) FROM wp_wc_orders WHERE type = 'shop_order'"
+        } else {
+            "SELECT COUNT(*) FROM wp_posts WHERE post_type = 'shop_order'"
+        };
+        let orders: i64 = sql(count_orders).parse().expect("a count");
+        backups::on_real_pods(&env, orders, count_orders).await;
     }
 
     // Deleting the store leaves no pod, volume or folder behind.
