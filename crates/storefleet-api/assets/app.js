@@ -123,7 +123,10 @@ function render() {
     const actions = el("div", { class: "actions" },
       el("button", { class: "small", type: "button", "data-action": "details", onclick: stop(() => select(name)) }, "Details"));
     if (s.phase === "Failed") actions.append(el("button", { class: "small", type: "button", "data-action": "retry", onclick: stop(() => retry(name)) }, "Retry"));
-    if (s.phase === "Ready" && hasBackups(s)) actions.append(el("button", { class: "small", type: "button", "data-action": "backup", onclick: stop(() => backUp(name)) }, "Back up"));
+    if (s.phase === "Ready" && hasBackups(s)) {
+      actions.append(el("button", { class: "small", type: "button", "data-action": "backup", onclick: stop(() => backUp(name)) }, "Back up"));
+      if (s.backup && s.backup.last) actions.append(el("button", { class: "small", type: "button", "data-action": "clone", onclick: stop(() => cloneStore(s)) }, "Clone"));
+    }
     if (!s.deleting) actions.append(el("button", { class: "small danger", type: "button", "data-action": "delete", onclick: stop(() => askDelete(name)) }, "Delete"));
     body.append(el("tr", { "data-store": name, class: name === selected ? "selected" : "", onclick: () => select(name) },
       el("td", {}, el("div", { class: "store-title" }, s.displayName || name), el("div", { class: "store-name" }, name)),
@@ -244,6 +247,18 @@ async function backUp(name) {
     await api("POST", "/api/v1/stores/" + encodeURIComponent(name) + "/backups");
     showError("");
     showNotice("Backup of " + name + " requested: the Last backup line shows it once it has run.");
+  } catch (e) { showError(e.message); }
+}
+
+// A staging clone: a new store restored from this one's newest backup (it mails no one and takes
+// no online payment).
+async function cloneStore(s) {
+  const name = window.prompt("Name of the staging clone, restored from the newest backup of " + s.name + ":", s.name + "-staging");
+  if (!name) return;
+  try {
+    await api("POST", "/api/v1/stores", { name: name.trim(), engine: s.engine, plan: s.plan, restoreFrom: { store: s.name, snapshot: "latest" } });
+    showError("");
+    showNotice("Store " + name.trim() + " is being restored from the newest backup of " + s.name + ".");
   } catch (e) { showError(e.message); }
 }
 

@@ -26,6 +26,21 @@ pub struct CreateStore {
     /// Custom host name.
     #[serde(default)]
     pub domain: Option<String>,
+    /// Start from a backup of one of the caller's stores (it may have been deleted since): a
+    /// clone for staging under another name, or the shop rolled back under its own.
+    #[serde(default)]
+    pub restore_from: Option<RestoreFrom>,
+}
+
+/// `restoreFrom` of `POST /api/v1/stores`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreFrom {
+    /// The caller's store whose backups to restore.
+    pub store: String,
+    /// A snapshot id, or `latest` (the default).
+    #[serde(default)]
+    pub snapshot: Option<String>,
 }
 
 impl CreateStore {
@@ -49,6 +64,30 @@ impl CreateStore {
                 format!("{d:?} is not a lower-case host name"),
             ));
         }
+        // The owner is the caller: a restore names the caller's own repository of that store,
+        // never another tenant's, whatever the name.
+        let restore_from = match self.restore_from {
+            Some(from) => Some(storefleet_types::RestoreFromSpec {
+                store: from.store,
+                snapshot: from.snapshot.unwrap_or_else(|| "latest".into()),
+            }),
+            None => None,
+        };
+        if let Some(from) = &restore_from {
+            store_name::check(&from.store)
+                .map_err(|m| ApiError::invalid("restoreFrom.store", m))?;
+            let snapshot = &from.snapshot;
+            let id = (8..=64).contains(&snapshot.len())
+                && snapshot.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
+            if snapshot != "latest" && !id {
+                return Err(ApiError::invalid(
+                    "restoreFrom.snapshot",
+                    format!(
+                        "{snapshot:?} is neither latest nor a snapshot id (8 to 64 hex digits)"
+                    ),
+                ));
+            }
+        }
         let spec = StoreSpec {
             engine: self.engine.unwrap_or(Engine::Woocommerce),
             owner: owner.to_string(),
@@ -62,7 +101,7 @@ impl CreateStore {
             versions: None,
             setup: None,
             backup: None,
-            restore_from: None,
+            restore_from,
             deletion_policy: Default::default(),
         };
         Ok(Store::new(&self.name, spec))
@@ -187,6 +226,7 @@ mod tests {
             plan: None,
             display_name: None,
             domain: None,
+            restore_from: None,
         }
     }
 
@@ -213,6 +253,26 @@ mod tests {
                 },
                 "displayName",
             ),
+            (
+                CreateStore {
+                    restore_from: Some(RestoreFrom {
+                        store: "Bad".into(),
+                        snapshot: None,
+                    }),
+                    ..req("a")
+                },
+                "restoreFrom.store",
+            ),
+            (
+                CreateStore {
+                    restore_from: Some(RestoreFrom {
+                        store: "shop".into(),
+                        snapshot: Some("yesterday".into()),
+                    }),
+                    ..req("a")
+                },
+                "restoreFrom.snapshot",
+            ),
         ] {
             assert_eq!(
                 r.into_store("alice", false)
@@ -222,6 +282,24 @@ mod tests {
                 Some(field)
             );
         }
+    }
+
+    #[test]
+    fn a_restore_is_from_the_callers_own_store() {
+        let request: CreateStore =
+            serde_json::from_str(r#"{"name":"shop-staging","restoreFrom":{"store":"shop"}}"#)
+                .expect("json");
+        let store = request.into_store("alice", false).expect("valid");
+        let from = store.spec.restore_from.expect("restoreFrom");
+        assert_eq!(
+            (from.store.as_str(), from.snapshot.as_str()),
+            ("shop", "latest")
+        );
+        assert_eq!(store.spec.owner, "alice", "the caller's own repository");
+        serde_json::from_str::<CreateStore>(
+            r#"{"name":"a","restoreFrom":{"store":"shop","owner":"bob"}}"#,
+        )
+        .expect_err("no owner of another's");
     }
 
     #[test]

@@ -572,6 +572,68 @@ async fn a_backup_now_only_for_a_ready_store_with_backups_within_the_rate_limit(
 }
 
 #[tokio::test]
+async fn a_clone_is_restored_from_the_callers_own_backups() {
+    use storefleet_api::backend::Backend;
+    let api = Api::new();
+    let body = json!({"name": "shop-staging", "restoreFrom": {"store": "shop"}}).to_string();
+    let r = api
+        .call("POST", "/api/v1/stores", Some(ALICE), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let store = api
+        .backend
+        .get("shop-staging")
+        .await
+        .expect("get")
+        .expect("store");
+    let from = store.spec.restore_from.clone().expect("restoreFrom");
+    assert_eq!(
+        (from.store.as_str(), from.snapshot.as_str()),
+        ("shop", "latest")
+    );
+    assert_eq!(
+        store.spec.owner, "alice@example.com",
+        "the caller's own repository of that store, never another tenant's"
+    );
+    for (body, field) in [
+        (
+            json!({"name": "x", "restoreFrom": {"store": "Shop"}}),
+            "restoreFrom.store",
+        ),
+        (
+            json!({"name": "x", "restoreFrom": {"store": "shop", "snapshot": "last-night"}}),
+            "restoreFrom.snapshot",
+        ),
+    ] {
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/stores",
+                Some(ALICE),
+                Some(body.to_string()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        assert_eq!(r.body["error"]["field"], field);
+    }
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/stores",
+            Some(ALICE),
+            Some(
+                json!({"name": "x", "restoreFrom": {"store": "shop", "owner": "bob"}}).to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown fields are refused"
+    );
+}
+
+#[tokio::test]
 async fn events_newest_first() {
     let api = Api::new();
     api.create(ALICE, "shop").await;

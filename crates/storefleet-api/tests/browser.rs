@@ -199,6 +199,90 @@ async fn dashboard_create_watch_and_delete() {
     click(&c, "#reveal-password").await;
     wait_text(&c, "#admin-password", "•").await;
 
+    // Backed up by the platform: *Back up* asks for a backup now; the last backup shows in the
+    // details; *Clone* makes a staging clone restored from the newest backup.
+    {
+        use storefleet_api::backend::Backend;
+        let store = backend
+            .get("browser-shop")
+            .await
+            .expect("get")
+            .expect("store");
+        let mut status = store.status.clone().expect("status");
+        let mut backup_ready = status.conditions[0].clone();
+        backup_ready.type_ = "BackupReady".into();
+        backup_ready.reason = "BackupSucceeded".into();
+        status.conditions.push(backup_ready);
+        status.backup = Some(storefleet_types::BackupStatus {
+            last: Some(storefleet_types::BackupRecord {
+                job: "backup-29000".into(),
+                finished_at: Some("2026-12-04T03:00:20Z".into()),
+                snapshot: Some("5ba21d3e".into()),
+                orders: Some(3),
+                ..storefleet_types::BackupRecord::default()
+            }),
+            last_verified_restore: None,
+        });
+        backend.put_status(
+            "browser-shop",
+            status,
+            storefleet_api::backend::EventView {
+                type_: "Normal".into(),
+                reason: "BackupSucceeded".into(),
+                message: "backed up".into(),
+                time: None,
+            },
+        );
+    }
+    click(&c, &format!("{row} button[data-action='backup']")).await;
+    wait_text(&c, "#notice", "Backup of browser-shop requested").await;
+    {
+        use storefleet_api::backend::Backend;
+        let store = backend
+            .get("browser-shop")
+            .await
+            .expect("get")
+            .expect("store");
+        assert!(
+            store
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key("storefleet.io/backup-now")),
+            "the button asked for a backup"
+        );
+    }
+    click(&c, &format!("{row} button[data-action='details']")).await;
+    wait_text(&c, "#last-backup", "snapshot 5ba21d3e · 3 orders").await;
+    wait_text(&c, "#last-drill", "No drill yet").await;
+    click(&c, &format!("{row} button[data-action='clone']")).await;
+    c.send_alert_text("browser-shop-staging")
+        .await
+        .expect("the clone's name");
+    c.accept_alert().await.expect("accept");
+    wait_text(
+        &c,
+        "tr[data-store='browser-shop-staging'] td.phase",
+        "Pending",
+    )
+    .await;
+    {
+        use storefleet_api::backend::Backend;
+        let clone = backend
+            .get("browser-shop-staging")
+            .await
+            .expect("get")
+            .expect("the clone");
+        let from = clone.spec.restore_from.clone().expect("restoreFrom");
+        assert_eq!(
+            (from.store.as_str(), from.snapshot.as_str()),
+            ("browser-shop", "latest")
+        );
+        assert_eq!(clone.spec.engine, storefleet_types::Engine::Medusa);
+    }
+    backend.finish_deletion("browser-shop-staging");
+    wait_gone(&c, "tr[data-store='browser-shop-staging']").await;
+
     // An API error is shown as the API's message.
     c.find(Locator::Id("new-name"))
         .await
