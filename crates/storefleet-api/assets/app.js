@@ -190,6 +190,10 @@ async function select(name) {
       });
       fact("Admin password", el("span", { class: "secret" }, password, reveal, copyButton("copy-password", () => credentials.password)));
     }
+    const v = s.versions || {};
+    const runs = [["WordPress", v.wordpress], ["WooCommerce", v.woocommerce], ["Medusa", v.medusa], ["database", v.database]]
+      .filter(([, value]) => value).map(([label, value]) => label + " " + value).join(" · ");
+    if (runs) fact("Runs", el("span", { id: "versions" }, runs));
     if (hasBackups(s)) {
       const c = conditions.get("BackupReady");
       const last = s.backup && s.backup.last;

@@ -170,6 +170,9 @@ pub struct StoreView {
     /// The newest backup and the newest restore a drill proved (stores with backups).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<storefleet_types::BackupStatus>,
+    /// What the shop runs, as its setup read it from the shop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<storefleet_types::RunningVersions>,
 }
 
 impl StoreView {
@@ -211,6 +214,7 @@ impl StoreView {
             ready_at: status.ready_at.map(|t| t.0.to_string()),
             credentials: None,
             backup: status.backup,
+            versions: status.versions,
         }
     }
 }

@@ -223,6 +223,12 @@ async fn dashboard_create_watch_and_delete() {
             }),
             last_verified_restore: None,
         });
+        status.versions = Some(storefleet_types::RunningVersions {
+            job: "setup-1".into(),
+            medusa: Some("2.21.2".into()),
+            database: Some("15.18".into()),
+            ..storefleet_types::RunningVersions::default()
+        });
         backend.put_status(
             "browser-shop",
             status,
@@ -255,6 +261,7 @@ async fn dashboard_create_watch_and_delete() {
     click(&c, &format!("{row} button[data-action='details']")).await;
     wait_text(&c, "#last-backup", "snapshot 5ba21d3e · 3 orders").await;
     wait_text(&c, "#last-drill", "No drill yet").await;
+    wait_text(&c, "#versions", "Medusa 2.21.2 · database 15.18").await;
     click(&c, &format!("{row} button[data-action='clone']")).await;
     c.send_alert_text("browser-shop-staging")
         .await

@@ -19,6 +19,15 @@
 set -eu
 
 log() { printf 'storefleet-backup: %s\n' "$*"; }
+# The report's one line goes to $TERMINATION_LOG, or the kubelet's /dev/termination-log in a pod;
+# on a machine with neither, nowhere (the file is never made in /dev).
+report() {
+  if [ -n "${TERMINATION_LOG:-}" ]; then
+    printf '%s\n' "$1" 2>/dev/null >"$TERMINATION_LOG" || log "cannot write the report"
+  elif [ -e /dev/termination-log ]; then
+    printf '%s\n' "$1" 2>/dev/null >/dev/termination-log || log "cannot write the report"
+  fi
+}
 fail() { printf 'storefleet-backup: FAILED: %s\n' "$*" >&2; exit 1; }
 need() {
   for var in "$@"; do
@@ -28,7 +37,6 @@ need() {
 }
 need RESTIC_REPOSITORY RESTIC_PASSWORD STORE
 HOME=${TMPDIR:-/tmp}
-REPORT=${TERMINATION_LOG:-/dev/termination-log}
 RESTIC_CACHE_DIR=$HOME/restic-cache
 export HOME RESTIC_CACHE_DIR
 
@@ -57,9 +65,8 @@ backup() {
   restic forget --host "$STORE" --keep-daily "$KEEP_DAILY" --keep-weekly "$KEEP_WEEKLY" \
     --keep-monthly "$KEEP_MONTHLY" --prune >/dev/null || fail "restic forget failed"
   taken=$(restic snapshots --json "$snapshot" | field time)
-  printf '{"snapshot": "%s", "snapshotTime": "%s", "seconds": %s, "manifest": %s}\n' \
-    "$snapshot" "$taken" "$(($(date +%s) - started))" "$(tr -d '\n' <dump/manifest.json)" \
-    >"$REPORT" 2>/dev/null || log "cannot write the report to $REPORT"
+  report "$(printf '{"snapshot": "%s", "snapshotTime": "%s", "seconds": %s, "manifest": %s}' \
+    "$snapshot" "$taken" "$(($(date +%s) - started))" "$(tr -d '\n' <dump/manifest.json)")"
   log "snapshot $snapshot"
 }
 

@@ -20,6 +20,15 @@
 set -eu
 
 log() { printf 'storefleet-backup: %s\n' "$*"; }
+# The report's one line goes to $TERMINATION_LOG, or the kubelet's /dev/termination-log in a pod;
+# on a machine with neither, nowhere (the file is never made in /dev).
+report() {
+  if [ -n "${TERMINATION_LOG:-}" ]; then
+    printf '%s\n' "$1" 2>/dev/null >"$TERMINATION_LOG" || log "cannot write the report"
+  elif [ -e /dev/termination-log ]; then
+    printf '%s\n' "$1" 2>/dev/null >/dev/termination-log || log "cannot write the report"
+  fi
+}
 fail() { printf 'storefleet-backup: FAILED: %s\n' "$*" >&2; exit 1; }
 
 prefix=${WORDPRESS_TABLE_PREFIX:-wp_}
@@ -154,11 +163,10 @@ drill() {
   [ -f "$fetched" ] || fail "restic left no $fetched"
   fetch_seconds=$(sed -n 's/.*"seconds": *\([0-9]*\).*/\1/p' "$fetched")
   seconds=$(($(date +%s) - started + ${fetch_seconds:-0}))
-  printf '{"snapshot": "%s", "snapshotTime": "%s", "seconds": %s, "manifest": %s}\n' \
+  report "$(printf '{"snapshot": "%s", "snapshotTime": "%s", "seconds": %s, "manifest": %s}' \
     "$(sed -n 's/.*"snapshot": *"\([^"]*\)".*/\1/p' "$fetched")" \
     "$(sed -n 's/.*"snapshotTime": *"\([^"]*\)".*/\1/p' "$fetched")" \
-    "$seconds" "$(tr -d '\n' <"$DUMP_DIR/manifest.json")" \
-    >"${TERMINATION_LOG:-/dev/termination-log}" 2>/dev/null || log "cannot write the report"
+    "$seconds" "$(tr -d '\n' <"$DUMP_DIR/manifest.json")")"
   log "verified: the backup restores in $seconds s"
 }
 

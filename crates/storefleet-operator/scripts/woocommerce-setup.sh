@@ -13,6 +13,15 @@
 set -eu
 
 log() { printf 'storefleet-setup: %s\n' "$*"; }
+# The report's one line goes to $TERMINATION_LOG, or the kubelet's /dev/termination-log in a pod;
+# on a machine with neither, nowhere (the file is never made in /dev).
+report() {
+  if [ -n "${TERMINATION_LOG:-}" ]; then
+    printf '%s\n' "$1" 2>/dev/null >"$TERMINATION_LOG" || log "cannot write the report"
+  elif [ -e /dev/termination-log ]; then
+    printf '%s\n' "$1" 2>/dev/null >/dev/termination-log || log "cannot write the report"
+  fi
+}
 # A JSON string's contents: backslashes and double quotes escaped.
 json_escape() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 fail() { printf 'storefleet-setup: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -266,4 +275,15 @@ case "$order_total" in
   "" | 0 | 0.0 | 0.00) fail "test order #$order_id has no total" ;;
 esac
 log "verified test order #$order_id ($order_method, total $order_total)"
+
+# What the shop runs, read from it (the operator copies this to status.versions): one line of
+# JSON to the termination log, which the kubelet puts in the container's status. A version that
+# cannot be read is left empty: the report never fails a shop that sells.
+wordpress_version=$(wp core version 2>/dev/null || true)
+woocommerce_version=$(wp plugin get woocommerce --field=version 2>/dev/null || true)
+database_version=$(wp db query "SELECT VERSION()" --skip-column-names 2>/dev/null || true)
+php_version=$(php -r 'echo PHP_VERSION;' 2>/dev/null || true)
+report "$(printf '{"wordpress": "%s", "woocommerce": "%s", "php": "%s", "database": "%s"}' \
+  "$wordpress_version" "$woocommerce_version" "$php_version" "$database_version")"
+log "runs WordPress ${wordpress_version:-?}, WooCommerce ${woocommerce_version:-?}, database ${database_version:-?}"
 log "done: $STORE_URL is set up"

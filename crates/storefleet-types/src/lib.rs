@@ -22,4 +22,6 @@ pub use spec::{
     RestoreFromSpec, RetentionSpec, SetupSpec, StorageSpec, Store, StoreSpec, TlsSpec,
     VersionsSpec,
 };
-pub use status::{BackupRecord, BackupStatus, Phase, StoreData, StoreStatus, condition};
+pub use status::{
+    BackupRecord, BackupStatus, Phase, RunningVersions, StoreData, StoreStatus, condition,
+};

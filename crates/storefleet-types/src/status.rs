@@ -92,6 +92,35 @@ pub struct StoreStatus {
     /// only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupStatus>,
+
+    /// What the shop runs, as its newest successful setup read it from the running shop (not
+    /// what the spec asks for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<RunningVersions>,
+}
+
+/// The versions a store's shop runs, read by its setup Job from the shop itself. A field the Job
+/// did not report (its pod was gone before the operator read it) is left out.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunningVersions {
+    /// The setup Job that read them.
+    pub job: String,
+    /// WordPress core (WooCommerce stores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wordpress: Option<String>,
+    /// The WooCommerce plugin (WooCommerce stores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub woocommerce: Option<String>,
+    /// PHP (WooCommerce stores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub php: Option<String>,
+    /// Medusa (`@medusajs/medusa`, Medusa stores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medusa: Option<String>,
+    /// The database server (MariaDB or PostgreSQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 impl StoreStatus {

@@ -26,6 +26,7 @@ import {
   linkSalesChannelsToStockLocationWorkflow,
   updateStoresWorkflow,
 } from "@medusajs/medusa/core-flows"
+import { existsSync, writeFileSync } from "node:fs"
 import { ExecArgs } from "@medusajs/framework/types"
 import { ContainerRegistrationKeys, Modules, ProductStatus } from "@medusajs/framework/utils"
 
@@ -285,6 +286,23 @@ export default async function storefleetSetup({ container }: ExecArgs) {
   if (order.currency_code !== currency) fail(`test order ${order.id} is in ${order.currency_code}, not ${currency}`)
   log(`verified test order ${order.id} (total ${order.total} ${order.currency_code})`)
   log(`created: ${created.length ? created.join(", ") : "nothing"}`)
+
+  // What the shop runs (the operator copies it to status.versions): one line of JSON to the
+  // termination log, which the kubelet puts in the container's status.
+  const medusaVersion: string = require("@medusajs/medusa/package.json").version
+  const pg = container.resolve(ContainerRegistrationKeys.PG_CONNECTION)
+  const server = await pg.raw("SHOW server_version")
+  const databaseVersion: string = server.rows?.[0]?.server_version ?? ""
+  // TERMINATION_LOG, or the kubelet's file in a pod; on a machine with neither, nowhere.
+  const reportTo = process.env.TERMINATION_LOG || (existsSync("/dev/termination-log") ? "/dev/termination-log" : "")
+  if (reportTo) {
+    try {
+      writeFileSync(reportTo, JSON.stringify({ medusa: medusaVersion, database: databaseVersion }) + "\n")
+    } catch {
+      log("cannot write the versions report")
+    }
+  }
+  log(`runs Medusa ${medusaVersion}, PostgreSQL ${databaseVersion}`)
   log("done")
 }
 

@@ -5,9 +5,7 @@
 //! per Job into `status.backup`).
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
 use serde::Deserialize;
 use storefleet_types::names::{self, Component, child};
 use storefleet_types::{BackupRecord, Store};
@@ -17,6 +15,7 @@ use crate::controller::children::key_of;
 use crate::controller::context::Context;
 use crate::controller::memory::Seen;
 use crate::controller::observe::JobState;
+use crate::controller::reports;
 use crate::controller::requests::{self, ApplyError};
 use crate::controller::status::{Backups, StatusFacts};
 use crate::desired::StoreObjects;
@@ -105,38 +104,13 @@ pub async fn record(
         if slot.as_ref().is_some_and(|r| &r.job == job) {
             continue;
         }
-        match report(ctx, &store.namespace, job, container).await {
+        match reports::read(ctx, &store.namespace, job, container).await {
             Ok(message) => *slot = Some(record_of(job, at, message.as_deref())),
             Err(e) => {
                 warn!(store = %store.name, %job, error = %e, "cannot read the report of a backup Job")
             }
         }
     }
-}
-
-/// The termination message of `container` in a succeeded pod of `job`.
-async fn report(
-    ctx: &Context,
-    namespace: &str,
-    job: &str,
-    container: &str,
-) -> Result<Option<String>, kube::Error> {
-    ctx.metrics.api_request("list_pods");
-    let pods = Api::<Pod>::namespaced(ctx.client.clone(), namespace)
-        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}")))
-        .await?;
-    Ok(pods
-        .items
-        .iter()
-        .flat_map(|pod| {
-            pod.status
-                .iter()
-                .flat_map(|s| s.container_statuses.iter().flatten())
-        })
-        .filter(|c| c.name == container)
-        .filter_map(|c| c.state.as_ref()?.terminated.as_ref())
-        .find(|t| t.exit_code == 0)
-        .and_then(|t| t.message.clone()))
 }
 
 /// A backup or drill pod's report: one line of JSON (the scripts write it).

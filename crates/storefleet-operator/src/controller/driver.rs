@@ -40,6 +40,7 @@ use crate::controller::error::Error;
 use crate::controller::memory::Memo;
 use crate::controller::observe::Step;
 use crate::controller::report;
+use crate::controller::reports;
 use crate::controller::status::Setup;
 use crate::controller::status::StatusFacts;
 use crate::controller::steps::job::{MIGRATION, RESTORE, SETUP};
@@ -174,6 +175,7 @@ async fn provision(
     let (restarting, rejected) = (setup.restarting || live.restarting, live.rejected.clone());
     let backups = backups::observed(ctx.memory.seen(), validated); //        no client
     backups::record(ctx, validated, &backups, &mut facts).await; //           client (once a Job)
+    reports::versions(ctx, validated, &mut facts).await; //                  client (once a Job)
     let progress = assess::progress(live, setup, route, backups); //         no client
     let timeout = Duration::from_secs(ctx.config.provisioning_timeout_seconds);
     let created = store.metadata.creation_timestamp.as_ref();

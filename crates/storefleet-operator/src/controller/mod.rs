@@ -21,6 +21,7 @@
 //!       │           ─► sweep what the pass no longer wants         sweep.rs (from the watches)
 //!       │           ─► assess: timeout, ready, next look (pure)    assess.rs, observe.rs,
 //!       │              backups and drills from the watches         backups.rs
+//!       │              their pods' reports, the setup's versions   reports.rs (once a Job)
 //!       │           ─► one status write + events                   report.rs, status.rs (pure)
 //!       └─ Cleanup: delete the namespace or release the children   cleanup.rs
 //!  shared by every pass: context.rs (client, Store cache, config, clock) and its memory/
@@ -48,6 +49,7 @@ pub mod error;
 pub mod memory;
 pub mod observe;
 pub mod report;
+pub mod reports;
 pub mod requests;
 pub mod routes;
 pub mod runtime;

@@ -7,7 +7,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use storefleet_types::names;
-use storefleet_types::{BackupStatus, Phase, Store, StoreData, StoreStatus, condition};
+use storefleet_types::{
+    BackupStatus, Phase, RunningVersions, Store, StoreData, StoreStatus, condition,
+};
 
 use crate::controller::observe::Step;
 
@@ -173,6 +175,8 @@ pub struct StatusFacts {
     pub volume_sizes: std::collections::BTreeMap<String, String>,
     /// The newest backup and verified restore recorded.
     pub backup: Option<BackupStatus>,
+    /// What the shop runs, as the newest successful setup read it.
+    pub versions: Option<RunningVersions>,
 }
 
 impl StatusFacts {
@@ -199,6 +203,7 @@ impl StatusFacts {
             data: prev.data,
             volume_sizes: prev.volume_sizes,
             backup: prev.backup,
+            versions: prev.versions,
         }
     }
 }
@@ -253,6 +258,7 @@ pub fn next_status(
         data: facts.data,
         volume_sizes: facts.volume_sizes,
         backup: facts.backup,
+        versions: facts.versions,
     }
 }
 

@@ -615,7 +615,39 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
         .expect("order id")
         .trim()
         .to_string();
-    let second = check("setup (second run)", &run(setup));
+    // The second run also leaves its report (the kubelet's termination log: a file here).
+    let report = tmp.path().join("setup-report");
+    let mut reporting = setup.clone();
+    reporting
+        .env
+        .get_or_insert_default()
+        .push(k8s_openapi::api::core::v1::EnvVar {
+            name: "TERMINATION_LOG".into(),
+            value: Some(report.display().to_string()),
+            value_from: None,
+        });
+    let second = check("setup (second run)", &run(&reporting));
+    let versions = storefleet_operator::controller::reports::versions_of(
+        "setup",
+        Some(&std::fs::read_to_string(&report).expect("the setup's report")),
+    );
+    let package: Value = serde_json::from_str(
+        &std::fs::read_to_string(tools.modules.join("@medusajs/medusa/package.json"))
+            .expect("package.json"),
+    )
+    .expect("json");
+    assert_eq!(
+        versions.medusa.as_deref(),
+        package["version"].as_str(),
+        "{versions:?}"
+    );
+    assert!(
+        versions
+            .database
+            .as_deref()
+            .is_some_and(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit())),
+        "{versions:?}"
+    );
     assert!(
         second.contains("storefleet-setup: created: nothing"),
         "{second}"

@@ -234,9 +234,24 @@ impl Shop {
             .expect("script");
         std::fs::write(&script, text).expect("write script");
         let script = script.display().to_string();
-        self.as_www_data(&self.job_env(), &["busybox", "sh", &script])
+        // The kubelet's termination log: a file www-data may write.
+        let report = self.path().join("setup-report");
+        std::fs::write(&report, "").expect("report file");
+        run(Command::new("chown")
+            .arg(format!("{WWW_DATA}:{WWW_DATA}"))
+            .arg(&report));
+        let mut env = self.job_env();
+        env.insert("TERMINATION_LOG".into(), report.display().to_string());
+        self.as_www_data(&env, &["busybox", "sh", &script])
             .output()
             .expect("run setup")
+    }
+
+    /// What the last setup reported (its termination message), as the operator records it.
+    pub(crate) fn setup_report(&self) -> storefleet_types::RunningVersions {
+        let message =
+            std::fs::read_to_string(self.path().join("setup-report")).expect("the setup's report");
+        storefleet_operator::controller::reports::versions_of("setup", Some(&message))
     }
 
     /// `wp` as www-data with the Job's environment; trimmed stdout.
@@ -463,6 +478,25 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
     let log = String::from_utf8_lossy(&first.stdout).to_string()
         + &String::from_utf8_lossy(&first.stderr);
     assert!(first.status.success(), "setup failed:\n{log}");
+    // What the shop runs, read from it: the released WordPress and WooCommerce of the fixtures,
+    // this PHP, this MariaDB.
+    let versions = shop.setup_report();
+    assert_eq!(versions.wordpress.as_deref(), Some("6.8.3"), "{versions:?}");
+    assert!(
+        versions
+            .woocommerce
+            .as_deref()
+            .is_some_and(|v| v.starts_with("9.") || v.starts_with("10.")),
+        "{versions:?}"
+    );
+    assert!(
+        versions.php.as_deref().is_some_and(|v| v.starts_with("8."))
+            && versions
+                .database
+                .as_deref()
+                .is_some_and(|v| v.contains("MariaDB")),
+        "{versions:?}"
+    );
     for expected in [
         "installing WordPress",
         "payment method cod is enabled",
