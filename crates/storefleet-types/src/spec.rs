@@ -161,6 +161,15 @@ pub struct BackupSpec {
     )]
     pub schedule: Option<String>,
 
+    /// When to drill (restore the newest backup into a scratch database and check it: cron,
+    /// five fields, UTC); the operator's `backup.drillSchedule` (weekly) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 100),
+        regex(pattern = r"^(@[a-z]+|[0-9A-Za-z*/,-]+( +[0-9A-Za-z*/,-]+){4})$")
+    )]
+    pub drill_schedule: Option<String>,
+
     /// What to keep; the operator's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionSpec>,

@@ -558,6 +558,7 @@ fn backup_schedules_and_retentions_are_checked() {
         json!({"enabled": false}),
         json!({"schedule": "30 2 * * *"}),
         json!({"schedule": "@daily", "retention": {"daily": 14}}),
+        json!({"drillSchedule": "0 6 * * *"}),
     ] {
         accepted(store("a", with(minimal(), "backup", good)));
     }
@@ -567,6 +568,17 @@ fn backup_schedules_and_retentions_are_checked() {
             with(minimal(), "backup", json!({"schedule": "every night"})),
         ),
         "schedule",
+    );
+    rejected(
+        store(
+            "a",
+            with(
+                minimal(),
+                "backup",
+                json!({"drillSchedule": "weekly please"}),
+            ),
+        ),
+        "drillSchedule",
     );
     rejected(
         store(

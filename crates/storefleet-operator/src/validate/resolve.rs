@@ -406,7 +406,10 @@ pub(super) fn backup(
             ));
         }
         if wanted.enabled != Some(false)
-            && (wanted.enabled.is_some() || wanted.schedule.is_some() || wanted.retention.is_some())
+            && (wanted.enabled.is_some()
+                || wanted.schedule.is_some()
+                || wanted.drill_schedule.is_some()
+                || wanted.retention.is_some())
         {
             p.add(invalid(
                 "spec.backup",
@@ -415,6 +418,17 @@ pub(super) fn backup(
         }
         return None;
     };
+    let drill_schedule = wanted
+        .drill_schedule
+        .unwrap_or_else(|| target.drill_schedule.clone());
+    if !config::is_cron(&drill_schedule) {
+        p.add(invalid(
+            "spec.backup.drillSchedule",
+            format!(
+                "{drill_schedule:?} is not a cron schedule (five fields, e.g. \"0 5 * * 0\", or @weekly)"
+            ),
+        ));
+    }
     let schedule = wanted.schedule.unwrap_or_else(|| target.schedule.clone());
     if !config::is_cron(&schedule) {
         p.add(invalid(
@@ -450,7 +464,7 @@ pub(super) fn backup(
         region: target.s3.region.clone(),
         schedule,
         scheduled: wanted.enabled != Some(false),
-        drill_schedule: target.drill_schedule.clone(),
+        drill_schedule,
         retention,
         image: config.images.restic.reference(None),
         egress_cidrs: target.egress_cidrs.clone(),

@@ -505,6 +505,10 @@ fn backups_follow_the_operator_and_the_store() {
         .backup
         .expect("backed up");
     assert_eq!(b.schedule, "15 1 * * *");
+    assert_eq!(
+        b.drill_schedule, "0 5 * * 0",
+        "the operator's drills, weekly"
+    );
     assert!(b.scheduled);
     assert_eq!(b.retention, crate::config::Retention::default());
     assert_eq!(
@@ -529,6 +533,28 @@ fn backups_follow_the_operator_and_the_store() {
     });
     let e = validate(&store, &config).expect_err("bad schedule");
     assert!(e.to_string().contains("spec.backup.schedule"), "{e}");
+    // A store's own drill schedule.
+    store.spec.backup = Some(storefleet_types::BackupSpec {
+        drill_schedule: Some("0 6 * * *".into()),
+        ..Default::default()
+    });
+    let b = validate(&store, &config)
+        .expect("valid")
+        .backup
+        .expect("backed up");
+    assert_eq!(b.drill_schedule, "0 6 * * *");
+    let objects = crate::desired::build(&validate(&store, &config).expect("valid"));
+    assert_eq!(
+        objects.backup.expect("backups").drill.spec.schedule,
+        "0 6 * * *",
+        "the drill CronJob follows it"
+    );
+    store.spec.backup = Some(storefleet_types::BackupSpec {
+        drill_schedule: Some("sometimes".into()),
+        ..Default::default()
+    });
+    let e = validate(&store, &config).expect_err("bad drill schedule");
+    assert!(e.to_string().contains("spec.backup.drillSchedule"), "{e}");
 }
 
 #[test]
