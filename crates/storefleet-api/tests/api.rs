@@ -523,7 +523,7 @@ async fn a_backup_now_only_for_a_ready_store_with_backups_within_the_rate_limit(
                 orders: Some(3),
                 ..storefleet_types::BackupRecord::default()
             }),
-            last_verified_restore: None,
+            ..storefleet_types::BackupStatus::default()
         });
         api.backend.put_status(
             "shop",

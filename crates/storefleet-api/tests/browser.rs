@@ -221,7 +221,7 @@ async fn dashboard_create_watch_and_delete() {
                 orders: Some(3),
                 ..storefleet_types::BackupRecord::default()
             }),
-            last_verified_restore: None,
+            ..storefleet_types::BackupStatus::default()
         });
         status.versions = Some(storefleet_types::RunningVersions {
             job: "setup-1".into(),

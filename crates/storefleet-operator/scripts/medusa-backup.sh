@@ -1,7 +1,7 @@
 #!/bin/sh
 # Storefleet Medusa backup, the database's half: `dump` runs before restic in the backup Job,
 # `import` after restic in a restore, `drill` after restic in a drill (all on the store's
-# PostgreSQL image, which has the client and the server).
+# PostgreSQL image, which has the client).
 #
 # dump:   pg_dump --format=custom (one consistent snapshot) into $DUMP_DIR, and a manifest beside
 #         it: engine, PostgreSQL version, the store's URL, counts of orders, published products
@@ -10,28 +10,18 @@
 #         (pg_restore --clean --if-exists --single-transaction, owned by the store's role), moves
 #         uploaded files' URLs from the backed-up store's address to this store's, puts the
 #         restored uploads in place, and checks that the counts equal the manifest's.
-# drill:  the same import into a scratch PostgreSQL this pod starts for itself (initdb, a socket
-#         in $TMPDIR) and a scratch folder: proves the backup restores, touches nothing of the
-#         shop's, and reports the measured restore time (restic's and the load's) with the
-#         snapshot and the restored counts: one line of JSON to $TERMINATION_LOG (default
-#         /dev/termination-log; the operator copies it to status.backup.lastVerifiedRestore).
+# drill:  the same import into a drill's database (the shop's PostgreSQL image started beside it
+#         in a throwaway namespace) and uploads folder, then hands the check
+#         (medusa-drill-check.js) what it needs in $DRILL_DIR: a publishable key and the
+#         administrator's e-mail. The check writes the drill's report.
 #
 # Inputs (env): PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE (the store's database, from its
 # Secret) STORE_URL DUMP_DIR; import also RESTORED (restic's restore target, holding dump/ and
-# files/uploads/) and UPLOADS (the files volume). The password reaches the client through
+# files/uploads/) and UPLOADS (the files volume); drill DRILL_DIR. The password reaches the client through
 # PGPASSWORD, never a command line.
 set -eu
 
 log() { printf 'storefleet-backup: %s\n' "$*"; }
-# The report's one line goes to $TERMINATION_LOG, or the kubelet's /dev/termination-log in a pod;
-# on a machine with neither, nowhere (the file is never made in /dev).
-report() {
-  if [ -n "${TERMINATION_LOG:-}" ]; then
-    printf '%s\n' "$1" 2>/dev/null >"$TERMINATION_LOG" || log "cannot write the report"
-  elif [ -e /dev/termination-log ]; then
-    printf '%s\n' "$1" 2>/dev/null >/dev/termination-log || log "cannot write the report"
-  fi
-}
 fail() { printf 'storefleet-backup: FAILED: %s\n' "$*" >&2; exit 1; }
 need() {
   for var in "$@"; do
@@ -123,45 +113,25 @@ import() {
 }
 
 drill() {
-  need RESTORED
-  started=$(date +%s)
-  scratch=${TMPDIR:-/tmp}/drill
-  rm -rf "$scratch"
-  mkdir -p "$scratch/files" || fail "cannot make $scratch"
-  log "starting a scratch database"
-  # Nothing of a store's database: the server and the client take their defaults from these.
-  unset PGPASSWORD PGPORT PGHOST PGUSER PGDATABASE
-  initdb --pgdata="$scratch/db" --username=drill --auth=trust --no-sync >"$scratch/initdb.log" 2>&1 \
-    || { cat "$scratch/initdb.log" >&2; fail "cannot initialise the scratch database"; }
-  postgres -D "$scratch/db" -k "$scratch" -c listen_addresses= -c fsync=off \
-    >"$scratch/postgres.log" 2>&1 &
-  server=$!
-  trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT
-  PGHOST=$scratch PGUSER=drill PGDATABASE=postgres
-  export PGHOST PGUSER PGDATABASE
-  i=0
-  until sql 'SELECT 1' >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ "$i" -lt 120 ] || { cat "$scratch/postgres.log" >&2; fail "the scratch database did not start"; }
-    sleep 0.5
-  done
-  sql 'CREATE DATABASE drill' >/dev/null || fail "cannot prepare the scratch database"
-  PGDATABASE=drill
-  UPLOADS=$scratch/files
-  DUMP_DIR=$RESTORED/dump
-  # The shop stays at its own address: nothing to move.
-  STORE_URL=$(manifest_field url)
-  [ -n "$STORE_URL" ] || STORE_URL=unknown
+  need DRILL_DIR
   import
-  fetched=${TMPDIR:-/tmp}/restored.json
-  [ -f "$fetched" ] || fail "restic left no $fetched"
-  fetch_seconds=$(sed -n 's/.*"seconds": *\([0-9]*\).*/\1/p' "$fetched")
-  seconds=$(($(date +%s) - started + ${fetch_seconds:-0}))
-  report "$(printf '{"snapshot": "%s", "snapshotTime": "%s", "seconds": %s, "manifest": %s}' \
-    "$(sed -n 's/.*"snapshot": *"\([^"]*\)".*/\1/p' "$fetched")" \
-    "$(sed -n 's/.*"snapshotTime": *"\([^"]*\)".*/\1/p' "$fetched")" \
-    "$seconds" "$(tr -d '\n' <"$DUMP_DIR/manifest.json")")"
-  log "verified: the backup restores in $seconds s"
+  # What the check needs: a publishable key (the Store API answers none without one), the one
+  # whose sales channels sell the most published products, and the administrator it logs in as
+  # (with a one-time password it sets in this copy only).
+  if exists api_key && exists publishable_api_key_sales_channel && exists product_sales_channel; then
+    sql "SELECT k.token FROM api_key k
+           JOIN publishable_api_key_sales_channel l ON l.publishable_key_id = k.id AND l.deleted_at IS NULL
+           JOIN product_sales_channel s ON s.sales_channel_id = l.sales_channel_id AND s.deleted_at IS NULL
+           JOIN product p ON p.id = s.product_id AND p.status = 'published' AND p.deleted_at IS NULL
+          WHERE k.type = 'publishable' AND k.revoked_at IS NULL AND k.deleted_at IS NULL
+          GROUP BY k.token, k.created_at ORDER BY count(*) DESC, k.created_at LIMIT 1" \
+      >"$DRILL_DIR/publishable-key" || fail "cannot read the restored publishable key"
+  fi
+  exists provider_identity || fail "the restored shop has no login identities"
+  sql "SELECT p.entity_id FROM provider_identity p JOIN auth_identity a ON a.id = p.auth_identity_id WHERE p.provider = 'emailpass' AND a.app_metadata ? 'user_id' AND p.deleted_at IS NULL ORDER BY p.created_at LIMIT 1" \
+    >"$DRILL_DIR/admin" || fail "cannot read the restored administrator"
+  [ -s "$DRILL_DIR/admin" ] || fail "the restored shop has no administrator"
+  log "loaded for the drill: the administrator and a publishable key handed to the check"
 }
 
 case ${1:-} in

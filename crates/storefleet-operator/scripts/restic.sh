@@ -80,8 +80,9 @@ restore() {
   log "restoring snapshot $id ($SNAPSHOT)"
   restic restore "$id" --host "$STORE" --target "$RESTORED" --verify \
     || fail "restic could not restore snapshot $id"
-  printf '{"snapshot": "%s", "snapshotTime": "%s", "seconds": %s}\n' \
-    "$id" "$(printf '%s' "$found" | field time)" "$(($(date +%s) - started))" >"$HOME/restored.json"
+  printf '{"snapshot": "%s", "snapshotTime": "%s", "seconds": %s, "started": %s}\n' \
+    "$id" "$(printf '%s' "$found" | field time)" "$(($(date +%s) - started))" "$started" \
+    >"$HOME/restored.json"
 }
 
 case ${1:-} in

@@ -7,28 +7,18 @@
 #         dump's sha256 and size, how long the dump took.
 # import: checks the dump against the manifest's checksum, loads it into the store's database,
 #         puts the restored wp-content in place, and checks that the counts equal the manifest's.
-# drill:  the same import into a scratch database this pod starts for itself (mariadbd on a
-#         socket in $TMPDIR) and a scratch folder: proves the backup restores, touches nothing of
-#         the shop's, and reports the measured restore time (restic's and the load's) with the
-#         snapshot and the restored counts: one line of JSON to $TERMINATION_LOG (default
-#         /dev/termination-log; the operator copies it to status.backup.lastVerifiedRestore).
+# drill:  the same import into a drill's database (the shop's MariaDB image started beside it
+#         in a throwaway namespace) and docroot, then hands the check (woocommerce-drill-check.php)
+#         what it needs in $DRILL_DIR: the first administrator with a one-time password set in
+#         this copy, and up to three published products. The check writes the drill's report.
 #
 # Inputs (env): WORDPRESS_DB_HOST WORDPRESS_DB_USER WORDPRESS_DB_PASSWORD WORDPRESS_DB_NAME
-# WORDPRESS_TABLE_PREFIX (default wp_) DUMP_DIR; import also RESTORED (restic's restore target,
-# holding dump/ and files/wp-content/) and DOCROOT (the files volume). The password reaches the
-# client through MYSQL_PWD, never a command line.
+# WORDPRESS_TABLE_PREFIX (default wp_) DUMP_DIR; import and drill also RESTORED (restic's restore
+# target, holding dump/ and files/wp-content/) and DOCROOT (the files volume); drill DRILL_DIR.
+# The password reaches the client through MYSQL_PWD, never a command line.
 set -eu
 
 log() { printf 'storefleet-backup: %s\n' "$*"; }
-# The report's one line goes to $TERMINATION_LOG, or the kubelet's /dev/termination-log in a pod;
-# on a machine with neither, nowhere (the file is never made in /dev).
-report() {
-  if [ -n "${TERMINATION_LOG:-}" ]; then
-    printf '%s\n' "$1" 2>/dev/null >"$TERMINATION_LOG" || log "cannot write the report"
-  elif [ -e /dev/termination-log ]; then
-    printf '%s\n' "$1" 2>/dev/null >/dev/termination-log || log "cannot write the report"
-  fi
-}
 fail() { printf 'storefleet-backup: FAILED: %s\n' "$*" >&2; exit 1; }
 
 prefix=${WORDPRESS_TABLE_PREFIX:-wp_}
@@ -47,11 +37,7 @@ need_db() {
   export MYSQL_PWD
 }
 connection() {
-  if [ -n "${WORDPRESS_DB_SOCKET:-}" ]; then
-    printf '%s\n' --socket="$WORDPRESS_DB_SOCKET" --user="$WORDPRESS_DB_USER"
-  else
-    printf '%s\n' --host="$host" --port="$port" --user="$WORDPRESS_DB_USER"
-  fi
+  printf '%s\n' --host="$host" --port="$port" --user="$WORDPRESS_DB_USER"
 }
 sql() {
   # shellcheck disable=SC2046 # one option per line, none with spaces
@@ -99,7 +85,7 @@ JSON
 }
 
 import() {
-  [ -n "${WORDPRESS_DB_SOCKET:-}" ] || need_db
+  need_db
   for var in RESTORED DOCROOT; do
     eval "value=\${$var:-}"
     [ -n "$value" ] || fail "environment variable $var is not set"
@@ -130,44 +116,25 @@ import() {
 }
 
 drill() {
-  [ -n "${RESTORED:-}" ] || fail "environment variable RESTORED is not set"
-  started=$(date +%s)
-  scratch=${TMPDIR:-/tmp}/drill
-  rm -rf "$scratch"
-  mkdir -p "$scratch/db" "$scratch/files" || fail "cannot make $scratch"
-  log "starting a scratch database"
-  unset MYSQL_PWD
-  mariadb-install-db --no-defaults --datadir="$scratch/db" --auth-root-authentication-method=normal \
-    --skip-test-db >"$scratch/install.log" 2>&1 || { cat "$scratch/install.log" >&2; fail "cannot initialise the scratch database"; }
-  mariadbd --no-defaults --datadir="$scratch/db" --socket="$scratch/db.sock" --skip-networking \
-    --skip-log-bin >"$scratch/mariadbd.log" 2>&1 &
-  server=$!
-  trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT
-  i=0
-  until mariadb --no-defaults --socket="$scratch/db.sock" --user=root -e 'SELECT 1' >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ "$i" -lt 120 ] || { cat "$scratch/mariadbd.log" >&2; fail "the scratch database did not start"; }
-    sleep 0.5
-  done
-  mariadb --no-defaults --socket="$scratch/db.sock" --user=root \
-    -e "CREATE DATABASE drill; CREATE USER 'drill'@'localhost' IDENTIFIED BY 'drill'; GRANT ALL ON drill.* TO 'drill'@'localhost';" \
-    || fail "cannot prepare the scratch database"
-  WORDPRESS_DB_SOCKET=$scratch/db.sock
-  WORDPRESS_DB_USER=drill
-  WORDPRESS_DB_NAME=drill
-  MYSQL_PWD=drill
-  DOCROOT=$scratch/files
-  export MYSQL_PWD
+  need_db
+  [ -n "${DRILL_DIR:-}" ] || fail "environment variable DRILL_DIR is not set"
   import
-  fetched=${TMPDIR:-/tmp}/restored.json
-  [ -f "$fetched" ] || fail "restic left no $fetched"
-  fetch_seconds=$(sed -n 's/.*"seconds": *\([0-9]*\).*/\1/p' "$fetched")
-  seconds=$(($(date +%s) - started + ${fetch_seconds:-0}))
-  report "$(printf '{"snapshot": "%s", "snapshotTime": "%s", "seconds": %s, "manifest": %s}' \
-    "$(sed -n 's/.*"snapshot": *"\([^"]*\)".*/\1/p' "$fetched")" \
-    "$(sed -n 's/.*"snapshotTime": *"\([^"]*\)".*/\1/p' "$fetched")" \
-    "$seconds" "$(tr -d '\n' <"$DUMP_DIR/manifest.json")")"
-  log "verified: the backup restores in $seconds s"
+  # The check logs in as the shop's first administrator, with a one-time password set in this
+  # copy only: the shop's own password never leaves its namespace.
+  admin=$(sql "SELECT u.ID FROM ${prefix}users u JOIN ${prefix}usermeta m ON m.user_id = u.ID WHERE m.meta_key = '${prefix}capabilities' AND m.meta_value LIKE '%\"administrator\"%' ORDER BY u.ID LIMIT 1")
+  [ -n "$admin" ] || fail "the restored shop has no administrator"
+  login=$(sql "SELECT user_login FROM ${prefix}users WHERE ID = $admin")
+  password=$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)
+  [ ${#password} -eq 32 ] || fail "cannot make a one-time password"
+  # WordPress still accepts an MD5 hash (and rehashes it at the first login).
+  sql "UPDATE ${prefix}users SET user_pass = MD5('$password') WHERE ID = $admin" \
+    || fail "cannot set the drill's one-time password"
+  umask 077
+  printf '%s\n%s\n' "$login" "$password" >"$DRILL_DIR/admin"
+  # Up to three published products the check opens as a customer would.
+  sql "SELECT ID FROM ${prefix}posts WHERE post_type = 'product' AND post_status = 'publish' ORDER BY ID LIMIT 3" \
+    >"$DRILL_DIR/products" || fail "cannot list the restored products"
+  log "loaded for the drill: $(wc -l <"$DRILL_DIR/products" | tr -d ' ') products to open, administrator #$admin to log in as"
 }
 
 case ${1:-} in

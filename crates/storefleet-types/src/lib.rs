@@ -23,5 +23,5 @@ pub use spec::{
     VersionsSpec,
 };
 pub use status::{
-    BackupRecord, BackupStatus, Phase, RunningVersions, StoreData, StoreStatus, condition,
+    BackupRecord, BackupStatus, DrillRun, Phase, RunningVersions, StoreData, StoreStatus, condition,
 };

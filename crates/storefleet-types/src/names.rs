@@ -22,6 +22,15 @@ pub const RETRY_ANNOTATION: &str = "storefleet.io/retry";
 /// Annotation on a Store asking for a backup now: each new value is one backup (e.g.
 /// `kubectl annotate store shop storefleet.io/backup-now="$(date +%s)" --overwrite`).
 pub const BACKUP_NOW_ANNOTATION: &str = "storefleet.io/backup-now";
+/// Annotation on a Store asking for a drill now (the newest backup restored and checked in a
+/// throwaway namespace): each new value is one drill.
+pub const DRILL_NOW_ANNOTATION: &str = "storefleet.io/drill-now";
+/// Prefix of a drill's throwaway namespace; the Store's name follows (at most 17 + 40
+/// characters, a valid namespace name whatever the stores' namespace prefix).
+pub const DRILL_NAMESPACE_PREFIX: &str = "storefleet-drill-";
+/// Annotation on a drill's namespace and Job naming the value of
+/// [`DRILL_NOW_ANNOTATION`] it answers, if it answers one.
+pub const DRILL_ASKED_ANNOTATION: &str = "storefleet.io/drill-asked";
 /// Annotation on a store's Namespace naming the uid of the Store it belongs to. Ownership is by
 /// identity: a new Store with the name of a deleted (retained) one does not get its namespace.
 /// An admin hands a retained namespace to a new Store by setting this to the new Store's uid.
@@ -69,6 +78,8 @@ pub enum Component {
     Migration,
     /// Backups and restores (restic) and their Jobs.
     Backup,
+    /// A drill's throwaway namespace and what runs in it.
+    Drill,
 }
 
 impl Component {
@@ -84,6 +95,7 @@ impl Component {
             Self::Worker => "worker",
             Self::Migration => "migration",
             Self::Backup => "backup",
+            Self::Drill => "drill",
         }
     }
 }
@@ -182,8 +194,11 @@ pub mod child {
     pub const SETUP_JOB_PREFIX: &str = "setup-";
     /// The backup CronJob (and the NetworkPolicy of backup and restore pods).
     pub const BACKUP: &str = "backup";
-    /// The drill CronJob: the newest backup restored into a scratch database.
+    /// Prefix (with a dash) of a drill's Job in its throwaway namespace; formerly the name of
+    /// the drill CronJob (swept from stores that still have one).
     pub const DRILL: &str = "drill";
+    /// The Secret of a drill's throwaway database and WordPress salts (random, per drill).
+    pub const DRILL_SECRET: &str = "drill-credentials";
     /// The Secret with the store's restic repository, its password and the bucket's key.
     pub const BACKUP_SECRET: &str = "backup-repository";
     /// The Secret with the repository a new store is restored from (`spec.restoreFrom`).

@@ -162,6 +162,45 @@ pub struct BackupStatus {
     /// measured restore time (the RTO), the counts what the restored shop held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified_restore: Option<BackupRecord>,
+
+    /// The drill running now, if one is: the newest backup being restored into a throwaway
+    /// namespace of the platform's, the shop started there and checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_drill: Option<DrillRun>,
+
+    /// The newest finished drill, succeeded or failed (`BackupVerified` says which).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<DrillRun>,
+}
+
+/// One drill: when it started, and once it finished, how it ended.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillRun {
+    /// Its Job.
+    pub job: String,
+
+    /// The throwaway namespace it ran in (removed once it finished).
+    pub namespace: String,
+
+    /// When it started (RFC 3339).
+    pub started_at: String,
+
+    /// When it finished (RFC 3339); absent while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+
+    /// Whether it proved the backup; absent while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<bool>,
+
+    /// What failed (the failing step's own words), for a drill that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+
+    /// The value of the store's `storefleet.io/drill-now` annotation it answered, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked: Option<String>,
 }
 
 /// One backup or drill, as its pod reported it. A field its pod did not report (the pod was

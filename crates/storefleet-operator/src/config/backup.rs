@@ -32,10 +32,15 @@ pub struct BackupConfig {
     /// What a store keeps unless its spec says otherwise.
     #[serde(default)]
     pub retention: Retention,
-    /// When each store's newest backup is restored into a scratch database to prove it (cron,
-    /// UTC): a backup counts once a drill restored it (`BackupVerified`).
+    /// When each store's newest backup is restored into a throwaway namespace, its shop
+    /// started there and checked, to prove it (cron, UTC; a store's first drill runs right
+    /// after its first backup): a backup counts once a drill restored it (`BackupVerified`).
     #[serde(default = "default_drill_schedule")]
     pub drill_schedule: String,
+    /// How many drills run at once across the fleet (each is a throwaway namespace with a
+    /// database and a storefront, on the platform's capacity): the others wait their turn.
+    #[serde(default = "default_drill_concurrency")]
+    pub drill_concurrency: u32,
 }
 
 /// An S3-compatible bucket.
@@ -83,6 +88,10 @@ fn default_secrets_namespace() -> String {
 
 fn default_drill_schedule() -> String {
     "0 5 * * 0".into()
+}
+
+fn default_drill_concurrency() -> u32 {
+    2
 }
 
 fn default_schedule() -> String {
@@ -154,9 +163,26 @@ pub fn owner_folder(owner: &str) -> String {
     format!("owner-{hex}")
 }
 
+/// The first time after `after` that the cron `schedule` fires (UTC); None when croner cannot
+/// read it or it never fires again.
+pub fn next_fire(
+    schedule: &str,
+    after: k8s_openapi::jiff::Timestamp,
+) -> Option<k8s_openapi::jiff::Timestamp> {
+    use k8s_openapi::jiff::tz::TimeZone;
+    let cron = croner::parser::CronParser::new().parse(schedule).ok()?;
+    let civil = after.to_zoned(TimeZone::UTC).datetime();
+    let next = cron.find_next_occurrence(&civil, false).ok()?;
+    next.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp())
+}
+
 /// Whether `schedule` is a five-field cron expression Kubernetes accepts (numbers, `*`, ranges,
 /// lists, steps, and names of months and days), or one of the `@` macros.
 pub fn is_cron(schedule: &str) -> bool {
+    // The operator works out drill times itself: croner must read it too.
+    if croner::parser::CronParser::new().parse(schedule).is_err() {
+        return false;
+    }
     if matches!(
         schedule,
         "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly"
@@ -198,6 +224,7 @@ mod tests {
             schedule: default_schedule(),
             retention: Retention::default(),
             drill_schedule: default_drill_schedule(),
+            drill_concurrency: 2,
         }
     }
 

@@ -29,7 +29,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use backup::{BackupConfig, Retention, S3Target, is_cron};
+pub use backup::{BackupConfig, Retention, S3Target, is_cron, next_fire};
 pub use plans::{
     ComponentResources, Compute, ContainerResources, LimitRangeConfig, MedusaPlanConfig,
     MedusaResources, PlanConfig, Plans, QuotaConfig, VolumeSizes,

@@ -1,8 +1,8 @@
 //! A store's backups beyond its CronJob: what they show (pure, from the watches: the newest
 //! finished backup Job, succeeded or failed, for the `BackupReady` condition), and a backup
 //! asked for now (`storefleet.io/backup-now`): one Job from the CronJob's template per value;
-//! and what the newest backup and drill reported (their pods' termination messages, read once
-//! per Job into `status.backup`).
+//! and what the newest backup reported (its pod's termination message, read once per Job into
+//! `status.backup.last`). Drills are `drills.rs`'s.
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
@@ -72,43 +72,32 @@ pub async fn start(ctx: &Context, job: &Job) -> Result<(), ApplyError> {
     Ok(())
 }
 
-/// The store's backups and drills as their Jobs show them; None for a store without backups.
-pub fn observed(seen: &Seen, store: &ValidatedStore) -> (Option<Backups>, Option<Backups>) {
-    (
-        newest(seen, store, child::BACKUP),
-        newest(seen, store, child::DRILL),
-    )
+/// The store's backups as their Jobs show them; None for a store without backups.
+pub fn observed(seen: &Seen, store: &ValidatedStore) -> Option<Backups> {
+    newest(seen, store, child::BACKUP)
 }
 
-/// Records in `facts.backup` what the newest successful backup and drill reported: each Job's
-/// pod is read once (a list of its pods), when it is newer than what the status holds. A read
-/// that fails is tried again on the next pass; a pod already gone leaves a record of the Job and
-/// its time only.
+/// Records in `facts.backup.last` what the newest successful backup reported: its Job's pod is
+/// read once (a list of its pods), when it is newer than what the status holds. A read that
+/// fails is tried again on the next pass; a pod already gone leaves a record of the Job and its
+/// time only.
 pub async fn record(
     ctx: &Context,
     store: &ValidatedStore,
-    observed: &(Option<Backups>, Option<Backups>),
+    observed: Option<&Backups>,
     facts: &mut StatusFacts,
 ) {
-    let (Some(backup), Some(drill)) = observed else {
+    let Some(Backups::Succeeded { job, at }) = observed else {
         return;
     };
     let status = facts.backup.get_or_insert_default();
-    for (runs, slot, container) in [
-        (backup, &mut status.last, "restic"),
-        (drill, &mut status.last_verified_restore, "drill"),
-    ] {
-        let Backups::Succeeded { job, at } = runs else {
-            continue;
-        };
-        if slot.as_ref().is_some_and(|r| &r.job == job) {
-            continue;
-        }
-        match reports::read(ctx, &store.namespace, job, container).await {
-            Ok(message) => *slot = Some(record_of(job, at, message.as_deref())),
-            Err(e) => {
-                warn!(store = %store.name, %job, error = %e, "cannot read the report of a backup Job")
-            }
+    if status.last.as_ref().is_some_and(|r| &r.job == job) {
+        return;
+    }
+    match reports::read(ctx, &store.namespace, job, "restic").await {
+        Ok(message) => status.last = Some(record_of(job, at, message.as_deref())),
+        Err(e) => {
+            warn!(store = %store.name, %job, error = %e, "cannot read the report of a backup Job")
         }
     }
 }
@@ -174,7 +163,7 @@ fn newest(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Option<Backups
         Some((_, job, JobState::Failed { reason, .. })) => Backups::Failed {
             job,
             reason,
-            namespace: store.namespace.clone(),
+            logs: Some(store.namespace.clone()),
         },
         Some((_, _, JobState::Running(_))) => Backups::NoneYet,
     })

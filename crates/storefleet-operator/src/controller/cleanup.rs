@@ -1,6 +1,7 @@
-//! Cleanup, run by kube's finalizer helper when a Store is deleted: `Delete` removes the
-//! namespace (and so everything in it) and waits until it is gone; `Retain` drops the Store's
-//! ownerReferences from every child it finds by label. Idempotent, 404 is success, and it works
+//! Cleanup, run by kube's finalizer helper when a Store is deleted: a drill's throwaway
+//! namespace goes first, whatever the policy; `Delete` removes the store's namespace (and so
+//! everything in it) and waits until it is gone; `Retain` drops the Store's ownerReferences from
+//! every child it finds by label. Idempotent, 404 is success, and it works
 //! when nothing was ever created. A namespace that does not belong to the Store is left alone.
 
 use futures::future::BoxFuture;
@@ -14,9 +15,11 @@ use tracing::{info, warn};
 
 use crate::controller::children::{ChildKind, KindVisitor, for_each_kind};
 use crate::controller::context::Context;
+use crate::controller::memory::ChildKey;
 use crate::controller::report::{self, StatusError};
 use crate::controller::requests::{self, ApplyError, status_code};
 use crate::controller::status::{Outcome, StatusFacts};
+use crate::desired::backup::drill::drill_namespace;
 
 /// A step of the cleanup failed.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +84,17 @@ pub async fn cleanup(store: &Store, ctx: &Context) -> Result<Action, CleanupErro
         DeletionPolicy::Retain => format!("Keeping namespace {namespace} (deletionPolicy: Retain)"),
     };
     report::finish(store, ctx, facts, Outcome::Deleting(message)).await?;
+    // A drill's throwaway namespace goes whatever the policy: it holds nothing of the shop's.
+    // (Only one the watch shows: no request for the stores that never drilled; one made in this
+    // very instant is owned by the Store and goes with it.)
+    let drill = drill_namespace(&name);
+    let drilled = ctx
+        .memory
+        .seen()
+        .contains(&ChildKey::new("Namespace", None, Some(&drill)));
+    if drilled && !delete_namespace(ctx, &name, &uid, &drill).await? {
+        return Err(CleanupError::NamespaceTerminating { namespace: drill });
+    }
     match store.spec.deletion_policy {
         DeletionPolicy::Delete => {
             if !delete_namespace(ctx, &name, &uid, &namespace).await? {
@@ -89,6 +103,7 @@ pub async fn cleanup(store: &Store, ctx: &Context) -> Result<Action, CleanupErro
         }
         DeletionPolicy::Retain => release(ctx, &name, &uid).await?,
     }
+    ctx.memory.seen().forget_namespace(&drill);
     ctx.memory.forget(&name, &namespace);
     ctx.metrics.remove_store(&name);
     info!(store = %name, "cleanup finished");

@@ -36,6 +36,7 @@ use crate::controller::backups;
 use crate::controller::cleanup;
 use crate::controller::context::Context;
 use crate::controller::data;
+use crate::controller::drills;
 use crate::controller::error::Error;
 use crate::controller::memory::Memo;
 use crate::controller::observe::Step;
@@ -174,9 +175,13 @@ async fn provision(
     sweep_unwanted(ctx, store, &objects, &facts, done).await?; //           client
     let (restarting, rejected) = (setup.restarting || live.restarting, live.rejected.clone());
     let backups = backups::observed(ctx.memory.seen(), validated); //        no client
-    backups::record(ctx, validated, &backups, &mut facts).await; //           client (once a Job)
+    backups::record(ctx, validated, backups.as_ref(), &mut facts).await; //  client (once a Job)
+    drills::drive(ctx, store, validated, &objects, &mut facts) //            client (a step)
+        .await
+        .map_err(Error::Drill)?;
     reports::versions(ctx, validated, &mut facts).await; //                  client (once a Job)
-    let progress = assess::progress(live, setup, route, backups); //         no client
+    let drills = drills::observed(validated, &facts); //                     no client
+    let progress = assess::progress(live, setup, route, (backups, drills)); // no client
     let timeout = Duration::from_secs(ctx.config.provisioning_timeout_seconds);
     let created = store.metadata.creation_timestamp.as_ref();
     let assessed = assess::assess(progress, &mut facts, (now, created), timeout, restarting);

@@ -25,6 +25,9 @@ pub enum Error {
     /// The platform's backup keys cannot be used.
     #[error(transparent)]
     Backup(#[from] BackupKeyError),
+    /// A drill's requests failed (starting it, removing its namespace).
+    #[error("drill: {0}")]
+    Drill(#[source] ApplyError),
     /// Cleanup failed or waits for the namespace.
     #[error(transparent)]
     Cleanup(#[from] CleanupError),
@@ -61,6 +64,7 @@ impl Error {
             Error::Apply(_) => "Apply",
             Error::Setup(_) => "Setup",
             Error::Backup(_) => "Backup",
+            Error::Drill(_) => "Drill",
             Error::Cleanup(CleanupError::NamespaceTerminating { .. }) => "NamespaceTerminating",
             Error::Cleanup(_) => "Cleanup",
             Error::Status(_) => "Status",
@@ -74,7 +78,7 @@ impl Error {
     pub fn kube(&self) -> Option<&kube::Error> {
         match self {
             Error::Apply(e) => Some(e.kube()),
-            Error::Setup(e) => Some(e.kube()),
+            Error::Setup(e) | Error::Drill(e) => Some(e.kube()),
             Error::Backup(e) => e.kube(),
             Error::Cleanup(e) => e.kube(),
             Error::Status(e) => Some(e.kube()),

@@ -44,6 +44,7 @@ pub mod children;
 pub mod cleanup;
 pub mod context;
 pub mod data;
+pub mod drills;
 pub mod driver;
 pub mod error;
 pub mod memory;

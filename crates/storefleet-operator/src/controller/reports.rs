@@ -110,3 +110,52 @@ mod tests {
         assert_eq!(blank.wordpress, None, "an empty field is no version");
     }
 }
+
+/// What a failed pod of `job` said: the first container (init containers in their order, then
+/// the main one) that ended with an error, and its termination message's last `FAILED` line
+/// (the scripts' one line of why; the kubelet keeps the end of the log of a container that
+/// failed) or, failing that, its last line.
+pub async fn failure(
+    ctx: &Context,
+    namespace: &str,
+    job: &str,
+) -> Result<Option<String>, kube::Error> {
+    ctx.metrics.api_request("list_pods");
+    let pods = Api::<Pod>::namespaced(ctx.client.clone(), namespace)
+        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}")))
+        .await?;
+    Ok(pods.items.iter().find_map(failure_of))
+}
+
+/// The failing container of `pod` and its words (see [`failure`]).
+pub fn failure_of(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    let containers = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    containers.into_iter().find_map(|c| {
+        let ended = [c.state.as_ref(), c.last_state.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.terminated.as_ref())
+            .find(|t| t.exit_code != 0)?;
+        let message = ended.message.as_deref().unwrap_or_default();
+        let lines: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let words = lines
+            .iter()
+            .rev()
+            .find(|l| l.contains("FAILED"))
+            .or(lines.last())
+            .map(|l| l.chars().take(300).collect::<String>())
+            .unwrap_or_else(|| {
+                format!(
+                    "exit code {}{}",
+                    ended.exit_code,
+                    ended.reason.as_deref().map(|r| format!(", {r}")).unwrap_or_default()
+                )
+            });
+        Some(format!("{}: {words}", c.name))
+    })
+}

@@ -76,10 +76,11 @@ pub enum Backups {
     Failed {
         /// Its Job.
         job: String,
-        /// The Job controller's reason.
+        /// Why (the Job controller's reason; a drill's failing step).
         reason: String,
-        /// The store's namespace (for the `kubectl logs` command).
-        namespace: String,
+        /// The namespace of its Job, for the `kubectl logs` command; None when it is gone (a
+        /// drill's throwaway namespace).
+        logs: Option<String>,
     },
 }
 
@@ -351,11 +352,11 @@ const DRILL_WORDS: Words = Words {
     off: "DrillsOff",
     none_yet: (
         "NoDrillYet",
-        "No drill has restored a backup yet: the first runs on the operator's drill schedule",
+        "No drill has restored a backup yet: the first runs after the first backup",
     ),
     succeeded: "DrillSucceeded",
     failed: "DrillFailed",
-    run: "drill (the newest backup restored into a scratch database and checked)",
+    run: "drill (the newest backup restored into a throwaway namespace, the shop started and checked)",
 };
 
 /// `BackupReady` / `BackupVerified`: whether the newest finished backup (drill) succeeded. They
@@ -378,7 +379,7 @@ fn backup_condition(c: &mut Conditions<'_>, runs: &Backups, w: Words) {
         Backups::Failed {
             job,
             reason,
-            namespace,
+            logs: Some(namespace),
         } => c.set(
             w.type_,
             false,
@@ -387,6 +388,16 @@ fn backup_condition(c: &mut Conditions<'_>, runs: &Backups, w: Words) {
                 "The last {} (job {job}) failed ({reason}); see `kubectl logs -n {namespace} job/{job} --all-containers`",
                 w.run
             ),
+        ),
+        Backups::Failed {
+            job,
+            reason,
+            logs: None,
+        } => c.set(
+            w.type_,
+            false,
+            w.failed,
+            &format!("The last {} (job {job}) failed: {reason}", w.run),
         ),
     }
 }

@@ -142,7 +142,6 @@ impl StoreObjects {
                 Child::ConfigMap(&b.scripts),
                 Child::NetworkPolicy(&b.policy),
                 Child::BackupCronJob(&b.cron_job),
-                Child::BackupCronJob(&b.drill),
             ]);
             out.extend(b.secret.iter().map(Child::BackupSecret));
             out.extend(b.restore_secret.iter().map(Child::BackupSecret));
@@ -241,7 +240,6 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
                 scripts: backup::scripts(store, &parts),
                 policy: network::build_backup_policy(store, b),
                 cron_job: backup::pods::build_backup_cron_job(store, b, &parts),
-                drill: backup::pods::build_drill_cron_job(store, b, &parts),
                 secret: None,
                 restore_job: b.restore.as_ref().map(|r| {
                     backup::pods::build_restore_job(store, b, &parts, &r.store, &r.snapshot)

@@ -44,6 +44,7 @@ pub fn config(port: u16) -> BackupConfig {
         schedule: "0 3 * * *".into(),
         retention: Retention::default(),
         drill_schedule: "0 5 * * 0".into(),
+        drill_concurrency: 2,
     }
 }
 

@@ -771,6 +771,7 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
             url: &url,
             public_url: &public_url,
             token: &token,
+            server_dir: &server_dir,
         };
         backup::backs_up_restores_clones_and_drills(&shop);
         assert!(!server.exited(), "the server served the restored shop");

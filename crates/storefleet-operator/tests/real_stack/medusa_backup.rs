@@ -19,14 +19,13 @@ use k8s_openapi::api::core::v1::Container;
 use serde_json::json;
 use storefleet_envtest::object_store::{self, ObjectStore};
 use storefleet_operator::config::{BackupConfig, OperatorConfig, Retention, S3Target};
-use storefleet_operator::desired::backup::pods::{
-    build_backup_cron_job, build_drill_cron_job, build_restore_job,
-};
+use storefleet_operator::desired::backup::drill::build_drill;
+use storefleet_operator::desired::backup::pods::{build_backup_cron_job, build_restore_job};
 use storefleet_operator::desired::backup::{self, BucketKey, keys};
 use storefleet_operator::desired::backup_parts;
 use storefleet_operator::validate::ValidatedStore;
 use storefleet_types::BackupRecord;
-use storefleet_types::names::child;
+use storefleet_types::names::{child, ports};
 
 use super::{http, resolve_env, which};
 
@@ -63,6 +62,7 @@ pub(crate) fn config(store: &ObjectStore) -> OperatorConfig {
                 monthly: 0,
             },
             drill_schedule: "0 5 * * 0".into(),
+            drill_concurrency: 2,
         }),
         ..OperatorConfig::default()
     }
@@ -90,6 +90,8 @@ pub(crate) struct Shop<'a> {
     pub public_url: &'a str,
     /// An admin's token.
     pub token: &'a str,
+    /// The server's folder (the image's `/app`: its modules).
+    pub server_dir: &'a Path,
 }
 
 impl Shop<'_> {
@@ -147,7 +149,12 @@ impl Shop<'_> {
                         "127.0.0.2".into()
                     }
                     "PGPORT" => self.pg_port.to_string(),
-                    _ => v.replace(self.public_url, self.url),
+                    _ => v
+                        .replace(
+                            &format!("@{}:{}", child::DATABASE, ports::POSTGRES),
+                            &format!("@127.0.0.2:{}", self.pg_port),
+                        )
+                        .replace(self.public_url, self.url),
                 };
                 (k, v)
             })
@@ -178,19 +185,26 @@ impl Shop<'_> {
         let text = match name.as_str() {
             backup::RESTIC_KEY => backup::RESTIC_SCRIPT,
             backup::MEDUSA_KEY => backup::MEDUSA_SCRIPT,
+            backup::MEDUSA_CHECK_KEY => backup::MEDUSA_CHECK,
             other => panic!("no script {other}"),
         };
         let script = self.tmp.join(&name);
         std::fs::write(&script, text).expect("script");
+        // The interpreter (`sh`, `node`), the script, its arguments; in the container's folder
+        // (`/app`: the Medusa app, here the server's).
+        let interpreter = &command[0];
         let mut cmd = if unprivileged && self.root {
             let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh"]);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", interpreter]);
             c
         } else {
-            Command::new("sh")
+            Command::new(interpreter)
         };
+        if container.working_dir.is_some() {
+            cmd.current_dir(self.server_dir);
+        }
         cmd.arg(&script)
-            .arg(&command[2])
+            .args(&command[2..])
             .env_clear()
             .envs(&env)
             .output()
@@ -318,34 +332,42 @@ impl Shop<'_> {
         check("load", &out)
     }
 
-    /// A drill's pod, as nobody: `restic` restores the newest snapshot, `drill` loads it into a
-    /// scratch PostgreSQL. Its log and its report.
+    /// A drill's pod (`desired/backup/drill.rs`): `restic` restores the newest snapshot; `load`
+    /// loads it (here into the shop's own database, which the running server then serves, the
+    /// sidecars' stand-ins: the newest backup is the shop as it is) and hands the check the
+    /// publishable key and the administrator; `check` asks the server for its health and
+    /// products and logs the admin in with a one-time password it sets. Its log and report.
     fn drill(&self) -> (String, BackupRecord) {
         let resolved = self.validated.backup.as_ref().expect("backups");
-        let pod = build_drill_cron_job(self.validated, resolved, &backup_parts(self.validated))
-            .spec
-            .job_template
-            .spec
-            .and_then(|j| j.template.spec)
-            .expect("pod");
+        let objects = storefleet_operator::desired::build(self.validated);
+        let parts = backup_parts(self.validated);
+        let drill = build_drill(self.validated, &objects, resolved, &parts, "drill-1", None);
+        let pod = drill.job.spec.and_then(|j| j.template.spec).expect("pod");
+        let init = pod.init_containers.clone().unwrap_or_default();
+        let names: Vec<&str> = init.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["restic", "postgres", "redis", "load", "medusa"],
+            "fetch, the data services, the load, the server"
+        );
+        for sidecar in [&init[1], &init[2], &init[4]] {
+            assert_eq!(sidecar.restart_policy.as_deref(), Some("Always"));
+        }
         let restored = self.folder("drill-restored");
-        // The pod's /tmp, shared by its two containers.
         let tmp = self.folder("drill-tmp");
-        let changes = [
+        let handed = self.folder("drill");
+        let mut changes = vec![
             ("RESTORED", restored.display().to_string()),
             ("TMPDIR", tmp.display().to_string()),
-            (
-                "TERMINATION_LOG",
-                tmp.join("termination-log").display().to_string(),
-            ),
+            ("DRILL_DIR", handed.display().to_string()),
         ];
-        let fetch = &pod.init_containers.as_ref().expect("init")[0];
-        check("drill: restic", &self.run(fetch, &changes, true));
-        let log = check("drill", &self.run(&pod.containers[0], &changes, true));
-        let message = std::fs::read_to_string(tmp.join("termination-log")).expect("a report");
-        let record =
-            storefleet_operator::controller::backups::record_of("job", "now", Some(&message));
-        (log, record)
+        let mut log = check("drill: restic", &self.run(&init[0], &changes, true));
+        let mut load = changes.clone();
+        load.push(("UPLOADS", self.uploads.display().to_string()));
+        log.push_str(&check("drill: load", &self.run(&init[3], &load, false)));
+        changes.push(("STOREFRONT", self.url.to_string()));
+        log.push_str(&check("drill: check", &self.run(&pod.containers[0], &changes, false)));
+        (log, self.report("check"))
     }
 }
 
@@ -501,9 +523,17 @@ pub(crate) fn backs_up_restores_clones_and_drills(shop: &Shop<'_>) {
         photo
     );
 
-    // A drill: the newest backup restored into a scratch PostgreSQL, and its report.
+    // A drill: the newest backup restored, the shop it holds served and its admin logged in,
+    // and its report.
     let newest = shop.back_up();
     let (log, proven) = shop.drill();
+    for line in [
+        "storefleet-drill: health: 200",
+        "storefleet-drill: store products: 200",
+        "storefleet-drill: admin login: /admin/users/me answers 200",
+    ] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
     println!("{}", log.lines().last().unwrap_or_default());
     assert_eq!(proven.snapshot, newest.snapshot, "{proven:?}");
     assert_eq!(proven.orders, Some(2));

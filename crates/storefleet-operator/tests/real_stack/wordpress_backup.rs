@@ -21,9 +21,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Container, Secret};
 use storefleet_envtest::object_store::{self, ObjectStore};
 use storefleet_operator::config::{BackupConfig, OperatorConfig, Retention, S3Target};
-use storefleet_operator::desired::backup::pods::{
-    build_backup_cron_job, build_drill_cron_job, build_restore_job,
-};
+use storefleet_operator::desired::backup::drill::build_drill;
+use storefleet_operator::desired::backup::pods::{build_backup_cron_job, build_restore_job};
 use storefleet_operator::desired::backup::{self, BucketKey};
 use storefleet_operator::desired::backup_parts;
 use storefleet_types::{SetupSpec, Store};
@@ -69,6 +68,7 @@ fn config(store: &ObjectStore) -> OperatorConfig {
                 monthly: 0,
             },
             drill_schedule: "0 5 * * 0".into(),
+            drill_concurrency: 2,
         }),
         ..OperatorConfig::default()
     }
@@ -130,12 +130,16 @@ fn run_container(
     let text = match script_name.as_str() {
         backup::RESTIC_KEY => backup::RESTIC_SCRIPT,
         backup::WOOCOMMERCE_KEY => backup::WOOCOMMERCE_SCRIPT,
+        backup::WOOCOMMERCE_CHECK_KEY => backup::WOOCOMMERCE_CHECK,
         other => panic!("no script {other}"),
     };
     let script = scripts.join(&script_name);
     std::fs::write(&script, text).expect("script");
     let script = script.display().to_string();
-    shop.as_www_data(&env, &["sh", &script, &command[2]])
+    // The interpreter, the script, its arguments.
+    let mut args: Vec<&str> = vec![command[0].as_str(), &script];
+    args.extend(command[2..].iter().map(String::as_str));
+    shop.as_www_data(&env, &args)
         .output()
         .expect("run container")
 }
@@ -300,51 +304,78 @@ fn restore_job(
     }
 }
 
-/// One drill, as the drill CronJob's pod runs it: `restic` restores the newest snapshot, then
-/// `drill` loads it into a scratch database and checks it against its manifest.
-fn drill(shop: &Shop, store: &ObjectStore) -> Result<String, String> {
+/// The shop of these tests: two sample products.
+fn shop_store() -> Store {
+    Store::test().with_setup(SetupSpec {
+        sample_products: Some(2),
+        ..SetupSpec::default()
+    })
+}
+
+/// One drill, as its pod runs it (`desired/backup/drill.rs`): `restic` restores the newest
+/// snapshot; the drill's own database and WordPress (the sidecars: here a second MariaDB and
+/// WordPress tree as the images lay them out, with Secrets of their own, as the drill's are);
+/// `load` loads the snapshot into them and hands the check an administrator with a one-time
+/// password and products; WordPress serves the restored files (`php -S`, the Service's
+/// stand-in); `check` opens the home page and the products and logs the admin in. Its report
+/// (as the operator records it in `lastVerifiedRestore`) and the containers' output.
+fn drill(
+    shop: &Shop,
+    store: &ObjectStore,
+    fixtures: &Path,
+) -> Result<(storefleet_types::BackupRecord, String), String> {
+    drill_spoiled(shop, store, fixtures, |_| {})
+}
+
+/// [`drill`], with `spoil` done to what restic restored before the load (a backup that restores
+/// but is not a shop).
+fn drill_spoiled(
+    shop: &Shop,
+    store: &ObjectStore,
+    fixtures: &Path,
+    spoil: impl Fn(&Path),
+) -> Result<(storefleet_types::BackupRecord, String), String> {
     let resolved = shop.validated.backup.as_ref().expect("backup");
-    let cron = build_drill_cron_job(&shop.validated, resolved, &backup_parts(&shop.validated));
-    let pod = cron
-        .spec
-        .job_template
-        .spec
-        .and_then(|j| j.template.spec)
-        .expect("pod");
-    let restored = folder(shop, "drill-restored");
-    let _ = std::fs::remove_dir_all(&restored);
-    let restored = folder(shop, "drill-restored");
-    let secrets = secrets(shop, store);
-    // The pod's /tmp, shared by its two containers (restic leaves restored.json there).
-    let _ = std::fs::remove_dir_all(shop.path().join("drill-tmp"));
-    let tmp = folder(shop, "drill-tmp").display().to_string();
-    let fetch = &pod.init_containers.as_ref().expect("init")[0];
-    let out = run_container(
-        shop,
-        fetch,
-        &secrets,
-        &[
-            ("RESTORED", restored.display().to_string()),
-            ("TMPDIR", tmp.clone()),
-        ],
+    let parts = backup_parts(&shop.validated);
+    let objects = build_drill(&shop.validated, &shop.objects, resolved, &parts, "drill-1", None);
+    let pod = objects.job.spec.and_then(|j| j.template.spec).expect("pod");
+    let init = pod.init_containers.clone().unwrap_or_default();
+    let names: Vec<&str> = init.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["restic", "mariadb", "load", "wordpress"],
+        "fetch, the database, the load, the storefront"
     );
-    if !out.status.success() {
-        return Err(text(&out));
-    }
-    let out = run_container(
-        shop,
-        &pod.containers[0],
-        &secrets,
-        &[
-            ("RESTORED", restored.display().to_string()),
-            ("TMPDIR", tmp),
-        ],
-    );
-    if out.status.success() {
-        Ok(text(&out))
-    } else {
-        Err(text(&out))
-    }
+    assert_eq!(init[1].restart_policy.as_deref(), Some("Always"), "a sidecar");
+    assert_eq!(init[3].restart_policy.as_deref(), Some("Always"), "a sidecar");
+    let copy = start_shop_with(fixtures, shop_store(), &config(store));
+    let restored = folder(&copy, "restored");
+    let drill_dir = folder(&copy, "drill");
+    let tmp = folder(&copy, "pod-tmp").display().to_string();
+    let mut log = String::new();
+    let mut step = |copy: &Shop, container: &Container, changes: &[(&str, String)]| {
+        let out = run_container(copy, container, &secrets(copy, store), changes);
+        log.push_str(&text(&out));
+        if out.status.success() { Ok(()) } else { Err(log.clone()) }
+    };
+    let common = [
+        ("RESTORED", restored.display().to_string()),
+        ("DRILL_DIR", drill_dir.display().to_string()),
+        ("TMPDIR", tmp.clone()),
+    ];
+    step(&copy, &init[0], &common)?;
+    spoil(&restored);
+    let mut load = common.to_vec();
+    load.extend([
+        ("DUMP_DIR", restored.join("dump").display().to_string()),
+        ("DOCROOT", copy.docroot.display().to_string()),
+    ]);
+    step(&copy, &init[2], &load)?;
+    let (_php, port) = serve(&copy);
+    let mut check = common.to_vec();
+    check.push(("STOREFRONT", format!("http://127.0.0.1:{port}")));
+    step(&copy, &pod.containers[0], &check)?;
+    Ok((report(&copy, "check"), log))
 }
 
 /// A new order for the first product; its id.
@@ -390,10 +421,7 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
     let store = ObjectStore::start(&garage, "backups").expect("garage");
     let shop = start_shop_with(
         &fixtures,
-        Store::test().with_setup(SetupSpec {
-            sample_products: Some(2),
-            ..SetupSpec::default()
-        }),
+        shop_store(),
         &config(&store),
     );
     let out = shop.setup();
@@ -640,17 +668,43 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
     }
     assert_eq!(snapshots(&store, &shop), 1, "only what the retention keeps");
 
-    // A drill restores the newest backup into a scratch database and checks it; the shop's own
+    // A drill restores the newest backup into a database and WordPress of its own, and the
+    // restored shop serves its home page and products and logs its admin in; the shop's own
     // database and files are not touched.
     let orders_before_drill =
         shop.wp(&["eval", "echo count(wc_get_orders(array('limit' => -1)));"]);
+    let admin_hash = shop.wp(&["user", "get", "1", "--field=user_pass"]);
     let newest = back_up(&shop, &store);
-    let log = drill(&shop, &store).unwrap_or_else(|e| panic!("drill: {e}"));
-    assert!(log.contains("verified: the backup restores in"), "{log}");
+    let (proven, log) = drill(&shop, &store, &fixtures).unwrap_or_else(|e| panic!("drill: {e}"));
+    for line in [
+        "storefleet-drill: home page: 200",
+        "storefleet-drill: 2 product pages: 200",
+        "storefleet-drill: admin login: the profile page answers 200",
+        "storefleet-drill: verified: the backup restores",
+    ] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
     println!("{}", log.lines().last().unwrap_or_default());
+    assert_eq!(
+        shop.wp(&["user", "get", "1", "--field=user_pass"]),
+        admin_hash,
+        "the one-time password is the drill's copy's alone"
+    );
+    // A backup that restores but is no shop (its WooCommerce gone from the files): the check
+    // fails, naming the step.
+    let err = drill_spoiled(&shop, &store, &fixtures, |restored| {
+        let plugin = restored.join("files/wp-content/plugins/woocommerce");
+        std::fs::remove_dir_all(&plugin).expect("remove the plugin");
+    })
+    .expect_err("a drill of a shop without WooCommerce fails");
+    let failed = err
+        .lines()
+        .find(|l| l.starts_with("storefleet-drill: FAILED"))
+        .unwrap_or_else(|| panic!("one FAILED line: {err}"));
+    assert!(failed.contains("product #"), "{failed}");
+    println!("a drill of a broken shop: {failed}");
     // Its report, as the operator records it in status.backup.lastVerifiedRestore: the newest
     // snapshot, the measured restore time and the restored counts.
-    let proven = report(&shop, "drill");
     assert_eq!(
         proven.snapshot.as_deref(),
         Some(newest.as_str()),
@@ -679,7 +733,7 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
             std::fs::write(&file, bytes).expect("corrupt");
         }
     }
-    let err = drill(&shop, &store).expect_err("a drill of a corrupt backup fails");
+    let err = drill(&shop, &store, &fixtures).expect_err("a drill of a corrupt backup fails");
     assert!(
         err.contains("storefleet-backup: FAILED"),
         "the drill's failure is one clear line: {err}"
@@ -723,10 +777,7 @@ pub(crate) fn measure(extra_orders: usize) -> Option<Measured> {
     let store = ObjectStore::start(&garage, "bench").expect("garage");
     let shop = start_shop_with(
         &fixtures,
-        Store::test().with_setup(SetupSpec {
-            sample_products: Some(2),
-            ..SetupSpec::default()
-        }),
+        shop_store(),
         &config(&store),
     );
     let out = shop.setup();
@@ -746,9 +797,8 @@ pub(crate) fn measure(extra_orders: usize) -> Option<Measured> {
     restore(&shop, &store, &snapshot).unwrap_or_else(|e| panic!("restore: {e}"));
     let restore = started.elapsed();
     let started = Instant::now();
-    drill(&shop, &store).unwrap_or_else(|e| panic!("drill: {e}"));
+    let (proven, _) = drill(&shop, &store, &fixtures).unwrap_or_else(|e| panic!("drill: {e}"));
     let drill_time = started.elapsed();
-    let proven = report(&shop, "drill");
     Some(Measured {
         orders: record.orders.unwrap_or_default(),
         dump_bytes: record.bytes.unwrap_or_default(),

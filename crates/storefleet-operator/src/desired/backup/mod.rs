@@ -9,6 +9,7 @@
 //! again. Another owner's store of the same name has another folder (`<prefix>/<owner>/<store>`)
 //! and another password.
 
+pub mod drill;
 pub mod pods;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,14 @@ pub const RESTIC_KEY: &str = "restic.sh";
 pub const WOOCOMMERCE_SCRIPT: &str = include_str!("../../../scripts/woocommerce-backup.sh");
 /// Its key in the scripts ConfigMap.
 pub const WOOCOMMERCE_KEY: &str = "woocommerce-backup.sh";
+/// A drill's check of a restored WooCommerce shop (PHP, on the WP-CLI image).
+pub const WOOCOMMERCE_CHECK: &str = include_str!("../../../scripts/woocommerce-drill-check.php");
+/// Its key in the scripts ConfigMap.
+pub const WOOCOMMERCE_CHECK_KEY: &str = "woocommerce-drill-check.php";
+/// A drill's check of a restored Medusa shop (Node, on the Medusa image).
+pub const MEDUSA_CHECK: &str = include_str!("../../../scripts/medusa-drill-check.js");
+/// Its key in the scripts ConfigMap.
+pub const MEDUSA_CHECK_KEY: &str = "medusa-drill-check.js";
 /// The database half of a Medusa backup or restore (`dump` | `import` | `drill`).
 pub const MEDUSA_SCRIPT: &str = include_str!("../../../scripts/medusa-backup.sh");
 /// Its key in the scripts ConfigMap.
@@ -68,9 +77,6 @@ pub struct BackupObjects {
     /// store is set up on its current data: a shop whose data is gone is never backed up over
     /// its good snapshots.
     pub cron_job: CronJob,
-    /// The scheduled drills: the newest backup restored into a scratch database, checked
-    /// against its manifest (applied and suspended with the backups).
-    pub drill: CronJob,
     /// The repository Secret: added by the controller, which holds the platform key (None in a
     /// render, which has no cluster).
     pub secret: Option<Secret>,

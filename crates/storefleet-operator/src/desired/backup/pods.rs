@@ -6,9 +6,7 @@
 //! `dump/`; then `restic` backs up `dump/` and the shop's files (the files volume, mounted
 //! read-only on the storefront's node) and applies the retention.
 //!
-//! Drill (the CronJob `drill`): `restic` restores the newest snapshot (`--verify`) into an empty
-//! folder; `drill` loads it into a scratch database the pod starts for itself and checks it
-//! against its manifest. Nothing of the shop's is touched or even mounted.
+//! Drill: in a throwaway namespace, see `drill.rs`.
 //!
 //! Restore (a Job `restore-<hash>`): `restic` restores a snapshot into an empty folder; `load`
 //! checks the dump against its manifest, loads it into the store's database, puts the files in
@@ -46,8 +44,28 @@ pub struct EngineParts {
     pub files: FilesLayout,
     /// The user the backup and restore pods run as: the files' owner.
     pub uid: i64,
-    /// The user of a drill's scratch database: the database image's own.
-    pub drill_uid: i64,
+    /// A drill's check of the restored shop.
+    pub check: CheckParts,
+}
+
+/// What checks a restored shop in a drill (`drill.rs`): a script of the engine's, run on one of
+/// the store's images by its interpreter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckParts {
+    /// The image (the store's: WP-CLI's for WooCommerce, Medusa's).
+    pub image: String,
+    /// The script's key in the scripts ConfigMap.
+    pub key: &'static str,
+    /// The script.
+    pub text: &'static str,
+    /// The interpreter (the script's path follows).
+    pub command: Vec<String>,
+    /// The folder it runs in (where the interpreter finds its modules), if not the image's.
+    pub working_dir: Option<&'static str>,
+    /// The user it runs as (the image's).
+    pub uid: i64,
+    /// What it needs of the shop's settings besides (e.g. the database's address).
+    pub env: Vec<EnvVar>,
 }
 
 /// Where an engine's files are, in a backup and in a restore.
@@ -139,49 +157,6 @@ fn cron_job(
     }
 }
 
-/// The drill CronJob: the store's newest snapshot restored (`restic restore --verify`) into an
-/// empty folder, then loaded into a scratch database the pod starts for itself and checked
-/// against its manifest (checksum, counts), the files put in a scratch folder: nothing of the
-/// shop's is touched, and the pod needs neither the database nor the files volume.
-pub fn build_drill_cron_job(
-    store: &ValidatedStore,
-    backup: &ResolvedBackup,
-    parts: &EngineParts,
-) -> CronJob {
-    let fetch = restic_container(
-        store,
-        backup,
-        &ResticRun::Verify,
-        vec![mount_at("restored", RESTORED, false)],
-    );
-    let check = Container {
-        name: "drill".into(),
-        image: Some(parts.image.clone()),
-        image_pull_policy: Some("IfNotPresent".into()),
-        command: Some(script_command(parts, "drill")),
-        env: Some(vec![env("RESTORED", RESTORED), env("TMPDIR", "/tmp")]),
-        resources: Some(resources(&store.plan.resources.setup)),
-        security_context: Some(container_security(true)),
-        volume_mounts: Some(vec![
-            mount_at("scripts", SCRIPT_DIR, true),
-            mount_at("tmp", "/tmp", false),
-            mount_at("restored", RESTORED, true),
-        ]),
-        ..Container::default()
-    };
-    let volumes = vec![
-        empty_dir(store, "restored"),
-        empty_dir(store, "tmp"),
-        super::scripts_volume(),
-    ];
-    let mut spec = job_spec(store, parts.drill_uid, vec![fetch], check, volumes);
-    if let Some(pod) = spec.template.spec.as_mut() {
-        // No volume of the shop's: any node will do.
-        pod.affinity = None;
-    }
-    cron_job(store, backup, child::DRILL, &backup.drill_schedule, spec)
-}
-
 /// The name of the restore Job of `from`'s `snapshot`: [`child::RESTORE_JOB_PREFIX`] + a hash
 /// of them and the images.
 pub fn restore_job_name(
@@ -253,7 +228,8 @@ pub fn build_restore_job(
     }
 }
 
-fn script_command(parts: &EngineParts, verb: &str) -> Vec<String> {
+/// `sh <the engine's script> <verb>`.
+pub(super) fn script_command(parts: &EngineParts, verb: &str) -> Vec<String> {
     vec![
         "sh".into(),
         format!("{SCRIPT_DIR}/{}", parts.script),
@@ -263,7 +239,7 @@ fn script_command(parts: &EngineParts, verb: &str) -> Vec<String> {
 
 /// A container on the database image running the database half (`dump`, or `import` when the
 /// caller sets the command), with the store's database variables.
-fn database_container(
+pub(super) fn database_container(
     store: &ValidatedStore,
     parts: &EngineParts,
     name: &str,

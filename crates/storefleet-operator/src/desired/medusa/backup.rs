@@ -6,9 +6,9 @@
 use k8s_openapi::api::core::v1::EnvVar;
 use storefleet_types::names::{child, ports, secret_keys as keys};
 
-use super::{MEDUSA_UID, POSTGRES_UID};
-use crate::desired::backup::pods::{EngineParts, FilesLayout};
-use crate::desired::backup::{MEDUSA_KEY, MEDUSA_SCRIPT};
+use super::MEDUSA_UID;
+use crate::desired::backup::pods::{CheckParts, EngineParts, FilesLayout};
+use crate::desired::backup::{MEDUSA_CHECK, MEDUSA_CHECK_KEY, MEDUSA_KEY, MEDUSA_SCRIPT};
 use crate::desired::{env, env_from_secret};
 use crate::validate::{Medusa, ValidatedStore};
 
@@ -27,7 +27,20 @@ pub fn parts(store: &ValidatedStore, medusa: &Medusa) -> EngineParts {
             restore_var: "UPLOADS",
         },
         uid: MEDUSA_UID,
-        drill_uid: POSTGRES_UID,
+        // Node on the Medusa image, in its app folder (its modules: pg, scrypt-kdf), with the
+        // database as the server reaches it.
+        check: CheckParts {
+            image: medusa.images.medusa.clone(),
+            key: MEDUSA_CHECK_KEY,
+            text: MEDUSA_CHECK,
+            command: vec!["node".into()],
+            working_dir: Some("/app"),
+            uid: MEDUSA_UID,
+            env: super::medusa_env(store, "server")
+                .into_iter()
+                .filter(|v| v.name.starts_with("DB_") || v.name == "DATABASE_URL")
+                .collect(),
+        },
     }
 }
 

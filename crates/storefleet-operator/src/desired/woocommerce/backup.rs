@@ -1,17 +1,17 @@
 //! What a WooCommerce store puts into its backup, drill and restore pods (`desired/backup/`):
-//! the MariaDB image (`mariadb-dump --single-transaction`, and a scratch `mariadbd` for drills),
-//! the storefront's database variables, and `wp-content` on the files volume (the docroot).
+//! the MariaDB image (`mariadb-dump --single-transaction`, its client for loads), the
+//! storefront's database variables, `wp-content` on the files volume (the docroot), and a
+//! drill's check in PHP on the WP-CLI image.
 
 use super::storefront::{WWW_DATA_UID, wordpress_env};
-use crate::desired::backup::pods::{EngineParts, FilesLayout};
-use crate::desired::backup::{WOOCOMMERCE_KEY, WOOCOMMERCE_SCRIPT};
+use crate::desired::backup::pods::{CheckParts, EngineParts, FilesLayout};
+use crate::desired::backup::{
+    WOOCOMMERCE_CHECK, WOOCOMMERCE_CHECK_KEY, WOOCOMMERCE_KEY, WOOCOMMERCE_SCRIPT,
+};
 use crate::validate::{ValidatedStore, Woocommerce};
 
 /// The docroot as the storefront mounts the files volume.
 const DOCROOT: &str = "/var/www/html";
-
-/// The MariaDB image's `mysql` user.
-const MARIADB_UID: i64 = 999;
 
 /// A WooCommerce store's part of its backup pods.
 pub fn parts(store: &ValidatedStore, woo: &Woocommerce) -> EngineParts {
@@ -31,6 +31,15 @@ pub fn parts(store: &ValidatedStore, woo: &Woocommerce) -> EngineParts {
             restore_var: "DOCROOT",
         },
         uid: WWW_DATA_UID,
-        drill_uid: MARIADB_UID,
+        // PHP from the WP-CLI image, as www-data.
+        check: CheckParts {
+            image: woo.images.wp_cli.clone(),
+            key: WOOCOMMERCE_CHECK_KEY,
+            text: WOOCOMMERCE_CHECK,
+            command: vec!["php".into()],
+            working_dir: None,
+            uid: WWW_DATA_UID,
+            env: Vec::new(),
+        },
     }
 }
