@@ -8,6 +8,8 @@ use super::*;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::ResourceQuota;
+use kube::api::ListParams;
 use storefleet_operator::desired::backup::{self as backup_objects, keys as backup_keys};
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef-platform";
@@ -310,10 +312,10 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
         "restic",
         r#"{"snapshot": "5ba21d3e", "snapshotTime": "2026-12-04T03:00:01.25Z", "seconds": 14, "manifest": {"engine": "woocommerce", "orders": 3, "products": 2, "customers": 1, "sha256": "00", "bytes": 81920, "seconds": 2}}"#,
     );
-    env.cp.kubelet().report(
-        NS,
+    // The first good backup starts a drill; held before its pod runs, to look at it.
+    env.cp.kubelet().hold(
+        &format!("{}alice", names::DRILL_NAMESPACE_PREFIX),
         "drill",
-        r#"{"snapshot": "5ba21d3e", "snapshotTime": "2026-12-04T03:00:01.25Z", "seconds": 37, "manifest": {"orders": 3, "products": 2, "customers": 1, "bytes": 81920}}"#,
     );
     env.patch("alice", annotate("2")).await;
     env.wait_condition("alice", "BackupReady", "the good backup", |c| {
@@ -382,35 +384,148 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
         "tagged manual"
     );
 
-    // A drill (its CronJob's Job, as the cronjob controller would make it on its schedule):
-    // BackupVerified says the newest backup restored.
+    // The first good backup is drilled at once (a backup counts once a restore proved it): in
+    // its throwaway namespace, held here before its pod runs, the drill's objects: restricted,
+    // closed, the shop's Secrets by name with values of the drill's own, no quota of the
+    // tenant's; the pod's containers the shop's own, as sidecars.
+    let drill_ns = format!("{}alice", names::DRILL_NAMESPACE_PREFIX);
+    let namespaces: Api<Namespace> = Api::all(env.admin.clone());
+    let ns = common::eventually("the drill's namespace", || async {
+        namespaces.get_opt(&drill_ns).await.ok().flatten()
+    })
+    .await;
+    let ns_labels = ns.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(
+        ns_labels.get("pod-security.kubernetes.io/enforce").map(String::as_str),
+        Some("restricted")
+    );
+    assert_eq!(ns_labels.get("storefleet.io/store").map(String::as_str), Some("alice"));
+    let job: Job = common::eventually("the drill Job", || async {
+        let jobs: Vec<Job> = env.children(&drill_ns, "alice").await;
+        jobs.into_iter().find(|j| j.name_any().starts_with("drill-"))
+    })
+    .await;
+    let pod = job.spec.clone().and_then(|s| s.template.spec).expect("pod");
+    let init: Vec<(&str, Option<&str>)> = pod
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| (c.name.as_str(), c.restart_policy.as_deref()))
+        .collect();
+    assert_eq!(
+        init,
+        [
+            ("restic", None),
+            ("mariadb", Some("Always")),
+            ("load", None),
+            ("wordpress", Some("Always"))
+        ]
+    );
+    assert_eq!(pod.containers[0].name, "check");
+    let drill_secrets: Vec<Secret> = env.children(&drill_ns, "alice").await;
+    let shop_secrets: Vec<Secret> = env.children(NS, "alice").await;
+    let value = |secrets: &[Secret], name: &str, key: &str| {
+        secrets
+            .iter()
+            .find(|s| s.name_any() == name)
+            .and_then(|s| s.data.as_ref()?.get(key).cloned())
+            .map(|v| v.0)
+    };
+    assert!(
+        value(&drill_secrets, child::DATABASE_SECRET, "password").is_some(),
+        "{:?}",
+        drill_secrets.iter().map(|s| s.name_any()).collect::<Vec<_>>()
+    );
+    assert_ne!(
+        value(&drill_secrets, child::DATABASE_SECRET, "password"),
+        value(&shop_secrets, child::DATABASE_SECRET, "password"),
+        "the drill's own database password"
+    );
+    assert!(
+        value(&drill_secrets, child::ADMIN_SECRET, "password").is_none(),
+        "no admin login leaves the shop's namespace"
+    );
+    assert_eq!(
+        value(&drill_secrets, child::BACKUP_SECRET, backup_keys::PASSWORD),
+        value(&shop_secrets, child::BACKUP_SECRET, backup_keys::PASSWORD),
+        "the store's repository, read by the drill"
+    );
+    let quotas: Vec<ResourceQuota> = env.children(&drill_ns, "alice").await;
+    assert!(quotas.is_empty(), "the platform's capacity, not the tenant's quota");
+    let policies: Vec<NetworkPolicy> = env.children(&drill_ns, "alice").await;
+    assert_eq!(policies.len(), 1, "one policy: in-namespace, DNS, the object store");
+    let services: Vec<Service> = env.children(&drill_ns, "alice").await;
+    assert_eq!(
+        services.iter().map(|s| s.name_any()).collect::<Vec<_>>(),
+        ["storefront"]
+    );
     let status = env.status("alice").await;
+    let running = status
+        .backup
+        .as_ref()
+        .and_then(|b| b.running_drill.clone())
+        .expect("the running drill");
+    assert_eq!(running.job, job.name_any());
     let verified = condition(&status, "BackupVerified").expect("BackupVerified");
     assert_eq!(verified.reason, "NoDrillYet");
-    let cron_jobs: Vec<CronJob> = env.children(NS, "alice").await;
-    let drill = cron_jobs
-        .into_iter()
-        .find(|c| c.name_any() == child::DRILL)
-        .expect("the drill CronJob");
-    assert_eq!(drill.spec.schedule, "0 5 * * 0", "weekly by default");
-    let template = drill.spec.job_template;
-    let job = Job {
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-            name: Some("drill-29000000".into()),
-            labels: template.metadata.and_then(|m| m.labels),
-            ..Default::default()
-        },
-        spec: template.spec,
-        status: None,
-    };
-    Api::<Job>::namespaced(env.admin.clone(), NS)
-        .create(&PostParams::default(), &job)
+
+    // It fails: BackupVerified says which container and why, the namespace goes.
+    env.cp.kubelet().jobs(&drill_ns, JobPods::Fail);
+    env.cp.kubelet().release(&drill_ns, "drill");
+    env.wait_condition("alice", "BackupVerified", "the failed drill", |c| {
+        c.status == "False"
+            && c.reason == "DrillFailed"
+            && c.message.contains("check: failed on request of the test")
+    })
+    .await;
+    env.wait_namespace_gone(&drill_ns).await;
+    let last = env
+        .status("alice")
         .await
-        .expect("a drill Job");
+        .backup
+        .and_then(|b| b.last_drill)
+        .expect("lastDrill");
+    assert_eq!((last.job.as_str(), last.succeeded), (job.name_any().as_str(), Some(false)));
+
+    // A drill asked for: it succeeds; the check's report is the newest backup proven by a
+    // restore and the measured restore time (the RTO); the namespace goes, nothing is left.
+    env.cp.kubelet().jobs(&drill_ns, JobPods::Succeed);
+    env.cp.kubelet().report(
+        &drill_ns,
+        "check",
+        r#"{"snapshot": "5ba21d3e", "snapshotTime": "2026-12-04T03:00:01.25Z", "seconds": 37, "manifest": {"orders": 3, "products": 2, "customers": 1, "bytes": 81920}}"#,
+    );
+    env.patch(
+        "alice",
+        json!({"metadata": {"annotations": {names::DRILL_NOW_ANNOTATION: "1"}}}),
+    )
+    .await;
     env.wait_condition("alice", "BackupVerified", "the drill", |c| {
         c.status == "True" && c.reason == "DrillSucceeded"
     })
     .await;
+    env.wait_namespace_gone(&drill_ns).await;
+    let left: Vec<Namespace> = namespaces
+        .list(&ListParams::default().labels("app.kubernetes.io/component=drill"))
+        .await
+        .expect("namespaces")
+        .items;
+    assert!(left.is_empty(), "nothing of the drills is left");
+    let status = env.status("alice").await;
+    let backup = status.backup.clone().expect("backup status");
+    assert!(backup.running_drill.is_none());
+    let last = backup.last_drill.expect("lastDrill");
+    assert_eq!(
+        (last.succeeded, last.asked.as_deref()),
+        (Some(true), Some("1")),
+        "{last:?}"
+    );
+    // The same value asks for nothing more.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        namespaces.get_opt(&drill_ns).await.expect("get").is_none(),
+        "one drill per value"
+    );
     let text = common::eventually("the backup metrics", || async {
         let text = env.metrics().encode();
         text.contains("storefleet_backup_last_verified_timestamp_seconds{store=\"alice\"}")
@@ -437,7 +552,7 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
             proven.seconds,
             proven.orders
         ),
-        ("drill-29000000", Some("5ba21d3e"), Some(37), Some(3))
+        (last.job.as_str(), Some("5ba21d3e"), Some(37), Some(3))
     );
     let text = common::eventually("the RPO and RTO metrics", || async {
         let text = env.metrics().encode();
