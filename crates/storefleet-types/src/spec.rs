@@ -161,8 +161,9 @@ pub struct BackupSpec {
     )]
     pub schedule: Option<String>,
 
-    /// When to drill (restore the newest backup into a scratch database and check it: cron,
-    /// five fields, UTC); the operator's `backup.drillSchedule` (weekly) when absent.
+    /// When to drill (restore the newest backup into a throwaway namespace, start the shop there
+    /// and check it: cron, five fields, UTC); the operator's `backup.drillSchedule` (weekly) when
+    /// absent. The first drill runs right after the first backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 100),

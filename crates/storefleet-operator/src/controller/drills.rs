@@ -203,7 +203,10 @@ pub async fn drive(
         job: running_job.as_ref(),
         capacity: (
             drills,
-            ctx.config.backup.as_ref().map_or(0, |b| b.drill_concurrency),
+            ctx.config
+                .backup
+                .as_ref()
+                .map_or(0, |b| b.drill_concurrency),
         ),
         now: ctx.clock.now(),
     };
@@ -234,7 +237,15 @@ pub async fn drive(
         }
         Next::Vanished => {
             let message = format!("its namespace {namespace} was removed before it finished");
-            finished(ctx, store, facts, false, Some(message), &inputs.now.to_string()).await;
+            finished(
+                ctx,
+                store,
+                facts,
+                false,
+                Some(message),
+                &inputs.now.to_string(),
+            )
+            .await;
             Ok(())
         }
         Next::Remove => remove(ctx, &namespace).await,
@@ -274,11 +285,7 @@ async fn finish(
     reason: Option<String>,
     at: &str,
 ) {
-    let Some(running) = facts
-        .backup
-        .as_ref()
-        .and_then(|b| b.running_drill.clone())
-    else {
+    let Some(running) = facts.backup.as_ref().and_then(|b| b.running_drill.clone()) else {
         return;
     };
     let message = if succeeded {
@@ -323,7 +330,10 @@ async fn finished(
     run.succeeded = Some(succeeded);
     run.message = message.clone();
     let note = match &message {
-        None => format!("Drill {} proved the newest backup: restored, the shop served, its admin logged in", run.job),
+        None => format!(
+            "Drill {} proved the newest backup: restored, the shop served, its admin logged in",
+            run.job
+        ),
         Some(why) => format!("Drill {} failed: {why}", run.job),
     };
     status.last_drill = Some(run);

@@ -82,35 +82,6 @@ pub fn versions_of(job: &str, message: Option<&str>) -> RunningVersions {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_setup_report_is_what_the_shop_runs() {
-        let v = versions_of(
-            "setup-1",
-            Some(
-                r#"{"wordpress": "6.8.3", "woocommerce": "9.9.5", "php": "8.2.29", "database": "10.11.14-MariaDB-0+deb12u2"}"#,
-            ),
-        );
-        assert_eq!(v.wordpress.as_deref(), Some("6.8.3"));
-        assert_eq!(v.woocommerce.as_deref(), Some("9.9.5"));
-        assert_eq!(v.database.as_deref(), Some("10.11.14-MariaDB-0+deb12u2"));
-        assert_eq!(v.medusa, None);
-        let empty = versions_of("setup-1", Some("storefleet-setup: FAILED"));
-        assert_eq!(
-            empty,
-            RunningVersions {
-                job: "setup-1".into(),
-                ..RunningVersions::default()
-            }
-        );
-        let blank = versions_of("setup-1", Some(r#"{"wordpress": ""}"#));
-        assert_eq!(blank.wordpress, None, "an empty field is no version");
-    }
-}
-
 /// What a failed pod of `job` said: the first container (init containers in their order, then
 /// the main one) that ended with an error, and its termination message's last `FAILED` line
 /// (the scripts' one line of why; the kubelet keeps the end of the log of a container that
@@ -142,7 +113,11 @@ pub fn failure_of(pod: &Pod) -> Option<String> {
             .filter_map(|s| s.terminated.as_ref())
             .find(|t| t.exit_code != 0)?;
         let message = ended.message.as_deref().unwrap_or_default();
-        let lines: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&str> = message
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         let words = lines
             .iter()
             .rev()
@@ -153,9 +128,42 @@ pub fn failure_of(pod: &Pod) -> Option<String> {
                 format!(
                     "exit code {}{}",
                     ended.exit_code,
-                    ended.reason.as_deref().map(|r| format!(", {r}")).unwrap_or_default()
+                    ended
+                        .reason
+                        .as_deref()
+                        .map(|r| format!(", {r}"))
+                        .unwrap_or_default()
                 )
             });
         Some(format!("{}: {words}", c.name))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setup_report_is_what_the_shop_runs() {
+        let v = versions_of(
+            "setup-1",
+            Some(
+                r#"{"wordpress": "6.8.3", "woocommerce": "9.9.5", "php": "8.2.29", "database": "10.11.14-MariaDB-0+deb12u2"}"#,
+            ),
+        );
+        assert_eq!(v.wordpress.as_deref(), Some("6.8.3"));
+        assert_eq!(v.woocommerce.as_deref(), Some("9.9.5"));
+        assert_eq!(v.database.as_deref(), Some("10.11.14-MariaDB-0+deb12u2"));
+        assert_eq!(v.medusa, None);
+        let empty = versions_of("setup-1", Some("storefleet-setup: FAILED"));
+        assert_eq!(
+            empty,
+            RunningVersions {
+                job: "setup-1".into(),
+                ..RunningVersions::default()
+            }
+        );
+        let blank = versions_of("setup-1", Some(r#"{"wordpress": ""}"#));
+        assert_eq!(blank.wordpress, None, "an empty field is no version");
+    }
 }

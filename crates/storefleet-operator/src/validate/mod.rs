@@ -206,7 +206,8 @@ pub struct ResolvedBackup {
     pub schedule: String,
     /// Whether scheduled backups run (`spec.backup.enabled`); the repository is kept either way.
     pub scheduled: bool,
-    /// When the newest backup is restored into a scratch database to prove it (cron, UTC).
+    /// When the newest backup is restored into a throwaway namespace and the shop it holds
+    /// checked, to prove it (cron, UTC).
     pub drill_schedule: String,
     /// What it keeps.
     pub retention: crate::config::Retention,

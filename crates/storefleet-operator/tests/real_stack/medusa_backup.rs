@@ -195,7 +195,12 @@ impl Shop<'_> {
         let interpreter = &command[0];
         let mut cmd = if unprivileged && self.root {
             let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", interpreter]);
+            c.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                interpreter,
+            ]);
             c
         } else {
             Command::new(interpreter)
@@ -366,7 +371,10 @@ impl Shop<'_> {
         load.push(("UPLOADS", self.uploads.display().to_string()));
         log.push_str(&check("drill: load", &self.run(&init[3], &load, false)));
         changes.push(("STOREFRONT", self.url.to_string()));
-        log.push_str(&check("drill: check", &self.run(&pod.containers[0], &changes, false)));
+        log.push_str(&check(
+            "drill: check",
+            &self.run(&pod.containers[0], &changes, false),
+        ));
         (log, self.report("check"))
     }
 }

@@ -337,7 +337,14 @@ fn drill_spoiled(
 ) -> Result<(storefleet_types::BackupRecord, String), String> {
     let resolved = shop.validated.backup.as_ref().expect("backup");
     let parts = backup_parts(&shop.validated);
-    let objects = build_drill(&shop.validated, &shop.objects, resolved, &parts, "drill-1", None);
+    let objects = build_drill(
+        &shop.validated,
+        &shop.objects,
+        resolved,
+        &parts,
+        "drill-1",
+        None,
+    );
     let pod = objects.job.spec.and_then(|j| j.template.spec).expect("pod");
     let init = pod.init_containers.clone().unwrap_or_default();
     let names: Vec<&str> = init.iter().map(|c| c.name.as_str()).collect();
@@ -346,8 +353,16 @@ fn drill_spoiled(
         ["restic", "mariadb", "load", "wordpress"],
         "fetch, the database, the load, the storefront"
     );
-    assert_eq!(init[1].restart_policy.as_deref(), Some("Always"), "a sidecar");
-    assert_eq!(init[3].restart_policy.as_deref(), Some("Always"), "a sidecar");
+    assert_eq!(
+        init[1].restart_policy.as_deref(),
+        Some("Always"),
+        "a sidecar"
+    );
+    assert_eq!(
+        init[3].restart_policy.as_deref(),
+        Some("Always"),
+        "a sidecar"
+    );
     let copy = start_shop_with(fixtures, shop_store(), &config(store));
     let restored = folder(&copy, "restored");
     let drill_dir = folder(&copy, "drill");
@@ -356,7 +371,11 @@ fn drill_spoiled(
     let mut step = |copy: &Shop, container: &Container, changes: &[(&str, String)]| {
         let out = run_container(copy, container, &secrets(copy, store), changes);
         log.push_str(&text(&out));
-        if out.status.success() { Ok(()) } else { Err(log.clone()) }
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(log.clone())
+        }
     };
     let common = [
         ("RESTORED", restored.display().to_string()),
@@ -419,11 +438,7 @@ fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
         return;
     };
     let store = ObjectStore::start(&garage, "backups").expect("garage");
-    let shop = start_shop_with(
-        &fixtures,
-        shop_store(),
-        &config(&store),
-    );
+    let shop = start_shop_with(&fixtures, shop_store(), &config(&store));
     let out = shop.setup();
     assert!(out.status.success(), "setup: {}", text(&out));
 
@@ -760,7 +775,8 @@ pub(crate) struct Measured {
     pub backup: Duration,
     /// A restore into the store (restic restore, checks, load, files, counts).
     pub restore: Duration,
-    /// A drill (restic restore, a scratch database, load, checks): the RTO a drill measures.
+    /// A drill (restic restore, its own database, load, WordPress on it, checks): the RTO a
+    /// drill measures.
     pub drill: Duration,
     /// The drill's own figure (its report's seconds).
     pub drill_reported: Option<i64>,
@@ -775,11 +791,7 @@ pub(crate) fn measure(extra_orders: usize) -> Option<Measured> {
     let fixtures = tier()?;
     let garage = backup_tier()?;
     let store = ObjectStore::start(&garage, "bench").expect("garage");
-    let shop = start_shop_with(
-        &fixtures,
-        shop_store(),
-        &config(&store),
-    );
+    let shop = start_shop_with(&fixtures, shop_store(), &config(&store));
     let out = shop.setup();
     assert!(out.status.success(), "setup: {}", text(&out));
     if extra_orders > 0 {

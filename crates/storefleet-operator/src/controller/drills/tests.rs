@@ -39,11 +39,13 @@ fn the_first_drill_runs_right_after_the_first_backup_then_on_the_schedule() {
         },
         "no drill yet: one at once"
     );
-    let mut drilled = BackupStatus::default();
     let mut last = run("drill-1", "2026-12-03T10:00:00Z");
     last.finished_at = Some("2026-12-03T10:03:00Z".into());
     last.succeeded = Some(true);
-    drilled.last_drill = Some(last);
+    let drilled = BackupStatus {
+        last_drill: Some(last),
+        ..BackupStatus::default()
+    };
     assert_eq!(
         next(&inputs(Some(&drilled), "2026-12-06T04:59:00Z")),
         Next::Idle,
@@ -64,11 +66,13 @@ fn the_first_drill_runs_right_after_the_first_backup_then_on_the_schedule() {
 
 #[test]
 fn an_asked_drill_runs_once_per_value_and_the_fleet_waits_for_capacity() {
-    let mut drilled = BackupStatus::default();
     let mut last = run("drill-1", "2026-12-03T10:00:00Z");
     last.finished_at = Some("2026-12-03T10:03:00Z".into());
     last.asked = Some("a".into());
-    drilled.last_drill = Some(last);
+    let drilled = BackupStatus {
+        last_drill: Some(last),
+        ..BackupStatus::default()
+    };
     let mut i = inputs(Some(&drilled), "2026-12-03T11:00:00Z");
     i.asked = Some("a");
     assert_eq!(next(&i), Next::Idle, "already answered");
@@ -80,8 +84,10 @@ fn an_asked_drill_runs_once_per_value_and_the_fleet_waits_for_capacity() {
 
 #[test]
 fn a_running_drill_is_waited_for_recorded_when_its_job_ends_then_its_namespace_goes() {
-    let mut running = BackupStatus::default();
-    running.running_drill = Some(run("drill-1", "2026-12-03T10:00:00Z"));
+    let running = BackupStatus {
+        running_drill: Some(run("drill-1", "2026-12-03T10:00:00Z")),
+        ..BackupStatus::default()
+    };
     let mut i = inputs(Some(&running), "2026-12-03T10:00:30Z");
     assert_eq!(next(&i), Next::Wait, "made, not yet seen");
     i.namespace_exists = true;
@@ -116,7 +122,13 @@ fn a_running_drill_is_waited_for_recorded_when_its_job_ends_then_its_namespace_g
         ..failed.clone()
     };
     i.job = Some(&succeeded);
-    assert!(matches!(next(&i), Next::Finish { succeeded: true, .. }));
+    assert!(matches!(
+        next(&i),
+        Next::Finish {
+            succeeded: true,
+            ..
+        }
+    ));
     // Gone before it finished: a failure, once the watch had time to show it.
     i.namespace_exists = false;
     i.job = None;

@@ -110,10 +110,8 @@ pub fn build_drill(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let mut annotations = BTreeMap::from([(
-        names::STORE_UID_ANNOTATION.to_string(),
-        store.uid.clone(),
-    )]);
+    let mut annotations =
+        BTreeMap::from([(names::STORE_UID_ANNOTATION.to_string(), store.uid.clone())]);
     if let Some(value) = asked {
         annotations.insert(names::DRILL_ASKED_ANNOTATION.into(), value.into());
     }
@@ -148,7 +146,10 @@ pub fn build_drill(
     let mut config_maps = vec![ConfigMap {
         metadata: drill_meta(store, child::BACKUP_SCRIPTS),
         data: Some(BTreeMap::from([
-            (super::RESTIC_KEY.to_string(), super::RESTIC_SCRIPT.to_string()),
+            (
+                super::RESTIC_KEY.to_string(),
+                super::RESTIC_SCRIPT.to_string(),
+            ),
             (parts.script.to_string(), parts.script_text.to_string()),
             (parts.check.key.to_string(), parts.check.text.to_string()),
         ])),
@@ -212,10 +213,7 @@ fn pod_labels(store: &ValidatedStore) -> BTreeMap<String, String> {
 
 fn drill_selector(store: &ValidatedStore) -> BTreeMap<String, String> {
     BTreeMap::from([
-        (
-            names::labels::STORE.to_string(),
-            store.name.clone(),
-        ),
+        (names::labels::STORE.to_string(), store.name.clone()),
         (
             names::labels::COMPONENT.to_string(),
             Component::Drill.as_str().to_string(),
@@ -368,7 +366,10 @@ fn shop_containers(
             Child::Deployment(d) if d.metadata.name.as_deref() == Some(child::STOREFRONT) => {
                 if let Some(pod) = d.spec.template.spec.as_ref() {
                     storefronts.extend(sidecars(pod, volumes));
-                    let pod_sysctls = pod.security_context.as_ref().and_then(|s| s.sysctls.clone());
+                    let pod_sysctls = pod
+                        .security_context
+                        .as_ref()
+                        .and_then(|s| s.sysctls.clone());
                     sysctls.extend(pod_sysctls.into_iter().flatten());
                 }
             }

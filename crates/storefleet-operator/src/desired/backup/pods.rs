@@ -35,8 +35,7 @@ pub struct EngineParts {
     pub script: &'static str,
     /// That script.
     pub script_text: &'static str,
-    /// The store's own database image: its client dumps and loads, its server runs a drill's
-    /// scratch database.
+    /// The store's own database image: its client dumps and loads.
     pub image: String,
     /// The store's database (from its Secrets) and what a load needs besides (e.g. its URL).
     pub database_env: Vec<EnvVar>,

@@ -313,10 +313,9 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
         r#"{"snapshot": "5ba21d3e", "snapshotTime": "2026-12-04T03:00:01.25Z", "seconds": 14, "manifest": {"engine": "woocommerce", "orders": 3, "products": 2, "customers": 1, "sha256": "00", "bytes": 81920, "seconds": 2}}"#,
     );
     // The first good backup starts a drill; held before its pod runs, to look at it.
-    env.cp.kubelet().hold(
-        &format!("{}alice", names::DRILL_NAMESPACE_PREFIX),
-        "drill",
-    );
+    env.cp
+        .kubelet()
+        .hold(&format!("{}alice", names::DRILL_NAMESPACE_PREFIX), "drill");
     env.patch("alice", annotate("2")).await;
     env.wait_condition("alice", "BackupReady", "the good backup", |c| {
         c.status == "True" && c.reason == "BackupSucceeded"
@@ -396,13 +395,19 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
     .await;
     let ns_labels = ns.metadata.labels.clone().unwrap_or_default();
     assert_eq!(
-        ns_labels.get("pod-security.kubernetes.io/enforce").map(String::as_str),
+        ns_labels
+            .get("pod-security.kubernetes.io/enforce")
+            .map(String::as_str),
         Some("restricted")
     );
-    assert_eq!(ns_labels.get("storefleet.io/store").map(String::as_str), Some("alice"));
+    assert_eq!(
+        ns_labels.get("storefleet.io/store").map(String::as_str),
+        Some("alice")
+    );
     let job: Job = common::eventually("the drill Job", || async {
         let jobs: Vec<Job> = env.children(&drill_ns, "alice").await;
-        jobs.into_iter().find(|j| j.name_any().starts_with("drill-"))
+        jobs.into_iter()
+            .find(|j| j.name_any().starts_with("drill-"))
     })
     .await;
     let pod = job.spec.clone().and_then(|s| s.template.spec).expect("pod");
@@ -434,7 +439,10 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
     assert!(
         value(&drill_secrets, child::DATABASE_SECRET, "password").is_some(),
         "{:?}",
-        drill_secrets.iter().map(|s| s.name_any()).collect::<Vec<_>>()
+        drill_secrets
+            .iter()
+            .map(|s| s.name_any())
+            .collect::<Vec<_>>()
     );
     assert_ne!(
         value(&drill_secrets, child::DATABASE_SECRET, "password"),
@@ -451,9 +459,16 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
         "the store's repository, read by the drill"
     );
     let quotas: Vec<ResourceQuota> = env.children(&drill_ns, "alice").await;
-    assert!(quotas.is_empty(), "the platform's capacity, not the tenant's quota");
+    assert!(
+        quotas.is_empty(),
+        "the platform's capacity, not the tenant's quota"
+    );
     let policies: Vec<NetworkPolicy> = env.children(&drill_ns, "alice").await;
-    assert_eq!(policies.len(), 1, "one policy: in-namespace, DNS, the object store");
+    assert_eq!(
+        policies.len(),
+        1,
+        "one policy: in-namespace, DNS, the object store"
+    );
     let services: Vec<Service> = env.children(&drill_ns, "alice").await;
     assert_eq!(
         services.iter().map(|s| s.name_any()).collect::<Vec<_>>(),
@@ -485,7 +500,10 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
         .backup
         .and_then(|b| b.last_drill)
         .expect("lastDrill");
-    assert_eq!((last.job.as_str(), last.succeeded), (job.name_any().as_str(), Some(false)));
+    assert_eq!(
+        (last.job.as_str(), last.succeeded),
+        (job.name_any().as_str(), Some(false))
+    );
 
     // A drill asked for: it succeeds; the check's report is the newest backup proven by a
     // restore and the measured restore time (the RTO); the namespace goes, nothing is left.

@@ -146,6 +146,7 @@ fn container(t: &PodTemplateSpec) -> &Container {
     &spec(t).containers[0]
 }
 
+mod drill;
 mod medusa;
 mod routing;
 mod security;
