@@ -160,6 +160,27 @@ impl ObjectStore {
         Ok(())
     }
 
+    /// A bucket `bucket` and a key `name` granted it alone (read and write): a store's own key
+    /// (`backup.storeCredentials`). The key's id and secret.
+    pub fn bucket_with_key(&self, bucket: &str, name: &str) -> Result<(String, String), Error> {
+        self.garage(&["bucket", "create", bucket])?;
+        let key = self.garage(&["key", "create", name])?;
+        let field = |label: &str| {
+            key.lines()
+                .find_map(|l| l.strip_prefix(label))
+                .map(|v| v.trim().to_string())
+                .ok_or_else(|| Error::NotReady {
+                    component: "garage".into(),
+                    detail: format!("`key create` printed no {label}"),
+                })
+        };
+        let (id, secret) = (field("Key ID:")?, field("Secret key:")?);
+        self.garage(&[
+            "bucket", "allow", "--read", "--write", bucket, "--key", name,
+        ])?;
+        Ok((id, secret))
+    }
+
     /// Runs `garage <args>` against this node; its stdout.
     fn garage(&self, args: &[&str]) -> Result<String, Error> {
         let out = Command::new(&self.binary)

@@ -28,6 +28,10 @@ pub const DRILL_NOW_ANNOTATION: &str = "storefleet.io/drill-now";
 /// Prefix of a drill's throwaway namespace; the Store's name follows (at most 17 + 40
 /// characters, a valid namespace name whatever the stores' namespace prefix).
 pub const DRILL_NAMESPACE_PREFIX: &str = "storefleet-drill-";
+/// Annotation on a store's own bucket key Secret (`backup.storeCredentials`) naming the owner
+/// whose stores it serves: a key made for one owner's store never serves another owner's store
+/// of the same name.
+pub const STORE_KEY_OWNER_ANNOTATION: &str = "storefleet.io/owner";
 /// Annotation on a drill's namespace and Job naming the value of
 /// [`DRILL_NOW_ANNOTATION`] it answers, if it answers one.
 pub const DRILL_ASKED_ANNOTATION: &str = "storefleet.io/drill-asked";

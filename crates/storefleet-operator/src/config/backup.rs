@@ -37,6 +37,16 @@ pub struct BackupConfig {
     /// after its first backup): a backup counts once a drill restored it (`BackupVerified`).
     #[serde(default = "default_drill_schedule")]
     pub drill_schedule: String,
+    /// Each store's Jobs use a bucket key of its own instead of `credentialsSecret`'s, so that
+    /// no store's Job can read or delete another store's backups: the Secret
+    /// `<credentialsSecret>-<store>` in `secretsNamespace`, with `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY` and optionally `BUCKET` (the store's own bucket, for object stores
+    /// whose keys are granted whole buckets), annotated `storefleet.io/owner: <the store's
+    /// owner>`. The platform makes it with a key scoped to the store's repository (an IAM policy
+    /// on `<prefix>/<owner>/<store>/`, or a bucket of its own); a store with backups waits for
+    /// its key. `credentialsSecret` is then not read.
+    #[serde(default)]
+    pub store_credentials: bool,
     /// How many drills run at once across the fleet (each is a throwaway namespace with a
     /// database and a storefront, on the platform's capacity): the others wait their turn.
     #[serde(default = "default_drill_concurrency")]
@@ -126,12 +136,16 @@ impl BackupConfig {
     /// The restic repository of the store `name` of `owner` (an owner that is not a plain
     /// lower-case name is its hash: no owner can name a folder of another's).
     pub fn repository(&self, owner: &str, name: &str) -> String {
+        self.repository_in(&self.s3.bucket, owner, name)
+    }
+
+    /// [`repository`](Self::repository) in `bucket` (a store's own, `storeCredentials`).
+    pub fn repository_in(&self, bucket: &str, owner: &str, name: &str) -> String {
         let endpoint = self.s3.endpoint.trim_end_matches('/');
         let prefix = self.s3.prefix.trim_matches('/');
         let owner = owner_folder(owner);
         format!(
-            "s3:{endpoint}/{}/{}{owner}/{name}",
-            self.s3.bucket,
+            "s3:{endpoint}/{bucket}/{}{owner}/{name}",
             if prefix.is_empty() {
                 String::new()
             } else {
@@ -225,6 +239,7 @@ mod tests {
             retention: Retention::default(),
             drill_schedule: default_drill_schedule(),
             drill_concurrency: 2,
+            store_credentials: false,
         }
     }
 

@@ -12,8 +12,9 @@ use crate::config::BackupConfig;
 use crate::controller::context::Context;
 use crate::controller::requests::status_code;
 use crate::desired::StoreObjects;
-use crate::desired::backup::{self, BucketKey, PlatformKeys};
+use crate::desired::backup::{self, BucketKey, PlatformKeys, StoreKey};
 use crate::validate::ValidatedStore;
+use storefleet_types::names;
 
 /// How long the keys are used before they are read again (a rotated bucket key is picked up).
 pub const KEYS_TTL: Duration = Duration::from_secs(60);
@@ -40,6 +41,16 @@ pub enum BackupKeyError {
         "backups: the platform key in {namespace}/{secret} has fewer than {MIN_KEY_BYTES} bytes"
     )]
     TooShort {
+        /// Its namespace.
+        namespace: String,
+        /// The Secret.
+        secret: String,
+    },
+    /// A store's own key is annotated for another owner.
+    #[error(
+        "backups: Secret {namespace}/{secret} is the key of another owner's store (annotation storefleet.io/owner): make the store's own"
+    )]
+    WrongOwner {
         /// Its namespace.
         namespace: String,
         /// The Secret.
@@ -82,20 +93,99 @@ pub async fn attach(
         return Ok(());
     };
     let keys = keys(ctx, config).await?;
-    let password = backup::repository_password(&keys.platform, &resolved.owner, &store.name);
-    objects.secret = Some(backup::repository_secret(
-        store,
-        resolved,
-        &password,
-        &keys.bucket,
-    ));
+    let owner = &resolved.owner;
+    let password = backup::repository_password(&keys.platform, owner, &store.name);
+    let own = store_key(ctx, config, &keys, &store.name, owner).await?;
+    let mut secret = backup::repository_secret(store, resolved, &password, &own.key);
+    if let Some(bucket) = &own.bucket {
+        backup::set_repository(
+            &mut secret,
+            &config.repository_in(bucket, owner, &store.name),
+        );
+    }
+    objects.secret = Some(secret);
     // The repository restored from is the owner's too: its password is the owner's and the
-    // source store's (another owner's repository is neither reachable nor readable).
-    objects.restore_secret = resolved.restore.as_ref().map(|restore| {
-        let password = backup::repository_password(&keys.platform, &resolved.owner, &restore.store);
-        backup::restore_secret(store, resolved, restore, &password, &keys.bucket)
-    });
+    // source store's (another owner's repository is neither reachable nor readable), its key
+    // the source store's (with `storeCredentials`).
+    objects.restore_secret = match resolved.restore.as_ref() {
+        None => None,
+        Some(restore) => {
+            let password = backup::repository_password(&keys.platform, owner, &restore.store);
+            let from = store_key(ctx, config, &keys, &restore.store, owner).await?;
+            let mut secret = backup::restore_secret(store, resolved, restore, &password, &from.key);
+            if let Some(bucket) = &from.bucket {
+                let repository = config.repository_in(bucket, owner, &restore.store);
+                backup::set_repository(&mut secret, &repository);
+            }
+            Some(secret)
+        }
+    };
     Ok(())
+}
+
+/// The name of the store `store`'s own key Secret (`backup.storeCredentials`).
+pub fn store_key_secret(config: &BackupConfig, store: &str) -> String {
+    format!("{}-{store}", config.credentials_secret)
+}
+
+/// The key the store `store` of `owner` reaches its repository with: the bucket's, or with
+/// `storeCredentials` its own Secret's (kept for [`KEYS_TTL`]), which must be annotated for
+/// `owner`.
+async fn store_key(
+    ctx: &Context,
+    config: &BackupConfig,
+    keys: &PlatformKeys,
+    store: &str,
+    owner: &str,
+) -> Result<StoreKey, BackupKeyError> {
+    if let (false, Some(bucket)) = (config.store_credentials, &keys.bucket) {
+        return Ok(StoreKey {
+            key: bucket.clone(),
+            bucket: None,
+        });
+    }
+    let namespace = &config.secrets_namespace;
+    let name = store_key_secret(config, store);
+    let cache_key = format!("{owner}\n{store}");
+    if let Some(key) = ctx.store_keys.get(&cache_key, KEYS_TTL) {
+        return Ok(key);
+    }
+    let secret = read(ctx, namespace, &name).await?;
+    let annotated = secret
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(names::STORE_KEY_OWNER_ANNOTATION));
+    if annotated.map(String::as_str) != Some(owner) {
+        return Err(BackupKeyError::WrongOwner {
+            namespace: namespace.clone(),
+            secret: name,
+        });
+    }
+    let text = |key: &str| {
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|v| String::from_utf8_lossy(&v.0).trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let missing = |key: &str| BackupKeyError::Missing {
+        namespace: namespace.clone(),
+        secret: name.clone(),
+        key: key.to_string(),
+    };
+    let key = StoreKey {
+        key: BucketKey {
+            access_key: text(backup::keys::ACCESS_KEY)
+                .ok_or_else(|| missing(backup::keys::ACCESS_KEY))?,
+            secret_key: text(backup::keys::SECRET_KEY)
+                .ok_or_else(|| missing(backup::keys::SECRET_KEY))?,
+        },
+        bucket: text(backup::keys::BUCKET),
+    };
+    ctx.store_keys.put(&cache_key, key.clone(), KEYS_TTL);
+    Ok(key)
 }
 
 async fn keys(ctx: &Context, config: &BackupConfig) -> Result<PlatformKeys, BackupKeyError> {
@@ -111,29 +201,16 @@ async fn keys(ctx: &Context, config: &BackupConfig) -> Result<PlatformKeys, Back
         });
     }
     let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).trim().to_string();
-    let keys = PlatformKeys {
-        platform,
-        bucket: BucketKey {
-            access_key: text(
-                value(
-                    ctx,
-                    namespace,
-                    &config.credentials_secret,
-                    backup::keys::ACCESS_KEY,
-                )
-                .await?,
-            ),
-            secret_key: text(
-                value(
-                    ctx,
-                    namespace,
-                    &config.credentials_secret,
-                    backup::keys::SECRET_KEY,
-                )
-                .await?,
-            ),
-        },
+    let bucket = if config.store_credentials {
+        None
+    } else {
+        let secret = &config.credentials_secret;
+        Some(BucketKey {
+            access_key: text(value(ctx, namespace, secret, backup::keys::ACCESS_KEY).await?),
+            secret_key: text(value(ctx, namespace, secret, backup::keys::SECRET_KEY).await?),
+        })
     };
+    let keys = PlatformKeys { platform, bucket };
     ctx.backup_keys.put(keys.clone());
     Ok(keys)
 }
@@ -145,30 +222,41 @@ async fn value(
     secret: &str,
     key: &str,
 ) -> Result<Vec<u8>, BackupKeyError> {
-    ctx.metrics.api_request("get");
     let missing = || BackupKeyError::Missing {
         namespace: namespace.to_string(),
         secret: secret.to_string(),
         key: key.to_string(),
     };
-    let found = match Api::<Secret>::namespaced(ctx.client.clone(), namespace)
-        .get(secret)
+    read(ctx, namespace, secret)
         .await
-    {
-        Ok(found) => found,
-        Err(e) if status_code(&e) == Some(404) => return Err(missing()),
-        Err(source) => {
-            return Err(BackupKeyError::Read {
-                namespace: namespace.to_string(),
-                secret: secret.to_string(),
-                source,
-            });
-        }
-    };
-    found
+        .map_err(|e| match e {
+            BackupKeyError::Missing { .. } => missing(),
+            other => other,
+        })?
         .data
         .and_then(|mut d| d.remove(key))
         .map(|v| v.0)
         .filter(|v| !v.is_empty())
         .ok_or_else(missing)
+}
+
+/// The Secret `secret` of `namespace`; absent is [`BackupKeyError::Missing`] (of its first key).
+async fn read(ctx: &Context, namespace: &str, secret: &str) -> Result<Secret, BackupKeyError> {
+    ctx.metrics.api_request("get");
+    match Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+        .get(secret)
+        .await
+    {
+        Ok(found) => Ok(found),
+        Err(e) if status_code(&e) == Some(404) => Err(BackupKeyError::Missing {
+            namespace: namespace.to_string(),
+            secret: secret.to_string(),
+            key: backup::keys::ACCESS_KEY.to_string(),
+        }),
+        Err(source) => Err(BackupKeyError::Read {
+            namespace: namespace.to_string(),
+            secret: secret.to_string(),
+            source,
+        }),
+    }
 }

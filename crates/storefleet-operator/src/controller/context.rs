@@ -11,9 +11,9 @@ use kube::runtime::reflector;
 use storefleet_types::Store;
 
 use crate::config::OperatorConfig;
-use crate::controller::memory::{Cached, Memory};
+use crate::controller::memory::{Cached, CachedBy, Memory};
 use crate::controller::routes::RoutedHosts;
-use crate::desired::backup::PlatformKeys;
+use crate::desired::backup::{PlatformKeys, StoreKey};
 use crate::metrics::Metrics;
 
 /// How often a store waiting for capacity (or a host, or lost credentials) checks again.
@@ -63,6 +63,8 @@ pub struct Context {
     pub routes: Arc<RoutedHosts>,
     /// The platform's backup keys, as last read.
     pub backup_keys: Cached<PlatformKeys>,
+    /// Each store's own bucket key (`backup.storeCredentials`), kept as long.
+    pub store_keys: CachedBy<StoreKey>,
 }
 
 impl std::fmt::Debug for Context {
@@ -93,6 +95,7 @@ impl Context {
             metrics,
             routes: Arc::default(),
             backup_keys: Default::default(),
+            store_keys: Default::default(),
         }
     }
 

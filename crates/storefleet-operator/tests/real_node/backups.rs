@@ -44,6 +44,7 @@ pub fn config(port: u16) -> BackupConfig {
         retention: Retention::default(),
         drill_schedule: "0 5 * * 0".into(),
         drill_concurrency: 2,
+        store_credentials: false,
     }
 }
 

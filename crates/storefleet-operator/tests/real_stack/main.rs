@@ -8,5 +8,6 @@
 mod customer;
 
 mod medusa;
+mod store_keys;
 mod wordpress;
 mod wordpress_backup;

@@ -63,6 +63,7 @@ pub(crate) fn config(store: &ObjectStore) -> OperatorConfig {
             },
             drill_schedule: "0 5 * * 0".into(),
             drill_concurrency: 2,
+            store_credentials: false,
         }),
         ..OperatorConfig::default()
     }

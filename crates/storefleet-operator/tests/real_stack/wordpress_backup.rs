@@ -69,6 +69,7 @@ fn config(store: &ObjectStore) -> OperatorConfig {
             },
             drill_schedule: "0 5 * * 0".into(),
             drill_concurrency: 2,
+            store_credentials: false,
         }),
         ..OperatorConfig::default()
     }

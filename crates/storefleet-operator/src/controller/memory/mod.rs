@@ -192,6 +192,41 @@ impl<T: Clone> Cached<T> {
     }
 }
 
+/// Values read from the cluster, one per name, each kept for a while (e.g. each store's own
+/// bucket key).
+pub struct CachedBy<T>(Mutex<HashMap<String, (Instant, T)>>);
+
+impl<T> Default for CachedBy<T> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<T> std::fmt::Debug for CachedBy<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CachedBy")
+    }
+}
+
+impl<T: Clone> CachedBy<T> {
+    /// The value of `name`, if it was kept less than `ttl` ago.
+    pub fn get(&self, name: &str, ttl: Duration) -> Option<T> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Keeps `value` as `name`'s from now on (and forgets the values older than `ttl`).
+    pub fn put(&self, name: &str, value: T, ttl: Duration) {
+        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        all.retain(|_, (at, _)| at.elapsed() < ttl);
+        all.insert(name.to_string(), (Instant::now(), value));
+    }
+}
+
 /// A hash of everything a store should consist of.
 fn fingerprint(objects: &StoreObjects) -> u64 {
     let mut hasher = DefaultHasher::new();

@@ -64,6 +64,8 @@ pub mod keys {
     pub const SECRET_KEY: &str = "AWS_SECRET_ACCESS_KEY";
     /// The bucket's region.
     pub const REGION: &str = "AWS_DEFAULT_REGION";
+    /// A store's own bucket, in its own key's Secret (`backup.storeCredentials`).
+    pub const BUCKET: &str = "BUCKET";
 }
 
 /// A store's backup objects.
@@ -119,13 +121,25 @@ impl std::fmt::Debug for BucketKey {
     }
 }
 
-/// The platform's keys: the key repository passwords are derived from, and the bucket's key.
+/// The platform's keys: the key repository passwords are derived from, and the bucket's key
+/// (None where each store has its own: `backup.storeCredentials`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PlatformKeys {
     /// The platform key.
     pub platform: Vec<u8>,
     /// The bucket's key.
-    pub bucket: BucketKey,
+    pub bucket: Option<BucketKey>,
+}
+
+/// The key a store's Jobs reach its repository with: the bucket's, or the store's own
+/// (`backup.storeCredentials`) with, for object stores whose keys are granted whole buckets, the
+/// store's own bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreKey {
+    /// The key.
+    pub key: BucketKey,
+    /// The store's own bucket, if it has one.
+    pub bucket: Option<String>,
 }
 
 impl std::fmt::Debug for PlatformKeys {
@@ -208,6 +222,14 @@ fn secret(
         ])),
         ..Secret::default()
     }
+}
+
+/// Points a repository Secret at `repository` (a store's own bucket).
+pub fn set_repository(secret: &mut Secret, repository: &str) {
+    secret.data.get_or_insert_default().insert(
+        keys::REPOSITORY.into(),
+        ByteString(repository.as_bytes().to_vec()),
+    );
 }
 
 /// The ConfigMap with the scripts: restic's and the store's engine's.

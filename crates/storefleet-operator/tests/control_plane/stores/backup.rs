@@ -10,6 +10,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::ResourceQuota;
 use kube::api::ListParams;
+use std::collections::BTreeMap;
 use storefleet_operator::desired::backup::{self as backup_objects, keys as backup_keys};
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef-platform";
@@ -590,5 +591,92 @@ async fn a_backup_asked_for_runs_once_and_its_outcome_is_the_backup_condition() 
             taken.as_second()
         )),
         "{text}"
+    );
+}
+
+#[tokio::test]
+async fn with_store_keys_each_store_reaches_its_repository_with_its_own_key_and_waits_for_it() {
+    let mut config = backup_config();
+    if let Some(backup) = config.backup.as_mut() {
+        backup.store_credentials = true;
+    }
+    let env = env_or_skip!(start, config);
+    // The platform key only: no bucket key of the platform's is read.
+    let secrets: Api<Secret> = Api::namespaced(env.admin.clone(), common::RELEASE_NAMESPACE);
+    let secret = |name: &str, owner: &str, data: &[(&str, &str)]| -> Secret {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "annotations": {names::STORE_KEY_OWNER_ANNOTATION: owner}},
+            "stringData": data.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        }))
+        .expect("secret")
+    };
+    let key: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "backup-key"},
+        "data": {"key": k8s_openapi::ByteString(KEY.to_vec())},
+    }))
+    .expect("key");
+    secrets
+        .create(&PostParams::default(), &key)
+        .await
+        .expect("platform key");
+    env.create(Store::test()).await;
+    // Without its key, or with one made for another owner's store, the store waits: no
+    // repository Secret, nothing backed up.
+    secrets
+        .create(
+            &PostParams::default(),
+            &secret(
+                "backup-s3-alice",
+                "mallory@example.com",
+                &[
+                    (backup_keys::ACCESS_KEY, "GK-mallory"),
+                    (backup_keys::SECRET_KEY, "s"),
+                ],
+            ),
+        )
+        .await
+        .expect("a key of another owner's");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let found: Vec<Secret> = env.children(NS, "alice").await;
+    assert!(
+        !found.iter().any(|s| s.name_any() == child::BACKUP_SECRET),
+        "another owner's key is never used"
+    );
+    assert_ne!(env.status("alice").await.phase, Some(Phase::Ready));
+    // Its own key (and its own bucket): the repository Secret holds them.
+    secrets
+        .replace(
+            "backup-s3-alice",
+            &PostParams::default(),
+            &secret(
+                "backup-s3-alice",
+                "alice@example.com",
+                &[
+                    (backup_keys::ACCESS_KEY, "GK-alice"),
+                    (backup_keys::SECRET_KEY, "alice-secret"),
+                    (backup_keys::BUCKET, "alice-bucket"),
+                ],
+            ),
+        )
+        .await
+        .expect("alice's key");
+    env.wait_phase("alice", Phase::Ready).await;
+    let found: Vec<Secret> = env.children(NS, "alice").await;
+    let repository = found
+        .iter()
+        .find(|s| s.name_any() == child::BACKUP_SECRET)
+        .expect("the repository Secret");
+    let value = |key: &str| {
+        repository
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(value(backup_keys::ACCESS_KEY), "GK-alice");
+    assert_eq!(
+        value(backup_keys::REPOSITORY),
+        "s3:http://203.0.113.10:3900/alice-bucket/stores/alice@example.com/alice"
     );
 }
