@@ -80,6 +80,7 @@ fn argocd_resource_actions_pass_their_upstream_discovery_cases_and_set_their_ann
     ready["metadata"]["annotations"] = serde_json::json!({"team": "shop"});
     for (action, annotation) in [
         ("backup-now", "storefleet.io/backup-now"),
+        ("drill-now", "storefleet.io/drill-now"),
         ("retry", "storefleet.io/retry"),
     ] {
         let annotations = run_action(&ready, action);

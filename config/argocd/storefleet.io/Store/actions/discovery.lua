@@ -1,5 +1,6 @@
 -- Storefleet Store: the resource actions Argo CD offers, and when each is enabled.
 --   backup-now: a Ready store whose platform backs it up (it has a BackupReady condition)
+--   drill-now:  a Ready store with a successful backup to prove (status.backup.last)
 --   retry:      a Failed store (Stalled=True)
 local actions = {}
 local ready = false
@@ -14,5 +15,7 @@ if obj.status ~= nil and obj.status.conditions ~= nil then
 end
 local deleting = obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil
 actions["backup-now"] = {["disabled"] = deleting or not (ready and backups)}
+local backed_up = obj.status ~= nil and obj.status.backup ~= nil and obj.status.backup.last ~= nil
+actions["drill-now"] = {["disabled"] = deleting or not (ready and backups and backed_up)}
 actions["retry"] = {["disabled"] = deleting or not stalled}
 return actions
