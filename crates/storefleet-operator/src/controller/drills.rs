@@ -213,19 +213,14 @@ pub async fn drive(
     match next(&inputs) {
         Next::Idle | Next::Wait => Ok(()),
         Next::Start { job, asked } => {
-            let Some(backup) = backup else { return Ok(()) };
-            let parts = desired::backup_parts(validated);
-            let drill = build_drill(validated, objects, backup, &parts, &job, asked.as_deref());
-            start(ctx, &drill).await?;
-            info!(store = %validated.name, %namespace, %job, "drill started");
-            facts.backup.get_or_insert_default().running_drill = Some(DrillRun {
+            let run = DrillRun {
                 job,
                 namespace,
                 started_at: inputs.now.to_string(),
                 asked,
                 ..DrillRun::default()
-            });
-            Ok(())
+            };
+            begin(ctx, validated, objects, run, facts).await
         }
         Next::Finish {
             succeeded,
@@ -250,6 +245,26 @@ pub async fn drive(
         }
         Next::Remove => remove(ctx, &namespace).await,
     }
+}
+
+/// Starts the drill `run` of the store: its objects made, the run in `status.backup`.
+async fn begin(
+    ctx: &Context,
+    validated: &ValidatedStore,
+    objects: &StoreObjects,
+    run: DrillRun,
+    facts: &mut StatusFacts,
+) -> Result<(), ApplyError> {
+    let Some(backup) = validated.backup.as_ref() else {
+        return Ok(());
+    };
+    let parts = desired::backup_parts(validated);
+    let asked = run.asked.as_deref();
+    let drill = build_drill(validated, objects, backup, &parts, &run.job, asked);
+    start(ctx, &drill).await?;
+    info!(store = %validated.name, namespace = %run.namespace, job = %run.job, "drill started");
+    facts.backup.get_or_insert_default().running_drill = Some(run);
+    Ok(())
 }
 
 /// Creates the drill's objects, the namespace first (each once: a drill is never changed).
