@@ -113,12 +113,7 @@ fn fuzz(st: &Path, base: &str, token: &str, dir: &Path) {
 }
 
 /// One schemathesis run: its exit status and report.
-fn fuzz_once(
-    st: &Path,
-    base: &str,
-    token: &str,
-    dir: &Path,
-) -> (std::process::ExitStatus, String) {
+fn fuzz_once(st: &Path, base: &str, token: &str, dir: &Path) -> (std::process::ExitStatus, String) {
     let document = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
     let report = dir.join("schemathesis.log");
     let out = std::fs::File::create(&report).expect("report");

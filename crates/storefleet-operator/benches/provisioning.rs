@@ -76,7 +76,7 @@ fn objects_yaml(n: usize, config: &OperatorConfig) -> (String, usize) {
                 Child::Ingress(o) => serde_json::to_value(o),
                 Child::HttpRoute(o) => serde_json::to_value(o),
                 Child::ConfigMap(o) => serde_json::to_value(o),
-                Child::BackupCronJob(o) => serde_json::to_value(o),
+                Child::BackupCronJob(o) | Child::CronJob(o) => serde_json::to_value(o),
                 Child::BackupSecret(o) => serde_json::to_value(o),
                 // The Job waits for readiness in the operator too; not part of "all children".
                 Child::SetupJob(_) | Child::MigrationJob(_) | Child::RestoreJob(_) => continue,

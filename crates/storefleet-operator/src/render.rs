@@ -190,7 +190,9 @@ pub fn render(store: &Store, config: &OperatorConfig) -> Result<String, RenderEr
             Child::SetupJob(o) | Child::MigrationJob(o) | Child::RestoreJob(o) => {
                 to_yaml("Job", o.metadata.name.as_deref(), o)
             }
-            Child::BackupCronJob(o) => to_yaml("CronJob", o.metadata.name.as_deref(), o),
+            Child::BackupCronJob(o) | Child::CronJob(o) => {
+                to_yaml("CronJob", o.metadata.name.as_deref(), o)
+            }
             // Built only by the controller (it holds the platform key); values never rendered.
             Child::BackupSecret(o) => {
                 let mut redacted = o.clone();

@@ -84,6 +84,8 @@ pub enum Component {
     Backup,
     /// A drill's throwaway namespace and what runs in it.
     Drill,
+    /// WordPress's scheduled work, run from outside (the CronJob `cron`).
+    Cron,
 }
 
 impl Component {
@@ -100,6 +102,7 @@ impl Component {
             Self::Migration => "migration",
             Self::Backup => "backup",
             Self::Drill => "drill",
+            Self::Cron => "cron",
         }
     }
 }
@@ -203,6 +206,8 @@ pub mod child {
     pub const DRILL: &str = "drill";
     /// The Secret of a drill's throwaway database and WordPress salts (random, per drill).
     pub const DRILL_SECRET: &str = "drill-credentials";
+    /// The CronJob that runs WordPress's scheduled work (WooCommerce stores).
+    pub const CRON: &str = "cron";
     /// The Secret with the store's restic repository, its password and the bucket's key.
     pub const BACKUP_SECRET: &str = "backup-repository";
     /// The Secret with the repository a new store is restored from (`spec.restoreFrom`).

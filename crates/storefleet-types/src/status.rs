@@ -295,4 +295,6 @@ pub mod condition {
     /// The store's newest drill restored its newest backup and found it whole (stores with
     /// backups only): a backup counts once a drill restored it.
     pub const BACKUP_VERIFIED: &str = "BackupVerified";
+    /// WordPress's scheduled work (due events, Action Scheduler) ran in its newest run.
+    pub const CRON_HEALTHY: &str = "CronHealthy";
 }

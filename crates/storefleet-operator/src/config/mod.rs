@@ -35,8 +35,8 @@ pub use plans::{
     MedusaResources, PlanConfig, Plans, QuotaConfig, VolumeSizes,
 };
 pub use sections::{
-    ControllerConfig, DEFAULT_ALLOWED_ANNOTATIONS, GatewayConfig, GatewayRef, Image, Images,
-    IngressConfig, NetworkConfig, RoutingMode, ServiceAccountRef, SetupConfig,
+    ControllerConfig, CronConfig, DEFAULT_ALLOWED_ANNOTATIONS, GatewayConfig, GatewayRef, Image,
+    Images, IngressConfig, NetworkConfig, RoutingMode, ServiceAccountRef, SetupConfig,
 };
 pub use storefleet_types::names::{is_dns_label as is_label, is_hostname};
 
@@ -138,6 +138,8 @@ pub struct OperatorConfig {
     pub backup: Option<BackupConfig>,
     /// The setup Job.
     pub setup: SetupConfig,
+    /// WordPress's scheduled work (WooCommerce stores' CronJob `cron`).
+    pub cron: CronConfig,
     /// What each plan means.
     pub plans: Plans,
 }
@@ -163,6 +165,7 @@ impl Default for OperatorConfig {
             images: Images::default(),
             backup: None,
             setup: SetupConfig::default(),
+            cron: CronConfig::default(),
             plans: Plans::default(),
         }
     }

@@ -232,6 +232,22 @@ pub struct Images {
     pub restic: Image,
 }
 
+/// WordPress's scheduled work, run by each WooCommerce store's CronJob `cron`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct CronConfig {
+    /// When it runs (cron, five fields, UTC).
+    pub schedule: String,
+}
+
+impl Default for CronConfig {
+    fn default() -> Self {
+        Self {
+            schedule: "*/5 * * * *".into(),
+        }
+    }
+}
+
 /// The setup Job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]

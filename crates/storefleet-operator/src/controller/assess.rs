@@ -74,7 +74,7 @@ pub fn progress(
     live: AppliedChildren,
     setup: SetupStep,
     route: Option<Step>,
-    (backup, drill): (Option<Backups>, Option<Backups>),
+    [backup, drill, cron]: [Option<Backups>; 3],
 ) -> Progress {
     Progress {
         namespace: match live.rejected {
@@ -89,6 +89,7 @@ pub fn progress(
         rejected: live.rejected,
         backup,
         drill,
+        cron,
     }
 }
 
@@ -217,6 +218,7 @@ pub fn refused(refusal: Refusal, namespace: &str) -> (Outcome, Action) {
                 rejected: None,
                 backup: None,
                 drill: None,
+                cron: None,
             };
             (
                 Outcome::Progress(progress),

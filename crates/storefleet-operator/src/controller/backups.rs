@@ -141,12 +141,28 @@ pub fn record_of(job: &str, at: &str, message: Option<&str>) -> BackupRecord {
     }
 }
 
+/// WordPress's scheduled work (the CronJob `cron`'s Jobs) as the `CronHealthy` condition shows
+/// it; None for a store without it (Medusa).
+pub fn cron(store: &ValidatedStore, ctx: &Context) -> Option<Backups> {
+    match store.app {
+        crate::validate::App::Woocommerce(_) => {
+            Some(newest_of(ctx.memory.seen(), store, child::CRON))
+        }
+        crate::validate::App::Medusa(_) => None,
+    }
+}
+
 /// The newest finished Job whose name starts with `cron_job` and a dash.
 fn newest(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Option<Backups> {
     let backup = store.backup.as_ref()?;
     if !backup.scheduled {
         return Some(Backups::Off);
     }
+    Some(newest_of(seen, store, cron_job))
+}
+
+/// The newest finished Job of the store's CronJob `cron_job`.
+fn newest_of(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Backups {
     let prefix = format!("{cron_job}-");
     let newest = seen
         .jobs(&store.namespace, &prefix)
@@ -157,7 +173,7 @@ fn newest(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Option<Backups
             Some((at, name, job.state))
         })
         .max_by(|a, b| a.0.cmp(&b.0));
-    Some(match newest {
+    match newest {
         None => Backups::NoneYet,
         Some((at, job, JobState::Succeeded)) => Backups::Succeeded { job, at },
         Some((_, job, JobState::Failed { reason, .. })) => Backups::Failed {
@@ -166,7 +182,7 @@ fn newest(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Option<Backups
             logs: Some(store.namespace.clone()),
         },
         Some((_, _, JobState::Running(_))) => Backups::NoneYet,
-    })
+    }
 }
 
 #[cfg(test)]

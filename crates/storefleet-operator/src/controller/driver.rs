@@ -42,8 +42,8 @@ use crate::controller::memory::Memo;
 use crate::controller::observe::Step;
 use crate::controller::report;
 use crate::controller::reports;
-use crate::controller::status::Setup;
 use crate::controller::status::StatusFacts;
+use crate::controller::status::{Backups, Setup};
 use crate::controller::steps::job::{MIGRATION, RESTORE, SETUP};
 use crate::controller::steps::setup::{self, Gates};
 use crate::controller::sweep::{self, Keep};
@@ -174,14 +174,8 @@ async fn provision(
     let done = [setup.setup == Setup::Succeeded, live.migrated];
     sweep_unwanted(ctx, store, &objects, &facts, done).await?; //           client
     let (restarting, rejected) = (setup.restarting || live.restarting, live.rejected.clone());
-    let backups = backups::observed(ctx.memory.seen(), validated); //        no client
-    backups::record(ctx, validated, backups.as_ref(), &mut facts).await; //  client (once a Job)
-    drills::drive(ctx, store, validated, &objects, &mut facts) //            client (a step)
-        .await
-        .map_err(Error::Drill)?;
-    reports::versions(ctx, validated, &mut facts).await; //                  client (once a Job)
-    let drills = drills::observed(validated, &facts); //                     no client
-    let progress = assess::progress(live, setup, route, (backups, drills)); // no client
+    let runs = runs(ctx, store, validated, &objects, &mut facts).await?; //   client (reports, drills)
+    let progress = assess::progress(live, setup, route, runs); //            no client
     let timeout = Duration::from_secs(ctx.config.provisioning_timeout_seconds);
     let created = store.metadata.creation_timestamp.as_ref();
     let assessed = assess::assess(progress, &mut facts, (now, created), timeout, restarting);
@@ -193,6 +187,26 @@ async fn provision(
         Some(message) => Err(Error::Rejected(message)),
         None => Ok(assessed.action),
     }
+}
+
+/// The store's recurring runs (backups, drills, WordPress's scheduled work) as their conditions
+/// show them; on the way, the newest backup's and setup's reports read (once a Job) and the
+/// drills driven one step.
+async fn runs(
+    ctx: &Context,
+    store: &Store,
+    validated: &ValidatedStore,
+    objects: &StoreObjects,
+    facts: &mut StatusFacts,
+) -> Result<[Option<Backups>; 3], Error> {
+    let backups = backups::observed(ctx.memory.seen(), validated); //        no client
+    backups::record(ctx, validated, backups.as_ref(), facts).await; //       client (once a Job)
+    drills::drive(ctx, store, validated, objects, facts) //                  client (a step)
+        .await
+        .map_err(Error::Drill)?;
+    reports::versions(ctx, validated, facts).await; //                       client (once a Job)
+    let drills = drills::observed(validated, facts);
+    Ok([backups, drills, backups::cron(validated, ctx)])
 }
 
 /// Nothing is public before it is ours: the edge policies and the route go out only once setup

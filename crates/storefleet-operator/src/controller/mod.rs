@@ -19,11 +19,14 @@
 //!       │           ─► expose (route, edge policies, backup        apply/mod.rs (Exposure wave)
 //!       │              CronJobs) once set up; a backup asked for   backups.rs
 //!       │           ─► sweep what the pass no longer wants         sweep.rs (from the watches)
-//!       │           ─► assess: timeout, ready, next look (pure)    assess.rs, observe.rs,
-//!       │              backups and drills from the watches         backups.rs
-//!       │              their pods' reports, the setup's versions   reports.rs (once a Job)
+//!       │           ─► the recurring runs: backups (and WordPress   backups.rs
+//!       │              cron) from the watches; their pods' reports, reports.rs (once a Job)
+//!       │              the setup's versions; a drill due? started,  drills.rs (its own
+//!       │              recorded, its namespace removed              namespace, pure `next`)
+//!       │           ─► assess: timeout, ready, next look (pure)    assess.rs, observe.rs
 //!       │           ─► one status write + events                   report.rs, status.rs (pure)
-//!       └─ Cleanup: delete the namespace or release the children   cleanup.rs
+//!       └─ Cleanup: a drill's namespace, then the store's namespace   cleanup.rs
+//!                   or release the children
 //!  shared by every pass: context.rs (client, Store cache, config, clock) and its memory/
 //!  (memos, what the watches saw, backoffs, places under the caps); errors: error.rs
 //!  run: leader election, the Controller and its watches          runtime.rs, watches.rs, routes.rs

@@ -56,6 +56,8 @@ pub struct Progress {
     pub backup: Option<Backups>,
     /// The scheduled drills (same shape); None for a store without backups.
     pub drill: Option<Backups>,
+    /// WordPress's scheduled work (same shape); None for a store without it (Medusa).
+    pub cron: Option<Backups>,
 }
 
 /// A store's scheduled backups, as the Jobs of its CronJob show them.
@@ -322,6 +324,9 @@ fn progress_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
     if let Some(drill) = &p.drill {
         backup_condition(c, drill, DRILL_WORDS);
     }
+    if let Some(cron) = &p.cron {
+        backup_condition(c, cron, CRON_WORDS);
+    }
     message
 }
 
@@ -359,8 +364,20 @@ const DRILL_WORDS: Words = Words {
     run: "drill (the newest backup restored into a throwaway namespace, the shop started and checked)",
 };
 
-/// `BackupReady` / `BackupVerified`: whether the newest finished backup (drill) succeeded. They
-/// never hold Ready back.
+const CRON_WORDS: Words = Words {
+    type_: condition::CRON_HEALTHY,
+    off: "CronOff",
+    none_yet: (
+        "NoCronRunYet",
+        "WordPress's scheduled work has not run yet: the CronJob cron runs it every 5 minutes once the shop is set up",
+    ),
+    succeeded: "CronSucceeded",
+    failed: "CronFailed",
+    run: "run of WordPress's scheduled work (due events, Action Scheduler)",
+};
+
+/// `BackupReady` / `BackupVerified` / `CronHealthy`: whether the newest finished backup (drill,
+/// cron run) succeeded. They never hold Ready back.
 fn backup_condition(c: &mut Conditions<'_>, runs: &Backups, w: Words) {
     match runs {
         Backups::Off => c.set(
@@ -489,6 +506,7 @@ mod tests {
             rejected: None,
             backup: None,
             drill: None,
+            cron: None,
         })
     }
 

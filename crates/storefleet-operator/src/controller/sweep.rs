@@ -63,7 +63,7 @@ impl Keep {
                 Child::HttpRoute(o) if exposed => {
                     keep.exposure.push(key_of::<HTTPRoute>(&o.metadata));
                 }
-                Child::BackupCronJob(o) if exposed => {
+                Child::BackupCronJob(o) | Child::CronJob(o) if exposed => {
                     keep.exposure.push(key_of::<CronJob>(&o.metadata));
                 }
                 Child::SetupJob(job) => keep.step(SETUP, job, &done),
@@ -102,6 +102,7 @@ pub fn stale(keep: &Keep, seen: &Seen) -> Vec<ChildKey> {
         ChildKey::new("NetworkPolicy", ns, Some(child::NETPOL_ACME_SOLVER)),
         ChildKey::new("CronJob", ns, Some(child::BACKUP)),
         ChildKey::new("CronJob", ns, Some(child::DRILL)),
+        ChildKey::new("CronJob", ns, Some(child::CRON)),
     ]
     .into_iter()
     .filter(|key| !keep.exposure.contains(key) && seen.contains(key))

@@ -53,6 +53,8 @@ pub enum Child<'a> {
     MigrationJob(&'a Job),
     /// The backup CronJob: applied with the route, once the store is set up on its data.
     BackupCronJob(&'a CronJob),
+    /// The CronJob of WordPress's scheduled work: applied with the route, once set up.
+    CronJob(&'a CronJob),
     /// A repository Secret (built by the controller from the platform key): applied.
     BackupSecret(&'a Secret),
     /// The restore Job of a new store (`spec.restoreFrom`): created by the restore step, once,
@@ -79,7 +81,7 @@ impl Child<'_> {
             Child::HttpRoute(o) => &o.metadata,
             Child::ConfigMap(o) => &o.metadata,
             Child::SetupJob(o) | Child::MigrationJob(o) | Child::RestoreJob(o) => &o.metadata,
-            Child::BackupCronJob(o) => &o.metadata,
+            Child::BackupCronJob(o) | Child::CronJob(o) => &o.metadata,
             Child::BackupSecret(o) => &o.metadata,
         }
     }

@@ -122,6 +122,7 @@ impl StoreObjects {
                 Child::Deployment(&w.storefront.deployment),
                 Child::ConfigMap(&w.setup.script),
                 Child::SetupJob(&w.setup.job),
+                Child::CronJob(&w.cron),
             ]),
             AppObjects::Medusa(m) => out.extend([
                 Child::ConfigMap(&m.database_init),

@@ -51,7 +51,7 @@ fn web_pods(store: &ValidatedStore) -> LabelSelector {
     pods_of(
         store,
         match store.app {
-            App::Woocommerce(_) => &[Component::Storefront, Component::Setup],
+            App::Woocommerce(_) => &[Component::Storefront, Component::Setup, Component::Cron],
             App::Medusa(_) => &[
                 Component::Storefront,
                 Component::Worker,

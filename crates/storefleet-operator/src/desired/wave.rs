@@ -86,7 +86,8 @@ impl Child<'_> {
             Child::EdgePolicy(_)
             | Child::Ingress(_)
             | Child::HttpRoute(_)
-            | Child::BackupCronJob(_) => Wave::Exposure,
+            | Child::BackupCronJob(_)
+            | Child::CronJob(_) => Wave::Exposure,
         }
     }
 }

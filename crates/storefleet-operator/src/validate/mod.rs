@@ -191,6 +191,8 @@ pub struct ResolvedSetup {
     pub active_deadline_seconds: i64,
     /// `backoffLimit` of the Job.
     pub backoff_limit: i32,
+    /// When WordPress's scheduled work runs (the CronJob `cron`; cron, UTC).
+    pub cron_schedule: String,
 }
 
 /// A store's backups, as the operator configuration resolves them.

@@ -255,6 +255,7 @@ pub(super) fn setup(
         sample_products,
         active_deadline_seconds: config.setup.active_deadline_seconds,
         backoff_limit: config.setup.backoff_limit,
+        cron_schedule: config.cron.schedule.clone(),
     }
 }
 

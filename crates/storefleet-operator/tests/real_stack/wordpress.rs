@@ -189,6 +189,20 @@ impl Shop {
         env
     }
 
+    /// The environment of `container` (a Job's or CronJob's), with the Job's documented changes.
+    pub(crate) fn env_of(&self, container: &Container) -> BTreeMap<String, String> {
+        let mut env = resolve_env(container, &self.secrets);
+        env.insert(
+            "WORDPRESS_DB_HOST".into(),
+            format!("127.0.0.1:{}", self.db_port),
+        );
+        env.insert(
+            "PATH".into(),
+            format!("{}:/usr/bin:/bin", self.bin.display()),
+        );
+        env
+    }
+
     /// The storefront's environment (for php -S), with the same database change.
     pub(crate) fn storefront_env(&self) -> BTreeMap<String, String> {
         let deployment = &woo(&self.objects).storefront.deployment;
@@ -611,6 +625,48 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
         "--format=json",
     ]);
     assert!(billing.contains("ada@example.com"), "{billing}");
+
+    // WordPress's scheduled work, from outside: the storefront runs with DISABLE_WP_CRON (no
+    // visitor's request runs it), and the CronJob `cron`'s own command and environment run a
+    // due WordPress event and a pending Action Scheduler action.
+    assert_eq!(
+        shop.wp(&["eval", "echo DISABLE_WP_CRON ? 'off' : 'on';"]),
+        "off"
+    );
+    shop.wp(&[
+        "eval",
+        "wp_schedule_single_event(time() - 60, 'storefleet_test_event');",
+    ]);
+    shop.wp(&["eval", "as_enqueue_async_action('storefleet_test_action');"]);
+    let pending = "echo count(as_get_scheduled_actions(array('hook' => 'storefleet_test_action', 'status' => ActionScheduler_Store::STATUS_PENDING), 'ids'));";
+    assert_eq!(shop.wp(&["eval", pending]), "1");
+    let cron = woo(&shop.objects).cron.clone();
+    let container = cron
+        .spec
+        .job_template
+        .spec
+        .and_then(|j| j.template.spec)
+        .map(|p| p.containers[0].clone())
+        .expect("the cron container");
+    let command = container.command.clone().expect("command");
+    let out = run(&mut shop.as_www_data(
+        &shop.env_of(&container),
+        &["busybox", "sh", "-c", &command[2]],
+    ));
+    let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(log.contains("storefleet-cron: done"), "{log}");
+    let events = shop.wp(&[
+        "cron",
+        "event",
+        "list",
+        "--fields=hook,next_run_gmt",
+        "--format=csv",
+    ]);
+    assert!(
+        !events.contains("storefleet_test_event"),
+        "the due event ran: {log}\n{events}"
+    );
+    assert_eq!(shop.wp(&["eval", pending]), "0", "the queued action ran");
 }
 
 /// The install window, as an attacker would use it: someone reaches WordPress's installer

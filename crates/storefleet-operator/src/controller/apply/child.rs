@@ -105,7 +105,7 @@ pub fn start<'a>(
         Child::GeneratedSecret(t) => (!memo
             .unchanged(&key_of::<Secret>(&t.metadata), ctx.memory.seen()))
         .then(|| secret(ctx, t, issued).boxed()),
-        Child::BackupCronJob(o) => apply_one(ctx, memo, o, nothing),
+        Child::BackupCronJob(o) | Child::CronJob(o) => apply_one(ctx, memo, o, nothing),
         Child::BackupSecret(o) => apply_one(ctx, memo, o, nothing),
         // The migration step and the setup step create their Jobs themselves.
         Child::MigrationJob(_) | Child::SetupJob(_) | Child::RestoreJob(_) => None,

@@ -134,14 +134,10 @@ pub fn build_setup_job(store: &ValidatedStore, woo: &Woocommerce) -> Job {
                     labels: Some(labels(store, Component::Setup)),
                     ..ObjectMeta::default()
                 }),
-                spec: Some(PodSpec {
-                    restart_policy: Some("Never".into()),
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(pod_security(WWW_DATA_UID)),
-                    affinity: Some(on_the_storefronts_node(store)),
-                    containers: vec![container],
-                    volumes: Some(vec![
+                spec: Some(wp_cli_pod(
+                    store,
+                    container,
+                    vec![
                         files_volume(),
                         Volume {
                             name: "script".into(),
@@ -153,12 +149,30 @@ pub fn build_setup_job(store: &ValidatedStore, woo: &Woocommerce) -> Job {
                             ..Volume::default()
                         },
                         empty_dir(store, "tmp"),
-                    ]),
-                    ..PodSpec::default()
-                }),
+                    ],
+                )),
             },
             ..JobSpec::default()
         }),
         status: None,
+    }
+}
+
+/// A run-once pod of WP-CLI as www-data on the storefront's node (the files volume is
+/// ReadWriteOnce): the setup's and the scheduled work's (`cron.rs`).
+pub(super) fn wp_cli_pod(
+    store: &ValidatedStore,
+    container: Container,
+    volumes: Vec<Volume>,
+) -> PodSpec {
+    PodSpec {
+        restart_policy: Some("Never".into()),
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        security_context: Some(pod_security(WWW_DATA_UID)),
+        affinity: Some(on_the_storefronts_node(store)),
+        containers: vec![container],
+        volumes: Some(volumes),
+        ..PodSpec::default()
     }
 }

@@ -62,11 +62,14 @@ pub fn wordpress_env(store: &ValidatedStore) -> Vec<EnvVar> {
             .map(|k| env_from_secret(&format!("WORDPRESS_{k}"), child::SALTS_SECRET, k)),
     );
     // The image's wp-config honours X-Forwarded-Proto; pin the site URL so that WordPress never
-    // redirects to the pod's address.
+    // redirects to the pod's address. WordPress's scheduled work runs from the CronJob `cron`,
+    // never inside a visitor's request.
     let url = store.url();
     out.push(env(
         "WORDPRESS_CONFIG_EXTRA",
-        format!("define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\n"),
+        format!(
+            "define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\ndefine('DISABLE_WP_CRON', true);\n"
+        ),
     ));
     // A clone restored from another store's backup is a staging shop: WordPress and its
     // plugins read the environment type from here (`wp_get_environment_type()`), and the setup

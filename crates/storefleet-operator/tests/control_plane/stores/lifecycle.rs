@@ -476,3 +476,65 @@ async fn setup_jobs_never_overlap_and_old_ones_are_removed() {
     })
     .await;
 }
+
+/// WordPress's scheduled work runs from outside: the storefront has `DISABLE_WP_CRON`, the
+/// CronJob `cron` exists once the shop is set up (restricted, as www-data, on the storefront's
+/// node, one run at a time) and the newest finished run is the `CronHealthy` condition.
+#[tokio::test]
+async fn wordpress_cron_runs_from_a_cron_job_and_its_outcome_is_a_condition() {
+    let env = env_or_skip!(start, config());
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+    let deployments: Vec<Deployment> = env.children(NS, "alice").await;
+    let storefront = serde_json::to_string(&deployments[0].spec).expect("json");
+    assert!(storefront.contains("DISABLE_WP_CRON"), "{storefront}");
+    let cron_job = common::eventually("the cron CronJob", || async {
+        let cron_jobs: Vec<k8s_openapi::api::batch::v1::CronJob> = env.children(NS, "alice").await;
+        cron_jobs.into_iter().find(|c| c.name_any() == child::CRON)
+    })
+    .await;
+    assert_eq!(cron_job.spec.concurrency_policy.as_deref(), Some("Forbid"));
+    assert_eq!(cron_job.spec.schedule, "0 0 1 1 *", "the operator config's");
+    let status = env.status("alice").await;
+    assert_eq!(
+        condition(&status, "CronHealthy").map(|c| c.reason.clone()),
+        Some("NoCronRunYet".to_string())
+    );
+    // A run as the cronjob controller would make it: it fails, then the next one succeeds.
+    let run = |name: &str| Job {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(name.into()),
+            labels: cron_job
+                .spec
+                .job_template
+                .metadata
+                .clone()
+                .and_then(|m| m.labels),
+            ..Default::default()
+        },
+        spec: cron_job.spec.job_template.spec.clone(),
+        status: None,
+    };
+    let jobs: Api<Job> = Api::namespaced(env.admin.clone(), NS);
+    env.cp.kubelet().jobs(NS, JobPods::Fail);
+    jobs.create(&PostParams::default(), &run("cron-1"))
+        .await
+        .expect("a cron Job");
+    env.wait_condition("alice", "CronHealthy", "the failed run", |c| {
+        c.status == "False" && c.reason == "CronFailed" && c.message.contains("kubectl logs")
+    })
+    .await;
+    assert_eq!(
+        env.status("alice").await.phase,
+        Some(Phase::Ready),
+        "a failed run is no outage"
+    );
+    env.cp.kubelet().jobs(NS, JobPods::Succeed);
+    jobs.create(&PostParams::default(), &run("cron-2"))
+        .await
+        .expect("a cron Job");
+    env.wait_condition("alice", "CronHealthy", "the good run", |c| {
+        c.status == "True" && c.reason == "CronSucceeded"
+    })
+    .await;
+}

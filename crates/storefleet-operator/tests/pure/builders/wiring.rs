@@ -9,8 +9,8 @@ fn every_object_is_labelled_owned_and_placed() {
     let children = o.children();
     assert_eq!(
         children.len(),
-        22,
-        "namespace, quota, limits, 6 policies, 3 secrets, the API's Role and RoleBinding, 8 workload objects"
+        23,
+        "namespace, quota, limits, 6 policies, 3 secrets, the API's Role and RoleBinding, 8 workload objects, the cron CronJob"
     );
     for child in &children {
         let meta = child.metadata().clone();
@@ -105,13 +105,17 @@ fn apply_order_puts_isolation_first_and_exposure_after_setup() {
             Child::HttpRoute(_) => "HTTPRoute",
             Child::ConfigMap(_) => "ConfigMap",
             Child::SetupJob(_) | Child::MigrationJob(_) | Child::RestoreJob(_) => "Job",
-            Child::BackupCronJob(_) => "CronJob",
+            Child::BackupCronJob(_) | Child::CronJob(_) => "CronJob",
             Child::BackupSecret(_) => "Secret",
         })
         .collect();
     assert_eq!(&kinds[..3], ["Namespace", "ResourceQuota", "LimitRange"]);
-    // Nothing opens the shop to the edge before the setup Job has installed it with our admin.
-    assert_eq!(kinds[kinds.len() - 3..], ["Job", "EdgePolicy", "Ingress"]);
+    // Nothing opens the shop to the edge (nor runs its scheduled work) before the setup Job has
+    // installed it with our admin.
+    assert_eq!(
+        kinds[kinds.len() - 4..],
+        ["Job", "CronJob", "EdgePolicy", "Ingress"]
+    );
     let first_secret = kinds.iter().position(|k| *k == "Secret").expect("secrets");
     let first_workload = kinds
         .iter()
@@ -561,4 +565,84 @@ fn waves_follow_the_apply_order_and_no_pod_runs_before_its_guards() {
         assert!(claims.iter().all(|c| quota.iter().all(|q| q < c)));
         assert_eq!(Wave::ALL.len(), 8);
     }
+}
+
+#[test]
+fn wordpress_cron_runs_from_its_cron_job_and_never_in_a_visitors_request() {
+    let o = objects(&Store::test());
+    let woo = match &o.app {
+        AppObjects::Woocommerce(w) => w,
+        AppObjects::Medusa(_) => panic!("a WooCommerce store"),
+    };
+    let storefront = container(&woo.storefront.deployment.spec.template);
+    let extra = storefront
+        .env
+        .iter()
+        .flatten()
+        .find(|v| v.name == "WORDPRESS_CONFIG_EXTRA")
+        .and_then(|v| v.value.clone())
+        .unwrap_or_default();
+    assert!(
+        extra.contains("define('DISABLE_WP_CRON', true);"),
+        "{extra}"
+    );
+    let cron = &woo.cron;
+    assert_eq!(cron.metadata.name.as_deref(), Some(child::CRON));
+    assert_eq!(cron.spec.schedule, "*/5 * * * *", "the default");
+    assert_eq!(cron.spec.concurrency_policy.as_deref(), Some("Forbid"));
+    let job = cron.spec.job_template.spec.as_ref().expect("job");
+    let deadline = job.active_deadline_seconds.expect("a deadline");
+    assert!(
+        deadline < 300,
+        "a run ends before the next is due: {deadline}"
+    );
+    let pod = job.template.spec.as_ref().expect("pod");
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    assert_eq!(
+        pod.security_context.as_ref().and_then(|s| s.run_as_user),
+        Some(33)
+    );
+    assert!(pod.affinity.is_some(), "on the storefront's node");
+    let c = &pod.containers[0];
+    // The store's own settings: the same database and salts as the storefront.
+    for var in [
+        "WORDPRESS_DB_HOST",
+        "WORDPRESS_DB_PASSWORD",
+        "WORDPRESS_AUTH_KEY",
+    ] {
+        assert!(
+            c.env.iter().flatten().any(|v| v.name == var),
+            "{var} in the cron container"
+        );
+    }
+    let command = c.command.clone().unwrap_or_default().join(" ");
+    assert!(
+        command.contains("wp cron event run --due-now") && command.contains("action-scheduler run"),
+        "{command}"
+    );
+    // The database lets it in (it is one of the store's WordPress pods).
+    let labels = job
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let ingress = o
+        .network_policies
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some(child::NETPOL_DATABASE_INGRESS))
+        .expect("database ingress");
+    let admitted = serde_json::to_string(&ingress.spec).expect("json");
+    assert!(
+        admitted.contains(&format!("\"{}\"", labels[keys::COMPONENT])),
+        "{admitted}"
+    );
+    // Medusa has no WordPress cron.
+    let medusa = objects(&medusa_store());
+    assert!(
+        !medusa
+            .children()
+            .iter()
+            .any(|c| matches!(c, Child::CronJob(_)))
+    );
 }
