@@ -24,6 +24,10 @@ pub const READY_RESYNC: Duration = Duration::from_secs(300);
 pub const PROVISIONING_RECHECK: Duration = Duration::from_secs(30);
 /// Wait while something is being deleted (a namespace, a failed Job).
 pub const DELETION_RECHECK: Duration = Duration::from_secs(5);
+/// A deleted store whose namespaces are still going looks again when the namespace watch shows
+/// them gone (their deletion is an event of the store's); this is only the fallback, in case an
+/// event was missed.
+pub const NAMESPACE_GONE_FALLBACK: Duration = Duration::from_secs(60);
 
 /// Source of the current time (a fake one in tests).
 pub trait Clock: Send + Sync + 'static {

@@ -8,7 +8,7 @@ use storefleet_types::Store;
 
 use crate::controller::backup_keys::BackupKeyError;
 use crate::controller::cleanup::CleanupError;
-use crate::controller::context::{Context, DELETION_RECHECK};
+use crate::controller::context::{Context, NAMESPACE_GONE_FALLBACK};
 use crate::controller::report::StatusError;
 use crate::controller::requests::{ApplyError, status_code};
 
@@ -97,15 +97,16 @@ impl Error {
 }
 
 /// How soon to come back after a failed reconcile: a conflict (someone else wrote first) at
-/// once, a namespace being deleted in a few seconds, anything else with a per-store backoff
-/// (5 s doubling to 5 min). Errors the user must fix never get here: they are status.
+/// once; a deleted store whose namespace is still going when the namespace watch shows it gone
+/// (an event: no polling; a minute as a fallback); anything else with a per-store backoff (5 s
+/// doubling to 5 min). Errors the user must fix never get here: they are status.
 pub fn error_policy(store: &Store, error: &Error, ctx: &Context) -> Duration {
     let name = store.metadata.name.as_deref().unwrap_or_default();
     if !error.is_waiting() {
         ctx.metrics.reconcile_error(error.metric_label());
     }
     if error.is_waiting() {
-        DELETION_RECHECK
+        NAMESPACE_GONE_FALLBACK
     } else if error.kube().and_then(status_code) == Some(409) {
         Duration::from_secs(1)
     } else {

@@ -635,7 +635,11 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
     );
     shop.wp(&[
         "eval",
-        "wp_schedule_single_event(time() - 60, 'storefleet_test_event');",
+        "wp_schedule_single_event(time() - 3600, 'storefleet_test_event');",
+    ]);
+    let before = shop.wp(&[
+        "eval",
+        "echo time(), ' ', implode(',', array_keys(_get_cron_array()));",
     ]);
     shop.wp(&["eval", "as_enqueue_async_action('storefleet_test_action');"]);
     let pending = "echo count(as_get_scheduled_actions(array('hook' => 'storefleet_test_action', 'status' => ActionScheduler_Store::STATUS_PENDING), 'ids'));";
@@ -664,7 +668,7 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
     ]);
     assert!(
         !events.contains("storefleet_test_event"),
-        "the due event ran: {log}\n{events}"
+        "the due event ran: {log}\n{events}\nbefore the run (time, then the cron array's keys in order): {before}"
     );
     assert_eq!(shop.wp(&["eval", pending]), "0", "the queued action ran");
 }
