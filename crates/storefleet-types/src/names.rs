@@ -204,8 +204,6 @@ pub mod child {
     /// Prefix (with a dash) of a drill's Job in its throwaway namespace; formerly the name of
     /// the drill CronJob (swept from stores that still have one).
     pub const DRILL: &str = "drill";
-    /// The Secret of a drill's throwaway database and WordPress salts (random, per drill).
-    pub const DRILL_SECRET: &str = "drill-credentials";
     /// The CronJob that runs WordPress's scheduled work (WooCommerce stores).
     pub const CRON: &str = "cron";
     /// The Secret with the store's restic repository, its password and the bucket's key.

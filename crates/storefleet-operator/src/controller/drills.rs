@@ -181,14 +181,11 @@ pub async fn drive(
         .as_ref()
         .and_then(|s| s.running_drill.as_ref())
         .and_then(|r| seen.job(&ChildKey::new("Job", Some(&namespace), Some(&r.job))));
-    let drills = seen
-        .names("Namespace", "")
-        .into_iter()
-        .filter(|n| n.starts_with(names::DRILL_NAMESPACE_PREFIX))
-        .count();
     let backed_up =
         facts.completed_setup.is_some() && status.as_ref().is_some_and(|s| s.last.is_some());
     let backup = validated.backup.as_ref();
+    let namespace_exists = seen.contains(&ChildKey::new("Namespace", None, Some(&namespace)));
+    let idle = status.as_ref().is_none_or(|s| s.running_drill.is_none());
     let inputs = Inputs {
         schedule: backup
             .filter(|b| b.scheduled)
@@ -199,15 +196,9 @@ pub async fn drive(
             .annotations()
             .get(names::DRILL_NOW_ANNOTATION)
             .map(String::as_str),
-        namespace_exists: seen.contains(&ChildKey::new("Namespace", None, Some(&namespace))),
+        namespace_exists,
         job: running_job.as_ref(),
-        capacity: (
-            drills,
-            ctx.config
-                .backup
-                .as_ref()
-                .map_or(0, |b| b.drill_concurrency),
-        ),
+        capacity: capacity(ctx, backed_up && idle && !namespace_exists),
         now: ctx.clock.now(),
     };
     match next(&inputs) {
@@ -245,6 +236,28 @@ pub async fn drive(
         }
         Next::Remove => remove(ctx, &namespace).await,
     }
+}
+
+/// How many drills' namespaces exist across the fleet, and how many may. They are counted (a
+/// scan of what the watches saw) only where a drill `could_start`, never on the passes of stores
+/// that cannot start one.
+fn capacity(ctx: &Context, could_start: bool) -> (usize, u32) {
+    let allowed = ctx
+        .config
+        .backup
+        .as_ref()
+        .map_or(0, |b| b.drill_concurrency);
+    if !could_start {
+        return (0, allowed);
+    }
+    let running = ctx
+        .memory
+        .seen()
+        .names("Namespace", "")
+        .into_iter()
+        .filter(|n| n.starts_with(names::DRILL_NAMESPACE_PREFIX))
+        .count();
+    (running, allowed)
 }
 
 /// Starts the drill `run` of the store: its objects made, the run in `status.backup`.

@@ -23,12 +23,8 @@ pub async fn read(
     job: &str,
     container: &str,
 ) -> Result<Option<String>, kube::Error> {
-    ctx.metrics.api_request("list_pods");
-    let pods = Api::<Pod>::namespaced(ctx.client.clone(), namespace)
-        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}")))
-        .await?;
-    Ok(pods
-        .items
+    Ok(job_pods(ctx, namespace, job)
+        .await?
         .iter()
         .flat_map(|pod| {
             pod.status
@@ -91,11 +87,19 @@ pub async fn failure(
     namespace: &str,
     job: &str,
 ) -> Result<Option<String>, kube::Error> {
+    Ok(job_pods(ctx, namespace, job)
+        .await?
+        .iter()
+        .find_map(failure_of))
+}
+
+/// The pods of `job` in `namespace` (one list request).
+async fn job_pods(ctx: &Context, namespace: &str, job: &str) -> Result<Vec<Pod>, kube::Error> {
     ctx.metrics.api_request("list_pods");
     let pods = Api::<Pod>::namespaced(ctx.client.clone(), namespace)
         .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}")))
         .await?;
-    Ok(pods.items.iter().find_map(failure_of))
+    Ok(pods.items)
 }
 
 /// The failing container of `pod` and its words (see [`failure`]).

@@ -297,7 +297,23 @@ pub fn build_internet_egress(store: &ValidatedStore) -> NetworkPolicy {
 /// The backup and restore pods' way out: the database, and the object store on its port (DNS
 /// as every pod). Nothing else, the internet included.
 pub fn build_backup_policy(store: &ValidatedStore, backup: &ResolvedBackup) -> NetworkPolicy {
-    let object_store = NetworkPolicyEgressRule {
+    NetworkPolicy {
+        metadata: child_meta(store, child::BACKUP, Component::Backup),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector(store, Component::Backup)),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(Vec::new()),
+            egress: Some(vec![
+                egress_to(store, Component::Database, database_port(store)),
+                object_store_egress(backup),
+            ]),
+        }),
+    }
+}
+
+/// Out to the object store (`backup.egressCidrs`) on its port: backup, restore and drill pods.
+pub fn object_store_egress(backup: &ResolvedBackup) -> NetworkPolicyEgressRule {
+    NetworkPolicyEgressRule {
         to: Some(
             backup
                 .egress_cidrs
@@ -312,18 +328,6 @@ pub fn build_backup_policy(store: &ValidatedStore, backup: &ResolvedBackup) -> N
                 .collect(),
         ),
         ports: Some(vec![port("TCP", i32::from(backup.port))]),
-    };
-    NetworkPolicy {
-        metadata: child_meta(store, child::BACKUP, Component::Backup),
-        spec: Some(NetworkPolicySpec {
-            pod_selector: Some(selector(store, Component::Backup)),
-            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
-            ingress: Some(Vec::new()),
-            egress: Some(vec![
-                egress_to(store, Component::Database, database_port(store)),
-                object_store,
-            ]),
-        }),
     }
 }
 

@@ -207,16 +207,7 @@ impl Shop {
     pub(crate) fn storefront_env(&self) -> BTreeMap<String, String> {
         let deployment = &woo(&self.objects).storefront.deployment;
         let pod = deployment.spec.template.spec.as_ref().expect("pod");
-        let mut env = resolve_env(&pod.containers[0], &self.secrets);
-        env.insert(
-            "WORDPRESS_DB_HOST".into(),
-            format!("127.0.0.1:{}", self.db_port),
-        );
-        env.insert(
-            "PATH".into(),
-            format!("{}:/usr/bin:/bin", self.bin.display()),
-        );
-        env
+        self.env_of(&pod.containers[0])
     }
 
     pub(crate) fn as_www_data(&self, env: &BTreeMap<String, String>, args: &[&str]) -> Command {

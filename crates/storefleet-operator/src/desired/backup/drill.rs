@@ -27,7 +27,7 @@ use k8s_openapi::api::core::v1::{
     Secret, Service, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -249,26 +249,12 @@ fn drill_pod(
     );
     let mut sysctls = Vec::new();
     let (databases, storefronts) = shop_containers(objects, &mut volumes, &mut sysctls);
-    let files = parts.files;
-    let load = super::pods::database_container(
+    let load = shared(super::pods::load_container(
         store,
         parts,
-        "load",
-        vec![
-            env("DUMP_DIR", format!("{RESTORED}/dump")),
-            env("RESTORED", RESTORED),
-            env(files.restore_var, files.restore_mount),
-            env("DRILL_DIR", DRILL_DIR),
-        ],
-        vec![
-            mount_at("restored", RESTORED, true),
-            mount_at(FILES_VOLUME, files.restore_mount, false),
-        ],
-    );
-    let load = Container {
-        command: Some(super::pods::script_command(parts, "drill")),
-        ..shared(load)
-    };
+        "drill",
+        vec![env("DRILL_DIR", DRILL_DIR)],
+    ));
     let check = shared(check_container(store, parts));
     let mut init = vec![fetch];
     init.extend(databases);
@@ -476,22 +462,6 @@ fn drill_policy(store: &ValidatedStore, backup: &ResolvedBackup) -> NetworkPolic
         }]),
         ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
     };
-    let object_store = NetworkPolicyEgressRule {
-        to: Some(
-            backup
-                .egress_cidrs
-                .iter()
-                .map(|cidr| NetworkPolicyPeer {
-                    ip_block: Some(IPBlock {
-                        cidr: cidr.trunc().to_string(),
-                        except: None,
-                    }),
-                    ..NetworkPolicyPeer::default()
-                })
-                .collect(),
-        ),
-        ports: Some(vec![port("TCP", i32::from(backup.port))]),
-    };
     NetworkPolicy {
         metadata: drill_meta(store, child::DRILL),
         spec: Some(NetworkPolicySpec {
@@ -507,7 +477,7 @@ fn drill_policy(store: &ValidatedStore, backup: &ResolvedBackup) -> NetworkPolic
                     ports: None,
                 },
                 dns,
-                object_store,
+                crate::desired::network::object_store_egress(backup),
             ]),
         }),
     }

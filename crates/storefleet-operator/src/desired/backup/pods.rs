@@ -188,25 +188,7 @@ pub fn build_restore_job(
         },
         vec![mount_at("restored", RESTORED, false)],
     );
-    let files = parts.files;
-    let load = database_container(
-        store,
-        parts,
-        "load",
-        vec![
-            env("DUMP_DIR", format!("{RESTORED}/dump")),
-            env("RESTORED", RESTORED),
-            env(files.restore_var, files.restore_mount),
-        ],
-        vec![
-            mount_at("restored", RESTORED, true),
-            mount_at(files_volume().name.as_str(), files.restore_mount, false),
-        ],
-    );
-    let load = Container {
-        command: Some(script_command(parts, "import")),
-        ..load
-    };
+    let load = load_container(store, parts, "import", Vec::new());
     let volumes = vec![
         files_volume(),
         empty_dir(store, "restored"),
@@ -224,6 +206,38 @@ pub fn build_restore_job(
         ),
         spec: Some(spec),
         status: None,
+    }
+}
+
+/// The container `load` running the engine's script's `verb` (`import`, or `drill`) over what
+/// restic restored: the dump and its manifest under [`RESTORED`], the files put where the files
+/// volume is mounted; `extra` variables besides.
+pub(super) fn load_container(
+    store: &ValidatedStore,
+    parts: &EngineParts,
+    verb: &str,
+    extra: Vec<EnvVar>,
+) -> Container {
+    let files = parts.files;
+    let mut env_vars = vec![
+        env("DUMP_DIR", format!("{RESTORED}/dump")),
+        env("RESTORED", RESTORED),
+        env(files.restore_var, files.restore_mount),
+    ];
+    env_vars.extend(extra);
+    let load = database_container(
+        store,
+        parts,
+        "load",
+        env_vars,
+        vec![
+            mount_at("restored", RESTORED, true),
+            mount_at(files_volume().name.as_str(), files.restore_mount, false),
+        ],
+    );
+    Container {
+        command: Some(script_command(parts, verb)),
+        ..load
     }
 }
 
