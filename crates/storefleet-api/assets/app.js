@@ -22,6 +22,15 @@ const STEPS = [
   ["SetupComplete", "Setup: shop, products, test order"],
   ["RouteAccepted", "Route accepted by the Gateway"],
 ];
+// Day-2 health, shown where the store has the condition: each with its own words when not True.
+const HEALTH = [
+  ["Hibernated", "Asleep"],
+  ["CheckoutHealthy", "Checkout works (watched)"],
+  ["WorkerHealthy", "Background worker"],
+  ["CronHealthy", "Scheduled work (cron)"],
+  ["BackupReady", "Backups"],
+  ["BackupVerified", "Restore proven by a drill"],
+];
 
 async function api(method, path, body) {
   const headers = { Authorization: "Bearer " + token };
@@ -107,6 +116,7 @@ function shopLink(s, cls) {
   if (s.phase === "Ready" && s.url) {
     return el("a", { href: s.url, target: "_blank", rel: "noopener", class: cls, title: s.url, onclick: (e) => e.stopPropagation() }, "Visit shop ↗");
   }
+  if (s.hibernate && !s.deleting) return el("span", { class: "pending-link" }, "Asleep: wake it to open the shop");
   return el("span", { class: "pending-link" }, s.deleting ? "Being removed" : "Available when ready");
 }
 
@@ -127,6 +137,8 @@ function render() {
       actions.append(el("button", { class: "small", type: "button", "data-action": "backup", onclick: stop(() => backUp(name)) }, "Back up"));
       if (s.backup && s.backup.last) actions.append(el("button", { class: "small", type: "button", "data-action": "clone", onclick: stop(() => cloneStore(s)) }, "Clone"));
     }
+    if (!s.deleting && s.hibernate) actions.append(el("button", { class: "small", type: "button", "data-action": "wake", onclick: stop(() => setHibernate(name, false)) }, "Wake"));
+    else if (!s.deleting) actions.append(el("button", { class: "small", type: "button", "data-action": "hibernate", title: "Stop every pod of the shop; its data and address are kept", onclick: stop(() => setHibernate(name, true)) }, "Hibernate"));
     if (!s.deleting) actions.append(el("button", { class: "small danger", type: "button", "data-action": "delete", onclick: stop(() => askDelete(name)) }, "Delete"));
     body.append(el("tr", { "data-store": name, class: name === selected ? "selected" : "", onclick: () => select(name) },
       el("td", {}, el("div", { class: "store-title" }, s.displayName || name), el("div", { class: "store-name" }, name)),
@@ -168,6 +180,15 @@ async function select(name) {
       steps.append(el("li", { class: done ? "done" : "" }, el("span", { class: "mark" }, done ? "✓" : "•"), label));
     }
     parts.push(steps);
+    const health = el("ul", { class: "steps", id: "health" });
+    for (const [type, label] of HEALTH) {
+      const c = conditions.get(type);
+      if (!c) continue;
+      const ok = c.status === "True";
+      health.append(el("li", { class: ok ? "done" : "", "data-condition": type }, el("span", { class: "mark" }, ok ? "✓" : "•"), label,
+        ok ? null : el("div", { class: "muted small" }, c.message)));
+    }
+    if (health.childElementCount) parts.push(health);
     const facts = el("dl", { class: "facts" });
     const fact = (k, v) => facts.append(el("dt", {}, k), el("dd", {}, v));
     fact("Created", time(s.createdAt));
@@ -239,6 +260,17 @@ function copyButton(id, value) {
 async function retry(name) {
   try { await api("POST", "/api/v1/stores/" + encodeURIComponent(name) + "/retry"); showError(""); }
   catch (e) { showError(e.message); }
+}
+
+// Hibernate (every pod of the shop stopped, its data and address kept) or wake a store.
+async function setHibernate(name, hibernate) {
+  try {
+    await api("POST", "/api/v1/stores/" + encodeURIComponent(name) + (hibernate ? "/hibernate" : "/wake"));
+    showError("");
+    showNotice(hibernate
+      ? name + " is going to sleep: its pods stop, its data and address are kept."
+      : name + " is waking up: it is Ready again once the shop serves.");
+  } catch (e) { showError(e.message); }
 }
 
 // Stores whose platform has a backup target carry the BackupReady condition.

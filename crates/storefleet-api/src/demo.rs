@@ -171,6 +171,7 @@ fn sample(name: &str, display: &str, engine: Engine, plan: Plan, owner: &str) ->
             backup: None,
             restore_from: None,
             deletion_policy: Default::default(),
+            hibernate: false,
         },
     )
 }

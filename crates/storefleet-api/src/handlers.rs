@@ -194,6 +194,45 @@ pub(crate) async fn backup_store<B: Backend>(
     Ok((StatusCode::ACCEPTED, axum::Json(StoreView::of(&updated))).into_response())
 }
 
+/// `POST /api/v1/stores/{name}/hibernate`: `spec.hibernate: true` (every workload at zero, the
+/// CronJobs suspended; volumes, Secrets and route kept). Asking again is no error.
+pub(crate) async fn hibernate_store<B: Backend>(
+    state: State<AppState<B>>,
+    caller: Caller,
+    path: Path<String>,
+) -> Result<Response, ApiError> {
+    set_hibernate(state, caller, path, true).await
+}
+
+/// `POST /api/v1/stores/{name}/wake`: `spec.hibernate: false` (the shop starts again, without a
+/// new setup). Waking an awake store is no error.
+pub(crate) async fn wake_store<B: Backend>(
+    state: State<AppState<B>>,
+    caller: Caller,
+    path: Path<String>,
+) -> Result<Response, ApiError> {
+    set_hibernate(state, caller, path, false).await
+}
+
+async fn set_hibernate<B: Backend>(
+    State(state): State<AppState<B>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    hibernate: bool,
+) -> Result<Response, ApiError> {
+    let store = visible(&state, &caller, &name).await?;
+    if store.metadata.deletion_timestamp.is_some() {
+        return Err(ApiError::conflict(format!("store {name} is being deleted")));
+    }
+    if store.spec.hibernate == hibernate {
+        return Ok((StatusCode::ACCEPTED, axum::Json(StoreView::of(&store))).into_response());
+    }
+    let updated = state.backend.hibernate(&name, hibernate).await?;
+    let what = if hibernate { "hibernate" } else { "wake" };
+    tracing::info!(store = %name, by = %caller.user, "{what} requested");
+    Ok((StatusCode::ACCEPTED, axum::Json(StoreView::of(&updated))).into_response())
+}
+
 pub(crate) async fn store_events<B: Backend>(
     State(state): State<AppState<B>>,
     caller: Caller,

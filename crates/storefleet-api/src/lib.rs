@@ -204,6 +204,10 @@ pub mod routes {
     pub const RETRY: &str = "/api/v1/stores/{name}/retry";
     /// A backup of a store now: POST.
     pub const BACKUPS: &str = "/api/v1/stores/{name}/backups";
+    /// Hibernate a store (`spec.hibernate: true`): POST.
+    pub const HIBERNATE: &str = "/api/v1/stores/{name}/hibernate";
+    /// Wake a hibernated store (`spec.hibernate: false`): POST.
+    pub const WAKE: &str = "/api/v1/stores/{name}/wake";
     /// A store's events: GET.
     pub const EVENTS: &str = "/api/v1/stores/{name}/events";
     /// Server-sent events of the caller's stores.
@@ -222,11 +226,13 @@ pub mod routes {
 
 /// Every route the public API serves (the OpenAPI document lists the same). Readiness and
 /// metrics are on the probe listener only ([`probes`]).
-pub const ROUTES: [&str; 9] = [
+pub const ROUTES: [&str; 11] = [
     routes::STORES,
     routes::STORE,
     routes::RETRY,
     routes::BACKUPS,
+    routes::HIBERNATE,
+    routes::WAKE,
     routes::EVENTS,
     routes::WATCH,
     routes::ME,
@@ -259,6 +265,8 @@ pub fn app<B: Backend>(state: AppState<B>) -> Router {
         )
         .route(routes::RETRY, post(handlers::retry_store::<B>))
         .route(routes::BACKUPS, post(handlers::backup_store::<B>))
+        .route(routes::HIBERNATE, post(handlers::hibernate_store::<B>))
+        .route(routes::WAKE, post(handlers::wake_store::<B>))
         .route(routes::EVENTS, get(handlers::store_events::<B>))
         .route(routes::WATCH, get(handlers::watch::<B>))
         .route(routes::ME, get(handlers::whoami::<B>))

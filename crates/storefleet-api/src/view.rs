@@ -103,6 +103,7 @@ impl CreateStore {
             backup: None,
             restore_from,
             deletion_policy: Default::default(),
+            hibernate: false,
         };
         Ok(Store::new(&self.name, spec))
     }
@@ -155,6 +156,9 @@ pub struct StoreView {
     pub message: Option<String>,
     /// Whether the store is being deleted.
     pub deleting: bool,
+    /// Whether the store is asked to hibernate (`spec.hibernate`; the phase says whether it
+    /// sleeps yet).
+    pub hibernate: bool,
     /// Creation time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
@@ -205,6 +209,7 @@ impl StoreView {
             admin_url: status.admin_url,
             message: status.message,
             deleting: store.metadata.deletion_timestamp.is_some(),
+            hibernate: store.spec.hibernate,
             created_at: store
                 .metadata
                 .creation_timestamp

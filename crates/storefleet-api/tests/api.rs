@@ -481,6 +481,44 @@ async fn retry_only_a_failed_store() {
 }
 
 #[tokio::test]
+async fn a_tenant_hibernates_and_wakes_only_its_own_store() {
+    use storefleet_api::backend::Backend;
+    let api = Api::new();
+    api.create(ALICE, "shop").await;
+    api.backend
+        .set_phase("shop", Phase::Ready, "Store is ready");
+    // Another tenant does not see it.
+    let r = api
+        .call("POST", "/api/v1/stores/shop/hibernate", Some(BOB), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let hibernate = || api.call("POST", "/api/v1/stores/shop/hibernate", Some(ALICE), None);
+    let r = hibernate().await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(r.body["hibernate"], json!(true));
+    let spec = |store: Option<std::sync::Arc<storefleet_types::Store>>| {
+        store.expect("store").spec.hibernate
+    };
+    assert!(spec(api.backend.get("shop").await.expect("get")));
+    // Asking again is no error.
+    assert_eq!(hibernate().await.status, StatusCode::ACCEPTED);
+    let r = api
+        .call("POST", "/api/v1/stores/shop/wake", Some(BOB), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        spec(api.backend.get("shop").await.expect("get")),
+        "bob woke nothing"
+    );
+    let r = api
+        .call("POST", "/api/v1/stores/shop/wake", Some(ALICE), None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(r.body["hibernate"], json!(false));
+    assert!(!spec(api.backend.get("shop").await.expect("get")));
+}
+
+#[tokio::test]
 async fn a_backup_now_only_for_a_ready_store_with_backups_within_the_rate_limit() {
     use storefleet_api::backend::Backend;
     let api = Api::new();

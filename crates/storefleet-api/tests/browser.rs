@@ -290,6 +290,24 @@ async fn dashboard_create_watch_and_delete() {
     backend.finish_deletion("browser-shop-staging");
     wait_gone(&c, "tr[data-store='browser-shop-staging']").await;
 
+    // Hibernate, then wake: the buttons write spec.hibernate.
+    let hibernated = || async {
+        use storefleet_api::backend::Backend;
+        backend
+            .get("browser-shop")
+            .await
+            .expect("get")
+            .expect("store")
+            .spec
+            .hibernate
+    };
+    click(&c, &format!("{row} button[data-action='hibernate']")).await;
+    wait_text(&c, "#notice", "browser-shop is going to sleep").await;
+    assert!(hibernated().await, "the button asked to hibernate");
+    click(&c, &format!("{row} button[data-action='wake']")).await;
+    wait_text(&c, "#notice", "browser-shop is waking up").await;
+    assert!(!hibernated().await, "the button woke it");
+
     // An API error is shown as the API's message.
     c.find(Locator::Id("new-name"))
         .await
@@ -355,6 +373,14 @@ impl storefleet_api::backend::Backend for Unreachable {
     ) -> Result<std::sync::Arc<storefleet_types::Store>, storefleet_api::backend::BackendError>
     {
         self.0.annotate(name, annotation, value).await
+    }
+    async fn hibernate(
+        &self,
+        name: &str,
+        hibernate: bool,
+    ) -> Result<std::sync::Arc<storefleet_types::Store>, storefleet_api::backend::BackendError>
+    {
+        self.0.hibernate(name, hibernate).await
     }
     async fn events(
         &self,

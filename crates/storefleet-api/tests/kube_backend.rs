@@ -314,6 +314,31 @@ async fn the_kube_backend_serves_the_api_on_a_real_apiserver() {
         "{:?}",
         asked.annotations()
     );
+    // Hibernate and wake, through the chart's RBAC: spec.hibernate on the real Store (the
+    // apiserver's schema takes it); another tenant cannot.
+    let (status, body) = call(
+        &router,
+        "POST",
+        "/api/v1/stores/shop-a/hibernate",
+        BOB,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = call(
+        &router,
+        "POST",
+        "/api/v1/stores/shop-a/hibernate",
+        ALICE,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["hibernate"], true, "{body}");
+    assert!(stores.get("shop-a").await.expect("store").spec.hibernate);
+    let (status, body) = call(&router, "POST", "/api/v1/stores/shop-a/wake", ALICE, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(!stores.get("shop-a").await.expect("store").spec.hibernate);
     // A namespace that does not carry this store's uid (a retained one of an earlier store of
     // the same name, or a lagging cache's) never yields a login.
     let (_, body) = call(&router, "GET", "/api/v1/stores/shop-a", ALICE, None).await;

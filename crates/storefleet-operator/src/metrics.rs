@@ -76,12 +76,13 @@ pub struct Metrics {
     backup_size: Family<StoreLabel, Gauge>,
 }
 
-const PHASES: [Phase; 5] = [
+const PHASES: [Phase; 6] = [
     Phase::Pending,
     Phase::Provisioning,
     Phase::Ready,
     Phase::Failed,
     Phase::Deleting,
+    Phase::Hibernated,
 ];
 
 impl Default for Metrics {

@@ -163,6 +163,41 @@ async fn delete_leaves_nothing(env: &Env, name: &str, namespace: &str) {
     .await;
 }
 
+/// `spec.hibernate` on real pods: the time until no pod of the store runs, and until it is Ready
+/// again (the wake time: MariaDB's and WordPress's start and their probes), printed.
+async fn hibernate_and_wake(env: &Env, browser: &Browser) {
+    let pods: Api<Pod> = Api::namespaced(env.admin.clone(), NS);
+    let started = Instant::now();
+    env.patch("alice", serde_json::json!({"spec": {"hibernate": true}}))
+        .await;
+    env.wait_condition("alice", "Hibernated", "every pod stopped", |c| {
+        c.status == "True"
+    })
+    .await;
+    let asleep = started.elapsed();
+    let left: Vec<String> = pods
+        .list(&ListParams::default())
+        .await
+        .expect("pods")
+        .items
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .map(ResourceExt::name_any)
+        .collect();
+    assert!(left.is_empty(), "no pod runs: {left:?}");
+    let started = Instant::now();
+    env.patch("alice", serde_json::json!({"spec": {"hibernate": false}}))
+        .await;
+    env.wait_ready("alice").await;
+    let woken = started.elapsed();
+    browser.shop_lists_sample_products(3);
+    println!(
+        "node tier: alice hibernated (no pod left) in {:.1} s, woke to Ready in {:.1} s",
+        asleep.as_secs_f64(),
+        woken.as_secs_f64()
+    );
+}
+
 fn secret_value(secret: &Secret, key: &str) -> String {
     let bytes = secret
         .data
@@ -286,13 +321,37 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
         );
     }
 
+    // Hibernate and wake on real pods: every pod stops, the shop comes back with its orders.
+    let count_orders = if hpos {
+        "SELECT COUNT(*) FROM wp_wc_orders WHERE type = 'shop_order'"
+    } else {
+        "SELECT COUNT(*) FROM wp_posts WHERE post_type = 'shop_order'"
+    };
+    let orders_before = sql(count_orders);
+    hibernate_and_wake(&env, &browser).await;
+    let database_ip = Api::<Pod>::namespaced(env.admin.clone(), NS)
+        .get("database-0")
+        .await
+        .expect("database pod")
+        .status
+        .and_then(|s| s.pod_ip)
+        .expect("database pod IP");
+    let sql = |query: &str| {
+        run(Command::new("mariadb")
+            .args(["--batch", "--skip-column-names", "-h", &database_ip])
+            .arg(format!("-u{}", secret_value(&credentials, "username")))
+            .env("MYSQL_PWD", secret_value(&credentials, "password"))
+            .arg(secret_value(&credentials, "database"))
+            .args(["-e", query]))
+    };
+    assert_eq!(
+        sql(count_orders),
+        orders_before,
+        "the orders are there after the wake"
+    );
+
     // Backups on real pods: a backup now, a drill, a new store restored from the backup.
     if object_store.is_some() {
-        let count_orders = if hpos {
-            "SELECT COUNT(*) FROM wp_wc_orders WHERE type = 'shop_order'"
-        } else {
-            "SELECT COUNT(*) FROM wp_posts WHERE post_type = 'shop_order'"
-        };
         let orders: i64 = sql(count_orders).parse().expect("a count");
         backups::on_real_pods(&env, orders, count_orders).await;
     }

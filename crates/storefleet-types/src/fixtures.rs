@@ -33,6 +33,7 @@ impl Store {
                 backup: None,
                 restore_from: None,
                 deletion_policy: DeletionPolicy::Delete,
+                hibernate: false,
             },
         );
         store.metadata.uid = Some(TEST_UID.into());

@@ -122,6 +122,13 @@ pub struct StoreSpec {
     /// What deleting the Store does to its namespace and data.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// Hibernate the store: every workload at zero and its CronJobs suspended; its volumes,
+    /// Secrets and route are kept, and it still counts against its owner's and the platform's
+    /// caps. `false` (or absent) wakes it, without running setup again. A store asked to
+    /// hibernate before its setup has finished hibernates once it has.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hibernate: bool,
 }
 
 /// Which backup a new store starts from.

@@ -257,6 +257,8 @@ pub enum Phase {
     Failed,
     /// Being deleted.
     Deleting,
+    /// Asleep (`spec.hibernate`): no pod runs; volumes, Secrets and route kept.
+    Hibernated,
 }
 
 impl Phase {
@@ -268,6 +270,7 @@ impl Phase {
             Self::Ready => "Ready",
             Self::Failed => "Failed",
             Self::Deleting => "Deleting",
+            Self::Hibernated => "Hibernated",
         }
     }
 }
@@ -297,4 +300,7 @@ pub mod condition {
     pub const BACKUP_VERIFIED: &str = "BackupVerified";
     /// WordPress's scheduled work (due events, Action Scheduler) ran in its newest run.
     pub const CRON_HEALTHY: &str = "CronHealthy";
+    /// The store is asleep (`spec.hibernate`): True once no pod of its workloads runs; False
+    /// while they stop or while it waits for its setup to finish. Absent on an awake store.
+    pub const HIBERNATED: &str = "Hibernated";
 }

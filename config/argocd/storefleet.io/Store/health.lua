@@ -44,6 +44,14 @@ if stalled ~= nil and stalled.status == "True" then
   return hs
 end
 
+-- Hibernated on purpose (spec.hibernate): no pod runs, and that is no failure.
+local hibernated = condition(obj.status.conditions, "Hibernated")
+if hibernated ~= nil and hibernated.status == "True" then
+  hs.status = "Suspended"
+  hs.message = hibernated.message
+  return hs
+end
+
 if ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
   hs.message = ready.message

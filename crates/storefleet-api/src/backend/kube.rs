@@ -183,6 +183,22 @@ impl Backend for KubeBackend {
             .map_err(|e| classify(e, name))
     }
 
+    async fn hibernate(&self, name: &str, hibernate: bool) -> Result<Arc<Store>, BackendError> {
+        let patch = serde_json::json!({"spec": {"hibernate": hibernate}});
+        self.stores()
+            .patch(
+                name,
+                &PatchParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..PatchParams::default()
+                },
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map(Arc::new)
+            .map_err(|e| classify(e, name))
+    }
+
     async fn events(&self, store: &Store) -> Result<Vec<EventView>, BackendError> {
         let name = store.name_any();
         let api: Api<Event> = Api::namespaced(self.client.clone(), EVENTS_NAMESPACE);

@@ -228,6 +228,23 @@ impl Backend for MemoryBackend {
         Ok(updated)
     }
 
+    async fn hibernate(&self, name: &str, hibernate: bool) -> Result<Arc<Store>, BackendError> {
+        let updated = {
+            let mut s = self.lock();
+            let store = s
+                .stores
+                .get(name)
+                .ok_or_else(|| BackendError::NotFound(name.into()))?;
+            let mut store = (**store).clone();
+            store.spec.hibernate = hibernate;
+            let store = Arc::new(store);
+            s.stores.insert(name.into(), store.clone());
+            store
+        };
+        let _ = self.changes.send(Change::Upsert(updated.clone()));
+        Ok(updated)
+    }
+
     async fn events(&self, store: &Store) -> Result<Vec<EventView>, BackendError> {
         let name = store.metadata.name.clone().unwrap_or_default();
         Ok(self.lock().events.get(&name).cloned().unwrap_or_default())

@@ -94,6 +94,12 @@ pub trait Backend: Send + Sync + 'static {
         annotation: &str,
         value: &str,
     ) -> impl Future<Output = Result<Arc<Store>, BackendError>> + Send;
+    /// Sets `spec.hibernate` of a Store (the only spec field the API changes after creation).
+    fn hibernate(
+        &self,
+        name: &str,
+        hibernate: bool,
+    ) -> impl Future<Output = Result<Arc<Store>, BackendError>> + Send;
     /// Events about a Store, newest first.
     fn events(
         &self,

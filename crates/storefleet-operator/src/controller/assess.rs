@@ -18,7 +18,9 @@ use crate::controller::context::{
 };
 use crate::controller::data;
 use crate::controller::observe::Step;
-use crate::controller::status::{Backups, Blocked, Outcome, Progress, Setup, StatusFacts};
+use crate::controller::status::{
+    Backups, Blocked, Hibernation, Outcome, Progress, Setup, StatusFacts,
+};
 use crate::controller::steps::setup::SetupStep;
 use crate::desired;
 use crate::validate::ValidatedStore;
@@ -33,7 +35,10 @@ pub fn begin(store: &Store, validated: &ValidatedStore, now: Timestamp) -> (Stat
     facts.admin_url = Some(validated.admin_url());
     facts.credentials_secret = Some(child::ADMIN_SECRET.to_string());
     let retry = is_retry(store, &facts);
-    if retry || facts.provisioning_started_at.is_none() {
+    let woken = !validated.hibernate
+        && store.status.as_ref().and_then(|s| s.phase) == Some(Phase::Hibernated);
+    // A retry, or a wake, restarts the provisioning clock.
+    if retry || woken || facts.provisioning_started_at.is_none() {
         facts.provisioning_started_at = Some(Time(now));
     }
     if retry && starts_over(store, &facts) {
@@ -75,6 +80,7 @@ pub fn progress(
     setup: SetupStep,
     route: Option<Step>,
     [backup, drill, cron]: [Option<Backups>; 3],
+    hibernation: Hibernation,
 ) -> Progress {
     Progress {
         namespace: match live.rejected {
@@ -90,6 +96,7 @@ pub fn progress(
         backup,
         drill,
         cron,
+        hibernation,
     }
 }
 
@@ -117,7 +124,9 @@ pub fn assess(
     restarting: bool,
 ) -> Assessed {
     let elapsed = seconds_since(facts.provisioning_started_at.as_ref(), now);
+    // A store asleep has no deadline (its clock starts again when it wakes).
     if progress.blocked.is_none()
+        && progress.hibernation != Hibernation::Asleep
         && facts.ready_at.is_none()
         && !progress.is_ready()
         && elapsed >= timeout
@@ -141,6 +150,9 @@ pub fn assess(
     let action = match outcome.phase() {
         _ if restarting => Action::requeue(DELETION_RECHECK),
         Phase::Ready => Action::requeue(READY_RESYNC),
+        // Asleep: looked at as a Ready store once stopped, on the watch until then.
+        Phase::Hibernated if progress_hibernated(&outcome) => Action::requeue(READY_RESYNC),
+        Phase::Hibernated => Action::requeue(PROVISIONING_RECHECK),
         Phase::Failed => Action::await_change(),
         _ => Action::requeue(
             PROVISIONING_RECHECK
@@ -153,6 +165,10 @@ pub fn assess(
         action,
         time_to_ready,
     }
+}
+
+fn progress_hibernated(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Progress(p) if p.is_hibernated())
 }
 
 /// The route step of a store that is not exposed yet: an HTTPRoute waits for setup; an Ingress
@@ -219,6 +235,7 @@ pub fn refused(refusal: Refusal, namespace: &str) -> (Outcome, Action) {
                 backup: None,
                 drill: None,
                 cron: None,
+                hibernation: Hibernation::Awake,
             };
             (
                 Outcome::Progress(progress),

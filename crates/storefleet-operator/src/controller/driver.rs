@@ -17,6 +17,7 @@
 //! to etcd, and one that finds drift repairs it); a Secret is created only when absent; the
 //! status is written only when it changed. A Ready store's reconcile changes no resourceVersion.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,7 @@ use crate::controller::observe::Step;
 use crate::controller::report;
 use crate::controller::reports;
 use crate::controller::status::StatusFacts;
-use crate::controller::status::{Backups, Setup};
+use crate::controller::status::{Backups, Hibernation, Setup};
 use crate::controller::steps::job::{MIGRATION, RESTORE, SETUP};
 use crate::controller::steps::setup::{self, Gates};
 use crate::controller::sweep::{self, Keep};
@@ -144,6 +145,8 @@ async fn provision(
     if retry {
         announce_retry(store, validated, ctx).await; //                      client: event
     }
+    let (validated, hibernation) = carried_out(validated, &facts); //         no client
+    let validated = validated.as_ref();
     let mut objects = desired::build(validated); //                          no client
     backup_keys::attach(ctx, validated, &mut objects).await?; //             client (cached)
     let mut memo = ctx.memory.for_pass(&validated.name, &objects); //         no client
@@ -161,6 +164,7 @@ async fn provision(
         storefront: &live.storefront,
         applied: live.rejected.is_none(),
         retry,
+        asleep: objects.asleep,
     };
     let restore_job = objects.backup.as_ref().and_then(|b| b.restore_job.as_ref());
     let setup = setup::run_setup(ctx, objects.setup_job(), restore_job, gates, &mut facts) // client
@@ -175,7 +179,7 @@ async fn provision(
     sweep_unwanted(ctx, store, &objects, &facts, done).await?; //           client
     let (restarting, rejected) = (setup.restarting || live.restarting, live.rejected.clone());
     let runs = runs(ctx, store, validated, &objects, &mut facts).await?; //   client (reports, drills)
-    let progress = assess::progress(live, setup, route, runs); //            no client
+    let progress = assess::progress(live, setup, route, runs, hibernation); // no client
     let timeout = Duration::from_secs(ctx.config.provisioning_timeout_seconds);
     let created = store.metadata.creation_timestamp.as_ref();
     let assessed = assess::assess(progress, &mut facts, (now, created), timeout, restarting);
@@ -187,6 +191,23 @@ async fn provision(
         Some(message) => Err(Error::Rejected(message)),
         None => Ok(assessed.action),
     }
+}
+
+/// `spec.hibernate` as this pass carries it out: a store asked to sleep before its setup has
+/// finished is kept awake until it has.
+fn carried_out<'a>(
+    validated: &'a ValidatedStore,
+    facts: &StatusFacts,
+) -> (Cow<'a, ValidatedStore>, Hibernation) {
+    let hibernation = Hibernation::of(validated.hibernate, facts.completed_setup.is_some());
+    if hibernation == Hibernation::AfterSetup {
+        let awake = ValidatedStore {
+            hibernate: false,
+            ..validated.clone()
+        };
+        return (Cow::Owned(awake), hibernation);
+    }
+    (Cow::Borrowed(validated), hibernation)
 }
 
 /// The store's recurring runs (backups, drills, WordPress's scheduled work) as their conditions
@@ -222,7 +243,8 @@ async fn exposure(
 ) -> Result<Option<Step>, Error> {
     if facts.completed_setup.is_some() {
         let route = apply::expose(ctx, memo, objects).await?;
-        if let Some(job) = backups::asked(store, objects) {
+        // A backup asked for while the store sleeps (its database stopped) waits for the wake.
+        if let Some(job) = backups::asked(store, objects).filter(|_| !objects.asleep) {
             backups::start(ctx, &job).await?;
         }
         Ok(route)

@@ -108,11 +108,17 @@ pub fn database(live: Option<&StatefulSet>) -> Step {
         return Step::Waiting("Waiting for database (not created yet)".into());
     };
     let want = sts.spec.replicas.unwrap_or(1);
-    let ready = sts
-        .status
-        .as_ref()
-        .and_then(|s| s.ready_replicas)
-        .unwrap_or(0);
+    let status = sts.status.as_ref();
+    let ready = status.and_then(|s| s.ready_replicas).unwrap_or(0);
+    if want == 0 {
+        // Asleep: done once no pod is left.
+        let current = status.and_then(|s| s.observed_generation) >= sts.metadata.generation;
+        return stopped(
+            sts.metadata.name.as_deref(),
+            current,
+            status.map_or(0, |s| s.replicas),
+        );
+    }
     if ready >= want {
         Step::Ready
     } else {
@@ -134,12 +140,29 @@ pub fn storefront(live: Option<&Deployment>) -> Step {
             c.type_.as_deref() == Some("Available") && c.status.as_deref() == Some("True")
         });
     let want = deploy.spec.replicas.unwrap_or(1);
+    if want == 0 {
+        // Asleep: done once no pod is left (terminating ones included, where the apiserver
+        // counts them).
+        let left = status.replicas.unwrap_or(0) + status.terminating_replicas.unwrap_or(0);
+        return stopped(deploy.metadata.name.as_deref(), current, left);
+    }
     let ready = status.available_replicas.unwrap_or(0);
     if current && available && ready >= want {
         Step::Ready
     } else {
         let name = deploy.metadata.name.as_deref().unwrap_or("storefront");
         Step::Waiting(format!("Waiting for {name} ({ready}/{want} available)"))
+    }
+}
+
+/// A workload scaled to zero: stopped once its controller saw that and no pod is left.
+fn stopped(name: Option<&str>, current: bool, left: i32) -> Step {
+    let name = name.unwrap_or("workload");
+    match (current, left) {
+        (true, 0) => Step::Ready,
+        (false, _) => Step::Waiting(format!("Stopping {name}")),
+        (true, 1) => Step::Waiting(format!("Stopping {name} (1 pod left)")),
+        (true, n) => Step::Waiting(format!("Stopping {name} ({n} pods left)")),
     }
 }
 
@@ -249,6 +272,38 @@ mod tests {
         assert!(!storefront(Some(&typed(&d))).is_ready(), "old generation");
         d["status"]["observedGeneration"] = json!(2);
         assert!(storefront(Some(&typed(&d))).is_ready());
+    }
+
+    #[test]
+    fn a_workload_at_zero_is_done_once_no_pod_is_left() {
+        let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "database", "generation": 3},
+            "spec": {"replicas": 0, "selector": {}, "serviceName": "database", "template": {}},
+            "status": {"observedGeneration": 2, "replicas": 1, "readyReplicas": 1}});
+        assert_eq!(
+            database(Some(&typed(&sts))),
+            Step::Waiting("Stopping database".into()),
+            "its controller has not seen the change"
+        );
+        let mut seen = sts.clone();
+        seen["status"]["observedGeneration"] = json!(3);
+        assert_eq!(
+            database(Some(&typed(&seen))),
+            Step::Waiting("Stopping database (1 pod left)".into())
+        );
+        seen["status"] = json!({"observedGeneration": 3, "replicas": 0});
+        assert!(database(Some(&typed(&seen))).is_ready());
+
+        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "storefront", "generation": 4},
+            "spec": {"replicas": 0, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 4, "replicas": 0, "terminatingReplicas": 2}});
+        assert_eq!(
+            storefront(Some(&typed(&d))),
+            Step::Waiting("Stopping storefront (2 pods left)".into()),
+            "terminating pods still run"
+        );
+        let mut gone = d.clone();
+        gone["status"] = json!({"observedGeneration": 4});
+        assert!(storefront(Some(&typed(&gone))).is_ready());
     }
 
     #[test]

@@ -40,6 +40,13 @@ fn stalled_reason(status: &StoreStatus) -> Option<&str> {
         .map(|c| c.reason.as_str())
 }
 
+/// Whether a status shows the store asleep with every workload stopped.
+fn asleep(status: &StoreStatus) -> bool {
+    status
+        .condition(condition::HIBERNATED)
+        .is_some_and(|c| c.status == "True")
+}
+
 /// Writes the status when it changed; publishes an event on every phase transition and every
 /// new failure.
 pub async fn finish(
@@ -77,7 +84,7 @@ pub async fn finish(
             [last.as_ref(), proven.as_ref()],
         );
     }
-    let phase_changed = prev.phase != next.phase;
+    let phase_changed = prev.phase != next.phase || asleep(&prev) != asleep(&next);
     let failure_changed = stalled_reason(&prev) != stalled_reason(&next);
     let rejected_changed = matches!(&outcome, Outcome::Progress(p) if p.rejected.is_some())
         && prev.message != next.message;
@@ -95,6 +102,11 @@ pub async fn finish(
             }
             (_, Some(Phase::Ready)) => (EventType::Normal, "Ready", "Provision"),
             (_, Some(Phase::Deleting)) => (EventType::Normal, "Deleting", "Delete"),
+            (_, Some(Phase::Hibernated)) if asleep(&next) => {
+                (EventType::Normal, "Hibernated", "Hibernate")
+            }
+            (_, Some(Phase::Hibernated)) => (EventType::Normal, "Hibernating", "Hibernate"),
+            _ if prev.phase == Some(Phase::Hibernated) => (EventType::Normal, "Waking", "Wake"),
             _ => (EventType::Normal, "Provisioning", "Provision"),
         };
         info!(store = %name, phase = ?next.phase, %reason, "{note}");

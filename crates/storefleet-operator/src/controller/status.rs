@@ -58,6 +58,31 @@ pub struct Progress {
     pub drill: Option<Backups>,
     /// WordPress's scheduled work (same shape); None for a store without it (Medusa).
     pub cron: Option<Backups>,
+    /// Whether the store is asked to sleep, and sleeps.
+    pub hibernation: Hibernation,
+}
+
+/// `spec.hibernate` as a pass carried it out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Hibernation {
+    /// Not asked to sleep.
+    #[default]
+    Awake,
+    /// Asked, but kept awake until its setup has finished.
+    AfterSetup,
+    /// Asleep: its workloads were applied at zero (the steps say whether they have stopped).
+    Asleep,
+}
+
+impl Hibernation {
+    /// What a pass does with `spec.hibernate` (`asked`) on a store that is set up or not.
+    pub fn of(asked: bool, set_up: bool) -> Self {
+        match (asked, set_up) {
+            (false, _) => Self::Awake,
+            (true, false) => Self::AfterSetup,
+            (true, true) => Self::Asleep,
+        }
+    }
 }
 
 /// A store's scheduled backups, as the Jobs of its CronJob show them.
@@ -108,6 +133,7 @@ impl Outcome {
             Outcome::LimitReached(_) => Phase::Pending,
             Outcome::Deleting(_) => Phase::Deleting,
             Outcome::Progress(p) if p.blocked.is_some() => Phase::Failed,
+            Outcome::Progress(p) if p.hibernation == Hibernation::Asleep => Phase::Hibernated,
             Outcome::Progress(p) if p.is_ready() => Phase::Ready,
             Outcome::Progress(_) => Phase::Provisioning,
         }
@@ -115,14 +141,24 @@ impl Outcome {
 }
 
 impl Progress {
-    /// Every step done and nothing blocked.
+    /// Every step done and nothing blocked (and awake: a sleeping shop serves no one).
     pub fn is_ready(&self) -> bool {
         self.blocked.is_none()
+            && self.hibernation != Hibernation::Asleep
             && self.namespace.is_ready()
             && self.database.is_ready()
             && self.storefront.is_ready()
             && self.setup == Setup::Succeeded
             && self.route.as_ref().is_none_or(Step::is_ready)
+    }
+
+    /// Asleep and every workload stopped (nothing blocked).
+    pub fn is_hibernated(&self) -> bool {
+        self.blocked.is_none()
+            && self.hibernation == Hibernation::Asleep
+            && self.namespace.is_ready()
+            && self.database.is_ready()
+            && self.storefront.is_ready()
     }
 
     /// The first thing the store waits for, as (reason, message).
@@ -272,6 +308,8 @@ fn progress_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
         c.set(condition::READY, false, &b.reason, &b.message);
         c.set(condition::STALLED, true, &b.reason, &b.message);
         b.message.clone()
+    } else if p.hibernation == Hibernation::Asleep {
+        hibernation_conditions(c, p)
     } else if p.is_ready() {
         c.set(condition::READY, true, "StoreReady", "Store is ready");
         "Store is ready".to_string()
@@ -310,6 +348,14 @@ fn progress_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
         Setup::Running(m) => c.set(condition::SETUP_COMPLETE, false, "SetupRunning", m),
         Setup::Failed(m) => c.set(condition::SETUP_COMPLETE, false, "SetupFailed", m),
     }
+    if p.hibernation == Hibernation::AfterSetup {
+        c.set(
+            condition::HIBERNATED,
+            false,
+            "WaitingForSetup",
+            "The store hibernates once its setup has finished",
+        );
+    }
     if let Some(route) = &p.route {
         c.step(
             condition::ROUTE_ACCEPTED,
@@ -327,6 +373,22 @@ fn progress_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
     if let Some(cron) = &p.cron {
         backup_condition(c, cron, CRON_WORDS);
     }
+    message
+}
+
+/// The conditions of a store asleep: `Hibernated` True once every workload has stopped, and
+/// until then `Reconciling`; `Ready` False either way.
+fn hibernation_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
+    if p.is_hibernated() {
+        let message = "The store is hibernated: no pod runs, its volumes, Secrets and route are kept; set spec.hibernate to false to wake it";
+        c.set(condition::READY, false, "Hibernated", message);
+        c.set(condition::HIBERNATED, true, "Hibernated", message);
+        return message.to_string();
+    }
+    let message = format!("Hibernating: {}", p.waiting_for().1);
+    c.set(condition::READY, false, "Hibernating", &message);
+    c.set(condition::RECONCILING, true, "Hibernating", &message);
+    c.set(condition::HIBERNATED, false, "Stopping", &message);
     message
 }
 
@@ -507,6 +569,7 @@ mod tests {
             backup: None,
             drill: None,
             cron: None,
+            hibernation: Hibernation::Awake,
         })
     }
 
@@ -620,6 +683,78 @@ mod tests {
         assert_eq!(
             cond(&s, "Stalled").map(|c| c.reason.as_str()),
             Some("StoreLimitReached")
+        );
+    }
+
+    #[test]
+    fn hibernation_follows_the_contract() {
+        let asleep = |storefront: Step| {
+            let Outcome::Progress(mut p) = progress(true, Setup::Succeeded) else {
+                unreachable!()
+            };
+            p.storefront = storefront;
+            p.hibernation = Hibernation::Asleep;
+            Outcome::Progress(p)
+        };
+        let facts = StatusFacts::default();
+        let ready = next_status(
+            &StoreStatus::default(),
+            facts.clone(),
+            &progress(true, Setup::Succeeded),
+            t(1),
+        );
+        // Stopping: Hibernated phase, still reconciling.
+        let stopping = asleep(Step::Waiting("Stopping storefront (1 pod left)".into()));
+        let s = next_status(&ready, facts.clone(), &stopping, t(2));
+        assert_eq!(s.phase, Some(Phase::Hibernated));
+        let reasons =
+            |s: &StoreStatus, t: &str| cond(s, t).map(|c| (c.status.clone(), c.reason.clone()));
+        assert_eq!(
+            reasons(&s, "Ready"),
+            Some(("False".into(), "Hibernating".into()))
+        );
+        assert_eq!(
+            reasons(&s, "Reconciling"),
+            Some(("True".into(), "Hibernating".into()))
+        );
+        assert_eq!(
+            reasons(&s, "Hibernated"),
+            Some(("False".into(), "Stopping".into()))
+        );
+        assert_eq!(
+            s.message.as_deref(),
+            Some("Hibernating: Stopping storefront (1 pod left)")
+        );
+        // Stopped: hibernated, nothing in progress (kstatus Current), Ready False.
+        let s = next_status(&s, facts.clone(), &asleep(Step::Ready), t(3));
+        assert_eq!(s.phase, Some(Phase::Hibernated));
+        assert_eq!(
+            reasons(&s, "Ready"),
+            Some(("False".into(), "Hibernated".into()))
+        );
+        assert_eq!(
+            reasons(&s, "Hibernated"),
+            Some(("True".into(), "Hibernated".into()))
+        );
+        assert!(cond(&s, "Reconciling").is_none() && cond(&s, "Stalled").is_none());
+        assert_eq!(
+            cond(&s, "Hibernated").expect("h").last_transition_time,
+            Time(t(3))
+        );
+        // Awake again: the condition goes.
+        let s = next_status(&s, facts.clone(), &progress(true, Setup::Succeeded), t(4));
+        assert_eq!(s.phase, Some(Phase::Ready));
+        assert!(cond(&s, "Hibernated").is_none());
+        // Asked before setup finished: awake, and the condition says why.
+        let Outcome::Progress(mut p) = progress(true, Setup::Running("setup".into())) else {
+            unreachable!()
+        };
+        p.hibernation = Hibernation::AfterSetup;
+        let s = next_status(&s, facts, &Outcome::Progress(p), t(5));
+        assert_eq!(s.phase, Some(Phase::Provisioning));
+        assert_eq!(
+            reasons(&s, "Hibernated"),
+            Some(("False".into(), "WaitingForSetup".into()))
         );
     }
 

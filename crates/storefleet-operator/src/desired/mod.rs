@@ -12,6 +12,7 @@
 //!                      medusa/:      PostgreSQL, Redis, migration Job, server and worker
 //!                                    Deployments, setup Job
 //!                 ─► route (Ingress or Gateway API HTTPRoute)   = StoreObjects, in apply order
+//!                 ─► hibernate (asleep: the same objects, workloads at zero, CronJobs suspended)
 //! ```
 //!
 //! [`wave`] groups that order into stages whose children do not depend on each other.
@@ -23,6 +24,7 @@
 pub mod access;
 pub mod backup;
 pub mod child;
+pub mod hibernate;
 pub mod limits;
 pub mod medusa;
 pub mod namespace;
@@ -78,6 +80,9 @@ pub struct StoreObjects {
     pub route: route::RouteObject,
     /// Backups (WooCommerce, where the operator has a backup target).
     pub backup: Option<backup::BackupObjects>,
+    /// Asleep (`spec.hibernate`): the workloads at zero, the CronJobs suspended
+    /// ([`hibernate`]).
+    pub asleep: bool,
 }
 
 /// The application objects of one engine.
@@ -220,7 +225,7 @@ impl StoreObjects {
 
 /// Builds every object of a store.
 pub fn build(store: &ValidatedStore) -> StoreObjects {
-    StoreObjects {
+    let mut objects = StoreObjects {
         namespace: namespace::build_namespace(store),
         quota: limits::build_resource_quota(store),
         limit_range: limits::build_limit_range(store),
@@ -248,7 +253,12 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
                 restore_secret: None,
             }
         }),
+        asleep: store.hibernate,
+    };
+    if objects.asleep {
+        hibernate::put_to_sleep(&mut objects);
     }
+    objects
 }
 
 /// What the store's engine puts into its backup, drill and restore pods.

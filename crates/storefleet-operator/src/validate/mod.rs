@@ -276,6 +276,9 @@ pub struct ValidatedStore {
     pub setup: ResolvedSetup,
     /// Backups; None when the operator has no backup target.
     pub backup: Option<ResolvedBackup>,
+    /// Asleep: workloads at zero, CronJobs suspended (`spec.hibernate`; the controller wakes a
+    /// store not set up yet until it is).
+    pub hibernate: bool,
 }
 
 impl ValidatedStore {
@@ -391,6 +394,7 @@ pub fn validate(store: &Store, config: &OperatorConfig) -> Result<ValidatedStore
         plan_name: spec.plan,
         plan,
         deletion_policy: spec.deletion_policy,
+        hibernate: spec.hibernate,
         host,
         tls,
         route,

@@ -119,6 +119,24 @@ pub fn discover_actions(object: &Value) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// Runs the resource action `action` on an object; `spec.hibernate` of what it returns.
+pub fn run_action_hibernate(object: &Value, action: &str) -> String {
+    let path = lua_literal(&Value::String(
+        health_dir()
+            .join(format!("actions/{action}/action.lua"))
+            .display()
+            .to_string(),
+    ));
+    run_lua(
+        object,
+        &format!(
+            "local o = dofile({path})
+io.write(tostring(o.spec.hibernate))
+"
+        ),
+    )
+}
+
 /// Runs the resource action `action` on an object; the annotations of what it returns.
 pub fn run_action(object: &Value, action: &str) -> Vec<(String, String)> {
     let path = lua_literal(&Value::String(

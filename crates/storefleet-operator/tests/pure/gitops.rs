@@ -4,7 +4,9 @@
 
 use crate::argocd;
 
-use argocd::{discover_actions, health, health_dir, lua_literal, root, run_action};
+use argocd::{
+    discover_actions, health, health_dir, lua_literal, root, run_action, run_action_hibernate,
+};
 use serde_json::Value;
 use storefleet_operator::metrics::Metrics;
 
@@ -100,6 +102,10 @@ fn argocd_resource_actions_pass_their_upstream_discovery_cases_and_set_their_ann
     // Without any annotation yet.
     let bare = load("testdata/ready.yaml");
     assert_eq!(run_action(&bare, "backup-now").len(), 1);
+    // Hibernate and wake write the spec (declarative, as git would).
+    assert_eq!(run_action_hibernate(&bare, "hibernate"), "true");
+    let asleep = load("testdata/hibernated.yaml");
+    assert_eq!(run_action_hibernate(&asleep, "wake"), "false");
 }
 
 #[test]

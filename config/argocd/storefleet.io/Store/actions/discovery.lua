@@ -2,6 +2,8 @@
 --   backup-now: a Ready store whose platform backs it up (it has a BackupReady condition)
 --   drill-now:  a Ready store with a successful backup to prove (status.backup.last)
 --   retry:      a Failed store (Stalled=True)
+--   hibernate:  a store not asked to hibernate (spec.hibernate unset or false)
+--   wake:       a store asked to hibernate
 local actions = {}
 local ready = false
 local stalled = false
@@ -18,4 +20,7 @@ actions["backup-now"] = {["disabled"] = deleting or not (ready and backups)}
 local backed_up = obj.status ~= nil and obj.status.backup ~= nil and obj.status.backup.last ~= nil
 actions["drill-now"] = {["disabled"] = deleting or not (ready and backups and backed_up)}
 actions["retry"] = {["disabled"] = deleting or not stalled}
+local asleep = obj.spec ~= nil and obj.spec.hibernate == true
+actions["hibernate"] = {["disabled"] = deleting or asleep}
+actions["wake"] = {["disabled"] = deleting or not asleep}
 return actions

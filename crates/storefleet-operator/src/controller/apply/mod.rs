@@ -125,6 +125,7 @@ pub async fn apply_children(
         rejected: None,
         lost: Vec::new(),
         migration: None,
+        asleep: objects.asleep,
     };
     for wave in Wave::ALL {
         if wave == Wave::Volumes {
@@ -169,6 +170,9 @@ struct Pass<'a> {
     lost: Vec<String>,
     /// The migration step (Medusa), once its wave ran.
     migration: Option<migration::Migration>,
+    /// The store sleeps: no migration runs (its database is stopped), and the Deployments are
+    /// applied at zero whatever their image (the migration runs first when it wakes).
+    asleep: bool,
 }
 
 /// Whether the generated Secrets were issued before (marked on the Namespace): from then on the
@@ -246,7 +250,8 @@ async fn apply_wave(
         Wave::Migration => {
             for child in pass.children.iter().filter(|c| c.wave() == wave) {
                 if let Child::MigrationJob(job) = child {
-                    let data_ready = steps(memo, &pass.children, Wave::Data).is_none();
+                    let data_ready =
+                        !pass.asleep && steps(memo, &pass.children, Wave::Data).is_none();
                     let result = migration::migrate(ctx, job, data_ready, pass.retry).await;
                     results.push(result.map(|m| pass.migration = Some(m)));
                 }
@@ -254,7 +259,8 @@ async fn apply_wave(
         }
         // The Deployments wait for the migration: they are not applied at all, so a running
         // older version keeps serving until the new one's database is ready.
-        Wave::Storefront if pass.migration.as_ref().is_some_and(|m| !m.step.is_ready()) => {}
+        Wave::Storefront
+            if !pass.asleep && pass.migration.as_ref().is_some_and(|m| !m.step.is_ready()) => {}
         _ => {
             refresh_workloads(ctx, memo, &pass.children, wave);
             let started: Vec<Pending<'_>> = pass
@@ -305,7 +311,8 @@ fn settle(
 fn conclude(memo: &mut Memo, pass: Pass<'_>, observed: ObservedData) -> AppliedChildren {
     let migrated = pass.migration.as_ref().is_some_and(|m| m.step.is_ready());
     let (storefront, blocked, restarting) = match pass.migration {
-        Some(m) if !m.step.is_ready() => (m.step, m.blocked, m.restarting),
+        // Asleep, a migration not run yet waits for the wake; the step is the Deployments'.
+        Some(m) if !m.step.is_ready() && !pass.asleep => (m.step, m.blocked, m.restarting),
         _ => (
             steps(memo, &pass.children, Wave::Storefront).unwrap_or(Step::Ready),
             None,

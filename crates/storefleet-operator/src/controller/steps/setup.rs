@@ -53,6 +53,8 @@ pub struct Gates<'a> {
     pub applied: bool,
     /// Whether this pass is a retry after a failure.
     pub retry: bool,
+    /// The store sleeps: a setup not done yet (the spec changed) waits for the wake.
+    pub asleep: bool,
 }
 
 /// Runs the setup behind its gates (a new store's restore first, if it has one: setup adopts
@@ -77,10 +79,13 @@ pub async fn run_setup(
             restarting: restore.restarting,
         });
     }
+    let closed = match (gates.asleep, open) {
+        (true, _) => Some("The store is hibernated: setup runs when it wakes"),
+        (false, false) => Some("Waiting for the database and the storefront before running setup"),
+        (false, true) => None,
+    };
     let gates = job::Gates {
-        closed: (!open).then(|| {
-            "Waiting for the database and the storefront before running setup".to_string()
-        }),
+        closed: closed.map(str::to_string),
         done: facts.completed_setup.as_deref() == Some(name.as_str()),
         retry: gates.retry,
     };

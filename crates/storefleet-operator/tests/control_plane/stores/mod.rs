@@ -40,5 +40,6 @@ mod admission;
 mod backup;
 mod data;
 mod exposure;
+mod hibernation;
 mod lifecycle;
 mod ownership;

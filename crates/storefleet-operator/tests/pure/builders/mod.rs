@@ -147,6 +147,7 @@ fn container(t: &PodTemplateSpec) -> &Container {
 }
 
 mod drill;
+mod hibernate;
 mod medusa;
 mod routing;
 mod security;
