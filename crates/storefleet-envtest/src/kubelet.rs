@@ -37,6 +37,8 @@ pub enum JobPods {
     Succeed,
     /// Exit 1: the Job retries up to its backoffLimit, then fails.
     Fail,
+    /// Exit with this code (a pod failure policy's rules match it).
+    FailWith(i32),
     /// Stay Running until told otherwise.
     Hold,
 }
@@ -256,7 +258,7 @@ async fn handle(client: &Client, policies: &Policies, pod: &Pod) {
         (true, _, _) if phase == "Running" => ("Running", false),
         (true, _, _) => ("Pending", false),
         (false, true, JobPods::Succeed) => ("Succeeded", false),
-        (false, true, JobPods::Fail) => ("Failed", false),
+        (false, true, JobPods::Fail | JobPods::FailWith(_)) => ("Failed", false),
         (false, _, _) => ("Running", true),
     };
     let is_ready_now = pod
@@ -281,7 +283,11 @@ async fn handle(client: &Client, policies: &Policies, pod: &Pod) {
             json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}})
         }
         "Failed" => {
-            json!({"terminated": {"exitCode": 1, "reason": "Error", "message": "failed on request of the test", "startedAt": now, "finishedAt": now}})
+            let code = match policy.jobs {
+                JobPods::FailWith(code) => code,
+                _ => 1,
+            };
+            json!({"terminated": {"exitCode": code, "reason": "Error", "message": "failed on request of the test", "startedAt": now, "finishedAt": now}})
         }
         _ => json!({"waiting": {"reason": "ContainerCreating"}}),
     };

@@ -16,6 +16,7 @@
 //! | `storefleet_backup_restore_duration_seconds` | gauge | `store`: how long the newest successful drill took to restore, load and check (the measured RTO) |
 //! | `storefleet_backup_duration_seconds` | gauge | `store`: how long its newest successful backup took |
 //! | `storefleet_backup_size_bytes` | gauge | `store`: the size of its newest successful backup's database dump |
+//! | `storefleet_checkout_broken` | gauge | `store`: 1 while its newest checkout probe failed |
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -74,6 +75,7 @@ pub struct Metrics {
     restore_duration: Family<StoreLabel, Gauge>,
     backup_duration: Family<StoreLabel, Gauge>,
     backup_size: Family<StoreLabel, Gauge>,
+    checkout_broken: Family<StoreLabel, Gauge>,
 }
 
 const PHASES: [Phase; 6] = [
@@ -170,6 +172,12 @@ impl Default for Metrics {
             "The size of each store's newest successful backup's database dump",
             backup_size.clone(),
         );
+        let checkout_broken = Family::<StoreLabel, Gauge>::default();
+        registry.register(
+            "checkout_broken",
+            "1 while a store's newest checkout probe failed (the step is in its CheckoutHealthy condition)",
+            checkout_broken.clone(),
+        );
         for phase in PHASES {
             stores
                 .get_or_create(&PhaseLabel {
@@ -195,6 +203,7 @@ impl Default for Metrics {
             restore_duration,
             backup_duration,
             backup_size,
+            checkout_broken,
         }
     }
 }
@@ -239,6 +248,24 @@ impl Metrics {
         self.restore_duration.remove(&label);
         self.backup_duration.remove(&label);
         self.backup_size.remove(&label);
+        self.checkout_broken.remove(&label);
+    }
+
+    /// Records whether a store's newest checkout probe failed (None: none has run).
+    pub fn set_checkout(&self, store: &str, broken: Option<bool>) {
+        let label = StoreLabel {
+            store: store.to_string(),
+        };
+        match broken {
+            Some(broken) => {
+                self.checkout_broken
+                    .get_or_create(&label)
+                    .set(i64::from(broken));
+            }
+            None => {
+                self.checkout_broken.remove(&label);
+            }
+        }
     }
 
     /// Records a store's newest successful backup and drill (Unix seconds, when there is one) and

@@ -86,6 +86,8 @@ pub enum Component {
     Drill,
     /// WordPress's scheduled work, run from outside (the CronJob `cron`).
     Cron,
+    /// The checkout probe (the CronJob `probe`).
+    Probe,
 }
 
 impl Component {
@@ -103,6 +105,7 @@ impl Component {
             Self::Backup => "backup",
             Self::Drill => "drill",
             Self::Cron => "cron",
+            Self::Probe => "probe",
         }
     }
 }
@@ -206,6 +209,8 @@ pub mod child {
     pub const DRILL: &str = "drill";
     /// The CronJob that runs WordPress's scheduled work (WooCommerce stores).
     pub const CRON: &str = "cron";
+    /// The CronJob that walks a customer's way to the checkout (both engines).
+    pub const PROBE: &str = "probe";
     /// The Secret with the store's restic repository, its password and the bucket's key.
     pub const BACKUP_SECRET: &str = "backup-repository";
     /// The Secret with the repository a new store is restored from (`spec.restoreFrom`).
@@ -256,6 +261,10 @@ pub mod child {
     pub const NETPOL_SETUP_TO_STOREFRONT: &str = "allow-setup-to-storefront";
     /// Medusa: the server admits the setup Job.
     pub const NETPOL_STOREFRONT_FROM_SETUP: &str = "allow-storefront-from-setup";
+    /// The checkout probe may reach the storefront (both engines).
+    pub const NETPOL_PROBE_TO_STOREFRONT: &str = "allow-probe-to-storefront";
+    /// The storefront admits the checkout probe.
+    pub const NETPOL_STOREFRONT_FROM_PROBE: &str = "allow-storefront-from-probe";
 }
 
 /// Ports.

@@ -303,4 +303,9 @@ pub mod condition {
     /// The store is asleep (`spec.hibernate`): True once no pod of its workloads runs; False
     /// while they stop or while it waits for its setup to finish. Absent on an awake store.
     pub const HIBERNATED: &str = "Hibernated";
+    /// The newest checkout probe walked a customer's way to paying (home, a product, a cart,
+    /// the payment methods) without a failure.
+    pub const CHECKOUT_HEALTHY: &str = "CheckoutHealthy";
+    /// Medusa: the worker (subscribers, scheduled jobs, workflows) is available.
+    pub const WORKER_HEALTHY: &str = "WorkerHealthy";
 }

@@ -36,7 +36,7 @@ pub use plans::{
 };
 pub use sections::{
     ControllerConfig, CronConfig, DEFAULT_ALLOWED_ANNOTATIONS, GatewayConfig, GatewayRef, Image,
-    Images, IngressConfig, NetworkConfig, RoutingMode, ServiceAccountRef, SetupConfig,
+    Images, IngressConfig, NetworkConfig, ProbeConfig, RoutingMode, ServiceAccountRef, SetupConfig,
 };
 pub use storefleet_types::names::{is_dns_label as is_label, is_hostname};
 
@@ -140,6 +140,8 @@ pub struct OperatorConfig {
     pub setup: SetupConfig,
     /// WordPress's scheduled work (WooCommerce stores' CronJob `cron`).
     pub cron: CronConfig,
+    /// The checkout probe (every store's CronJob `probe`).
+    pub probe: ProbeConfig,
     /// What each plan means.
     pub plans: Plans,
 }
@@ -166,6 +168,7 @@ impl Default for OperatorConfig {
             backup: None,
             setup: SetupConfig::default(),
             cron: CronConfig::default(),
+            probe: ProbeConfig::default(),
             plans: Plans::default(),
         }
     }

@@ -248,6 +248,22 @@ impl Default for CronConfig {
     }
 }
 
+/// The checkout probe, run by each store's CronJob `probe`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    /// When it runs (cron, five fields, UTC).
+    pub schedule: String,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            schedule: "*/10 * * * *".into(),
+        }
+    }
+}
+
 /// The setup Job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]

@@ -79,7 +79,7 @@ pub fn progress(
     live: AppliedChildren,
     setup: SetupStep,
     route: Option<Step>,
-    [backup, drill, cron]: [Option<Backups>; 3],
+    [backup, drill, cron, probe]: [Option<Backups>; 4],
     hibernation: Hibernation,
 ) -> Progress {
     Progress {
@@ -96,6 +96,8 @@ pub fn progress(
         backup,
         drill,
         cron,
+        probe,
+        worker: live.worker.filter(|_| hibernation != Hibernation::Asleep),
         hibernation,
     }
 }
@@ -235,6 +237,8 @@ pub fn refused(refusal: Refusal, namespace: &str) -> (Outcome, Action) {
                 backup: None,
                 drill: None,
                 cron: None,
+                probe: None,
+                worker: None,
                 hibernation: Hibernation::Awake,
             };
             (

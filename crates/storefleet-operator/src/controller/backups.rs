@@ -161,8 +161,30 @@ fn newest(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Option<Backups
     Some(newest_of(seen, store, cron_job))
 }
 
+/// The checkout probe (every store's CronJob `probe`) as the `CheckoutHealthy` condition shows
+/// it: a failure names the step from its Job's condition (`desired/probe.rs`).
+pub fn probe(store: &ValidatedStore, ctx: &Context) -> Backups {
+    newest_with(ctx.memory.seen(), store, child::PROBE, |reason, message| {
+        match crate::desired::probe::failed_step(message) {
+            Some(step) => format!("at {step}"),
+            None => reason.to_string(),
+        }
+    })
+}
+
 /// The newest finished Job of the store's CronJob `cron_job`.
 fn newest_of(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Backups {
+    newest_with(seen, store, cron_job, |reason, _| reason.to_string())
+}
+
+/// The newest finished Job of the store's CronJob `cron_job`; a failure's words from its Job's
+/// condition (reason, message).
+fn newest_with(
+    seen: &Seen,
+    store: &ValidatedStore,
+    cron_job: &str,
+    words: impl Fn(&str, &str) -> String,
+) -> Backups {
     let prefix = format!("{cron_job}-");
     let newest = seen
         .jobs(&store.namespace, &prefix)
@@ -176,9 +198,9 @@ fn newest_of(seen: &Seen, store: &ValidatedStore, cron_job: &str) -> Backups {
     match newest {
         None => Backups::NoneYet,
         Some((at, job, JobState::Succeeded)) => Backups::Succeeded { job, at },
-        Some((_, job, JobState::Failed { reason, .. })) => Backups::Failed {
+        Some((_, job, JobState::Failed { reason, message })) => Backups::Failed {
             job,
-            reason,
+            reason: words(&reason, &message),
             logs: Some(store.namespace.clone()),
         },
         Some((_, _, JobState::Running(_))) => Backups::NoneYet,

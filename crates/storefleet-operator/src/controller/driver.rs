@@ -219,7 +219,7 @@ async fn runs(
     validated: &ValidatedStore,
     objects: &StoreObjects,
     facts: &mut StatusFacts,
-) -> Result<[Option<Backups>; 3], Error> {
+) -> Result<[Option<Backups>; 4], Error> {
     let backups = backups::observed(ctx.memory.seen(), validated); //        no client
     backups::record(ctx, validated, backups.as_ref(), facts).await; //       client (once a Job)
     drills::drive(ctx, store, validated, objects, facts) //                  client (a step)
@@ -227,7 +227,11 @@ async fn runs(
         .map_err(Error::Drill)?;
     reports::versions(ctx, validated, facts).await; //                       client (once a Job)
     let drills = drills::observed(validated, facts);
-    Ok([backups, drills, backups::cron(validated, ctx)])
+    let probe = facts
+        .completed_setup
+        .is_some()
+        .then(|| backups::probe(validated, ctx));
+    Ok([backups, drills, backups::cron(validated, ctx), probe])
 }
 
 /// Nothing is public before it is ours: the edge policies and the route go out only once setup

@@ -65,6 +65,16 @@ pub async fn finish(
         patch_status(ctx, &name, &next).await?;
     }
     ctx.metrics.set_phase(&name, next.phase);
+    if let Outcome::Progress(p) = &outcome {
+        ctx.metrics.set_checkout(
+            &name,
+            p.probe.as_ref().and_then(|probe| match probe {
+                Backups::Failed { .. } => Some(true),
+                Backups::Succeeded { .. } => Some(false),
+                Backups::Off | Backups::NoneYet => None,
+            }),
+        );
+    }
     if let Outcome::Progress(p) = &outcome
         && let (Some(backup), Some(drill)) = (&p.backup, &p.drill)
     {

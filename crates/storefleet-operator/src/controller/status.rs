@@ -58,6 +58,10 @@ pub struct Progress {
     pub drill: Option<Backups>,
     /// WordPress's scheduled work (same shape); None for a store without it (Medusa).
     pub cron: Option<Backups>,
+    /// The checkout probe (same shape); None before the store is set up.
+    pub probe: Option<Backups>,
+    /// Medusa's worker Deployment; None for WooCommerce and while the store sleeps.
+    pub worker: Option<Step>,
     /// Whether the store is asked to sleep, and sleeps.
     pub hibernation: Hibernation,
 }
@@ -364,6 +368,13 @@ fn progress_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
             "RouteNotAccepted",
         );
     }
+    day2_conditions(c, p);
+    message
+}
+
+/// The conditions of a store's recurring runs (none holds `Ready` back) and of Medusa's worker
+/// (which the storefront step waits for too).
+fn day2_conditions(c: &mut Conditions<'_>, p: &Progress) {
     if let Some(backup) = &p.backup {
         backup_condition(c, backup, BACKUP_WORDS);
     }
@@ -373,7 +384,17 @@ fn progress_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
     if let Some(cron) = &p.cron {
         backup_condition(c, cron, CRON_WORDS);
     }
-    message
+    if let Some(probe) = &p.probe {
+        backup_condition(c, probe, PROBE_WORDS);
+    }
+    if let Some(worker) = &p.worker {
+        c.step(
+            condition::WORKER_HEALTHY,
+            worker,
+            "WorkerAvailable",
+            "WorkerUnavailable",
+        );
+    }
 }
 
 /// The conditions of a store asleep: `Hibernated` True once every workload has stopped, and
@@ -438,7 +459,19 @@ const CRON_WORDS: Words = Words {
     run: "run of WordPress's scheduled work (due events, Action Scheduler)",
 };
 
-/// `BackupReady` / `BackupVerified` / `CronHealthy`: whether the newest finished backup (drill,
+const PROBE_WORDS: Words = Words {
+    type_: condition::CHECKOUT_HEALTHY,
+    off: "ProbeOff",
+    none_yet: (
+        "NoProbeYet",
+        "The checkout probe has not run yet: the CronJob probe walks a customer's way to paying on the operator's probe.schedule once the shop is set up",
+    ),
+    succeeded: "CheckoutWorks",
+    failed: "CheckoutBroken",
+    run: "checkout probe (home page, a product, its page, a cart, the payment methods; no order)",
+};
+
+/// `BackupReady` / `BackupVerified` / `CronHealthy` / `CheckoutHealthy`: whether the newest finished backup (drill,
 /// cron run) succeeded. They never hold Ready back.
 fn backup_condition(c: &mut Conditions<'_>, runs: &Backups, w: Words) {
     match runs {
@@ -569,6 +602,8 @@ mod tests {
             backup: None,
             drill: None,
             cron: None,
+            probe: None,
+            worker: None,
             hibernation: Hibernation::Awake,
         })
     }

@@ -25,6 +25,7 @@ pub fn put_to_sleep(objects: &mut StoreObjects) {
     if let Some(backup) = &mut objects.backup {
         suspend(&mut backup.cron_job);
     }
+    suspend(&mut objects.probe);
 }
 
 fn stop_statefulset(sts: &mut StatefulSet) {

@@ -29,6 +29,7 @@ pub mod limits;
 pub mod medusa;
 pub mod namespace;
 pub mod network;
+pub mod probe;
 pub mod route;
 pub mod secrets;
 pub mod shop;
@@ -80,6 +81,8 @@ pub struct StoreObjects {
     pub route: route::RouteObject,
     /// Backups (WooCommerce, where the operator has a backup target).
     pub backup: Option<backup::BackupObjects>,
+    /// The checkout probe (applied with the route, once set up).
+    pub probe: k8s_openapi::api::batch::v1::CronJob,
     /// Asleep (`spec.hibernate`): the workloads at zero, the CronJobs suspended
     /// ([`hibernate`]).
     pub asleep: bool,
@@ -153,6 +156,7 @@ impl StoreObjects {
             out.extend(b.restore_secret.iter().map(Child::BackupSecret));
             out.extend(b.restore_job.iter().map(Child::RestoreJob));
         }
+        out.push(Child::CronJob(&self.probe));
         out.extend(self.edge_policies.iter().map(Child::EdgePolicy));
         out.push(route);
         // The waves are the order the apply step keeps; within a wave, the order above.
@@ -253,6 +257,7 @@ pub fn build(store: &ValidatedStore) -> StoreObjects {
                 restore_secret: None,
             }
         }),
+        probe: probe::build_probe(store),
         asleep: store.hibernate,
     };
     if objects.asleep {

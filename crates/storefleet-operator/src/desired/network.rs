@@ -98,6 +98,8 @@ pub fn build_network_policies(store: &ValidatedStore) -> Vec<NetworkPolicy> {
         build_dns_egress(store),
         build_database_ingress(store),
         build_database_egress(store),
+        build_probe_to_storefront(store),
+        build_storefront_from_probe(store),
     ];
     match store.app {
         App::Woocommerce(_) => out.push(build_internet_egress(store)),
@@ -380,6 +382,44 @@ pub fn build_cache_ingress(store: &ValidatedStore) -> NetworkPolicy {
                     ..NetworkPolicyPeer::default()
                 }]),
                 ports: Some(vec![port("TCP", ports::REDIS)]),
+            }]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+/// The checkout probe reaches the storefront (and nothing else but DNS).
+pub fn build_probe_to_storefront(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_PROBE_TO_STOREFRONT,
+        NetworkPolicySpec {
+            pod_selector: Some(selector(store, Component::Probe)),
+            policy_types: Some(vec!["Egress".into()]),
+            egress: Some(vec![egress_to(
+                store,
+                Component::Storefront,
+                storefront_port(store),
+            )]),
+            ..NetworkPolicySpec::default()
+        },
+    )
+}
+
+/// The storefront admits the checkout probe.
+pub fn build_storefront_from_probe(store: &ValidatedStore) -> NetworkPolicy {
+    policy(
+        store,
+        child::NETPOL_STOREFRONT_FROM_PROBE,
+        NetworkPolicySpec {
+            pod_selector: Some(selector(store, Component::Storefront)),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(store, Component::Probe)),
+                    ..NetworkPolicyPeer::default()
+                }]),
+                ports: Some(vec![port("TCP", storefront_port(store))]),
             }]),
             ..NetworkPolicySpec::default()
         },

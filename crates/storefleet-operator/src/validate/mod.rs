@@ -193,6 +193,8 @@ pub struct ResolvedSetup {
     pub backoff_limit: i32,
     /// When WordPress's scheduled work runs (the CronJob `cron`; cron, UTC).
     pub cron_schedule: String,
+    /// When the checkout probe runs (the CronJob `probe`; cron, UTC).
+    pub probe_schedule: String,
 }
 
 /// A store's backups, as the operator configuration resolves them.

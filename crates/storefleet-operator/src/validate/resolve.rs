@@ -256,6 +256,7 @@ pub(super) fn setup(
         active_deadline_seconds: config.setup.active_deadline_seconds,
         backoff_limit: config.setup.backoff_limit,
         cron_schedule: config.cron.schedule.clone(),
+        probe_schedule: config.probe.schedule.clone(),
     }
 }
 

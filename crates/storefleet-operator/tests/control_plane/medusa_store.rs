@@ -36,6 +36,8 @@ async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly
     let mut config = OperatorConfig::default();
     // One failed pod fails a Job (the real Job controller's backoff is 10 s, 20 s, ...).
     config.setup.backoff_limit = 0;
+    // The checkout probe once a year: no Job of the cronjob controller's among those counted.
+    config.probe.schedule = "0 0 1 1 *".into();
     let env = env_or_skip!(start, config);
     // The migration Job's pod stays pending until released.
     env.cp.kubelet().hold(NS, Component::Migration.as_str());
@@ -109,6 +111,24 @@ async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly
     ] {
         assert!(is_true(&status, step), "{step}: {status:#?}");
     }
+    assert!(is_true(&status, "WorkerHealthy"), "{status:#?}");
+    // The worker stops consuming (its pod no longer ready): WorkerHealthy says so, and why.
+    env.cp.kubelet().hold(NS, Component::Worker.as_str());
+    let stalled = env
+        .wait_condition("bob", "WorkerHealthy", "the worker unavailable", |c| {
+            c.status == "False"
+        })
+        .await;
+    let worker =
+        condition(&stalled.status.unwrap_or_default(), "WorkerHealthy").expect("WorkerHealthy");
+    assert_eq!(worker.reason, "WorkerUnavailable");
+    assert!(worker.message.contains("worker"), "{}", worker.message);
+    env.cp.kubelet().release(NS, Component::Worker.as_str());
+    env.wait_condition("bob", "WorkerHealthy", "the worker back", |c| {
+        c.status == "True"
+    })
+    .await;
+    env.wait_phase("bob", Phase::Ready).await;
     let deployments: Vec<Deployment> = env.children(NS, "bob").await;
     assert_eq!(
         names(&deployments),

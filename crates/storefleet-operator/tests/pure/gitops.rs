@@ -220,6 +220,7 @@ fn alert_rules_use_metrics_the_operator_exports() {
         false,
         [Some(&proven), Some(&proven)],
     );
+    metrics.set_checkout("alice", Some(false));
     let exported = metrics.encode();
     let mut checked = 0;
     for group in rules["spec"]["groups"].as_array().expect("groups") {

@@ -755,6 +755,42 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     );
     assert!(!server.exited() && !worker.exited());
 
+    // The checkout probe's own command (the CronJob `probe`: `node -e`, in the image's app
+    // folder) against the running server: health, the storefront page, a product, a cart, the
+    // shipping options and payment providers; no order.
+    let probe = storefleet_operator::desired::probe::build_probe(&validated);
+    let container = probe
+        .spec
+        .job_template
+        .spec
+        .and_then(|j| j.template.spec)
+        .map(|p| p.containers[0].clone())
+        .expect("the probe container");
+    let command = container.command.clone().expect("command");
+    assert_eq!(command[0], "node");
+    let out = Command::new(&command[0])
+        .args(&command[1..])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("STOREFRONT", &url)
+        .current_dir(&server_dir)
+        .output()
+        .expect("the probe runs");
+    let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && log.contains("storefleet-probe: checkout works"),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(log.contains("providers pp_system_default"), "{log}");
+    let (_, orders) = http(
+        "GET",
+        &format!("{url}/admin/orders?fields=id"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(orders["count"], 2, "the probe placed no order: {orders}");
+
     // Backups: back up, destroy, restore, clone, drill (`medusa_backup.rs`).
     if let Some(object_store) = &object_store {
         let shop = backup::Shop {

@@ -662,6 +662,69 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
         "the due event ran: {log}\n{events}\nbefore the run (time, then the cron array's keys in order): {before}"
     );
     assert_eq!(shop.wp(&["eval", pending]), "0", "the queued action ran");
+
+    // The checkout probe's own command and environment (the CronJob `probe`), through the
+    // served storefront instead of the Service: it walks home, a product, its page, a cart and
+    // the payment methods, and leaves no order.
+    let orders_before = shop.wp(&[
+        "eval",
+        "echo count(wc_get_orders(array('limit' => -1, 'status' => 'any', 'return' => 'ids')));",
+    ]);
+    let probe = shop.objects.probe.clone();
+    let container = probe
+        .spec
+        .job_template
+        .spec
+        .and_then(|j| j.template.spec)
+        .map(|p| p.containers[0].clone())
+        .expect("the probe container");
+    let mut env = shop.env_of(&container);
+    assert_eq!(
+        env.get("STOREFRONT").map(String::as_str),
+        Some("http://storefront")
+    );
+    env.insert("STOREFRONT".into(), format!("http://127.0.0.1:{port}"));
+    let command = container.command.clone().expect("command");
+    let args: Vec<&str> = command.iter().map(String::as_str).collect();
+    let probe_run = || {
+        shop.as_www_data(&env, &args)
+            .output()
+            .expect("the probe runs")
+    };
+    let out = probe_run();
+    let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && log.contains("storefleet-probe: checkout works"),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(log.contains("payment: the checkout offers"), "{log}");
+    assert_eq!(
+        shop.wp(&[
+            "eval",
+            "echo count(wc_get_orders(array('limit' => -1, 'status' => 'any', 'return' => 'ids')));"
+        ]),
+        orders_before,
+        "the probe placed no order"
+    );
+    // Checkout broken (every payment method turned off): the probe fails at the payment step,
+    // with its exit code (the Job's pod failure policy turns it into the step's name).
+    shop.wp(&[
+        "eval",
+        "foreach (array('cod', 'bacs', 'cheque') as $g) { $o = get_option(\"woocommerce_{$g}_settings\", array()); $o['enabled'] = 'no'; update_option(\"woocommerce_{$g}_settings\", $o); }",
+    ]);
+    let out = probe_run();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(14), "{stderr}");
+    assert!(
+        stderr.contains("storefleet-probe: FAILED: payment: the checkout offers no payment method"),
+        "{stderr}"
+    );
+    let message = "Container probe for pod store-alice/probe-1 failed with exit code 14 matching FailJob rule at index 0";
+    assert!(
+        storefleet_operator::desired::probe::failed_step(message)
+            .is_some_and(|step| step.starts_with("payment")),
+    );
 }
 
 /// The install window, as an attacker would use it: someone reaches WordPress's installer

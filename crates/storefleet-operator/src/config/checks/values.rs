@@ -140,6 +140,15 @@ impl OperatorConfig {
         if !(0..=10).contains(&self.setup.backoff_limit) {
             c.issue("setup.backoffLimit", "must be between 0 and 10");
         }
+        if !crate::config::is_cron(&self.probe.schedule) {
+            c.issue(
+                "probe.schedule",
+                format!(
+                    "{:?} is not a cron schedule (five fields, e.g. \"*/10 * * * *\")",
+                    self.probe.schedule
+                ),
+            );
+        }
         if !crate::config::is_cron(&self.cron.schedule) {
             c.issue(
                 "cron.schedule",

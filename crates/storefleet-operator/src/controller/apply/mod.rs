@@ -63,6 +63,8 @@ pub struct AppliedChildren {
     pub data: ObservedData,
     /// The size each data claim has now (with its StatefulSet's template).
     pub volume_sizes: BTreeMap<String, String>,
+    /// Medusa's worker Deployment, as last seen; None for WooCommerce.
+    pub worker: Option<Step>,
 }
 
 /// What applying the children came to.
@@ -324,7 +326,20 @@ fn conclude(memo: &mut Memo, pass: Pass<'_>, observed: ObservedData) -> AppliedC
     let workloads = &memo.workloads;
     memo.resizing
         .retain(|key| orphaned.contains(key) || !workloads.get(key).is_some_and(Step::is_ready));
+    let worker = pass.children.iter().find_map(|c| match c {
+        Child::Deployment(d) if d.metadata.name.as_deref() == Some(names::child::WORKER) => {
+            let key = key_of::<Deployment>(&d.metadata);
+            Some(
+                memo.workloads
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| waiting(key.name())),
+            )
+        }
+        _ => None,
+    });
     AppliedChildren {
+        worker,
         database: steps(memo, &pass.children, Wave::Data).unwrap_or(Step::Ready),
         volume_sizes: pass.grown.sizes,
         storefront,

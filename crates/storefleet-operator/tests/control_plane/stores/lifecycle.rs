@@ -538,3 +538,72 @@ async fn wordpress_cron_runs_from_a_cron_job_and_its_outcome_is_a_condition() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_checkout_probe_runs_from_a_cron_job_and_names_the_failing_step() {
+    let env = env_or_skip!(start, config());
+    env.create(Store::test()).await;
+    env.wait_phase("alice", Phase::Ready).await;
+    let probe = common::eventually("the probe CronJob", || async {
+        let cron_jobs: Vec<k8s_openapi::api::batch::v1::CronJob> = env.children(NS, "alice").await;
+        cron_jobs.into_iter().find(|c| c.name_any() == child::PROBE)
+    })
+    .await;
+    assert_eq!(probe.spec.concurrency_policy.as_deref(), Some("Forbid"));
+    assert_eq!(probe.spec.schedule, "0 0 1 1 *", "the operator config's");
+    let status = env.status("alice").await;
+    assert_eq!(
+        condition(&status, "CheckoutHealthy").map(|c| c.reason.clone()),
+        Some("NoProbeYet".to_string())
+    );
+    // A run as the cronjob controller would make it; its pod exits with the cart step's code,
+    // which the Job's pod failure policy (checked by the real Job controller) turns into the
+    // Job's condition, and the operator into the step's name.
+    let run = |name: &str| Job {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(name.into()),
+            labels: probe
+                .spec
+                .job_template
+                .metadata
+                .clone()
+                .and_then(|m| m.labels),
+            ..Default::default()
+        },
+        spec: probe.spec.job_template.spec.clone(),
+        status: None,
+    };
+    let jobs: Api<Job> = Api::namespaced(env.admin.clone(), NS);
+    env.cp.kubelet().jobs(NS, JobPods::FailWith(13));
+    jobs.create(&PostParams::default(), &run("probe-1"))
+        .await
+        .expect("a probe Job");
+    let broken = env
+        .wait_condition("alice", "CheckoutHealthy", "the failed probe", |c| {
+            c.status == "False" && c.reason == "CheckoutBroken"
+        })
+        .await;
+    let message = condition(&broken.status.unwrap_or_default(), "CheckoutHealthy")
+        .map(|c| c.message)
+        .unwrap_or_default();
+    assert!(
+        message.contains("at cart: a product cannot be put into a cart")
+            && message.contains("kubectl logs -n store-alice job/probe-1"),
+        "{message}"
+    );
+    assert!(
+        env.metrics()
+            .encode()
+            .contains("storefleet_checkout_broken{store=\"alice\"} 1"),
+        "the metric the alert reads"
+    );
+    assert_eq!(env.status("alice").await.phase, Some(Phase::Ready));
+    env.cp.kubelet().jobs(NS, JobPods::Succeed);
+    jobs.create(&PostParams::default(), &run("probe-2"))
+        .await
+        .expect("a probe Job");
+    env.wait_condition("alice", "CheckoutHealthy", "the good probe", |c| {
+        c.status == "True" && c.reason == "CheckoutWorks"
+    })
+    .await;
+}

@@ -73,8 +73,9 @@ fn a_hibernated_woocommerce_store_keeps_everything_but_its_pods() {
     let awake = build(&Store::test());
     let asleep = build(&asleep(Store::test()));
     assert!(asleep.asleep && !awake.asleep);
-    // MariaDB and WordPress stopped; WordPress's cron and the backups suspended.
-    assert_eq!(compare(&awake, &asleep), (2, 2));
+    // MariaDB and WordPress stopped; WordPress's cron, the checkout probe and the backups
+    // suspended.
+    assert_eq!(compare(&awake, &asleep), (2, 3));
 }
 
 #[test]
@@ -83,8 +84,9 @@ fn a_hibernated_medusa_store_keeps_everything_but_its_pods() {
     let build = |store: &Store| desired::build(&validate(store, &config).expect("valid"));
     let awake = build(&medusa_store());
     let asleep = build(&asleep(medusa_store()));
-    // PostgreSQL, Redis, the server and the worker stopped; the backups suspended.
-    assert_eq!(compare(&awake, &asleep), (4, 1));
+    // PostgreSQL, Redis, the server and the worker stopped; the checkout probe and the backups
+    // suspended.
+    assert_eq!(compare(&awake, &asleep), (4, 2));
 }
 
 #[test]

@@ -51,7 +51,7 @@ fn a_cluster_issuer_lets_the_acme_solver_be_reached() {
     let tls_secret = objects(&Store::test().with_tls_secret("cert"));
     assert_eq!(
         tls_secret.policies().count(),
-        6,
+        8,
         "no solver without cert-manager"
     );
 }
