@@ -300,13 +300,59 @@ pub async fn run(backend: MemoryBackend, step: Duration) {
             .as_ref()
             .and_then(|a| a.get(names::RETRY_ANNOTATION))
             .cloned();
-        let failed = store.status.as_ref().and_then(|s| s.phase) == Some(Phase::Failed);
-        if store.status.is_none() {
+        let phase = store.status.as_ref().and_then(|s| s.phase);
+        let failed = phase == Some(Phase::Failed);
+        if (store.spec.hibernate && phase == Some(Phase::Ready))
+            || (!store.spec.hibernate && phase == Some(Phase::Hibernated))
+        {
+            tokio::spawn(sleep_or_wake(
+                backend.clone(),
+                name,
+                store.spec.engine,
+                step,
+            ));
+        } else if store.status.is_none() {
             tokio::spawn(walk(backend.clone(), name, 0, step));
         } else if failed && retry.is_some() && retries.get(&name) != Some(&retry) {
             retries.insert(name.clone(), retry);
             tokio::spawn(walk(backend.clone(), name, 3, step));
         }
+    }
+}
+
+/// Hibernates a Ready store asked to sleep, or wakes a hibernated one, after one `step`.
+async fn sleep_or_wake(backend: MemoryBackend, name: String, engine: Engine, step: Duration) {
+    tokio::time::sleep(step).await;
+    let Some(store) = backend.get(&name).await.ok().flatten() else {
+        return;
+    };
+    let now = Timestamp::now();
+    let mut status = status_at(&name, engine, STEPS.len() - 1, now, now);
+    if store.spec.hibernate {
+        let message = "The store is hibernated: no pod runs, its volumes, Secrets and route are kept; set spec.hibernate to false to wake it";
+        status.phase = Some(Phase::Hibernated);
+        status.message = Some(message.into());
+        status.conditions[0] = condition(
+            storefleet_types::condition::READY,
+            false,
+            "Hibernated",
+            message,
+            now,
+        );
+        status.conditions.push(condition(
+            storefleet_types::condition::HIBERNATED,
+            true,
+            "Hibernated",
+            message,
+            now,
+        ));
+        backend.put_status(&name, status, event("Normal", "Hibernated", message, now));
+    } else {
+        backend.put_status(
+            &name,
+            status,
+            event("Normal", "Ready", "Store is ready", now),
+        );
     }
 }
 
@@ -344,6 +390,36 @@ async fn walk(backend: MemoryBackend, name: String, from: usize, step: Duration)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_demo_store_hibernates_and_wakes() {
+        let backend = MemoryBackend::new();
+        seed(&backend).await;
+        tokio::spawn(run(backend.clone(), Duration::from_millis(10)));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let name = "acme-outdoor";
+        let phase = |b: MemoryBackend| async move {
+            b.get(name)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|s| s.status.clone())
+                .and_then(|s| s.phase)
+        };
+        assert_eq!(phase(backend.clone()).await, Some(Phase::Ready));
+        for (hibernate, want) in [(true, Phase::Hibernated), (false, Phase::Ready)] {
+            let _ = backend.hibernate(name, hibernate).await;
+            let mut now = None;
+            for _ in 0..200 {
+                now = phase(backend.clone()).await;
+                if now == Some(want) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(now, Some(want));
+        }
+    }
 
     #[tokio::test]
     async fn a_new_store_walks_to_ready_and_a_deleted_one_goes() {

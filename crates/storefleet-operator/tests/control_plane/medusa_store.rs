@@ -161,6 +161,8 @@ async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly
             child::NETPOL_CACHE_INGRESS,
             child::NETPOL_SETUP_TO_STOREFRONT,
             child::NETPOL_STOREFRONT_FROM_SETUP,
+            child::NETPOL_PROBE_TO_STOREFRONT,
+            child::NETPOL_STOREFRONT_FROM_PROBE,
         ]
         .into_iter()
         .map(String::from)

@@ -45,3 +45,4 @@ mod exposure;
 mod hibernation;
 mod lifecycle;
 mod ownership;
+mod plugin;
