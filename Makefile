@@ -22,7 +22,7 @@ IMAGE_REGISTRY ?= localhost/storefleet
 SHARED ?= ../shared
 IMAGE_TAG ?= dev
 
-.PHONY: help demo images test test-deps lint unit crd render bench fmt run install-crd e2e
+.PHONY: help demo images test test-deps lint unit crd render bench fmt run install-crd e2e plugin
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -115,6 +115,17 @@ bench: ## build time of one store; requests per store; 100 stores vs kubectl; RS
 bench-backup: ## backup, restore and drill times of a WooCommerce shop with the sample data and with 1,000 orders (real stack: MariaDB, WordPress, restic, Garage)
 	@eval "$$(hack/test-assets.sh $(SHARED))"; export STOREFLEET_WORDPRESS_FIXTURES STOREFLEET_GARAGE; \
 	  $(CARGO) bench -p storefleet-operator --bench backup
+
+plugin: ## build kubectl storefleet: dist/kubectl-storefleet-<os>-<arch>.tar.gz and its krew manifest dist/storefleet.yaml
+	$(CARGO) build --release --locked -p kubectl-storefleet
+	@mkdir -p dist
+	@os=linux; arch=$$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/'); \
+	  archive=dist/kubectl-storefleet-$$os-$$arch.tar.gz; \
+	  tar -czf $$archive -C target/release kubectl-storefleet; \
+	  sum=$$(sha256sum $$archive | cut -d' ' -f1); \
+	  version=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1); \
+	  sed "s/@OS@/$$os/g; s/@ARCH@/$$arch/g; s/@SHA256@/$$sum/; s/@VERSION@/$$version/g" plugins/storefleet.yaml.in > dist/storefleet.yaml; \
+	  echo "$$archive (sha256 $$sum) and dist/storefleet.yaml"
 
 install-crd: ## kubectl apply the Store CRD to the current kube context
 	kubectl apply --server-side -f crd/storefleet.io_stores.yaml
