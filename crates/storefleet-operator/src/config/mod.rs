@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use backup::{BackupConfig, Retention, S3Target, is_cron, next_fire};
 pub use plans::{
     ComponentResources, Compute, ContainerResources, LimitRangeConfig, MedusaPlanConfig,
-    MedusaResources, PlanConfig, Plans, QuotaConfig, VolumeSizes,
+    MedusaResources, PlanConfig, Plans, QuotaConfig, VolumeSizes, probe_resources,
 };
 pub use sections::{
     ControllerConfig, CronConfig, DEFAULT_ALLOWED_ANNOTATIONS, GatewayConfig, GatewayRef, Image,

@@ -166,6 +166,15 @@ fn q(s: &str) -> Quantity {
     Quantity(s.into())
 }
 
+/// The checkout probe's container, the same in every plan: a few HTTP requests from PHP or Node
+/// (50m and 64Mi requested, at most 250m and 256Mi; 64Mi of scratch requested, 256Mi at most).
+pub fn probe_resources() -> ContainerResources {
+    ContainerResources {
+        requests: cm("50m", "64Mi", "64Mi"),
+        limits: cm("250m", "256Mi", "256Mi"),
+    }
+}
+
 fn cm(cpu: &str, memory: &str, ephemeral_storage: &str) -> Compute {
     Compute {
         cpu: q(cpu),

@@ -152,7 +152,7 @@ fn ephemeral_storage_is_checked_like_cpu_and_memory() {
         "plans.large.resources.setup.requests.ephemeralStorage: 0 must be greater than zero",
         "plans.large.limitRange.containerDefault.ephemeralStorage: 100Gi is above the maximum",
         "plans.large.volumes.scratch: 50Gi is above the limit range's containerMax.ephemeralStorage",
-        "plans.large.medusa.quota.limitsEphemeralStorage: 1Gi is below the limits.ephemeral-storage of the store's pods together (24576Mi)",
+        "plans.large.medusa.quota.limitsEphemeralStorage: 1Gi is below the limits.ephemeral-storage of the store's pods together (24832Mi)", // the probe's 256Mi included
     ] {
         assert!(
             found.iter().any(|f| f.starts_with(e)),

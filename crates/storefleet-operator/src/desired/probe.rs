@@ -100,7 +100,7 @@ pub fn build_probe(store: &ValidatedStore) -> CronJob {
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(command),
         env: Some(env_vars),
-        resources: Some(resources(&store.plan.resources.setup)),
+        resources: Some(resources(&crate::config::probe_resources())),
         security_context: Some(container_security(true)),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         volume_mounts: Some(vec![mount("tmp", "/tmp")]),

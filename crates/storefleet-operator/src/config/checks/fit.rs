@@ -109,6 +109,7 @@ pub(super) fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
         "the limit range's containerMax.ephemeralStorage",
     );
     let r = &plan.resources;
+    let probe = crate::config::probe_resources();
     check_engine(
         c,
         &Engine {
@@ -118,6 +119,7 @@ pub(super) fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
                 ("database", &r.database),
                 ("storefront", &r.storefront),
                 ("setup", &r.setup),
+                ("probe", &probe),
             ],
             least: Counts {
                 claims: (2, "database and storefront"),
@@ -147,6 +149,7 @@ pub(super) fn check_plan(c: &mut Checker, path: &str, plan: &PlanConfig) {
                 ("worker", &m.worker),
                 ("migration", &m.migration),
                 ("setup", &m.setup),
+                ("probe", &probe),
             ],
             least: Counts {
                 claims: (3, "database, uploads and cache"),
