@@ -163,6 +163,29 @@ async fn delete_leaves_nothing(env: &Env, name: &str, namespace: &str) {
     .await;
 }
 
+/// A query on alice's MariaDB pod (as it is now) with the store's own database login.
+async fn mariadb(env: &Env) -> impl Fn(&str) -> String {
+    let credentials = Api::<Secret>::namespaced(env.admin.clone(), NS)
+        .get("database-credentials")
+        .await
+        .expect("database credentials");
+    let database_ip = Api::<Pod>::namespaced(env.admin.clone(), NS)
+        .get("database-0")
+        .await
+        .expect("database pod")
+        .status
+        .and_then(|s| s.pod_ip)
+        .expect("database pod IP");
+    move |query: &str| {
+        run(Command::new("mariadb")
+            .args(["--batch", "--skip-column-names", "-h", &database_ip])
+            .arg(format!("-u{}", secret_value(&credentials, "username")))
+            .env("MYSQL_PWD", secret_value(&credentials, "password"))
+            .arg(secret_value(&credentials, "database"))
+            .args(["-e", query]))
+    }
+}
+
 /// `spec.hibernate` on real pods: the time until no pod of the store runs, and until it is Ready
 /// again (the wake time: MariaDB's and WordPress's start and their probes), printed.
 async fn hibernate_and_wake(env: &Env, browser: &Browser) {
@@ -277,26 +300,7 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
 
     // The setup Job's test order and a customer's order are in the database.
     let order = browser.order_with_cash_on_delivery(&nonce);
-    let credentials = Api::<Secret>::namespaced(env.admin.clone(), NS)
-        .get("database-credentials")
-        .await
-        .expect("database credentials");
-    let database = Api::<Pod>::namespaced(env.admin.clone(), NS)
-        .get("database-0")
-        .await
-        .expect("database pod");
-    let database_ip = database
-        .status
-        .and_then(|s| s.pod_ip)
-        .expect("database pod IP");
-    let sql = |query: &str| {
-        run(Command::new("mariadb")
-            .args(["--batch", "--skip-column-names", "-h", &database_ip])
-            .arg(format!("-u{}", secret_value(&credentials, "username")))
-            .env("MYSQL_PWD", secret_value(&credentials, "password"))
-            .arg(secret_value(&credentials, "database"))
-            .args(["-e", query]))
-    };
+    let sql = mariadb(&env).await;
     let test_order =
         sql("SELECT option_value FROM wp_options WHERE option_name = 'storefleet_test_order_id'");
     assert!(!test_order.is_empty(), "setup remembered its test order");
@@ -329,21 +333,8 @@ async fn a_woocommerce_store_goes_ready_on_real_pods_sells_and_leaves_nothing_wh
     };
     let orders_before = sql(count_orders);
     hibernate_and_wake(&env, &browser).await;
-    let database_ip = Api::<Pod>::namespaced(env.admin.clone(), NS)
-        .get("database-0")
-        .await
-        .expect("database pod")
-        .status
-        .and_then(|s| s.pod_ip)
-        .expect("database pod IP");
-    let sql = |query: &str| {
-        run(Command::new("mariadb")
-            .args(["--batch", "--skip-column-names", "-h", &database_ip])
-            .arg(format!("-u{}", secret_value(&credentials, "username")))
-            .env("MYSQL_PWD", secret_value(&credentials, "password"))
-            .arg(secret_value(&credentials, "database"))
-            .args(["-e", query]))
-    };
+    // The database pod is a new one since the wake.
+    let sql = mariadb(&env).await;
     assert_eq!(
         sql(count_orders),
         orders_before,

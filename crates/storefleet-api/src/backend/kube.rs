@@ -111,6 +111,26 @@ impl KubeBackend {
         Api::all(self.client.clone())
     }
 
+    /// A merge patch of one Store under the API's field manager.
+    async fn merge(
+        &self,
+        name: &str,
+        patch: &serde_json::Value,
+    ) -> Result<Arc<Store>, BackendError> {
+        self.stores()
+            .patch(
+                name,
+                &PatchParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..PatchParams::default()
+                },
+                &Patch::Merge(patch),
+            )
+            .await
+            .map(Arc::new)
+            .map_err(|e| classify(e, name))
+    }
+
     async fn cache_ready(&self) -> Result<(), BackendError> {
         tokio::time::timeout(Duration::from_secs(10), self.cache.wait_until_ready())
             .await
@@ -169,34 +189,12 @@ impl Backend for KubeBackend {
         value: &str,
     ) -> Result<Arc<Store>, BackendError> {
         let patch = serde_json::json!({"metadata": {"annotations": {annotation: value}}});
-        self.stores()
-            .patch(
-                name,
-                &PatchParams {
-                    field_manager: Some(FIELD_MANAGER.into()),
-                    ..PatchParams::default()
-                },
-                &Patch::Merge(&patch),
-            )
-            .await
-            .map(Arc::new)
-            .map_err(|e| classify(e, name))
+        self.merge(name, &patch).await
     }
 
     async fn hibernate(&self, name: &str, hibernate: bool) -> Result<Arc<Store>, BackendError> {
-        let patch = serde_json::json!({"spec": {"hibernate": hibernate}});
-        self.stores()
-            .patch(
-                name,
-                &PatchParams {
-                    field_manager: Some(FIELD_MANAGER.into()),
-                    ..PatchParams::default()
-                },
-                &Patch::Merge(&patch),
-            )
+        self.merge(name, &serde_json::json!({"spec": {"hibernate": hibernate}}))
             .await
-            .map(Arc::new)
-            .map_err(|e| classify(e, name))
     }
 
     async fn events(&self, store: &Store) -> Result<Vec<EventView>, BackendError> {

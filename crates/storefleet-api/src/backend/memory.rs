@@ -114,6 +114,24 @@ impl MemoryBackend {
 }
 
 impl MemoryBackend {
+    /// Changes one store as a client's patch would; announces it.
+    fn change(&self, name: &str, f: impl FnOnce(&mut Store)) -> Result<Arc<Store>, BackendError> {
+        let updated = {
+            let mut s = self.lock();
+            let store = s
+                .stores
+                .get(name)
+                .ok_or_else(|| BackendError::NotFound(name.into()))?;
+            let mut store = (**store).clone();
+            f(&mut store);
+            let store = Arc::new(store);
+            s.stores.insert(name.into(), store.clone());
+            store
+        };
+        let _ = self.changes.send(Change::Upsert(updated.clone()));
+        Ok(updated)
+    }
+
     /// Sets when a store was created (sample stores of the demo are days old).
     pub fn backdate(&self, name: &str, created: Timestamp) {
         let mut s = self.lock();
@@ -208,41 +226,17 @@ impl Backend for MemoryBackend {
         annotation: &str,
         value: &str,
     ) -> Result<Arc<Store>, BackendError> {
-        let updated = {
-            let mut s = self.lock();
-            let store = s
-                .stores
-                .get(name)
-                .ok_or_else(|| BackendError::NotFound(name.into()))?;
-            let mut store = (**store).clone();
+        self.change(name, |store| {
             store
                 .metadata
                 .annotations
                 .get_or_insert_with(Default::default)
                 .insert(annotation.into(), value.into());
-            let store = Arc::new(store);
-            s.stores.insert(name.into(), store.clone());
-            store
-        };
-        let _ = self.changes.send(Change::Upsert(updated.clone()));
-        Ok(updated)
+        })
     }
 
     async fn hibernate(&self, name: &str, hibernate: bool) -> Result<Arc<Store>, BackendError> {
-        let updated = {
-            let mut s = self.lock();
-            let store = s
-                .stores
-                .get(name)
-                .ok_or_else(|| BackendError::NotFound(name.into()))?;
-            let mut store = (**store).clone();
-            store.spec.hibernate = hibernate;
-            let store = Arc::new(store);
-            s.stores.insert(name.into(), store.clone());
-            store
-        };
-        let _ = self.changes.send(Change::Upsert(updated.clone()));
-        Ok(updated)
+        self.change(name, |store| store.spec.hibernate = hibernate)
     }
 
     async fn events(&self, store: &Store) -> Result<Vec<EventView>, BackendError> {

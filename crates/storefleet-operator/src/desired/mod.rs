@@ -40,7 +40,7 @@ pub use child::Child;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, EmptyDirVolumeSource, EnvVar, EnvVarSource, LimitRange, Namespace,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec,
@@ -417,6 +417,43 @@ pub struct DataClaim {
     pub size: Quantity,
     /// The StatefulSet whose claim template makes it, and the template's name.
     pub template: Option<(String, String)>,
+}
+
+/// A store's own CronJob (WordPress's cron, the checkout probe): one run at a time (`Forbid`),
+/// UTC, `deadline` seconds for a run to start and to finish, no retry of a failed pod, the newest
+/// success and `failed_kept` failures kept for their conditions and logs.
+pub fn store_cron_job(
+    store: &ValidatedStore,
+    (name, component): (&str, Component),
+    schedule: &str,
+    (deadline, failed_kept): (i64, i32),
+    job: JobSpec,
+) -> k8s_openapi::api::batch::v1::CronJob {
+    use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobTemplateSpec};
+    CronJob {
+        metadata: child_meta(store, name, component),
+        spec: CronJobSpec {
+            schedule: schedule.to_string(),
+            time_zone: Some("Etc/UTC".into()),
+            concurrency_policy: Some("Forbid".into()),
+            starting_deadline_seconds: Some(deadline),
+            successful_jobs_history_limit: Some(1),
+            failed_jobs_history_limit: Some(failed_kept),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(store, component)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(JobSpec {
+                    backoff_limit: Some(0),
+                    active_deadline_seconds: Some(deadline),
+                    ..job
+                }),
+            },
+            ..CronJobSpec::default()
+        },
+        status: None,
+    }
 }
 
 /// An emptyDir volume bounded by the plan's `volumes.scratch` (past it the kubelet evicts the

@@ -8,17 +8,16 @@
 //! service account token; its only way out is to the storefront (`network.rs`).
 
 use k8s_openapi::api::batch::v1::{
-    CronJob, CronJobSpec, JobSpec, JobTemplateSpec, PodFailurePolicy,
-    PodFailurePolicyOnExitCodesRequirement, PodFailurePolicyRule,
+    CronJob, JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
+    PodFailurePolicyRule,
 };
 use k8s_openapi::api::core::v1::{Container, PodSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use storefleet_types::names::{Component, child};
 
 use crate::desired::medusa::MEDUSA_UID;
 use crate::desired::woocommerce::storefront::WWW_DATA_UID;
 use crate::desired::{
-    child_meta, container_security, empty_dir, env, labels, mount, pod_template, resources,
+    container_security, empty_dir, env, mount, pod_template, resources, store_cron_job,
 };
 use crate::validate::{App, ValidatedStore};
 
@@ -121,34 +120,19 @@ pub fn build_probe(store: &ValidatedStore) -> CronJob {
         }),
         on_pod_conditions: None,
     };
-    CronJob {
-        metadata: child_meta(store, child::PROBE, Component::Probe),
-        spec: CronJobSpec {
-            schedule: store.setup.probe_schedule.clone(),
-            time_zone: Some("Etc/UTC".into()),
-            concurrency_policy: Some("Forbid".into()),
-            starting_deadline_seconds: Some(DEADLINE_SECONDS),
-            successful_jobs_history_limit: Some(1),
-            failed_jobs_history_limit: Some(1),
-            job_template: JobTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(store, Component::Probe)),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(JobSpec {
-                    backoff_limit: Some(0),
-                    active_deadline_seconds: Some(DEADLINE_SECONDS),
-                    pod_failure_policy: Some(PodFailurePolicy {
-                        rules: vec![fail_job_on],
-                    }),
-                    template: pod_template(store, Component::Probe, uid, pod),
-                    ..JobSpec::default()
-                }),
-            },
-            ..CronJobSpec::default()
+    store_cron_job(
+        store,
+        (child::PROBE, Component::Probe),
+        &store.setup.probe_schedule,
+        (DEADLINE_SECONDS, 1),
+        JobSpec {
+            pod_failure_policy: Some(PodFailurePolicy {
+                rules: vec![fail_job_on],
+            }),
+            template: pod_template(store, Component::Probe, uid, pod),
+            ..JobSpec::default()
         },
-        status: None,
-    }
+    )
 }
 
 #[cfg(test)]

@@ -759,13 +759,7 @@ async fn medusa_builds_migrates_serves_and_its_setup_places_a_verified_order() {
     // folder) against the running server: health, the storefront page, a product, a cart, the
     // shipping options and payment providers; no order.
     let probe = storefleet_operator::desired::probe::build_probe(&validated);
-    let container = probe
-        .spec
-        .job_template
-        .spec
-        .and_then(|j| j.template.spec)
-        .map(|p| p.containers[0].clone())
-        .expect("the probe container");
+    let container = crate::wordpress::cron_job_container(&probe);
     let command = container.command.clone().expect("command");
     assert_eq!(command[0], "node");
     let out = Command::new(&command[0])

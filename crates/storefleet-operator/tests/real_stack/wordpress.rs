@@ -96,6 +96,18 @@ pub(crate) fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// The container of a CronJob's pods.
+pub(crate) fn cron_job_container(cron_job: &k8s_openapi::api::batch::v1::CronJob) -> Container {
+    cron_job
+        .spec
+        .job_template
+        .spec
+        .as_ref()
+        .and_then(|j| j.template.spec.as_ref())
+        .map(|p| p.containers[0].clone())
+        .expect("the CronJob's container")
+}
+
 pub(crate) fn woo(o: &StoreObjects) -> &WoocommerceObjects {
     match &o.app {
         AppObjects::Woocommerce(w) => w,
@@ -635,14 +647,7 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
     shop.wp(&["eval", "as_enqueue_async_action('storefleet_test_action');"]);
     let pending = "echo count(as_get_scheduled_actions(array('hook' => 'storefleet_test_action', 'status' => ActionScheduler_Store::STATUS_PENDING), 'ids'));";
     assert_eq!(shop.wp(&["eval", pending]), "1");
-    let cron = woo(&shop.objects).cron.clone();
-    let container = cron
-        .spec
-        .job_template
-        .spec
-        .and_then(|j| j.template.spec)
-        .map(|p| p.containers[0].clone())
-        .expect("the cron container");
+    let container = cron_job_container(&woo(&shop.objects).cron);
     let command = container.command.clone().expect("command");
     let out = run(&mut shop.as_www_data(
         &shop.env_of(&container),
@@ -670,14 +675,7 @@ fn setup_runs_on_real_wordpress_and_a_customer_can_order() {
         "eval",
         "echo count(wc_get_orders(array('limit' => -1, 'status' => 'any', 'return' => 'ids')));",
     ]);
-    let probe = shop.objects.probe.clone();
-    let container = probe
-        .spec
-        .job_template
-        .spec
-        .and_then(|j| j.template.spec)
-        .map(|p| p.containers[0].clone())
-        .expect("the probe container");
+    let container = cron_job_container(&shop.objects.probe);
     let mut env = shop.env_of(&container);
     assert_eq!(
         env.get("STOREFRONT").map(String::as_str),

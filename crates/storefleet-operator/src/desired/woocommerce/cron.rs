@@ -5,14 +5,14 @@
 //! setup does: the store's environment, restricted, on the storefront's node (the files volume
 //! is ReadWriteOnce). Applied once the shop is set up, with its route.
 
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::{CronJob, JobSpec};
 use k8s_openapi::api::core::v1::{Container, PodTemplateSpec, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use storefleet_types::names::{Component, child};
 
 use super::storefront::{files_mount, wordpress_env};
 use crate::desired::shop::files_volume;
-use crate::desired::{child_meta, container_security, empty_dir, env, labels, resources};
+use crate::desired::{container_security, empty_dir, env, labels, resources, store_cron_job};
 use crate::validate::{ValidatedStore, Woocommerce};
 
 /// How long one run may take (less than the default interval of five minutes; `Forbid` keeps
@@ -58,35 +58,20 @@ pub fn build_cron_job(store: &ValidatedStore, woo: &Woocommerce) -> CronJob {
         container,
         vec![files_volume(), empty_dir(store, "tmp")],
     );
-    CronJob {
-        metadata: child_meta(store, child::CRON, Component::Cron),
-        spec: CronJobSpec {
-            schedule: store.setup.cron_schedule.clone(),
-            time_zone: Some("Etc/UTC".into()),
-            concurrency_policy: Some("Forbid".into()),
-            starting_deadline_seconds: Some(DEADLINE_SECONDS),
-            successful_jobs_history_limit: Some(1),
-            failed_jobs_history_limit: Some(3),
-            job_template: JobTemplateSpec {
+    store_cron_job(
+        store,
+        (child::CRON, Component::Cron),
+        &store.setup.cron_schedule,
+        (DEADLINE_SECONDS, 3),
+        JobSpec {
+            template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels(store, Component::Cron)),
                     ..ObjectMeta::default()
                 }),
-                spec: Some(JobSpec {
-                    backoff_limit: Some(0),
-                    active_deadline_seconds: Some(DEADLINE_SECONDS),
-                    template: PodTemplateSpec {
-                        metadata: Some(ObjectMeta {
-                            labels: Some(labels(store, Component::Cron)),
-                            ..ObjectMeta::default()
-                        }),
-                        spec: Some(pod),
-                    },
-                    ..JobSpec::default()
-                }),
+                spec: Some(pod),
             },
-            ..CronJobSpec::default()
+            ..JobSpec::default()
         },
-        status: None,
-    }
+    )
 }

@@ -56,7 +56,14 @@ async fn a_store_hibernates_and_wakes_without_setup_again() {
         "{volumes:?}"
     );
 
-    env.patch("alice", json!({"spec": {"hibernate": true}}))
+    // Through Argo CD's action `hibernate`, run on the real Store as the apiserver returns it;
+    // what it changed (spec.hibernate) is patched back, as Argo CD does.
+    let object = serde_json::to_value(env.get("alice").await.expect("store")).unwrap_or_default();
+    let hibernate: bool = common::argocd::run_action_hibernate(&object, "hibernate")
+        .parse()
+        .expect("a boolean");
+    assert!(hibernate);
+    env.patch("alice", json!({"spec": {"hibernate": hibernate}}))
         .await;
     let asleep = env
         .wait_condition("alice", "Hibernated", "every workload stopped", |c| {
@@ -110,8 +117,13 @@ async fn a_store_hibernates_and_wakes_without_setup_again() {
     let object = serde_json::to_value(&store).unwrap_or_default();
     assert_eq!(common::argocd::health(&object).0, "Suspended");
 
-    // Awake: Ready again on the same data, with no new setup.
-    env.patch("alice", json!({"spec": {"hibernate": false}}))
+    // Awake (Argo CD's action `wake` on the hibernated Store): Ready again on the same data, with
+    // no new setup.
+    let hibernate: bool = common::argocd::run_action_hibernate(&object, "wake")
+        .parse()
+        .expect("a boolean");
+    assert!(!hibernate);
+    env.patch("alice", json!({"spec": {"hibernate": hibernate}}))
         .await;
     let woken = env.wait_phase("alice", Phase::Ready).await;
     let status = woken.status.clone().unwrap_or_default();

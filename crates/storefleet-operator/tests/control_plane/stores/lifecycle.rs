@@ -501,20 +501,7 @@ async fn wordpress_cron_runs_from_a_cron_job_and_its_outcome_is_a_condition() {
         Some("NoCronRunYet".to_string())
     );
     // A run as the cronjob controller would make it: it fails, then the next one succeeds.
-    let run = |name: &str| Job {
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-            name: Some(name.into()),
-            labels: cron_job
-                .spec
-                .job_template
-                .metadata
-                .clone()
-                .and_then(|m| m.labels),
-            ..Default::default()
-        },
-        spec: cron_job.spec.job_template.spec.clone(),
-        status: None,
-    };
+    let run = |name: &str| run_of(&cron_job, name);
     let jobs: Api<Job> = Api::namespaced(env.admin.clone(), NS);
     env.cp.kubelet().jobs(NS, JobPods::Fail);
     jobs.create(&PostParams::default(), &run("cron-1"))
@@ -559,20 +546,7 @@ async fn the_checkout_probe_runs_from_a_cron_job_and_names_the_failing_step() {
     // A run as the cronjob controller would make it; its pod exits with the cart step's code,
     // which the Job's pod failure policy (checked by the real Job controller) turns into the
     // Job's condition, and the operator into the step's name.
-    let run = |name: &str| Job {
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-            name: Some(name.into()),
-            labels: probe
-                .spec
-                .job_template
-                .metadata
-                .clone()
-                .and_then(|m| m.labels),
-            ..Default::default()
-        },
-        spec: probe.spec.job_template.spec.clone(),
-        status: None,
-    };
+    let run = |name: &str| run_of(&probe, name);
     let jobs: Api<Job> = Api::namespaced(env.admin.clone(), NS);
     env.cp.kubelet().jobs(NS, JobPods::FailWith(13));
     jobs.create(&PostParams::default(), &run("probe-1"))
@@ -606,4 +580,22 @@ async fn the_checkout_probe_runs_from_a_cron_job_and_names_the_failing_step() {
         c.status == "True" && c.reason == "CheckoutWorks"
     })
     .await;
+}
+
+/// A Job of `cron_job` named `name`, as the cronjob controller would make it.
+fn run_of(cron_job: &k8s_openapi::api::batch::v1::CronJob, name: &str) -> Job {
+    Job {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(name.into()),
+            labels: cron_job
+                .spec
+                .job_template
+                .metadata
+                .clone()
+                .and_then(|m| m.labels),
+            ..Default::default()
+        },
+        spec: cron_job.spec.job_template.spec.clone(),
+        status: None,
+    }
 }
