@@ -129,6 +129,22 @@ async fn a_medusa_store_migrates_before_it_serves_goes_ready_and_deletes_cleanly
     })
     .await;
     env.wait_phase("bob", Phase::Ready).await;
+    // Hibernated: PostgreSQL, Redis, the server and the worker at zero, the probe suspended;
+    // awake: Ready again with no new migration or setup Job.
+    let jobs_before = names(&env.children::<Job>(NS, "bob").await);
+    env.patch("bob", json!({"spec": {"hibernate": true}})).await;
+    env.wait_condition("bob", "Hibernated", "asleep", |c| c.status == "True")
+        .await;
+    for sts in env.children::<StatefulSet>(NS, "bob").await {
+        assert_eq!(sts.spec.replicas, Some(0), "{}", sts.name_any());
+    }
+    for d in env.children::<Deployment>(NS, "bob").await {
+        assert_eq!(d.spec.replicas, Some(0), "{}", d.name_any());
+    }
+    env.patch("bob", json!({"spec": {"hibernate": false}}))
+        .await;
+    env.wait_phase("bob", Phase::Ready).await;
+    assert_eq!(names(&env.children::<Job>(NS, "bob").await), jobs_before);
     let deployments: Vec<Deployment> = env.children(NS, "bob").await;
     assert_eq!(
         names(&deployments),
