@@ -16,6 +16,7 @@ use tracing::{info, warn};
 use crate::controller::children::{ChildKind, KindVisitor, for_each_kind};
 use crate::controller::context::Context;
 use crate::controller::memory::ChildKey;
+use crate::controller::memory::seen::Identity;
 use crate::controller::report::{self, StatusError};
 use crate::controller::requests::{self, ApplyError, status_code};
 use crate::controller::status::{Outcome, StatusFacts};
@@ -104,6 +105,7 @@ pub async fn cleanup(store: &Store, ctx: &Context) -> Result<Action, CleanupErro
         DeletionPolicy::Retain => release(ctx, &name, &uid).await?,
     }
     ctx.memory.seen().forget_namespace(&drill);
+    ctx.memory.terminated(&drill);
     ctx.memory.forget(&name, &namespace);
     ctx.metrics.remove_store(&name);
     info!(store = %name, "cleanup finished");
@@ -118,6 +120,19 @@ async fn delete_namespace(
     uid: &str,
     namespace: &str,
 ) -> Result<bool, CleanupError> {
+    // Known to be terminating: the namespace watch says whether it is gone yet (its deletion
+    // starts the next pass); only a namespace the watch does not show is read.
+    if ctx.memory.is_terminating(namespace) {
+        let key = ChildKey::new("Namespace", None, Some(namespace));
+        match ctx.memory.seen().identity(&key) {
+            Identity::Gone => {
+                ctx.memory.terminated(namespace);
+                return Ok(true);
+            }
+            Identity::Uid(_) => return Ok(false),
+            Identity::Unknown => {}
+        }
+    }
     let api: Api<Namespace> = Api::all(ctx.client.clone());
     let failed = |source| CleanupError::Namespace {
         namespace: namespace.to_string(),
@@ -125,6 +140,7 @@ async fn delete_namespace(
     };
     ctx.metrics.api_request("get");
     let Some(ns) = api.get_metadata_opt(namespace).await.map_err(failed)? else {
+        ctx.memory.terminated(namespace);
         return Ok(true);
     };
     if !requests::belongs_to(&ns.metadata, name, uid) {
@@ -139,6 +155,7 @@ async fn delete_namespace(
             Err(e) => return Err(failed(e)),
         }
     }
+    ctx.memory.terminating_now(namespace);
     Ok(false)
 }
 

@@ -104,6 +104,7 @@ pub struct Memory {
     memos: Memos,
     failures: Mutex<HashMap<String, u32>>,
     places: Mutex<HashSet<String>>,
+    terminating: Mutex<HashSet<String>>,
 }
 
 impl Memory {
@@ -157,6 +158,29 @@ impl Memory {
         self.memos.forget(store);
         self.succeeded(store);
         self.seen.forget_namespace(namespace);
+        self.terminated(namespace);
+    }
+
+    /// Whether a namespace a cleanup deletes is known to be terminating already: then the
+    /// namespace watch tells when it is gone, and no pass needs to read it.
+    pub fn is_terminating(&self, namespace: &str) -> bool {
+        self.terminating().contains(namespace)
+    }
+
+    /// A namespace a cleanup deleted (or found being deleted) is terminating.
+    pub fn terminating_now(&self, namespace: &str) {
+        self.terminating().insert(namespace.to_string());
+    }
+
+    /// A namespace is gone (or forgotten).
+    pub fn terminated(&self, namespace: &str) {
+        self.terminating().remove(namespace);
+    }
+
+    fn terminating(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.terminating
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
