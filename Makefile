@@ -107,7 +107,7 @@ crd: ## regenerate crd/ (and the chart's copy) from the Store types
 render: ## regenerate examples/rendered/ (the golden renders)
 	@for e in $(EXAMPLES); do $(OPERATOR) render -f examples/$$e.yaml --config examples/config/operator-config.yaml > examples/rendered/$$e.yaml; echo "examples/rendered/$$e.yaml"; done
 
-bench: ## build time of one store; requests per store; 100 stores vs kubectl; RSS with 1,000 stores (real control plane)
+bench: ## build time of one store; requests per store; N stores (100) vs one and 8 kubectl clients: all children, all Ready, a restart, delete all, requests by verb; RSS with 1,000 Ready stores (real control plane)
 	$(CARGO) bench -p storefleet-operator --bench build_store
 	$(CARGO) bench -p storefleet-operator --bench controller_writes
 	$(CARGO) bench -p storefleet-operator --bench provisioning

@@ -336,8 +336,17 @@ async fn operator(n: usize) -> Option<(Run, usize)> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    // Whatever the restart's passes still ask right after (their status reads), counted too.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // The restart's passes still at work once every store had one are counted too: until the
+    // operator has asked nothing for 4 s (at most two minutes).
+    let mut asked = env.operator_requests().len();
+    let mut quiet = 0;
+    let settling = Instant::now();
+    while quiet < 2 && settling.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = env.operator_requests().len();
+        quiet = if now == asked { quiet + 1 } else { 0 };
+        asked = now;
+    }
     let restart: Vec<_> = env.operator_requests().split_off(before_restart);
     let writes = restart
         .iter()
