@@ -206,25 +206,22 @@ async fn restore(
         .get_opt(source)
         .await
         .map_err(|e| PluginError::kube(format!("read store {source}"), e))?;
-    let mut spec: StoreSpec = match (existing, owner, engine) {
-        (Some(s), owner, _) => StoreSpec {
-            owner: owner.unwrap_or(s.spec.owner),
-            engine: s.spec.engine,
-            plan: s.spec.plan,
-            ..serde_json::from_value(json!({"engine": "woocommerce", "owner": "x"}))
-                .map_err(|e| PluginError::Refused(e.to_string()))?
-        },
-        (None, Some(owner), Some(engine)) => {
-            serde_json::from_value(json!({"engine": engine, "owner": owner})).map_err(|_| {
-                PluginError::Refused(format!("--engine {engine}: woocommerce or medusa"))
-            })?
-        }
+    // The source's owner, engine and plan (the plan's default when the source is gone).
+    let fields = match (existing, owner, engine) {
+        (Some(s), owner, _) => json!({
+            "owner": owner.unwrap_or(s.spec.owner),
+            "engine": s.spec.engine,
+            "plan": s.spec.plan,
+        }),
+        (None, Some(owner), Some(engine)) => json!({"owner": owner, "engine": engine}),
         (None, _, _) => {
             return Err(PluginError::Refused(format!(
                 "store {source} is gone: give --owner and --engine of its backups"
             )));
         }
     };
+    let mut spec: StoreSpec = serde_json::from_value(fields)
+        .map_err(|_| PluginError::Refused("--engine: woocommerce or medusa".into()))?;
     spec.restore_from = Some(RestoreFromSpec {
         store: source.to_string(),
         snapshot: snapshot.to_string(),

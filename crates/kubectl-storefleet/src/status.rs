@@ -13,9 +13,6 @@ use storefleet_types::{BackupRecord, Store};
 
 use crate::PluginError;
 
-/// Where Kubernetes records the events of a cluster-scoped object.
-const EVENTS_NAMESPACE: &str = "default";
-
 /// The store, or a plain "no such store".
 pub async fn store(client: &Client, name: &str) -> Result<Store, PluginError> {
     Api::<Store>::all(client.clone())
@@ -233,7 +230,7 @@ async fn events(client: &Client, store: &Store, out: &mut dyn Write) -> Result<(
         store.name_any(),
         store.uid().unwrap_or_default()
     );
-    let mut events = Api::<Event>::namespaced(client.clone(), EVENTS_NAMESPACE)
+    let mut events = Api::<Event>::namespaced(client.clone(), names::EVENTS_NAMESPACE)
         .list(&ListParams::default().fields(&selector))
         .await
         .map_err(|e| PluginError::kube("read the store's events", e))?

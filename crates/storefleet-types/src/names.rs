@@ -17,6 +17,9 @@ pub const API_VERSION: &str = "storefleet.io/v1alpha1";
 pub const FINALIZER: &str = "storefleet.io/cleanup";
 /// Server-side-apply field manager of the operator.
 pub const FIELD_MANAGER: &str = "storefleet-operator";
+/// Where the events of Stores are: Kubernetes records the events of a cluster-scoped object in
+/// `default`.
+pub const EVENTS_NAMESPACE: &str = "default";
 /// Annotation whose change asks the operator to run a failed setup again.
 pub const RETRY_ANNOTATION: &str = "storefleet.io/retry";
 /// Annotation on a Store asking for a backup now: each new value is one backup (e.g.

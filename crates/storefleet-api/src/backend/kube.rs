@@ -31,9 +31,7 @@ pub const RBAC: &[(&str, &str, &str, Option<&str>)] = &[
     ("", "namespaces", "get", None),
 ];
 
-/// Where the events of Stores are: Kubernetes records the events of a cluster-scoped object in
-/// `default`.
-pub const EVENTS_NAMESPACE: &str = "default";
+pub use storefleet_types::names::EVENTS_NAMESPACE;
 
 /// What the API calls in [`EVENTS_NAMESPACE`] only (a Role there, not cluster-wide).
 pub const RBAC_IN_EVENTS_NAMESPACE: &[(&str, &str, &str, Option<&str>)] = &[
