@@ -73,10 +73,11 @@ fn main() {
         env.stop_operator().await;
         let mark = env.operator_requests().len();
         env.start_operator();
+        // Every store's first pass after a restart reads its namespace.
         common::eventually("a reconcile after the restart", || async {
             env.operator_requests()[mark..]
                 .iter()
-                .any(|r| r.resource == "configmaps" && r.verb == "patch")
+                .any(|r| r.resource == "namespaces" && r.verb == "get")
                 .then_some(())
         })
         .await;

@@ -45,6 +45,11 @@ pub const STORE_UID_ANNOTATION: &str = "storefleet.io/store-uid";
 /// Annotation on a store's Namespace set once its generated Secrets exist: from then on a missing
 /// one is reported as lost (`CredentialsLost`), never silently regenerated.
 pub const CREDENTIALS_ISSUED_ANNOTATION: &str = "storefleet.io/credentials-issued";
+/// Annotation on every child the operator server-side applies: a hash of the object as applied
+/// (without this annotation). A restarted operator (or a pass after a spec change) trusts a child
+/// whose hash matches what it would apply, and whose fields no one else took, without applying
+/// it again.
+pub const APPLIED_ANNOTATION: &str = "storefleet.io/applied";
 
 /// Label keys and fixed values carried by every object Storefleet creates.
 pub mod labels {

@@ -76,6 +76,11 @@ pub async fn reconcile(store: Arc<Store>, ctx: Arc<Context>) -> Result<Action, E
 }
 
 async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Error> {
+    // A just-started operator trusts children on what its watches saw (memory/applied.rs) only
+    // once they have listed everything: until then a pass would apply what it cannot see.
+    if !ctx.memory.seen().complete() {
+        return Err(Error::WatchesListing);
+    }
     let validated = if store.metadata.deletion_timestamp.is_some() {
         if !store.has_finalizer() {
             ctx.memory.release(&store.name_any());

@@ -9,6 +9,9 @@ use storefleet_types::Store;
 use crate::controller::backup_keys::BackupKeyError;
 use crate::controller::cleanup::CleanupError;
 use crate::controller::context::{Context, NAMESPACE_GONE_FALLBACK};
+
+/// How soon a store is looked at again while the child watches list (nothing else triggers it).
+pub const WATCHES_LISTING_RECHECK: Duration = Duration::from_millis(500);
 use crate::controller::report::StatusError;
 use crate::controller::requests::{ApplyError, status_code};
 
@@ -43,6 +46,10 @@ pub enum Error {
     /// The Store has no name (kube's finalizer helper needs one).
     #[error("the Store has no name")]
     Unnamed,
+    /// The child watches have not listed every object yet (the operator just started): what
+    /// they saw is not the whole picture, so no pass runs yet.
+    #[error("waiting for the child watches to list every object")]
+    WatchesListing,
 }
 
 impl From<finalizer::Error<Error>> for Error {
@@ -71,6 +78,7 @@ impl Error {
             Error::Finalizer(_) => "Finalizer",
             Error::Rejected(_) => "Rejected",
             Error::Unnamed => "Unnamed",
+            Error::WatchesListing => "WatchesListing",
         }
     }
 
@@ -83,29 +91,33 @@ impl Error {
             Error::Cleanup(e) => e.kube(),
             Error::Status(e) => Some(e.kube()),
             Error::Finalizer(e) => Some(e),
-            Error::Rejected(_) | Error::Unnamed => None,
+            Error::Rejected(_) | Error::Unnamed | Error::WatchesListing => None,
         }
     }
 
-    /// Not a failure: deletion waits for the namespace to go.
+    /// Not a failure: deletion waits for the namespace to go; a pass waits for the watches'
+    /// first lists.
     pub fn is_waiting(&self) -> bool {
         matches!(
             self,
-            Error::Cleanup(CleanupError::NamespaceTerminating { .. })
+            Error::Cleanup(CleanupError::NamespaceTerminating { .. }) | Error::WatchesListing
         )
     }
 }
 
 /// How soon to come back after a failed reconcile: a conflict (someone else wrote first) at
 /// once; a deleted store whose namespace is still going when the namespace watch shows it gone
-/// (an event: no polling; a minute as a fallback); anything else with a per-store backoff (5 s
+/// (an event: no polling; a minute as a fallback); a pass before the child watches listed
+/// everything in half a second; anything else with a per-store backoff (5 s
 /// doubling to 5 min). Errors the user must fix never get here: they are status.
 pub fn error_policy(store: &Store, error: &Error, ctx: &Context) -> Duration {
     let name = store.metadata.name.as_deref().unwrap_or_default();
     if !error.is_waiting() {
         ctx.metrics.reconcile_error(error.metric_label());
     }
-    if error.is_waiting() {
+    if matches!(error, Error::WatchesListing) {
+        WATCHES_LISTING_RECHECK
+    } else if error.is_waiting() {
         NAMESPACE_GONE_FALLBACK
     } else if error.kube().and_then(status_code) == Some(409) {
         Duration::from_secs(1)

@@ -1,6 +1,7 @@
 //! The typed apiserver calls the steps share: server-side apply under our field manager,
 //! create-once, metadata-only reads, guarded ownerReference patches, and how their errors read.
 
+use crate::controller::memory::applied::stamped;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -128,7 +129,8 @@ pub async fn ssa<K: ChildKind>(ctx: &Context, object: &K) -> Result<K, ApplyErro
         .patch(
             &name,
             &PatchParams::apply(names::FIELD_MANAGER).force(),
-            &Patch::Apply(object),
+            // Stamped with its hash: what a restarted operator trusts (memory/applied.rs).
+            &Patch::Apply(stamped(object)),
         )
         .await
         .map_err(|source| ApplyError::Apply {

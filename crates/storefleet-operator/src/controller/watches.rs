@@ -13,6 +13,7 @@ use storefleet_types::Store;
 use storefleet_types::names::labels as keys;
 
 use crate::controller::children::{ChildKind, KindVisitor, for_each_kind, key_of};
+use crate::controller::memory::applied::Trust;
 use crate::controller::memory::{DELETED, Seen, version_of};
 use crate::controller::observe::Observed;
 
@@ -41,6 +42,7 @@ impl Watch {
     {
         let seen = self.seen.clone();
         let kind = K::kind(&()).to_string();
+        seen.watching(&kind);
         // The events themselves (not only the objects) are read, so that a deletion is
         // recorded as one even where the memo compares managedFields (see memory::version_of).
         let events = events
@@ -52,12 +54,14 @@ impl Watch {
                             seen.saw_observed(key.clone(), observed);
                         }
                         seen.saw_uid(key.clone(), o.meta().uid.as_deref());
+                        seen.saw_trust(key.clone(), Trust::of(o.meta()));
                         seen.saw(key, version_of(&kind, o.meta()).as_deref());
                     }
                     watcher::Event::Delete(o) => {
                         seen.saw(key_of::<K>(o.meta()), Some(DELETED));
                     }
-                    watcher::Event::Init | watcher::Event::InitDone => {}
+                    watcher::Event::InitDone => seen.listed(&kind),
+                    watcher::Event::Init => {}
                 }
                 event
             })

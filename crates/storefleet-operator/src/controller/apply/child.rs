@@ -112,6 +112,52 @@ pub fn start<'a>(
     }
 }
 
+/// Takes `child` as our last apply left it, without a request, when the memo does not know it
+/// and the child shows so itself ([`Memo::adopt`]): the hash it carries is that of what we would
+/// apply now and no one else took a field of ours; a create-only Secret, when the Secrets were
+/// issued and it exists owned as the policy says. The HTTPRoute is always applied when the memo
+/// does not know it: whether the Gateway accepted it is read from the apply's answer.
+pub fn adopt(
+    ctx: &Context,
+    memo: &mut Memo,
+    child: Child<'_>,
+    namespace: &Namespace,
+    issued: bool,
+) {
+    fn applied<K: ChildKind>(ctx: &Context, memo: &mut Memo, object: &K) {
+        memo.adopt(&key_of::<K>(object.meta()), ctx.memory.seen(), |trust| {
+            serde_json::to_value(object).is_ok_and(|json| trust.holds_applied(&json))
+        });
+    }
+    match child {
+        Child::Namespace(_) => applied(ctx, memo, namespace),
+        Child::ResourceQuota(o) => applied(ctx, memo, o),
+        Child::LimitRange(o) => applied(ctx, memo, o),
+        Child::NetworkPolicy(o) | Child::EdgePolicy(o) => applied(ctx, memo, o),
+        Child::Service(o) => applied(ctx, memo, o),
+        Child::Role(o) => applied(ctx, memo, o),
+        Child::RoleBinding(o) => applied(ctx, memo, o),
+        Child::PersistentVolumeClaim(o) => applied(ctx, memo, o),
+        Child::ConfigMap(o) => applied(ctx, memo, o),
+        Child::Ingress(o) => applied(ctx, memo, o),
+        Child::StatefulSet(o) => applied(ctx, memo, o),
+        Child::Deployment(o) => applied(ctx, memo, o),
+        Child::BackupCronJob(o) | Child::CronJob(o) => applied(ctx, memo, o),
+        Child::BackupSecret(o) => applied(ctx, memo, o),
+        Child::GeneratedSecret(t) if issued => {
+            let key = key_of::<Secret>(&t.metadata);
+            memo.adopt(&key, ctx.memory.seen(), |trust| {
+                trust.holds_owners(&t.metadata)
+            });
+        }
+        Child::GeneratedSecret(_)
+        | Child::HttpRoute(_)
+        | Child::MigrationJob(_)
+        | Child::SetupJob(_)
+        | Child::RestoreJob(_) => {}
+    }
+}
+
 /// Records what a wave's request came to.
 pub fn record(memo: &mut Memo, done: Answer, lost: &mut Vec<String>) {
     match done {

@@ -41,7 +41,7 @@ use crate::controller::steps::migration;
 use crate::desired::route::RouteObject;
 use crate::desired::wave::Wave;
 use crate::desired::{Child, StoreObjects};
-use child::{Pending, record, start};
+use child::{Pending, adopt, record, start};
 use storefleet_types::StoreData;
 
 /// What applying the children found.
@@ -264,6 +264,9 @@ async fn apply_wave(
         Wave::Storefront
             if !pass.asleep && pass.migration.as_ref().is_some_and(|m| !m.step.is_ready()) => {}
         _ => {
+            for child in pass.children.iter().filter(|c| c.wave() == wave) {
+                adopt(ctx, memo, *child, &pass.namespace, pass.issued);
+            }
             refresh_workloads(ctx, memo, &pass.children, wave);
             let started: Vec<Pending<'_>> = pass
                 .children
@@ -390,6 +393,9 @@ pub async fn expose(
     objects: &StoreObjects,
 ) -> Result<Option<Step>, ApplyError> {
     let children = objects.children();
+    for child in children.iter().filter(|c| c.wave() == Wave::Exposure) {
+        adopt(ctx, memo, *child, &objects.namespace, true);
+    }
     let started: Vec<Pending<'_>> = children
         .iter()
         .filter(|c| c.wave() == Wave::Exposure)

@@ -9,7 +9,10 @@
 //! when it was last applied (a fingerprint), the pass that applied it is younger than
 //! [`MEMO_TTL`], and the child's version (see [`version_of`]) as last seen by its watch is the
 //! one our apply returned (or no event came yet). Anything else (a spec change, someone editing
-//! or deleting the child, an operator restart) applies it again. The status of a StatefulSet or
+//! or deleting the child, an operator restart) applies it again, unless the child shows itself
+//! as what we would apply ([`applied`]: the hash it carries, and no field of ours taken by
+//! another manager): then the memo adopts it without a request ([`Memo::adopt`]), so a restarted
+//! operator writes nothing to a fleet that did not change. The status of a StatefulSet or
 //! Deployment is no change: their watch keeps the step it shows ([`Seen::step`]). Every [`MEMO_TTL`] a store gets a full pass, so drift a watch could miss is
 //! still repaired by server-side apply.
 
@@ -19,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::controller::observe::{JobSeen, Step};
+pub mod applied;
 pub mod seen;
 
 use crate::desired::StoreObjects;
@@ -44,12 +48,16 @@ pub struct Memo {
     pub resizing: std::collections::HashSet<ChildKey>,
     /// The namespace's uid as last read (None: not read yet, or absent).
     pub namespace_uid: Option<String>,
+    /// Whether a child the memo does not know may be trusted on its own word (see
+    /// [`Memo::adopt`]): not in the full pass every [`MEMO_TTL`], which applies everything.
+    adoptable: bool,
 }
 
 impl Memo {
     /// A memo for objects with `fingerprint`, nothing recorded yet.
     fn fresh(fingerprint: u64) -> Self {
         Self {
+            adoptable: true,
             fingerprint,
             at: Instant::now(),
             versions: HashMap::new(),
@@ -82,6 +90,26 @@ impl Memo {
     /// Whether the child `key` was applied by an earlier pass or reported by a watch.
     pub fn knows(&self, key: &ChildKey, seen: &Seen) -> bool {
         self.versions.contains_key(key) || seen.get(key).is_some()
+    }
+
+    /// Takes the child `key` as our last apply left it, without applying it, when the memo does
+    /// not know it yet (a restarted operator, a pass after a spec change) and the child itself
+    /// shows it is what we would apply (`holds`, on what its watch saw: see `applied.rs`). Not in
+    /// the full pass every [`MEMO_TTL`].
+    pub fn adopt(
+        &mut self,
+        key: &ChildKey,
+        seen: &Seen,
+        holds: impl FnOnce(&applied::Trust) -> bool,
+    ) {
+        if !self.adoptable || self.versions.contains_key(key) {
+            return;
+        }
+        if let Some((trust, version)) = seen.trust(key)
+            && holds(&trust)
+        {
+            self.versions.insert(key.clone(), version);
+        }
     }
 
     /// Records the resourceVersion an apply (or read) returned.
@@ -303,6 +331,11 @@ impl Memos {
         let fingerprint = fingerprint(objects);
         match memo {
             Some(memo) if memo.is_current(fingerprint) => memo,
+            // The full pass: everything applied again.
+            Some(memo) if memo.at.elapsed() >= MEMO_TTL => Memo {
+                adoptable: false,
+                ..Memo::fresh(fingerprint)
+            },
             _ => Memo::fresh(fingerprint),
         }
     }

@@ -3,12 +3,13 @@
 //! Job's state). The memo compares the versions with what the last pass applied; the steps read
 //! their Jobs' states here, and the sweep finds what a store no longer wants.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::controller::memory::applied::Trust;
 use crate::controller::observe::{JobSeen, Observed, Step};
 
 /// One child object: kind, namespace ("" for cluster-scoped), name.
@@ -111,6 +112,9 @@ pub struct Seen {
     versions: Mutex<HashMap<ChildKey, String>>,
     observed: Mutex<HashMap<ChildKey, Observed>>,
     uids: Mutex<HashMap<ChildKey, String>>,
+    trusts: Mutex<HashMap<ChildKey, Trust>>,
+    /// The kinds watched, and those whose watch has listed every object once.
+    kinds: Mutex<(HashSet<String>, HashSet<String>)>,
 }
 
 impl Seen {
@@ -124,6 +128,46 @@ impl Seen {
 
     fn uids(&self) -> MutexGuard<'_, HashMap<ChildKey, String>> {
         self.uids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn trusts(&self) -> MutexGuard<'_, HashMap<ChildKey, Trust>> {
+        self.trusts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn kinds(&self) -> MutexGuard<'_, (HashSet<String>, HashSet<String>)> {
+        self.kinds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A watch of `kind` is starting.
+    pub fn watching(&self, kind: &str) {
+        self.kinds().0.insert(kind.to_string());
+    }
+
+    /// The watch of `kind` has listed every object once.
+    pub fn listed(&self, kind: &str) {
+        self.kinds().1.insert(kind.to_string());
+    }
+
+    /// Whether every watch has listed its objects once: until then, what the watches saw is not
+    /// the whole picture, and no child is trusted on its own word ([`Seen::trust`]).
+    pub fn complete(&self) -> bool {
+        let kinds = self.kinds();
+        kinds.0.is_subset(&kinds.1)
+    }
+
+    /// Records what a watch event's metadata says of our last apply of `key`.
+    pub fn saw_trust(&self, key: ChildKey, trust: Trust) {
+        self.trusts().insert(key, trust);
+    }
+
+    /// What the object `key` says of our last apply of it, with its version (see
+    /// [`version_of`]): once every watch has listed, while it exists.
+    pub fn trust(&self, key: &ChildKey) -> Option<(Trust, String)> {
+        if !self.complete() {
+            return None;
+        }
+        let version = self.get(key).filter(|v| v != DELETED)?;
+        self.trusts().get(key).cloned().map(|t| (t, version))
     }
 
     /// Records the uid a watch event showed for `key`.
@@ -200,6 +244,7 @@ impl Seen {
         if resource_version.is_none_or(|v| v == DELETED) {
             self.observed().remove(&key);
             self.uids().remove(&key);
+            self.trusts().remove(&key);
         }
         let mut seen = self.versions();
         match resource_version {
@@ -242,9 +287,11 @@ impl Seen {
     pub fn forget_namespace(&self, namespace: &str) {
         self.observed().retain(|k, _| k.namespace != namespace);
         self.uids().retain(|k, _| k.namespace != namespace);
-        self.versions().retain(|k, _| {
+        let kept = |k: &ChildKey| {
             k.namespace != namespace && !(k.kind == "Namespace" && k.name == namespace)
-        });
+        };
+        self.trusts().retain(|k, _| kept(k));
+        self.versions().retain(|k, _| kept(k));
     }
 }
 

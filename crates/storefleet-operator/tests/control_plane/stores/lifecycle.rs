@@ -255,8 +255,45 @@ async fn pods_pass_restricted(env: &Env) {
     }
 }
 
+/// The requests about alice's store (its namespace, its children, the Store) since `mark`,
+/// lists and watches aside, as "verb resource name".
+fn requests_about_alice(env: &Env, mark: usize) -> Vec<String> {
+    env.operator_requests()[mark..]
+        .iter()
+        .filter(|r| r.verb != "watch" && r.verb != "list")
+        .filter(|r| {
+            r.namespace.as_deref() == Some(NS) || matches!(r.name.as_deref(), Some(NS | "alice"))
+        })
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r.verb,
+                r.resource,
+                r.name.as_deref().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Restarts the operator; the requests' mark before it starts again, once alice's store was
+/// looked at (its namespace read: every store's first pass reads it) and 3 s more.
+async fn restart(env: &mut Env, meanwhile: impl std::future::Future<Output = ()>) -> usize {
+    env.stop_operator().await;
+    meanwhile.await;
+    let mark = env.operator_requests().len();
+    env.start_operator();
+    common::eventually("alice looked at after the restart", || async {
+        requests_about_alice(env, mark)
+            .contains(&format!("get namespaces {NS}"))
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    mark
+}
+
 #[tokio::test]
-async fn a_ready_store_reconciles_without_changing_anything() {
+async fn a_restarted_operator_writes_nothing_and_repairs_what_changed_while_it_was_down() {
     let mut env = env_or_skip!(start, config());
     env.create(Store::test()).await;
     env.wait_phase("alice", Phase::Ready).await;
@@ -264,20 +301,58 @@ async fn a_ready_store_reconciles_without_changing_anything() {
     let before = env.versions("alice").await;
     assert!(before.len() > 15, "{before:#?}");
 
-    // A restarted operator reconciles every store once: nothing may change.
-    env.stop_operator().await;
-    let requests_before = env.operator_requests().len();
-    env.start_operator();
-    common::eventually("a full reconcile after the restart", || async {
-        env.operator_requests()[requests_before..]
-            .iter()
-            .any(|r| r.resource == "configmaps" && r.verb == "patch")
-            .then_some(())
+    // A restarted operator looks at every store: it trusts the children that carry the hash of
+    // what it would apply and whose fields no one else took; it reads the namespace, nothing more.
+    let mark = restart(&mut env, async {}).await;
+    assert_eq!(
+        requests_about_alice(&env, mark),
+        [format!("get namespaces {NS}")]
+    );
+    assert_eq!(
+        before,
+        env.versions("alice").await,
+        "a resourceVersion changed"
+    );
+
+    // Someone raises the quota while the operator is down (`kubectl edit` takes the field):
+    // the restarted operator puts it back, with that one apply.
+    let quotas: Api<k8s_openapi::api::core::v1::ResourceQuota> =
+        Api::namespaced(env.admin.clone(), NS);
+    let pods = |q: &k8s_openapi::api::core::v1::ResourceQuota| {
+        q.spec
+            .as_ref()
+            .and_then(|s| s.hard.as_ref())
+            .and_then(|h| h.get("pods"))
+            .map(|q| q.0.clone())
+    };
+    let limit = pods(&quotas.get(child::QUOTA).await.expect("quota"));
+    let edit = PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..PatchParams::default()
+    };
+    let mark = restart(&mut env, async {
+        quotas
+            .patch(
+                child::QUOTA,
+                &edit,
+                &Patch::Merge(json!({"spec": {"hard": {"pods": "1000"}}})),
+            )
+            .await
+            .expect("edit the quota");
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = env.versions("alice").await;
-    assert_eq!(before, after, "a no-op reconcile changed a resourceVersion");
+    common::eventually("the quota put back", || async {
+        let q = quotas.get(child::QUOTA).await.ok()?;
+        (pods(&q) == limit).then_some(())
+    })
+    .await;
+    assert_eq!(
+        requests_about_alice(&env, mark),
+        [
+            format!("get namespaces {NS}"),
+            format!("patch resourcequotas {}", child::QUOTA)
+        ]
+    );
 }
 
 #[tokio::test]
