@@ -14,7 +14,9 @@ use kube::Client;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, reflector};
+use kube::runtime::watcher::{self, watcher};
+use kube::runtime::{PredicateConfig, WatchStreamExt};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use storefleet_types::Store;
 use storefleet_types::names;
@@ -344,7 +346,13 @@ pub async fn run_controller(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let stores: Api<Store> = Api::all(client.clone());
-    let controller = Controller::new(stores, watcher::Config::default());
+    let (reader, writer) = reflector::store();
+    // The Store cache sees every change; a pass follows only those the status does not make.
+    let trigger = reflector(writer, watcher(stores, watcher::Config::default()))
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(store_asks, PredicateConfig::default());
+    let controller = Controller::for_stream(trigger, reader);
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -416,6 +424,23 @@ pub async fn run_controller(
     info!("controller stopped");
 }
 
+/// What of a Store asks for a pass (hashed): its identity, spec (generation), labels,
+/// annotations (retry, backup-now, ...), finalizers and deletion; not its status. Without this,
+/// every status write of a pass would be followed by one more pass of the same store, queued
+/// with everyone else's. The children's events and the requeues still bring every other pass.
+pub fn store_asks(store: &Store) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let meta = &store.metadata;
+    let mut hasher = std::hash::DefaultHasher::new();
+    meta.uid.hash(&mut hasher);
+    meta.generation.hash(&mut hasher);
+    meta.labels.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    meta.deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 fn policy(store: Arc<Store>, error: &Error, ctx: Arc<Context>) -> Action {
     Action::requeue(error_policy(&store, error, &ctx))
 }
@@ -449,6 +474,40 @@ mod tests {
 
     fn at(secs: i64) -> Timestamp {
         Timestamp::from_second(secs).expect("time")
+    }
+
+    #[test]
+    fn a_store_asks_for_a_pass_by_anything_but_its_status() {
+        let store = Store::test();
+        let asks = |s: &Store| store_asks(s).expect("hashed");
+        let mut status_only = store.clone();
+        status_only.status = Some(storefleet_types::StoreStatus {
+            phase: Some(storefleet_types::Phase::Ready),
+            ..Default::default()
+        });
+        status_only.metadata.resource_version = Some("2".into());
+        assert_eq!(asks(&store), asks(&status_only));
+        let changes: [fn(&mut Store); 5] = [
+            |s| s.metadata.generation = Some(2),
+            |s| {
+                s.metadata
+                    .annotations
+                    .get_or_insert_default()
+                    .insert(names::RETRY_ANNOTATION.into(), "1".into());
+            },
+            |s| s.metadata.finalizers = Some(vec![names::FINALIZER.into()]),
+            |s| {
+                s.metadata.deletion_timestamp = Some(
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()),
+                )
+            },
+            |s| s.metadata.uid = Some("another".into()),
+        ];
+        for change in changes {
+            let mut changed = store.clone();
+            change(&mut changed);
+            assert_ne!(asks(&store), asks(&changed), "{:?}", changed.metadata);
+        }
     }
 
     #[test]
