@@ -367,6 +367,15 @@ impl ControlPlane {
             "--concurrent-gc-syncs=10".into(),
             "--v=0".into(),
         ];
+        // The controller-manager's own client limit (default 20 requests/s, burst 30, as in a
+        // real cluster): the provisioning bench raises it to show what is the operator's.
+        if let Some(qps) = std::env::var("STOREFLEET_ENVTEST_KCM_QPS")
+            .ok()
+            .and_then(|q| q.parse::<u32>().ok())
+        {
+            controller_manager_args.push(format!("--kube-api-qps={qps}"));
+            controller_manager_args.push(format!("--kube-api-burst={}", qps.saturating_mul(2)));
+        }
         if kind == NodeKind::Real {
             // The real node's default StorageClass provisions hostPath volumes.
             controller_manager_args.push("--enable-hostpath-provisioner=true".into());
