@@ -287,6 +287,20 @@ fn fingerprint(objects: &StoreObjects) -> u64 {
     hasher.finish()
 }
 
+/// The memo a pass starts from: the last one while it describes objects with `fingerprint` and
+/// is younger than [`MEMO_TTL`]; a fresh one otherwise, which adopts children on their word
+/// after a spec change (or when there was none: a restart), and not in the full pass.
+fn renewed(memo: Option<Memo>, fingerprint: u64) -> Memo {
+    match memo {
+        Some(memo) if memo.is_current(fingerprint) => memo,
+        Some(memo) if memo.at.elapsed() >= MEMO_TTL => Memo {
+            adoptable: false,
+            ..Memo::fresh(fingerprint)
+        },
+        _ => Memo::fresh(fingerprint),
+    }
+}
+
 /// One store's memo during a pass: taken once, put back on drop.
 #[derive(Debug)]
 pub struct PassMemo<'a> {
@@ -328,16 +342,7 @@ impl Memos {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(store);
         // Hashed once per pass: the objects' Debug text covers every field.
-        let fingerprint = fingerprint(objects);
-        match memo {
-            Some(memo) if memo.is_current(fingerprint) => memo,
-            // The full pass: everything applied again.
-            Some(memo) if memo.at.elapsed() >= MEMO_TTL => Memo {
-                adoptable: false,
-                ..Memo::fresh(fingerprint)
-            },
-            _ => Memo::fresh(fingerprint),
-        }
+        renewed(memo, fingerprint(objects))
     }
 
     /// Keeps the store's memo for the next pass.
@@ -401,6 +406,40 @@ mod tests {
         assert!(memory.places().is_empty());
         assert_eq!(memory.backoff("a").as_secs(), 5);
         assert!(memory.memos.0.lock().expect("memos").is_empty());
+    }
+
+    #[test]
+    fn a_memo_adopts_what_it_does_not_know_except_in_the_full_pass() {
+        let seen = Seen::default();
+        let key = ChildKey::new("Service", Some("store-a"), Some("database"));
+        seen.saw_trust(key.clone(), applied::Trust::default());
+        seen.saw(key.clone(), Some("5"));
+        let mut memo = renewed(None, 1);
+        memo.adopt(&key, &seen, |_| false);
+        assert!(!memo.unchanged(&key, &seen), "the child does not hold");
+        memo.adopt(&key, &seen, |_| true);
+        assert!(memo.unchanged(&key, &seen));
+        // A version the memo knows (its own apply's) is kept.
+        let mut memo = renewed(None, 1);
+        memo.record(key.clone(), Some("4"));
+        memo.adopt(&key, &seen, |_| true);
+        assert_eq!(memo.version(&key), Some("4"));
+        // After a spec change the memo starts over and adopts; the full pass does not.
+        let mut changed = renewed(Some(memo.clone()), 2);
+        changed.adopt(&key, &seen, |_| true);
+        assert_eq!(changed.version(&key), Some("5"));
+        let old = Memo {
+            at: Instant::now()
+                .checked_sub(MEMO_TTL)
+                .expect("the machine has been up longer than the TTL"),
+            ..memo
+        };
+        let mut full = renewed(Some(old), 1);
+        full.adopt(&key, &seen, |_| true);
+        assert!(
+            !full.unchanged(&key, &seen),
+            "the full pass applies everything"
+        );
     }
 
     #[test]

@@ -406,6 +406,28 @@ mod tests {
     }
 
     #[test]
+    fn a_child_is_trusted_on_its_word_only_once_every_watch_listed_and_while_it_exists() {
+        let seen = Seen::default();
+        let key = ChildKey::new("Service", Some("store-a"), Some("storefront"));
+        seen.watching("Service");
+        seen.watching("Namespace");
+        seen.saw_trust(key.clone(), Trust::default());
+        seen.saw(key.clone(), Some("7"));
+        seen.listed("Service");
+        assert!(!seen.complete());
+        assert_eq!(seen.trust(&key), None, "the Namespace watch has not listed");
+        seen.listed("Namespace");
+        assert!(seen.complete());
+        assert_eq!(seen.trust(&key), Some((Trust::default(), "7".to_string())));
+        seen.saw(key.clone(), Some(DELETED));
+        assert_eq!(seen.trust(&key), None, "deleted");
+        seen.saw_trust(key.clone(), Trust::default());
+        seen.saw(key.clone(), Some("9"));
+        seen.forget_namespace("store-a");
+        assert_eq!(seen.trust(&key), None, "forgotten with its namespace");
+    }
+
+    #[test]
     fn a_watched_step_holds_only_for_the_version_it_was_seen_at() {
         let seen = Seen::default();
         let key = ChildKey::new("Deployment", Some("store-a"), Some("storefront"));
