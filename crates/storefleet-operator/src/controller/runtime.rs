@@ -345,14 +345,7 @@ pub async fn run_controller(
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let stores: Api<Store> = Api::all(client.clone());
-    let (reader, writer) = reflector::store();
-    // The Store cache sees every change; a pass follows only those the status does not make.
-    let trigger = reflector(writer, watcher(stores, watcher::Config::default()))
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(store_asks, PredicateConfig::default());
-    let controller = Controller::for_stream(trigger, reader);
+    let controller = store_controller(&client);
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -422,6 +415,18 @@ pub async fn run_controller(
         })
         .await;
     info!("controller stopped");
+}
+
+/// The Controller on Store: its cache sees every change of a Store; a pass follows only those
+/// its status does not make ([`store_asks`]).
+fn store_controller(client: &Client) -> Controller<Store> {
+    let stores: Api<Store> = Api::all(client.clone());
+    let (reader, writer) = reflector::store();
+    let trigger = reflector(writer, watcher(stores, watcher::Config::default()))
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(store_asks, PredicateConfig::default());
+    Controller::for_stream(trigger, reader)
 }
 
 /// What of a Store asks for a pass (hashed): its identity, spec (generation), labels,
