@@ -422,12 +422,26 @@ pub async fn run_controller(
 fn store_controller(client: &Client) -> Controller<Store> {
     let stores: Api<Store> = Api::all(client.clone());
     let (reader, writer) = reflector::store();
-    let trigger = reflector(writer, watcher(stores, watcher::Config::default()))
+    let events = watcher(stores, watcher::Config::default()).modify(slim);
+    let trigger = reflector(writer, events)
         .default_backoff()
         .applied_objects()
         .predicate_filter(store_asks, PredicateConfig::default());
     Controller::for_stream(trigger, reader)
 }
+
+/// What the Store cache keeps of a Store: all but its managedFields and a client-side apply's
+/// copy of the last object applied, which no pass reads and which would be most of what the
+/// cache holds (one more copy of every spec, and an entry per field manager).
+pub fn slim(store: &mut Store) {
+    use kube::ResourceExt;
+    // None, not an empty list: a write carrying `managedFields: []` would reset them.
+    store.metadata.managed_fields = None;
+    store.annotations_mut().remove(LAST_APPLIED);
+}
+
+/// `kubectl apply`'s (client-side) copy of the object it last applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// What of a Store asks for a pass (hashed): its identity, spec (generation), labels,
 /// annotations (retry, backup-now, ...), finalizers and deletion; not its status. Without this,
@@ -513,6 +527,33 @@ mod tests {
             change(&mut changed);
             assert_ne!(asks(&store), asks(&changed), "{:?}", changed.metadata);
         }
+    }
+
+    #[test]
+    fn the_store_cache_keeps_all_but_managed_fields_and_the_client_side_copy() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+        let mut store = Store::test();
+        store.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+            manager: Some("kubectl".into()),
+            ..Default::default()
+        }]);
+        let annotations = store.metadata.annotations.get_or_insert_default();
+        annotations.insert(LAST_APPLIED.into(), "{\"spec\":{}}".into());
+        annotations.insert(names::RETRY_ANNOTATION.into(), "1".into());
+        let kept = {
+            let mut s = store.clone();
+            s.metadata.managed_fields = None;
+            s.metadata
+                .annotations
+                .get_or_insert_default()
+                .remove(LAST_APPLIED);
+            s
+        };
+        slim(&mut store);
+        assert_eq!(store.metadata.managed_fields, None);
+        assert_eq!(store.metadata.annotations, kept.metadata.annotations);
+        assert_eq!(store.spec, kept.spec);
+        assert_eq!(store_asks(&store), store_asks(&kept));
     }
 
     #[test]

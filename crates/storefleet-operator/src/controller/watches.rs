@@ -14,6 +14,7 @@ use storefleet_types::names::labels as keys;
 
 use crate::controller::children::{ChildKind, KindVisitor, for_each_kind, key_of};
 use crate::controller::memory::applied::Trust;
+use crate::controller::memory::seen::SeenObject;
 use crate::controller::memory::{DELETED, Seen, version_of};
 use crate::controller::observe::Observed;
 
@@ -49,13 +50,14 @@ impl Watch {
             .map_ok(move |event| {
                 match &event {
                     watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
-                        let key = key_of::<K>(o.meta());
-                        if let Some(observed) = observe(o) {
-                            seen.saw_observed(key.clone(), observed);
-                        }
-                        seen.saw_uid(key.clone(), o.meta().uid.as_deref());
-                        seen.saw_trust(key.clone(), Trust::of(o.meta()));
-                        seen.saw(key, version_of(&kind, o.meta()).as_deref());
+                        let meta = o.meta();
+                        let object = SeenObject {
+                            version: version_of(&kind, meta),
+                            uid: meta.uid.clone(),
+                            trust: Trust::of(meta),
+                            observed: observe(o),
+                        };
+                        seen.saw_object(key_of::<K>(meta), object);
                     }
                     watcher::Event::Delete(o) => {
                         seen.saw(key_of::<K>(o.meta()), Some(DELETED));
@@ -98,7 +100,7 @@ impl KindVisitor for Watch {
 /// offers Gateway routing) and maps each object to its Store. The watches are metadata-only (no
 /// Secret value, spec or status is ever held in memory), except for the kinds whose status
 /// decides a step (StatefulSets, Deployments, Jobs): their events carry whole objects, of which
-/// only what the status says is kept ([`Seen::saw_observed`]). Every event is recorded in [`Seen`] (see
+/// only what the status says is kept ([`Seen::saw_object`]). Every event is recorded in [`Seen`] (see
 /// [`version_of`]), deletions included, and triggers a reconcile of the Store.
 pub fn watch_children(
     controller: Controller<Store>,

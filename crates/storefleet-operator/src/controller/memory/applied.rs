@@ -44,43 +44,56 @@ pub fn stamped<K: Resource + Clone + Serialize>(object: &K) -> K {
     sent
 }
 
-/// What a child's metadata says of our last apply of it, as a watch saw it.
+/// What a child's metadata says of our last apply of it, as a watch saw it. Kept for every
+/// child of every store, so kept small: a fieldsV1 tree is held as its leaf paths
+/// ([`leaf_paths`]), not as JSON maps.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Trust {
     /// The hash our last apply stamped on it.
-    applied: Option<String>,
-    /// The uids of the Stores owning it.
-    store_owners: Vec<String>,
-    /// The fields other managers own outside the status subresource (fieldsV1 trees).
-    foreign: Vec<Value>,
+    applied: Option<Box<str>>,
+    /// The uids of the Stores owning it, sorted.
+    store_owners: Box<[Box<str>]>,
+    /// The fields other managers own outside the status subresource: every path from the
+    /// root to a leaf of their fieldsV1 trees, its keys joined by [`PATH_SEPARATOR`].
+    foreign: Box<[Box<str>]>,
 }
+
+/// Joins the keys of a fieldsV1 path: a line break, which no key holds (`f:` keys are field
+/// names, label and annotation keys; `k:` and `v:` keys are JSON, whose strings escape it).
+const PATH_SEPARATOR: char = '\n';
 
 impl Trust {
     /// What `meta` says (from a watch event).
     pub fn of(meta: &ObjectMeta) -> Self {
-        let foreign = meta
+        let mut foreign = Vec::new();
+        for entry in meta
             .managed_fields
             .iter()
             .flatten()
             .filter(|e| e.manager.as_deref() != Some(names::FIELD_MANAGER))
             .filter(|e| e.subresource.as_deref() != Some("status"))
-            .filter_map(|e| e.fields_v1.as_ref().map(|f| f.0.clone()))
-            .collect();
+        {
+            if let Some(fields) = &entry.fields_v1 {
+                leaf_paths(&fields.0, &mut String::new(), &mut foreign);
+            }
+        }
+        foreign.sort();
+        foreign.dedup();
         Self {
             applied: meta
                 .annotations
                 .as_ref()
                 .and_then(|a| a.get(names::APPLIED_ANNOTATION))
-                .cloned(),
+                .map(|h| h.as_str().into()),
             store_owners: store_owners(meta.owner_references.as_deref()),
-            foreign,
+            foreign: foreign.into(),
         }
     }
 
     /// Whether the child is what applying `desired` (JSON, unstamped) would make it.
     pub fn holds_applied(&self, desired: &Value) -> bool {
         self.applied.as_deref() == Some(hash_of(desired).as_str())
-            && !self.foreign.iter().any(|fields| overlaps(fields, desired))
+            && !self.foreign.iter().any(|path| overlaps(path, desired))
     }
 
     /// Whether a create-only child is owned by the Stores `desired` names.
@@ -89,36 +102,54 @@ impl Trust {
     }
 }
 
-fn store_owners(refs: Option<&[OwnerReference]>) -> Vec<String> {
-    let mut uids: Vec<String> = refs
+fn store_owners(refs: Option<&[OwnerReference]>) -> Box<[Box<str>]> {
+    let mut uids: Vec<Box<str>> = refs
         .unwrap_or_default()
         .iter()
         .filter(|r| r.kind == names::KIND && r.api_version == names::API_VERSION)
-        .map(|r| r.uid.clone())
+        .map(|r| r.uid.as_str().into())
         .collect();
     uids.sort();
-    uids
+    uids.into()
 }
 
-/// Whether a manager owning `fields` (a fieldsV1 tree) owns anything `desired` sets. Map fields
-/// (`f:`) are followed; list items (`k:`, `v:`, `i:`) under a list we set count as ours
-/// (conservative: the child is applied again); owning a map's existence (`.`) is no value.
-fn overlaps(fields: &Value, desired: &Value) -> bool {
-    let Some(fields) = fields.as_object() else {
-        return false;
+/// Every path from the root of a fieldsV1 tree to one of its leaves (an empty map, or no map),
+/// its keys joined by [`PATH_SEPARATOR`] after `prefix`.
+fn leaf_paths(fields: &Value, prefix: &mut String, out: &mut Vec<Box<str>>) {
+    let Some(map) = fields.as_object().filter(|m| !m.is_empty()) else {
+        if !prefix.is_empty() {
+            out.push(prefix.as_str().into());
+        }
+        return;
     };
-    fields
-        .iter()
-        .any(|(key, sub)| match key.strip_prefix("f:") {
-            Some(name) => match desired.get(name) {
-                None | Some(Value::Null) => false,
-                Some(inner @ Value::Object(_)) => {
-                    sub.as_object().is_none_or(|m| m.is_empty()) || overlaps(sub, inner)
-                }
-                Some(_) => true,
-            },
-            None => key != ".",
-        })
+    for (key, sub) in map {
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push(PATH_SEPARATOR);
+        }
+        prefix.push_str(key);
+        leaf_paths(sub, prefix, out);
+        prefix.truncate(len);
+    }
+}
+
+/// Whether a manager owning the leaf `path` (see [`leaf_paths`]) owns anything `desired` sets.
+/// Map fields (`f:`) are followed; list items (`k:`, `v:`, `i:`) under a list we set count as
+/// ours (conservative: the child is applied again); owning a map's existence (`.`) is no value.
+fn overlaps(path: &str, desired: &Value) -> bool {
+    let mut value = desired;
+    let mut keys = path.split(PATH_SEPARATOR).peekable();
+    while let Some(key) = keys.next() {
+        let Some(name) = key.strip_prefix("f:") else {
+            return key != ".";
+        };
+        match value.get(name) {
+            None | Some(Value::Null) => return false,
+            Some(inner @ Value::Object(_)) if keys.peek().is_some() => value = inner,
+            Some(_) => return true,
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -220,6 +251,38 @@ mod tests {
                 "{taken}"
             );
         }
+    }
+
+    #[test]
+    fn a_fields_tree_is_kept_as_its_leaf_paths_with_the_same_answers() {
+        let fields = json!({
+            "f:metadata": {"f:annotations": {".": {}, "f:x": {}}, "f:labels": {}},
+            "f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"wp\"}": {".": {}}}}}}
+        });
+        let mut paths = Vec::new();
+        leaf_paths(&fields, &mut String::new(), &mut paths);
+        let paths: Vec<&str> = paths.iter().map(|p| &**p).collect();
+        assert_eq!(
+            paths,
+            [
+                "f:metadata\nf:annotations\n.",
+                "f:metadata\nf:annotations\nf:x",
+                "f:metadata\nf:labels",
+                "f:spec\nf:template\nf:spec\nf:containers\nk:{\"name\":\"wp\"}\n."
+            ]
+        );
+        let overlapping = |path: &str| overlaps(path, &desired());
+        // A map's existence, or a key we do not set, is not ours.
+        assert!(!overlapping("f:metadata\nf:annotations\n."));
+        assert!(!overlapping("f:metadata\nf:annotations\nf:x"));
+        assert!(!overlapping("f:status\nf:replicas"));
+        // A map we set owned as a leaf, a scalar, a list we set: ours.
+        assert!(overlapping("f:metadata\nf:labels"));
+        assert!(overlapping("f:metadata\nf:annotations\nf:a"));
+        assert!(overlapping("f:spec\nf:replicas\nf:deeper"));
+        assert!(overlapping(paths[3]));
+        // A list item key under a map we set.
+        assert!(overlapping("f:metadata\nk:odd"));
     }
 
     #[test]

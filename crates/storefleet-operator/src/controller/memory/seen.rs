@@ -105,37 +105,77 @@ pub fn version_of(kind: &str, meta: &ObjectMeta) -> Option<String> {
     Some(format!("fields:{:016x}", hasher.finish()))
 }
 
+/// What the watches recorded of one child (all in one entry: one key per child, one lookup).
+#[derive(Debug, Default)]
+struct Entry {
+    /// Its version (see [`version_of`]), or [`DELETED`]; None: nothing recorded yet.
+    version: Option<Box<str>>,
+    uid: Option<Box<str>>,
+    trust: Option<Trust>,
+    observed: Option<Observed>,
+}
+
+impl Entry {
+    fn is_empty(&self) -> bool {
+        self.version.is_none()
+            && self.uid.is_none()
+            && self.trust.is_none()
+            && self.observed.is_none()
+    }
+
+    /// Whether the object exists as far as the watches know.
+    fn exists(&self) -> bool {
+        self.version.as_deref().is_some_and(|v| v != DELETED)
+    }
+}
+
+/// What a watch event showed of an existing object (see [`Seen::saw_object`]).
+#[derive(Debug)]
+pub struct SeenObject {
+    /// Its version (see [`version_of`]); None: no version to compare.
+    pub version: Option<String>,
+    pub uid: Option<String>,
+    pub trust: Trust,
+    /// What its status says, for the kinds whose status decides a step.
+    pub observed: Option<Observed>,
+}
+
 /// The last version (see [`version_of`]) the watches saw of each labelled child, and, for the
 /// kinds whose status decides a step, what it says.
 #[derive(Debug, Default)]
 pub struct Seen {
-    versions: Mutex<HashMap<ChildKey, String>>,
-    observed: Mutex<HashMap<ChildKey, Observed>>,
-    uids: Mutex<HashMap<ChildKey, String>>,
-    trusts: Mutex<HashMap<ChildKey, Trust>>,
+    entries: Mutex<HashMap<ChildKey, Entry>>,
     /// The kinds watched, and those whose watch has listed every object once.
     kinds: Mutex<(HashSet<String>, HashSet<String>)>,
 }
 
 impl Seen {
-    fn versions(&self) -> MutexGuard<'_, HashMap<ChildKey, String>> {
-        self.versions.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn observed(&self) -> MutexGuard<'_, HashMap<ChildKey, Observed>> {
-        self.observed.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn uids(&self) -> MutexGuard<'_, HashMap<ChildKey, String>> {
-        self.uids.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn trusts(&self) -> MutexGuard<'_, HashMap<ChildKey, Trust>> {
-        self.trusts.lock().unwrap_or_else(PoisonError::into_inner)
+    fn entries(&self) -> MutexGuard<'_, HashMap<ChildKey, Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn kinds(&self) -> MutexGuard<'_, (HashSet<String>, HashSet<String>)> {
         self.kinds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes the entry of `key` (created empty), dropping it when nothing is left in it.
+    fn update(&self, key: ChildKey, change: impl FnOnce(&mut Entry)) {
+        use std::collections::hash_map::Entry as Slot;
+        match self.entries().entry(key) {
+            Slot::Occupied(mut slot) => {
+                change(slot.get_mut());
+                if slot.get().is_empty() {
+                    slot.remove();
+                }
+            }
+            Slot::Vacant(slot) => {
+                let mut entry = Entry::default();
+                change(&mut entry);
+                if !entry.is_empty() {
+                    slot.insert(entry);
+                }
+            }
+        }
     }
 
     /// A watch of `kind` is starting.
@@ -155,9 +195,21 @@ impl Seen {
         kinds.0.is_subset(&kinds.1)
     }
 
+    /// Records a watch event of an existing object: everything it showed at once.
+    pub fn saw_object(&self, key: ChildKey, object: SeenObject) {
+        self.update(key, |e| {
+            e.version = object.version.map(String::into_boxed_str);
+            e.uid = object.uid.map(String::into_boxed_str);
+            e.trust = Some(object.trust);
+            if let Some(observed) = object.observed {
+                e.observed = Some(observed);
+            }
+        });
+    }
+
     /// Records what a watch event's metadata says of our last apply of `key`.
     pub fn saw_trust(&self, key: ChildKey, trust: Trust) {
-        self.trusts().insert(key, trust);
+        self.update(key, |e| e.trust = Some(trust));
     }
 
     /// What the object `key` says of our last apply of it, with its version (see
@@ -166,46 +218,46 @@ impl Seen {
         if !self.complete() {
             return None;
         }
-        let version = self.get(key).filter(|v| v != DELETED)?;
-        self.trusts().get(key).cloned().map(|t| (t, version))
+        let entries = self.entries();
+        let entry = entries.get(key).filter(|e| e.exists())?;
+        let version = entry.version.as_deref()?.to_string();
+        entry.trust.clone().map(|t| (t, version))
     }
 
     /// Records the uid a watch event showed for `key`.
     pub fn saw_uid(&self, key: ChildKey, uid: Option<&str>) {
-        match uid {
-            Some(uid) => {
-                self.uids().insert(key, uid.to_string());
-            }
-            None => {
-                self.uids().remove(&key);
-            }
-        }
+        self.update(key, |e| e.uid = uid.map(Into::into));
     }
 
     /// What the watches know of the object `key`'s identity.
     pub fn identity(&self, key: &ChildKey) -> Identity {
-        match self.get(key).as_deref() {
+        let entries = self.entries();
+        let Some(entry) = entries.get(key) else {
+            return Identity::Unknown;
+        };
+        match entry.version.as_deref() {
             Some(DELETED) => Identity::Gone,
-            Some(_) => self
-                .uids()
-                .get(key)
-                .map_or(Identity::Unknown, |uid| Identity::Uid(uid.clone())),
+            Some(_) => entry
+                .uid
+                .as_deref()
+                .map_or(Identity::Unknown, |uid| Identity::Uid(uid.to_string())),
             None => Identity::Unknown,
         }
     }
 
     /// Records what an observed child's status showed in a watch event.
     pub fn saw_observed(&self, key: ChildKey, observed: Observed) {
-        self.observed().insert(key, observed);
+        self.update(key, |e| e.observed = Some(observed));
     }
 
     /// The step the watch last showed for the workload `key`, if the object is still the one at
     /// `version` (status updates aside).
     pub fn step(&self, key: &ChildKey, version: &str) -> Option<Step> {
-        if self.get(key).as_deref() != Some(version) {
-            return None;
-        }
-        match self.observed().get(key) {
+        let entries = self.entries();
+        let entry = entries
+            .get(key)
+            .filter(|e| e.version.as_deref() == Some(version))?;
+        match &entry.observed {
             Some(Observed::Step(step)) => Some(step.clone()),
             _ => None,
         }
@@ -213,10 +265,8 @@ impl Seen {
 
     /// What the watch last showed of the Job `key`, while it exists.
     pub fn job(&self, key: &ChildKey) -> Option<JobSeen> {
-        if !self.contains(key) {
-            return None;
-        }
-        match self.observed().get(key) {
+        let entries = self.entries();
+        match &entries.get(key).filter(|e| e.exists())?.observed {
             Some(Observed::Job(job)) => Some(job.clone()),
             _ => None,
         }
@@ -226,72 +276,73 @@ impl Seen {
     /// showed (Unknown state: seen, state not yet).
     pub fn jobs(&self, namespace: &str, prefix: &str) -> Vec<(String, Option<JobSeen>)> {
         let mut jobs: Vec<(String, Option<JobSeen>)> = self
-            .names("Job", namespace)
-            .into_iter()
-            .filter(|n| n.starts_with(prefix))
-            .map(|n| {
-                let key = ChildKey::new("Job", Some(namespace), Some(&n));
-                let job = self.job(&key);
-                (n, job)
+            .entries()
+            .iter()
+            .filter(|(k, e)| {
+                k.kind == "Job"
+                    && k.namespace == namespace
+                    && k.name.starts_with(prefix)
+                    && e.exists()
+            })
+            .map(|(k, e)| {
+                let job = match &e.observed {
+                    Some(Observed::Job(job)) => Some(job.clone()),
+                    _ => None,
+                };
+                (k.name.clone(), job)
             })
             .collect();
         jobs.sort_by(|a, b| a.0.cmp(&b.0));
         jobs
     }
 
-    /// Records a watch event.
+    /// Records a watch event: a version, [`DELETED`] (which forgets all but that), or None
+    /// (forgets the object).
     pub fn saw(&self, key: ChildKey, resource_version: Option<&str>) {
-        if resource_version.is_none_or(|v| v == DELETED) {
-            self.observed().remove(&key);
-            self.uids().remove(&key);
-            self.trusts().remove(&key);
-        }
-        let mut seen = self.versions();
-        match resource_version {
-            Some(rv) => {
-                seen.insert(key, rv.to_string());
+        self.update(key, |e| match resource_version {
+            Some(rv) if rv != DELETED => e.version = Some(rv.into()),
+            gone => {
+                *e = Entry {
+                    version: gone.map(Into::into),
+                    ..Entry::default()
+                }
             }
-            None => {
-                seen.remove(&key);
-            }
-        }
+        });
     }
 
     /// What the watches last recorded for `key` (see [`version_of`]).
     pub fn get(&self, key: &ChildKey) -> Option<String> {
-        self.versions().get(key).cloned()
+        self.entries()
+            .get(key)
+            .and_then(|e| e.version.as_deref().map(str::to_string))
     }
 
     /// Whether the watches saw the object `key` (and no delete since, as far as we know).
     pub fn contains(&self, key: &ChildKey) -> bool {
-        self.get(key).is_some_and(|v| v != DELETED)
+        self.entries().get(key).is_some_and(Entry::exists)
     }
 
     /// Whether the watches saw any object of `kind` in `namespace` that still exists.
     pub fn any(&self, kind: &str, namespace: &str) -> bool {
-        self.versions()
+        self.entries()
             .iter()
-            .any(|(k, v)| k.kind == kind && k.namespace == namespace && v != DELETED)
+            .any(|(k, e)| k.kind == kind && k.namespace == namespace && e.exists())
     }
 
     /// The names of the existing objects of `kind` in `namespace` the watches saw.
     pub fn names(&self, kind: &str, namespace: &str) -> Vec<String> {
-        self.versions()
+        self.entries()
             .iter()
-            .filter(|(k, v)| k.kind == kind && k.namespace == namespace && *v != DELETED)
+            .filter(|(k, e)| k.kind == kind && k.namespace == namespace && e.exists())
             .map(|(k, _)| k.name.clone())
             .collect()
     }
 
     /// Forgets everything in `namespace` and the namespace itself (a deleted store).
     pub fn forget_namespace(&self, namespace: &str) {
-        self.observed().retain(|k, _| k.namespace != namespace);
-        self.uids().retain(|k, _| k.namespace != namespace);
-        let kept = |k: &ChildKey| {
+        self.entries().retain(|k, _| {
             k.namespace != namespace && !(k.kind == "Namespace" && k.name == namespace)
-        };
-        self.trusts().retain(|k, _| kept(k));
-        self.versions().retain(|k, _| kept(k));
+        });
     }
 }
 
@@ -425,6 +476,44 @@ mod tests {
         seen.saw(key.clone(), Some("9"));
         seen.forget_namespace("store-a");
         assert_eq!(seen.trust(&key), None, "forgotten with its namespace");
+    }
+
+    #[test]
+    fn one_entry_holds_what_an_event_showed_and_a_deletion_keeps_only_that() {
+        let seen = Seen::default();
+        let key = ChildKey::new("Job", Some("store-a"), Some("setup-1"));
+        let job = JobSeen {
+            state: crate::controller::observe::JobState::Succeeded,
+            owned: true,
+            deleting: false,
+            finished_at: None,
+        };
+        seen.saw_object(
+            key.clone(),
+            SeenObject {
+                version: Some("3".into()),
+                uid: Some("u3".into()),
+                trust: Trust::default(),
+                observed: Some(Observed::Job(job.clone())),
+            },
+        );
+        assert_eq!(seen.identity(&key), Identity::Uid("u3".into()));
+        assert_eq!(seen.job(&key), Some(job.clone()));
+        assert_eq!(
+            seen.jobs("store-a", "setup-"),
+            [("setup-1".into(), Some(job))]
+        );
+        assert_eq!(seen.names("Job", "store-a"), ["setup-1"]);
+        seen.saw(key.clone(), Some(DELETED));
+        assert_eq!(seen.identity(&key), Identity::Gone);
+        assert_eq!(seen.job(&key), None);
+        assert!(seen.names("Job", "store-a").is_empty());
+        seen.saw(key.clone(), None);
+        assert_eq!(seen.identity(&key), Identity::Unknown);
+        assert!(
+            seen.entries().is_empty(),
+            "nothing kept of a forgotten object"
+        );
     }
 
     #[test]
