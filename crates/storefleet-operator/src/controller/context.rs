@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector;
 use storefleet_types::Store;
 
 use crate::config::OperatorConfig;
+use crate::controller::events::Events;
 use crate::controller::memory::{Cached, CachedBy, Memory};
 use crate::controller::routes::RoutedHosts;
 use crate::desired::backup::{PlatformKeys, StoreKey};
@@ -50,7 +50,7 @@ pub struct Context {
     /// The apiserver, as the operator's ServiceAccount.
     pub client: Client,
     /// Publishes events about Stores.
-    pub recorder: Recorder,
+    pub events: Events,
     /// Every Store, from the controller's cache (no API call).
     pub stores: reflector::Store<Store>,
     /// What the controller remembers between passes: memos, what the watches saw, backoffs,
@@ -83,7 +83,7 @@ impl Context {
     /// A context over `client`, reading Stores from `stores` (the controller's cache).
     pub fn new(
         client: Client,
-        recorder: Recorder,
+        events: Events,
         stores: reflector::Store<Store>,
         config: OperatorConfig,
         clock: Arc<dyn Clock>,
@@ -91,7 +91,7 @@ impl Context {
     ) -> Self {
         Self {
             client,
-            recorder,
+            events,
             stores,
             memory: Memory::default(),
             config,

@@ -24,7 +24,8 @@
 //!       │              the setup's versions; a drill due? started,  drills.rs (its own
 //!       │              recorded, its namespace removed              namespace, pure `next`)
 //!       │           ─► assess: timeout, ready, next look (pure)    assess.rs, observe.rs
-//!       │           ─► one status write + events                   report.rs, status.rs (pure)
+//!       │           ─► one status write + events                   report.rs, status.rs (pure),
+//!       │                                                          events.rs (series)
 //!       └─ Cleanup: a drill's namespace, then the store's namespace   cleanup.rs
 //!                   or release the children
 //!  shared by every pass: context.rs (client, Store cache, config, clock) and its memory/
@@ -50,6 +51,7 @@ pub mod data;
 pub mod drills;
 pub mod driver;
 pub mod error;
+pub mod events;
 pub mod memory;
 pub mod observe;
 pub mod report;

@@ -158,7 +158,7 @@ pub async fn publish(
         action: action.into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &store.object_ref(&())).await {
+    if let Err(e) = ctx.events.publish(&event, &store.object_ref(&())).await {
         warn!(store = %store.name_any(), error = %e, "cannot publish event");
     }
 }

@@ -13,7 +13,6 @@ use futures::StreamExt;
 use kube::Client;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, reflector};
 use kube::runtime::watcher::{self, watcher};
 use kube::runtime::{PredicateConfig, WatchStreamExt};
@@ -27,6 +26,7 @@ use crate::config::OperatorConfig;
 use crate::controller::context::{Clock, Context, SystemClock};
 use crate::controller::driver::reconcile;
 use crate::controller::error::{Error, error_policy};
+use crate::controller::events::{Events, Reporter};
 use crate::controller::routes::RoutedHosts;
 use crate::http;
 use crate::metrics::Metrics;
@@ -346,11 +346,11 @@ pub async fn run_controller(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let controller = store_controller(&client);
-    let recorder = Recorder::new(
+    let events = Events::new(
         client.clone(),
         Reporter {
             controller: names::FIELD_MANAGER.into(),
-            instance: Some(identity.to_string()),
+            instance: identity.to_string(),
         },
     );
     let concurrency = config.controller.concurrency;
@@ -371,7 +371,7 @@ pub async fn run_controller(
     let ctx = Arc::new(
         Context::new(
             client.clone(),
-            recorder,
+            events,
             controller.store(),
             config.clone(),
             clock,

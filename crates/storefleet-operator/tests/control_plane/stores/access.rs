@@ -8,24 +8,24 @@ use super::*;
 async fn apply_layer_calls_behave_on_a_real_apiserver() {
     use k8s_openapi::api::core::v1::Namespace;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    use kube::runtime::events::{Recorder, Reporter};
     use storefleet_operator::controller::context::{Context, SystemClock};
+    use storefleet_operator::controller::events::{Events, Reporter};
     use storefleet_operator::controller::requests::{
         self, ApplyError, create_once, get_metadata, is_rejection, ssa,
     };
     let env = env_or_skip!(prepare, config());
     let client = env.operator_client.clone();
     let (reader, _writer) = kube::runtime::reflector::store();
-    let recorder = Recorder::new(
+    let events = Events::new(
         client.clone(),
         Reporter {
             controller: names::FIELD_MANAGER.into(),
-            instance: None,
+            instance: names::FIELD_MANAGER.into(),
         },
     );
     let ctx = Context::new(
         client,
-        recorder,
+        events,
         reader,
         config(),
         std::sync::Arc::new(SystemClock),
@@ -134,6 +134,61 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
         matches!(&err, ApplyError::Apply { object, .. } if object == "Service store-calls/bad")
     );
     assert!(requests::rejection(&err).contains("port"), "{err:?}");
+
+    // Events, as the chart's ServiceAccount: the same event again is one more in its series,
+    // another note is another Event, and a series whose Event is gone starts a new one.
+    let regarding = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(names::API_VERSION.into()),
+        kind: Some(names::KIND.into()),
+        name: Some("calls".into()),
+        uid: Some("uid-calls".into()),
+        ..Default::default()
+    };
+    let event = |note: &str| kube::runtime::events::Event {
+        type_: kube::runtime::events::EventType::Normal,
+        reason: "Ready".into(),
+        note: Some(note.into()),
+        action: "Provision".into(),
+        secondary: None,
+    };
+    let events_api =
+        Api::<k8s_openapi::api::events::v1::Event>::namespaced(env.admin.clone(), "default");
+    let listed = || async {
+        let mut all: Vec<(String, i32)> = events_api
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("calls"))
+            .map(|e| (e.note.unwrap_or_default(), e.series.map_or(1, |s| s.count)))
+            .collect();
+        all.sort();
+        all
+    };
+    for _ in 0..3 {
+        ctx.events
+            .publish(&event("serving"), &regarding)
+            .await
+            .expect("publish");
+    }
+    ctx.events
+        .publish(&event("other"), &regarding)
+        .await
+        .expect("publish");
+    assert_eq!(
+        listed().await,
+        [("other".to_string(), 1), ("serving".to_string(), 3)]
+    );
+    events_api
+        .delete_collection(&Default::default(), &Default::default())
+        .await
+        .expect("delete events");
+    ctx.events
+        .publish(&event("serving"), &regarding)
+        .await
+        .expect("publish again");
+    assert_eq!(listed().await, [("serving".to_string(), 1)], "a new Event");
 }
 
 /// The chart's ValidatingAdmissionPolicy keeps the operator's ServiceAccount in store namespaces:
