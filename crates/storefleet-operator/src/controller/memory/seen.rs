@@ -12,19 +12,33 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::controller::memory::applied::Trust;
 use crate::controller::observe::{JobSeen, Observed, Step};
 
-/// One child object: kind, namespace ("" for cluster-scoped), name.
+/// One child object: kind, namespace ("" for cluster-scoped), name. One is kept for every child
+/// of every store (and again in its store's memo), so the kind, one of a few, is not a copy.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ChildKey {
-    kind: String,
+    kind: &'static str,
     namespace: String,
     name: String,
+}
+
+/// The one copy of a kind's name (the kinds are few: the children's, and what tests make up).
+fn interned(kind: &str) -> &'static str {
+    static KINDS: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut kinds = KINDS.lock().unwrap_or_else(PoisonError::into_inner);
+    let kinds = kinds.get_or_insert_with(HashSet::new);
+    if let Some(known) = kinds.get(kind) {
+        return known;
+    }
+    let new: &'static str = Box::leak(kind.to_string().into_boxed_str());
+    kinds.insert(new);
+    new
 }
 
 impl ChildKey {
     /// The key of an object.
     pub fn new(kind: &str, namespace: Option<&str>, name: Option<&str>) -> Self {
         Self {
-            kind: kind.to_string(),
+            kind: interned(kind),
             namespace: namespace.unwrap_or_default().to_string(),
             name: name.unwrap_or_default().to_string(),
         }
@@ -32,7 +46,7 @@ impl ChildKey {
 
     /// The object's kind.
     pub fn kind(&self) -> &str {
-        &self.kind
+        self.kind
     }
 
     /// The object's name.
@@ -514,6 +528,15 @@ mod tests {
             seen.entries().is_empty(),
             "nothing kept of a forgotten object"
         );
+    }
+
+    #[test]
+    fn keys_share_one_copy_of_each_kind() {
+        let a = ChildKey::new(&String::from("Service"), Some("store-a"), Some("x"));
+        let b = ChildKey::new("Service", Some("store-b"), Some("x"));
+        assert!(std::ptr::eq(a.kind(), b.kind()));
+        assert_eq!(a.kind(), "Service");
+        assert_ne!(ChildKey::new("Secret", Some("store-a"), Some("x")), a);
     }
 
     #[test]
