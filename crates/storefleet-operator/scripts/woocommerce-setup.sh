@@ -48,7 +48,7 @@ wait_for() {
   done
 }
 
-log "waiting for the WordPress files the storefront writes to the shared volume"
+log "waiting for the docroot (the pod's first containers lay it out from the storefront's image)"
 wait_for "wp-config.php in $DOCROOT" 60 test -f "$DOCROOT/wp-config.php"
 log "waiting for the database at $WORDPRESS_DB_HOST"
 wait_for "the database at $WORDPRESS_DB_HOST" 60 wp db query "SELECT 1"
@@ -189,6 +189,10 @@ if ! wp core is-installed >/dev/null 2>&1; then
   mark_ours
 fi
 wp core is-installed || fail "WordPress reports it is not installed"
+# The WordPress running is the storefront image's (copied at the pod's start): after a new image
+# tag it may be newer than the one that last wrote the database. Its database updates, now (a
+# no-op when the database is current).
+wp core update-db >/dev/null || fail "wp core update-db failed"
 # A staging clone: the guard goes in before anything loads the restored shop's plugins.
 [ "${WP_ENVIRONMENT_TYPE:-}" = staging ] && staging_guard
 # The title is user input: passed on stdin, so that a title such as `--exec=...` is never
@@ -196,8 +200,12 @@ wp core is-installed || fail "WordPress reports it is not installed"
 printf '%s' "$STORE_TITLE" | wp option update blogname >/dev/null || fail "could not set the shop title"
 wp rewrite structure '/%postname%/' >/dev/null || fail "could not enable pretty permalinks"
 
-if wp plugin is-installed woocommerce; then
-  log "WooCommerce is already installed"
+installed_woocommerce=$(wp plugin get woocommerce --field=version 2>/dev/null || true)
+if [ -n "$installed_woocommerce" ] && [ -n "${WOOCOMMERCE_VERSION:-}" ] && [ "$installed_woocommerce" != "$WOOCOMMERCE_VERSION" ]; then
+  log "moving WooCommerce from $installed_woocommerce to $WOOCOMMERCE_VERSION"
+  wp plugin install woocommerce --version="$WOOCOMMERCE_VERSION" --force || fail "could not install WooCommerce $WOOCOMMERCE_VERSION"
+elif [ -n "$installed_woocommerce" ]; then
+  log "WooCommerce $installed_woocommerce is already installed"
 elif [ -n "${WOOCOMMERCE_VERSION:-}" ]; then
   log "installing WooCommerce $WOOCOMMERCE_VERSION"
   wp plugin install woocommerce --version="$WOOCOMMERCE_VERSION" || fail "could not install WooCommerce $WOOCOMMERCE_VERSION"
@@ -208,6 +216,9 @@ fi
 wp plugin is-active woocommerce || wp plugin activate woocommerce || fail "could not activate WooCommerce"
 wp plugin is-active woocommerce || fail "WooCommerce is installed but not active"
 log "WooCommerce is active"
+# WooCommerce's own database updates (a newer plugin than the one that last wrote the
+# database), run now instead of queued behind an admin's click.
+wp wc update >/dev/null || fail "WooCommerce's database update (wp wc update) failed"
 [ "${WP_ENVIRONMENT_TYPE:-}" = staging ] && staging_settings
 
 wp theme is-installed "$THEME" || wp theme install "$THEME" || fail "could not install theme $THEME"

@@ -158,6 +158,29 @@ fn pinned_woocommerce_version_is_installed() {
         "{:#?}",
         shop.calls()
     );
+    // Every run brings the database to the code's version, WordPress's then WooCommerce's.
+    assert_eq!(shop.read("db_updates"), "core update-db\nwc update");
+    // A new pinned version (an upgrade): the plugin is replaced, and its updates run again.
+    let out = shop.run(&[("WOOCOMMERCE_VERSION", "10.0.2")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("moving WooCommerce from 9.9.5 to 10.0.2"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        shop.calls()
+            .iter()
+            .any(|c| c == "plugin install woocommerce --version=10.0.2 --force"),
+        "{:#?}",
+        shop.calls()
+    );
+    let updates = shop.read("db_updates");
+    assert_eq!(
+        updates.lines().filter(|l| *l == "wc update").count(),
+        2,
+        "{updates}"
+    );
 }
 
 #[test]

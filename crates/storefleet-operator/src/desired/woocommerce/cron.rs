@@ -55,6 +55,7 @@ pub fn build_cron_job(store: &ValidatedStore, woo: &Woocommerce) -> CronJob {
     };
     let pod = super::setup::wp_cli_pod(
         store,
+        woo,
         container,
         vec![files_volume(), empty_dir(store, "tmp")],
     );

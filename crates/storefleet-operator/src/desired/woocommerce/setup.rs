@@ -14,7 +14,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use storefleet_types::names::{Component, child, secret_keys as keys};
 
-use super::storefront::{WWW_DATA_UID, files_mount, wordpress_env};
+use super::storefront::{
+    WWW_DATA_UID, content_init, core_init, docroot, files_mount, wordpress_env,
+};
 use crate::desired::shop::{files_volume, hashed_name, on_the_storefronts_node};
 use crate::desired::{
     child_meta, container_security, empty_dir, env, env_from_secret, labels, pod_security,
@@ -82,7 +84,12 @@ pub fn setup_parameters(store: &ValidatedStore, woo: &Woocommerce) -> Vec<EnvVar
 /// The name of the setup Job: [`child::SETUP_JOB_PREFIX`] + a hash of its inputs.
 pub fn setup_job_name(store: &ValidatedStore, woo: &Woocommerce) -> String {
     let vars = setup_parameters(store, woo);
-    let mut parts = vec![SCRIPT, woo.images.wp_cli.as_str()];
+    // The storefront's image too: the Job runs the WordPress it brings (`core_init`).
+    let mut parts = vec![
+        SCRIPT,
+        woo.images.wp_cli.as_str(),
+        woo.images.wordpress.as_str(),
+    ];
     for var in &vars {
         parts.push(var.name.as_str());
         parts.push(var.value.as_deref().unwrap_or_default());
@@ -136,6 +143,7 @@ pub fn build_setup_job(store: &ValidatedStore, woo: &Woocommerce) -> Job {
                 }),
                 spec: Some(wp_cli_pod(
                     store,
+                    woo,
                     container,
                     vec![
                         files_volume(),
@@ -162,10 +170,18 @@ pub fn build_setup_job(store: &ValidatedStore, woo: &Woocommerce) -> Job {
 /// ReadWriteOnce): the setup's and the scheduled work's (`cron.rs`).
 pub(super) fn wp_cli_pod(
     store: &ValidatedStore,
-    container: Container,
-    volumes: Vec<Volume>,
+    woo: &Woocommerce,
+    mut container: Container,
+    mut volumes: Vec<Volume>,
 ) -> PodSpec {
+    let (docroot_volume, docroot_mount) = docroot(store);
+    volumes.push(docroot_volume);
+    container
+        .volume_mounts
+        .get_or_insert_default()
+        .insert(0, docroot_mount);
     PodSpec {
+        init_containers: Some(vec![content_init(store, woo), core_init(store, woo)]),
         restart_policy: Some("Never".into()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),

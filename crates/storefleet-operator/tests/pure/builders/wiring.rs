@@ -490,6 +490,153 @@ fn storefront_and_database_volumes() {
     );
 }
 
+/// WordPress core comes from the storefront's image: every pod that runs WordPress has its
+/// docroot in an emptyDir and the files volume's `wp-content` folder mounted in it; the WP-CLI
+/// pods get their core from the storefront's image through its entrypoint, with the
+/// storefront's environment and no other Secret.
+#[test]
+fn wordpress_core_comes_from_the_image_and_the_volume_holds_wp_content_only() {
+    use k8s_openapi::api::core::v1::PodSpec;
+    use storefleet_operator::desired::woocommerce::storefront::{
+        CONTENT, CONTENT_DIR, DOCROOT, DOCROOT_DIR, DOCROOT_ROOT, FILES_ROOT,
+    };
+    let o = objects(&Store::test());
+    let w = woo(&o);
+    let image = w
+        .storefront
+        .deployment
+        .spec
+        .template
+        .spec
+        .as_ref()
+        .expect("pod")
+        .containers[0]
+        .image
+        .clone();
+    let mounts =
+        |c: &k8s_openapi::api::core::v1::Container| -> Vec<(String, String, Option<String>)> {
+            c.volume_mounts
+                .iter()
+                .flatten()
+                .map(|m| (m.name.clone(), m.mount_path.clone(), m.sub_path.clone()))
+                .collect()
+        };
+    let docroot = (
+        "docroot".to_string(),
+        DOCROOT.to_string(),
+        Some(DOCROOT_DIR.to_string()),
+    );
+    let content = (
+        "files".to_string(),
+        CONTENT.to_string(),
+        Some(CONTENT_DIR.to_string()),
+    );
+    let check = |what: &str, pod: &PodSpec, wp_cli: bool| {
+        let volumes = pod.volumes.as_ref().expect("volumes");
+        let scratch = volumes
+            .iter()
+            .find(|v| v.name == "docroot")
+            .expect("docroot");
+        assert!(
+            scratch.empty_dir.is_some(),
+            "{what}: the docroot is an emptyDir"
+        );
+        let main = &pod.containers[0];
+        let main_mounts = mounts(main);
+        assert!(main_mounts.contains(&docroot), "{what}: {main_mounts:?}");
+        assert!(main_mounts.contains(&content), "{what}: {main_mounts:?}");
+        assert!(
+            !main_mounts
+                .iter()
+                .any(|(n, _, sub)| n == "files" && sub.is_none()),
+            "{what}: the whole volume is never the docroot"
+        );
+        let inits = pod.init_containers.as_ref().expect("init containers");
+        // First: the docroot and wp-content on the volume made as www-data (the docroot is
+        // www-data's own folder), before any mount of wp-content.
+        let first = &inits[0];
+        assert_eq!(first.image, image, "{what}");
+        assert_eq!(
+            mounts(first),
+            [
+                ("docroot".to_string(), DOCROOT_ROOT.to_string(), None),
+                ("files".to_string(), FILES_ROOT.to_string(), None)
+            ],
+            "{what}"
+        );
+        let script = first.command.as_ref().expect("command").join(" ");
+        assert!(
+            script.contains(&format!(
+                "mkdir -p {DOCROOT_ROOT}/{DOCROOT_DIR} {FILES_ROOT}/{CONTENT_DIR}"
+            )),
+            "{script}"
+        );
+        if !wp_cli {
+            assert_eq!(
+                inits.len(),
+                1,
+                "{what}: the image's entrypoint does the rest"
+            );
+            return;
+        }
+        // Then the storefront image's entrypoint lays out the docroot.
+        let core = &inits[1];
+        assert_eq!(core.image, image, "{what}");
+        let script = core.command.as_ref().expect("command").join(" ");
+        assert!(
+            script.contains("docker-entrypoint.sh apache2 -v"),
+            "{script}"
+        );
+        assert_eq!(mounts(core), [docroot.clone(), content.clone()], "{what}");
+        let names: Vec<&str> = core.env.iter().flatten().map(|e| e.name.as_str()).collect();
+        assert!(names.contains(&"WORDPRESS_DB_PASSWORD"), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("WORDPRESS_") || *n == "WP_ENVIRONMENT_TYPE"),
+            "{what}: only the storefront's environment: {names:?}"
+        );
+    };
+    check(
+        "storefront",
+        w.storefront
+            .deployment
+            .spec
+            .template
+            .spec
+            .as_ref()
+            .expect("pod"),
+        false,
+    );
+    let setup = w
+        .setup
+        .job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref());
+    check("setup", setup.expect("pod"), true);
+    let cron = w
+        .cron
+        .spec
+        .job_template
+        .spec
+        .as_ref()
+        .and_then(|j| j.template.spec.as_ref());
+    check("cron", cron.expect("pod"), true);
+
+    // Another WordPress image is another setup Job (it runs the new core's database updates).
+    let mut newer = Store::test();
+    newer.spec.versions = Some(storefleet_types::VersionsSpec {
+        wordpress: Some("7.0.4-php8.3-apache".into()),
+        ..Default::default()
+    });
+    let newer = objects(&newer);
+    assert_ne!(
+        woo(&newer).setup.job.metadata.name,
+        w.setup.job.metadata.name
+    );
+}
+
 #[test]
 fn waves_follow_the_apply_order_and_no_pod_runs_before_its_guards() {
     use storefleet_operator::desired::wave::Wave;
