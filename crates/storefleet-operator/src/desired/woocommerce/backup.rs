@@ -1,6 +1,7 @@
 //! What a WooCommerce store puts into its backup, drill and restore pods (`desired/backup/`):
 //! the MariaDB image (`mariadb-dump --single-transaction`, its client for loads), the
-//! storefront's database variables, `wp-content` on the files volume (the docroot), and a
+//! storefront's database variables, the files volume's `wp-content` folder (all the volume
+//! holds of the shop: core comes from the image), and a
 //! drill's check in PHP on the WP-CLI image.
 
 use super::storefront::{WWW_DATA_UID, wordpress_env};
@@ -10,7 +11,8 @@ use crate::desired::backup::{
 };
 use crate::validate::{ValidatedStore, Woocommerce};
 
-/// The docroot as the storefront mounts the files volume.
+/// Where the restore pod mounts the whole files volume (its `wp-content` folder is what the
+/// storefront mounts in its docroot).
 const DOCROOT: &str = "/var/www/html";
 
 /// A WooCommerce store's part of its backup pods.
@@ -24,7 +26,8 @@ pub fn parts(store: &ValidatedStore, woo: &Woocommerce) -> EngineParts {
             .filter(|v| v.name.starts_with("WORDPRESS_DB_"))
             .collect(),
         files: FilesLayout {
-            // The volume is the docroot: restic takes its wp-content.
+            // restic takes the volume's wp-content folder (an old volume's core beside it
+            // is not the shop's: it comes from the image).
             backup_mount: "files",
             backed_up: "files/wp-content",
             restore_mount: DOCROOT,

@@ -50,7 +50,7 @@ pub const FILES_ROOT: &str = "/storefleet/files";
 /// The storefront's objects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StorefrontObjects {
-    /// WordPress files: core, plugins, themes, uploads.
+    /// The shop's files: `wp-content` (plugins, themes, uploads); core comes from the image.
     pub volume: PersistentVolumeClaim,
     /// ClusterIP Service.
     pub service: Service,
