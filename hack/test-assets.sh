@@ -40,7 +40,7 @@ fi
 wp_src="$shared/fixtures/wordpress"
 if [ -f "$wp_src/wp-cli-2.10.0.phar" ]; then
   dir="$cache/wordpress"
-  want=$(stamp "$wp_src"/*)
+  want=$(stamp "$wp_src"/* "$wp_src"/upgrade/* "${BASH_SOURCE[0]}")
   if [ "$(cat "$dir/.stamp" 2>/dev/null || true)" != "$want" ]; then
     rm -rf "$dir" && mkdir -p "$dir"/{wordpress,woocommerce,storefront}
     tar -xJf "$wp_src"/wordpress-*.tar.xz -C "$dir/wordpress"
@@ -48,6 +48,13 @@ if [ -f "$wp_src/wp-cli-2.10.0.phar" ]; then
     tar -xJf "$wp_src"/storefront-*.tar.xz -C "$dir/storefront"
     cp "$wp_src"/wp-cli-*.phar "$dir/wp-cli.phar"
     cp "$wp_src/wp-config-docker.php" "$dir/wp-config-docker.php"
+    cp "$wp_src/docker-entrypoint-apache.sh" "$dir/docker-entrypoint-apache.sh"
+    # The other releases, for upgrades: upgrade/wordpress (7.0.4), upgrade/woocommerce (9.9.5).
+    if [ -d "$wp_src/upgrade" ]; then
+      mkdir -p "$dir"/upgrade/{wordpress,woocommerce}
+      tar -xJf "$wp_src"/upgrade/wordpress-*.tar.xz -C "$dir/upgrade/wordpress"
+      tar -xJf "$wp_src"/upgrade/woocommerce-*.tar.xz -C "$dir/upgrade/woocommerce"
+    fi
     echo "$want" > "$dir/.stamp"
     echo "test-assets: unpacked WordPress, WooCommerce, Storefront and WP-CLI into $dir" >&2
   fi

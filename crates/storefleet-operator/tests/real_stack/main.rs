@@ -11,3 +11,4 @@ mod medusa;
 mod store_keys;
 mod wordpress;
 mod wordpress_backup;
+mod wordpress_upgrade;
