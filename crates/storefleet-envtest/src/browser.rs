@@ -99,6 +99,7 @@ impl Browser {
         let port = crate::ports::free_port().map_err(|e| e.to_string())?;
         let profile =
             std::env::temp_dir().join(format!("storefleet-chromium-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(profile.join("tmp")).map_err(|e| format!("profile: {e}"))?;
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             // Its own process group, so that drop can stop Chromium with it; Chromium's
@@ -106,6 +107,9 @@ impl Browser {
             .process_group(0)
             .env("XDG_CONFIG_HOME", profile.join("config"))
             .env("XDG_CACHE_HOME", profile.join("cache"))
+            // Chromium's own temporary folders (`org.chromium.Chromium.*`) too: they outlive
+            // it in the system's temporary folder otherwise.
+            .env("TMPDIR", profile.join("tmp"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
