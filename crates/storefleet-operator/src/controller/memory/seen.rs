@@ -221,7 +221,9 @@ impl Seen {
         });
     }
 
-    /// Records what a watch event's metadata says of our last apply of `key`.
+    /// Records what a watch event's metadata says of our last apply of `key` (tests; the
+    /// watches record whole events: [`Seen::saw_object`]).
+    #[cfg(test)]
     pub fn saw_trust(&self, key: ChildKey, trust: Trust) {
         self.update(key, |e| e.trust = Some(trust));
     }
@@ -236,11 +238,6 @@ impl Seen {
         let entry = entries.get(key).filter(|e| e.exists())?;
         let version = entry.version.as_deref()?.to_string();
         entry.trust.clone().map(|t| (t, version))
-    }
-
-    /// Records the uid a watch event showed for `key`.
-    pub fn saw_uid(&self, key: ChildKey, uid: Option<&str>) {
-        self.update(key, |e| e.uid = uid.map(Into::into));
     }
 
     /// What the watches know of the object `key`'s identity.
@@ -259,7 +256,9 @@ impl Seen {
         }
     }
 
-    /// Records what an observed child's status showed in a watch event.
+    /// Records what an observed child's status showed in a watch event (tests; the watches
+    /// record whole events: [`Seen::saw_object`]).
+    #[cfg(test)]
     pub fn saw_observed(&self, key: ChildKey, observed: Observed) {
         self.update(key, |e| e.observed = Some(observed));
     }
