@@ -6,7 +6,7 @@
 //! namespace with pods would never go away.
 //!
 //! Per namespace, a test can hold back the pods of a component (`app.kubernetes.io/component`)
-//! and choose what Job pods do ([`JobPods`]) and which termination message a container of a
+//! and choose what Job pods do ([`JobPods`], for all Jobs or for those of a name) and which termination message a container of a
 //! succeeded Job pod leaves (what a kubelet copies from `/dev/termination-log`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -28,6 +28,8 @@ use crate::Error;
 pub const NODE: &str = "envtest-node";
 /// The label whose value names a pod's component.
 pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+/// The label the Job controller gives a Job's pods: the Job's name.
+pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 
 /// What a Job's pods do once bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,6 +49,8 @@ pub enum JobPods {
 struct Policy {
     held: HashSet<String>,
     jobs: JobPods,
+    /// What the pods of Jobs whose names start with a prefix do, over `jobs`.
+    named_jobs: Vec<(String, JobPods)>,
     reports: HashMap<String, String>,
 }
 
@@ -113,6 +117,15 @@ impl Kubelet {
     /// What Job pods in `namespace` do from now on.
     pub fn jobs(&self, namespace: &str, outcome: JobPods) {
         self.update(namespace, |p| p.jobs = outcome);
+    }
+
+    /// What the pods of Jobs in `namespace` whose names start with `prefix` do from now on
+    /// (over [`Kubelet::jobs`]; the Job controller labels its pods with their Job's name).
+    pub fn named_jobs(&self, namespace: &str, prefix: &str, outcome: JobPods) {
+        self.update(namespace, |p| {
+            p.named_jobs.retain(|(other, _)| other != prefix);
+            p.named_jobs.push((prefix.to_string(), outcome));
+        });
     }
 }
 
@@ -252,9 +265,15 @@ async fn handle(client: &Client, policies: &Policies, pod: &Pod) {
         return;
     }
     let held = policy.held.contains(&component);
+    let job = pod.labels().get(JOB_NAME_LABEL).map_or("", String::as_str);
+    let jobs = policy
+        .named_jobs
+        .iter()
+        .find(|(prefix, _)| !job.is_empty() && job.starts_with(prefix.as_str()))
+        .map_or(policy.jobs, |(_, outcome)| *outcome);
     // (phase, ready): a held pod that never ran stays Pending; one that ran stays Running but
     // not ready (a kubelet never moves a pod back to Pending).
-    let (target, ready) = match (held, is_job_pod(pod), policy.jobs) {
+    let (target, ready) = match (held, is_job_pod(pod), jobs) {
         (true, _, _) if phase == "Running" => ("Running", false),
         (true, _, _) => ("Pending", false),
         (false, true, JobPods::Succeed) => ("Succeeded", false),
@@ -283,7 +302,7 @@ async fn handle(client: &Client, policies: &Policies, pod: &Pod) {
             json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}})
         }
         "Failed" => {
-            let code = match policy.jobs {
+            let code = match jobs {
                 JobPods::FailWith(code) => code,
                 _ => 1,
             };

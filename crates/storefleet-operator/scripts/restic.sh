@@ -62,8 +62,10 @@ backup() {
   snapshot=$(sed -n 's/^snapshot \([0-9a-f]*\) saved$/\1/p' "$HOME/backup.log")
   [ -n "$snapshot" ] || { cat "$HOME/backup.log" >&2; fail "restic saved no snapshot"; }
   log "forgetting what the retention does not keep (daily $KEEP_DAILY, weekly $KEEP_WEEKLY, monthly $KEEP_MONTHLY)"
+  # An upgrade's restore point (tag upgrade) is kept whatever the retention: a scheduled backup
+  # during an upgrade must not forget what its rollback would restore.
   restic forget --host "$STORE" --keep-daily "$KEEP_DAILY" --keep-weekly "$KEEP_WEEKLY" \
-    --keep-monthly "$KEEP_MONTHLY" --prune >/dev/null || fail "restic forget failed"
+    --keep-monthly "$KEEP_MONTHLY" --keep-tag upgrade --prune >/dev/null || fail "restic forget failed"
   taken=$(restic snapshots --json "$snapshot" | field time)
   report "$(printf '{"snapshot": "%s", "snapshotTime": "%s", "seconds": %s, "manifest": %s}' \
     "$snapshot" "$taken" "$(($(date +%s) - started))" "$(tr -d '\n' <dump/manifest.json)")"

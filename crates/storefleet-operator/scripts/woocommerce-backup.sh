@@ -5,7 +5,8 @@
 # dump:   mariadb-dump --single-transaction (routines, triggers, events) into $DUMP_DIR, and a
 #         manifest beside it: engine, versions, counts of orders, products and customers, the
 #         dump's sha256 and size, how long the dump took.
-# import: checks the dump against the manifest's checksum, loads it into the store's database,
+# import: checks the dump against the manifest's checksum, drops the shop's tables (those of
+#         WORDPRESS_TABLE_PREFIX), loads the dump into the store's database,
 #         puts the restored wp-content in place, and checks that the counts equal the manifest's.
 # drill:  the same import into a drill's database (the shop's MariaDB image started beside it
 #         in a throwaway namespace) and docroot, then hands the check (woocommerce-drill-check.php)
@@ -96,6 +97,15 @@ import() {
   want=$(manifest_field sha256)
   got=$(sha256sum "$DUMP_DIR/database.sql" | cut -d' ' -f1)
   [ "$want" = "$got" ] || fail "the dump's checksum is $got, the manifest says $want"
+  # The database holds exactly the snapshot: the shop's tables are dropped first (a rollback of
+  # an upgrade restores over tables the newer version added or changed).
+  tables=$(sql "SHOW TABLES" | while IFS= read -r table; do
+    case $table in "$prefix"*) printf '`%s`,' "$table" ;; esac
+  done)
+  if [ -n "$tables" ]; then
+    log "dropping the shop's tables before loading"
+    sql "SET FOREIGN_KEY_CHECKS = 0; DROP TABLE IF EXISTS ${tables%,}" || fail "dropping the shop's tables failed"
+  fi
   log "loading the dump into $WORDPRESS_DB_NAME"
   # shellcheck disable=SC2046 # one option per line, none with spaces
   mariadb $(connection) "$WORDPRESS_DB_NAME" <"$DUMP_DIR/database.sql" || fail "loading the dump failed"

@@ -23,5 +23,6 @@ pub use spec::{
     VersionsSpec,
 };
 pub use status::{
-    BackupRecord, BackupStatus, DrillRun, Phase, RunningVersions, StoreData, StoreStatus, condition,
+    BackupRecord, BackupStatus, DeployedVersions, DrillRun, Phase, RunningVersions, StoreData,
+    StoreStatus, UpgradePhase, UpgradeStatus, condition,
 };

@@ -97,6 +97,93 @@ pub struct StoreStatus {
     /// what the spec asks for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versions: Option<RunningVersions>,
+
+    /// What the store's shop was last set up and verified on: a spec (or operator default) that
+    /// asks for other versions is an upgrade, carried out as one transaction ([`UpgradeStatus`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed: Option<DeployedVersions>,
+
+    /// The store's newest upgrade: in progress, or how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeStatus>,
+}
+
+/// The versions a store's children are built from: every image it runs, by role, and the
+/// WooCommerce version when one is pinned.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedVersions {
+    /// Each image, by role: `wordpress`, `mariadb`, `wpCli` (WooCommerce stores); `medusa`,
+    /// `postgres`, `redis` (Medusa stores).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
+    /// The WooCommerce plugin version asked for, when pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub woocommerce: Option<String>,
+}
+
+/// A store's upgrade from one set of versions to another: a backup first (the restore point),
+/// then the new images and the database updates of the new setup, then a verification that the
+/// shop still sells; a failed check rolls the store back to the old images and, once its
+/// database was touched, to the restore point.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeStatus {
+    /// What the store ran before: what a rollback returns to.
+    pub from: DeployedVersions,
+    /// What the spec asks for.
+    pub to: DeployedVersions,
+    /// Where the upgrade is.
+    pub phase: UpgradePhase,
+    /// When it started (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// When it entered its phase (RFC 3339); a phase that waits too long fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_since: Option<String>,
+    /// The snapshot of the backup taken before the upgrade (none for a store without backups:
+    /// its rollback brings back the old images over the database as the upgrade left it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_point: Option<String>,
+    /// The rollback's restore Job, once it put the restore point back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored: Option<String>,
+    /// The check that failed (a rollback's or an abort's reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_check: Option<String>,
+}
+
+/// Where an upgrade is. The first four are in progress; the rest are how it ended.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum UpgradePhase {
+    /// The pre-upgrade backup runs; nothing has changed yet.
+    #[default]
+    BackingUp,
+    /// The new images roll out and the new setup updates the database.
+    Upgrading,
+    /// The new version's shop is checked as a customer walks it.
+    Verifying,
+    /// A check failed: the old images, the restore point, the old setup, a check again.
+    RollingBack,
+    /// Verified: the store runs the new versions.
+    Succeeded,
+    /// A check failed and the store runs the old versions again, verified. Not tried again
+    /// until the spec asks for other versions or a retry.
+    RolledBack,
+    /// The pre-upgrade backup failed: nothing was changed.
+    Aborted,
+    /// The rollback itself failed: the store needs a human (see the `Upgraded` condition).
+    RollbackFailed,
+}
+
+impl UpgradePhase {
+    /// Whether the upgrade still runs.
+    pub fn in_progress(self) -> bool {
+        matches!(
+            self,
+            Self::BackingUp | Self::Upgrading | Self::Verifying | Self::RollingBack
+        )
+    }
 }
 
 /// The versions a store's shop runs, read by its setup Job from the shop itself. A field the Job
@@ -308,4 +395,7 @@ pub mod condition {
     pub const CHECKOUT_HEALTHY: &str = "CheckoutHealthy";
     /// Medusa: the worker (subscribers, scheduled jobs, workflows) is available.
     pub const WORKER_HEALTHY: &str = "WorkerHealthy";
+    /// The store's newest upgrade (a change of its versions): True once verified, False while
+    /// it runs or when it was rolled back, aborted or failed. Absent before the first upgrade.
+    pub const UPGRADED: &str = "Upgraded";
 }

@@ -4,7 +4,7 @@
 //! and what the newest backup reported (its pod's termination message, read once per Job into
 //! `status.backup.last`). Drills are `drills.rs`'s.
 
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::ResourceExt;
 use serde::Deserialize;
 use storefleet_types::names::{self, Component, child};
@@ -32,8 +32,20 @@ pub fn asked(store: &Store, objects: &StoreObjects) -> Option<Job> {
 /// `manual`, named after the value (so each value is one backup, created once).
 pub fn on_demand(objects: &StoreObjects, value: &str) -> Option<Job> {
     let backup = objects.backup.as_ref()?;
-    let template = backup.cron_job.spec.job_template.clone();
-    let mut spec = template.spec?;
+    let name = hashed_name(&format!("{}-now-", child::BACKUP), &[value]);
+    let mut job = from_template(&backup.cron_job, name, Some("manual"))?;
+    job.metadata.labels.get_or_insert_default().insert(
+        names::labels::COMPONENT.into(),
+        Component::Backup.as_str().into(),
+    );
+    Some(job)
+}
+
+/// A Job `name` from the CronJob `cron_job`'s template (its labels and owners), with its
+/// `REASON` (a backup's snapshot tag) set to `reason` when given. None when the template has no
+/// spec.
+pub fn from_template(cron_job: &CronJob, name: String, reason: Option<&str>) -> Option<Job> {
+    let mut spec = cron_job.spec.job_template.spec.clone()?;
     for container in spec
         .template
         .spec
@@ -41,18 +53,13 @@ pub fn on_demand(objects: &StoreObjects, value: &str) -> Option<Job> {
         .flat_map(|pod| pod.containers.iter_mut())
     {
         for var in container.env.iter_mut().flatten() {
-            if var.name == "REASON" {
-                var.value = Some("manual".into());
+            if let Some(reason) = reason.filter(|_| var.name == "REASON") {
+                var.value = Some(reason.into());
             }
         }
     }
-    let name = hashed_name(&format!("{}-now-", child::BACKUP), &[value]);
-    let mut metadata = backup.cron_job.metadata.clone();
+    let mut metadata = cron_job.metadata.clone();
     metadata.name = Some(name);
-    metadata.labels.get_or_insert_default().insert(
-        storefleet_types::names::labels::COMPONENT.into(),
-        Component::Backup.as_str().into(),
-    );
     Some(Job {
         metadata,
         spec: Some(spec),

@@ -21,16 +21,17 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use storefleet_types::{Store, names};
+use storefleet_types::{DeployedVersions, Store, names};
 use tracing::{Instrument, debug, info, warn};
 
 use crate::controller::admission::{self, Admission};
-use crate::controller::apply::{self, Applied, Refusal};
+use crate::controller::apply::{self, Applied, AppliedChildren, Refusal};
 use crate::controller::assess;
 use crate::controller::backup_keys;
 use crate::controller::backups;
@@ -46,8 +47,10 @@ use crate::controller::reports;
 use crate::controller::status::StatusFacts;
 use crate::controller::status::{Backups, Hibernation, Setup};
 use crate::controller::steps::job::{MIGRATION, RESTORE, SETUP};
-use crate::controller::steps::setup::{self, Gates};
+use crate::controller::steps::setup::{self, Gates, SetupStep};
+use crate::controller::steps::upgrade::{self as upgrade_step, UpgradeStep};
 use crate::controller::sweep::{self, Keep};
+use crate::controller::upgrade;
 use crate::desired::{self, StoreObjects};
 use crate::validate::ValidatedStore;
 
@@ -151,7 +154,9 @@ async fn provision(
         announce_retry(store, validated, ctx).await; //                      client: event
     }
     let (validated, hibernation) = carried_out(validated, &facts); //         no client
-    let validated = validated.as_ref();
+    let begin = begin_upgrade(ctx, store, validated.as_ref(), &mut facts, retry, now).await; // client: event
+    let built = upgrade::carried(validated.as_ref(), &begin); //              no client
+    let validated = built.as_ref();
     let mut objects = desired::build(validated); //                          no client
     backup_keys::attach(ctx, validated, &mut objects).await?; //             client (cached)
     let mut memo = ctx.memory.for_pass(&validated.name, &objects); //         no client
@@ -164,21 +169,8 @@ async fn provision(
         Applied::Refused(refusal) => return refuse(store, validated, ctx, facts, refusal).await,
     };
     facts.volume_sizes = std::mem::take(&mut live.volume_sizes);
-    let gates = Gates {
-        database: &live.database,
-        storefront: &live.storefront,
-        applied: live.rejected.is_none(),
-        retry,
-        asleep: objects.asleep,
-    };
-    let restore_job = objects.backup.as_ref().and_then(|b| b.restore_job.as_ref());
-    let setup = setup::run_setup(ctx, objects.setup_job(), restore_job, gates, &mut facts) // client
-        .await
-        .map_err(Error::Setup)?;
-    if facts.completed_setup.is_some() {
-        // Set up on this data: from now on, losing it is DataLost.
-        facts.data = Some(data::record(facts.data.as_ref(), &live.data));
-    }
+    let at = (retry, now, &begin.build);
+    let (setup, upgrade) = set_up(ctx, store, &objects, &live, at, &mut facts).await?; // client
     let route = exposure(ctx, &mut memo, store, &objects, &facts).await?; // client
     let done = [setup.setup == Setup::Succeeded, live.migrated];
     sweep_unwanted(ctx, store, &objects, &facts, done).await?; //           client
@@ -194,8 +186,91 @@ async fn provision(
     report::finish(store, ctx, facts, assessed.outcome).await?; //          client
     match rejected {
         Some(message) => Err(Error::Rejected(message)),
+        // An upgrade's phases have deadlines: looked at again, whatever the watches show.
+        None if upgrade.running => Ok(Action::requeue(UPGRADE_LOOK)),
         None => Ok(assessed.action),
     }
+}
+
+/// The setup step, then the upgrade's (`steps/upgrade.rs`), on what this pass applied; records
+/// in `facts` what the shop was set up on: its data and the versions `built` (this pass's).
+async fn set_up(
+    ctx: &Context,
+    store: &Store,
+    objects: &StoreObjects,
+    live: &AppliedChildren,
+    (retry, now, built): (bool, Timestamp, &DeployedVersions),
+    facts: &mut StatusFacts,
+) -> Result<(SetupStep, UpgradeStep), Error> {
+    let gates = Gates {
+        database: &live.database,
+        storefront: &live.storefront,
+        applied: live.rejected.is_none(),
+        retry,
+        asleep: objects.asleep,
+    };
+    let restore_job = objects.backup.as_ref().and_then(|b| b.restore_job.as_ref());
+    let setup = setup::run_setup(ctx, objects.setup_job(), restore_job, gates, facts) // client
+        .await
+        .map_err(Error::Setup)?;
+    if facts.completed_setup.is_some() {
+        // Set up on this data: from now on, losing it is DataLost.
+        facts.data = Some(data::record(facts.data.as_ref(), &live.data));
+        // And on these versions: from now on, others are an upgrade.
+        facts.deployed.get_or_insert_with(|| built.clone());
+    }
+    let pass = upgrade_step::Pass {
+        objects,
+        setup: &setup.setup,
+        ready: live.database.is_ready() && live.storefront.is_ready(),
+        retry,
+        now,
+        timeout: Duration::from_secs(ctx.config.provisioning_timeout_seconds),
+    };
+    let upgrade = upgrade_step::drive(ctx, store, pass, facts) //            client (a step)
+        .await
+        .map_err(Error::Setup)?;
+    Ok((setup.with_blocked(upgrade.blocked.clone()), upgrade))
+}
+
+/// How often a store whose upgrade runs is looked at (its Jobs' watches wake it sooner).
+const UPGRADE_LOOK: Duration = Duration::from_secs(30);
+
+/// The store's upgrade as a pass begins (`upgrade.rs`): the versions it builds from, the records
+/// in `facts`; an upgrade that starts now is announced. A retry (the store Failed, or its retry
+/// annotation changed) tries a failed target again.
+async fn begin_upgrade(
+    ctx: &Context,
+    store: &Store,
+    validated: &ValidatedStore,
+    facts: &mut StatusFacts,
+    retry: bool,
+    now: Timestamp,
+) -> upgrade::Begin {
+    let asked = upgrade::asked(validated);
+    let prev_retry = store
+        .status
+        .as_ref()
+        .and_then(|s| s.observed_retry.as_ref());
+    let begin = upgrade::begin(
+        upgrade::Facts {
+            asked: &asked,
+            deployed: facts.deployed.as_ref(),
+            upgrade: facts.upgrade.as_ref(),
+            set_up: facts.completed_setup.is_some(),
+            asleep: validated.hibernate,
+            backups: validated.backup.is_some(),
+            retry: retry || prev_retry != facts.observed_retry.as_ref(),
+        },
+        now,
+    );
+    facts.deployed.clone_from(&begin.deployed);
+    facts.upgrade.clone_from(&begin.upgrade);
+    facts.upgrade_held.clone_from(&begin.held);
+    if let Some(u) = begin.upgrade.as_ref().filter(|_| begin.started) {
+        upgrade_step::announce(ctx, store, u).await;
+    }
+    begin
 }
 
 /// `spec.hibernate` as this pass carries it out: a store asked to sleep before its setup has
@@ -278,7 +353,8 @@ async fn sweep_unwanted(
     };
     let asked = backups::asked(store, objects); //                           no client
     let keep = Keep::store(objects, facts.completed_setup.is_some(), done)
-        .with_asked_backup(asked.as_ref()); //                               no client
+        .with_asked_backup(asked.as_ref())
+        .with_upgrade(facts.upgrade.as_ref()); //                            no client
     sweep::sweep(ctx, &keep).await?; //                                      client
     Ok(())
 }

@@ -62,4 +62,5 @@ pub mod runtime;
 pub mod status;
 pub mod steps;
 pub mod sweep;
+pub mod upgrade;
 pub mod watches;

@@ -8,7 +8,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use storefleet_types::names;
 use storefleet_types::{
-    BackupStatus, Phase, RunningVersions, Store, StoreData, StoreStatus, condition,
+    BackupStatus, DeployedVersions, Phase, RunningVersions, Store, StoreData, StoreStatus,
+    UpgradePhase, UpgradeStatus, condition,
 };
 
 use crate::controller::observe::Step;
@@ -220,6 +221,13 @@ pub struct StatusFacts {
     pub backup: Option<BackupStatus>,
     /// What the shop runs, as the newest successful setup read it.
     pub versions: Option<RunningVersions>,
+    /// What the shop was last set up and verified on.
+    pub deployed: Option<DeployedVersions>,
+    /// The newest upgrade.
+    pub upgrade: Option<UpgradeStatus>,
+    /// Why the versions the spec asks for are not being carried out (not written as such: the
+    /// `Upgraded` condition says it).
+    pub upgrade_held: Option<String>,
 }
 
 impl StatusFacts {
@@ -247,6 +255,9 @@ impl StatusFacts {
             volume_sizes: prev.volume_sizes,
             backup: prev.backup,
             versions: prev.versions,
+            deployed: prev.deployed,
+            upgrade: prev.upgrade,
+            upgrade_held: None,
         }
     }
 }
@@ -284,6 +295,11 @@ pub fn next_status(
         }
         Outcome::Progress(p) => progress_conditions(&mut c, p),
     };
+    upgrade_condition(
+        &mut c,
+        facts.upgrade.as_ref(),
+        facts.upgrade_held.as_deref(),
+    );
     StoreStatus {
         observed_generation: Some(facts.generation),
         phase: Some(outcome.phase()),
@@ -302,6 +318,8 @@ pub fn next_status(
         volume_sizes: facts.volume_sizes,
         backup: facts.backup,
         versions: facts.versions,
+        deployed: facts.deployed,
+        upgrade: facts.upgrade,
     }
 }
 
@@ -370,6 +388,32 @@ fn progress_conditions(c: &mut Conditions<'_>, p: &Progress) -> String {
     }
     day2_conditions(c, p);
     message
+}
+
+/// The `Upgraded` condition: the newest upgrade, and what holds a new one back. Absent before
+/// the first.
+fn upgrade_condition(c: &mut Conditions<'_>, u: Option<&UpgradeStatus>, held: Option<&str>) {
+    let Some(u) = u else {
+        if let Some(held) = held {
+            c.set(condition::UPGRADED, false, "UpgradeHeld", held);
+        }
+        return;
+    };
+    let mut message = crate::controller::upgrade::describe(u);
+    if let Some(held) = held.filter(|_| !u.phase.in_progress()) {
+        message = format!("{message}. {held}");
+    }
+    let (status, reason) = match u.phase {
+        UpgradePhase::BackingUp | UpgradePhase::Upgrading | UpgradePhase::Verifying => {
+            (false, "Upgrading")
+        }
+        UpgradePhase::Succeeded => (true, "Upgraded"),
+        UpgradePhase::RollingBack => (false, "RollingBack"),
+        UpgradePhase::RolledBack => (false, "RolledBack"),
+        UpgradePhase::Aborted => (false, "UpgradeAborted"),
+        UpgradePhase::RollbackFailed => (false, "RollbackFailed"),
+    };
+    c.set(condition::UPGRADED, status, reason, &message);
 }
 
 /// The conditions of a store's recurring runs (none holds `Ready` back) and of Medusa's worker

@@ -16,6 +16,7 @@
 use futures::future::BoxFuture;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use storefleet_types::UpgradeStatus;
 use storefleet_types::names::child;
 
 use crate::controller::children::{ChildKind, KindVisitor, for_each_kind, key_of};
@@ -83,6 +84,19 @@ impl Keep {
             .and_then(|j| j.metadata.name.clone())
             .unwrap_or_default();
         self.steps.push((BACKUP_NOW, name, true));
+        self
+    }
+
+    /// Keeps the Jobs of the store's newest upgrade (`upgrade`): while it runs, every finished
+    /// Job of its steps too; once it ended, no earlier upgrade's.
+    #[must_use]
+    pub fn with_upgrade(mut self, upgrade: Option<&UpgradeStatus>) -> Self {
+        if let Some(u) = upgrade {
+            let ended = !u.phase.in_progress();
+            for (kind, name) in crate::controller::steps::upgrade::jobs(u) {
+                self.steps.push((kind, name, ended));
+            }
+        }
         self
     }
 

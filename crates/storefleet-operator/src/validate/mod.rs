@@ -234,6 +234,9 @@ pub struct ResolvedRestore {
     pub repository: String,
     /// The snapshot (an id or `latest`).
     pub snapshot: String,
+    /// A rollback of the store's failed upgrade to its restore point (`controller/upgrade.rs`),
+    /// not a new store: its setup has no restored shop to adopt.
+    pub rollback: bool,
 }
 
 /// Everything the builders need, resolved and checked.

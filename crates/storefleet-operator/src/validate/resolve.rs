@@ -458,6 +458,7 @@ pub(super) fn backup(
         store: from.store.clone(),
         repository: target.repository(&spec.owner, &from.store),
         snapshot: from.snapshot.clone(),
+        rollback: false,
     });
     Some(ResolvedBackup {
         restore,

@@ -111,6 +111,7 @@ impl Shop<'_> {
             store: self.validated.name.clone(),
             repository: resolved.repository.clone(),
             snapshot: "latest".into(),
+            rollback: false,
         };
         for secret in [
             backup::repository_secret(self.validated, resolved, &password, &bucket),

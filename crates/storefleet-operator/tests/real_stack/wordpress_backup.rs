@@ -173,6 +173,7 @@ fn secrets(shop: &Shop, store: &ObjectStore) -> Vec<Secret> {
         store: shop.validated.name.clone(),
         repository: resolved.repository.clone(),
         snapshot: "latest".into(),
+        rollback: false,
     };
     secrets.push(backup::restore_secret(
         &shop.validated,

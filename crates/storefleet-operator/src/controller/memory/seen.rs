@@ -126,7 +126,8 @@ struct Entry {
     version: Option<Box<str>>,
     uid: Option<Box<str>>,
     trust: Option<Trust>,
-    observed: Option<Observed>,
+    /// Boxed: only workloads and Jobs have one, and the map's every slot would hold its size.
+    observed: Option<Box<Observed>>,
 }
 
 impl Entry {
@@ -216,7 +217,7 @@ impl Seen {
             e.uid = object.uid.map(String::into_boxed_str);
             e.trust = Some(object.trust);
             if let Some(observed) = object.observed {
-                e.observed = Some(observed);
+                e.observed = Some(Box::new(observed));
             }
         });
     }
@@ -260,7 +261,7 @@ impl Seen {
     /// record whole events: [`Seen::saw_object`]).
     #[cfg(test)]
     pub fn saw_observed(&self, key: ChildKey, observed: Observed) {
-        self.update(key, |e| e.observed = Some(observed));
+        self.update(key, |e| e.observed = Some(Box::new(observed)));
     }
 
     /// The step the watch last showed for the workload `key`, if the object is still the one at
@@ -270,7 +271,7 @@ impl Seen {
         let entry = entries
             .get(key)
             .filter(|e| e.version.as_deref() == Some(version))?;
-        match &entry.observed {
+        match entry.observed.as_deref() {
             Some(Observed::Step(step)) => Some(step.clone()),
             _ => None,
         }
@@ -279,7 +280,7 @@ impl Seen {
     /// What the watch last showed of the Job `key`, while it exists.
     pub fn job(&self, key: &ChildKey) -> Option<JobSeen> {
         let entries = self.entries();
-        match &entries.get(key).filter(|e| e.exists())?.observed {
+        match entries.get(key).filter(|e| e.exists())?.observed.as_deref() {
             Some(Observed::Job(job)) => Some(job.clone()),
             _ => None,
         }
@@ -298,7 +299,7 @@ impl Seen {
                     && e.exists()
             })
             .map(|(k, e)| {
-                let job = match &e.observed {
+                let job = match e.observed.as_deref() {
                     Some(Observed::Job(job)) => Some(job.clone()),
                     _ => None,
                 };

@@ -58,6 +58,28 @@ pub const BACKUP_NOW: StepKind = StepKind {
     failed_reason: "BackupFailed",
 };
 
+/// An upgrade's backup before anything changes (`steps/upgrade.rs`): its snapshot is the restore
+/// point.
+pub const UPGRADE_BACKUP: StepKind = StepKind {
+    prefix: "upgrade-backup-",
+    title: "Pre-upgrade backup",
+    failed_reason: "UpgradeBackupFailed",
+};
+
+/// A walk through an upgraded shop (the checkout probe's steps).
+pub const UPGRADE_CHECK: StepKind = StepKind {
+    prefix: "upgrade-check-",
+    title: "Upgrade check",
+    failed_reason: "UpgradeCheckFailed",
+};
+
+/// A walk through a shop rolled back after a failed upgrade.
+pub const ROLLBACK_CHECK: StepKind = StepKind {
+    prefix: "rollback-check-",
+    title: "Rollback check",
+    failed_reason: "RollbackCheckFailed",
+};
+
 /// What decides whether a step's Job may run now.
 #[derive(Debug, Clone)]
 pub struct Gates {

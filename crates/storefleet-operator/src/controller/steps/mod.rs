@@ -13,3 +13,4 @@ pub mod job;
 pub mod migration;
 pub mod restore;
 pub mod setup;
+pub mod upgrade;

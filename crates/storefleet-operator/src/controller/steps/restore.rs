@@ -1,8 +1,9 @@
 //! The restore step of a new store with `spec.restoreFrom`: the restore Job puts the backup's
 //! database and files in place once the database and the storefront are ready, before setup,
 //! once in the store's life (`status.completedRestore`): never again over the shop it became.
-//! Setup waits for it, then adopts the restored shop. The Job's life is the shape every step
-//! shares (`job.rs`).
+//! Setup waits for it, then adopts the restored shop. A rollback of a failed upgrade restores its
+//! restore point the same way (once per upgrade: `status.upgrade.restored`), before the old
+//! version's setup. The Job's life is the shape every step shares (`job.rs`).
 
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
@@ -12,6 +13,7 @@ use crate::controller::observe::Step;
 use crate::controller::requests::ApplyError;
 use crate::controller::status::{Blocked, StatusFacts};
 use crate::controller::steps::job::{self, Gate};
+use crate::controller::upgrade;
 
 /// What the restore step concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +38,7 @@ impl Restore {
 }
 
 /// Runs the restore Job `job` (if the store has one) once `open`; records a success in
-/// `facts.completed_restore`.
+/// `facts.completed_restore`, or a rollback's in `facts.upgrade.restored`.
 pub async fn run_restore(
     ctx: &Context,
     job: Option<&Job>,
@@ -48,19 +50,30 @@ pub async fn run_restore(
         return Ok(Restore::nothing());
     };
     let name = job.name_any();
+    let rollback = upgrade::restoring(facts.upgrade.as_ref()).is_some();
     let gates = job::Gates {
         closed: (!open).then(|| {
             "Waiting for the database and the storefront before restoring the backup".to_string()
         }),
         // Once restored, never again: whatever the Job is named now.
-        done: facts.completed_restore.is_some(),
+        done: match (rollback, &facts.upgrade) {
+            (true, Some(u)) => u.restored.is_some(),
+            _ => facts.completed_restore.is_some(),
+        },
         retry,
     };
     let gate = job::run(ctx, job::RESTORE, job, &gates).await?;
     let restarting = gate.restarting();
     let (step, blocked) = match gate {
         Gate::Done => {
-            facts.completed_restore.get_or_insert(name);
+            match facts.upgrade.as_mut().filter(|_| rollback) {
+                Some(u) => {
+                    u.restored.get_or_insert(name);
+                }
+                None => {
+                    facts.completed_restore.get_or_insert(name);
+                }
+            }
             (Step::Ready, None)
         }
         Gate::Running(m) => (

@@ -42,6 +42,17 @@ impl From<Gate> for SetupStep {
     }
 }
 
+impl SetupStep {
+    /// The step with `blocked` (another step's: a failed rollback) when it has none of its own.
+    #[must_use]
+    pub fn with_blocked(mut self, blocked: Option<Blocked>) -> Self {
+        if self.blocked.is_none() {
+            self.blocked = blocked;
+        }
+        self
+    }
+}
+
 /// The gates the setup waits behind.
 #[derive(Debug, Clone, Copy)]
 pub struct Gates<'a> {

@@ -219,8 +219,14 @@ fn setup_parameters(store: &ValidatedStore) -> Vec<EnvVar> {
         // The server's Service inside the namespace: the test order goes through the Store API.
         env("MEDUSA_URL", format!("http://{}", child::STOREFRONT)),
     ];
-    // A new store restored from a backup (the restore Job ran first): setup adopts that shop.
-    if let Some(restore) = store.backup.as_ref().and_then(|b| b.restore.as_ref()) {
+    // A new store restored from a backup (the restore Job ran first): setup adopts that shop
+    // (a rollback's restore point is the store's own shop already).
+    if let Some(restore) = store
+        .backup
+        .as_ref()
+        .and_then(|b| b.restore.as_ref())
+        .filter(|r| !r.rollback)
+    {
         out.push(env("RESTORED_FROM", restore.store.clone()));
     }
     out

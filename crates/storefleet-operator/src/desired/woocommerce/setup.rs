@@ -74,8 +74,14 @@ pub fn setup_parameters(store: &ValidatedStore, woo: &Woocommerce) -> Vec<EnvVar
     if let Some(version) = &woo.woocommerce_version {
         out.push(env("WOOCOMMERCE_VERSION", version.clone()));
     }
-    // A new store restored from a backup (the restore Job ran first): setup adopts that shop.
-    if let Some(restore) = store.backup.as_ref().and_then(|b| b.restore.as_ref()) {
+    // A new store restored from a backup (the restore Job ran first): setup adopts that shop
+    // (a rollback's restore point is the store's own shop already).
+    if let Some(restore) = store
+        .backup
+        .as_ref()
+        .and_then(|b| b.restore.as_ref())
+        .filter(|r| !r.rollback)
+    {
         out.push(env("RESTORED_FROM", restore.store.clone()));
     }
     out

@@ -15,7 +15,7 @@ use storefleet_operator::desired::backup::{self as backup_objects, keys as backu
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef-platform";
 
-fn backup_config() -> OperatorConfig {
+pub(super) fn backup_config() -> OperatorConfig {
     let mut config = config();
     let yaml = format!(
         "backup:\n  s3: {{endpoint: \"http://203.0.113.10:3900\", bucket: shop-backups, region: garage}}\n  secretsNamespace: {}\n  credentialsSecret: backup-s3\n  keySecret: backup-key\n  egressCidrs: [\"203.0.113.10/32\"]\n  schedule: \"30 2 * * *\"\n",
@@ -25,7 +25,7 @@ fn backup_config() -> OperatorConfig {
     config
 }
 
-async fn platform_secrets(env: &Env) {
+pub(super) async fn platform_secrets(env: &Env) {
     let secrets: Api<Secret> = Api::namespaced(env.admin.clone(), common::RELEASE_NAMESPACE);
     for (name, data) in [
         ("backup-key", vec![("key", KEY.to_vec())]),

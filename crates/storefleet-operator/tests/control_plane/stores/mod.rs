@@ -46,3 +46,4 @@ mod hibernation;
 mod lifecycle;
 mod ownership;
 mod plugin;
+mod upgrade;
