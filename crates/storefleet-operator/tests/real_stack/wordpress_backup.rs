@@ -203,6 +203,16 @@ fn back_up_with_report(
         .spec
         .and_then(|j| j.template.spec)
         .expect("pod");
+    back_up_pod(shop, store, &pod, &[])
+}
+
+/// One backup as the pod `pod` (a backup Job's) runs it, restic's variables changed by `changes`.
+fn back_up_pod(
+    shop: &Shop,
+    store: &ObjectStore,
+    pod: &k8s_openapi::api::core::v1::PodSpec,
+    changes: &[(&str, String)],
+) -> (String, storefleet_types::BackupRecord) {
     let root = folder(shop, "backup");
     let dump_dir = root.join("dump");
     let _ = std::fs::remove_dir_all(&dump_dir);
@@ -219,12 +229,9 @@ fn back_up_with_report(
         &[("DUMP_DIR", dump_dir.display().to_string())],
     );
     assert!(out.status.success(), "dump: {}", text(&out));
-    let out = run_container(
-        shop,
-        &pod.containers[0],
-        &secrets,
-        &[("BACKUP_ROOT", root.display().to_string())],
-    );
+    let mut restic_changes = vec![("BACKUP_ROOT", root.display().to_string())];
+    restic_changes.extend(changes.iter().cloned());
+    let out = run_container(shop, &pod.containers[0], &secrets, &restic_changes);
     assert!(out.status.success(), "restic backup: {}", text(&out));
     let log = text(&out);
     let snapshot = log
@@ -429,6 +436,143 @@ fn snapshots(store: &ObjectStore, shop: &Shop) -> usize {
     let list: Vec<serde_json::Value> =
         serde_json::from_slice(&out.stdout).expect("snapshots as JSON");
     list.len()
+}
+
+/// What an upgrade's rollback does to the data, on the real stack: the pre-upgrade backup (the
+/// upgrade's own Job, tagged `upgrade`) survives a later backup's retention that keeps one
+/// snapshot; the newer version's database changes (a table of its own, its `db_version`, an order
+/// placed meanwhile) are undone by the rollback's restore Job (the store as a rollback builds it:
+/// its own restore point, its tables dropped before the load); the shop sells again.
+#[test]
+fn a_rollback_puts_the_restore_point_back_over_what_the_newer_version_changed() {
+    use storefleet_operator::controller::steps::upgrade::backup_job;
+    use storefleet_operator::controller::upgrade::{self, Begin};
+    use storefleet_types::{UpgradePhase, UpgradeStatus};
+
+    let Some(fixtures) = tier() else {
+        return;
+    };
+    let Some(garage) = backup_tier() else {
+        return;
+    };
+    let store = ObjectStore::start(&garage, "backups").expect("garage");
+    let shop = start_shop_with(&fixtures, shop_store(), &config(&store));
+    let out = shop.setup();
+    assert!(out.status.success(), "setup: {}", text(&out));
+    let before = order(&shop);
+    let db_version = shop.wp(&["option", "get", "db_version"]);
+
+    // The pre-upgrade backup: the upgrade's own Job.
+    let from = upgrade::asked(&shop.validated);
+    let mut to = from.clone();
+    to.images.insert(
+        "wordpress".into(),
+        "docker.io/library/wordpress:7.0.4-php8.3-apache".into(),
+    );
+    let mut u = UpgradeStatus {
+        from: from.clone(),
+        to,
+        phase: UpgradePhase::BackingUp,
+        started_at: Some("2026-12-05T10:00:00Z".into()),
+        ..UpgradeStatus::default()
+    };
+    let job = backup_job(&shop.objects, &u).expect("a store with backups");
+    let pod = job.spec.and_then(|j| j.template.spec).expect("pod");
+    let (restore_point, _) = back_up_pod(&shop, &store, &pod, &[]);
+    // A scheduled backup meanwhile, whose retention keeps one snapshot: the restore point stays.
+    let keep_one = [
+        ("KEEP_DAILY", "1".to_string()),
+        ("KEEP_WEEKLY", "0".to_string()),
+        ("KEEP_MONTHLY", "0".to_string()),
+    ];
+    let (scheduled, _) = back_up_pod(&shop, &store, &pod_of_cron(&shop), &keep_one);
+    assert_ne!(scheduled, restore_point);
+    assert_eq!(
+        snapshots(&store, &shop),
+        2,
+        "the newest daily and the upgrade's restore point (tag upgrade) are kept"
+    );
+
+    // The newer version changed the database: a table of its own, its database version, and a
+    // customer ordered meanwhile (lost with the rollback: the shop is not in maintenance).
+    let newer_table = |shop: &Shop| {
+        shop.wp(&[
+            "eval",
+            "global $wpdb; echo $wpdb->get_var(\"SHOW TABLES LIKE '{$wpdb->prefix}newer\\\\_feature'\");",
+        ])
+    };
+    shop.wp(&[
+        "eval",
+        "global $wpdb; $wpdb->query(\"CREATE TABLE {$wpdb->prefix}newer_feature (id INT PRIMARY KEY)\");",
+    ]);
+    assert_eq!(newer_table(&shop), "wp_newer_feature");
+    shop.wp(&["option", "update", "db_version", "61833"]);
+    let meanwhile = order(&shop);
+
+    // The rollback: the store as it builds it in RollingBack, with its restore point.
+    u.restore_point = Some(restore_point.clone());
+    u.phase = UpgradePhase::RollingBack;
+    let begin = Begin {
+        build: from.clone(),
+        deployed: Some(from),
+        upgrade: Some(u),
+        started: false,
+        held: None,
+    };
+    let rolling_back = upgrade::carried(&shop.validated, &begin);
+    let objects = storefleet_operator::desired::build(&rolling_back);
+    let backup_objects = objects.backup.as_ref().expect("backup objects");
+    let job = backup_objects
+        .restore_job
+        .clone()
+        .expect("the rollback's restore Job");
+    let restore = rolling_back
+        .backup
+        .as_ref()
+        .and_then(|b| b.restore.as_ref())
+        .expect("restore");
+    assert_eq!((restore.store.as_str(), restore.rollback), ("alice", true));
+    let setup_env = serde_json::to_string(&objects.setup_job().spec).expect("json");
+    assert!(
+        !setup_env.contains("RESTORED_FROM"),
+        "the rolled-back shop is the store's own: nothing to adopt"
+    );
+    let log = restore_job(&shop, job, &secrets(&shop, &store), &restore_point)
+        .unwrap_or_else(|e| panic!("restore: {e}"));
+    assert!(log.contains("dropping the shop's tables"), "{log}");
+    assert_eq!(newer_table(&shop), "", "the newer version's table is gone");
+    assert_eq!(shop.wp(&["option", "get", "db_version"]), db_version);
+    assert!(
+        order_exists(&shop, &before),
+        "the orders before the upgrade"
+    );
+    assert!(
+        !order_exists(&shop, &meanwhile),
+        "nothing from after the restore point"
+    );
+
+    // The rolled-back shop sells.
+    let (_php, port) = serve(&shop);
+    let browser = Browser {
+        jar: shop.path().join("cookies"),
+        address: format!("127.0.0.1:{port}"),
+        host: "alice.shop.local".into(),
+    };
+    browser.shop_lists_sample_products(2);
+    let (_, nonce) = browser.payment_methods();
+    let bought = browser.order_with_cash_on_delivery(&nonce);
+    assert!(order_exists(&shop, &bought));
+}
+
+/// The pod of the store's backup CronJob.
+fn pod_of_cron(shop: &Shop) -> k8s_openapi::api::core::v1::PodSpec {
+    let resolved = shop.validated.backup.as_ref().expect("backup");
+    build_backup_cron_job(&shop.validated, resolved, &backup_parts(&shop.validated))
+        .spec
+        .job_template
+        .spec
+        .and_then(|j| j.template.spec)
+        .expect("pod")
 }
 
 #[test]
