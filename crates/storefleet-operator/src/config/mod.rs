@@ -88,6 +88,9 @@ impl std::fmt::Display for ConfigIssue {
     }
 }
 
+/// The WooCommerce release stores install by default (`woocommerceVersion`).
+pub const DEFAULT_WOOCOMMERCE: &str = "10.0.2";
+
 /// The whole configuration of storefleet-operator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -134,6 +137,10 @@ pub struct OperatorConfig {
     pub network: NetworkConfig,
     /// Container images (official images only; tags pinned).
     pub images: Images,
+    /// The WooCommerce plugin version a store installs when its spec pins none (a change is an
+    /// upgrade of every such store). Null installs the newest stable release, so that two stores
+    /// made a day apart may run different versions.
+    pub woocommerce_version: Option<String>,
     /// Backups (restic, one S3-compatible bucket); none when null.
     pub backup: Option<BackupConfig>,
     /// The setup Job.
@@ -165,6 +172,7 @@ impl Default for OperatorConfig {
             allowed_storage_class_names: Vec::new(),
             network: NetworkConfig::default(),
             images: Images::default(),
+            woocommerce_version: Some(DEFAULT_WOOCOMMERCE.into()),
             backup: None,
             setup: SetupConfig::default(),
             cron: CronConfig::default(),

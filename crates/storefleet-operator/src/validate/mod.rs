@@ -28,6 +28,7 @@ mod rules;
 mod tests;
 
 use resolve::Problems;
+pub use resolve::is_plugin_version;
 pub use rules::host_of;
 use rules::{check_sizes, invalid};
 

@@ -320,7 +320,9 @@ pub(super) fn app(spec: &StoreSpec, config: &OperatorConfig, p: &mut Problems) -
             },
             theme: woocommerce_theme(setup_spec.theme, p),
             payment_methods: payment_methods(setup_spec.payment_methods, p),
-            woocommerce_version: versions.woocommerce,
+            woocommerce_version: versions
+                .woocommerce
+                .or_else(|| config.woocommerce_version.clone()),
         }),
         Engine::Medusa => {
             for (field, set) in [
@@ -351,7 +353,8 @@ pub(super) fn app(spec: &StoreSpec, config: &OperatorConfig, p: &mut Problems) -
     }
 }
 
-fn is_plugin_version(v: &str) -> bool {
+/// Whether `v` is a plugin version: two or three dot-separated numbers (`9.3`, `9.3.1`).
+pub fn is_plugin_version(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
     (2..=3).contains(&parts.len())
         && parts

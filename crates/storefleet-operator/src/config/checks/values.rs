@@ -134,6 +134,16 @@ impl OperatorConfig {
                 );
             }
         }
+        if let Some(version) = self
+            .woocommerce_version
+            .as_deref()
+            .filter(|v| !crate::validate::is_plugin_version(v))
+        {
+            c.issue(
+                "woocommerceVersion",
+                format!("{version:?} is not a version like 9.3 or 9.3.1"),
+            );
+        }
         if self.setup.active_deadline_seconds < 60 {
             c.issue("setup.activeDeadlineSeconds", "must be at least 60");
         }
