@@ -236,3 +236,58 @@ async fn a_failed_walk_rolls_back_to_the_old_images_and_the_restore_point_and_is
             .ends_with(&format!(":{NEW_WORDPRESS}"))
     );
 }
+
+#[tokio::test]
+async fn a_medusa_store_without_backups_migrates_on_upgrade_and_rolls_back_its_images_only() {
+    let mut config = config();
+    config.probe.schedule = "0 0 1 1 *".into();
+    let env = env_or_skip!(start, config);
+    env.create(Store::test().with_engine(storefleet_types::Engine::Medusa))
+        .await;
+    env.wait_phase("alice", Phase::Ready).await;
+    let server_image = || async {
+        let deployments: Vec<Deployment> = env.children(NS, "alice").await;
+        deployments
+            .iter()
+            .find(|d| d.name_any() == child::STOREFRONT)
+            .map(|d| image_of(d, "medusa"))
+            .unwrap_or_default()
+    };
+    let old_image = server_image().await;
+
+    // The new image's walk fails at the cart: no restore point, so the rollback brings back
+    // the old images only (and says so by having none).
+    env.cp
+        .kubelet()
+        .named_jobs(NS, "upgrade-check-", JobPods::FailWith(13));
+    env.patch("alice", json!({"spec": {"versions": {"medusa": "0.2.0"}}}))
+        .await;
+    let store = env
+        .wait_condition("alice", "Upgraded", "the rollback", |c| {
+            c.reason == "RolledBack"
+        })
+        .await;
+    let status = store.status.expect("status");
+    let upgrade = status.upgrade.expect("the upgrade's record");
+    assert_eq!(upgrade.restore_point, None, "no backups, no restore point");
+    assert_eq!(upgrade.restored, None);
+    assert!(
+        upgrade
+            .failed_check
+            .as_deref()
+            .is_some_and(|c| c.contains("at cart")),
+        "{upgrade:?}"
+    );
+    assert!(
+        upgrade.to.images["medusa"].ends_with(":0.2.0"),
+        "{upgrade:?}"
+    );
+    assert!(jobs_named(&env, "upgrade-backup-").await.is_empty());
+    assert!(jobs_named(&env, child::RESTORE_JOB_PREFIX).await.is_empty());
+    // The walk ran on the new image's server, which serves only once its migration succeeded.
+    let checks = jobs_named(&env, "upgrade-check-").await;
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].status.as_ref().and_then(|s| s.failed), Some(1));
+    assert_eq!(server_image().await, old_image, "the old image again");
+    assert_eq!(status.phase, Some(Phase::Ready));
+}
