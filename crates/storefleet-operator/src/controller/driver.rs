@@ -186,9 +186,10 @@ async fn provision(
     report::finish(store, ctx, facts, assessed.outcome).await?; //          client
     match rejected {
         Some(message) => Err(Error::Rejected(message)),
-        // An upgrade's phases have deadlines: looked at again, whatever the watches show.
-        None if upgrade.running => Ok(Action::requeue(UPGRADE_LOOK)),
-        None => Ok(assessed.action),
+        None => Ok(match upgrade.look_again {
+            Some(after) => Action::requeue(after),
+            None => assessed.action,
+        }),
     }
 }
 
@@ -232,9 +233,6 @@ async fn set_up(
         .map_err(Error::Setup)?;
     Ok((setup.with_blocked(upgrade.blocked.clone()), upgrade))
 }
-
-/// How often a store whose upgrade runs is looked at (its Jobs' watches wake it sooner).
-const UPGRADE_LOOK: Duration = Duration::from_secs(30);
 
 /// The store's upgrade as a pass begins (`upgrade.rs`): the versions it builds from, the records
 /// in `facts`; an upgrade that starts now is announced. A retry (the store Failed, or its retry

@@ -50,9 +50,16 @@ pub struct Pass<'a> {
 pub struct UpgradeStep {
     /// A failed rollback: the store is Failed until a human acts.
     pub blocked: Option<Blocked>,
-    /// An upgrade still runs: the store looks again soon.
-    pub running: bool,
+    /// When the store looks again whatever the watches show: soon while an upgrade runs (its
+    /// phases have deadlines), at once when one ended in this pass (a spec that moved on
+    /// meanwhile is the next upgrade).
+    pub look_again: Option<Duration>,
 }
+
+/// How often a store whose upgrade runs is looked at (its Jobs' watches wake it sooner).
+const RUNNING_LOOK: Duration = Duration::from_secs(30);
+/// How soon a store whose upgrade just ended is looked at.
+const ENDED_LOOK: Duration = Duration::from_secs(1);
 
 /// Moves the store's upgrade on (if one runs) from what its step shows; records the outcome in
 /// `facts` (`deployed` moves on success) and says each change of phase in an event.
@@ -84,7 +91,13 @@ pub async fn drive(
             reason: "RollbackFailed".into(),
             message: upgrade::describe(&u),
         }),
-        running: u.phase.in_progress(),
+        look_again: if u.phase.in_progress() {
+            Some(RUNNING_LOOK)
+        } else if u.phase != before {
+            Some(ENDED_LOOK)
+        } else {
+            None
+        },
     };
     if u.phase != before {
         announce(ctx, store, &u).await;

@@ -119,11 +119,17 @@ async fn a_store_becomes_ready_with_every_child_admitted() {
     }
     let mut text = format!("{:?}", env.events("alice").await);
     strings(&serde_json::to_value(&status).expect("json"), &mut text);
+    // Names are no secrets: a database named `wordpress` is in every WordPress image's name.
+    let names_only = ["database", "username"];
     for secret in &secrets {
-        for value in secret.data.iter().flat_map(|d| d.values()) {
+        for (key, value) in secret.data.iter().flatten() {
             let value = String::from_utf8_lossy(&value.0);
-            if value.len() >= 8 {
-                assert!(!text.contains(value.as_ref()), "a secret value leaked");
+            if value.len() >= 8 && !names_only.contains(&key.as_str()) {
+                assert!(
+                    !text.contains(value.as_ref()),
+                    "a secret value leaked: {}/{key}",
+                    secret.name_any()
+                );
             }
         }
     }

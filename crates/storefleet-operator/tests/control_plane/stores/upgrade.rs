@@ -49,6 +49,22 @@ async fn ready_store(env: &Env) {
     env.cp.kubelet().report(NS, "restic", SNAPSHOT_REPORT);
 }
 
+/// How long an ended upgrade took, from its record (start to its last phase).
+fn took(u: &storefleet_types::UpgradeStatus) -> String {
+    let at = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|s| s.parse::<k8s_openapi::jiff::Timestamp>().ok())
+    };
+    match (at(&u.started_at), at(&u.phase_since)) {
+        (Some(start), Some(end)) => format!(
+            "{:.1} s from start to {:?} (stand-in kubelet)",
+            end.duration_since(start).as_secs_f64(),
+            u.phase
+        ),
+        _ => "no times recorded".into(),
+    }
+}
+
 async fn ask_for_new_wordpress(env: &Env) {
     env.patch(
         "alice",
@@ -76,6 +92,7 @@ async fn an_upgrade_backs_up_then_moves_the_images_and_is_verified() {
     let status = store.status.expect("status");
     let upgrade = status.upgrade.clone().expect("the upgrade's record");
     assert_eq!(upgrade.phase, UpgradePhase::Succeeded);
+    println!("upgrade: {}", took(&upgrade));
     assert_eq!(
         upgrade.restore_point.as_deref(),
         Some("7c0ffee1"),
@@ -156,6 +173,7 @@ async fn a_failed_walk_rolls_back_to_the_old_images_and_the_restore_point_and_is
     );
     let upgrade = status.upgrade.clone().expect("the upgrade's record");
     assert_eq!(upgrade.phase, UpgradePhase::RolledBack);
+    println!("upgrade rolled back: {}", took(&upgrade));
     assert_eq!(
         status.deployed.as_ref(),
         Some(&upgrade.from),
