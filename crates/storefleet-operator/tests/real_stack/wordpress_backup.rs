@@ -449,16 +449,9 @@ fn a_rollback_puts_the_restore_point_back_over_what_the_newer_version_changed() 
     use storefleet_operator::controller::upgrade::{self, Begin};
     use storefleet_types::{UpgradePhase, UpgradeStatus};
 
-    let Some(fixtures) = tier() else {
+    let Some((_, store, shop)) = set_up_shop() else {
         return;
     };
-    let Some(garage) = backup_tier() else {
-        return;
-    };
-    let store = ObjectStore::start(&garage, "backups").expect("garage");
-    let shop = start_shop_with(&fixtures, shop_store(), &config(&store));
-    let out = shop.setup();
-    assert!(out.status.success(), "setup: {}", text(&out));
     let before = order(&shop);
     let db_version = shop.wp(&["option", "get", "db_version"]);
 
@@ -564,6 +557,18 @@ fn a_rollback_puts_the_restore_point_back_over_what_the_newer_version_changed() 
     assert!(order_exists(&shop, &bought));
 }
 
+/// The WordPress fixtures, an object store and a shop set up with backups to it; None after one
+/// `skipped:` line.
+fn set_up_shop() -> Option<(PathBuf, ObjectStore, Shop)> {
+    let fixtures = tier()?;
+    let garage = backup_tier()?;
+    let store = ObjectStore::start(&garage, "backups").expect("garage");
+    let shop = start_shop_with(&fixtures, shop_store(), &config(&store));
+    let out = shop.setup();
+    assert!(out.status.success(), "setup: {}", text(&out));
+    Some((fixtures, store, shop))
+}
+
 /// The pod of the store's backup CronJob.
 fn pod_of_cron(shop: &Shop) -> k8s_openapi::api::core::v1::PodSpec {
     let resolved = shop.validated.backup.as_ref().expect("backup");
@@ -577,16 +582,9 @@ fn pod_of_cron(shop: &Shop) -> k8s_openapi::api::core::v1::PodSpec {
 
 #[test]
 fn a_backup_restores_the_shop_as_it_was_and_a_corrupt_one_is_refused() {
-    let Some(fixtures) = tier() else {
+    let Some((fixtures, store, shop)) = set_up_shop() else {
         return;
     };
-    let Some(garage) = backup_tier() else {
-        return;
-    };
-    let store = ObjectStore::start(&garage, "backups").expect("garage");
-    let shop = start_shop_with(&fixtures, shop_store(), &config(&store));
-    let out = shop.setup();
-    assert!(out.status.success(), "setup: {}", text(&out));
 
     // Before the backup: an order and a media file.
     let before = order(&shop);
