@@ -36,6 +36,7 @@ use crate::status::StoreStatus;
     printcolumn(name = "Status", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].message"),
     printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "Upgrade", type_ = "string", json_path = ".status.upgrade.phase", priority = 1),
     validation = Rule::new("self.metadata.name.size() <= 40").message("metadata.name must be at most 40 characters: it becomes part of the store's namespace name"),
     validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label that starts with a letter: lower case letters, digits and '-'"),
     validation = Rule::new("!(has(self.spec.ingress) && has(self.spec.gateway))").message("spec: set ingress or gateway, not both: a store is routed by an Ingress or by a Gateway API HTTPRoute"),

@@ -99,7 +99,7 @@ pub struct StoreStatus {
     pub versions: Option<RunningVersions>,
 
     /// What the store's shop was last set up and verified on: a spec (or operator default) that
-    /// asks for other versions is an upgrade, carried out as one transaction ([`UpgradeStatus`]).
+    /// asks for other versions is an upgrade, carried out as one transaction (`upgrade`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployed: Option<DeployedVersions>,
 

@@ -374,8 +374,17 @@ fn crd_names_columns_and_subresources() {
             ("Status", ".status.conditions[?(@.type==\"Ready\")].message"),
             ("URL", ".status.url"),
             ("Age", ".metadata.creationTimestamp"),
+            ("Upgrade", ".status.upgrade.phase"),
         ]
     );
+    let wide: Vec<(&str, Option<i32>)> = version
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| (c.name.as_str(), c.priority))
+        .filter(|(_, p)| p.is_some_and(|p| p > 0))
+        .collect();
+    assert_eq!(wide, [("Upgrade", Some(1))], "shown with -o wide only");
 }
 
 #[test]
