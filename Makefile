@@ -100,9 +100,10 @@ unit: ## every test tier that can run here: the real components beside the repos
 	  HELM=$(HELM) STOREFLEET_SCHEMATHESIS=$(SCHEMATHESIS) RUST_TEST_THREADS=3 $(CARGO) test --workspace --locked --no-fail-fast; \
 	fi
 
-crd: ## regenerate crd/ (and the chart's copy) from the Store types
+crd: ## regenerate crd/ (and the chart's copies) from the Store and StoreRollout types
 	$(OPERATOR) crd > crd/storefleet.io_stores.yaml
-	cp crd/storefleet.io_stores.yaml charts/storefleet/files/storefleet.io_stores.yaml
+	$(OPERATOR) crd --kind storerollout > crd/storefleet.io_storerollouts.yaml
+	cp crd/storefleet.io_stores.yaml crd/storefleet.io_storerollouts.yaml charts/storefleet/files/
 
 render: ## regenerate examples/rendered/ (the golden renders)
 	@for e in $(EXAMPLES); do $(OPERATOR) render -f examples/$$e.yaml --config examples/config/operator-config.yaml > examples/rendered/$$e.yaml; echo "examples/rendered/$$e.yaml"; done
@@ -127,8 +128,8 @@ plugin: ## build kubectl storefleet: dist/kubectl-storefleet-<os>-<arch>.tar.gz 
 	  sed "s/@OS@/$$os/g; s/@ARCH@/$$arch/g; s/@SHA256@/$$sum/; s/@VERSION@/$$version/g" plugins/storefleet.yaml.in > dist/storefleet.yaml; \
 	  echo "$$archive (sha256 $$sum) and dist/storefleet.yaml"
 
-install-crd: ## kubectl apply the Store CRD to the current kube context
-	kubectl apply --server-side -f crd/storefleet.io_stores.yaml
+install-crd: ## kubectl apply the Store and StoreRollout CRDs to the current kube context
+	kubectl apply --server-side -f crd/storefleet.io_stores.yaml -f crd/storefleet.io_storerollouts.yaml
 
 run: install-crd ## run the operator locally against the current kube context
 	$(CARGO) run -p storefleet-operator -- run --leader-election=false --log-format=text --listen 127.0.0.1:8080

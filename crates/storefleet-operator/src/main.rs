@@ -51,8 +51,12 @@ enum Command {
         #[command(flatten)]
         overrides: ConfigOverrides,
     },
-    /// Print the Store CustomResourceDefinition as YAML.
-    Crd,
+    /// Print a CustomResourceDefinition as YAML: Store's, or StoreRollout's.
+    Crd {
+        /// Which kind's.
+        #[arg(long, default_value = "store", value_parser = ["store", "storerollout"])]
+        kind: String,
+    },
     /// Print every object a Store manifest produces, in apply order, without a cluster.
     Render {
         /// The Store manifest (YAML); `-` reads standard input.
@@ -173,7 +177,7 @@ fn run_controller(
 fn run(cli: Cli) -> Result<String, String> {
     match cli.command {
         Command::Run { .. } => Err("run is handled in main".into()),
-        Command::Crd => crd_yaml(),
+        Command::Crd { kind } => crd_yaml(&kind),
         Command::Render {
             file,
             config,
@@ -195,6 +199,10 @@ fn run(cli: Cli) -> Result<String, String> {
     }
 }
 
-fn crd_yaml() -> Result<String, String> {
-    serde_saphyr::to_string(&Store::crd()).map_err(|e| format!("cannot serialize the CRD: {e}"))
+fn crd_yaml(kind: &str) -> Result<String, String> {
+    let crd = match kind {
+        "storerollout" => storefleet_types::StoreRollout::crd(),
+        _ => Store::crd(),
+    };
+    serde_saphyr::to_string(&crd).map_err(|e| format!("cannot serialize the CRD: {e}"))
 }

@@ -22,6 +22,11 @@ pub const FIELD_MANAGER: &str = "storefleet-operator";
 pub const EVENTS_NAMESPACE: &str = "default";
 /// Annotation whose change asks the operator to run a failed setup again.
 pub const RETRY_ANNOTATION: &str = "storefleet.io/retry";
+/// Annotation on a StoreRollout whose new value resumes it once halted (the failures so far are
+/// forgiven: the budget counts those after).
+pub const RESUME_ANNOTATION: &str = "storefleet.io/resume";
+/// Kind of the fleet's rollouts.
+pub const ROLLOUT_KIND: &str = "StoreRollout";
 /// Annotation on a Store asking for a backup now: each new value is one backup (e.g.
 /// `kubectl annotate store shop storefleet.io/backup-now="$(date +%s)" --overwrite`).
 pub const BACKUP_NOW_ANNOTATION: &str = "storefleet.io/backup-now";

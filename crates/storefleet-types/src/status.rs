@@ -106,6 +106,10 @@ pub struct StoreStatus {
     /// The store's newest upgrade: in progress, or how it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeStatus>,
+
+    /// The StoreRollout that admitted the store, and how the store's move to its target goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::RolloutMark>,
 }
 
 /// The versions a store's children are built from: every image it runs, by role, and the
@@ -151,6 +155,9 @@ pub struct UpgradeStatus {
     /// The check that failed (a rollback's or an abort's reason).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_check: Option<String>,
+    /// The StoreRollout whose target this is (none: the store's own spec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<String>,
 }
 
 /// Where an upgrade is. The first four are in progress; the rest are how it ended.
@@ -398,4 +405,6 @@ pub mod condition {
     /// The store's newest upgrade (a change of its versions): True once verified, False while
     /// it runs or when it was rolled back, aborted or failed. Absent before the first upgrade.
     pub const UPGRADED: &str = "Upgraded";
+    /// A StoreRollout stopped admitting stores: more failed than its budget allows.
+    pub const HALTED: &str = "Halted";
 }

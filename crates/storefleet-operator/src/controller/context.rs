@@ -7,7 +7,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::runtime::reflector;
-use storefleet_types::Store;
+use storefleet_types::{Store, StoreRollout};
 
 use crate::config::OperatorConfig;
 use crate::controller::events::Events;
@@ -53,6 +53,8 @@ pub struct Context {
     pub events: Events,
     /// Every Store, from the controller's cache (no API call).
     pub stores: reflector::Store<Store>,
+    /// Every StoreRollout, from a cache (empty until [`Context::with_rollouts`]).
+    pub rollouts: reflector::Store<StoreRollout>,
     /// What the controller remembers between passes: memos, what the watches saw, backoffs,
     /// places under the caps.
     pub memory: Memory,
@@ -93,6 +95,7 @@ impl Context {
             client,
             events,
             stores,
+            rollouts: reflector::store().0,
             memory: Memory::default(),
             config,
             clock,
@@ -101,6 +104,12 @@ impl Context {
             backup_keys: Default::default(),
             store_keys: Default::default(),
         }
+    }
+
+    /// This context, reading the StoreRollouts from `rollouts`.
+    #[must_use]
+    pub fn with_rollouts(self, rollouts: reflector::Store<StoreRollout>) -> Self {
+        Self { rollouts, ..self }
     }
 
     /// This context, reading the cluster's routed hosts from `routes`.

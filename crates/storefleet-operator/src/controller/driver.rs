@@ -43,6 +43,7 @@ use crate::controller::error::Error;
 use crate::controller::memory::Memo;
 use crate::controller::observe::Step;
 use crate::controller::report;
+use crate::controller::rollout::store::{self as rollout_store, Enrolled};
 use crate::controller::reports;
 use crate::controller::status::StatusFacts;
 use crate::controller::status::{Backups, Hibernation, Setup};
@@ -84,13 +85,16 @@ async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Err
     if !ctx.memory.seen().complete() {
         return Err(Error::WatchesListing);
     }
+    // The versions a StoreRollout admitting the store gives it (rollout/store.rs).
+    let rollouts = ctx.rollouts.state();
+    let enrolled = rollout_store::enrolled(&store, &rollouts);
     let validated = if store.metadata.deletion_timestamp.is_some() {
         if !store.has_finalizer() {
             ctx.memory.release(&store.name_any());
         }
         None
     } else {
-        match admission::admit(&store, ctx) {
+        match admission::admit(&enrolled.store, ctx) {
             Admission::Admitted(validated) => Some(*validated),
             Admission::Refused(outcome, action) => {
                 // A store refused after it served (its host taken, its domain or annotations
@@ -109,7 +113,7 @@ async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Err
             }
         }
     };
-    finalized(store, validated.as_ref(), ctx).await
+    finalized(store.clone(), validated.as_ref(), &enrolled, ctx).await
 }
 
 /// kube's finalizer helper around a pass: Apply provisions an admitted store, Cleanup removes
@@ -118,13 +122,14 @@ async fn reconcile_store(store: Arc<Store>, ctx: &Context) -> Result<Action, Err
 async fn finalized(
     store: Arc<Store>,
     validated: Option<&ValidatedStore>,
+    enrolled: &Enrolled<'_>,
     ctx: &Context,
 ) -> Result<Action, Error> {
     let stores: Api<Store> = Api::all(ctx.client.clone());
     let handle = |event| async {
         match (event, validated) {
             (FinalizerEvent::Apply(store), Some(validated)) => {
-                provision(&store, validated, ctx).await
+                provision(&store, validated, enrolled, ctx).await
             }
             (FinalizerEvent::Apply(_), None) => Ok(Action::await_change()),
             (FinalizerEvent::Cleanup(store), _) => Ok(cleanup::cleanup(&store, ctx).await?),
@@ -146,6 +151,7 @@ async fn finalized(
 async fn provision(
     store: &Store,
     validated: &ValidatedStore,
+    enrolled: &Enrolled<'_>,
     ctx: &Context,
 ) -> Result<Action, Error> {
     let now = ctx.clock.now(); //                                            no client
@@ -154,7 +160,8 @@ async fn provision(
         announce_retry(store, validated, ctx).await; //                      client: event
     }
     let (validated, hibernation) = carried_out(validated, &facts); //         no client
-    let begin = begin_upgrade(ctx, store, validated.as_ref(), &mut facts, retry, now).await; // client: event
+    let versions = (validated.as_ref(), enrolled);
+    let begin = begin_upgrade(ctx, store, versions, &mut facts, retry, now).await; // client: event
     let built = upgrade::carried(validated.as_ref(), &begin); //              no client
     let validated = built.as_ref();
     let mut objects = desired::build(validated); //                          no client
@@ -240,12 +247,19 @@ async fn set_up(
 async fn begin_upgrade(
     ctx: &Context,
     store: &Store,
-    validated: &ValidatedStore,
+    (validated, enrolled): (&ValidatedStore, &Enrolled<'_>),
     facts: &mut StatusFacts,
     retry: bool,
     now: Timestamp,
 ) -> upgrade::Begin {
-    let asked = upgrade::asked(validated);
+    let set_up = facts.completed_setup.is_some();
+    let asked = rollout_store::asked(
+        upgrade::asked(validated),
+        enrolled.store.spec.versions.as_ref(),
+        store.spec.engine,
+        facts.deployed.as_ref().filter(|_| set_up),
+    );
+    let rollout = enrolled.rollout.as_ref().map(|(name, _)| name.as_str());
     let prev_retry = store
         .status
         .as_ref()
@@ -259,9 +273,14 @@ async fn begin_upgrade(
             asleep: validated.hibernate,
             backups: validated.backup.is_some(),
             retry: retry || prev_retry != facts.observed_retry.as_ref(),
+            rollout,
         },
         now,
     );
+    facts.rollout = enrolled.rollout.clone().map(|id| {
+        let refused = enrolled.refused.clone();
+        rollout_store::mark(id, refused, &begin, &asked, validated.hibernate)
+    });
     facts.deployed.clone_from(&begin.deployed);
     facts.upgrade.clone_from(&begin.upgrade);
     facts.upgrade_held.clone_from(&begin.held);

@@ -57,6 +57,8 @@ pub mod observe;
 pub mod report;
 pub mod reports;
 pub mod requests;
+pub mod rollout;
+pub mod rollouts;
 pub mod routes;
 pub mod runtime;
 pub mod status;

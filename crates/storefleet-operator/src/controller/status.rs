@@ -228,6 +228,8 @@ pub struct StatusFacts {
     /// Why the versions the spec asks for are not being carried out (not written as such: the
     /// `Upgraded` condition says it).
     pub upgrade_held: Option<String>,
+    /// The store's part in the StoreRollout that admitted it.
+    pub rollout: Option<storefleet_types::RolloutMark>,
 }
 
 impl StatusFacts {
@@ -258,6 +260,7 @@ impl StatusFacts {
             deployed: prev.deployed,
             upgrade: prev.upgrade,
             upgrade_held: None,
+            rollout: prev.rollout,
         }
     }
 }
@@ -320,6 +323,7 @@ pub fn next_status(
         versions: facts.versions,
         deployed: facts.deployed,
         upgrade: facts.upgrade,
+        rollout: facts.rollout,
     }
 }
 
@@ -558,15 +562,32 @@ fn backup_condition(c: &mut Conditions<'_>, runs: &Backups, w: Words) {
     }
 }
 
-struct Conditions<'a> {
+/// Conditions being written: a condition keeps its `lastTransitionTime` while its status stays.
+pub(crate) struct Conditions<'a> {
     prev: &'a [Condition],
     out: Vec<Condition>,
     generation: i64,
     now: Timestamp,
 }
 
-impl Conditions<'_> {
-    fn set(&mut self, type_: &str, status: bool, reason: &str, message: &str) {
+impl<'a> Conditions<'a> {
+    /// None yet, after `prev`, for `generation`.
+    pub(crate) fn after(prev: &'a [Condition], generation: i64, now: Timestamp) -> Self {
+        Self {
+            prev,
+            out: Vec::new(),
+            generation,
+            now,
+        }
+    }
+
+    /// The conditions set.
+    pub(crate) fn into_vec(self) -> Vec<Condition> {
+        self.out
+    }
+
+    /// Sets one condition.
+    pub(crate) fn set(&mut self, type_: &str, status: bool, reason: &str, message: &str) {
         let status = if status { "True" } else { "False" };
         let last_transition_time = self
             .prev

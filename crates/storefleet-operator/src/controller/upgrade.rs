@@ -40,7 +40,8 @@ pub mod role {
     pub const REDIS: &str = "redis";
 }
 
-/// The versions `store` asks for (its spec over the operator's defaults).
+/// The versions `store`'s spec resolves to (over the operator's defaults); what a set-up store
+/// asks for keeps what it runs where its spec pins nothing (`rollout::store::asked`).
 pub fn asked(store: &ValidatedStore) -> DeployedVersions {
     let images = |pairs: [(&str, &String); 3]| {
         pairs
@@ -109,6 +110,8 @@ pub struct Facts<'a> {
     pub backups: bool,
     /// Whether this pass is a retry (`storefleet.io/retry`): a failed target is tried again.
     pub retry: bool,
+    /// The StoreRollout whose target `asked` is (recorded on an upgrade it starts).
+    pub rollout: Option<&'a str>,
 }
 
 /// Which versions a pass builds from, and the records it starts with.
@@ -178,6 +181,7 @@ pub fn begin(facts: Facts<'_>, now: Timestamp) -> Begin {
         phase,
         started_at: Some(now.to_string()),
         phase_since: Some(now.to_string()),
+        rollout: facts.rollout.map(String::from),
         ..UpgradeStatus::default()
     };
     Begin {
