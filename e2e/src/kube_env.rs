@@ -19,6 +19,8 @@ use crate::wait;
 
 /// The committed CRD, as the suite installs it.
 pub const CRD_YAML: &str = include_str!("../../crd/storefleet.io_stores.yaml");
+/// The committed StoreRollout CRD (the operator will not start without it).
+pub const ROLLOUT_CRD_YAML: &str = include_str!("../../crd/storefleet.io_storerollouts.yaml");
 
 /// Field manager of the suite's own writes.
 pub const FIELD_MANAGER: &str = "storefleet-e2e";
@@ -279,10 +281,15 @@ impl Env {
     }
 }
 
-/// Applies the committed CRD (server-side) and waits until it is Established.
+/// Applies the committed CRDs (server-side) and waits until they are Established.
 pub async fn install_crd(client: &Client) -> Result<(), String> {
+    install_one_crd(client, ROLLOUT_CRD_YAML).await?;
+    install_one_crd(client, CRD_YAML).await
+}
+
+async fn install_one_crd(client: &Client, yaml: &str) -> Result<(), String> {
     let crd: CustomResourceDefinition =
-        serde_saphyr::from_str(CRD_YAML).map_err(|e| format!("crd/ does not parse: {e}"))?;
+        serde_saphyr::from_str(yaml).map_err(|e| format!("crd/ does not parse: {e}"))?;
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let name = crd.name_any();
     api.patch(
@@ -293,7 +300,7 @@ pub async fn install_crd(client: &Client) -> Result<(), String> {
     .await
     .map_err(|e| format!("install CRD {name}: {e}"))?;
     wait::until(
-        "the Store CRD to be Established",
+        "the CRD to be Established",
         Duration::from_secs(60),
         Duration::from_secs(1),
         || {

@@ -19,14 +19,14 @@ pub mod status;
 #[cfg(any(test, feature = "testing"))]
 pub mod fixtures;
 
+pub use rollout::{
+    RolloutMark, RolloutPhase, RolloutSelector, RolloutState, RolloutStore, StoreRollout,
+    StoreRolloutSpec, StoreRolloutStatus, WaveSpec, WaveStatus,
+};
 pub use spec::{
     BackupSpec, DeletionPolicy, Engine, GatewaySpec, IngressSpec, PaymentMethod, Plan,
     RestoreFromSpec, RetentionSpec, SetupSpec, StorageSpec, Store, StoreSpec, TlsSpec,
     VersionsSpec,
-};
-pub use rollout::{
-    RolloutMark, RolloutPhase, RolloutSelector, RolloutState, RolloutStore, StoreRollout,
-    StoreRolloutSpec, StoreRolloutStatus, WaveSpec, WaveStatus,
 };
 pub use status::{
     BackupRecord, BackupStatus, DeployedVersions, DrillRun, Phase, RunningVersions, StoreData,

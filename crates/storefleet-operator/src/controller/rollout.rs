@@ -282,7 +282,11 @@ impl Pass<'_> {
     /// Admits stores, ends a verified wave, starts the next: (completed, when to look again).
     fn advance(&mut self) -> (bool, Option<Duration>) {
         loop {
-            let under_way = self.status.waves.last().is_some_and(|w| w.finished_at.is_none());
+            let under_way = self
+                .status
+                .waves
+                .last()
+                .is_some_and(|w| w.finished_at.is_none());
             if under_way {
                 self.admit();
                 if !self.finish_wave() {
@@ -309,7 +313,8 @@ impl Pass<'_> {
             return;
         };
         while moving < limit && (wave.admitted as usize) < wave.stores.len() {
-            self.admitted.push(wave.stores[wave.admitted as usize].clone());
+            self.admitted
+                .push(wave.stores[wave.admitted as usize].clone());
             wave.admitted += 1;
             moving += 1;
         }
@@ -345,7 +350,12 @@ impl Pass<'_> {
 
     /// How long the pause after the last wave still runs.
     fn pause_left(&self) -> Option<Duration> {
-        let at = self.status.next_wave_at.as_deref()?.parse::<Timestamp>().ok()?;
+        let at = self
+            .status
+            .next_wave_at
+            .as_deref()?
+            .parse::<Timestamp>()
+            .ok()?;
         let left = self.now.duration_until(at);
         Duration::try_from(left).ok().filter(|d| !d.is_zero())
     }
@@ -476,12 +486,19 @@ impl Pass<'_> {
             RolloutPhase::Halted => format!(
                 "Halted: {failures} store(s) failed, more than maxFailures ({}): {}; they were rolled back by their own upgrades. Set the {} annotation to a new value to go on",
                 spec.max_failures,
-                s.failed.iter().skip(s.forgiven as usize).map(|f| format!("{} ({})", f.store, f.reason)).collect::<Vec<_>>().join(", "),
+                s.failed
+                    .iter()
+                    .skip(s.forgiven as usize)
+                    .map(|f| format!("{} ({})", f.store, f.reason))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 names::RESUME_ANNOTATION
             ),
             RolloutPhase::Paused => "Paused (spec.paused): no store is admitted".into(),
             RolloutPhase::Progressing => match (s.waves.last(), s.next_wave_at.as_deref()) {
-                (_, Some(at)) => format!("Wave {} verified; the next starts at {at}", s.waves.len()),
+                (_, Some(at)) => {
+                    format!("Wave {} verified; the next starts at {at}", s.waves.len())
+                }
                 (Some(w), None) => format!(
                     "Wave {}/{}: {} of {} store(s) admitted",
                     s.waves.len(),
@@ -520,9 +537,10 @@ impl Pass<'_> {
         s.phase = Some(phase);
         s.target = Some(target_summary(&spec.target));
         s.wave = Some(format!("{}/{}", s.waves.len(), spec.waves.len()));
-        let covered = s.covered.unwrap_or(0).max(count(
-            s.waves.iter().map(|w| w.stores.len()).sum::<usize>(),
-        ));
+        let covered = s
+            .covered
+            .unwrap_or(0)
+            .max(count(s.waves.iter().map(|w| w.stores.len()).sum::<usize>()));
         s.progress = Some(format!("{}/{covered}", s.upgraded.len()));
         s.message = Some(message);
         Decision {

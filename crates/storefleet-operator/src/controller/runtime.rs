@@ -10,15 +10,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::TryStreamExt;
 use kube::Client;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::{self, reflector};
 use kube::runtime::watcher::{self, watcher};
 use kube::runtime::{PredicateConfig, WatchStreamExt};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
-use storefleet_types::Store;
 use storefleet_types::names;
+use storefleet_types::{Store, StoreRollout};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -147,32 +149,44 @@ pub enum RunError {
     /// Another replica took the Lease; this one stops and restarts as standby.
     #[error("lost leadership of Lease {0}")]
     LostLeadership(String),
-    /// The Store CRD is not installed in the cluster.
+    /// A CRD of ours (`stores`, `storerollouts`) is not installed in the cluster.
     #[error(
-        "the Store CRD (stores.{group}) is not installed in this cluster: apply it with `kubectl apply --server-side -f crd/storefleet.io_stores.yaml` (or install the Helm chart, which brings it), then start the operator again"
+        "the {plural}.{group} CRD is not installed in this cluster: apply it with `kubectl apply --server-side -f crd/storefleet.io_{plural}.yaml` (or install the Helm chart, which brings it), then start the operator again"
     , group = names::GROUP)]
-    CrdMissing,
-    /// The Store CRD could not be read.
-    #[error("cannot read the Store CRD's resources: {0}")]
-    CrdUnreadable(#[source] kube::Error),
+    CrdMissing {
+        /// Its plural.
+        plural: &'static str,
+    },
+    /// A CRD of ours could not be read.
+    #[error("cannot read the {plural}.{group} CRD's resources: {source}", group = names::GROUP)]
+    CrdUnreadable {
+        /// Its plural.
+        plural: &'static str,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
 }
 
 /// How long after SIGTERM the operator waits for in-flight reconciles before it exits anyway
 /// (Kubernetes' default grace period is 30 s).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Whether the Store CRD is served: one list of at most one Store. A 404 means it is not
-/// installed (the controller's watch would only retry it forever).
+/// Whether the Store and StoreRollout CRDs are served: one list of at most one object each. A
+/// 404 means one is not installed (the controller's watch would only retry it forever).
 async fn check_crd(client: &Client) -> Result<(), RunError> {
-    let stores: Api<Store> = Api::all(client.clone());
-    match stores
-        .list_metadata(&kube::api::ListParams::default().limit(1))
-        .await
-    {
+    let one = kube::api::ListParams::default().limit(1);
+    let checked = |result: Result<_, kube::Error>, plural| match result {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Err(RunError::CrdMissing),
-        Err(e) => Err(RunError::CrdUnreadable(e)),
-    }
+        Err(kube::Error::Api(status)) if status.code == 404 => Err(RunError::CrdMissing { plural }),
+        Err(source) => Err(RunError::CrdUnreadable { plural, source }),
+    };
+    let stores = Api::<Store>::all(client.clone()).list_metadata(&one).await;
+    checked(stores.map(drop), "stores")?;
+    let rollouts = Api::<StoreRollout>::all(client.clone())
+        .list_metadata(&one)
+        .await;
+    checked(rollouts.map(drop), "storerollouts")
 }
 
 /// Runs the operator until SIGTERM/SIGINT.
@@ -345,7 +359,9 @@ pub async fn run_controller(
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let controller = store_controller(&client);
+    let (poke, pokes) = futures::channel::mpsc::unbounded();
+    let controller = store_controller(&client, poke);
+    let (rollout_reader, rollout_writer) = reflector::store();
     let events = Events::new(
         client.clone(),
         Reporter {
@@ -377,7 +393,8 @@ pub async fn run_controller(
             clock,
             metrics,
         )
-        .with_routes(routes),
+        .with_routes(routes)
+        .with_rollouts(rollout_reader),
     );
     let controller = crate::controller::watches::watch_children(
         controller,
@@ -385,9 +402,16 @@ pub async fn run_controller(
         ctx.memory.seen(),
         gateway_api,
     );
+    let controller = watch_rollouts(
+        controller,
+        &client,
+        ctx.memory.seen().clone(),
+        rollout_writer,
+    );
+    let rollouts = rollout_controller(&client, pokes, &ctx, shutdown.clone());
 
     info!(concurrency, "controller starting");
-    controller
+    let stores = controller
         .with_config(
             controller::Config::default()
                 .concurrency(concurrency)
@@ -412,20 +436,100 @@ pub async fn run_controller(
                 Err(e) => error!(error = %e, "controller error"),
             }
             }
-        })
-        .await;
+        });
+    futures::join!(stores, rollouts);
     info!("controller stopped");
+}
+
+/// The Store controller, also woken by the StoreRollouts: a rollout's status that admits a
+/// store brings a pass of each admitted store still moving (its cache, [`Context::rollouts`], is
+/// this watch's, so the pass sees the admission). Store passes wait until it has listed.
+fn watch_rollouts(
+    controller: Controller<Store>,
+    client: &Client,
+    seen: Arc<crate::controller::memory::Seen>,
+    writer: reflector::store::Writer<StoreRollout>,
+) -> Controller<Store> {
+    const KIND: &str = names::ROLLOUT_KIND;
+    seen.watching(KIND);
+    let events = watcher(
+        Api::<StoreRollout>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .map_ok(move |event| {
+        if matches!(event, watcher::Event::InitDone) {
+            seen.listed(KIND);
+        }
+        event
+    });
+    let rollouts = reflector(writer, events)
+        .default_backoff()
+        .touched_objects();
+    controller.watches_stream(rollouts, |rollout: StoreRollout| {
+        let moving: Vec<ObjectRef<Store>> = rollout
+            .status
+            .iter()
+            .flat_map(|s| {
+                let ended = |name: &String| {
+                    s.upgraded.contains(name)
+                        || s.failed.iter().any(|f| &f.store == name)
+                        || s.skipped.iter().any(|f| &f.store == name)
+                };
+                s.waves
+                    .iter()
+                    .flat_map(|w| w.admitted().iter())
+                    .filter(move |n| !ended(n))
+                    .map(|n| ObjectRef::new(n))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        moving
+    })
+}
+
+/// The StoreRollout controller: its own watch of the rollouts, and a pass whenever a store in a
+/// rollout reports (`pokes`, from the Store watch, after the Store cache took the change).
+fn rollout_controller(
+    client: &Client,
+    pokes: futures::channel::mpsc::UnboundedReceiver<ObjectRef<StoreRollout>>,
+    ctx: &Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> impl std::future::Future<Output = ()> {
+    let rollouts: Api<StoreRollout> = Api::all(client.clone());
+    Controller::new(rollouts, watcher::Config::default())
+        .reconcile_on(pokes)
+        .with_config(controller::Config::default().debounce(DEBOUNCE))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            crate::controller::rollouts::reconcile,
+            crate::controller::rollouts::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "rollout pass failed");
+            }
+        })
 }
 
 /// The Controller on Store: its cache sees every change of a Store; a pass follows only those
 /// its status does not make ([`store_asks`]).
-fn store_controller(client: &Client) -> Controller<Store> {
+fn store_controller(
+    client: &Client,
+    poke: futures::channel::mpsc::UnboundedSender<ObjectRef<StoreRollout>>,
+) -> Controller<Store> {
     let stores: Api<Store> = Api::all(client.clone());
     let (reader, writer) = reflector::store();
     let events = watcher(stores, watcher::Config::default()).modify(slim);
     let trigger = reflector(writer, events)
         .default_backoff()
         .applied_objects()
+        // A store in a rollout reported: its rollout looks (the cache has the change by now).
+        .inspect_ok(move |store: &Store| {
+            if let Some(mark) = store.status.as_ref().and_then(|s| s.rollout.as_ref()) {
+                let _ = poke.unbounded_send(ObjectRef::new(&mark.name));
+            }
+        })
         .predicate_filter(store_asks, PredicateConfig::default());
     Controller::for_stream(trigger, reader)
 }

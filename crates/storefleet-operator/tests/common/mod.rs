@@ -126,8 +126,11 @@ impl Env {
 
     async fn prepare_on(cp: ControlPlane, config: OperatorConfig) -> Self {
         let admin = cp.admin();
-        let crd = serde_json::to_value(Store::crd()).unwrap();
-        cp.apply(&[crd]).await.expect("CRD");
+        let crds = [
+            serde_json::to_value(Store::crd()).unwrap(),
+            serde_json::to_value(storefleet_types::StoreRollout::crd()).unwrap(),
+        ];
+        cp.apply(&crds).await.expect("CRDs");
         wait_for_crd(&admin).await;
         cp.ensure_namespace(RELEASE_NAMESPACE)
             .await
@@ -468,6 +471,14 @@ impl Drop for Env {
 async fn wait_for_crd(client: &Client) {
     let api: Api<Store> = Api::all(client.clone());
     eventually("the Store CRD is served", || async {
+        api.list(&ListParams::default().limit(1))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    let api: Api<storefleet_types::StoreRollout> = Api::all(client.clone());
+    eventually("the StoreRollout CRD is served", || async {
         api.list(&ListParams::default().limit(1))
             .await
             .ok()

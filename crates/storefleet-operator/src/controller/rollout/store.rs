@@ -119,7 +119,12 @@ pub fn asked(
         return validated_asks;
     };
     let pinned: Vec<&str> = spec
-        .map(|v| engine_versions(v, engine).into_iter().map(|(f, _)| f).collect())
+        .map(|v| {
+            engine_versions(v, engine)
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect()
+        })
         .unwrap_or_default();
     let mut out = validated_asks;
     for (role, image) in &mut out.images {
@@ -164,7 +169,10 @@ pub fn mark(
             Some("waits for the upgrade under way to end".into()),
         )
     } else if begin.deployed.as_ref() == Some(asked) {
-        (RolloutState::Upgraded, Some("already ran the target".into()))
+        (
+            RolloutState::Upgraded,
+            Some("already ran the target".into()),
+        )
     } else if let Some(held) = begin.held.as_ref().filter(|_| !asleep) {
         (RolloutState::Failed, Some(held.clone()))
     } else {
@@ -195,6 +203,146 @@ fn major(tag: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use storefleet_types::UpgradePhase;
+
+    fn deployed(pairs: &[(&str, &str)], woocommerce: Option<&str>) -> DeployedVersions {
+        DeployedVersions {
+            images: pairs
+                .iter()
+                .map(|(r, i)| ((*r).to_string(), (*i).to_string()))
+                .collect(),
+            woocommerce: woocommerce.map(String::from),
+        }
+    }
+
+    #[test]
+    fn the_target_fills_what_the_spec_does_not_pin_and_never_moves_a_database_major() {
+        let mut store = Store::test();
+        store.spec.versions = Some(VersionsSpec {
+            wordpress: Some("6.8.3-php8.3-apache".into()),
+            ..VersionsSpec::default()
+        });
+        let target = VersionsSpec {
+            wordpress: Some("7.0.4-php8.3-apache".into()),
+            woocommerce: Some("10.0.2".into()),
+            mariadb: Some("11.8.2".into()),
+            medusa: Some("2.9.0".into()),
+            ..VersionsSpec::default()
+        };
+        let running = deployed(&[(role::MARIADB, "mariadb:11.4.5")], None);
+        let moved = with_target(&store, &target, Some(&running)).expect("same major");
+        let v = moved.spec.versions.expect("versions");
+        assert_eq!(
+            v.wordpress.as_deref(),
+            Some("6.8.3-php8.3-apache"),
+            "the spec's pin wins"
+        );
+        assert_eq!(v.woocommerce.as_deref(), Some("10.0.2"));
+        assert_eq!(v.mariadb.as_deref(), Some("11.8.2"));
+        assert_eq!(v.medusa, None, "another engine's version is not taken");
+
+        let running = deployed(&[(role::MARIADB, "registry:5000/mariadb:10.11")], None);
+        let err = with_target(&store, &target, Some(&running)).expect_err("another major");
+        assert!(err.contains("major"), "{err}");
+    }
+
+    #[test]
+    fn a_set_up_store_keeps_what_it_runs_where_nothing_pins_a_version() {
+        let defaults = deployed(
+            &[
+                (role::WORDPRESS, "wordpress:7.0.4"),
+                (role::MARIADB, "mariadb:11.4"),
+            ],
+            Some("10.0.2"),
+        );
+        let running = deployed(
+            &[
+                (role::WORDPRESS, "wordpress:6.8.3"),
+                (role::MARIADB, "mariadb:11.4"),
+            ],
+            Some("9.9.5"),
+        );
+        // A new store: the defaults.
+        assert_eq!(
+            asked(defaults.clone(), None, Engine::Woocommerce, None),
+            defaults
+        );
+        // A running store: what it runs, though the operator's defaults moved.
+        assert_eq!(
+            asked(defaults.clone(), None, Engine::Woocommerce, Some(&running)),
+            running
+        );
+        // Its spec (or a rollout admitting it) pins WordPress: that moves, the rest stays.
+        let pins = VersionsSpec {
+            wordpress: Some("7.0.4".into()),
+            ..VersionsSpec::default()
+        };
+        let out = asked(defaults, Some(&pins), Engine::Woocommerce, Some(&running));
+        assert_eq!(out.images[role::WORDPRESS], "wordpress:7.0.4");
+        assert_eq!(out.woocommerce.as_deref(), Some("9.9.5"));
+    }
+
+    #[test]
+    fn the_mark_follows_the_upgrade_the_rollout_started() {
+        let id = || ("wp7".to_string(), Some("r-1".to_string()));
+        let old = deployed(&[(role::WORDPRESS, "wordpress:6.8.3")], None);
+        let new = deployed(&[(role::WORDPRESS, "wordpress:7.0.4")], None);
+        let upgrade = |phase, rollout: Option<&str>| UpgradeStatus {
+            from: old.clone(),
+            to: new.clone(),
+            phase,
+            rollout: rollout.map(String::from),
+            failed_check: Some("cart: exit 13".into()),
+            ..UpgradeStatus::default()
+        };
+        let begin =
+            |u: Option<UpgradeStatus>, deployed: &DeployedVersions, held: Option<&str>| Begin {
+                build: deployed.clone(),
+                deployed: Some(deployed.clone()),
+                upgrade: u,
+                started: false,
+                held: held.map(String::from),
+            };
+        let state = |b: &Begin, asleep| mark(id(), None, b, &new, asleep).state;
+        let running = begin(
+            Some(upgrade(UpgradePhase::Verifying, Some("wp7"))),
+            &old,
+            None,
+        );
+        assert_eq!(state(&running, false), RolloutState::Upgrading);
+        let done = begin(
+            Some(upgrade(UpgradePhase::Succeeded, Some("wp7"))),
+            &new,
+            None,
+        );
+        assert_eq!(state(&done, false), RolloutState::Upgraded);
+        let failed = begin(
+            Some(upgrade(UpgradePhase::RolledBack, Some("wp7"))),
+            &old,
+            None,
+        );
+        let m = mark(id(), None, &failed, &new, false);
+        assert_eq!(m.state, RolloutState::Failed);
+        assert!(
+            m.message.as_deref().unwrap_or_default().contains("cart"),
+            "{m:?}"
+        );
+        // Another upgrade (its spec's) under way: the rollout's waits.
+        let other = begin(Some(upgrade(UpgradePhase::Upgrading, None)), &old, None);
+        assert_eq!(state(&other, false), RolloutState::Pending);
+        // Already there.
+        assert_eq!(
+            state(&begin(None, &new, None), false),
+            RolloutState::Upgraded
+        );
+        // Held: asleep waits; a target that failed before (its own spec's) is a failure.
+        let held = begin(None, &old, Some("held"));
+        assert_eq!(state(&held, true), RolloutState::Pending);
+        assert_eq!(state(&held, false), RolloutState::Failed);
+        // Refused (a database major): failed at once.
+        let refused = mark(id(), Some("major".into()), &held, &new, false);
+        assert_eq!(refused.state, RolloutState::Failed);
+    }
 
     #[test]
     fn a_tag_and_its_major() {

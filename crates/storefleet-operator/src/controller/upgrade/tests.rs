@@ -50,6 +50,7 @@ fn facts<'a>(
         asleep: false,
         backups: true,
         retry: false,
+        rollout: None,
     }
 }
 
