@@ -420,25 +420,30 @@ pub async fn run_controller(
         .graceful_shutdown_on(shutdown)
         .run(reconcile, policy, ctx.clone())
         .for_each(|result| {
-            let ctx = ctx.clone();
-            async move {
-            match result {
-                Ok((object, _)) => tracing::trace!(store = %object.name, "reconcile done"),
-                Err(controller::Error::ReconcilerFailed(e, object)) => {
-                    tracing::debug!(store = %object.name, error = %e, "reconcile failed")
-                }
-                // A labelled child whose Store is gone (a retained store's objects): nothing to do.
-                // Counted, never logged as an error.
-                Err(controller::Error::ObjectNotFound(object)) => {
-                    ctx.metrics.orphan_event();
-                    tracing::trace!(store = %object.name, "event for a store that does not exist")
-                }
-                Err(e) => error!(error = %e, "controller error"),
-            }
-            }
+            outcome(&ctx.metrics, result);
+            async {}
         });
     futures::join!(stores, rollouts);
     info!("controller stopped");
+}
+
+type PassResult = Result<(ObjectRef<Store>, Action), controller::Error<Error, watcher::Error>>;
+
+/// What the Store controller's loop does with a pass's result: logs it, counts an orphan.
+fn outcome(metrics: &Metrics, result: PassResult) {
+    match result {
+        Ok((object, _)) => tracing::trace!(store = %object.name, "reconcile done"),
+        Err(controller::Error::ReconcilerFailed(e, object)) => {
+            tracing::debug!(store = %object.name, error = %e, "reconcile failed")
+        }
+        // A labelled child whose Store is gone (a retained store's objects): nothing to do.
+        // Counted, never logged as an error.
+        Err(controller::Error::ObjectNotFound(object)) => {
+            metrics.orphan_event();
+            tracing::trace!(store = %object.name, "event for a store that does not exist")
+        }
+        Err(e) => error!(error = %e, "controller error"),
+    }
 }
 
 /// The Store controller, also woken by the StoreRollouts: a rollout's status that admits a

@@ -211,6 +211,15 @@ impl Env {
         }
     }
 
+    /// Stops the operator at once, as SIGKILL would: its work is dropped wherever it is, with
+    /// no graceful shutdown.
+    pub async fn kill_operator(&mut self) {
+        if let Some(op) = self.operator.take() {
+            op.task.abort();
+            let _ = op.task.await;
+        }
+    }
+
     /// The running operator's metrics.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.operator

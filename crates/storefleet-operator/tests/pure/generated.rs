@@ -45,6 +45,11 @@ fn check_golden(path: &Path, actual: &str) {
 fn crd_file_matches_the_types() {
     let yaml = serde_saphyr::to_string(&Store::crd()).expect("crd serializes");
     check_golden(&repo_root().join("crd/storefleet.io_stores.yaml"), &yaml);
+    let yaml = serde_saphyr::to_string(&storefleet_types::StoreRollout::crd()).expect("crd");
+    check_golden(
+        &repo_root().join("crd/storefleet.io_storerollouts.yaml"),
+        &yaml,
+    );
 }
 
 /// Formats the apiserver knows; any other one draws a warning on every apply of the CRD.
@@ -84,9 +89,13 @@ fn formats(v: &serde_json::Value, out: &mut Vec<String>) {
 
 #[test]
 fn the_crd_uses_only_formats_kubernetes_knows() {
-    let crd = serde_json::to_value(Store::crd()).expect("crd");
     let mut found = Vec::new();
-    formats(&crd["spec"]["versions"], &mut found);
+    for crd in [
+        serde_json::to_value(Store::crd()).expect("crd"),
+        serde_json::to_value(storefleet_types::StoreRollout::crd()).expect("crd"),
+    ] {
+        formats(&crd["spec"]["versions"], &mut found);
+    }
     let unknown: Vec<_> = found
         .iter()
         .filter(|f| !KUBERNETES_FORMATS.contains(&f.as_str()))
@@ -262,11 +271,15 @@ fn cli_render_rejects_bad_input_with_the_reason() {
 
 #[test]
 fn cli_crd_matches_the_committed_file() {
-    let out = cli(&["crd"]);
-    assert!(out.status.success());
-    let committed = std::fs::read_to_string(repo_root().join("crd/storefleet.io_stores.yaml"))
-        .expect("crd file");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+    for (kind, file) in [
+        ("store", "crd/storefleet.io_stores.yaml"),
+        ("storerollout", "crd/storefleet.io_storerollouts.yaml"),
+    ] {
+        let out = cli(&["crd", "--kind", kind]);
+        assert!(out.status.success());
+        let committed = std::fs::read_to_string(repo_root().join(file)).expect("crd file");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), committed, "{file}");
+    }
 }
 
 /// `render` is as strict as `kubectl apply` with strict field validation: a misspelled field,

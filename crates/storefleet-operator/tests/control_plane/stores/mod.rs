@@ -46,4 +46,5 @@ mod hibernation;
 mod lifecycle;
 mod ownership;
 mod plugin;
+mod rollout;
 mod upgrade;
