@@ -54,14 +54,23 @@ pub fn lua_literal(v: &Value) -> String {
     }
 }
 
-/// Runs health.lua on an object; returns (status, message).
+/// Runs the Store's health.lua on an object; returns (status, message).
 pub fn health(object: &Value) -> (String, String) {
+    health_in(&health_dir(), object)
+}
+
+/// The health checks' folders, one per kind.
+pub fn health_dirs() -> [PathBuf; 2] {
+    let kinds = root().join("config/argocd/storefleet.io");
+    [kinds.join("Store"), kinds.join("StoreRollout")]
+}
+
+/// Runs `dir`'s health.lua on an object; returns (status, message).
+pub fn health_in(dir: &Path, object: &Value) -> (String, String) {
     let script = format!(
         "obj = {}\nlocal hs = dofile({})\nio.write(hs.status, \"\\n\", hs.message or \"\")\n",
         lua_literal(object),
-        lua_literal(&Value::String(
-            health_dir().join("health.lua").display().to_string()
-        ))
+        lua_literal(&Value::String(dir.join("health.lua").display().to_string()))
     );
     let out = Command::new("lua5.4")
         .args(["-e", &script])

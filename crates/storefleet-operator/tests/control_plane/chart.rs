@@ -557,6 +557,23 @@ async fn operator_rbac_is_exactly_what_the_binary_uses_on_a_real_apiserver() {
         env.wait_phase("dave", Phase::Ready).await;
         env.delete("dave").await;
         env.wait_gone("dave").await;
+        // A rollout that covers no store: read, and its status written.
+        let rollouts: kube::Api<storefleet_types::StoreRollout> = kube::Api::all(env.admin.clone());
+        let rollout = serde_json::from_value(serde_json::json!({
+            "apiVersion": "storefleet.io/v1alpha1", "kind": "StoreRollout",
+            "metadata": {"name": "nobody"},
+            "spec": {"target": {"redis": "7.4.6"}, "selector": {"matchLabels": {"tier": "none"}}},
+        }))
+        .expect("rollout");
+        rollouts
+            .create(&kube::api::PostParams::default(), &rollout)
+            .await
+            .expect("create the rollout");
+        common::eventually("the rollout Completed", || async {
+            let r = rollouts.get("nobody").await.ok()?;
+            (r.status?.phase? == storefleet_types::RolloutPhase::Completed).then_some(())
+        })
+        .await;
         env.delete("alice").await;
         env.wait_gone("alice").await;
     };

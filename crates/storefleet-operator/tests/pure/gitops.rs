@@ -4,9 +4,7 @@
 
 use crate::argocd;
 
-use argocd::{
-    discover_actions, health, health_dir, lua_literal, root, run_action, run_action_hibernate,
-};
+use argocd::{discover_actions, health_dir, lua_literal, root, run_action, run_action_hibernate};
 use serde_json::Value;
 use storefleet_operator::metrics::Metrics;
 
@@ -20,20 +18,25 @@ fn lua_literals() {
 }
 
 #[test]
-fn argocd_health_check_passes_its_upstream_test_cases() {
+fn argocd_health_checks_pass_their_upstream_test_cases() {
+    for dir in argocd::health_dirs() {
+        health_cases(&dir);
+    }
+}
+
+fn health_cases(dir: &std::path::Path) {
     let cases: Value = serde_saphyr::from_str(
-        &std::fs::read_to_string(health_dir().join("health_test.yaml")).expect("tests"),
+        &std::fs::read_to_string(dir.join("health_test.yaml")).expect("tests"),
     )
     .expect("yaml");
     let cases = cases["tests"].as_array().expect("tests list");
     assert!(cases.len() >= 6);
     for case in cases {
         let input = case["inputPath"].as_str().expect("inputPath");
-        let object: Value = serde_saphyr::from_str(
-            &std::fs::read_to_string(health_dir().join(input)).expect("testdata"),
-        )
-        .expect("yaml");
-        let (status, message) = health(&object);
+        let object: Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(dir.join(input)).expect("testdata"))
+                .expect("yaml");
+        let (status, message) = argocd::health_in(dir, &object);
         assert_eq!(
             status,
             case["healthStatus"]["status"].as_str().expect("status"),

@@ -48,6 +48,17 @@ async fn wait_rollout(
     }
 }
 
+/// The rollout as Argo CD reads it.
+async fn rollout_json(env: &Env) -> serde_json::Value {
+    serde_json::to_value(rollout(env).await).expect("json")
+}
+
+/// Argo CD's health of a rollout (config/argocd's health check, run through Lua 5.4).
+fn argo_health(object: &serde_json::Value) -> String {
+    let dir = &common::argocd::health_dirs()[1];
+    common::argocd::health_in(dir, object).0
+}
+
 async fn storefront_image(env: &Env, store: &str) -> String {
     let deployments: Vec<Deployment> = env.children(&format!("store-{store}"), store).await;
     deployments
@@ -133,6 +144,7 @@ async fn a_rollout_moves_the_fleet_in_waves_halts_on_the_canary_and_resumes_exac
     assert_eq!(status.covered, Some(19));
     let stalled = status.conditions.iter().find(|c| c.type_ == "Stalled");
     assert_eq!(stalled.map(|c| c.status.as_str()), Some("True"));
+    assert_eq!(argo_health(&rollout_json(&env).await), "Degraded");
     // The canary was rolled back; the others were not touched.
     let canary = env.status(&name(1)).await;
     let upgrade = canary.upgrade.expect("the canary's upgrade");
@@ -202,6 +214,7 @@ async fn a_rollout_moves_the_fleet_in_waves_halts_on_the_canary_and_resumes_exac
     assert_eq!(status.progress.as_deref(), Some("18/19"));
     let ready = status.conditions.iter().find(|c| c.type_ == "Ready");
     assert_eq!(ready.map(|c| c.status.as_str()), Some("True"));
+    assert_eq!(argo_health(&rollout_json(&env).await), "Healthy");
     for i in 2..STORES {
         let store = name(i);
         let s = env.status(&store).await;
