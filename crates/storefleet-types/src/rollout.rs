@@ -113,22 +113,18 @@ pub struct RolloutSelector {
 }
 
 /// One wave of a rollout.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WaveSpec {
     /// How many stores: a count (`1`) or a percentage (`"10%"`) of the stores covered.
     #[schemars(schema_with = "stores_schema")]
+    #[x_kube(validation = Rule::new("string(self).matches('^([1-9][0-9]*|([1-9][0-9]?|100)%)$')").message("stores: a count of at least 1, or a percentage from 1% to 100%"))]
     pub stores: IntOrString,
 }
 
 fn stores_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "x-kubernetes-int-or-string": true,
-        "anyOf": [
-            {"type": "integer", "minimum": 1},
-            {"type": "string", "pattern": "^([1-9][0-9]?|100)%$"}
-        ]
-    })
+    // The values are checked by the field's CEL rule.
+    schemars::json_schema!({"x-kubernetes-int-or-string": true})
 }
 
 /// What a rollout did and where it is.

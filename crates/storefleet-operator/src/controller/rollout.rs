@@ -556,10 +556,14 @@ impl Pass<'_> {
 pub fn wave_size(size: &IntOrString, covered: u32) -> usize {
     let n = match size {
         IntOrString::Int(n) => u32::try_from(*n).unwrap_or(1),
-        IntOrString::String(s) => {
-            let percent: u32 = s.trim_end_matches('%').parse().unwrap_or(100);
-            (covered * percent.min(100)).div_ceil(100)
-        }
+        IntOrString::String(s) => match s.strip_suffix('%') {
+            Some(percent) => {
+                let percent: u32 = percent.parse().unwrap_or(100);
+                (covered * percent.min(100)).div_ceil(100)
+            }
+            // "5": a count written as a string.
+            None => s.parse().unwrap_or(1),
+        },
     };
     usize::try_from(n.max(1)).unwrap_or(usize::MAX)
 }

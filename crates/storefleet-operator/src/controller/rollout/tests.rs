@@ -306,6 +306,7 @@ fn wave_sizes_and_pins() {
     assert_eq!(wave_size(&IntOrString::String("10%".into()), 19), 2);
     assert_eq!(wave_size(&IntOrString::String("1%".into()), 5), 1);
     assert_eq!(wave_size(&IntOrString::String("100%".into()), 7), 7);
+    assert_eq!(wave_size(&IntOrString::String("5".into()), 100), 5);
     let target = VersionsSpec {
         wordpress: Some("7.0.4-php8.3-apache".into()),
         ..VersionsSpec::default()
