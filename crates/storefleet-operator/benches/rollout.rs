@@ -11,8 +11,6 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-#[path = "support/machine.rs"]
-mod machine;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -162,7 +160,10 @@ fn main() {
         .expect("runtime");
     let n = env_number("STOREFLEET_BENCH_ROLLOUT_STORES", 100);
     let concurrency = env_number("STOREFLEET_BENCH_ROLLOUT_CONCURRENCY", 20);
-    println!("rollout bench on {}", machine::describe());
+    println!(
+        "rollout bench ({} cores)",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
     if runtime.block_on(run(n, concurrency)).is_none() {
         println!("skipped: no control plane (KUBEBUILDER_ASSETS)");
     }

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -48,9 +47,9 @@ pub struct StoreRolloutSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("selector is fixed once set: create another StoreRollout for other stores"))]
     pub selector: RolloutSelector,
 
-    /// The waves, in order: how many stores each takes (a count, or a percentage of the stores
-    /// covered when the rollout started, at least one). The last wave takes all the stores
-    /// left. Default: one store, then 10 %, then the rest.
+    /// The waves, in order: how many stores each takes (`stores`, a count, or `percent` of the
+    /// stores covered when the rollout started, at least one). The last wave takes all the
+    /// stores left. Default: one store, then 10 %, then the rest.
     #[serde(default = "default_waves")]
     #[schemars(length(min = 1, max = 20))]
     pub waves: Vec<WaveSpec>,
@@ -77,16 +76,15 @@ pub struct StoreRolloutSpec {
 }
 
 fn default_waves() -> Vec<WaveSpec> {
-    ["1", "10%", "100%"]
-        .into_iter()
-        .map(|s| WaveSpec {
-            stores: if let Ok(n) = s.parse() {
-                IntOrString::Int(n)
-            } else {
-                IntOrString::String(s.into())
-            },
-        })
-        .collect()
+    let count = |n| WaveSpec {
+        stores: Some(n),
+        percent: None,
+    };
+    let percent = |p| WaveSpec {
+        stores: None,
+        percent: Some(p),
+    };
+    vec![count(1), percent(10), percent(100)]
 }
 
 const fn default_pause() -> u32 {
@@ -112,19 +110,20 @@ pub struct RolloutSelector {
     pub match_labels: BTreeMap<String, String>,
 }
 
-/// One wave of a rollout.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+/// One wave of a rollout: a count of stores, or a percentage of the stores covered.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.stores) != has(self.percent)").message("a wave takes either stores (a count) or percent (of the stores covered), not both"))]
 pub struct WaveSpec {
-    /// How many stores: a count (`1`) or a percentage (`"10%"`) of the stores covered.
-    #[schemars(schema_with = "stores_schema")]
-    #[x_kube(validation = Rule::new("string(self).matches('^([1-9][0-9]*|([1-9][0-9]?|100)%)$')").message("stores: a count of at least 1, or a percentage from 1% to 100%"))]
-    pub stores: IntOrString,
-}
-
-fn stores_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    // The values are checked by the field's CEL rule.
-    schemars::json_schema!({"x-kubernetes-int-or-string": true})
+    /// How many stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100000), extend("format" = "int32"))]
+    pub stores: Option<u32>,
+    /// How many stores, in percent of the stores covered when the rollout started (at least
+    /// one store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100), extend("format" = "int32"))]
+    pub percent: Option<u32>,
 }
 
 /// What a rollout did and where it is.

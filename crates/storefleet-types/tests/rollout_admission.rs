@@ -69,7 +69,7 @@ fn rejected(object: &Value, old: Option<&Value>, needle: &str) {
 fn good_rollouts_are_accepted() {
     for spec in [
         json!({"target": target()}),
-        json!({"target": target(), "waves": [{"stores": 1}, {"stores": "10%"}, {"stores": "100%"}],
+        json!({"target": target(), "waves": [{"stores": 1}, {"percent": 10}, {"percent": 100}],
                "pauseSeconds": 600, "maxFailures": 2, "maxConcurrent": 10, "paused": true,
                "selector": {"engine": "woocommerce", "plan": "large", "matchLabels": {"tier": "gold"}}}),
         json!({"target": {"medusa": "0.2.0", "redis": "7.4.6"}}),
@@ -92,15 +92,21 @@ fn a_rollout_names_a_version_and_sane_waves() {
     rejected(&rollout(json!({"target": {}})), None, "names no version");
     rejected(&rollout(json!({})), None, "target");
     for bad in [
-        json!(0),
-        json!("150%"),
-        json!("0%"),
-        json!("ten"),
-        json!(-1),
+        json!({"stores": 0}),
+        json!({"percent": 150}),
+        json!({"percent": 0}),
+        json!({"stores": "ten"}),
+        json!({"stores": -1}),
+        json!({}),
     ] {
-        let object = rollout(json!({"target": target(), "waves": [{"stores": bad}]}));
+        let object = rollout(json!({"target": target(), "waves": [bad]}));
         assert!(admit(&object, None).is_err(), "{object} accepted");
     }
+    rejected(
+        &rollout(json!({"target": target(), "waves": [{"stores": 1, "percent": 10}]})),
+        None,
+        "either stores",
+    );
     rejected(&rollout(json!({"target": target(), "waves": []})), None, "");
     rejected(
         &rollout(json!({"target": target(), "maxConcurrent": 0})),

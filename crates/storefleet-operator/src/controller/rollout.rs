@@ -25,12 +25,11 @@ mod tests;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 use storefleet_types::{
     Engine, Plan, RolloutMark, RolloutPhase, RolloutSelector, RolloutState, RolloutStore,
-    StoreRollout, StoreRolloutStatus, VersionsSpec, WaveStatus, condition, names,
+    StoreRollout, StoreRolloutStatus, VersionsSpec, WaveSpec, WaveStatus, condition, names,
 };
 
 use crate::controller::status::Conditions;
@@ -387,7 +386,7 @@ impl Pass<'_> {
         let size = if last {
             eligible.len()
         } else {
-            wave_size(&self.rollout.spec.waves[index].stores, covered)
+            wave_size(&self.rollout.spec.waves[index], covered)
         };
         let stores: Vec<String> = eligible.into_iter().take(size).map(String::from).collect();
         self.notes.push((
@@ -552,18 +551,12 @@ impl Pass<'_> {
     }
 }
 
-/// How many stores a wave of `size` takes of `covered`: a count, or a percentage (at least one).
-pub fn wave_size(size: &IntOrString, covered: u32) -> usize {
-    let n = match size {
-        IntOrString::Int(n) => u32::try_from(*n).unwrap_or(1),
-        IntOrString::String(s) => match s.strip_suffix('%') {
-            Some(percent) => {
-                let percent: u32 = percent.parse().unwrap_or(100);
-                (covered * percent.min(100)).div_ceil(100)
-            }
-            // "5": a count written as a string.
-            None => s.parse().unwrap_or(1),
-        },
+/// How many stores `wave` takes of `covered`: a count, or a percentage (at least one).
+pub fn wave_size(wave: &WaveSpec, covered: u32) -> usize {
+    let n = match (wave.stores, wave.percent) {
+        (Some(n), _) => n,
+        (None, Some(percent)) => (covered.saturating_mul(percent.min(100))).div_ceil(100),
+        (None, None) => covered,
     };
     usize::try_from(n.max(1)).unwrap_or(usize::MAX)
 }

@@ -92,7 +92,7 @@ async fn without_the_crd_run_says_what_to_apply_and_exits_non_zero() {
     assert!(!status.success(), "exit status {status}");
     let log = process.log_tail(50);
     assert!(
-        log.contains("Store CRD (stores.storefleet.io) is not installed")
+        log.contains("the stores.storefleet.io CRD is not installed")
             && log.contains("kubectl apply --server-side -f crd/storefleet.io_stores.yaml"),
         "{log}"
     );

@@ -102,7 +102,7 @@ fn a_wave_takes_its_share_in_name_order_and_admits_up_to_the_concurrency() {
     let mut stores = fleet(20);
     stores[0].pinned = true; // shop-00 pins its own WordPress
     let mut r = rollout(serde_json::json!({
-        "waves": [{"stores": 1}, {"stores": "50%"}, {"stores": "100%"}],
+        "waves": [{"stores": 1}, {"percent": 50}, {"percent": 100}],
         "pauseSeconds": 0, "maxConcurrent": 3,
     }));
     let d = pass(&mut r, &stores, at(0));
@@ -301,12 +301,18 @@ fn a_selector_covers_by_engine_plan_and_labels_and_only_targets_of_the_engine() 
 
 #[test]
 fn wave_sizes_and_pins() {
-    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-    assert_eq!(wave_size(&IntOrString::Int(1), 100), 1);
-    assert_eq!(wave_size(&IntOrString::String("10%".into()), 19), 2);
-    assert_eq!(wave_size(&IntOrString::String("1%".into()), 5), 1);
-    assert_eq!(wave_size(&IntOrString::String("100%".into()), 7), 7);
-    assert_eq!(wave_size(&IntOrString::String("5".into()), 100), 5);
+    let count = |n| WaveSpec {
+        stores: Some(n),
+        percent: None,
+    };
+    let percent = |p| WaveSpec {
+        stores: None,
+        percent: Some(p),
+    };
+    assert_eq!(wave_size(&count(1), 100), 1);
+    assert_eq!(wave_size(&percent(10), 19), 2);
+    assert_eq!(wave_size(&percent(1), 5), 1);
+    assert_eq!(wave_size(&percent(100), 7), 7);
     let target = VersionsSpec {
         wordpress: Some("7.0.4-php8.3-apache".into()),
         ..VersionsSpec::default()

@@ -45,10 +45,15 @@ async fn apply_layer_calls_behave_on_a_real_apiserver() {
         labels: Some(labels.clone()),
         ..ObjectMeta::default()
     };
-    let namespace = Namespace {
+    // A store's namespace, as the chart's admission policy knows one (it may be active already).
+    let mut namespace = Namespace {
         metadata: meta(ns, None),
         ..Namespace::default()
     };
+    namespace.metadata.annotations = Some(std::collections::BTreeMap::from([(
+        names::STORE_UID_ANNOTATION.to_string(),
+        "00000000-0000-0000-0000-00000000ca11".to_string(),
+    )]));
     assert!(
         get_metadata::<Namespace>(&ctx, &namespace.metadata)
             .await

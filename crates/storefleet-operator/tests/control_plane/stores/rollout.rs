@@ -112,7 +112,7 @@ async fn a_rollout_moves_the_fleet_in_waves_halts_on_the_canary_and_resumes_exac
         "metadata": {"name": "wp7"},
         "spec": {
             "target": {"wordpress": TARGET},
-            "waves": [{"stores": 1}, {"stores": "10%"}, {"stores": "100%"}],
+            "waves": [{"stores": 1}, {"percent": 10}, {"percent": 100}],
             "pauseSeconds": 0,
             "maxConcurrent": 20,
         },
