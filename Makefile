@@ -108,10 +108,11 @@ crd: ## regenerate crd/ (and the chart's copies) from the Store and StoreRollout
 render: ## regenerate examples/rendered/ (the golden renders)
 	@for e in $(EXAMPLES); do $(OPERATOR) render -f examples/$$e.yaml --config examples/config/operator-config.yaml > examples/rendered/$$e.yaml; echo "examples/rendered/$$e.yaml"; done
 
-bench: ## build time of one store; requests per store; N stores (100) vs one and 8 kubectl clients: all children, all Ready, a restart, delete all, requests by verb; RSS with 1,000 Ready stores (real control plane)
+bench: ## build time of one store; requests per store; N stores (100) vs one and 8 kubectl clients: all children, all Ready, a restart, delete all, requests by verb; RSS with 1,000 Ready stores; a 100-store StoreRollout (real control plane)
 	$(CARGO) bench -p storefleet-operator --bench build_store
 	$(CARGO) bench -p storefleet-operator --bench controller_writes
 	$(CARGO) bench -p storefleet-operator --bench provisioning
+	$(CARGO) bench -p storefleet-operator --bench rollout
 
 bench-backup: ## backup, restore and drill times of a WooCommerce shop with the sample data and with 1,000 orders (real stack: MariaDB, WordPress, restic, Garage)
 	@eval "$$(hack/test-assets.sh $(SHARED))"; export STOREFLEET_WORDPRESS_FIXTURES STOREFLEET_GARAGE; \

@@ -149,6 +149,19 @@ async fn run(n: usize, concurrency: usize) -> Option<()> {
     for (k, count) in counts {
         println!("    {count:>6}  {k}");
     }
+    // Which objects the writes went to, by name (across the stores).
+    let mut by_name = BTreeMap::<String, usize>::new();
+    for r in requests
+        .iter()
+        .filter(|r| r.verb == "patch" && r.namespace.is_some())
+    {
+        let name = r.name.clone().unwrap_or_default();
+        *by_name.entry(format!("{} {name}", r.resource)).or_default() += 1;
+    }
+    println!("  patches in the stores' namespaces, by object:");
+    for (k, count) in by_name {
+        println!("    {count:>6}  {k}");
+    }
     Some(())
 }
 

@@ -11,4 +11,5 @@ mod medusa;
 mod store_keys;
 mod wordpress;
 mod wordpress_backup;
+mod wordpress_rollback;
 mod wordpress_upgrade;

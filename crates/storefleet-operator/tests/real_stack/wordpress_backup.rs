@@ -48,7 +48,7 @@ fn backup_tier() -> Option<PathBuf> {
     Some(garage)
 }
 
-fn config(store: &ObjectStore) -> OperatorConfig {
+pub(crate) fn config(store: &ObjectStore) -> OperatorConfig {
     OperatorConfig {
         backup: Some(BackupConfig {
             s3: S3Target {
@@ -145,7 +145,7 @@ fn run_container(
         .expect("run container")
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -154,7 +154,7 @@ fn text(out: &Output) -> String {
 }
 
 /// The shop's secrets with the repository Secret as the operator builds it.
-fn secrets(shop: &Shop, store: &ObjectStore) -> Vec<Secret> {
+pub(crate) fn secrets(shop: &Shop, store: &ObjectStore) -> Vec<Secret> {
     let resolved = shop.validated.backup.as_ref().expect("backup configured");
     let password = backup::repository_password(PLATFORM_KEY, &resolved.owner, &shop.validated.name);
     let bucket = BucketKey {
@@ -207,7 +207,7 @@ fn back_up_with_report(
 }
 
 /// One backup as the pod `pod` (a backup Job's) runs it, restic's variables changed by `changes`.
-fn back_up_pod(
+pub(crate) fn back_up_pod(
     shop: &Shop,
     store: &ObjectStore,
     pod: &k8s_openapi::api::core::v1::PodSpec,
@@ -277,7 +277,7 @@ fn restore(shop: &Shop, store: &ObjectStore, snapshot: &str) -> Result<String, S
 }
 
 /// Runs a restore Job's pod as the cluster would: `restic`, then `load`.
-fn restore_job(
+pub(crate) fn restore_job(
     shop: &Shop,
     job: k8s_openapi::api::batch::v1::Job,
     secrets: &[Secret],
@@ -314,7 +314,7 @@ fn restore_job(
 }
 
 /// The shop of these tests: two sample products.
-fn shop_store() -> Store {
+pub(crate) fn shop_store() -> Store {
     Store::test().with_setup(SetupSpec {
         sample_products: Some(2),
         ..SetupSpec::default()
@@ -407,7 +407,7 @@ fn drill_spoiled(
 }
 
 /// A new order for the first product; its id.
-fn order(shop: &Shop) -> String {
+pub(crate) fn order(shop: &Shop) -> String {
     let id = shop.wp(&[
         "eval",
         "$p = wc_get_products(array('limit' => 1)); $o = wc_create_order(); $o->add_product($p[0], 1); $o->calculate_totals(); $o->set_status('processing'); $o->save(); echo $o->get_id();",
@@ -416,7 +416,7 @@ fn order(shop: &Shop) -> String {
     id
 }
 
-fn order_exists(shop: &Shop, id: &str) -> bool {
+pub(crate) fn order_exists(shop: &Shop, id: &str) -> bool {
     shop.wp(&["eval", &format!("echo wc_get_order({id}) ? 'yes' : 'no';")]) == "yes"
 }
 
@@ -559,7 +559,7 @@ fn a_rollback_puts_the_restore_point_back_over_what_the_newer_version_changed() 
 
 /// The WordPress fixtures, an object store and a shop set up with backups to it; None after one
 /// `skipped:` line.
-fn set_up_shop() -> Option<(PathBuf, ObjectStore, Shop)> {
+pub(crate) fn set_up_shop() -> Option<(PathBuf, ObjectStore, Shop)> {
     let fixtures = tier()?;
     let garage = backup_tier()?;
     let store = ObjectStore::start(&garage, "backups").expect("garage");

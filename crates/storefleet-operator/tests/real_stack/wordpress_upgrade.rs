@@ -13,7 +13,7 @@
 //! WooCommerce 10.0.2 is put where `wp plugin install --force` would put it (no internet here).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use storefleet_operator::desired;
 use storefleet_operator::desired::woocommerce::setup::SCRIPT;
@@ -25,7 +25,7 @@ use crate::customer::Browser;
 use crate::wordpress::{Shop, WWW_DATA, run, serve, start_shop, tier, woo};
 
 /// A bind mount on this machine, undone on drop (pass or fail).
-struct Bound(PathBuf);
+pub(crate) struct Bound(PathBuf);
 
 impl Bound {
     fn new(from: &Path, to: &Path) -> Self {
@@ -128,60 +128,13 @@ fn a_new_wordpress_image_runs_its_core_and_the_setup_brings_the_database_to_it()
     let validated = validate(&newer, &Default::default()).expect("valid");
     let objects = desired::build(&validated);
     place_woocommerce(&volume.join("wp-content"), &fixtures.join("woocommerce"));
-    let docroot = shop.path().join("docroot-7.0.4");
-    std::fs::create_dir_all(docroot.join("wp-content")).expect("docroot");
-    run(Command::new("chown")
-        .args(["-R", &format!("{WWW_DATA}:{WWW_DATA}")])
-        .arg(&docroot));
-    let stub = shop.path().join("image-bin");
-    std::fs::create_dir_all(&stub).expect("stub dir");
-    // The command the entrypoint execs once it laid out the docroot (Apache, in the image).
-    std::fs::write(stub.join("apache2"), "#!/bin/sh\nexit 0\n").expect("stub");
-    run(Command::new("chmod").arg("0755").arg(stub.join("apache2")));
-    // The image's /usr/src/wordpress: the release, and the config template its Dockerfile adds.
-    let image = shop.path().join("image-usr-src-wordpress");
-    run(Command::new("cp")
-        .arg("-r")
-        .arg(upgrade.join("wordpress"))
-        .arg(&image));
-    std::fs::copy(
-        fixtures.join("wp-config-docker.php"),
-        image.join("wp-config-docker.php"),
-    )
-    .expect("config template");
-    run(Command::new("chown")
-        .args(["-R", &format!("{WWW_DATA}:{WWW_DATA}")])
-        .arg(&image));
-    let mut env = objects_storefront_env(&shop, &objects);
-    env.insert("PATH".into(), format!("{}:/usr/bin:/bin", stub.display()));
-    // Where www-data may read it (the fixtures' cache is root's).
-    let entrypoint = shop.path().join("docker-entrypoint.sh");
-    std::fs::copy(fixtures.join("docker-entrypoint-apache.sh"), &entrypoint).expect("entrypoint");
-    let script = format!(
-        "set -e; mount -t tmpfs tmpfs /usr/src; mkdir /usr/src/wordpress; \
-         mount --bind {image} /usr/src/wordpress; \
-         mount --bind {content} {docroot}/wp-content; cd {docroot}; \
-         exec setpriv --reuid {WWW_DATA} --regid {WWW_DATA} --clear-groups -- \
-         bash {entrypoint} apache2 -v",
-        image = image.display(),
-        content = volume.join("wp-content").display(),
-        docroot = docroot.display(),
-        entrypoint = entrypoint.display(),
+    let (docroot, said, _content) = storefront_from_image(
+        &shop,
+        &fixtures,
+        &upgrade.join("wordpress"),
+        &volume,
+        &objects,
     );
-    // The environment is the process's (not its arguments: no Secret in a failure message).
-    let out = run(Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .env_clear()
-        .envs(&env));
-    let said = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         said.contains("WordPress has been successfully copied"),
         "{said}"
@@ -191,7 +144,6 @@ fn a_new_wordpress_image_runs_its_core_and_the_setup_brings_the_database_to_it()
         said.contains("wp-content/plugins/akismet' exists") || said.contains("exists!"),
         "the volume's wp-content is kept: {said}"
     );
-    let _content = Bound::new(&volume.join("wp-content"), &docroot.join("wp-content"));
     shop.docroot = docroot.clone();
     assert_eq!(
         shop.wp(&["core", "version"]),
@@ -210,26 +162,7 @@ fn a_new_wordpress_image_runs_its_core_and_the_setup_brings_the_database_to_it()
         job.metadata.name,
         woo(&shop.objects).setup.job.metadata.name
     );
-    let container = &job
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .expect("pod")
-        .containers[0];
-    let mut env = shop.env_of(container);
-    env.insert("DOCROOT".into(), docroot.display().to_string());
-    let report = shop.path().join("upgrade-report");
-    std::fs::write(&report, "").expect("report");
-    run(Command::new("chown")
-        .arg(format!("{WWW_DATA}:{WWW_DATA}"))
-        .arg(&report));
-    env.insert("TERMINATION_LOG".into(), report.display().to_string());
-    let script_file = shop.path().join("setup-new.sh");
-    std::fs::write(&script_file, SCRIPT).expect("script");
-    let out = shop
-        .as_www_data(&env, &["busybox", "sh", &script_file.display().to_string()])
-        .output()
-        .expect("run setup");
+    let (out, report) = setup_of(&shop, &objects);
     let log = text(&out);
     assert!(out.status.success(), "setup at 7.0.4:\n{log}");
     assert!(
@@ -275,6 +208,111 @@ fn a_new_wordpress_image_runs_its_core_and_the_setup_brings_the_database_to_it()
     let after = order_ids(&shop);
     assert!(after.contains(&id), "{id} in {after:?}");
     assert_eq!(after.len(), before.len() + 1);
+}
+
+/// A new storefront pod of `objects` as the kubelet and the image make it: an empty docroot, the
+/// volume's `wp-content` mounted in it, and the official image's own entrypoint (run as
+/// www-data) copying `release` (the image's `/usr/src/wordpress`) into it and writing
+/// `wp-config.php` from the Deployment's environment. The docroot, what the entrypoint said,
+/// and the `wp-content` mount (undone on drop).
+pub(crate) fn storefront_from_image(
+    shop: &Shop,
+    fixtures: &Path,
+    release: &Path,
+    volume: &Path,
+    objects: &desired::StoreObjects,
+) -> (PathBuf, String, Bound) {
+    let version = std::fs::read_to_string(release.join("wp-includes/version.php"))
+        .ok()
+        .and_then(|v| {
+            v.lines()
+                .find(|l| l.starts_with("$wp_version"))
+                .and_then(|l| l.split('\'').nth(1).map(String::from))
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let docroot = shop.path().join(format!("docroot-{version}"));
+    std::fs::create_dir_all(docroot.join("wp-content")).expect("docroot");
+    run(Command::new("chown")
+        .args(["-R", &format!("{WWW_DATA}:{WWW_DATA}")])
+        .arg(&docroot));
+    let stub = shop.path().join("image-bin");
+    std::fs::create_dir_all(&stub).expect("stub dir");
+    // The command the entrypoint execs once it laid out the docroot (Apache, in the image).
+    std::fs::write(stub.join("apache2"), "#!/bin/sh\nexit 0\n").expect("stub");
+    run(Command::new("chmod").arg("0755").arg(stub.join("apache2")));
+    // The image's /usr/src/wordpress: the release, and the config template its Dockerfile adds.
+    let image = shop
+        .path()
+        .join(format!("image-usr-src-wordpress-{version}"));
+    run(Command::new("cp").arg("-r").arg(release).arg(&image));
+    std::fs::copy(
+        fixtures.join("wp-config-docker.php"),
+        image.join("wp-config-docker.php"),
+    )
+    .expect("config template");
+    run(Command::new("chown")
+        .args(["-R", &format!("{WWW_DATA}:{WWW_DATA}")])
+        .arg(&image));
+    let mut env = objects_storefront_env(shop, objects);
+    env.insert("PATH".into(), format!("{}:/usr/bin:/bin", stub.display()));
+    // Where www-data may read it (the fixtures' cache is root's).
+    let entrypoint = shop.path().join("docker-entrypoint.sh");
+    std::fs::copy(fixtures.join("docker-entrypoint-apache.sh"), &entrypoint).expect("entrypoint");
+    let script = format!(
+        "set -e; mount -t tmpfs tmpfs /usr/src; mkdir /usr/src/wordpress; \
+         mount --bind {image} /usr/src/wordpress; \
+         mount --bind {content} {docroot}/wp-content; cd {docroot}; \
+         exec setpriv --reuid {WWW_DATA} --regid {WWW_DATA} --clear-groups -- \
+         bash {entrypoint} apache2 -v",
+        image = image.display(),
+        content = volume.join("wp-content").display(),
+        docroot = docroot.display(),
+        entrypoint = entrypoint.display(),
+    );
+    // The environment is the process's (not its arguments: no Secret in a failure message).
+    let out = run(Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .env_clear()
+        .envs(&env));
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    let content = Bound::new(&volume.join("wp-content"), &docroot.join("wp-content"));
+    (docroot, said, content)
+}
+
+/// The setup Job of `objects` run as its pod would, on `shop`'s docroot: its output and the
+/// file of its termination message (the versions it reports).
+pub(crate) fn setup_of(shop: &Shop, objects: &desired::StoreObjects) -> (Output, PathBuf) {
+    let job = &woo(objects).setup.job;
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let container = &job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod")
+        .containers[0];
+    let mut env = shop.env_of(container);
+    env.insert("DOCROOT".into(), shop.docroot.display().to_string());
+    let report = shop.path().join(format!("report-{name}"));
+    std::fs::write(&report, "").expect("report");
+    run(Command::new("chown")
+        .arg(format!("{WWW_DATA}:{WWW_DATA}"))
+        .arg(&report));
+    env.insert("TERMINATION_LOG".into(), report.display().to_string());
+    let script_file = shop.path().join(format!("{name}.sh"));
+    std::fs::write(&script_file, SCRIPT).expect("script");
+    let out = shop
+        .as_www_data(&env, &["busybox", "sh", &script_file.display().to_string()])
+        .output()
+        .expect("run setup");
+    (out, report)
 }
 
 fn customer(shop: &Shop, port: u16) -> Browser {
