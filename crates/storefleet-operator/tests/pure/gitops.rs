@@ -130,6 +130,12 @@ fn flux_example_health_checks_stores() {
             .all(|c| c["apiVersion"] == "storefleet.io/v1alpha1" && c["kind"] == "Store")
     );
     let exprs = &ks["spec"]["healthCheckExprs"][0];
+    // A StoreRollout follows the same status contract: the same expressions.
+    let rollout = &ks["spec"]["healthCheckExprs"][1];
+    assert_eq!(rollout["kind"], "StoreRollout");
+    for which in ["inProgress", "current", "failed"] {
+        assert_eq!(rollout[which], exprs[which], "{which}");
+    }
     // Evaluated with a CEL interpreter, as Flux does, on the object's `metadata` and `status`.
     let eval = |which: &str, store: &Value| -> bool {
         let source = exprs[which].as_str().expect("expression");

@@ -139,13 +139,13 @@ fn a_wave_takes_its_share_in_name_order_and_admits_up_to_the_concurrency() {
     // Everyone of wave 2 upgraded, then the last wave takes all the rest; then Completed.
     for i in 2..=11 {
         set(&mut stores, &format!("shop-{i:02}"), RolloutState::Upgraded);
-        pass(&mut r, &stores, at(30 + i64::try_from(i).expect("i")));
+        pass(&mut r, &stores, at(30 + i64::from(i)));
     }
     assert_eq!(status(&r).waves.len(), 3);
     assert_eq!(status(&r).waves[2].stores.len(), 8);
     for i in 12..20 {
         set(&mut stores, &format!("shop-{i:02}"), RolloutState::Upgraded);
-        pass(&mut r, &stores, at(60 + i64::try_from(i).expect("i")));
+        pass(&mut r, &stores, at(60 + i64::from(i)));
     }
     assert_eq!(status(&r).phase, Some(RolloutPhase::Completed));
     assert_eq!(condition(&r, "Ready"), Some("True"));
