@@ -420,7 +420,7 @@ pub(crate) fn order_exists(shop: &Shop, id: &str) -> bool {
     shop.wp(&["eval", &format!("echo wc_get_order({id}) ? 'yes' : 'no';")]) == "yes"
 }
 
-fn snapshots(store: &ObjectStore, shop: &Shop) -> usize {
+pub(crate) fn snapshots(store: &ObjectStore, shop: &Shop) -> usize {
     let resolved = shop.validated.backup.as_ref().expect("backup");
     let out = run(Command::new("restic")
         .args(["snapshots", "--json", "--no-lock"])
@@ -438,125 +438,6 @@ fn snapshots(store: &ObjectStore, shop: &Shop) -> usize {
     list.len()
 }
 
-/// What an upgrade's rollback does to the data, on the real stack: the pre-upgrade backup (the
-/// upgrade's own Job, tagged `upgrade`) survives a later backup's retention that keeps one
-/// snapshot; the newer version's database changes (a table of its own, its `db_version`, an order
-/// placed meanwhile) are undone by the rollback's restore Job (the store as a rollback builds it:
-/// its own restore point, its tables dropped before the load); the shop sells again.
-#[test]
-fn a_rollback_puts_the_restore_point_back_over_what_the_newer_version_changed() {
-    use storefleet_operator::controller::steps::upgrade::backup_job;
-    use storefleet_operator::controller::upgrade::{self, Begin};
-    use storefleet_types::{UpgradePhase, UpgradeStatus};
-
-    let Some((_, store, shop)) = set_up_shop() else {
-        return;
-    };
-    let before = order(&shop);
-    let db_version = shop.wp(&["option", "get", "db_version"]);
-
-    // The pre-upgrade backup: the upgrade's own Job.
-    let from = upgrade::asked(&shop.validated);
-    let mut to = from.clone();
-    to.images.insert(
-        "wordpress".into(),
-        "docker.io/library/wordpress:7.0.4-php8.3-apache".into(),
-    );
-    let mut u = UpgradeStatus {
-        from: from.clone(),
-        to,
-        phase: UpgradePhase::BackingUp,
-        started_at: Some("2026-12-05T10:00:00Z".into()),
-        ..UpgradeStatus::default()
-    };
-    let job = backup_job(&shop.objects, &u).expect("a store with backups");
-    let pod = job.spec.and_then(|j| j.template.spec).expect("pod");
-    let (restore_point, _) = back_up_pod(&shop, &store, &pod, &[]);
-    // A scheduled backup meanwhile, whose retention keeps one snapshot: the restore point stays.
-    let keep_one = [
-        ("KEEP_DAILY", "1".to_string()),
-        ("KEEP_WEEKLY", "0".to_string()),
-        ("KEEP_MONTHLY", "0".to_string()),
-    ];
-    let (scheduled, _) = back_up_pod(&shop, &store, &pod_of_cron(&shop), &keep_one);
-    assert_ne!(scheduled, restore_point);
-    assert_eq!(
-        snapshots(&store, &shop),
-        2,
-        "the newest daily and the upgrade's restore point (tag upgrade) are kept"
-    );
-
-    // The newer version changed the database: a table of its own, its database version, and a
-    // customer ordered meanwhile (lost with the rollback: the shop is not in maintenance).
-    let newer_table = |shop: &Shop| {
-        shop.wp(&[
-            "eval",
-            "global $wpdb; echo $wpdb->get_var(\"SHOW TABLES LIKE '{$wpdb->prefix}newer\\\\_feature'\");",
-        ])
-    };
-    shop.wp(&[
-        "eval",
-        "global $wpdb; $wpdb->query(\"CREATE TABLE {$wpdb->prefix}newer_feature (id INT PRIMARY KEY)\");",
-    ]);
-    assert_eq!(newer_table(&shop), "wp_newer_feature");
-    shop.wp(&["option", "update", "db_version", "61833"]);
-    let meanwhile = order(&shop);
-
-    // The rollback: the store as it builds it in RollingBack, with its restore point.
-    u.restore_point = Some(restore_point.clone());
-    u.phase = UpgradePhase::RollingBack;
-    let begin = Begin {
-        build: from.clone(),
-        deployed: Some(from),
-        upgrade: Some(u),
-        started: false,
-        held: None,
-    };
-    let rolling_back = upgrade::carried(&shop.validated, &begin);
-    let objects = storefleet_operator::desired::build(&rolling_back);
-    let backup_objects = objects.backup.as_ref().expect("backup objects");
-    let job = backup_objects
-        .restore_job
-        .clone()
-        .expect("the rollback's restore Job");
-    let restore = rolling_back
-        .backup
-        .as_ref()
-        .and_then(|b| b.restore.as_ref())
-        .expect("restore");
-    assert_eq!((restore.store.as_str(), restore.rollback), ("alice", true));
-    let setup_env = serde_json::to_string(&objects.setup_job().spec).expect("json");
-    assert!(
-        !setup_env.contains("RESTORED_FROM"),
-        "the rolled-back shop is the store's own: nothing to adopt"
-    );
-    let log = restore_job(&shop, job, &secrets(&shop, &store), &restore_point)
-        .unwrap_or_else(|e| panic!("restore: {e}"));
-    assert!(log.contains("dropping the shop's tables"), "{log}");
-    assert_eq!(newer_table(&shop), "", "the newer version's table is gone");
-    assert_eq!(shop.wp(&["option", "get", "db_version"]), db_version);
-    assert!(
-        order_exists(&shop, &before),
-        "the orders before the upgrade"
-    );
-    assert!(
-        !order_exists(&shop, &meanwhile),
-        "nothing from after the restore point"
-    );
-
-    // The rolled-back shop sells.
-    let (_php, port) = serve(&shop);
-    let browser = Browser {
-        jar: shop.path().join("cookies"),
-        address: format!("127.0.0.1:{port}"),
-        host: "alice.shop.local".into(),
-    };
-    browser.shop_lists_sample_products(2);
-    let (_, nonce) = browser.payment_methods();
-    let bought = browser.order_with_cash_on_delivery(&nonce);
-    assert!(order_exists(&shop, &bought));
-}
-
 /// The WordPress fixtures, an object store and a shop set up with backups to it; None after one
 /// `skipped:` line.
 pub(crate) fn set_up_shop() -> Option<(PathBuf, ObjectStore, Shop)> {
@@ -570,7 +451,7 @@ pub(crate) fn set_up_shop() -> Option<(PathBuf, ObjectStore, Shop)> {
 }
 
 /// The pod of the store's backup CronJob.
-fn pod_of_cron(shop: &Shop) -> k8s_openapi::api::core::v1::PodSpec {
+pub(crate) fn pod_of_cron(shop: &Shop) -> k8s_openapi::api::core::v1::PodSpec {
     let resolved = shop.validated.backup.as_ref().expect("backup");
     build_backup_cron_job(&shop.validated, resolved, &backup_parts(&shop.validated))
         .spec

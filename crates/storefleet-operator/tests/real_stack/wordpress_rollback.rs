@@ -2,12 +2,15 @@
 //! command and environment its Job or pod gets (see `wordpress_backup` and
 //! `wordpress_upgrade`): a WooCommerce shop on WordPress 6.8.3 with backups to Garage; the
 //! upgrade's own backup (the restore point); the 7.0.4 image's storefront (its entrypoint) and
-//! the new setup Job (its database updates); a plugin that dies on WordPress 7 (a must-use
+//! the new setup Job (its database updates), a table and an order of the newer version's; a
+//! scheduled backup meanwhile that keeps one snapshot (the restore point, tagged `upgrade`, is
+//! kept too); a plugin that dies on WordPress 7 (a must-use
 //! plugin, as an incompatible plugin would); the upgrade's walk (its check Job: the checkout
 //! probe's own script) fails at the home page, and its exit code names the step. Then the
 //! rollback as the operator builds it: the 6.8.3 image's storefront, the restore Job with the
-//! restore point, the old setup, the rollback's walk: it passes, the orders from before the
-//! upgrade are there, the newer database is gone, and a customer buys.
+//! restore point (the newer table and order gone), the old setup, the rollback's walk: it
+//! passes, the orders from before the upgrade are there, and a customer buys. (This replaces
+//! `wordpress_backup`'s test of a rollback's data alone.)
 
 use std::path::Path;
 
@@ -21,7 +24,8 @@ use storefleet_types::{UpgradePhase, UpgradeStatus, VersionsSpec};
 use crate::customer::Browser;
 use crate::wordpress::{Shop, WWW_DATA, run, serve, which};
 use crate::wordpress_backup::{
-    back_up_pod, config, order, order_exists, restore_job, secrets, set_up_shop, shop_store, text,
+    back_up_pod, config, order, order_exists, pod_of_cron, restore_job, secrets, set_up_shop,
+    shop_store, snapshots, text,
 };
 use crate::wordpress_upgrade::{setup_of, storefront_from_image};
 
@@ -53,6 +57,13 @@ fn walk(shop: &Shop, job: &k8s_openapi::api::batch::v1::Job, port: u16) -> (Opti
         .output()
         .expect("the walk runs");
     (out.status.code(), text(&out))
+}
+
+fn newer_table(shop: &Shop) -> String {
+    shop.wp(&[
+        "eval",
+        "global $wpdb; echo $wpdb->get_var(\"SHOW TABLES LIKE '{$wpdb->prefix}newer\\\\_feature'\");",
+    ])
 }
 
 fn place_fatal_plugin(volume: &Path) {
@@ -110,6 +121,19 @@ fn an_upgrade_that_breaks_the_shop_fails_its_walk_and_the_rollback_serves_the_ol
     let job = backup_job(&shop.objects, &u).expect("a store with backups");
     let pod = job.spec.and_then(|j| j.template.spec).expect("pod");
     let (restore_point, _) = back_up_pod(&shop, &store, &pod, &[]);
+    // A scheduled backup meanwhile, whose retention keeps one snapshot: the restore point stays.
+    let keep_one = [
+        ("KEEP_DAILY", "1".to_string()),
+        ("KEEP_WEEKLY", "0".to_string()),
+        ("KEEP_MONTHLY", "0".to_string()),
+    ];
+    let (scheduled, _) = back_up_pod(&shop, &store, &pod_of_cron(&shop), &keep_one);
+    assert_ne!(scheduled, restore_point);
+    assert_eq!(
+        snapshots(&store, &shop),
+        2,
+        "the newest daily and the upgrade's restore point (tag upgrade) are kept"
+    );
 
     // Upgrading: the 7.0.4 image's storefront and the new setup Job.
     let objects: StoreObjects = desired::build(&newer);
@@ -125,6 +149,14 @@ fn an_upgrade_that_breaks_the_shop_fails_its_walk_and_the_rollback_serves_the_ol
         db_version,
         "the database was updated for 7.0.4"
     );
+    // What the newer version added meanwhile: a table of its own, and an order (lost with the
+    // rollback: the shop is not put in maintenance).
+    shop.wp(&[
+        "eval",
+        "global $wpdb; $wpdb->query(\"CREATE TABLE {$wpdb->prefix}newer_feature (id INT PRIMARY KEY)\");",
+    ]);
+    assert_eq!(newer_table(&shop), "wp_newer_feature");
+    let meanwhile = order(&shop);
 
     // Verifying: a plugin that dies on WordPress 7; the walk finds it at the first step.
     place_fatal_plugin(&volume);
@@ -155,7 +187,18 @@ fn an_upgrade_that_breaks_the_shop_fails_its_walk_and_the_rollback_serves_the_ol
         held: None,
     };
     let rolling_back = upgrade::carried(&shop.validated, &begin);
+    let restore = rolling_back
+        .backup
+        .as_ref()
+        .and_then(|b| b.restore.as_ref())
+        .expect("restore");
+    assert_eq!((restore.store.as_str(), restore.rollback), ("alice", true));
     let old = desired::build(&rolling_back);
+    let setup_env = serde_json::to_string(&old.setup_job().spec).expect("json");
+    assert!(
+        !setup_env.contains("RESTORED_FROM"),
+        "the rolled-back shop is the store's own: nothing to adopt"
+    );
     // The restore Job mounts the files volume (not an image's docroot).
     shop.docroot = volume.clone();
     let restore = old
@@ -166,6 +209,11 @@ fn an_upgrade_that_breaks_the_shop_fails_its_walk_and_the_rollback_serves_the_ol
     let log = restore_job(&shop, restore, &secrets(&shop, &store), &restore_point)
         .unwrap_or_else(|e| panic!("restore: {e}"));
     assert!(log.contains("dropping the shop's tables"), "{log}");
+    assert_eq!(newer_table(&shop), "", "the newer version's table is gone");
+    assert!(
+        !order_exists(&shop, &meanwhile),
+        "nothing from after the restore point"
+    );
     // The 6.8.3 image's storefront again, and the old setup over what was restored.
     let (docroot, said, _mounted_6) =
         storefront_from_image(&shop, &fixtures, &fixtures.join("wordpress"), &volume, &old);
