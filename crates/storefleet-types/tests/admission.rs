@@ -6,40 +6,11 @@ use kube::CustomResourceExt;
 use serde_json::{Value, json};
 use storefleet_types::{Store, names};
 
-fn schema() -> Value {
-    let crd = Store::crd();
-    let version = &crd.spec.versions[0];
-    serde_json::to_value(
-        version
-            .schema
-            .as_ref()
-            .and_then(|s| s.open_api_v3_schema.as_ref())
-            .expect("the derived CRD has a schema"),
-    )
-    .expect("schema serializes")
-}
+mod support;
 
-/// Admission as the apiserver does it: schema first, then CEL. Returns every message.
+/// Admission of a Store as the apiserver does it: schema first, then CEL. Returns every message.
 fn admit(object: &Value, old: Option<&Value>) -> Result<(), Vec<String>> {
-    let schema = schema();
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft4)
-        .build(&schema)
-        .expect("the CRD schema compiles as JSON schema");
-    let mut errors: Vec<String> = validator
-        .iter_errors(object)
-        .map(|e| format!("{}: {}", e.instance_path(), e))
-        .collect();
-    if errors.is_empty()
-        && let Err(cel) = kube::core::cel::Validator::new().validate(&schema, object, old)
-    {
-        errors.extend(cel.into_vec().into_iter().map(|e| e.to_string()));
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    support::admit(&support::schema(&Store::crd()), object, old)
 }
 
 fn store(name: &str, spec: Value) -> Value {
@@ -330,7 +301,7 @@ fn engine_is_immutable() {
 
 #[test]
 fn conditions_are_a_map_keyed_on_type() {
-    let schema = schema();
+    let schema = support::schema(&Store::crd());
     let conditions = &schema["properties"]["status"]["properties"]["conditions"];
     assert_eq!(conditions["x-kubernetes-list-type"], "map");
     assert_eq!(conditions["x-kubernetes-list-map-keys"], json!(["type"]));

@@ -6,39 +6,10 @@ use kube::CustomResourceExt;
 use serde_json::{Value, json};
 use storefleet_types::StoreRollout;
 
-fn schema() -> Value {
-    let crd = StoreRollout::crd();
-    let version = &crd.spec.versions[0];
-    serde_json::to_value(
-        version
-            .schema
-            .as_ref()
-            .and_then(|s| s.open_api_v3_schema.as_ref())
-            .expect("the derived CRD has a schema"),
-    )
-    .expect("schema serializes")
-}
+mod support;
 
 fn admit(object: &Value, old: Option<&Value>) -> Result<(), Vec<String>> {
-    let schema = schema();
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft4)
-        .build(&schema)
-        .expect("the CRD schema compiles as JSON schema");
-    let mut errors: Vec<String> = validator
-        .iter_errors(object)
-        .map(|e| format!("{}: {}", e.instance_path(), e))
-        .collect();
-    if errors.is_empty()
-        && let Err(cel) = kube::core::cel::Validator::new().validate(&schema, object, old)
-    {
-        errors.extend(cel.into_vec().into_iter().map(|e| e.to_string()));
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    support::admit(&support::schema(&StoreRollout::crd()), object, old)
 }
 
 fn rollout(spec: Value) -> Value {

@@ -361,12 +361,7 @@ impl Pass<'_> {
 
     /// Starts the next wave with the stores it takes: false when no store is left.
     fn start_wave(&mut self) -> bool {
-        let taken: HashSet<&str> = self
-            .status
-            .waves
-            .iter()
-            .flat_map(|w| w.stores.iter().map(String::as_str))
-            .collect();
+        let taken = in_waves(&self.status);
         let mut eligible: Vec<&str> = self
             .stores
             .values()
@@ -438,12 +433,7 @@ impl Pass<'_> {
 
     /// The covered stores in no wave, and why (kept: the stores deleted during the rollout).
     fn list_skipped(&mut self, stores: &[Candidate<'_>]) {
-        let taken: HashSet<&str> = self
-            .status
-            .waves
-            .iter()
-            .flat_map(|w| w.stores.iter().map(String::as_str))
-            .collect();
+        let taken = in_waves(&self.status);
         let mut skipped: Vec<RolloutStore> = self
             .status
             .skipped
@@ -559,6 +549,15 @@ pub fn wave_size(wave: &WaveSpec, covered: u32) -> usize {
         (None, None) => covered,
     };
     usize::try_from(n.max(1)).unwrap_or(usize::MAX)
+}
+
+/// The stores of every wave started.
+fn in_waves(status: &StoreRolloutStatus) -> HashSet<&str> {
+    status
+        .waves
+        .iter()
+        .flat_map(|w| w.stores.iter().map(String::as_str))
+        .collect()
 }
 
 fn count(n: usize) -> u32 {
