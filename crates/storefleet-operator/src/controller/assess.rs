@@ -107,8 +107,8 @@ pub fn progress(
 pub struct Assessed {
     /// For the status.
     pub outcome: Outcome,
-    /// When to look again.
-    pub action: Action,
+    /// When to look again (None: on the next change).
+    pub requeue: Option<Duration>,
     /// Set on the pass that found the store ready for the first time: how long since it was
     /// created.
     pub time_to_ready: Option<Duration>,
@@ -149,14 +149,14 @@ pub fn assess(
         time_to_ready = Some(seconds_since(created, now));
     }
     let outcome = Outcome::Progress(progress);
-    let action = match outcome.phase() {
-        _ if restarting => Action::requeue(DELETION_RECHECK),
-        Phase::Ready => Action::requeue(READY_RESYNC),
+    let requeue = match outcome.phase() {
+        _ if restarting => Some(DELETION_RECHECK),
+        Phase::Ready => Some(READY_RESYNC),
         // Asleep: looked at as a Ready store once stopped, on the watch until then.
-        Phase::Hibernated if progress_hibernated(&outcome) => Action::requeue(READY_RESYNC),
-        Phase::Hibernated => Action::requeue(PROVISIONING_RECHECK),
-        Phase::Failed => Action::await_change(),
-        _ => Action::requeue(
+        Phase::Hibernated if progress_hibernated(&outcome) => Some(READY_RESYNC),
+        Phase::Hibernated => Some(PROVISIONING_RECHECK),
+        Phase::Failed => None,
+        _ => Some(
             PROVISIONING_RECHECK
                 .min(timeout.saturating_sub(elapsed))
                 .max(Duration::from_secs(1)),
@@ -164,8 +164,27 @@ pub fn assess(
     };
     Assessed {
         outcome,
-        action,
+        requeue,
         time_to_ready,
+    }
+}
+
+impl Assessed {
+    /// When to look again: the assessment's time, or `sooner` (a step's, e.g. an upgrade that
+    /// just ended or runs) when that comes first.
+    pub fn action(&self, sooner: Option<Duration>) -> Action {
+        match next_look(self.requeue, sooner) {
+            Some(after) => Action::requeue(after),
+            None => Action::await_change(),
+        }
+    }
+}
+
+/// The sooner of two looks (None: no look planned).
+fn next_look(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -246,5 +265,24 @@ pub fn refused(refusal: Refusal, namespace: &str) -> (Outcome, Action) {
                 Action::requeue(DELETION_RECHECK),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod look_tests {
+    use super::*;
+
+    #[test]
+    fn the_sooner_look_wins_and_none_means_on_a_change() {
+        let s = Duration::from_secs;
+        assert_eq!(next_look(Some(s(300)), Some(s(1))), Some(s(1)));
+        assert_eq!(next_look(Some(s(5)), Some(s(30))), Some(s(5)));
+        assert_eq!(
+            next_look(None, Some(s(30))),
+            Some(s(30)),
+            "a Failed store's upgrade"
+        );
+        assert_eq!(next_look(Some(s(300)), None), Some(s(300)));
+        assert_eq!(next_look(None, None), None);
     }
 }

@@ -190,14 +190,9 @@ async fn provision(
     if let Some(seconds) = assessed.time_to_ready {
         ctx.metrics.time_to_ready(seconds);
     }
+    let next = assessed.action(upgrade.look_again); //                        no client
     report::finish(store, ctx, facts, assessed.outcome).await?; //          client
-    match rejected {
-        Some(message) => Err(Error::Rejected(message)),
-        None => Ok(match upgrade.look_again {
-            Some(after) => Action::requeue(after),
-            None => assessed.action,
-        }),
-    }
+    rejected.map_or(Ok(next), |message| Err(Error::Rejected(message)))
 }
 
 /// The setup step, then the upgrade's (`steps/upgrade.rs`), on what this pass applied; records
