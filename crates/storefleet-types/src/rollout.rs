@@ -181,6 +181,23 @@ pub struct StoreRolloutStatus {
     pub next_wave_at: Option<String>,
 }
 
+impl StoreRolloutStatus {
+    /// Whether `store`'s part has ended: upgraded, failed or skipped.
+    pub fn ended(&self, store: &str) -> bool {
+        self.upgraded.iter().any(|s| s == store)
+            || self.failed.iter().any(|s| s.store == store)
+            || self.skipped.iter().any(|s| s.store == store)
+    }
+
+    /// The admitted stores whose part has not ended.
+    pub fn moving(&self) -> impl Iterator<Item = &String> {
+        self.waves
+            .iter()
+            .flat_map(WaveStatus::admitted)
+            .filter(|s| !self.ended(s))
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }

@@ -98,8 +98,9 @@ pub struct StoreStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versions: Option<RunningVersions>,
 
-    /// What the store's shop was last set up and verified on: a spec (or operator default) that
-    /// asks for other versions is an upgrade, carried out as one transaction (`upgrade`).
+    /// What the store's shop was last set up and verified on; it keeps running these until its
+    /// spec (or a StoreRollout admitting it) asks for others: an upgrade, carried out as one
+    /// transaction (`upgrade`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployed: Option<DeployedVersions>,
 

@@ -137,9 +137,10 @@ pub struct OperatorConfig {
     pub network: NetworkConfig,
     /// Container images (official images only; tags pinned).
     pub images: Images,
-    /// The WooCommerce plugin version a store installs when its spec pins none (a change is an
-    /// upgrade of every such store). Null installs the newest stable release, so that two stores
-    /// made a day apart may run different versions.
+    /// The WooCommerce plugin version a new store installs when its spec pins none (a change
+    /// sets up new stores only: a running store keeps what it runs until its spec or a
+    /// StoreRollout moves it). Null installs the newest stable release, so that two stores made
+    /// a day apart may run different versions.
     pub woocommerce_version: Option<String>,
     /// Backups (restic, one S3-compatible bucket); none when null.
     pub backup: Option<BackupConfig>,

@@ -199,31 +199,17 @@ impl Pass<'_> {
 
     /// Whether `store`'s move has ended, as recorded.
     fn ended(&self, store: &str) -> bool {
-        self.status.upgraded.iter().any(|s| s == store)
-            || self.status.failed.iter().any(|s| s.store == store)
-            || self.status.skipped.iter().any(|s| s.store == store)
+        self.status.ended(store)
     }
 
     /// Admitted stores whose move has not ended.
     fn in_flight(&self) -> usize {
-        self.status
-            .waves
-            .iter()
-            .flat_map(WaveStatus::admitted)
-            .filter(|s| !self.ended(s))
-            .count()
+        self.status.moving().count()
     }
 
     /// Records how every admitted store's move ended, from its mark.
     fn record_outcomes(&mut self) {
-        let admitted: Vec<String> = self
-            .status
-            .waves
-            .iter()
-            .flat_map(WaveStatus::admitted)
-            .filter(|s| !self.ended(s))
-            .cloned()
-            .collect();
+        let admitted: Vec<String> = self.status.moving().cloned().collect();
         for store in admitted {
             let gone = self.stores.get(store.as_str()).is_none_or(|c| c.deleting);
             let mark = self.mark(&store).cloned();

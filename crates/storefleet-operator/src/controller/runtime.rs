@@ -474,19 +474,7 @@ fn watch_rollouts(
         let moving: Vec<ObjectRef<Store>> = rollout
             .status
             .iter()
-            .flat_map(|s| {
-                let ended = |name: &String| {
-                    s.upgraded.contains(name)
-                        || s.failed.iter().any(|f| &f.store == name)
-                        || s.skipped.iter().any(|f| &f.store == name)
-                };
-                s.waves
-                    .iter()
-                    .flat_map(|w| w.admitted().iter())
-                    .filter(move |n| !ended(n))
-                    .map(|n| ObjectRef::new(n))
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|s| s.moving().map(|n| ObjectRef::new(n)))
             .collect();
         moving
     })
