@@ -111,7 +111,15 @@ render: ## regenerate examples/rendered/ (the golden renders)
 bench: ## build time of one store; requests per store; N stores (100) vs one and 8 kubectl clients: all children, all Ready, a restart, delete all, requests by verb; RSS with 1,000 Ready stores; a 100-store StoreRollout (real control plane)
 	$(CARGO) bench -p storefleet-operator --bench build_store
 	$(CARGO) bench -p storefleet-operator --bench controller_writes
-	$(CARGO) bench -p storefleet-operator --bench provisioning
+	@# Part 3 (peak RSS) measures the image's binary, a static musl build, where the target and
+	@# musl-gcc are here (the image's build stage has both); else the glibc build, and says so.
+	@if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl && command -v musl-gcc >/dev/null; then \
+	  CC_x86_64_unknown_linux_musl=musl-gcc $(CARGO) build --release --locked --target x86_64-unknown-linux-musl -p storefleet-operator --bin storefleet-operator && \
+	  STOREFLEET_BENCH_OPERATOR=$(CURDIR)/target/x86_64-unknown-linux-musl/release/storefleet-operator $(CARGO) bench -p storefleet-operator --bench provisioning; \
+	else \
+	  echo "provisioning: no musl target or musl-gcc here: the peak RSS is the glibc build's, not the image's"; \
+	  $(CARGO) bench -p storefleet-operator --bench provisioning; \
+	fi
 	$(CARGO) bench -p storefleet-operator --bench rollout
 
 bench-backup: ## backup, restore and drill times of a WooCommerce shop with the sample data and with 1,000 orders (real stack: MariaDB, WordPress, restic, Garage)
