@@ -26,7 +26,9 @@ pub struct BackupConfig {
     /// Where the object store is (its addresses): the backup pods' only way out of the store's
     /// namespace, on the endpoint's port.
     pub egress_cidrs: Vec<IpNet>,
-    /// When a store is backed up unless its spec says otherwise (cron, UTC).
+    /// When a store is backed up unless its spec says otherwise (cron, UTC; `H` in the minute or
+    /// hour field is a value of each store's own: the default, `H 3 * * *`, backs each store up
+    /// at a minute of its own between 03:00 and 03:59, not the whole fleet at 03:00).
     #[serde(default = "default_schedule")]
     pub schedule: String,
     /// What a store keeps unless its spec says otherwise.
@@ -34,7 +36,8 @@ pub struct BackupConfig {
     pub retention: Retention,
     /// When each store's newest backup is restored into a throwaway namespace, its shop
     /// started there and checked, to prove it (cron, UTC; a store's first drill runs right
-    /// after its first backup): a backup counts once a drill restored it (`BackupVerified`).
+    /// after its first backup; `H` as in `schedule`): a backup counts once a drill restored it
+    /// (`BackupVerified`).
     #[serde(default = "default_drill_schedule")]
     pub drill_schedule: String,
     /// Each store's Jobs use a bucket key of its own instead of `credentialsSecret`'s, so that
@@ -97,7 +100,7 @@ fn default_secrets_namespace() -> String {
 }
 
 fn default_drill_schedule() -> String {
-    "0 5 * * 0".into()
+    "H 5 * * 0".into()
 }
 
 fn default_drill_concurrency() -> u32 {
@@ -105,7 +108,7 @@ fn default_drill_concurrency() -> u32 {
 }
 
 fn default_schedule() -> String {
-    "0 3 * * *".into()
+    "H 3 * * *".into()
 }
 
 fn default_region() -> String {
@@ -177,48 +180,6 @@ pub fn owner_folder(owner: &str) -> String {
     format!("owner-{hex}")
 }
 
-/// The first time after `after` that the cron `schedule` fires (UTC); None when croner cannot
-/// read it or it never fires again.
-pub fn next_fire(
-    schedule: &str,
-    after: k8s_openapi::jiff::Timestamp,
-) -> Option<k8s_openapi::jiff::Timestamp> {
-    use k8s_openapi::jiff::tz::TimeZone;
-    let cron = croner::parser::CronParser::new().parse(schedule).ok()?;
-    let civil = after.to_zoned(TimeZone::UTC).datetime();
-    let next = cron.find_next_occurrence(&civil, false).ok()?;
-    next.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp())
-}
-
-/// Whether `schedule` is a five-field cron expression Kubernetes accepts (numbers, `*`, ranges,
-/// lists, steps, and names of months and days), or one of the `@` macros.
-pub fn is_cron(schedule: &str) -> bool {
-    // The operator works out drill times itself: croner must read it too.
-    if croner::parser::CronParser::new().parse(schedule).is_err() {
-        return false;
-    }
-    if matches!(
-        schedule,
-        "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly"
-    ) {
-        return true;
-    }
-    let fields: Vec<&str> = schedule.split_whitespace().collect();
-    fields.len() == 5
-        && fields.iter().all(|f| {
-            f.split(',').all(|part| {
-                let (range, step) = part.split_once('/').unwrap_or((part, "1"));
-                let step_ok = !step.is_empty() && step.chars().all(|c| c.is_ascii_digit());
-                let range_ok = range == "*"
-                    || range.split('-').count() <= 2
-                        && range
-                            .split('-')
-                            .all(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()));
-                step_ok && range_ok
-            })
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,28 +246,5 @@ mod tests {
         assert_eq!(config("http://10.0.0.5:3900/", "").s3.port(), Some(3900));
         assert_eq!(config("http://minio", "").s3.port(), Some(80));
         assert_eq!(config("s3.example.com", "").s3.port(), None);
-    }
-
-    #[test]
-    fn cron_schedules() {
-        for good in [
-            "0 3 * * *",
-            "*/15 * * * *",
-            "0 2 * * mon-fri",
-            "5 4 1,15 * *",
-            "@daily",
-        ] {
-            assert!(is_cron(good), "{good}");
-        }
-        for bad in [
-            "",
-            "0 3 * *",
-            "0 3 * * * *",
-            "every day",
-            "0 3 * * $(rm)",
-            "*/ * * * *",
-        ] {
-            assert!(!is_cron(bad), "{bad}");
-        }
     }
 }

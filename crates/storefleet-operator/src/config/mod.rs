@@ -20,6 +20,7 @@
 mod backup;
 mod checks;
 mod plans;
+mod schedule;
 mod sections;
 #[cfg(test)]
 mod tests;
@@ -29,11 +30,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use backup::{BackupConfig, Retention, S3Target, is_cron, next_fire};
+pub use backup::{BackupConfig, Retention, S3Target};
 pub use plans::{
     ComponentResources, Compute, ContainerResources, LimitRangeConfig, MedusaPlanConfig,
     MedusaResources, PlanConfig, Plans, QuotaConfig, VolumeSizes, probe_resources,
 };
+pub use schedule::{is_cron, is_schedule, next_fire, spread};
 pub use sections::{
     ControllerConfig, CronConfig, DEFAULT_ALLOWED_ANNOTATIONS, GatewayConfig, GatewayRef, Image,
     Images, IngressConfig, NetworkConfig, ProbeConfig, RoutingMode, ServiceAccountRef, SetupConfig,

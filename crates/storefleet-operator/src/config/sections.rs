@@ -236,14 +236,16 @@ pub struct Images {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct CronConfig {
-    /// When it runs (cron, five fields, UTC).
+    /// When it runs (cron, five fields, UTC; `H` in the minute or hour field is a value of each
+    /// store's own, so that a fleet's runs are spread: `H/5` is every 5 minutes from a minute
+    /// below 5 that is the store's).
     pub schedule: String,
 }
 
 impl Default for CronConfig {
     fn default() -> Self {
         Self {
-            schedule: "*/5 * * * *".into(),
+            schedule: "H/5 * * * *".into(),
         }
     }
 }
@@ -252,14 +254,14 @@ impl Default for CronConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct ProbeConfig {
-    /// When it runs (cron, five fields, UTC).
+    /// When it runs (cron, five fields, UTC; `H` as in `cron.schedule`).
     pub schedule: String,
 }
 
 impl Default for ProbeConfig {
     fn default() -> Self {
         Self {
-            schedule: "*/10 * * * *".into(),
+            schedule: "H/10 * * * *".into(),
         }
     }
 }

@@ -278,7 +278,10 @@ fn a_backup_target_is_checked_whole() {
     assert_eq!(issues(good), Vec::<String>::new());
     let config = OperatorConfig::from_yaml(good).expect("valid");
     let backup = config.backup.expect("backup");
-    assert_eq!(backup.schedule, "0 3 * * *", "the default schedule");
+    assert_eq!(
+        backup.schedule, "H 3 * * *",
+        "the default: 03:xx, a minute per store"
+    );
     assert_eq!(backup.s3.region, "us-east-1");
     assert_eq!(
         backup.repository("alice", "shop"),

@@ -255,8 +255,9 @@ pub(super) fn setup(
         sample_products,
         active_deadline_seconds: config.setup.active_deadline_seconds,
         backoff_limit: config.setup.backoff_limit,
-        cron_schedule: config.cron.schedule.clone(),
-        probe_schedule: config.probe.schedule.clone(),
+        // Checked with the operator's config: spread, they stay cron schedules.
+        cron_schedule: config::spread(&config.cron.schedule, name),
+        probe_schedule: config::spread(&config.probe.schedule, name),
     }
 }
 
@@ -426,20 +427,20 @@ pub(super) fn backup(
     let drill_schedule = wanted
         .drill_schedule
         .unwrap_or_else(|| target.drill_schedule.clone());
-    if !config::is_cron(&drill_schedule) {
+    if !config::is_schedule(&drill_schedule) {
         p.add(invalid(
             "spec.backup.drillSchedule",
             format!(
-                "{drill_schedule:?} is not a cron schedule (five fields, e.g. \"0 5 * * 0\", or @weekly)"
+                "{drill_schedule:?} is not a cron schedule (five fields, e.g. \"0 5 * * 0\", H for a minute or hour of the store's own, or @weekly)"
             ),
         ));
     }
     let schedule = wanted.schedule.unwrap_or_else(|| target.schedule.clone());
-    if !config::is_cron(&schedule) {
+    if !config::is_schedule(&schedule) {
         p.add(invalid(
             "spec.backup.schedule",
             format!(
-                "{schedule:?} is not a cron schedule (five fields, e.g. \"0 3 * * *\", or @daily)"
+                "{schedule:?} is not a cron schedule (five fields, e.g. \"0 3 * * *\", H for a minute or hour of the store's own, or @daily)"
             ),
         ));
     }
@@ -468,9 +469,9 @@ pub(super) fn backup(
         owner: spec.owner.clone(),
         repository: target.repository(&spec.owner, name),
         region: target.s3.region.clone(),
-        schedule,
+        schedule: config::spread(&schedule, name),
         scheduled: wanted.enabled != Some(false),
-        drill_schedule,
+        drill_schedule: config::spread(&drill_schedule, name),
         retention,
         image: config.images.restic.reference(None),
         egress_cidrs: target.egress_cidrs.clone(),

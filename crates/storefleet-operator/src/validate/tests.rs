@@ -506,8 +506,31 @@ fn backups_follow_the_operator_and_the_store() {
         .expect("backed up");
     assert_eq!(b.schedule, "15 1 * * *");
     assert_eq!(
-        b.drill_schedule, "0 5 * * 0",
-        "the operator's drills, weekly"
+        b.drill_schedule,
+        crate::config::spread("H 5 * * 0", "alice"),
+        "the operator's drills, weekly, at a minute of the store's own"
+    );
+    // A store's own schedule may spread too; one that stays no cron schedule is refused.
+    store.spec.backup = Some(storefleet_types::BackupSpec {
+        schedule: Some("H H * * *".into()),
+        ..Default::default()
+    });
+    let spread = validate(&store, &config).expect("valid").backup;
+    let spread = spread.expect("backed up").schedule;
+    assert!(
+        !spread.contains('H') && crate::config::is_cron(&spread),
+        "{spread}"
+    );
+    store.spec.backup = Some(storefleet_types::BackupSpec {
+        schedule: Some("0 3 H * *".into()),
+        ..Default::default()
+    });
+    assert!(
+        validate(&store, &config)
+            .expect_err("refused")
+            .to_string()
+            .contains("spec.backup.schedule"),
+        "an H outside the minute and hour is refused"
     );
     assert!(b.scheduled);
     assert_eq!(b.retention, crate::config::Retention::default());

@@ -150,20 +150,20 @@ impl OperatorConfig {
         if !(0..=10).contains(&self.setup.backoff_limit) {
             c.issue("setup.backoffLimit", "must be between 0 and 10");
         }
-        if !crate::config::is_cron(&self.probe.schedule) {
+        if !crate::config::is_schedule(&self.probe.schedule) {
             c.issue(
                 "probe.schedule",
                 format!(
-                    "{:?} is not a cron schedule (five fields, e.g. \"*/10 * * * *\")",
+                    "{:?} is not a cron schedule (five fields, H for a minute or hour of each store's own, e.g. \"H/10 * * * *\")",
                     self.probe.schedule
                 ),
             );
         }
-        if !crate::config::is_cron(&self.cron.schedule) {
+        if !crate::config::is_schedule(&self.cron.schedule) {
             c.issue(
                 "cron.schedule",
                 format!(
-                    "{:?} is not a cron schedule (five fields, e.g. \"*/5 * * * *\")",
+                    "{:?} is not a cron schedule (five fields, H for a minute or hour of each store's own, e.g. \"H/5 * * * *\")",
                     self.cron.schedule
                 ),
             );
@@ -313,13 +313,13 @@ fn check_backup(c: &mut Checker, backup: &crate::config::BackupConfig) {
             "name the object store's addresses: the backup pods may reach nothing else",
         );
     }
-    if !crate::config::is_cron(&backup.drill_schedule) {
+    if !crate::config::is_schedule(&backup.drill_schedule) {
         c.issue(
             "backup.drillSchedule",
             format!("{:?} is not a cron schedule", backup.drill_schedule),
         );
     }
-    if !crate::config::is_cron(&backup.schedule) {
+    if !crate::config::is_schedule(&backup.schedule) {
         c.issue(
             "backup.schedule",
             format!("{:?} is not a cron schedule", backup.schedule),

@@ -735,7 +735,16 @@ fn wordpress_cron_runs_from_its_cron_job_and_never_in_a_visitors_request() {
     );
     let cron = &woo.cron;
     assert_eq!(cron.metadata.name.as_deref(), Some(child::CRON));
-    assert_eq!(cron.spec.schedule, "*/5 * * * *", "the default");
+    // The default, H/5: every 5 minutes from a minute of the store's own.
+    assert_eq!(
+        cron.spec.schedule,
+        storefleet_operator::config::spread("H/5 * * * *", "alice")
+    );
+    assert!(
+        cron.spec.schedule.ends_with("-59/5 * * * *"),
+        "{}",
+        cron.spec.schedule
+    );
     assert_eq!(cron.spec.concurrency_policy.as_deref(), Some("Forbid"));
     let job = cron.spec.job_template.spec.as_ref().expect("job");
     let deadline = job.active_deadline_seconds.expect("a deadline");
