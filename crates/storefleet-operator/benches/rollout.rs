@@ -57,7 +57,7 @@ async fn run(n: usize, concurrency: usize) -> Option<()> {
         ..OperatorConfig::default()
     };
     // WordPress's scheduled work and the checkout probe once a year (shipped: every 5 and 10
-    // minutes): their runs, every store's at the same minute, would land in the measurement or
+    // minutes, each store at a minute of its own): their runs would land in the measurement or
     // not by the clock.
     config.cron.schedule = "0 0 1 1 *".into();
     config.probe.schedule = "0 0 1 1 *".into();

@@ -469,6 +469,11 @@ struct Words {
     succeeded: &'static str,
     failed: &'static str,
     run: &'static str,
+    /// Whether a success names its run (Job and time). Not for the runs every few minutes (cron,
+    /// the probe): a message that changes with every run is a status write per store and run
+    /// (at 1,000 stores, 300 a minute, each sent to every Store watch) for news the CronJob's own
+    /// `lastSuccessfulTime` carries; their condition changes only when the outcome does.
+    names_each_run: bool,
 }
 
 const BACKUP_WORDS: Words = Words {
@@ -481,6 +486,7 @@ const BACKUP_WORDS: Words = Words {
     succeeded: "BackupSucceeded",
     failed: "BackupFailed",
     run: "backup",
+    names_each_run: true,
 };
 
 const DRILL_WORDS: Words = Words {
@@ -493,6 +499,7 @@ const DRILL_WORDS: Words = Words {
     succeeded: "DrillSucceeded",
     failed: "DrillFailed",
     run: "drill (the newest backup restored into a throwaway namespace, the shop started and checked)",
+    names_each_run: true,
 };
 
 const CRON_WORDS: Words = Words {
@@ -505,6 +512,7 @@ const CRON_WORDS: Words = Words {
     succeeded: "CronSucceeded",
     failed: "CronFailed",
     run: "run of WordPress's scheduled work (due events, Action Scheduler)",
+    names_each_run: false,
 };
 
 const PROBE_WORDS: Words = Words {
@@ -517,6 +525,7 @@ const PROBE_WORDS: Words = Words {
     succeeded: "CheckoutWorks",
     failed: "CheckoutBroken",
     run: "checkout probe (home page, a product, its page, a cart, the payment methods; no order)",
+    names_each_run: false,
 };
 
 /// `BackupReady` / `BackupVerified` / `CronHealthy` / `CheckoutHealthy`: whether the newest finished backup (drill,
@@ -530,11 +539,20 @@ fn backup_condition(c: &mut Conditions<'_>, runs: &Backups, w: Words) {
             "Scheduled backups are turned off (spec.backup.enabled: false)",
         ),
         Backups::NoneYet => c.set(w.type_, false, w.none_yet.0, w.none_yet.1),
-        Backups::Succeeded { job, at } => c.set(
+        Backups::Succeeded { job, at } if w.names_each_run => c.set(
             w.type_,
             true,
             w.succeeded,
             &format!("The last {} (job {job}) finished at {at}", w.run),
+        ),
+        Backups::Succeeded { .. } => c.set(
+            w.type_,
+            true,
+            w.succeeded,
+            &format!(
+                "The last {} succeeded (its CronJob's lastSuccessfulTime says when)",
+                w.run
+            ),
         ),
         Backups::Failed {
             job,
@@ -729,6 +747,43 @@ mod tests {
             next_status(&s2, facts, &progress(true, Setup::Succeeded), t(300)),
             s2
         );
+    }
+
+    #[test]
+    fn a_run_every_few_minutes_writes_nothing_while_its_outcome_stays() {
+        let facts = StatusFacts {
+            generation: 1,
+            ..StatusFacts::default()
+        };
+        let with_runs = |n: u32| {
+            let mut outcome = progress(true, Setup::Succeeded);
+            if let Outcome::Progress(p) = &mut outcome {
+                let run = |name: &str| Backups::Succeeded {
+                    job: format!("{name}-{n}"),
+                    at: format!("2026-12-05T07:{n:02}:00Z"),
+                };
+                p.cron = Some(run("cron"));
+                p.probe = Some(run("probe"));
+                p.backup = Some(run("backup"));
+            }
+            outcome
+        };
+        let first = next_status(
+            &StoreStatus::default(),
+            facts.clone(),
+            &with_runs(1),
+            t(100),
+        );
+        let second = next_status(&first, facts, &with_runs(2), t(200));
+        for quiet in ["CronHealthy", "CheckoutHealthy"] {
+            let (a, b) = (cond(&first, quiet), cond(&second, quiet));
+            assert_eq!(a, b, "{quiet}: the same condition after another success");
+            assert_eq!(a.map(|c| c.status.as_str()), Some("True"), "{quiet}");
+        }
+        // A daily backup still names its run.
+        let backup = cond(&second, "BackupReady").expect("backup condition");
+        assert!(backup.message.contains("backup-2"), "{}", backup.message);
+        assert_ne!(cond(&first, "BackupReady"), Some(backup));
     }
 
     #[test]
