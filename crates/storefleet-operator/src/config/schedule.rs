@@ -17,7 +17,7 @@ pub fn spread(schedule: &str, seed: &str) -> String {
     }
     let hash = stable_hash(seed);
     let mut fields: Vec<String> = schedule.split_whitespace().map(str::to_string).collect();
-    // The minute from the hash's low bits, the hour from its high ones (independent choices).
+    // The minute from the whole hash, the hour from its high half (independent choices).
     for (index, (value, last)) in [(hash, 59u64), (hash >> 32, 23)].into_iter().enumerate() {
         if let Some(field) = fields.get_mut(index) {
             *field = spread_field(field, value, last);

@@ -197,11 +197,6 @@ impl Pass<'_> {
             .filter(|m| m.name == self.name && (m.uid.is_none() || m.uid == self.uid))
     }
 
-    /// Whether `store`'s move has ended, as recorded.
-    fn ended(&self, store: &str) -> bool {
-        self.status.ended(store)
-    }
-
     /// Admitted stores whose move has not ended.
     fn in_flight(&self) -> usize {
         self.status.moving().count()
@@ -311,7 +306,7 @@ impl Pass<'_> {
             return true;
         };
         let all_ended = wave.admitted as usize == wave.stores.len()
-            && wave.stores.iter().all(|s| self.ended(s));
+            && wave.stores.iter().all(|s| self.status.ended(s));
         if !all_ended {
             return false;
         }

@@ -424,23 +424,26 @@ pub(super) fn backup(
         }
         return None;
     };
-    let drill_schedule = wanted
+    // Each store's H spread first; the cron checks see what its CronJob and drills will carry.
+    let drill_wanted = wanted
         .drill_schedule
         .unwrap_or_else(|| target.drill_schedule.clone());
-    if !config::is_schedule(&drill_schedule) {
+    let drill_schedule = config::spread(&drill_wanted, name);
+    if !config::is_cron(&drill_schedule) {
         p.add(invalid(
             "spec.backup.drillSchedule",
             format!(
-                "{drill_schedule:?} is not a cron schedule (five fields, e.g. \"0 5 * * 0\", H for a minute or hour of the store's own, or @weekly)"
+                "{drill_wanted:?} is not a cron schedule (five fields, e.g. \"0 5 * * 0\", H for a minute or hour of the store's own, or @weekly)"
             ),
         ));
     }
-    let schedule = wanted.schedule.unwrap_or_else(|| target.schedule.clone());
-    if !config::is_schedule(&schedule) {
+    let schedule_wanted = wanted.schedule.unwrap_or_else(|| target.schedule.clone());
+    let schedule = config::spread(&schedule_wanted, name);
+    if !config::is_cron(&schedule) {
         p.add(invalid(
             "spec.backup.schedule",
             format!(
-                "{schedule:?} is not a cron schedule (five fields, e.g. \"0 3 * * *\", H for a minute or hour of the store's own, or @daily)"
+                "{schedule_wanted:?} is not a cron schedule (five fields, e.g. \"0 3 * * *\", H for a minute or hour of the store's own, or @daily)"
             ),
         ));
     }
@@ -469,9 +472,9 @@ pub(super) fn backup(
         owner: spec.owner.clone(),
         repository: target.repository(&spec.owner, name),
         region: target.s3.region.clone(),
-        schedule: config::spread(&schedule, name),
+        schedule,
         scheduled: wanted.enabled != Some(false),
-        drill_schedule: config::spread(&drill_schedule, name),
+        drill_schedule,
         retention,
         image: config.images.restic.reference(None),
         egress_cidrs: target.egress_cidrs.clone(),
